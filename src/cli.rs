@@ -1,0 +1,157 @@
+//! The command line: one subcommand per process of product.md, each arriving with the
+//! issue that builds it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, EXAMPLE_TOML, LogFormat, Settings};
+use crate::sim::{SimOptions, Simulator};
+
+/// A Slack chat-ops bot for Tailer.
+#[derive(Debug, Parser)]
+#[command(name = "tailerbot", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and print the catalog and the rules (exit 2 when invalid).
+    CheckConfig {
+        /// The configuration file (default: $TAILERBOT_CONFIG, else tailerbot.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Serve the Tailer API simulator alone.
+    Sim {
+        /// Port to listen on (0: any free port, printed at start).
+        #[arg(long, default_value_t = 8081)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value_t = Ipv4Addr::LOCALHOST.into())]
+        bind: std::net::IpAddr,
+        /// Configuration whose catalog the simulator knows (default: the embedded example).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed for run ids and timings.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Timing factor: 0.1 makes runs ten times faster.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Accept only this bearer token (default: any well-formed one).
+        #[arg(long, env = "TAILER_SIM_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+/// Runs a parsed command line; returns the process exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    crate::telemetry::init(log_format());
+    match cli.command {
+        Command::CheckConfig { config } => check_config(config),
+        Command::Sim { port, bind, config, seed, speed, token } => {
+            let config = match config {
+                Some(path) => match Config::load(&path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => embedded_config(),
+            };
+            if !(speed > 0.0 && speed.is_finite()) {
+                eprintln!("error: --speed must be a positive number");
+                return ExitCode::from(2);
+            }
+            let options = SimOptions { seed, speed, token, ..SimOptions::default() }.with_catalog(&config.jobs);
+            runtime().block_on(serve_sim(options, SocketAddr::new(bind, port)))
+        }
+    }
+}
+
+fn log_format() -> LogFormat {
+    match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => LogFormat::Json,
+        _ => LogFormat::Text,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        // Without a runtime there is nothing to run; this only fails when the OS refuses threads.
+        .expect("cannot start the async runtime")
+}
+
+/// The example configuration embedded in the binary.
+pub fn embedded_config() -> Config {
+    // Tested: the example file is valid (tests/check_config.rs).
+    Config::parse(Path::new("tailerbot.example.toml"), EXAMPLE_TOML).expect("the embedded example configuration is valid")
+}
+
+fn check_config(path: Option<PathBuf>) -> ExitCode {
+    let path = path.unwrap_or_else(|| Settings::config_path(&|name| std::env::var(name).ok()));
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = Settings::from_env(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    print!("{}", describe(&path, &config));
+    ExitCode::SUCCESS
+}
+
+/// What `check-config` prints for a valid file.
+pub fn describe(path: &Path, config: &Config) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: valid ({} jobs, {} rules)", path.display(), config.jobs.len(), config.rules.len());
+    let _ = writeln!(out, "\nCatalog:");
+    for job in &config.jobs {
+        let tags = if job.tags.is_empty() { String::new() } else { format!(" [tags: {}]", job.tags.join(", ")) };
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<8} {} {} ({}){tags}",
+            job.name.as_str(),
+            job.job.environment.as_str(),
+            job.job.account.as_str(),
+            job.job.configuration_id.as_str(),
+            job.job.configuration_type.as_str(),
+        );
+    }
+    let _ = writeln!(out, "\nRules (first match decides, no match denies):");
+    for rule in &config.rules {
+        let _ = writeln!(out, "  {rule}");
+    }
+    for warning in &config.warnings {
+        let _ = writeln!(out, "\nwarning: {warning}");
+    }
+    out
+}
+
+async fn serve_sim(options: SimOptions, addr: SocketAddr) -> ExitCode {
+    let jobs = options.configurations.len();
+    let running = match Simulator::start(options, addr).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Tailer simulator listening on {} ({jobs} configurations)", running.url());
+    println!("point the bot at it: TAILER_API_URL={} TAILER_API_TOKEN=anything", running.url());
+    let _ = tokio::signal::ctrl_c().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,76 @@
+//! The configuration file as written: TOML with unknown keys refused and positions kept,
+//! so that a mistake found later can still be reported at its line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub slack: RawSlack,
+    #[serde(default)]
+    pub watch: RawWatch,
+    #[serde(default)]
+    pub tailer: RawTailer,
+    #[serde(default)]
+    pub jobs: Vec<RawJob>,
+    #[serde(default)]
+    pub rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlack {
+    pub allowed_team_ids: Option<Vec<Spanned<String>>>,
+    pub allowed_app_ids: Option<Vec<Spanned<String>>>,
+    pub audit_channel: Option<Spanned<String>>,
+    pub response_url_prefixes: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatch {
+    pub poll_interval_secs: Option<Spanned<u64>>,
+    pub max_poll_interval_secs: Option<Spanned<u64>>,
+    pub give_up_after_hours: Option<Spanned<u64>>,
+    pub subscription_poll_secs: Option<Spanned<u64>>,
+    pub max_concurrent_polls: Option<Spanned<u64>>,
+    pub unknown_status_final_after_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTailer {
+    pub api_url: Option<Spanned<String>>,
+    pub audience: Option<Spanned<String>>,
+    pub timeout_secs: Option<Spanned<u64>>,
+    pub max_retries: Option<Spanned<u64>>,
+    pub max_requests_per_second: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    pub name: Spanned<String>,
+    pub account: Spanned<String>,
+    pub environment: Spanned<String>,
+    pub configuration_type: Spanned<String>,
+    pub configuration_id: Spanned<String>,
+    pub job_id: Option<Spanned<String>>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub effect: Option<Spanned<String>>,
+    pub actions: Option<Vec<Spanned<String>>>,
+    pub environments: Option<Vec<Spanned<String>>>,
+    pub users: Option<Vec<Spanned<String>>>,
+    pub usergroups: Option<Vec<Spanned<String>>>,
+    pub channels: Option<Vec<Spanned<String>>>,
+    pub confirm: Option<bool>,
+    pub second_person: Option<bool>,
+}

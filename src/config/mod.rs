@@ -1,0 +1,133 @@
+//! Configuration: the TOML file (catalog, rules, Slack and watcher settings) and the
+//! environment (secrets, URLs, ports). Both are read once at start; a mistake is reported
+//! with the file, line and key it is at, and with what would be right.
+
+mod env;
+mod file;
+mod rules;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use env::{LogFormat, Settings, StartupError};
+pub use rules::{Effect, Matcher, Rule, Who};
+
+use crate::domain::{AppId, ChannelId, JobName, TeamId};
+use crate::tailer::JobRef;
+
+/// The configuration embedded in the binary: the commented example, used by `demo` and
+/// `sim` when no file is given.
+pub const EXAMPLE_TOML: &str = include_str!("../../tailerbot.example.toml");
+
+/// A validated configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub slack: SlackConfig,
+    pub watch: WatchConfig,
+    pub tailer: TailerConfig,
+    /// The catalog, in file order; names are unique.
+    pub jobs: Vec<Job>,
+    /// In file order: the first that matches decides.
+    pub rules: Vec<Rule>,
+    /// Things that work but are probably not what was meant.
+    pub warnings: Vec<String>,
+}
+
+/// `[slack]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackConfig {
+    /// Empty: any workspace.
+    pub allowed_team_ids: Vec<TeamId>,
+    /// Empty: any app.
+    pub allowed_app_ids: Vec<AppId>,
+    pub audit_channel: Option<ChannelId>,
+    /// A `response_url` is used only when it starts with one of these.
+    pub response_url_prefixes: Vec<String>,
+}
+
+/// `[watch]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchConfig {
+    pub poll_interval: Duration,
+    pub max_poll_interval: Duration,
+    pub give_up_after: Duration,
+    pub subscription_poll: Duration,
+    pub max_concurrent_polls: usize,
+    /// An unknown status that stays unchanged this long is taken as final.
+    pub unknown_status_final_after: Duration,
+}
+
+/// `[tailer]`: the parts of the Tailer connection that are not secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailerConfig {
+    /// Overridden by `TAILER_API_URL`.
+    pub api_url: Option<String>,
+    /// Overridden by `TAILER_API_AUDIENCE`.
+    pub audience: Option<String>,
+    pub timeout: Duration,
+    pub max_retries: usize,
+    /// Ceiling on the bot's request rate towards Tailer.
+    pub max_requests_per_second: u32,
+}
+
+/// One catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub name: JobName,
+    pub job: JobRef,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            line: None,
+            key: None,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates the text of a file; `path` is used in messages only.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        validate::parse(path, text)
+    }
+
+    /// The catalog entry of that name.
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name.as_str() == name)
+    }
+
+    /// The catalog entries carrying that tag.
+    pub fn jobs_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a Job> + 'a {
+        self.jobs.iter().filter(move |j| j.tags.iter().any(|t| t == tag))
+    }
+}
+
+/// An invalid configuration, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    /// The dotted key, e.g. `jobs[2].account`.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        f.write_str(": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}

@@ -1,0 +1,11 @@
+//! Types built at the edge: identifiers, job names and action names are parsed once, from
+//! configuration, from Slack or from Tailer, and nothing past that point handles raw strings.
+
+mod action;
+mod ids;
+
+pub use action::{Action, ActionSet, UnknownAction};
+pub use ids::{
+    Account, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId,
+    JobName, RunId, TeamId, UserGroupId, UserId,
+};

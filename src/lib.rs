@@ -1,0 +1,11 @@
+//! tailerbot: a Slack chat-ops bot for Tailer. The binary is a thin shell over this
+//! library, so that tests start exactly what production starts.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod sim;
+pub mod tailer;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,11 @@
+//! The `tailerbot` binary: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    tailerbot::tls::install_crypto_provider();
+    let cli = tailerbot::cli::Cli::parse();
+    tailerbot::cli::run(cli)
+}

@@ -1,0 +1,339 @@
+//! The Tailer API client: one typed method per action, a bearer token on every call, a
+//! timeout on every call, retries with exponential back-off and jitter for reads and for
+//! writes that are harmless to repeat, and no blind retry of `launch_job`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+
+use super::auth::TokenSource;
+use super::error::{ErrorKind, TailerError, excerpt};
+use super::request::{
+    ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction,
+};
+use super::types::{JobRef, RunItem, RunStatus};
+use crate::domain::RunId;
+
+/// How hard the client tries.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Whole-call limit, connection included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Further attempts after the first, for calls that may be repeated.
+    pub max_retries: usize,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            max_retries: 3,
+            min_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a launch failed, split by what it means for the job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchError {
+    /// Tailer refused it or never received it: nothing was launched.
+    #[error("nothing was launched: {0}")]
+    NotLaunched(TailerError),
+    /// The request may have reached Tailer: a run may exist. Look with
+    /// [`TailerClient::find_launched_run`] before launching again.
+    #[error("the launch may or may not have happened: {0}")]
+    OutcomeUnknown(TailerError),
+}
+
+impl LaunchError {
+    pub fn error(&self) -> &TailerError {
+        match self {
+            LaunchError::NotLaunched(e) | LaunchError::OutcomeUnknown(e) => e,
+        }
+    }
+}
+
+/// A client for one Tailer API base URL.
+#[derive(Debug, Clone)]
+pub struct TailerClient {
+    http: reqwest::Client,
+    base_url: String,
+    tokens: Arc<TokenSource>,
+    options: ClientOptions,
+}
+
+#[derive(serde::Deserialize)]
+struct LaunchAnswer {
+    run_id: RunId,
+}
+
+#[derive(serde::Deserialize)]
+struct AckAnswer {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl TailerClient {
+    /// Builds a client; `base_url` without a trailing slash is expected, one is tolerated.
+    pub fn new(
+        base_url: &str,
+        tokens: Arc<TokenSource>,
+        options: ClientOptions,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout)
+            .user_agent(concat!("tailerbot/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(TailerClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            tokens,
+            options,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Launches a job. Retried only when the connection could not even be made.
+    pub async fn launch_job(
+        &self,
+        job: &JobRef,
+        execution_date: Option<NaiveDate>,
+    ) -> Result<RunId, LaunchError> {
+        let body = RequestBody::launch_job(job, execution_date);
+        let attempt = || async {
+            let bytes = self.send_once(&body).await?;
+            decode::<LaunchAnswer>(TailerAction::LaunchJob, &bytes).map(|a| a.run_id)
+        };
+        attempt
+            .retry(self.backoff())
+            .when(|e: &TailerError| e.kind == ErrorKind::Connect)
+            .await
+            .map_err(|e| {
+                if e.certainly_not_applied() {
+                    LaunchError::NotLaunched(e)
+                } else {
+                    LaunchError::OutcomeUnknown(e)
+                }
+            })
+    }
+
+    /// One run. `Ok(None)` when Tailer answers with no item: right after a launch the run
+    /// may not show yet. A 404 comes back as [`ErrorKind::NotFound`].
+    pub async fn check_run_status(
+        &self,
+        job: &JobRef,
+        run_id: &RunId,
+    ) -> Result<Option<RunItem>, TailerError> {
+        let body = RequestBody::check_run_status(job, run_id);
+        let items = self.run_list(&body).await?;
+        Ok(items.into_iter().find(|item| &item.run_id == run_id))
+    }
+
+    /// The last runs of a data operation, newest first.
+    pub async fn get_last_status(
+        &self,
+        job: &JobRef,
+        query: &LastStatusQuery,
+    ) -> Result<Vec<RunItem>, TailerError> {
+        self.run_list(&RequestBody::get_last_status(job, query)).await
+    }
+
+    /// Runs in a status across an account.
+    pub async fn get_by_status(&self, query: &ByStatusQuery) -> Result<Vec<RunItem>, TailerError> {
+        self.run_list(&RequestBody::get_by_status(query)).await
+    }
+
+    /// Sets a run's status (e.g. a handled failure to CHECKED). Repeating it is harmless.
+    pub async fn set_run_status(
+        &self,
+        job: &JobRef,
+        run_id: &RunId,
+        status: &RunStatus,
+    ) -> Result<(), TailerError> {
+        self.ack(&RequestBody::set_run_status(job, run_id, status)).await
+    }
+
+    /// Resets a workflow's triggers. Repeating it is harmless.
+    pub async fn reset_workflow_status(&self, job: &JobRef) -> Result<(), TailerError> {
+        self.ack(&RequestBody::reset_workflow_status(job)).await
+    }
+
+    /// Enables, disables or archives a configuration. Repeating it is harmless.
+    pub async fn set_configuration_status(
+        &self,
+        job: &JobRef,
+        to: ConfigurationStatus,
+    ) -> Result<(), TailerError> {
+        self.ack(&RequestBody::set_configuration_status(job, to)).await
+    }
+
+    /// After a launch whose outcome is unknown: the newest run of `job` that started at or
+    /// after `since` (from its start date, or the launch time in its id), if any.
+    pub async fn find_launched_run(
+        &self,
+        job: &JobRef,
+        since: DateTime<Utc>,
+    ) -> Result<Option<RunItem>, TailerError> {
+        let query = LastStatusQuery {
+            limit: Some(5),
+            ..LastStatusQuery::default()
+        };
+        let runs = self.get_last_status(job, &query).await?;
+        // Launch ids carry whole seconds; a run launched in the same second counts.
+        let since_second = since.timestamp();
+        Ok(runs.into_iter().find(|run| {
+            let started = run
+                .start_execution_date
+                .map(|t| t.timestamp())
+                .or_else(|| run.run_id.launched_at().map(|t| t.and_utc().timestamp()));
+            started.is_some_and(|t| t >= since_second)
+        }))
+    }
+
+    async fn run_list(&self, body: &RequestBody) -> Result<Vec<RunItem>, TailerError> {
+        let value: serde_json::Value = self.call(body).await?;
+        parse_run_list(body.action, value)
+    }
+
+    async fn ack(&self, body: &RequestBody) -> Result<(), TailerError> {
+        let answer: AckAnswer = self.call(body).await?;
+        match answer.code {
+            Some(code) if !(200..300).contains(&code) => Err(TailerError::new(
+                body.action,
+                if code == 404 { ErrorKind::NotFound } else { ErrorKind::BadRequest },
+                Some(u16::try_from(code).unwrap_or(0)),
+                answer.message.unwrap_or_default(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A call that may be repeated: retried on retryable errors, honouring `Retry-After`.
+    async fn call<T: DeserializeOwned>(&self, body: &RequestBody) -> Result<T, TailerError> {
+        let attempt = || async {
+            let bytes = self.send_once(body).await?;
+            decode::<T>(body.action, &bytes)
+        };
+        attempt
+            .retry(self.backoff())
+            .when(TailerError::is_retryable)
+            .adjust(|e: &TailerError, planned| match (e.retry_after, planned) {
+                (Some(asked), Some(_)) => Some(asked.min(self.options.max_backoff * 4)),
+                (_, planned) => planned,
+            })
+            .notify(|e: &TailerError, wait| {
+                tracing::warn!(action = %e.action, error = %e, ?wait, "retrying a Tailer call");
+            })
+            .await
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.options.min_backoff)
+            .with_max_delay(self.options.max_backoff)
+            .with_max_times(self.options.max_retries)
+            .with_jitter()
+    }
+
+    /// One HTTP exchange. Returns the body of a 2xx answer.
+    async fn send_once(&self, body: &RequestBody) -> Result<bytes::Bytes, TailerError> {
+        let action = body.action;
+        let token = self
+            .tokens
+            .bearer()
+            .await
+            .map_err(|e| TailerError::new(action, ErrorKind::Auth, None, e.0))?;
+        let url = format!("{}{}", self.base_url, action.path());
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(token.expose_secret())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| transport_error(action, &e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(action, &e))?;
+        if (200..300).contains(&status) {
+            Ok(bytes)
+        } else {
+            let mut error = TailerError::from_status(action, status, &bytes);
+            error.retry_after = retry_after;
+            Err(error)
+        }
+    }
+}
+
+fn transport_error(action: TailerAction, error: &reqwest::Error) -> TailerError {
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.is_connect() {
+        ErrorKind::Connect
+    } else {
+        // The connection broke after the request may have been sent.
+        ErrorKind::Timeout
+    };
+    // reqwest's message names the URL (no secret in it) and the cause.
+    let detail = std::error::Error::source(error)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| error.to_string());
+    TailerError::new(action, kind, None, detail)
+}
+
+fn decode<T: DeserializeOwned>(action: TailerAction, bytes: &[u8]) -> Result<T, TailerError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let mut error = TailerError::new(action, ErrorKind::Undecodable, Some(200), excerpt(bytes));
+        if error.excerpt.is_empty() {
+            error.excerpt = format!("empty body ({e})");
+        }
+        error
+    })
+}
+
+/// `{"results": [...]}`: items without a usable `run_id` or `status` are skipped (and
+/// logged), a missing or non-list `results` makes the answer undecodable.
+fn parse_run_list(
+    action: TailerAction,
+    value: serde_json::Value,
+) -> Result<Vec<RunItem>, TailerError> {
+    let Some(serde_json::Value::Array(items)) = value.get("results") else {
+        return Err(TailerError::new(
+            action,
+            ErrorKind::Undecodable,
+            Some(200),
+            "the answer has no `results` list",
+        ));
+    };
+    let mut runs = Vec::with_capacity(items.len());
+    for item in items {
+        match serde_json::from_value::<RunItem>(item.clone()) {
+            Ok(run) => runs.push(run),
+            Err(e) => tracing::warn!(%action, error = %e, "skipping a run item Tailer sent without a usable run_id or status"),
+        }
+    }
+    Ok(runs)
+}

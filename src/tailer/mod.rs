@@ -1,0 +1,17 @@
+//! Everything that speaks to the Tailer API: typed requests and answers, authentication and
+//! the HTTP client.
+
+mod auth;
+mod client;
+mod error;
+mod request;
+mod types;
+
+pub use auth::{
+    AuthError, KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner,
+    TOKEN_LIFETIME_SECS, TokenSource,
+};
+pub use client::{ClientOptions, LaunchError, TailerClient};
+pub use error::{ErrorKind, TailerError, excerpt};
+pub use request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
+pub use types::{Finality, JobRef, RunItem, RunList, RunStatus, parse_duration, parse_timestamp};
