@@ -46,8 +46,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.unix_millis.load(Ordering::SeqCst))
-            .unwrap_or_default()
+        DateTime::from_timestamp_millis(self.unix_millis.load(Ordering::SeqCst)).unwrap_or_default()
     }
 }
 

@@ -63,7 +63,9 @@ pub enum StartupError {
 impl Settings {
     /// The variables that choose the configuration file, before it is read.
     pub fn config_path(lookup: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-        PathBuf::from(non_empty(lookup, "TAILERBOT_CONFIG").unwrap_or_else(|| DEFAULT_CONFIG_PATH.to_owned()))
+        PathBuf::from(
+            non_empty(lookup, "TAILERBOT_CONFIG").unwrap_or_else(|| DEFAULT_CONFIG_PATH.to_owned()),
+        )
     }
 
     /// Reads every variable; `tailer` gives the file's values for what both carry.
@@ -96,8 +98,12 @@ impl Settings {
                 });
             }
         };
-        let database_url = non_empty(lookup, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        let database_url =
+            non_empty(lookup, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             return Err(StartupError::BadVariable {
                 variable: "DATABASE_URL",
                 message: "must start with sqlite:// or postgres://".into(),
@@ -115,7 +121,8 @@ impl Settings {
                 .to_owned(),
             tailer_api_url,
             tailer_api_audience,
-            google_application_credentials: non_empty(lookup, "GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
+            google_application_credentials: non_empty(lookup, "GOOGLE_APPLICATION_CREDENTIALS")
+                .map(PathBuf::from),
             tailer_api_token: secret("TAILER_API_TOKEN"),
             database_url,
             port,
@@ -132,11 +139,9 @@ impl Settings {
     pub fn token_source(&self, clock: SharedClock) -> Result<Arc<TokenSource>, StartupError> {
         if let Some(path) = &self.google_application_credentials {
             let key = ServiceAccountKey::from_file(path)?;
-            return Ok(Arc::new(TokenSource::ServiceAccount(ServiceAccountSigner::new(
-                key,
-                self.tailer_api_audience.clone(),
-                clock,
-            ))));
+            return Ok(Arc::new(TokenSource::ServiceAccount(
+                ServiceAccountSigner::new(key, self.tailer_api_audience.clone(), clock),
+            )));
         }
         match &self.tailer_api_token {
             Some(token) => Ok(Arc::new(TokenSource::Static(token.clone()))),
@@ -146,15 +151,22 @@ impl Settings {
 }
 
 fn non_empty(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
-fn url(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, StartupError> {
+fn url(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<String>, StartupError> {
     match non_empty(lookup, name) {
-        Some(v) if !(v.starts_with("https://") || v.starts_with("http://")) => Err(StartupError::BadVariable {
-            variable: name,
-            message: format!("`{v}` is not an http(s) URL"),
-        }),
+        Some(v) if !(v.starts_with("https://") || v.starts_with("http://")) => {
+            Err(StartupError::BadVariable {
+                variable: name,
+                message: format!("`{v}` is not an http(s) URL"),
+            })
+        }
         other => Ok(other),
     }
 }

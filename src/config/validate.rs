@@ -11,8 +11,8 @@ use super::file::{RawConfig, RawJob, RawRule};
 use super::rules::{Effect, Matcher, Rule, Who};
 use super::{Config, ConfigError, Job, SlackConfig, TailerConfig, WatchConfig};
 use crate::domain::{
-    Account, ActionSet, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment,
-    IdError, JobId, JobName, TeamId, UserGroupId, UserId,
+    Account, ActionSet, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError,
+    JobId, JobName, TeamId, UserGroupId, UserId,
 };
 use crate::tailer::JobRef;
 
@@ -25,10 +25,19 @@ struct Source<'a> {
 impl Source<'_> {
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
     }
 
-    fn error(&self, offset: Option<usize>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    fn error(
+        &self,
+        offset: Option<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             path: self.path.to_owned(),
             line: offset.map(|o| self.line_of(o)),
@@ -76,7 +85,11 @@ impl Source<'_> {
             return Ok(Matcher::Any);
         }
         if values.is_empty() {
-            return Err(self.error(None, key, "an empty list matches nothing: leave the key out to mean any, or write [\"*\"]"));
+            return Err(self.error(
+                None,
+                key,
+                "an empty list matches nothing: leave the key out to mean any, or write [\"*\"]",
+            ));
         }
         Ok(Matcher::Only(self.ids(values, key, parse)?))
     }
@@ -137,8 +150,16 @@ fn slack(source: &Source, raw: &RawConfig) -> Result<SlackConfig, ConfigError> {
         }
     };
     Ok(SlackConfig {
-        allowed_team_ids: source.ids(s.allowed_team_ids.as_deref().unwrap_or_default(), "slack.allowed_team_ids", TeamId::parse)?,
-        allowed_app_ids: source.ids(s.allowed_app_ids.as_deref().unwrap_or_default(), "slack.allowed_app_ids", AppId::parse)?,
+        allowed_team_ids: source.ids(
+            s.allowed_team_ids.as_deref().unwrap_or_default(),
+            "slack.allowed_team_ids",
+            TeamId::parse,
+        )?,
+        allowed_app_ids: source.ids(
+            s.allowed_app_ids.as_deref().unwrap_or_default(),
+            "slack.allowed_app_ids",
+            AppId::parse,
+        )?,
         audit_channel: s
             .audit_channel
             .as_ref()
@@ -148,18 +169,35 @@ fn slack(source: &Source, raw: &RawConfig) -> Result<SlackConfig, ConfigError> {
     })
 }
 
-fn positive(source: &Source, value: &Option<Spanned<u64>>, key: &str, default: u64) -> Result<u64, ConfigError> {
+fn positive(
+    source: &Source,
+    value: &Option<Spanned<u64>>,
+    key: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
     match value {
         None => Ok(default),
-        Some(v) if *v.get_ref() == 0 => Err(source.error(Some(v.span().start), key, "must be at least 1")),
+        Some(v) if *v.get_ref() == 0 => {
+            Err(source.error(Some(v.span().start), key, "must be at least 1"))
+        }
         Some(v) => Ok(*v.get_ref()),
     }
 }
 
 fn watch(source: &Source, raw: &RawConfig) -> Result<WatchConfig, ConfigError> {
     let w = &raw.watch;
-    let poll = positive(source, &w.poll_interval_secs, "watch.poll_interval_secs", 15)?;
-    let max = positive(source, &w.max_poll_interval_secs, "watch.max_poll_interval_secs", 120.max(poll))?;
+    let poll = positive(
+        source,
+        &w.poll_interval_secs,
+        "watch.poll_interval_secs",
+        15,
+    )?;
+    let max = positive(
+        source,
+        &w.max_poll_interval_secs,
+        "watch.max_poll_interval_secs",
+        120.max(poll),
+    )?;
     if max < poll {
         return Err(source.error(
             w.max_poll_interval_secs.as_ref().map(|v| v.span().start),
@@ -167,12 +205,29 @@ fn watch(source: &Source, raw: &RawConfig) -> Result<WatchConfig, ConfigError> {
             format!("{max} is below poll_interval_secs ({poll}): the ceiling must be at least the first interval"),
         ));
     }
-    let concurrent = positive(source, &w.max_concurrent_polls, "watch.max_concurrent_polls", 8)?;
+    let concurrent = positive(
+        source,
+        &w.max_concurrent_polls,
+        "watch.max_concurrent_polls",
+        8,
+    )?;
     Ok(WatchConfig {
         poll_interval: Duration::from_secs(poll),
         max_poll_interval: Duration::from_secs(max),
-        give_up_after: Duration::from_secs(3600 * positive(source, &w.give_up_after_hours, "watch.give_up_after_hours", 24)?),
-        subscription_poll: Duration::from_secs(positive(source, &w.subscription_poll_secs, "watch.subscription_poll_secs", 60)?),
+        give_up_after: Duration::from_secs(
+            3600 * positive(
+                source,
+                &w.give_up_after_hours,
+                "watch.give_up_after_hours",
+                24,
+            )?,
+        ),
+        subscription_poll: Duration::from_secs(positive(
+            source,
+            &w.subscription_poll_secs,
+            "watch.subscription_poll_secs",
+            60,
+        )?),
         max_concurrent_polls: usize::try_from(concurrent).unwrap_or(usize::MAX),
         unknown_status_final_after: Duration::from_secs(positive(
             source,
@@ -185,27 +240,48 @@ fn watch(source: &Source, raw: &RawConfig) -> Result<WatchConfig, ConfigError> {
 
 fn tailer(source: &Source, raw: &RawConfig) -> Result<TailerConfig, ConfigError> {
     let t = &raw.tailer;
-    for (value, key) in [(&t.api_url, "tailer.api_url"), (&t.audience, "tailer.audience")] {
+    for (value, key) in [
+        (&t.api_url, "tailer.api_url"),
+        (&t.audience, "tailer.audience"),
+    ] {
         if let Some(v) = value {
             if !(v.get_ref().starts_with("https://") || v.get_ref().starts_with("http://")) {
-                return Err(source.error(Some(v.span().start), key, format!("`{}` is not an http(s) URL", v.get_ref())));
+                return Err(source.error(
+                    Some(v.span().start),
+                    key,
+                    format!("`{}` is not an http(s) URL", v.get_ref()),
+                ));
             }
         }
     }
     Ok(TailerConfig {
         api_url: t.api_url.as_ref().map(|v| v.get_ref().clone()),
         audience: t.audience.as_ref().map(|v| v.get_ref().clone()),
-        timeout: Duration::from_secs(positive(source, &t.timeout_secs, "tailer.timeout_secs", 10)?),
+        timeout: Duration::from_secs(positive(
+            source,
+            &t.timeout_secs,
+            "tailer.timeout_secs",
+            10,
+        )?),
         max_retries: match &t.max_retries {
             Some(v) => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
             None => 3,
         },
-        max_requests_per_second: u32::try_from(positive(source, &t.max_requests_per_second, "tailer.max_requests_per_second", 20)?)
-            .unwrap_or(u32::MAX),
+        max_requests_per_second: u32::try_from(positive(
+            source,
+            &t.max_requests_per_second,
+            "tailer.max_requests_per_second",
+            20,
+        )?)
+        .unwrap_or(u32::MAX),
     })
 }
 
-fn jobs(source: &Source, raw: &[RawJob], warnings: &mut Vec<String>) -> Result<Vec<Job>, ConfigError> {
+fn jobs(
+    source: &Source,
+    raw: &[RawJob],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Job>, ConfigError> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut jobs = Vec::with_capacity(raw.len());
     for (i, j) in raw.iter().enumerate() {
@@ -219,8 +295,16 @@ fn jobs(source: &Source, raw: &[RawJob], warnings: &mut Vec<String>) -> Result<V
                 format!("duplicate job name `{name}` (first defined at line {first}): names must be unique"),
             ));
         }
-        let configuration_type = source.id(&j.configuration_type, key("configuration_type"), ConfigurationType::parse)?;
-        let configuration_id = source.id(&j.configuration_id, key("configuration_id"), ConfigurationId::parse)?;
+        let configuration_type = source.id(
+            &j.configuration_type,
+            key("configuration_type"),
+            ConfigurationType::parse,
+        )?;
+        let configuration_id = source.id(
+            &j.configuration_id,
+            key("configuration_id"),
+            ConfigurationId::parse,
+        )?;
         let derived = JobRef::derived_job_id(&configuration_type, &configuration_id);
         let job_id = match &j.job_id {
             Some(v) => {
@@ -244,11 +328,17 @@ fn jobs(source: &Source, raw: &[RawJob], warnings: &mut Vec<String>) -> Result<V
                 let tag = t.get_ref();
                 let ok = !tag.is_empty()
                     && tag.len() <= 64
-                    && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                    && tag
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
                 if ok {
                     Ok(tag.clone())
                 } else {
-                    Err(source.error(Some(t.span().start), key("tags"), format!("`{tag}` is not a valid tag: letters, digits, `-`, `_` or `.`")))
+                    Err(source.error(
+                        Some(t.span().start),
+                        key("tags"),
+                        format!("`{tag}` is not a valid tag: letters, digits, `-`, `_` or `.`"),
+                    ))
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -268,7 +358,12 @@ fn jobs(source: &Source, raw: &[RawJob], warnings: &mut Vec<String>) -> Result<V
     Ok(jobs)
 }
 
-fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut Vec<String>) -> Result<Rule, ConfigError> {
+fn rule(
+    source: &Source,
+    number: usize,
+    raw: &Spanned<RawRule>,
+    warnings: &mut Vec<String>,
+) -> Result<Rule, ConfigError> {
     let line = source.line_of(raw.span().start);
     let r = raw.get_ref();
     let key = |field: &str| format!("rules #{number}.{field}");
@@ -277,7 +372,13 @@ fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut V
         Some(e) => match e.get_ref().as_str() {
             "allow" => Effect::Allow,
             "deny" => Effect::Deny,
-            other => return Err(source.error(Some(e.span().start), key("effect"), format!("`{other}` is neither `allow` nor `deny`"))),
+            other => {
+                return Err(source.error(
+                    Some(e.span().start),
+                    key("effect"),
+                    format!("`{other}` is neither `allow` nor `deny`"),
+                ));
+            }
         },
     };
     let actions = match &r.actions {
@@ -285,8 +386,9 @@ fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut V
         Some(list) => {
             let mut set = ActionSet::default();
             for entry in list {
-                set.add(entry.get_ref())
-                    .map_err(|e| source.error(Some(entry.span().start), key("actions"), e.to_string()))?;
+                set.add(entry.get_ref()).map_err(|e| {
+                    source.error(Some(entry.span().start), key("actions"), e.to_string())
+                })?;
             }
             set
         }
@@ -300,7 +402,11 @@ fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut V
             } else {
                 Who::Only {
                     users: source.ids(users, &key("users"), UserId::parse)?,
-                    usergroups: source.ids(groups.as_deref().unwrap_or_default(), &key("usergroups"), UserGroupId::parse)?,
+                    usergroups: source.ids(
+                        groups.as_deref().unwrap_or_default(),
+                        &key("usergroups"),
+                        UserGroupId::parse,
+                    )?,
                 }
             }
         }
@@ -308,20 +414,33 @@ fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut V
     let confirm = r.confirm.unwrap_or(false);
     let second_person = r.second_person.unwrap_or(false);
     if second_person && !confirm {
-        return Err(source.error(Some(raw.span().start), key("second_person"), "second_person = true needs confirm = true: the second person confirms"));
+        return Err(source.error(
+            Some(raw.span().start),
+            key("second_person"),
+            "second_person = true needs confirm = true: the second person confirms",
+        ));
     }
     if effect == Effect::Deny && confirm {
-        warnings.push(format!("line {line}: rule #{number} denies, so its `confirm` has no effect"));
+        warnings.push(format!(
+            "line {line}: rule #{number} denies, so its `confirm` has no effect"
+        ));
     }
-    if matches!(&who, Who::Only { users, usergroups } if users.is_empty() && usergroups.is_empty()) {
-        warnings.push(format!("line {line}: rule #{number} lists no user and no user group: it matches nobody"));
+    if matches!(&who, Who::Only { users, usergroups } if users.is_empty() && usergroups.is_empty())
+    {
+        warnings.push(format!(
+            "line {line}: rule #{number} lists no user and no user group: it matches nobody"
+        ));
     }
     Ok(Rule {
         number,
         line,
         effect,
         actions,
-        environments: source.matcher(r.environments.as_ref(), &key("environments"), Environment::parse)?,
+        environments: source.matcher(
+            r.environments.as_ref(),
+            &key("environments"),
+            Environment::parse,
+        )?,
         who,
         channels: source.matcher(r.channels.as_ref(), &key("channels"), ChannelId::parse)?,
         confirm,

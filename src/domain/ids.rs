@@ -164,7 +164,8 @@ mod tests {
 
     #[test]
     fn both_documented_run_id_shapes_parse() {
-        let launched = RunId::parse("20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1").unwrap();
+        let launched =
+            RunId::parse("20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1").unwrap();
         assert_eq!(
             launched.launched_at().unwrap().to_string(),
             "2020-12-30 11:39:40"

@@ -114,6 +114,12 @@ mod tests {
             serde_json::from_str(r#"{"action": "get_last_status", "kind": "status", "status": 503, "message": "down", "times": 3}"#)
                 .unwrap();
         assert_eq!(fault.times, 3);
-        assert_eq!(fault.kind, FaultKind::Status { status: 503, message: "down".into() });
+        assert_eq!(
+            fault.kind,
+            FaultKind::Status {
+                status: 503,
+                message: "down".into()
+            }
+        );
     }
 }

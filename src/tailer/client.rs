@@ -150,7 +150,8 @@ impl TailerClient {
         job: &JobRef,
         query: &LastStatusQuery,
     ) -> Result<Vec<RunItem>, TailerError> {
-        self.run_list(&RequestBody::get_last_status(job, query)).await
+        self.run_list(&RequestBody::get_last_status(job, query))
+            .await
     }
 
     /// Runs in a status across an account.
@@ -165,7 +166,8 @@ impl TailerClient {
         run_id: &RunId,
         status: &RunStatus,
     ) -> Result<(), TailerError> {
-        self.ack(&RequestBody::set_run_status(job, run_id, status)).await
+        self.ack(&RequestBody::set_run_status(job, run_id, status))
+            .await
     }
 
     /// Resets a workflow's triggers. Repeating it is harmless.
@@ -179,7 +181,8 @@ impl TailerClient {
         job: &JobRef,
         to: ConfigurationStatus,
     ) -> Result<(), TailerError> {
-        self.ack(&RequestBody::set_configuration_status(job, to)).await
+        self.ack(&RequestBody::set_configuration_status(job, to))
+            .await
     }
 
     /// After a launch whose outcome is unknown: the newest run of `job` that started at or
@@ -215,7 +218,11 @@ impl TailerClient {
         match answer.code {
             Some(code) if !(200..300).contains(&code) => Err(TailerError::new(
                 body.action,
-                if code == 404 { ErrorKind::NotFound } else { ErrorKind::BadRequest },
+                if code == 404 {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::BadRequest
+                },
                 Some(u16::try_from(code).unwrap_or(0)),
                 answer.message.unwrap_or_default(),
             )),
@@ -332,7 +339,9 @@ fn parse_run_list(
     for item in items {
         match serde_json::from_value::<RunItem>(item.clone()) {
             Ok(run) => runs.push(run),
-            Err(e) => tracing::warn!(%action, error = %e, "skipping a run item Tailer sent without a usable run_id or status"),
+            Err(e) => {
+                tracing::warn!(%action, error = %e, "skipping a run item Tailer sent without a usable run_id or status")
+            }
         }
     }
     Ok(runs)

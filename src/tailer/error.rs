@@ -62,7 +62,12 @@ pub struct TailerError {
 pub const EXCERPT_CHARS: usize = 200;
 
 impl TailerError {
-    pub fn new(action: TailerAction, kind: ErrorKind, status: Option<u16>, excerpt: impl Into<String>) -> Self {
+    pub fn new(
+        action: TailerAction,
+        kind: ErrorKind,
+        status: Option<u16>,
+        excerpt: impl Into<String>,
+    ) -> Self {
         TailerError {
             action,
             kind,
@@ -162,12 +167,30 @@ mod tests {
     #[test]
     fn statuses_map_to_classes() {
         let a = TailerAction::CheckRunStatus;
-        assert_eq!(TailerError::from_status(a, 401, b"").kind, ErrorKind::Unauthorized);
-        assert_eq!(TailerError::from_status(a, 403, b"").kind, ErrorKind::Unauthorized);
-        assert_eq!(TailerError::from_status(a, 404, b"").kind, ErrorKind::NotFound);
-        assert_eq!(TailerError::from_status(a, 400, b"").kind, ErrorKind::BadRequest);
-        assert_eq!(TailerError::from_status(a, 429, b"").kind, ErrorKind::RateLimited);
-        assert_eq!(TailerError::from_status(a, 503, b"").kind, ErrorKind::Server);
+        assert_eq!(
+            TailerError::from_status(a, 401, b"").kind,
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(
+            TailerError::from_status(a, 403, b"").kind,
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(
+            TailerError::from_status(a, 404, b"").kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            TailerError::from_status(a, 400, b"").kind,
+            ErrorKind::BadRequest
+        );
+        assert_eq!(
+            TailerError::from_status(a, 429, b"").kind,
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            TailerError::from_status(a, 503, b"").kind,
+            ErrorKind::Server
+        );
         assert!(TailerError::from_status(a, 502, b"").is_retryable());
         assert!(!TailerError::from_status(a, 404, b"").is_retryable());
     }

@@ -248,12 +248,25 @@ mod tests {
             parse_duration("2 days, 0:00:01"),
             Some(Duration::from_secs(2 * 86_400 + 1))
         );
-        assert_eq!(parse_duration("1 day, 0:00:00.5"), Some(Duration::from_secs(86_400) + Duration::from_millis(500)));
+        assert_eq!(
+            parse_duration("1 day, 0:00:00.5"),
+            Some(Duration::from_secs(86_400) + Duration::from_millis(500))
+        );
     }
 
     #[test]
     fn malformed_durations_are_refused() {
-        for bad in ["", "1:2", "0:61:00", "0:00:60", "0:00:1", "a:00:00", "0:00:00.", "0:00:00.1234567", "1:00:00:00"] {
+        for bad in [
+            "",
+            "1:2",
+            "0:61:00",
+            "0:00:60",
+            "0:00:1",
+            "a:00:00",
+            "0:00:00.",
+            "0:00:00.1234567",
+            "1:00:00:00",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

@@ -20,7 +20,9 @@ pub fn fixtures() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: ../shared/fixtures is absent, the documented examples were not checked");
+        eprintln!(
+            "skipped: ../shared/fixtures is absent, the documented examples were not checked"
+        );
         None
     }
 }
@@ -30,7 +32,13 @@ pub fn fixture_json(dir: &std::path::Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-pub fn job(account: &str, environment: &str, configuration_type: &str, configuration_id: &str, job_id: Option<&str>) -> JobRef {
+pub fn job(
+    account: &str,
+    environment: &str,
+    configuration_type: &str,
+    configuration_id: &str,
+    job_id: Option<&str>,
+) -> JobRef {
     let configuration_type = ConfigurationType::parse(configuration_type).unwrap();
     let configuration_id = ConfigurationId::parse(configuration_id).unwrap();
     let job_id = job_id
@@ -47,11 +55,19 @@ pub fn job(account: &str, environment: &str, configuration_type: &str, configura
 
 /// The documented table-to-table job.
 pub fn iowa() -> JobRef {
-    job("000099", "DEV", "table-to-table", "000099_iowa_liquor_prepare_pda_DEV", None)
+    job(
+        "000099",
+        "DEV",
+        "table-to-table",
+        "000099_iowa_liquor_prepare_pda_DEV",
+        None,
+    )
 }
 
 pub async fn sim(options: SimOptions) -> RunningSimulator {
-    Simulator::start(options, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("simulator starts")
+    Simulator::start(options, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("simulator starts")
 }
 
 /// Fast back-off so that retry tests take milliseconds.
@@ -76,7 +92,13 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
     use axum::http::StatusCode;
     let app = axum::Router::new().fallback(move || {
         let body = body.clone();
-        async move { (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], body) }
+        async move {
+            (
+                StatusCode::from_u16(status).unwrap(),
+                [("content-type", "application/json")],
+                body,
+            )
+        }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
