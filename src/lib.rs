@@ -3,9 +3,12 @@
 
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod sim;
+pub mod slack;
+pub mod store;
 pub mod tailer;
 pub mod telemetry;
 pub mod tls;

@@ -1,0 +1,6 @@
+//! Everything Slack: verifying what it sends, parsing it, the messages the bot writes, the
+//! Web API client, and a local stand-in for tests and the demo.
+
+pub mod blocks;
+pub mod payload;
+pub mod verify;
