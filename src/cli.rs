@@ -26,6 +26,8 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Serve the bot: Slack's endpoints, and the work after each answer.
+    Serve,
     /// Serve the Tailer API simulator alone.
     Sim {
         /// Port to listen on (0: any free port, printed at start).
@@ -54,6 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init(log_format());
     match cli.command {
         Command::CheckConfig { config } => check_config(config),
+        Command::Serve => runtime().block_on(serve()),
         Command::Sim {
             port,
             bind,
@@ -163,6 +166,43 @@ pub fn describe(path: &Path, config: &Config) -> String {
         let _ = writeln!(out, "\nwarning: {warning}");
     }
     out
+}
+
+async fn serve() -> ExitCode {
+    let path = Settings::config_path(&|name| std::env::var(name).ok());
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &config.warnings {
+        tracing::warn!(%warning, "configuration");
+    }
+    let settings = match Settings::from_env(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), settings.port);
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    let app = match crate::server::Application::build(&settings, config, clock, addr).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match app.run_until(crate::server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve_sim(options: SimOptions, addr: SocketAddr) -> ExitCode {

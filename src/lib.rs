@@ -1,11 +1,14 @@
 //! tailerbot: a Slack chat-ops bot for Tailer. The binary is a thin shell over this
 //! library, so that tests start exactly what production starts.
 
+pub mod access;
+pub mod bot;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod domain;
+pub mod server;
 pub mod sim;
 pub mod slack;
 pub mod store;

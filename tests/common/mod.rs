@@ -105,3 +105,4 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
 }
+pub mod bot;

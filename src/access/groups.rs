@@ -1,0 +1,79 @@
+//! User-group members, looked up from Slack (`usergroups.users.list`) and cached with a
+//! time to live. The cache is only a cache: a failed lookup is never cached, and is
+//! reported so that it never grants anything.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::time::Instant;
+
+use super::Membership;
+use crate::domain::{UserGroupId, UserId};
+
+/// Why members could not be known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GroupLookupError(pub String);
+
+/// Where members come from.
+pub trait GroupSource: Send + Sync + 'static {
+    fn members(
+        &self,
+        group: &UserGroupId,
+    ) -> impl Future<Output = Result<Vec<UserId>, GroupLookupError>> + Send;
+}
+
+impl GroupSource for crate::slack::api::SlackApi {
+    async fn members(&self, group: &UserGroupId) -> Result<Vec<UserId>, GroupLookupError> {
+        self.usergroup_members(group)
+            .await
+            .map_err(|e| GroupLookupError(e.to_string()))
+    }
+}
+
+/// Members per group, each entry kept for `ttl`.
+pub struct GroupCache<S> {
+    pub(super) source: Arc<S>,
+    ttl: Duration,
+    /// Group → when it was read, and its members.
+    entries: DashMap<UserGroupId, (Instant, Arc<HashSet<UserId>>)>,
+}
+
+impl<S: GroupSource> GroupCache<S> {
+    pub fn new(source: Arc<S>, ttl: Duration) -> Self {
+        GroupCache {
+            source,
+            ttl,
+            entries: DashMap::new(),
+        }
+    }
+
+    pub async fn members(
+        &self,
+        group: &UserGroupId,
+    ) -> Result<Arc<HashSet<UserId>>, GroupLookupError> {
+        if let Some(entry) = self.entries.get(group) {
+            if entry.0.elapsed() < self.ttl {
+                return Ok(entry.1.clone());
+            }
+        }
+        let members: Arc<HashSet<UserId>> =
+            Arc::new(self.source.members(group).await?.into_iter().collect());
+        self.entries
+            .insert(group.clone(), (Instant::now(), members.clone()));
+        Ok(members)
+    }
+}
+
+impl<S: GroupSource> Membership for GroupCache<S> {
+    async fn is_member(
+        &self,
+        user: &UserId,
+        group: &UserGroupId,
+    ) -> Result<bool, GroupLookupError> {
+        Ok(self.members(group).await?.contains(user))
+    }
+}

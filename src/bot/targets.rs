@@ -1,0 +1,128 @@
+//! From the names people type to catalog entries: a job name, or every job of a tag. An
+//! unknown name is answered with the closest names of the catalog.
+
+use crate::commands::Target;
+use crate::config::{Config, Job};
+use crate::domain::JobName;
+
+/// Looks a job up; the error is the message for the user.
+pub fn job<'c>(config: &'c Config, name: &JobName) -> Result<&'c Job, String> {
+    config
+        .job(name.as_str())
+        .ok_or_else(|| unknown_job(config, name.as_str()))
+}
+
+/// The jobs a target names (never empty).
+pub fn jobs<'c>(config: &'c Config, target: &Target) -> Result<Vec<&'c Job>, String> {
+    match target {
+        Target::Job(name) => Ok(vec![job(config, name)?]),
+        Target::Tag(tag) => {
+            let jobs: Vec<&Job> = config
+                .jobs
+                .iter()
+                .filter(|j| j.tags.iter().any(|t| t == tag))
+                .collect();
+            if jobs.is_empty() {
+                let mut tags: Vec<&str> = config
+                    .jobs
+                    .iter()
+                    .flat_map(|j| j.tags.iter().map(String::as_str))
+                    .collect();
+                tags.sort_unstable();
+                tags.dedup();
+                let known = if tags.is_empty() {
+                    "no job has a tag".to_owned()
+                } else {
+                    format!(
+                        "the tags are: {}",
+                        tags.iter()
+                            .map(|t| format!("`tag:{t}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                Err(format!(
+                    "No job carries the tag `{}`; {known}.",
+                    crate::slack::blocks::escape(tag)
+                ))
+            } else {
+                Ok(jobs)
+            }
+        }
+        Target::All => Ok(config.jobs.iter().collect()),
+    }
+}
+
+/// "I don't know a job called ..." with up to three suggestions.
+pub fn unknown_job(config: &Config, name: &str) -> String {
+    let lowered = name.to_ascii_lowercase();
+    let mut scored: Vec<(f64, &str)> = config
+        .jobs
+        .iter()
+        .map(|j| {
+            let candidate = j.name.as_str();
+            let mut score = strsim::jaro_winkler(&lowered, &candidate.to_ascii_lowercase());
+            if candidate.contains(lowered.as_str()) || lowered.contains(candidate) {
+                score = score.max(0.9);
+            }
+            (score, candidate)
+        })
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let suggestions: Vec<String> = scored
+        .iter()
+        .take(3)
+        .map(|(_, n)| format!("`{n}`"))
+        .collect();
+    let escaped = crate::slack::blocks::escape(name);
+    if suggestions.is_empty() {
+        format!("I don't know a job called `{escaped}`. `/tailer jobs` lists the ones you may use.")
+    } else {
+        format!(
+            "I don't know a job called `{escaped}`. Did you mean {}?",
+            suggestions.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        crate::cli::embedded_config()
+    }
+
+    #[test]
+    fn an_unknown_job_gets_the_closest_names() {
+        let message = unknown_job(&config(), "iowa-prep");
+        assert!(
+            message
+                .starts_with("I don't know a job called `iowa-prep`. Did you mean `iowa-prepare`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_name_far_from_everything_gets_the_jobs_command() {
+        let message = unknown_job(&config(), "zzzzzz");
+        assert!(message.contains("/tailer jobs"), "{message}");
+    }
+
+    #[test]
+    fn a_tag_names_all_its_jobs_and_an_unknown_tag_lists_the_tags() {
+        let config = config();
+        assert_eq!(
+            jobs(&config, &Target::Tag("daily".into())).unwrap().len(),
+            2
+        );
+        let message = jobs(&config, &Target::Tag("nightly".into())).unwrap_err();
+        assert!(message.contains("`tag:daily`"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_name_is_escaped_in_the_answer() {
+        assert!(unknown_job(&config(), "a<b").contains("a&lt;b"));
+    }
+}

@@ -1,0 +1,511 @@
+//! The write commands: a plan (what will happen to which jobs), checked against the rules
+//! for every job, confirmed first when a rule says so, then carried out against Tailer
+//! after the acknowledgement, each attempt audited.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Ack, Bot, CONFIRMATION_TTL, Context, render, targets};
+use crate::access::Verdict;
+use crate::commands::Command;
+use crate::config::Job;
+use crate::domain::{Action, RunId, UserId};
+use crate::slack::api::ResponseBody;
+use crate::slack::blocks::{Message, escape};
+use crate::store::{AuditEntry, AuditOutcome, KnownRun, NewConfirmation};
+use crate::tailer::{ConfigurationStatus, LaunchError, RunStatus};
+
+/// A write to carry out, kept as JSON with its confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The verb (`launch`, `disable`...).
+    pub action: String,
+    /// Catalog names.
+    pub jobs: Vec<String>,
+    /// What was typed as the target (`sales-daily`, `tag:daily`).
+    pub target: String,
+    #[serde(default)]
+    pub execution_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub duration_secs: Option<u64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl Plan {
+    fn from_command(command: &Command, jobs: &[&Job]) -> Plan {
+        let names = jobs.iter().map(|j| j.name.to_string()).collect();
+        let mut plan = Plan {
+            action: command.action().name().to_owned(),
+            jobs: names,
+            target: String::new(),
+            execution_date: None,
+            duration_secs: None,
+            reason: None,
+            run_id: None,
+            status: None,
+        };
+        match command {
+            Command::Launch {
+                job,
+                execution_date,
+            } => {
+                plan.target = job.to_string();
+                plan.execution_date = *execution_date;
+            }
+            Command::Disable {
+                target,
+                duration,
+                reason,
+            } => {
+                plan.target = target.to_string();
+                plan.duration_secs = duration.map(|d| d.as_secs());
+                plan.reason = reason.clone();
+            }
+            Command::Enable { target } => plan.target = target.to_string(),
+            Command::Reset { job } => plan.target = job.to_string(),
+            Command::Mark { job, run, status } => {
+                plan.target = job.to_string();
+                plan.run_id = Some(run.to_string());
+                plan.status = Some(status.as_str().to_owned());
+            }
+            _ => {}
+        }
+        plan
+    }
+
+    pub fn action(&self) -> Option<Action> {
+        Action::from_name(&self.action).filter(|a| a.is_write())
+    }
+
+    /// "disable `sales-daily` (PROD) for 2h — reason: late source", escaped.
+    pub fn summary(&self, jobs: &[&Job]) -> String {
+        let what = if jobs.len() == 1 {
+            render::job_label(jobs[0])
+        } else {
+            format!("`{}` ({} jobs)", escape(&self.target), jobs.len())
+        };
+        let mut text = format!("{} {what}", self.action);
+        if let Some(date) = self.execution_date {
+            text.push_str(&format!(" for {date}"));
+        }
+        if let (Some(run), Some(status)) = (&self.run_id, &self.status) {
+            text = format!("mark run `{}` of {what} as {}", escape(run), escape(status));
+        }
+        if let Some(secs) = self.duration_secs {
+            text.push_str(&format!(
+                " for {}",
+                humantime::format_duration(Duration::from_secs(secs))
+            ));
+        }
+        if let Some(reason) = &self.reason {
+            text.push_str(&format!(" — reason: {}", escape(reason)));
+        }
+        text
+    }
+
+    fn detail(&self) -> String {
+        let mut detail = format!("{} {}", self.action, self.target);
+        if let Some(d) = self.execution_date {
+            detail.push_str(&format!(" {d}"));
+        }
+        if let (Some(run), Some(status)) = (&self.run_id, &self.status) {
+            detail.push_str(&format!(" {run} {status}"));
+        }
+        if let Some(secs) = self.duration_secs {
+            detail.push_str(&format!(
+                " for {}",
+                humantime::format_duration(Duration::from_secs(secs))
+            ));
+        }
+        if let Some(reason) = &self.reason {
+            detail.push_str(&format!(" — {reason}"));
+        }
+        detail
+    }
+}
+
+/// What happened to one job.
+struct Outcome {
+    line: String,
+    audit: AuditOutcome,
+    answer: String,
+}
+
+impl Bot {
+    pub(super) fn resolve<'c>(&'c self, command: &Command) -> Result<Vec<&'c Job>, String> {
+        let config = &self.config;
+        let jobs = match command {
+            Command::Launch { job, .. } | Command::Reset { job } | Command::Mark { job, .. } => {
+                vec![targets::job(config, job)?]
+            }
+            Command::Disable { target, .. } | Command::Enable { target } => {
+                targets::jobs(config, target)?
+            }
+            _ => return Err("not a write command".into()),
+        };
+        for job in &jobs {
+            let kind = job.job.configuration_type.as_str();
+            match command {
+                Command::Launch { .. }
+                    if !matches!(kind, "table-to-table" | "gbq-to-gbq" | "table-to-storage") =>
+                {
+                    return Err(format!(
+                        "{} is a {kind} job: Tailer launches only table-to-table and table-to-storage jobs through its API.",
+                        render::job_label(job)
+                    ));
+                }
+                Command::Reset { .. } if kind != "workflow" => {
+                    return Err(format!(
+                        "{} is a {kind} job: `reset` is for workflows.",
+                        render::job_label(job)
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(jobs)
+    }
+
+    pub(super) async fn write(self: &Arc<Self>, ctx: Context, command: Command) -> Ack {
+        let action = command.action();
+        let jobs = match self.resolve(&command) {
+            Ok(jobs) => jobs,
+            Err(message) => return Ack::note(&message),
+        };
+        let plan = Plan::from_command(&command, &jobs);
+        let mut denied = Vec::new();
+        let (mut confirm, mut second_person) = (false, false);
+        for job in &jobs {
+            match self
+                .decide(&ctx.user, &ctx.channel, action, Some(job))
+                .await
+            {
+                Verdict::Allow {
+                    confirm: c,
+                    second_person: s,
+                    ..
+                } => {
+                    confirm |= c;
+                    second_person |= s;
+                }
+                Verdict::Deny { .. } => denied.push(*job),
+            }
+        }
+        if !denied.is_empty() {
+            for job in &denied {
+                self.audit(self.entry(
+                    &ctx,
+                    action,
+                    Some(job),
+                    AuditOutcome::Denied,
+                    plan.detail(),
+                    None,
+                ))
+                .await;
+            }
+            let names: Vec<String> = denied.iter().map(|j| render::job_label(j)).collect();
+            return self.denial(action, &names.join(", "));
+        }
+        if confirm {
+            return self
+                .ask_confirmation(ctx, &plan, &jobs, second_person)
+                .await;
+        }
+        let summary = plan.summary(&jobs);
+        let bot = self.clone();
+        let work_ctx = ctx.clone();
+        self.tasks
+            .spawn(async move { bot.execute(work_ctx, plan, None, false).await });
+        Ack::note(&format!(":hourglass_flowing_sand: On it: {summary}"))
+    }
+
+    async fn ask_confirmation(
+        self: &Arc<Self>,
+        ctx: Context,
+        plan: &Plan,
+        jobs: &[&Job],
+        second_person: bool,
+    ) -> Ack {
+        let action = plan.action().unwrap_or(Action::Launch);
+        let now = self.now_ms();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let stored = NewConfirmation {
+            id: id.clone(),
+            created_at: now,
+            expires_at: now + CONFIRMATION_TTL.as_millis() as i64,
+            team_id: ctx.team.clone(),
+            channel_id: ctx.channel.to_string(),
+            requester: ctx.user.to_string(),
+            action,
+            plan: serde_json::to_string(plan).unwrap_or_default(),
+            second_person,
+        };
+        if let Err(error) = self.store.create_confirmation(&stored).await {
+            tracing::error!(%error, "cannot store the confirmation");
+            return Ack::note(&format!(
+                ":warning: I cannot reach my database right now, so I did nothing. (ref `{}`)",
+                ctx.reference
+            ));
+        }
+        for job in jobs {
+            self.audit(self.entry(
+                &ctx,
+                action,
+                Some(job),
+                AuditOutcome::AwaitingConfirmation,
+                plan.detail(),
+                None,
+            ))
+            .await;
+        }
+        let message = render::confirmation(
+            &plan.summary(jobs),
+            jobs,
+            ctx.user.as_str(),
+            second_person,
+            &id,
+        );
+        Ack::Message(ResponseBody::in_channel(message))
+    }
+
+    pub(super) fn entry(
+        &self,
+        ctx: &Context,
+        action: Action,
+        job: Option<&Job>,
+        outcome: AuditOutcome,
+        detail: String,
+        answer: Option<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: 0,
+            at: self.now_ms(),
+            reference: ctx.reference.clone(),
+            user_id: ctx.user.to_string(),
+            channel_id: ctx.channel.to_string(),
+            action,
+            job: job.map(|j| j.name.to_string()),
+            environment: job.map(|j| j.job.environment.to_string()),
+            outcome,
+            detail,
+            tailer_answer: answer,
+        }
+    }
+
+    /// Carries a plan out, job by job; the outcome replaces the confirmation message when
+    /// there was one. `ctx.user` is who asked; `confirmed_by` who confirmed.
+    pub(super) async fn execute(
+        self: &Arc<Self>,
+        ctx: Context,
+        plan: Plan,
+        confirmed_by: Option<UserId>,
+        replace: bool,
+    ) {
+        let Some(action) = plan.action() else {
+            tracing::error!(action = %plan.action, "a stored plan names no write action");
+            return;
+        };
+        let jobs: Vec<Job> = plan
+            .jobs
+            .iter()
+            .filter_map(|name| self.config.job(name).cloned())
+            .collect();
+        if jobs.len() != plan.jobs.len() {
+            let body = ResponseBody::in_channel(render::note(&format!(
+                ":warning: The catalog changed since this was asked; nothing was done. (ref `{}`)",
+                ctx.reference
+            )));
+            self.deliver(&ctx, if replace { body.replacing() } else { body })
+                .await;
+            return;
+        }
+        let mut lines = Vec::new();
+        for job in &jobs {
+            let outcome = self.carry_out(&ctx, action, job, &plan).await;
+            let mut detail = plan.detail();
+            if let Some(by) = &confirmed_by {
+                detail.push_str(&format!(" (confirmed by {by})"));
+            }
+            self.audit(self.entry(
+                &ctx,
+                action,
+                Some(job),
+                outcome.audit,
+                detail,
+                Some(outcome.answer),
+            ))
+            .await;
+            lines.push(outcome.line);
+        }
+        let mut by = format!(" — by <@{}>", ctx.user);
+        if let Some(confirmer) = &confirmed_by {
+            by.push_str(&format!(", confirmed by <@{confirmer}>"));
+        }
+        if let Some(reason) = &plan.reason {
+            by.push_str(&format!(" — reason: {}", escape(reason)));
+        }
+        let mut message = Message::new(&lines.join("\n"));
+        message.lines(&lines, 1);
+        message.context(
+            &format!("{by} · ref `{}`", ctx.reference)
+                .trim_start_matches(" — ")
+                .to_owned(),
+        );
+        let body = ResponseBody::in_channel(message);
+        self.deliver(&ctx, if replace { body.replacing() } else { body })
+            .await;
+    }
+
+    async fn carry_out(
+        self: &Arc<Self>,
+        ctx: &Context,
+        action: Action,
+        job: &Job,
+        plan: &Plan,
+    ) -> Outcome {
+        let label = render::job_label(job);
+        let failed = |verb: &str, error: &dyn std::fmt::Display| Outcome {
+            line: format!(
+                ":x: Could not {verb} {label}: {} (ref `{}`)",
+                escape(&error.to_string()),
+                ctx.reference
+            ),
+            audit: AuditOutcome::Failed,
+            answer: error.to_string(),
+        };
+        let done = |line: String| Outcome {
+            line,
+            audit: AuditOutcome::Succeeded,
+            answer: "ok".into(),
+        };
+        match action {
+            Action::Disable | Action::Enable => {
+                let to = if action == Action::Disable {
+                    ConfigurationStatus::Disable
+                } else {
+                    ConfigurationStatus::Enable
+                };
+                match self.tailer.set_configuration_status(&job.job, to).await {
+                    Ok(()) if action == Action::Enable => {
+                        done(format!(":large_green_circle: Enabled {label}"))
+                    }
+                    Ok(()) => {
+                        let mut line = format!(":red_circle: Disabled {label}");
+                        if let Some(secs) = plan.duration_secs {
+                            line.push_str(&format!(
+                                " for {} — automatic re-enabling is not available in this version: `/tailer enable {}` when the time is up",
+                                humantime::format_duration(Duration::from_secs(secs)),
+                                job.name
+                            ));
+                        }
+                        done(line)
+                    }
+                    Err(error) => failed(action.name(), &error),
+                }
+            }
+            Action::Reset => match self.tailer.reset_workflow_status(&job.job).await {
+                Ok(()) => done(format!(
+                    ":arrows_counterclockwise: Reset the triggers of {label}"
+                )),
+                Err(error) => failed("reset", &error),
+            },
+            Action::Mark => {
+                let (Some(run), Some(status)) = (
+                    plan.run_id.as_deref().and_then(|r| RunId::parse(r).ok()),
+                    plan.status.as_deref(),
+                ) else {
+                    return failed("mark", &"the stored plan lost its run or status");
+                };
+                let status = RunStatus::parse(status);
+                match self.tailer.set_run_status(&job.job, &run, &status).await {
+                    Ok(()) => done(format!(
+                        "{} Marked run `{}` of {label} as *{status}*",
+                        render::emoji(&status),
+                        escape(run.as_str())
+                    )),
+                    Err(error) => failed("mark", &error),
+                }
+            }
+            Action::Launch => self.launch(ctx, job, plan.execution_date).await,
+            _ => failed(action.name(), &"not a write action"),
+        }
+    }
+
+    async fn launch(
+        self: &Arc<Self>,
+        ctx: &Context,
+        job: &Job,
+        execution_date: Option<NaiveDate>,
+    ) -> Outcome {
+        let label = render::job_label(job);
+        let started = Utc::now();
+        let run = match self.tailer.launch_job(&job.job, execution_date).await {
+            Ok(run) => run,
+            Err(LaunchError::NotLaunched(error)) => {
+                return Outcome {
+                    line: format!(
+                        ":x: Did not launch {label}: {} (ref `{}`)",
+                        escape(&error.to_string()),
+                        ctx.reference
+                    ),
+                    audit: AuditOutcome::Failed,
+                    answer: error.to_string(),
+                };
+            }
+            Err(LaunchError::OutcomeUnknown(error)) => {
+                tracing::warn!(%error, job = %job.name, "launch outcome unknown; looking for the run");
+                match self.tailer.find_launched_run(&job.job, started).await {
+                    Ok(Some(item)) => item.run_id,
+                    _ => {
+                        return Outcome {
+                            line: format!(
+                                ":warning: I could not tell whether {label} was launched: {}. Check `/tailer last {}` before launching it again. (ref `{}`)",
+                                escape(&error.to_string()),
+                                job.name,
+                                ctx.reference
+                            ),
+                            audit: AuditOutcome::Unknown,
+                            answer: error.to_string(),
+                        };
+                    }
+                }
+            }
+        };
+        let known = KnownRun {
+            run_id: run.to_string(),
+            job: job.name.to_string(),
+            channel_id: Some(ctx.channel.to_string()),
+            launched_by: Some(ctx.user.to_string()),
+            created_at: self.now_ms(),
+        };
+        if let Err(error) = self.store.remember_run(&known).await {
+            tracing::error!(%error, run = %run, "cannot remember the launched run");
+        }
+        let mut card = Message::new(&format!("{} launched: run {run}", job.name));
+        card.section(&format!(":rocket: {label} launched by <@{}>", ctx.user));
+        card.fields(&[
+            format!("*Run*\n`{}`", escape(run.as_str())),
+            format!("*Status*\n{}", render::status(&RunStatus::Waiting)),
+        ]);
+        if let Err(error) = self
+            .slack
+            .post_message(&ctx.channel, &card, None, false)
+            .await
+        {
+            tracing::warn!(%error, "the run card could not be posted");
+        }
+        Outcome {
+            line: format!(":rocket: Launched {label}: run `{}`", escape(run.as_str())),
+            audit: AuditOutcome::Succeeded,
+            answer: run.to_string(),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `tailerbot serve`: builds the bot from its settings on any port (tests use port 0, so
+//! they start exactly what production starts), serves until told to stop, then lets
+//! requests in flight and the work after them finish.
+
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+pub use routes::{ACK_DEADLINE, AppState, MAX_BODY, router};
+
+use crate::bot::Bot;
+use crate::clock::SharedClock;
+use crate::config::{Config, Settings, StartupError};
+use crate::slack::api::SlackApi;
+use crate::slack::verify::Verifier;
+use crate::store::Store;
+use crate::tailer::{ClientOptions, TailerClient};
+
+/// How long shutdown waits for work in flight (Cloud Run allows 10 s).
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
+
+/// A bot bound to its port, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Everything `serve` needs, checked before the port opens: secrets, key file, store.
+    pub async fn build(
+        settings: &Settings,
+        config: Config,
+        clock: SharedClock,
+        addr: SocketAddr,
+    ) -> anyhow::Result<Application> {
+        let signing_secret =
+            settings
+                .slack_signing_secret
+                .clone()
+                .ok_or(StartupError::BadVariable {
+                    variable: "SLACK_SIGNING_SECRET",
+                    message: "required to verify Slack's requests".into(),
+                })?;
+        let bot_token = settings
+            .slack_bot_token
+            .clone()
+            .ok_or(StartupError::BadVariable {
+                variable: "SLACK_BOT_TOKEN",
+                message: "required to post to Slack (xoxb-...)".into(),
+            })?;
+        let tokens = settings.token_source(clock.clone())?;
+        let options = ClientOptions {
+            timeout: config.tailer.timeout,
+            max_retries: config.tailer.max_retries,
+            ..ClientOptions::default()
+        };
+        let tailer = TailerClient::new(&settings.tailer_api_url, tokens, options)
+            .context("building the Tailer client")?;
+        let slack = SlackApi::new(
+            &settings.slack_api_url,
+            &bot_token,
+            config.slack.response_url_prefixes.clone(),
+            Duration::from_secs(10),
+        )
+        .context("building the Slack client")?;
+        let store = Store::connect(&settings.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the store at {}",
+                    redact_url(&settings.database_url)
+                )
+            })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let bot = Arc::new(Bot::new(
+            Arc::new(config),
+            tailer,
+            Arc::new(slack),
+            store,
+            clock.clone(),
+        ));
+        Ok(Application {
+            listener,
+            state: AppState {
+                bot,
+                verifier: Verifier::new(signing_secret),
+                clock,
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn bot(&self) -> Arc<Bot> {
+        self.state.bot.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let bot = self.state.bot.clone();
+        let app = router(self.state);
+        tracing::info!(addr = %self.listener.local_addr()?, "serving");
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("no longer accepting requests; finishing the work in flight");
+        bot.tasks.close();
+        if tokio::time::timeout(DRAIN_DEADLINE, bot.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = bot.tasks.len(),
+                "shutdown deadline reached with work unfinished"
+            );
+        }
+        bot.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// SIGTERM (Cloud Run, Kubernetes) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_database_password_never_shows() {
+        assert_eq!(
+            super::redact_url("postgres://bot:hunter2@db:5432/bot"),
+            "postgres://[redacted]@db:5432/bot"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://tailerbot.db"),
+            "sqlite://tailerbot.db"
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The HTTP face of `serve`. Handlers are glue: body size (413), signature (401),
+//! workspace and app (403) are checked in that order before anything else; then the bot
+//! decides, within Slack's three seconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::bot::{Ack, Bot};
+use crate::clock::SharedClock;
+use crate::config::SlackConfig;
+use crate::domain::{AppId, TeamId};
+use crate::slack::payload::{Interaction, SlashCommand, form_fields, is_ssl_check};
+use crate::slack::verify::Verifier;
+
+/// The largest body accepted from Slack.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The bot's own deadline for an answer, well inside Slack's 3 s.
+pub const ACK_DEADLINE: Duration = Duration::from_millis(2500);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The bot itself.
+    pub bot: Arc<Bot>,
+    /// Checks Slack's signatures.
+    pub verifier: Verifier,
+    /// "Now" for the signature window.
+    pub clock: SharedClock,
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
+        .route("/slack/events", post(events))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// 401 unless the request is signed by Slack, now.
+fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+    state
+        .verifier
+        .verify(
+            header(headers, "x-slack-request-timestamp"),
+            header(headers, "x-slack-signature"),
+            body,
+            state.clock.unix(),
+        )
+        .map_err(|error| {
+            tracing::warn!(%error, "refused an unsigned or badly signed request");
+            (StatusCode::UNAUTHORIZED, "invalid signature").into_response()
+        })
+}
+
+/// 403 for a workspace or app outside the allow-lists.
+fn admitted(
+    slack: &SlackConfig,
+    team: Option<&TeamId>,
+    app: Option<&AppId>,
+) -> Result<(), Response> {
+    let team_ok = slack.allowed_team_ids.is_empty()
+        || team.is_some_and(|t| slack.allowed_team_ids.contains(t));
+    let app_ok =
+        slack.allowed_app_ids.is_empty() || app.is_some_and(|a| slack.allowed_app_ids.contains(a));
+    if team_ok && app_ok {
+        Ok(())
+    } else {
+        tracing::warn!(team = ?team.map(|t| t.to_string()), app = ?app.map(|a| a.to_string()), "refused a request from a workspace or app that is not allowed");
+        Err((StatusCode::FORBIDDEN, "workspace or app not allowed").into_response())
+    }
+}
+
+fn bad_request(error: impl std::fmt::Display) -> Response {
+    tracing::warn!(%error, "refused a signed request that cannot be read");
+    (StatusCode::BAD_REQUEST, "malformed request").into_response()
+}
+
+fn answer(ack: Ack) -> Response {
+    match ack {
+        Ack::Empty => StatusCode::OK.into_response(),
+        Ack::Message(body) => Json(body).into_response(),
+    }
+}
+
+/// Runs the bot's part; past the deadline, answers now and lets the work finish after.
+async fn in_time<F>(state: &AppState, response_url: Option<String>, work: F) -> Response
+where
+    F: Future<Output = Ack> + Send + 'static,
+{
+    let mut task = state.bot.tasks.spawn(work);
+    match tokio::time::timeout(ACK_DEADLINE, &mut task).await {
+        Ok(Ok(ack)) => answer(ack),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "a request handler failed");
+            answer(Ack::ephemeral(crate::bot::render::note(
+                ":warning: Something went wrong on my side; nothing was done.",
+            )))
+        }
+        Err(_) => {
+            tracing::warn!("the answer took longer than the deadline; acknowledging now");
+            let bot = state.bot.clone();
+            state.bot.tasks.spawn(async move {
+                if let (Ok(Ack::Message(body)), Some(url)) = (task.await, response_url) {
+                    bot.respond_later(&url, body).await;
+                }
+            });
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = form_fields(&body);
+    // The probe does nothing, so it needs no signature.
+    if is_ssl_check(&fields) {
+        return StatusCode::OK.into_response();
+    }
+    if let Err(refused) = verified(&state, &headers, &body) {
+        return refused;
+    }
+    let command = match SlashCommand::from_form(&fields) {
+        Ok(command) => command,
+        Err(error) => return bad_request(error),
+    };
+    if let Err(refused) = admitted(
+        &state.bot.config.slack,
+        Some(&command.team_id),
+        command.api_app_id.as_ref(),
+    ) {
+        return refused;
+    }
+    let bot = state.bot.clone();
+    let response_url = command.response_url.clone();
+    in_time(&state, response_url, async move {
+        bot.slash_command(command).await
+    })
+    .await
+}
+
+async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = verified(&state, &headers, &body) {
+        return refused;
+    }
+    let interaction = match Interaction::from_form(&form_fields(&body)) {
+        Ok(interaction) => interaction,
+        Err(error) => return bad_request(error),
+    };
+    if let Interaction::BlockAction(click) = &interaction {
+        if let Err(refused) = admitted(
+            &state.bot.config.slack,
+            Some(&click.team_id),
+            click.api_app_id.as_ref(),
+        ) {
+            return refused;
+        }
+    }
+    let bot = state.bot.clone();
+    let response_url = match &interaction {
+        Interaction::BlockAction(click) => click.response_url.clone(),
+        Interaction::Other(_) => None,
+    };
+    in_time(&state, response_url, async move {
+        bot.interaction(interaction).await
+    })
+    .await
+}
+
+async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = verified(&state, &headers, &body) {
+        return refused;
+    }
+    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("the event is not JSON");
+    };
+    match event.get("type").and_then(Value::as_str) {
+        Some("url_verification") => match event.get("challenge").and_then(Value::as_str) {
+            Some(challenge) if challenge.len() <= 200 => {
+                Json(json!({ "challenge": challenge })).into_response()
+            }
+            _ => bad_request("url_verification without a usable challenge"),
+        },
+        _ => {
+            let team = event
+                .get("team_id")
+                .and_then(Value::as_str)
+                .and_then(|t| TeamId::parse(t).ok());
+            let app = event
+                .get("api_app_id")
+                .and_then(Value::as_str)
+                .and_then(|a| AppId::parse(a).ok());
+            if let Err(refused) = admitted(&state.bot.config.slack, team.as_ref(), app.as_ref()) {
+                return refused;
+            }
+            // Events (mentions, the Home tab) arrive with a later version; acknowledged so
+            // that Slack does not retry them.
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.bot.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+        }
+    }
+}

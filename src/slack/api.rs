@@ -1,0 +1,455 @@
+//! The Slack Web API as the bot uses it (post, update, ephemeral, user-group members) over
+//! slack-morphism's connector, plus posts to `response_url`s. Every call has a timeout;
+//! every failure is classified so that callers know whether to retry.
+
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::{SlackClientHyperConnector, SlackClientSession};
+use slack_morphism::{ClientResult, SlackApiToken, SlackApiTokenValue, SlackClient};
+
+use super::blocks::Message;
+use crate::domain::{ChannelId, UserGroupId, UserId};
+
+type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+
+/// Slack error codes that will not go away by retrying.
+const PERMANENT: &[&str] = &[
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "msg_too_long",
+    "invalid_blocks",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+    "no_permission",
+    "restricted_action",
+    "message_not_found",
+    "cant_update_message",
+    "edit_window_closed",
+    "no_such_subteam",
+    "user_not_in_channel",
+    "invalid_arguments",
+    "no_text",
+    "too_many_attachments",
+];
+
+/// How a Slack call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackErrorKind {
+    /// 429: wait this long.
+    RateLimited(Option<Duration>),
+    /// `{"ok": false, "error": code}`.
+    Api(String),
+    /// A non-200 HTTP status.
+    Http(u16),
+    /// The connection failed or broke.
+    Transport,
+    Timeout,
+    /// A `response_url` outside the configured prefixes: never posted to.
+    Disallowed,
+}
+
+/// A failed Slack call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Slack {method} failed: {}", describe(.kind, .detail))]
+pub struct SlackError {
+    pub method: &'static str,
+    pub kind: SlackErrorKind,
+    pub detail: String,
+}
+
+fn describe(kind: &SlackErrorKind, detail: &str) -> String {
+    let head = match kind {
+        SlackErrorKind::RateLimited(Some(d)) => {
+            format!("rate limited, retry after {} s", d.as_secs())
+        }
+        SlackErrorKind::RateLimited(None) => "rate limited".to_owned(),
+        SlackErrorKind::Api(code) => code.clone(),
+        SlackErrorKind::Http(status) => format!("HTTP {status}"),
+        SlackErrorKind::Transport => "connection failed".to_owned(),
+        SlackErrorKind::Timeout => "timed out".to_owned(),
+        SlackErrorKind::Disallowed => "response_url outside the allowed prefixes".to_owned(),
+    };
+    if detail.is_empty() {
+        head
+    } else {
+        format!("{head} ({detail})")
+    }
+}
+
+impl SlackError {
+    /// Retrying will not help: the message must be dropped (and someone told).
+    pub fn is_permanent(&self) -> bool {
+        match &self.kind {
+            SlackErrorKind::Api(code) => PERMANENT.contains(&code.as_str()),
+            SlackErrorKind::Http(status) => {
+                (400..500).contains(status) && *status != 429 && *status != 408
+            }
+            SlackErrorKind::Disallowed => true,
+            SlackErrorKind::RateLimited(_)
+            | SlackErrorKind::Transport
+            | SlackErrorKind::Timeout => false,
+        }
+    }
+
+    /// The error code Slack gave, if any.
+    pub fn code(&self) -> Option<&str> {
+        match &self.kind {
+            SlackErrorKind::Api(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    fn from_client(method: &'static str, error: SlackClientError) -> SlackError {
+        let (kind, detail) = match error {
+            SlackClientError::RateLimitError(e) => {
+                (SlackErrorKind::RateLimited(e.retry_after), String::new())
+            }
+            SlackClientError::ApiError(e) => (
+                SlackErrorKind::Api(e.code.chars().take(60).collect()),
+                String::new(),
+            ),
+            SlackClientError::HttpError(e) => {
+                (SlackErrorKind::Http(e.status_code.as_u16()), String::new())
+            }
+            SlackClientError::ProtocolError(e) => (
+                SlackErrorKind::Api("unreadable_answer".into()),
+                e.json_error.to_string(),
+            ),
+            other => (
+                SlackErrorKind::Transport,
+                other.to_string().chars().take(200).collect(),
+            ),
+        };
+        SlackError {
+            method,
+            kind,
+            detail,
+        }
+    }
+}
+
+/// Where replies go after the HTTP answer, and which `response_url`s may be used.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ResponseBody {
+    pub response_type: &'static str,
+    pub replace_original: bool,
+    pub text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<serde_json::Value>,
+}
+
+impl ResponseBody {
+    pub fn ephemeral(message: Message) -> Self {
+        ResponseBody {
+            response_type: "ephemeral",
+            replace_original: false,
+            text: message.text,
+            blocks: message.blocks,
+        }
+    }
+
+    pub fn in_channel(message: Message) -> Self {
+        ResponseBody {
+            response_type: "in_channel",
+            replace_original: false,
+            text: message.text,
+            blocks: message.blocks,
+        }
+    }
+
+    pub fn replacing(mut self) -> Self {
+        self.replace_original = true;
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct PostMessage<'a> {
+    channel: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    blocks: &'a [serde_json::Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thread_ts: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    reply_broadcast: bool,
+    unfurl_links: bool,
+    unfurl_media: bool,
+}
+
+#[derive(Serialize)]
+struct UpdateMessage<'a> {
+    channel: &'a str,
+    ts: &'a str,
+    text: &'a str,
+    blocks: &'a [serde_json::Value],
+}
+
+#[derive(Serialize)]
+struct PostEphemeral<'a> {
+    channel: &'a str,
+    user: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    blocks: &'a [serde_json::Value],
+}
+
+#[derive(Deserialize)]
+struct Posted {
+    ts: String,
+}
+
+#[derive(Deserialize)]
+struct Acknowledged {}
+
+#[derive(Deserialize)]
+struct Members {
+    #[serde(default)]
+    users: Vec<String>,
+}
+
+/// The Web API client. `Debug` shows no token.
+pub struct SlackApi {
+    client: SlackClient<Connector>,
+    token: SlackApiToken,
+    http: reqwest::Client,
+    timeout: Duration,
+    response_url_prefixes: Vec<String>,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackApi")
+            .field("timeout", &self.timeout)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+impl SlackApi {
+    /// A client for `api_url` (`https://slack.com/api`, or a local `http://` stand-in).
+    pub fn new(
+        api_url: &str,
+        bot_token: &SecretString,
+        response_url_prefixes: Vec<String>,
+        timeout: Duration,
+    ) -> std::io::Result<SlackApi> {
+        crate::tls::install_crypto_provider();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https)
+            .with_slack_api_url(api_url.trim_end_matches('/'));
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(SlackApi {
+            client: SlackClient::new(connector),
+            token: SlackApiToken::new(SlackApiTokenValue::new(
+                bot_token.expose_secret().to_owned(),
+            )),
+            http,
+            timeout,
+            response_url_prefixes,
+        })
+    }
+
+    async fn timed<T>(
+        &self,
+        method: &'static str,
+        call: impl Future<Output = ClientResult<T>>,
+    ) -> Result<T, SlackError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(SlackError::from_client(method, error)),
+            Err(_) => Err(SlackError {
+                method,
+                kind: SlackErrorKind::Timeout,
+                detail: String::new(),
+            }),
+        }
+    }
+
+    fn session(&self) -> SlackClientSession<'_, Connector> {
+        self.client.open_session(&self.token)
+    }
+
+    /// `chat.postMessage`; returns the message's `ts`.
+    pub async fn post_message(
+        &self,
+        channel: &ChannelId,
+        message: &Message,
+        thread_ts: Option<&str>,
+        broadcast: bool,
+    ) -> Result<String, SlackError> {
+        let body = PostMessage {
+            channel: channel.as_str(),
+            text: &message.text,
+            blocks: &message.blocks,
+            thread_ts,
+            reply_broadcast: broadcast && thread_ts.is_some(),
+            unfurl_links: false,
+            unfurl_media: false,
+        };
+        let posted: Posted = self
+            .timed(
+                "chat.postMessage",
+                self.session()
+                    .http_session_api
+                    .http_post("chat.postMessage", &body, None),
+            )
+            .await?;
+        Ok(posted.ts)
+    }
+
+    /// `chat.update`.
+    pub async fn update_message(
+        &self,
+        channel: &ChannelId,
+        ts: &str,
+        message: &Message,
+    ) -> Result<(), SlackError> {
+        let body = UpdateMessage {
+            channel: channel.as_str(),
+            ts,
+            text: &message.text,
+            blocks: &message.blocks,
+        };
+        let _: Acknowledged = self
+            .timed(
+                "chat.update",
+                self.session()
+                    .http_session_api
+                    .http_post("chat.update", &body, None),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `chat.postEphemeral`: a message only `user` sees.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &ChannelId,
+        user: &UserId,
+        message: &Message,
+    ) -> Result<(), SlackError> {
+        let body = PostEphemeral {
+            channel: channel.as_str(),
+            user: user.as_str(),
+            text: &message.text,
+            blocks: &message.blocks,
+        };
+        let _: Acknowledged = self
+            .timed(
+                "chat.postEphemeral",
+                self.session()
+                    .http_session_api
+                    .http_post("chat.postEphemeral", &body, None),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `usergroups.users.list`: the members of a user group.
+    pub async fn usergroup_members(&self, group: &UserGroupId) -> Result<Vec<UserId>, SlackError> {
+        let params = vec![("usergroup", Some(group.as_str()))];
+        let members: Members = self
+            .timed(
+                "usergroups.users.list",
+                self.session()
+                    .http_session_api
+                    .http_get("usergroups.users.list", &params, None),
+            )
+            .await?;
+        Ok(members
+            .users
+            .iter()
+            .filter_map(|u| UserId::parse(u).ok())
+            .collect())
+    }
+
+    /// `auth.test`: the token works.
+    pub async fn auth_test(&self) -> Result<(), SlackError> {
+        let empty = serde_json::json!({});
+        let _: Acknowledged = self
+            .timed(
+                "auth.test",
+                self.session()
+                    .http_session_api
+                    .http_post("auth.test", &empty, None),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a `response_url` may be posted to.
+    pub fn response_url_allowed(&self, url: &str) -> bool {
+        self.response_url_prefixes
+            .iter()
+            .any(|p| url.starts_with(p.as_str()))
+    }
+
+    /// Posts to a `response_url` (only within the allowed prefixes).
+    pub async fn respond(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
+        const METHOD: &str = "response_url";
+        if !self.response_url_allowed(response_url) {
+            return Err(SlackError {
+                method: METHOD,
+                kind: SlackErrorKind::Disallowed,
+                detail: String::new(),
+            });
+        }
+        let response = self
+            .http
+            .post(response_url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| SlackError {
+                method: METHOD,
+                kind: if e.is_timeout() {
+                    SlackErrorKind::Timeout
+                } else {
+                    SlackErrorKind::Transport
+                },
+                detail: String::new(),
+            })?;
+        let status = response.status().as_u16();
+        if status == 429 {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_secs);
+            return Err(SlackError {
+                method: METHOD,
+                kind: SlackErrorKind::RateLimited(retry_after),
+                detail: String::new(),
+            });
+        }
+        if !(200..300).contains(&status) {
+            let text = response.text().await.unwrap_or_default();
+            return Err(SlackError {
+                method: METHOD,
+                kind: SlackErrorKind::Http(status),
+                detail: text.chars().take(100).collect(),
+            });
+        }
+        Ok(())
+    }
+}

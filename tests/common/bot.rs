@@ -1,0 +1,239 @@
+//! A whole bot for tests: the real router on port 0, the Tailer simulator, the Slack
+//! stand-in, a SQLite file in a temporary folder, and a manual clock that signs requests.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tailerbot::bot::Bot;
+use tailerbot::clock::{Clock, ManualClock};
+use tailerbot::config::{Config, Settings};
+use tailerbot::server::Application;
+use tailerbot::sim::{RunningSimulator, SimOptions, Simulator};
+use tailerbot::slack::standin::{RunningStandin, SlackEvent, SlackStandin};
+use tailerbot::slack::verify::Verifier;
+
+pub const SECRET: &str = "test-signing-secret";
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+pub const TEAM: &str = "T0001";
+pub const CHANNEL: &str = "C0DATA";
+/// In the example's PROD rule by name.
+pub const LEAD: &str = "U0DATALEAD";
+/// In the example's PROD rule through the S0ONCALL group.
+pub const ONCALL: &str = "U0ONCALL";
+/// Only the general rules apply.
+pub const ANALYST: &str = "U0ANALYST";
+
+pub struct TestBot {
+    pub url: String,
+    pub tailer: RunningSimulator,
+    pub slack: RunningStandin,
+    pub bot: Arc<Bot>,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    verifier: Verifier,
+    next_trigger: std::sync::atomic::AtomicU64,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The example configuration, pointed at the stand-in's response URLs.
+pub fn example_config() -> Config {
+    tailerbot::cli::embedded_config()
+}
+
+impl TestBot {
+    pub async fn start() -> TestBot {
+        Self::start_with(example_config(), SimOptions::default()).await
+    }
+
+    pub async fn start_with(mut config: Config, sim: SimOptions) -> TestBot {
+        tailerbot::tls::install_crypto_provider();
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let tailer = Simulator::start(sim.with_catalog(&config.jobs), local)
+            .await
+            .unwrap();
+        let standin = SlackStandin::new(BOT_TOKEN);
+        standin.set_usergroup("S0ONCALL", &[ONCALL]);
+        let slack = standin.start(local).await.unwrap();
+        config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
+        let dir = tempfile::tempdir().unwrap();
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_API_URL", slack.api_url()),
+            ("TAILER_API_URL", tailer.url()),
+            ("TAILER_API_TOKEN", "tailer-test-token".to_owned()),
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("bot.db").display()),
+            ),
+        ]);
+        let settings =
+            Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
+        let clock = ManualClock::at_unix(chrono::Utc::now().timestamp());
+        let app = Application::build(&settings, config, clock.clone(), local)
+            .await
+            .unwrap();
+        let url = format!("http://{}", app.local_addr().unwrap());
+        let bot = app.bot();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestBot {
+            url,
+            tailer,
+            slack,
+            bot,
+            clock,
+            http: reqwest::Client::new(),
+            verifier: Verifier::new(SecretString::from(SECRET)),
+            next_trigger: std::sync::atomic::AtomicU64::new(1),
+            _dir: dir,
+            _stop: stop,
+        }
+    }
+
+    pub fn trigger(&self) -> String {
+        format!(
+            "1000.{}.abc",
+            self.next_trigger
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        )
+    }
+
+    /// Posts a body signed now.
+    pub async fn post_signed(&self, path: &str, body: &str) -> reqwest::Response {
+        let ts = self.clock.unix();
+        let signature = self.verifier.sign(ts, body.as_bytes());
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn command_form(&self, user: &str, channel: &str, text: &str, trigger: &str) -> String {
+        form(&[
+            ("token", "deprecated"),
+            ("team_id", TEAM),
+            ("channel_id", channel),
+            ("user_id", user),
+            ("user_name", "someone"),
+            ("command", "/tailer"),
+            ("text", text),
+            ("response_url", &self.slack.response_url(trigger)),
+            ("trigger_id", trigger),
+            ("api_app_id", "A0TAILER"),
+        ])
+    }
+
+    /// `/tailer <text>` from `user` in `channel`: status and JSON body (Null when empty).
+    pub async fn command(&self, user: &str, channel: &str, text: &str) -> (u16, Value) {
+        let trigger = self.trigger();
+        let response = self
+            .post_signed(
+                "/slack/commands",
+                &self.command_form(user, channel, text, &trigger),
+            )
+            .await;
+        read(response).await
+    }
+
+    /// Clicks the button labelled `label` on a message the stand-in received.
+    pub async fn click(&self, user: &str, message: &SlackEvent, label: &str) -> (u16, Value) {
+        let (action_id, value) = message
+            .button(label)
+            .unwrap_or_else(|| panic!("no button {label} on {message:?}"));
+        let trigger = self.trigger();
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "example"},
+            "user": {"id": user, "username": "someone", "team_id": TEAM},
+            "api_app_id": "A0TAILER",
+            "container": {"type": "message", "message_ts": message.ts.clone().unwrap_or_default(), "channel_id": CHANNEL, "is_ephemeral": false},
+            "trigger_id": trigger,
+            "channel": {"id": message.channel.clone().unwrap_or_else(|| CHANNEL.to_owned()), "name": "data"},
+            "response_url": self.slack.response_url(&format!("click-{trigger}")),
+            "actions": [{"action_id": action_id, "block_id": "confirmation", "value": value, "type": "button", "action_ts": "1.2"}],
+        });
+        let response = self
+            .post_signed(
+                "/slack/interactions",
+                &form(&[("payload", &payload.to_string())]),
+            )
+            .await;
+        read(response).await
+    }
+
+    /// Waits (up to 10 s, woken by each new event) until `done` holds for the events.
+    pub async fn wait(&self, done: impl Fn(&[SlackEvent]) -> bool) -> Vec<SlackEvent> {
+        self.slack
+            .slack
+            .wait_for(Duration::from_secs(10), done)
+            .await
+    }
+
+    /// Waits for the `response_url` post of a command's trigger (`n`-th trigger issued).
+    pub async fn reply_to(&self, key: &str) -> SlackEvent {
+        let events = self
+            .wait(|events| {
+                events
+                    .iter()
+                    .any(|e| e.method == "response_url" && e.ts.as_deref() == Some(key))
+            })
+            .await;
+        events
+            .into_iter()
+            .find(|e| e.method == "response_url" && e.ts.as_deref() == Some(key))
+            .unwrap_or_else(|| panic!("no reply to {key}"))
+    }
+
+    /// The last trigger id issued.
+    pub fn last_trigger(&self) -> String {
+        format!(
+            "1000.{}.abc",
+            self.next_trigger.load(std::sync::atomic::Ordering::SeqCst) - 1
+        )
+    }
+}
+
+pub fn form(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// All the text of a JSON answer (fallback text and block texts).
+pub fn text_of(body: &Value) -> String {
+    let event = SlackEvent {
+        seq: 0,
+        method: String::new(),
+        channel: None,
+        ts: None,
+        thread_ts: None,
+        broadcast: false,
+        user: None,
+        response_type: None,
+        replace_original: false,
+        text: body["text"].as_str().unwrap_or_default().to_owned(),
+        blocks: body["blocks"].as_array().cloned().unwrap_or_default(),
+    };
+    event.visible_text()
+}
