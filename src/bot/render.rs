@@ -134,7 +134,12 @@ pub fn run(job: Option<&Job>, item: &RunItem) -> Message {
                 .map(|c| format!("`{}`", escape(c)))
         })
         .unwrap_or_else(|| "a run".into());
-    let mut m = Message::new(&format!("{} {}: {}", name, item.run_id, item.status));
+    let mut m = Message::new(&format!(
+        "{} {}: {}",
+        name,
+        escape(item.run_id.as_str()),
+        escape(item.status.as_str())
+    ));
     m.section(&format!(
         "{} · run `{}`",
         name,
@@ -285,4 +290,118 @@ pub fn confirmation(
         ],
     );
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Account, ConfigurationId, ConfigurationType, Environment, JobName, RunId};
+    use crate::slack::blocks::limit_violations;
+    use crate::store::AuditOutcome;
+    use crate::tailer::JobRef;
+
+    fn job(i: usize) -> Job {
+        Job {
+            name: JobName::parse(&format!("job-{i:04}-{}", "x".repeat(50))).unwrap(),
+            job: JobRef {
+                account: Account::parse("000099").unwrap(),
+                environment: Environment::parse("PROD").unwrap(),
+                configuration_type: ConfigurationType::parse("table-to-table").unwrap(),
+                configuration_id: ConfigurationId::parse(&format!(
+                    "000099_{}_{i}_PROD",
+                    "y".repeat(150)
+                ))
+                .unwrap(),
+                job_id: None,
+            },
+            description: Some(format!("<!channel> {}", "d".repeat(2000))),
+            tags: vec!["t".repeat(64); 5],
+        }
+    }
+
+    fn item(i: usize) -> RunItem {
+        RunItem {
+            run_id: RunId::parse(&format!(
+                "20201230-113940-{i:08}-3531-4578-9919-acf6fdb0a5b1"
+            ))
+            .unwrap(),
+            status: RunStatus::Other(format!("<!here> {}", "S".repeat(500))),
+            account: Some("000099".into()),
+            environment: Some("P".repeat(300)),
+            configuration_type: Some("gbq-to-gbq".into()),
+            configuration_id: Some("c".repeat(300)),
+            job_id: None,
+            duration: Some(Duration::from_secs(90_000)),
+            start_execution_date: Some(Utc::now()),
+            last_update_date: Some(Utc::now()),
+        }
+    }
+
+    fn check(message: &Message) -> String {
+        let json = serde_json::to_value(message).unwrap();
+        let problems = limit_violations(&json);
+        assert!(problems.is_empty(), "{problems:?}");
+        let raw = json.to_string();
+        assert!(
+            !raw.contains("<!channel>") && !raw.contains("<!here>"),
+            "foreign text is escaped"
+        );
+        raw
+    }
+
+    #[test]
+    fn the_largest_realistic_outputs_stay_within_slacks_limits_and_are_escaped() {
+        let jobs: Vec<Job> = (0..2000).map(job).collect();
+        let refs: Vec<&Job> = jobs.iter().collect();
+        assert!(check(&self::jobs(&refs, Some("<b>"))).contains("more_"));
+        let items: Vec<RunItem> = (0..50).map(item).collect();
+        check(&last_runs(&jobs[0], &items));
+        check(&run(Some(&jobs[0]), &items[0]));
+        check(&run(None, &items[0]));
+        let running_items: Vec<(Option<&Job>, RunItem)> = (0..500)
+            .map(|i| (if i % 2 == 0 { Some(&jobs[i]) } else { None }, item(i)))
+            .collect();
+        assert!(check(&running(&running_items)).contains("more_"));
+        let entries: Vec<AuditEntry> = (0..20)
+            .map(|i| AuditEntry {
+                id: i,
+                at: 1_700_000_000_000,
+                reference: "abcd1234".into(),
+                user_id: "U0ANALYST".into(),
+                channel_id: "C0DATA".into(),
+                action: Action::Disable,
+                job: Some(format!("<!channel>{}", "j".repeat(64))),
+                environment: Some("PROD".into()),
+                outcome: AuditOutcome::Failed,
+                detail: format!("<!channel> {}", "r".repeat(600)),
+                tailer_answer: None,
+            })
+            .collect();
+        check(&audit(&entries, Some("<!channel>")));
+        let summary = format!(
+            "disable `tag:daily` (2000 jobs) — reason: {}",
+            escape(&format!("<!channel> {}", "w".repeat(500)))
+        );
+        assert!(
+            check(&confirmation(
+                &summary,
+                &refs,
+                "U0DATALEAD",
+                true,
+                &"c".repeat(32)
+            ))
+            .contains("more_")
+        );
+        check(&help());
+        for action in Action::ALL {
+            check(&help_verb(action));
+        }
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(Duration::from_secs(3)), "3 s");
+        assert_eq!(duration(Duration::from_secs(84)), "1 min 24 s");
+        assert_eq!(duration(Duration::from_secs(7320)), "2 h 2 min");
+    }
 }

@@ -354,11 +354,8 @@ impl Bot {
         }
         let mut message = Message::new(&lines.join("\n"));
         message.lines(&lines, 1);
-        message.context(
-            &format!("{by} · ref `{}`", ctx.reference)
-                .trim_start_matches(" — ")
-                .to_owned(),
-        );
+        let footer = format!("{by} · ref `{}`", ctx.reference);
+        message.context(footer.trim_start_matches(" — "));
         let body = ResponseBody::in_channel(message);
         self.deliver(&ctx, if replace { body.replacing() } else { body })
             .await;

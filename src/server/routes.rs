@@ -47,12 +47,15 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
+/// A refusal at the edge: a status and a word on why.
+type Refusal = (StatusCode, &'static str);
+
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// 401 unless the request is signed by Slack, now.
-fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
     state
         .verifier
         .verify(
@@ -63,7 +66,7 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Re
         )
         .map_err(|error| {
             tracing::warn!(%error, "refused an unsigned or badly signed request");
-            (StatusCode::UNAUTHORIZED, "invalid signature").into_response()
+            (StatusCode::UNAUTHORIZED, "invalid signature")
         })
 }
 
@@ -72,7 +75,7 @@ fn admitted(
     slack: &SlackConfig,
     team: Option<&TeamId>,
     app: Option<&AppId>,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     let team_ok = slack.allowed_team_ids.is_empty()
         || team.is_some_and(|t| slack.allowed_team_ids.contains(t));
     let app_ok =
@@ -81,7 +84,7 @@ fn admitted(
         Ok(())
     } else {
         tracing::warn!(team = ?team.map(|t| t.to_string()), app = ?app.map(|a| a.to_string()), "refused a request from a workspace or app that is not allowed");
-        Err((StatusCode::FORBIDDEN, "workspace or app not allowed").into_response())
+        Err((StatusCode::FORBIDDEN, "workspace or app not allowed"))
     }
 }
 
@@ -131,7 +134,7 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         return StatusCode::OK.into_response();
     }
     if let Err(refused) = verified(&state, &headers, &body) {
-        return refused;
+        return refused.into_response();
     }
     let command = match SlashCommand::from_form(&fields) {
         Ok(command) => command,
@@ -142,7 +145,7 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Some(&command.team_id),
         command.api_app_id.as_ref(),
     ) {
-        return refused;
+        return refused.into_response();
     }
     let bot = state.bot.clone();
     let response_url = command.response_url.clone();
@@ -154,7 +157,7 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = verified(&state, &headers, &body) {
-        return refused;
+        return refused.into_response();
     }
     let interaction = match Interaction::from_form(&form_fields(&body)) {
         Ok(interaction) => interaction,
@@ -166,7 +169,7 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
             Some(&click.team_id),
             click.api_app_id.as_ref(),
         ) {
-            return refused;
+            return refused.into_response();
         }
     }
     let bot = state.bot.clone();
@@ -182,7 +185,7 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
 
 async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = verified(&state, &headers, &body) {
-        return refused;
+        return refused.into_response();
     }
     let Ok(event) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("the event is not JSON");
@@ -204,7 +207,7 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
                 .and_then(Value::as_str)
                 .and_then(|a| AppId::parse(a).ok());
             if let Err(refused) = admitted(&state.bot.config.slack, team.as_ref(), app.as_ref()) {
-                return refused;
+                return refused.into_response();
             }
             // Events (mentions, the Home tab) arrive with a later version; acknowledged so
             // that Slack does not retry them.

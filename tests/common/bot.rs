@@ -237,3 +237,20 @@ pub fn text_of(body: &Value) -> String {
     };
     event.visible_text()
 }
+
+/// An HTTP answer seen as the message Slack would show in `CHANNEL`.
+pub fn as_event(body: &Value) -> SlackEvent {
+    SlackEvent {
+        seq: 0,
+        method: "http_answer".into(),
+        channel: Some(CHANNEL.to_owned()),
+        ts: Some("1700000000.000001".into()),
+        thread_ts: None,
+        broadcast: false,
+        user: None,
+        response_type: body["response_type"].as_str().map(str::to_owned),
+        replace_original: false,
+        text: body["text"].as_str().unwrap_or_default().to_owned(),
+        blocks: body["blocks"].as_array().cloned().unwrap_or_default(),
+    }
+}
