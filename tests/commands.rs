@@ -438,3 +438,42 @@ async fn a_broken_database_is_a_clear_answer_not_a_5xx() {
         503
     );
 }
+
+#[tokio::test]
+async fn every_write_attempt_is_echoed_to_the_audit_channel() {
+    let mut config = example_config();
+    config.slack.audit_channel = Some(tailerbot::domain::ChannelId::parse("C0AUDIT").unwrap());
+    let bot = TestBot::start_with(config, SimOptions::default()).await;
+    bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
+    bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
+    let events = bot
+        .wait(|e| {
+            e.iter()
+                .filter(|e| e.channel.as_deref() == Some("C0AUDIT"))
+                .count()
+                >= 2
+        })
+        .await;
+    let echoes: Vec<String> = events
+        .iter()
+        .filter(|e| e.channel.as_deref() == Some("C0AUDIT"))
+        .map(|e| e.text.clone())
+        .collect();
+    assert!(
+        echoes
+            .iter()
+            .any(|t| t.contains("*disable* `sales-daily` (PROD)") && t.contains("→ denied")),
+        "{echoes:?}"
+    );
+    assert!(
+        echoes
+            .iter()
+            .any(|t| t.contains("*enable* `iowa-prepare` (DEV)") && t.contains("→ succeeded")),
+        "{echoes:?}"
+    );
+    let (_, body) = bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
+    assert!(
+        text_of(&body).contains("ask in <#C0AUDIT>"),
+        "the denial says where to ask: {body}"
+    );
+}

@@ -97,6 +97,8 @@ pub(crate) struct Inner {
     pub state: Mutex<state::SimState>,
     pub faults: Mutex<faults::Faults>,
     pub requests: Mutex<Vec<RecordedRequest>>,
+    /// Woken at each request received.
+    pub received: tokio::sync::Notify,
     pub options: SimOptions,
 }
 
@@ -124,6 +126,7 @@ impl Simulator {
                 state: Mutex::new(state::SimState::new(options.clone())),
                 faults: Mutex::new(faults::Faults::default()),
                 requests: Mutex::new(Vec::new()),
+                received: tokio::sync::Notify::new(),
                 options,
             }),
         }
@@ -201,6 +204,20 @@ impl Simulator {
             requests.drain(..MAX_RECORDED / 10);
         }
         requests.push(request);
+        drop(requests);
+        self.inner.received.notify_waiters();
+    }
+
+    /// Waits until `action` was received `n` times, at most `limit`; returns the count.
+    pub async fn wait_for_count(&self, action: &str, n: usize, limit: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.inner.received.notified();
+            let count = self.count(action);
+            if count >= n || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.count(action);
+            }
+        }
     }
 }
 
