@@ -57,14 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { config } => check_config(config),
         Command::Serve => runtime().block_on(serve()),
-        Command::Sim {
-            port,
-            bind,
-            config,
-            seed,
-            speed,
-            token,
-        } => {
+        Command::Sim { port, bind, config, seed, speed, token } => {
             let config = match config {
                 Some(path) => match Config::load(&path) {
                     Ok(c) => c,
@@ -79,13 +72,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 eprintln!("error: --speed must be a positive number");
                 return ExitCode::from(2);
             }
-            let options = SimOptions {
-                seed,
-                speed,
-                token,
-                ..SimOptions::default()
-            }
-            .with_catalog(&config.jobs);
+            let options = SimOptions { seed, speed, token, ..SimOptions::default() }.with_catalog(&config.jobs);
             runtime().block_on(serve_sim(options, SocketAddr::new(bind, port)))
         }
     }
@@ -109,8 +96,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The example configuration embedded in the binary.
 pub fn embedded_config() -> Config {
     // Tested: the example file is valid (tests/check_config.rs).
-    Config::parse(Path::new("tailerbot.example.toml"), EXAMPLE_TOML)
-        .expect("the embedded example configuration is valid")
+    Config::parse(Path::new("tailerbot.example.toml"), EXAMPLE_TOML).expect("the embedded example configuration is valid")
 }
 
 fn check_config(path: Option<PathBuf>) -> ExitCode {
@@ -134,20 +120,10 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
 pub fn describe(path: &Path, config: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: valid ({} jobs, {} rules)",
-        path.display(),
-        config.jobs.len(),
-        config.rules.len()
-    );
+    let _ = writeln!(out, "{}: valid ({} jobs, {} rules)", path.display(), config.jobs.len(), config.rules.len());
     let _ = writeln!(out, "\nCatalog:");
     for job in &config.jobs {
-        let tags = if job.tags.is_empty() {
-            String::new()
-        } else {
-            format!(" [tags: {}]", job.tags.join(", "))
-        };
+        let tags = if job.tags.is_empty() { String::new() } else { format!(" [tags: {}]", job.tags.join(", ")) };
         let _ = writeln!(
             out,
             "  {:<24} {:<8} {} {} ({}){tags}",
@@ -214,14 +190,8 @@ async fn serve_sim(options: SimOptions, addr: SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "Tailer simulator listening on {} ({jobs} configurations)",
-        running.url()
-    );
-    println!(
-        "point the bot at it: TAILER_API_URL={} TAILER_API_TOKEN=anything",
-        running.url()
-    );
+    println!("Tailer simulator listening on {} ({jobs} configurations)", running.url());
+    println!("point the bot at it: TAILER_API_URL={} TAILER_API_TOKEN=anything", running.url());
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS
 }

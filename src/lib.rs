@@ -15,3 +15,4 @@ pub mod store;
 pub mod tailer;
 pub mod telemetry;
 pub mod tls;
+pub mod watch;

@@ -10,9 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use secrecy::{ExposeSecret, SecretString};
 use tailerbot::clock::ManualClock;
-use tailerbot::tailer::{
-    KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner, TokenSource,
-};
+use tailerbot::tailer::{KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner, TokenSource};
 
 const AUDIENCE: &str = "https://tailer-api-nqonovswsq-ew.a.run.app";
 const EMAIL: &str = "tailerbot@example-project.iam.gserviceaccount.com";
@@ -27,10 +25,7 @@ fn make_key() -> TestKey {
     let private = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("key generation");
     TestKey {
         private_pem: private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-        public_pem: private
-            .to_public_key()
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap(),
+        public_pem: private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap(),
     }
 }
 
@@ -55,10 +50,7 @@ fn signer(key: &TestKey, clock: Arc<ManualClock>) -> (tempfile::TempDir, TokenSo
     let dir = tempfile::tempdir().unwrap();
     let path = key_file(&dir, &key_json(&key.private_pem));
     let key = ServiceAccountKey::from_file(&path).unwrap();
-    (
-        dir,
-        TokenSource::ServiceAccount(ServiceAccountSigner::new(key, AUDIENCE, clock)),
-    )
+    (dir, TokenSource::ServiceAccount(ServiceAccountSigner::new(key, AUDIENCE, clock)))
 }
 
 fn signatures(source: &TokenSource) -> u64 {
@@ -85,13 +77,9 @@ async fn the_token_verifies_and_carries_exactly_the_documented_header_and_claims
     validation.set_issuer(&[EMAIL]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
     let decoding = DecodingKey::from_rsa_pem(key.public_pem.as_bytes()).unwrap();
-    let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
-        token.expose_secret(),
-        &decoding,
-        &validation,
-    )
-    .expect("the token verifies with the public key")
-    .claims;
+    let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token.expose_secret(), &decoding, &validation)
+        .expect("the token verifies with the public key")
+        .claims;
     let expected = serde_json::json!({
         "iat": now, "exp": now + 3600, "iss": EMAIL, "sub": EMAIL, "email": EMAIL, "aud": AUDIENCE,
     });
@@ -135,13 +123,9 @@ async fn concurrent_callers_share_one_signature() {
 
 #[test]
 fn a_missing_key_file_is_named() {
-    let error =
-        ServiceAccountKey::from_file(std::path::Path::new("/nonexistent/key.json")).unwrap_err();
+    let error = ServiceAccountKey::from_file(std::path::Path::new("/nonexistent/key.json")).unwrap_err();
     assert!(matches!(error, KeyFileError::Unreadable { .. }));
-    assert!(
-        error.to_string().contains("/nonexistent/key.json"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("/nonexistent/key.json"), "{error}");
 }
 
 #[test]
@@ -151,10 +135,7 @@ fn a_key_file_that_is_not_json_is_named() {
     let error = ServiceAccountKey::from_file(&path).unwrap_err();
     assert!(matches!(error, KeyFileError::NotJson { .. }), "{error:?}");
     assert!(error.to_string().contains(path.to_str().unwrap()));
-    assert!(
-        !error.to_string().contains("BEGIN"),
-        "the content is never echoed"
-    );
+    assert!(!error.to_string().contains("BEGIN"), "the content is never echoed");
 }
 
 #[test]
@@ -162,37 +143,16 @@ fn a_missing_field_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = key_file(&dir, r#"{"client_email": "a@b.c", "private_key_id": "k"}"#);
     let error = ServiceAccountKey::from_file(&path).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            KeyFileError::MissingField {
-                field: "private_key",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(matches!(error, KeyFileError::MissingField { field: "private_key", .. }), "{error:?}");
     assert!(error.to_string().contains("`private_key`"));
 }
 
 #[test]
 fn a_private_key_that_is_not_a_key_is_named_without_its_content() {
     let dir = tempfile::tempdir().unwrap();
-    let path = key_file(
-        &dir,
-        &key_json("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n"),
-    );
+    let path = key_file(&dir, &key_json("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n"));
     let error = ServiceAccountKey::from_file(&path).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            KeyFileError::BadField {
-                field: "private_key",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(matches!(error, KeyFileError::BadField { field: "private_key", .. }), "{error:?}");
     assert!(!error.to_string().contains("c2VjcmV0"));
 }
 

@@ -15,29 +15,11 @@ async fn help_lists_every_verb_and_help_verb_shows_one() {
     assert_eq!(status, 200);
     assert_eq!(body["response_type"], "ephemeral");
     let text = text_of(&body);
-    for verb in [
-        "launch",
-        "status",
-        "last",
-        "running",
-        "subscribe",
-        "disable",
-        "enable",
-        "reset",
-        "mark",
-        "audit",
-        "doctor",
-    ] {
-        assert!(
-            text.contains(&format!("`/tailer {verb}")),
-            "{verb} missing from help: {text}"
-        );
+    for verb in ["launch", "status", "last", "running", "subscribe", "disable", "enable", "reset", "mark", "audit", "doctor"] {
+        assert!(text.contains(&format!("`/tailer {verb}")), "{verb} missing from help: {text}");
     }
     let (_, body) = bot.command(ANALYST, CHANNEL, "help disable").await;
-    assert!(
-        text_of(&body).contains("Example: `/tailer disable"),
-        "{body}"
-    );
+    assert!(text_of(&body).contains("Example: `/tailer disable"), "{body}");
 }
 
 #[tokio::test]
@@ -45,16 +27,10 @@ async fn jobs_lists_the_catalog_and_filters_it() {
     let bot = TestBot::start().await;
     let (_, body) = bot.command(ANALYST, CHANNEL, "jobs").await;
     let text = text_of(&body);
-    assert!(
-        text.contains("*6 jobs*") && text.contains("`sales-daily` (PROD)"),
-        "{text}"
-    );
+    assert!(text.contains("*6 jobs*") && text.contains("`sales-daily` (PROD)"), "{text}");
     let (_, body) = bot.command(ANALYST, CHANNEL, "jobs prod").await;
     let text = text_of(&body);
-    assert!(
-        text.contains("*2 jobs*") && !text.contains("iowa-prepare"),
-        "{text}"
-    );
+    assert!(text.contains("*2 jobs*") && !text.contains("iowa-prepare"), "{text}");
 }
 
 #[tokio::test]
@@ -63,10 +39,7 @@ async fn a_usage_mistake_is_answered_with_the_usage_and_nothing_runs() {
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch").await;
     assert_eq!(status, 200);
     assert_eq!(body["response_type"], "ephemeral");
-    assert!(
-        text_of(&body).contains("Usage: `/tailer launch <job> [YYYY-MM-DD]`"),
-        "{body}"
-    );
+    assert!(text_of(&body).contains("Usage: `/tailer launch <job> [YYYY-MM-DD]`"), "{body}");
     assert_eq!(bot.tailer.sim.requests().len(), 0);
 }
 
@@ -74,10 +47,7 @@ async fn a_usage_mistake_is_answered_with_the_usage_and_nothing_runs() {
 async fn an_unknown_job_is_answered_with_the_closest_names() {
     let bot = TestBot::start().await;
     let (_, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prep").await;
-    assert!(
-        text_of(&body).contains("Did you mean `iowa-prepare`"),
-        "{body}"
-    );
+    assert!(text_of(&body).contains("Did you mean `iowa-prepare`"), "{body}");
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
 }
 
@@ -86,83 +56,41 @@ async fn launch_answers_at_once_then_posts_the_run_and_audits_it() {
     let bot = TestBot::start().await;
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 200);
-    assert!(
-        text_of(&body).contains("On it: launch `iowa-prepare` (DEV)"),
-        "{body}"
-    );
-    let events = bot
-        .wait(|e| e.iter().any(|e| e.method == "chat.postMessage"))
-        .await;
-    let card = events
-        .iter()
-        .find(|e| e.method == "chat.postMessage")
-        .unwrap();
+    assert!(text_of(&body).contains("On it: launch `iowa-prepare` (DEV)"), "{body}");
+    let events = bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+    let card = events.iter().find(|e| e.method == "chat.postMessage").unwrap();
     assert_eq!(card.channel.as_deref(), Some(CHANNEL));
-    assert!(
-        card.visible_text()
-            .contains(&format!("launched by <@{ANALYST}>")),
-        "{card:?}"
-    );
+    assert!(card.visible_text().contains(&format!("*Launched by*\n<@{ANALYST}>")), "{card:?}");
     assert_eq!(bot.tailer.sim.count("launch_job"), 1);
 
     // The launched run is now known: `status <run_id>` alone finds its job.
     let outcome = bot.reply_to(&bot.last_trigger()).await;
-    let run = outcome
-        .visible_text()
-        .split('`')
-        .nth(3)
-        .unwrap_or_default()
-        .to_owned();
+    let run = outcome.visible_text().split('`').nth(3).unwrap_or_default().to_owned();
     assert!(run.starts_with("20"), "{outcome:?}");
-    bot.command(ANALYST, CHANNEL, &format!("status {run}"))
-        .await;
+    bot.command(ANALYST, CHANNEL, &format!("status {run}")).await;
     let reply = bot.reply_to(&bot.last_trigger()).await;
-    assert!(
-        reply.visible_text().contains("`iowa-prepare` (DEV)"),
-        "{reply:?}"
-    );
+    assert!(reply.visible_text().contains("`iowa-prepare` (DEV)"), "{reply:?}");
 
     let (_, body) = bot.command(ANALYST, CHANNEL, "audit iowa-prepare").await;
-    assert!(
-        text_of(&body).contains("*launch* `iowa-prepare` (DEV) → succeeded"),
-        "{body}"
-    );
+    assert!(text_of(&body).contains("*launch* `iowa-prepare` (DEV) → succeeded"), "{body}");
 }
 
 #[tokio::test]
 async fn status_of_a_named_job_shows_the_run() {
     let bot = TestBot::start().await;
-    let (status, body) = bot
-        .command(
-            ANALYST,
-            CHANNEL,
-            &format!("status iowa-prepare {DOCUMENTED_RUN}"),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (200, serde_json::Value::Null),
-        "answered after the acknowledgement"
-    );
+    let (status, body) = bot.command(ANALYST, CHANNEL, &format!("status iowa-prepare {DOCUMENTED_RUN}")).await;
+    assert_eq!((status, body), (200, serde_json::Value::Null), "answered after the acknowledgement");
     let reply = bot.reply_to(&bot.last_trigger()).await;
     assert_eq!(reply.response_type.as_deref(), Some("ephemeral"));
     let text = reply.visible_text();
-    assert!(
-        text.contains("*SUCCESS*") && text.contains("1 min 24 s") && text.contains("<!date^"),
-        "{text}"
-    );
+    assert!(text.contains("*SUCCESS*") && text.contains("1 min 24 s") && text.contains("<!date^"), "{text}");
 }
 
 #[tokio::test]
 async fn status_of_an_unknown_run_without_a_job_asks_for_the_job() {
     let bot = TestBot::start().await;
-    let (_, body) = bot
-        .command(ANALYST, CHANNEL, &format!("status {DOCUMENTED_RUN}"))
-        .await;
-    assert!(
-        text_of(&body).contains("Name it: `/tailer status <job>"),
-        "{body}"
-    );
+    let (_, body) = bot.command(ANALYST, CHANNEL, &format!("status {DOCUMENTED_RUN}")).await;
+    assert!(text_of(&body).contains("Name it: `/tailer status <job>"), "{body}");
 }
 
 #[tokio::test]
@@ -170,10 +98,7 @@ async fn last_lists_runs_newest_first() {
     let bot = TestBot::start().await;
     bot.command(ANALYST, CHANNEL, "last iowa-prepare 2").await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
-    assert!(
-        text.contains("*Last 2 runs of `iowa-prepare` (DEV)*"),
-        "{text}"
-    );
+    assert!(text.contains("*Last 2 runs of `iowa-prepare` (DEV)*"), "{text}");
     let first = text.find("20201230-112837").unwrap();
     let second = text.find("20201230-110907").unwrap();
     assert!(first < second, "newest first");
@@ -186,101 +111,55 @@ async fn running_lists_runs_in_progress() {
         SimOptions {
             invisible_after_launch: std::time::Duration::ZERO,
             waiting: (std::time::Duration::ZERO, std::time::Duration::ZERO),
-            running: (
-                std::time::Duration::from_secs(3600),
-                std::time::Duration::from_secs(3600),
-            ),
+            running: (std::time::Duration::from_secs(3600), std::time::Duration::from_secs(3600)),
             ..SimOptions::default()
         },
     )
     .await;
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
-    bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage"))
-        .await;
+    bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage")).await;
     bot.command(ANALYST, CHANNEL, "running").await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
-    assert!(
-        text.contains("*1 run in progress*") && text.contains("`iowa-prepare` (DEV)"),
-        "{text}"
-    );
+    assert!(text.contains("*1 run in progress*") && text.contains("`iowa-prepare` (DEV)"), "{text}");
 }
 
 #[tokio::test]
 async fn disable_and_enable_a_tag_act_on_each_job_without_confirmation_in_dev() {
     let bot = TestBot::start().await;
-    let (_, body) = bot
-        .command(
-            ANALYST,
-            CHANNEL,
-            "disable tag:iowa for 2h waiting for the vendor",
-        )
-        .await;
-    assert!(
-        text_of(&body)
-            .contains("On it: disable `tag:iowa` (3 jobs) for 2h — reason: waiting for the vendor"),
-        "{body}"
-    );
+    let (_, body) = bot.command(ANALYST, CHANNEL, "disable tag:iowa for 2h waiting for the vendor").await;
+    assert!(text_of(&body).contains("On it: disable `tag:iowa` (3 jobs) for 2h — reason: waiting for the vendor"), "{body}");
     let reply = bot.reply_to(&bot.last_trigger()).await;
     assert_eq!(reply.response_type.as_deref(), Some("in_channel"));
     let text = reply.visible_text();
-    assert!(
-        text.contains("Disabled `iowa-prepare` (DEV)")
-            && text.contains("Disabled `iowa-load-workflow` (DEV)"),
-        "{text}"
-    );
+    assert!(text.contains("Disabled `iowa-prepare` (DEV)") && text.contains("Disabled `iowa-load-workflow` (DEV)"), "{text}");
     assert!(text.contains(&format!("by <@{ANALYST}>")), "{text}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 3);
-    assert_eq!(
-        bot.tailer
-            .sim
-            .is_activated("000099_iowa_liquor_prepare_pda_DEV"),
-        Some(false)
-    );
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false));
 
     bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
     assert!(text.contains("Enabled `iowa-prepare` (DEV)"), "{text}");
-    assert_eq!(
-        bot.tailer
-            .sim
-            .is_activated("000099_iowa_liquor_prepare_pda_DEV"),
-        Some(true)
-    );
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
 }
 
 #[tokio::test]
 async fn reset_is_for_workflows_only() {
     let bot = TestBot::start().await;
     let (_, body) = bot.command(ANALYST, CHANNEL, "reset iowa-prepare").await;
-    assert!(
-        text_of(&body).contains("`reset` is for workflows"),
-        "{body}"
-    );
-    bot.command(ANALYST, CHANNEL, "reset iowa-load-workflow")
-        .await;
+    assert!(text_of(&body).contains("`reset` is for workflows"), "{body}");
+    bot.command(ANALYST, CHANNEL, "reset iowa-load-workflow").await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
-    assert!(
-        text.contains("Reset the triggers of `iowa-load-workflow` (DEV)"),
-        "{text}"
-    );
+    assert!(text.contains("Reset the triggers of `iowa-load-workflow` (DEV)"), "{text}");
     assert_eq!(bot.tailer.sim.count("reset_workflow_status"), 1);
 }
 
 #[tokio::test]
 async fn mark_sets_a_runs_status() {
     let bot = TestBot::start().await;
-    bot.command(
-        ANALYST,
-        CHANNEL,
-        &format!("mark iowa-prepare {DOCUMENTED_RUN} checked"),
-    )
-    .await;
+    bot.command(ANALYST, CHANNEL, &format!("mark iowa-prepare {DOCUMENTED_RUN} checked")).await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
     assert!(text.contains("as *CHECKED*"), "{text}");
-    assert_eq!(
-        bot.tailer.sim.status_of(DOCUMENTED_RUN),
-        Some(tailerbot::tailer::RunStatus::Checked)
-    );
+    assert_eq!(bot.tailer.sim.status_of(DOCUMENTED_RUN), Some(tailerbot::tailer::RunStatus::Checked));
 }
 
 #[tokio::test]
@@ -289,9 +168,7 @@ async fn doctor_reports_store_tailer_and_slack() {
     bot.command(ANALYST, CHANNEL, "doctor").await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
     assert!(
-        text.contains("Store: reachable")
-            && text.contains("Tailer: reachable")
-            && text.contains("Slack: the bot token works"),
+        text.contains("Store: reachable") && text.contains("Tailer: reachable") && text.contains("Slack: the bot token works"),
         "{text}"
     );
 }
@@ -301,51 +178,24 @@ async fn a_write_no_rule_allows_is_denied_audited_and_never_sent() {
     let bot = TestBot::start().await;
     let (_, body) = bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
     let text = text_of(&body);
-    assert!(
-        text.contains("You may not *disable* `sales-daily` (PROD)"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("U0DATALEAD") && !text.contains("S0ONCALL"),
-        "the rules are not dumped: {text}"
-    );
+    assert!(text.contains("You may not *disable* `sales-daily` (PROD)"), "{text}");
+    assert!(!text.contains("U0DATALEAD") && !text.contains("S0ONCALL"), "the rules are not dumped: {text}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
     let (_, body) = bot.command(ANALYST, CHANNEL, "audit").await;
-    assert!(
-        text_of(&body).contains("*disable* `sales-daily` (PROD) → denied"),
-        "{body}"
-    );
+    assert!(text_of(&body).contains("*disable* `sales-daily` (PROD) → denied"), "{body}");
 }
 
 #[tokio::test]
 async fn a_tailer_500_during_a_launch_is_answered_first_then_explained() {
     let bot = TestBot::start().await;
-    bot.tailer.sim.inject(Fault::new(
-        Some("launch_job"),
-        FaultKind::Status {
-            status: 500,
-            message: "backend down".into(),
-        },
-        1,
-    ));
+    bot.tailer.sim.inject(Fault::new(Some("launch_job"), FaultKind::Status { status: 500, message: "backend down".into() }, 1));
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 200);
-    assert!(
-        text_of(&body).contains("On it"),
-        "the answer does not wait for Tailer: {body}"
-    );
+    assert!(text_of(&body).contains("On it"), "the answer does not wait for Tailer: {body}");
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
-    assert!(
-        text.contains("I could not tell whether `iowa-prepare` (DEV) was launched")
-            && text.contains("backend down"),
-        "{text}"
-    );
+    assert!(text.contains("I could not tell whether `iowa-prepare` (DEV) was launched") && text.contains("backend down"), "{text}");
     assert!(text.contains("/tailer last iowa-prepare"), "{text}");
-    assert_eq!(
-        bot.tailer.sim.count("launch_job"),
-        1,
-        "never retried blindly"
-    );
+    assert_eq!(bot.tailer.sim.count("launch_job"), 1, "never retried blindly");
     let (_, body) = bot.command(ANALYST, CHANNEL, "audit iowa-prepare").await;
     assert!(text_of(&body).contains("→ unknown"), "{body}");
 }
@@ -354,67 +204,37 @@ async fn a_tailer_500_during_a_launch_is_answered_first_then_explained() {
 async fn a_tailer_that_hangs_during_a_launch_is_answered_first_and_the_run_found_later() {
     let mut config = example_config();
     config.tailer.timeout = std::time::Duration::from_secs(1);
-    let bot = TestBot::start_with(
-        config,
-        SimOptions {
-            invisible_after_launch: std::time::Duration::ZERO,
-            ..SimOptions::default()
-        },
-    )
-    .await;
-    bot.tailer.sim.inject(Fault::new(
-        Some("launch_job"),
-        FaultKind::Delay { millis: 30_000 },
-        1,
-    ));
+    let bot = TestBot::start_with(config, SimOptions { invisible_after_launch: std::time::Duration::ZERO, ..SimOptions::default() }).await;
+    bot.tailer.sim.inject(Fault::new(Some("launch_job"), FaultKind::Delay { millis: 30_000 }, 1));
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 200);
     assert!(text_of(&body).contains("On it"), "{body}");
-    assert!(
-        bot.slack.slack.events().is_empty(),
-        "nothing was posted before the answer"
-    );
+    assert!(bot.slack.slack.events().is_empty(), "nothing was posted before the answer");
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
-    assert!(
-        text.contains("Launched `iowa-prepare` (DEV)"),
-        "the run that Tailer made is found: {text}"
-    );
+    assert!(text.contains("Launched `iowa-prepare` (DEV)"), "the run that Tailer made is found: {text}");
     assert_eq!(bot.tailer.sim.count("launch_job"), 1);
 }
 
 #[tokio::test]
 async fn foreign_text_is_escaped_job_descriptions_and_tailer_errors() {
     let mut config = example_config();
-    config.jobs[0].description =
-        Some("Prepare <!channel> & <https://evil.example|click here>".into());
+    config.jobs[0].description = Some("Prepare <!channel> & <https://evil.example|click here>".into());
     let bot = TestBot::start_with(config, SimOptions::default()).await;
     let (_, body) = bot.command(ANALYST, CHANNEL, "jobs iowa-prepare").await;
     let raw = body.to_string();
-    assert!(
-        raw.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|click here&gt;"),
-        "{raw}"
-    );
+    assert!(raw.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|click here&gt;"), "{raw}");
     assert!(!raw.contains("<!channel>"), "{raw}");
 
     bot.tailer.sim.inject(Fault::new(
         Some("set_configuration_status"),
-        FaultKind::Status {
-            status: 400,
-            message: "<!channel> <@U0BOSS> broken".into(),
-        },
+        FaultKind::Status { status: 400, message: "<!channel> <@U0BOSS> broken".into() },
         1,
     ));
     bot.command(ANALYST, CHANNEL, "disable iowa-prepare").await;
     let reply = bot.reply_to(&bot.last_trigger()).await;
     let raw = serde_json::to_string(&reply.blocks).unwrap();
-    assert!(
-        raw.contains("&lt;!channel&gt; &lt;@U0BOSS&gt; broken"),
-        "{raw}"
-    );
-    assert!(
-        !raw.contains("<!channel>") && !raw.contains("<@U0BOSS>"),
-        "{raw}"
-    );
+    assert!(raw.contains("&lt;!channel&gt; &lt;@U0BOSS&gt; broken"), "{raw}");
+    assert!(!raw.contains("<!channel>") && !raw.contains("<@U0BOSS>"), "{raw}");
 }
 
 #[tokio::test]
@@ -423,20 +243,9 @@ async fn a_broken_database_is_a_clear_answer_not_a_5xx() {
     bot.bot.store.close().await;
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 200);
-    assert!(
-        text_of(&body).contains("cannot reach my database"),
-        "{body}"
-    );
+    assert!(text_of(&body).contains("cannot reach my database"), "{body}");
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
-    assert_eq!(
-        bot.http
-            .get(format!("{}/readyz", bot.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
-    );
+    assert_eq!(bot.http.get(format!("{}/readyz", bot.url)).send().await.unwrap().status(), 503);
 }
 
 #[tokio::test]
@@ -446,34 +255,10 @@ async fn every_write_attempt_is_echoed_to_the_audit_channel() {
     let bot = TestBot::start_with(config, SimOptions::default()).await;
     bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
     bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
-    let events = bot
-        .wait(|e| {
-            e.iter()
-                .filter(|e| e.channel.as_deref() == Some("C0AUDIT"))
-                .count()
-                >= 2
-        })
-        .await;
-    let echoes: Vec<String> = events
-        .iter()
-        .filter(|e| e.channel.as_deref() == Some("C0AUDIT"))
-        .map(|e| e.text.clone())
-        .collect();
-    assert!(
-        echoes
-            .iter()
-            .any(|t| t.contains("*disable* `sales-daily` (PROD)") && t.contains("→ denied")),
-        "{echoes:?}"
-    );
-    assert!(
-        echoes
-            .iter()
-            .any(|t| t.contains("*enable* `iowa-prepare` (DEV)") && t.contains("→ succeeded")),
-        "{echoes:?}"
-    );
+    let events = bot.wait(|e| e.iter().filter(|e| e.channel.as_deref() == Some("C0AUDIT")).count() >= 2).await;
+    let echoes: Vec<String> = events.iter().filter(|e| e.channel.as_deref() == Some("C0AUDIT")).map(|e| e.text.clone()).collect();
+    assert!(echoes.iter().any(|t| t.contains("*disable* `sales-daily` (PROD)") && t.contains("→ denied")), "{echoes:?}");
+    assert!(echoes.iter().any(|t| t.contains("*enable* `iowa-prepare` (DEV)") && t.contains("→ succeeded")), "{echoes:?}");
     let (_, body) = bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
-    assert!(
-        text_of(&body).contains("ask in <#C0AUDIT>"),
-        "the denial says where to ask: {body}"
-    );
+    assert!(text_of(&body).contains("ask in <#C0AUDIT>"), "the denial says where to ask: {body}");
 }

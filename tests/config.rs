@@ -24,8 +24,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 }
 
 fn example() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tailerbot.example.toml"))
-        .unwrap()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tailerbot.example.toml")).unwrap()
 }
 
 fn check_config(file: &Path) -> std::process::Output {
@@ -41,11 +40,7 @@ fn check_config(file: &Path) -> std::process::Output {
 fn check_config_accepts_the_example_and_prints_catalog_and_rules() {
     let out = check_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tailerbot.example.toml"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("valid (6 jobs, 3 rules)"), "{stdout}");
     assert!(stdout.contains("sales-daily"));
     assert!(stdout.contains("with confirmation"));
@@ -55,19 +50,12 @@ fn check_config_accepts_the_example_and_prints_catalog_and_rules() {
 fn check_config_rejects_an_unknown_key_with_exit_2_and_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        format!("{JOB}\n[watch]\npoll_interval_secs = 15\npoll_intervall_secs = 20\n"),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("{JOB}\n[watch]\npoll_interval_secs = 15\npoll_intervall_secs = 20\n")).unwrap();
     let out = check_config(&path);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.toml:11"), "{stderr}");
-    assert!(
-        stderr.contains("unknown field `poll_intervall_secs`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("unknown field `poll_intervall_secs`"), "{stderr}");
 }
 
 #[test]
@@ -82,23 +70,14 @@ fn the_example_parses_into_the_catalog_and_rules_it_describes() {
     let config = parse(&example()).unwrap();
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     let iowa = config.job("iowa-prepare").unwrap();
-    assert_eq!(
-        iowa.job.job_id.as_ref().unwrap().as_str(),
-        "gbq-to-gbq|000099_iowa_liquor_prepare_pda_DEV",
-        "derived for table-to-table"
-    );
+    assert_eq!(iowa.job.job_id.as_ref().unwrap().as_str(), "gbq-to-gbq|000099_iowa_liquor_prepare_pda_DEV", "derived for table-to-table");
     assert_eq!(config.jobs_tagged("daily").count(), 2);
     let prod = &config.rules[2];
     assert!(prod.confirm && !prod.second_person);
     assert!(prod.actions.contains(Action::Disable) && !prod.actions.contains(Action::Status));
-    assert!(
-        matches!(&prod.who, Who::Only { users, usergroups } if users.len() == 1 && usergroups.len() == 1)
-    );
+    assert!(matches!(&prod.who, Who::Only { users, usergroups } if users.len() == 1 && usergroups.len() == 1));
     assert_eq!(config.watch.poll_interval.as_secs(), 15);
-    assert_eq!(
-        config.slack.response_url_prefixes,
-        vec!["https://hooks.slack.com/".to_owned()]
-    );
+    assert_eq!(config.slack.response_url_prefixes, vec!["https://hooks.slack.com/".to_owned()]);
 }
 
 #[test]
@@ -116,71 +95,28 @@ fn a_duplicate_job_name_is_refused_with_both_lines() {
     let error = parse(&format!("{JOB}{JOB}{READ_RULE}")).unwrap_err();
     assert_eq!(error.line, Some(10));
     assert_eq!(error.key.as_deref(), Some("jobs #2.name"));
-    assert!(
-        error
-            .message
-            .contains("duplicate job name `iowa-prepare` (first defined at line 3)"),
-        "{error}"
-    );
+    assert!(error.message.contains("duplicate job name `iowa-prepare` (first defined at line 3)"), "{error}");
 }
 
 #[test]
 fn an_unknown_action_is_refused_with_the_known_ones() {
-    let error = parse(&format!(
-        "{JOB}\n[[rules]]\nactions = [\"read\", \"lanch\"]\n"
-    ))
-    .unwrap_err();
+    let error = parse(&format!("{JOB}\n[[rules]]\nactions = [\"read\", \"lanch\"]\n")).unwrap_err();
     assert_eq!(error.key.as_deref(), Some("rules #1.actions"));
     assert_eq!(error.line, Some(10));
-    assert!(
-        error.message.contains("unknown action `lanch`") && error.message.contains("launch"),
-        "{error}"
-    );
+    assert!(error.message.contains("unknown action `lanch`") && error.message.contains("launch"), "{error}");
 }
 
 #[test]
 fn malformed_ids_are_refused_with_the_expected_shape() {
     let cases = [
-        (
-            JOB.replace("\"000099\"", "\"99\""),
-            "jobs #1.account",
-            "six digits",
-        ),
-        (
-            JOB.replace("\"DEV\"", "\"dev\""),
-            "jobs #1.environment",
-            "upper-case",
-        ),
-        (
-            format!("{JOB}\n[[rules]]\nusers = [\"bob\"]\n"),
-            "rules #1.users",
-            "`U` or `W`",
-        ),
-        (
-            format!("{JOB}\n[[rules]]\nchannels = [\"#general\"]\n"),
-            "rules #1.channels",
-            "channel id",
-        ),
-        (
-            format!("{JOB}\n[[rules]]\nusergroups = [\"U123\"]\n"),
-            "rules #1.usergroups",
-            "`S`",
-        ),
-        (
-            format!("[slack]\naudit_channel = \"general\"\n{JOB}"),
-            "slack.audit_channel",
-            "channel id",
-        ),
-        (
-            format!("[slack]\nallowed_team_ids = [\"x\"]\n{JOB}"),
-            "slack.allowed_team_ids",
-            "team id",
-        ),
-        (
-            JOB.replace("name = \"iowa-prepare\"", "name = \"iowa prepare\""),
-            "jobs #1.name",
-            "job name",
-        ),
+        (JOB.replace("\"000099\"", "\"99\""), "jobs #1.account", "six digits"),
+        (JOB.replace("\"DEV\"", "\"dev\""), "jobs #1.environment", "upper-case"),
+        (format!("{JOB}\n[[rules]]\nusers = [\"bob\"]\n"), "rules #1.users", "`U` or `W`"),
+        (format!("{JOB}\n[[rules]]\nchannels = [\"#general\"]\n"), "rules #1.channels", "channel id"),
+        (format!("{JOB}\n[[rules]]\nusergroups = [\"U123\"]\n"), "rules #1.usergroups", "`S`"),
+        (format!("[slack]\naudit_channel = \"general\"\n{JOB}"), "slack.audit_channel", "channel id"),
+        (format!("[slack]\nallowed_team_ids = [\"x\"]\n{JOB}"), "slack.allowed_team_ids", "team id"),
+        (JOB.replace("name = \"iowa-prepare\"", "name = \"iowa prepare\""), "jobs #1.name", "job name"),
     ];
     for (text, key, expected) in cases {
         let error = parse(&text).unwrap_err();
@@ -193,30 +129,12 @@ fn malformed_ids_are_refused_with_the_expected_shape() {
 #[test]
 fn inconsistent_rules_and_settings_are_refused() {
     let cases = [
-        (
-            format!("{JOB}\n[[rules]]\nsecond_person = true\n"),
-            "needs confirm = true",
-        ),
-        (
-            format!("{JOB}\n[[rules]]\neffect = \"maybe\"\n"),
-            "neither `allow` nor `deny`",
-        ),
-        (
-            format!("{JOB}\n[[rules]]\nenvironments = [\"*\", \"PROD\"]\n"),
-            "`*` already means any",
-        ),
-        (
-            format!("[watch]\npoll_interval_secs = 60\nmax_poll_interval_secs = 30\n{JOB}"),
-            "below poll_interval_secs",
-        ),
-        (
-            format!("[watch]\npoll_interval_secs = 0\n{JOB}"),
-            "at least 1",
-        ),
-        (
-            format!("[slack]\nresponse_url_prefixes = [\"http://evil.example/\"]\n{JOB}"),
-            "https://",
-        ),
+        (format!("{JOB}\n[[rules]]\nsecond_person = true\n"), "needs confirm = true"),
+        (format!("{JOB}\n[[rules]]\neffect = \"maybe\"\n"), "neither `allow` nor `deny`"),
+        (format!("{JOB}\n[[rules]]\nenvironments = [\"*\", \"PROD\"]\n"), "`*` already means any"),
+        (format!("[watch]\npoll_interval_secs = 60\nmax_poll_interval_secs = 30\n{JOB}"), "below poll_interval_secs"),
+        (format!("[watch]\npoll_interval_secs = 0\n{JOB}"), "at least 1"),
+        (format!("[slack]\nresponse_url_prefixes = [\"http://evil.example/\"]\n{JOB}"), "https://"),
     ];
     for (text, expected) in cases {
         let error = parse(&text).unwrap_err();
@@ -226,33 +144,17 @@ fn inconsistent_rules_and_settings_are_refused() {
 
 #[test]
 fn a_prod_job_no_rule_can_reach_is_a_warning() {
-    let prod = JOB
-        .replace("\"DEV\"", "\"PROD\"")
-        .replace("_DEV\"", "_PROD\"");
+    let prod = JOB.replace("\"DEV\"", "\"PROD\"").replace("_DEV\"", "_PROD\"");
     let config = parse(&format!("{prod}\n[[rules]]\nenvironments = [\"DEV\"]\n")).unwrap();
     assert_eq!(config.warnings.len(), 1);
-    assert!(
-        config.warnings[0].contains("`iowa-prepare` is in PROD"),
-        "{:?}",
-        config.warnings
-    );
-    assert!(
-        parse(&format!("{prod}{READ_RULE}"))
-            .unwrap()
-            .warnings
-            .is_empty()
-    );
+    assert!(config.warnings[0].contains("`iowa-prepare` is in PROD"), "{:?}", config.warnings);
+    assert!(parse(&format!("{prod}{READ_RULE}")).unwrap().warnings.is_empty());
 }
 
 #[test]
 fn a_file_without_rules_warns_that_everything_is_denied() {
     let config = parse(JOB).unwrap();
-    assert!(
-        config
-            .warnings
-            .iter()
-            .any(|w| w.contains("every command will be denied"))
-    );
+    assert!(config.warnings.iter().any(|w| w.contains("every command will be denied")));
 }
 
 #[test]
@@ -262,51 +164,28 @@ fn a_job_id_unlike_the_derived_one_is_a_warning() {
         "configuration_id = \"000099_iowa_liquor_prepare_pda_DEV\"\njob_id = \"gbq-to-gbq|other\"",
     );
     let config = parse(&format!("{text}{READ_RULE}")).unwrap();
-    assert_eq!(
-        config.jobs[0].job.job_id.as_ref().unwrap().as_str(),
-        "gbq-to-gbq|other"
-    );
-    assert!(
-        config.warnings[0].contains("differs"),
-        "{:?}",
-        config.warnings
-    );
+    assert_eq!(config.jobs[0].job.job_id.as_ref().unwrap().as_str(), "gbq-to-gbq|other");
+    assert!(config.warnings[0].contains("differs"), "{:?}", config.warnings);
 }
 
 fn settings(vars: &[(&str, &str)], config: &Config) -> Result<Settings, StartupError> {
-    let vars: std::collections::HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let vars: std::collections::HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer)
 }
 
 #[test]
 fn the_environment_wins_over_the_file_and_defaults_fill_the_rest() {
-    let config = parse(&format!(
-        "[tailer]\napi_url = \"https://file.example\"\n{JOB}"
-    ))
-    .unwrap();
+    let config = parse(&format!("[tailer]\napi_url = \"https://file.example\"\n{JOB}")).unwrap();
     let from_file = settings(&[], &config).unwrap();
     assert_eq!(from_file.tailer_api_url, "https://file.example");
-    assert_eq!(
-        from_file.tailer_api_audience, "https://file.example",
-        "the audience defaults to the API URL"
-    );
+    assert_eq!(from_file.tailer_api_audience, "https://file.example", "the audience defaults to the API URL");
     assert_eq!(from_file.port, 8080);
     assert_eq!(from_file.database_url, "sqlite://tailerbot.db");
-    let from_env = settings(
-        &[("TAILER_API_URL", "http://127.0.0.1:9/"), ("PORT", "9000")],
-        &config,
-    )
-    .unwrap();
+    let from_env = settings(&[("TAILER_API_URL", "http://127.0.0.1:9/"), ("PORT", "9000")], &config).unwrap();
     assert_eq!(from_env.tailer_api_url, "http://127.0.0.1:9");
     assert_eq!(from_env.port, 9000);
     let default = settings(&[], &parse(JOB).unwrap()).unwrap();
-    assert_eq!(
-        default.tailer_api_url,
-        "https://tailer-api-nqonovswsq-ew.a.run.app"
-    );
+    assert_eq!(default.tailer_api_url, "https://tailer-api-nqonovswsq-ew.a.run.app");
 }
 
 #[test]
@@ -325,35 +204,12 @@ fn tailer_credentials_are_required_and_never_printed() {
     let config = parse(JOB).unwrap();
     let clock = std::sync::Arc::new(tailerbot::clock::SystemClock);
     let none = settings(&[], &config).unwrap();
-    assert!(matches!(
-        none.token_source(clock.clone()),
-        Err(StartupError::NoTailerCredentials)
-    ));
-    let with_token = settings(
-        &[
-            ("TAILER_API_TOKEN", "tok-secret-123"),
-            ("SLACK_BOT_TOKEN", "xoxb-secret-456"),
-        ],
-        &config,
-    )
-    .unwrap();
+    assert!(matches!(none.token_source(clock.clone()), Err(StartupError::NoTailerCredentials)));
+    let with_token = settings(&[("TAILER_API_TOKEN", "tok-secret-123"), ("SLACK_BOT_TOKEN", "xoxb-secret-456")], &config).unwrap();
     assert!(with_token.token_source(clock.clone()).is_ok());
     let shown = format!("{with_token:?}");
-    assert!(
-        !shown.contains("tok-secret-123") && !shown.contains("xoxb-secret-456"),
-        "{shown}"
-    );
-    let missing_key = settings(
-        &[
-            ("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json"),
-            ("TAILER_API_TOKEN", "t"),
-        ],
-        &config,
-    )
-    .unwrap();
+    assert!(!shown.contains("tok-secret-123") && !shown.contains("xoxb-secret-456"), "{shown}");
+    let missing_key = settings(&[("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json"), ("TAILER_API_TOKEN", "t")], &config).unwrap();
     let error = missing_key.token_source(clock).unwrap_err();
-    assert!(
-        error.to_string().contains("/nonexistent/sa.json"),
-        "the key file wins and is named: {error}"
-    );
+    assert!(error.to_string().contains("/nonexistent/sa.json"), "the key file wins and is named: {error}");
 }

@@ -14,11 +14,7 @@ use tailerbot::slack::standin::SlackStandin;
 use tailerbot::slack::verify::Verifier;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -45,14 +41,11 @@ async fn sigterm_lets_the_work_in_flight_finish() {
     tailerbot::tls::install_crypto_provider();
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
     let config = tailerbot::cli::embedded_config();
-    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local)
-        .await
-        .unwrap();
+    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local).await.unwrap();
     let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("tailerbot.toml");
-    let example = tailerbot::config::EXAMPLE_TOML
-        .replace("https://hooks.slack.com/", &slack.response_url_prefix());
+    let example = tailerbot::config::EXAMPLE_TOML.replace("https://hooks.slack.com/", &slack.response_url_prefix());
     std::fs::write(&config_path, example).unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
@@ -64,10 +57,7 @@ async fn sigterm_lets_the_work_in_flight_finish() {
         .env("SLACK_API_URL", slack.api_url())
         .env("TAILER_API_URL", tailer.url())
         .env("TAILER_API_TOKEN", "t")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("bot.db").display()),
-        )
+        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display()))
         .env("PORT", port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -78,12 +68,7 @@ async fn sigterm_lets_the_work_in_flight_finish() {
     // Ready once /readyz answers (the process needs a moment to open the port).
     let mut ready = false;
     for _ in 0..200 {
-        if http
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
+        if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
             ready = true;
             break;
         }
@@ -92,11 +77,7 @@ async fn sigterm_lets_the_work_in_flight_finish() {
     assert!(ready, "serve became ready");
 
     // Tailer takes two seconds to answer this launch: the work is in flight at SIGTERM.
-    tailer.sim.inject(Fault::new(
-        Some("launch_job"),
-        FaultKind::Delay { millis: 2_000 },
-        1,
-    ));
+    tailer.sim.inject(Fault::new(Some("launch_job"), FaultKind::Delay { millis: 2_000 }, 1));
     let body = form(&[
         ("team_id", "T0001"),
         ("channel_id", "C0DATA"),
@@ -117,42 +98,14 @@ async fn sigterm_lets_the_work_in_flight_finish() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        tailer
-            .sim
-            .wait_for_count("launch_job", 1, Duration::from_secs(5))
-            .await,
-        1
-    );
-    assert!(
-        slack.slack.events().is_empty(),
-        "the launch is still in flight"
-    );
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    assert_eq!(tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(5)).await, 1);
+    assert!(slack.slack.events().is_empty(), "the launch is still in flight");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
 
-    let events = slack
-        .slack
-        .wait_for(Duration::from_secs(15), |e| {
-            e.iter().any(|e| e.method == "response_url")
-        })
-        .await;
-    let outcome = events
-        .iter()
-        .find(|e| e.method == "response_url")
-        .expect("the outcome was delivered during shutdown");
-    assert!(
-        outcome
-            .visible_text()
-            .contains("Launched `iowa-prepare` (DEV)"),
-        "{outcome:?}"
-    );
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let events = slack.slack.wait_for(Duration::from_secs(15), |e| e.iter().any(|e| e.method == "response_url")).await;
+    let outcome = events.iter().find(|e| e.method == "response_url").expect("the outcome was delivered during shutdown");
+    assert!(outcome.visible_text().contains("Launched `iowa-prepare` (DEV)"), "{outcome:?}");
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
 }

@@ -30,16 +30,9 @@ async fn a_run_shows_nothing_then_waits_runs_and_succeeds_with_a_duration_only_a
     let sim = sim(timed(clock.clone())).await;
     let c = client(&sim.url(), quick_options());
     let run = c.launch_job(&iowa(), None).await.unwrap();
-    assert!(
-        run.launched_at().is_some(),
-        "a launched run id carries its launch time: {run}"
-    );
+    assert!(run.launched_at().is_some(), "a launched run id carries its launch time: {run}");
 
-    assert_eq!(
-        c.check_run_status(&iowa(), &run).await.unwrap(),
-        None,
-        "empty results right after a launch"
-    );
+    assert_eq!(c.check_run_status(&iowa(), &run).await.unwrap(), None, "empty results right after a launch");
     clock.advance(Duration::from_secs(2));
     let item = c.check_run_status(&iowa(), &run).await.unwrap().unwrap();
     assert_eq!(item.status, RunStatus::Waiting);
@@ -59,34 +52,16 @@ async fn a_run_shows_nothing_then_waits_runs_and_succeeds_with_a_duration_only_a
 #[tokio::test]
 async fn a_configuration_whose_id_says_fail_fails() {
     let clock = ManualClock::at_unix(1_800_000_000);
-    let failing = job(
-        "000099",
-        "DEV",
-        "table-to-table",
-        "000099_stock_failing_DEV",
-        None,
-    );
+    let failing = job("000099", "DEV", "table-to-table", "000099_stock_failing_DEV", None);
     let options = SimOptions {
-        configurations: vec![tailerbot::sim::SimConfiguration::new(
-            "000099",
-            "DEV",
-            "table-to-table",
-            "000099_stock_failing_DEV",
-        )],
+        configurations: vec![tailerbot::sim::SimConfiguration::new("000099", "DEV", "table-to-table", "000099_stock_failing_DEV")],
         ..timed(clock.clone())
     };
     let sim = sim(options).await;
     let c = client(&sim.url(), quick_options());
     let run = c.launch_job(&failing, None).await.unwrap();
     clock.advance(Duration::from_secs(60));
-    assert_eq!(
-        c.check_run_status(&failing, &run)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        RunStatus::Failed
-    );
+    assert_eq!(c.check_run_status(&failing, &run).await.unwrap().unwrap().status, RunStatus::Failed);
 }
 
 #[tokio::test]
@@ -94,58 +69,25 @@ async fn a_disabled_configuration_launches_into_deactivated_until_enabled() {
     let clock = ManualClock::at_unix(1_800_000_000);
     let sim = sim(timed(clock.clone())).await;
     let c = client(&sim.url(), quick_options());
-    c.set_configuration_status(&iowa(), ConfigurationStatus::Disable)
-        .await
-        .unwrap();
-    assert_eq!(
-        sim.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"),
-        Some(false)
-    );
+    c.set_configuration_status(&iowa(), ConfigurationStatus::Disable).await.unwrap();
+    assert_eq!(sim.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false));
     let run = c.launch_job(&iowa(), None).await.unwrap();
     clock.advance(Duration::from_secs(2));
-    assert_eq!(
-        c.check_run_status(&iowa(), &run)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        RunStatus::Deactivated
-    );
-    c.set_configuration_status(&iowa(), ConfigurationStatus::Enable)
-        .await
-        .unwrap();
+    assert_eq!(c.check_run_status(&iowa(), &run).await.unwrap().unwrap().status, RunStatus::Deactivated);
+    c.set_configuration_status(&iowa(), ConfigurationStatus::Enable).await.unwrap();
     let run = c.launch_job(&iowa(), None).await.unwrap();
     clock.advance(Duration::from_secs(2));
-    assert_eq!(
-        c.check_run_status(&iowa(), &run)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        RunStatus::Waiting
-    );
+    assert_eq!(c.check_run_status(&iowa(), &run).await.unwrap().unwrap().status, RunStatus::Waiting);
 }
 
 #[tokio::test]
 async fn storage_to_storage_items_have_no_last_update_date() {
     let sim = sim(SimOptions::default()).await;
     let c = client(&sim.url(), quick_options());
-    let storage = job(
-        "000099",
-        "DEV",
-        "storage-to-storage",
-        "000099-jarvis-demo-iowa-liquor-storage-to-storage",
-        None,
-    );
-    let runs = c
-        .get_last_status(&storage, &LastStatusQuery::default())
-        .await
-        .unwrap();
+    let storage = job("000099", "DEV", "storage-to-storage", "000099-jarvis-demo-iowa-liquor-storage-to-storage", None);
+    let runs = c.get_last_status(&storage, &LastStatusQuery::default()).await.unwrap();
     assert_eq!(runs.len(), 3);
-    assert!(
-        runs.iter()
-            .all(|r| r.last_update_date.is_none() && r.start_execution_date.is_some())
-    );
+    assert!(runs.iter().all(|r| r.last_update_date.is_none() && r.start_execution_date.is_some()));
     let raw = sim.sim.requests();
     assert_eq!(raw.len(), 1);
 }
@@ -155,49 +97,18 @@ async fn marking_a_run_changes_its_status_and_an_unknown_run_is_not_found() {
     let sim = sim(SimOptions::default()).await;
     let c = client(&sim.url(), quick_options());
     let documented = RunId::parse("20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179").unwrap();
-    c.set_run_status(&iowa(), &documented, &RunStatus::Checked)
-        .await
-        .unwrap();
-    assert_eq!(
-        c.check_run_status(&iowa(), &documented)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        RunStatus::Checked
-    );
+    c.set_run_status(&iowa(), &documented, &RunStatus::Checked).await.unwrap();
+    assert_eq!(c.check_run_status(&iowa(), &documented).await.unwrap().unwrap().status, RunStatus::Checked);
     let unknown = RunId::parse("20201230-000000-00000000-0000-0000-0000-000000000000").unwrap();
-    assert_eq!(
-        c.check_run_status(&iowa(), &unknown)
-            .await
-            .unwrap_err()
-            .kind,
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        c.set_run_status(&iowa(), &unknown, &RunStatus::Checked)
-            .await
-            .unwrap_err()
-            .kind,
-        ErrorKind::NotFound
-    );
+    assert_eq!(c.check_run_status(&iowa(), &unknown).await.unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(c.set_run_status(&iowa(), &unknown, &RunStatus::Checked).await.unwrap_err().kind, ErrorKind::NotFound);
 }
 
 #[tokio::test]
 async fn an_unknown_run_can_be_answered_with_empty_results_instead() {
-    let sim = sim(SimOptions {
-        unknown_run_is_404: false,
-        ..SimOptions::default()
-    })
-    .await;
+    let sim = sim(SimOptions { unknown_run_is_404: false, ..SimOptions::default() }).await;
     let unknown = RunId::parse("20201230-000000-00000000-0000-0000-0000-000000000000").unwrap();
-    assert_eq!(
-        client(&sim.url(), quick_options())
-            .check_run_status(&iowa(), &unknown)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(client(&sim.url(), quick_options()).check_run_status(&iowa(), &unknown).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -216,16 +127,11 @@ async fn running_runs_are_listed_by_status() {
         limit: None,
     };
     let running = c.get_by_status(&query).await.unwrap();
-    assert_eq!(
-        running.iter().map(|r| &r.run_id).collect::<Vec<_>>(),
-        vec![&run]
-    );
+    assert_eq!(running.iter().map(|r| &r.run_id).collect::<Vec<_>>(), vec![&run]);
 }
 
 async fn post(url: &str, authorization: Option<&str>, body: Value) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(format!("{url}/v1/dag/status"))
-        .json(&body);
+    let mut request = reqwest::Client::new().post(format!("{url}/v1/dag/status")).json(&body);
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
@@ -237,25 +143,10 @@ async fn a_missing_or_malformed_bearer_token_gets_401() {
     tailerbot::tls::install_crypto_provider();
     let sim = sim(SimOptions::default()).await;
     let body = json!({"action": "get_last_status", "account": "000099", "environment": "DEV", "configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV"});
-    for header in [
-        None,
-        Some("Bearer "),
-        Some("Basic dXNlcjpwYXNz"),
-        Some("Bearer two words"),
-        Some("bearer lower"),
-    ] {
-        assert_eq!(
-            post(&sim.url(), header, body.clone()).await.status(),
-            401,
-            "{header:?}"
-        );
+    for header in [None, Some("Bearer "), Some("Basic dXNlcjpwYXNz"), Some("Bearer two words"), Some("bearer lower")] {
+        assert_eq!(post(&sim.url(), header, body.clone()).await.status(), 401, "{header:?}");
     }
-    assert_eq!(
-        post(&sim.url(), Some("Bearer abc.def.ghi"), body)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(post(&sim.url(), Some("Bearer abc.def.ghi"), body).await.status(), 200);
 }
 
 #[tokio::test]
@@ -264,14 +155,8 @@ async fn requests_that_break_the_contract_get_400_with_a_message() {
     let sim = sim(SimOptions::default()).await;
     let auth = Some("Bearer t");
     let cases = [
-        (
-            json!({"action": "get_last_status"}),
-            "missing field `account`",
-        ),
-        (
-            json!({"action": "fly", "account": "000099"}),
-            "unknown action `fly`",
-        ),
+        (json!({"action": "get_last_status"}), "missing field `account`"),
+        (json!({"action": "fly", "account": "000099"}), "unknown action `fly`"),
         (
             json!({"action": "set_configuration_status", "account": "000099", "configuration_type": "table-to-table", "configuration_id": "000099_iowa_liquor_prepare_pda_DEV", "activated": true, "archived": false}),
             "not served at /v1/dag/status",
@@ -285,10 +170,7 @@ async fn requests_that_break_the_contract_get_400_with_a_message() {
     for (body, expected) in cases {
         let response = post(&sim.url(), auth, body).await;
         assert_eq!(response.status(), 400);
-        let message = response.json::<Value>().await.unwrap()["message"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let message = response.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_owned();
         assert!(message.contains(expected), "{message}");
     }
 }
@@ -298,18 +180,12 @@ async fn the_same_seed_gives_the_same_runs() {
     let ids = |options: SimOptions| async move {
         let sim = sim(options).await;
         let c = client(&sim.url(), quick_options());
-        c.get_last_status(
-            &iowa(),
-            &LastStatusQuery {
-                limit: Some(10),
-                ..LastStatusQuery::default()
-            },
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.run_id)
-        .collect::<Vec<_>>()
+        c.get_last_status(&iowa(), &LastStatusQuery { limit: Some(10), ..LastStatusQuery::default() })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect::<Vec<_>>()
     };
     let at = |seed| SimOptions {
         seed,
@@ -340,9 +216,6 @@ async fn faults_can_be_armed_over_http() {
         .await
         .unwrap();
     assert_eq!(armed.status(), 204);
-    let error = client(&sim.url(), quick_options())
-        .get_last_status(&iowa(), &LastStatusQuery::default())
-        .await
-        .unwrap_err();
+    let error = client(&sim.url(), quick_options()).get_last_status(&iowa(), &LastStatusQuery::default()).await.unwrap_err();
     assert_eq!(error.excerpt, "injected");
 }

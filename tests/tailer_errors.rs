@@ -20,32 +20,19 @@ fn fault(action: &str, kind: FaultKind, times: u32) -> Fault {
 
 #[tokio::test]
 async fn a_wrong_token_is_unauthorized_and_not_retried() {
-    let sim = sim(SimOptions {
-        token: Some("the-right-one".into()),
-        ..SimOptions::default()
-    })
-    .await;
-    let error = client(&sim.url(), quick_options())
-        .get_last_status(&iowa(), &last())
-        .await
-        .unwrap_err();
+    let sim = sim(SimOptions { token: Some("the-right-one".into()), ..SimOptions::default() }).await;
+    let error = client(&sim.url(), quick_options()).get_last_status(&iowa(), &last()).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Unauthorized);
     assert_eq!(error.status, Some(401));
     assert_eq!(sim.sim.count("get_last_status"), 1);
-    assert!(
-        !error.to_string().contains("test-token"),
-        "the token never appears in an error"
-    );
+    assert!(!error.to_string().contains("test-token"), "the token never appears in an error");
 }
 
 #[tokio::test]
 async fn an_unknown_configuration_is_not_found() {
     let sim = sim(SimOptions::default()).await;
     let unknown = job("000099", "DEV", "table-to-table", "000099_nobody_DEV", None);
-    let error = client(&sim.url(), quick_options())
-        .get_last_status(&unknown, &last())
-        .await
-        .unwrap_err();
+    let error = client(&sim.url(), quick_options()).get_last_status(&unknown, &last()).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::NotFound);
     assert!(error.excerpt.contains("000099_nobody_DEV"), "{error}");
     assert_eq!(sim.sim.count("get_last_status"), 1);
@@ -54,40 +41,17 @@ async fn an_unknown_configuration_is_not_found() {
 #[tokio::test]
 async fn a_refused_request_is_a_bad_request_with_tailers_message() {
     let sim = sim(SimOptions::default()).await;
-    let error = client(&sim.url(), quick_options())
-        .reset_workflow_status(&iowa())
-        .await
-        .unwrap_err();
+    let error = client(&sim.url(), quick_options()).reset_workflow_status(&iowa()).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::BadRequest);
-    assert_eq!(
-        error.to_string(),
-        "Tailer refused the request (reset_workflow_status, HTTP 400): configuration_type must be `workflow`"
-    );
+    assert_eq!(error.to_string(), "Tailer refused the request (reset_workflow_status, HTTP 400): configuration_type must be `workflow`");
 }
 
 #[tokio::test]
 async fn a_passing_server_error_is_retried_until_it_succeeds() {
     let sim = sim(SimOptions::default()).await;
-    sim.sim.inject(fault(
-        "get_last_status",
-        FaultKind::Status {
-            status: 500,
-            message: "boom".into(),
-        },
-        1,
-    ));
-    sim.sim.inject(fault(
-        "get_last_status",
-        FaultKind::Status {
-            status: 503,
-            message: "busy".into(),
-        },
-        1,
-    ));
-    let runs = client(&sim.url(), quick_options())
-        .get_last_status(&iowa(), &last())
-        .await
-        .unwrap();
+    sim.sim.inject(fault("get_last_status", FaultKind::Status { status: 500, message: "boom".into() }, 1));
+    sim.sim.inject(fault("get_last_status", FaultKind::Status { status: 503, message: "busy".into() }, 1));
+    let runs = client(&sim.url(), quick_options()).get_last_status(&iowa(), &last()).await.unwrap();
     assert_eq!(runs.len(), 3);
     assert_eq!(sim.sim.count("get_last_status"), 3);
 }
@@ -95,49 +59,23 @@ async fn a_passing_server_error_is_retried_until_it_succeeds() {
 #[tokio::test]
 async fn a_lasting_server_error_gives_up_after_the_retries() {
     let sim = sim(SimOptions::default()).await;
-    sim.sim.inject(fault(
-        "check_run_status",
-        FaultKind::Status {
-            status: 503,
-            message: "down".into(),
-        },
-        100,
-    ));
+    sim.sim.inject(fault("check_run_status", FaultKind::Status { status: 503, message: "down".into() }, 100));
     let run = RunId::parse("20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179").unwrap();
-    let error = client(&sim.url(), quick_options())
-        .check_run_status(&iowa(), &run)
-        .await
-        .unwrap_err();
+    let error = client(&sim.url(), quick_options()).check_run_status(&iowa(), &run).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Server);
     assert_eq!(error.status, Some(503));
-    assert_eq!(
-        sim.sim.count("check_run_status"),
-        4,
-        "one try and three retries"
-    );
+    assert_eq!(sim.sim.count("check_run_status"), 4, "one try and three retries");
 }
 
 #[tokio::test]
 async fn a_rate_limit_is_retried_and_then_reported() {
     let sim = sim(SimOptions::default()).await;
-    sim.sim.inject(fault(
-        "get_last_status",
-        FaultKind::RateLimited {
-            retry_after_secs: 0,
-        },
-        1,
-    ));
+    sim.sim.inject(fault("get_last_status", FaultKind::RateLimited { retry_after_secs: 0 }, 1));
     let c = client(&sim.url(), quick_options());
     c.get_last_status(&iowa(), &last()).await.unwrap();
     assert_eq!(sim.sim.count("get_last_status"), 2);
 
-    sim.sim.inject(fault(
-        "get_last_status",
-        FaultKind::RateLimited {
-            retry_after_secs: 0,
-        },
-        100,
-    ));
+    sim.sim.inject(fault("get_last_status", FaultKind::RateLimited { retry_after_secs: 0 }, 100));
     let error = c.get_last_status(&iowa(), &last()).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::RateLimited);
     assert_eq!(error.retry_after, Some(Duration::ZERO));
@@ -146,15 +84,8 @@ async fn a_rate_limit_is_retried_and_then_reported() {
 #[tokio::test]
 async fn an_html_error_page_is_a_server_error_with_a_short_excerpt() {
     let sim = sim(SimOptions::default()).await;
-    sim.sim.inject(fault(
-        "get_last_status",
-        FaultKind::Html { status: 502 },
-        100,
-    ));
-    let error = client(&sim.url(), quick_options())
-        .get_last_status(&iowa(), &last())
-        .await
-        .unwrap_err();
+    sim.sim.inject(fault("get_last_status", FaultKind::Html { status: 502 }, 100));
+    let error = client(&sim.url(), quick_options()).get_last_status(&iowa(), &last()).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Server);
     assert!(error.excerpt.starts_with("<html>"), "{}", error.excerpt);
     assert!(!error.excerpt.contains('\n'));
@@ -165,15 +96,9 @@ async fn empty_truncated_and_text_bodies_are_undecodable_and_not_retried() {
     for kind in [FaultKind::Empty, FaultKind::Truncated, FaultKind::NotJson] {
         let sim = sim(SimOptions::default()).await;
         sim.sim.inject(fault("get_last_status", kind.clone(), 1));
-        let error = client(&sim.url(), quick_options())
-            .get_last_status(&iowa(), &last())
-            .await
-            .unwrap_err();
+        let error = client(&sim.url(), quick_options()).get_last_status(&iowa(), &last()).await.unwrap_err();
         assert_eq!(error.kind, ErrorKind::Undecodable, "{kind:?}");
-        assert!(
-            !error.excerpt.is_empty(),
-            "{kind:?}: the error says what came back"
-        );
+        assert!(!error.excerpt.is_empty(), "{kind:?}: the error says what came back");
         assert_eq!(sim.sim.count("get_last_status"), 1, "{kind:?}");
     }
 }
@@ -181,20 +106,9 @@ async fn empty_truncated_and_text_bodies_are_undecodable_and_not_retried() {
 #[tokio::test]
 async fn a_slow_answer_times_out() {
     let sim = sim(SimOptions::default()).await;
-    sim.sim.inject(fault(
-        "get_last_status",
-        FaultKind::Delay { millis: 5_000 },
-        100,
-    ));
-    let options = ClientOptions {
-        timeout: Duration::from_millis(100),
-        max_retries: 1,
-        ..quick_options()
-    };
-    let error = client(&sim.url(), options)
-        .get_last_status(&iowa(), &last())
-        .await
-        .unwrap_err();
+    sim.sim.inject(fault("get_last_status", FaultKind::Delay { millis: 5_000 }, 100));
+    let options = ClientOptions { timeout: Duration::from_millis(100), max_retries: 1, ..quick_options() };
+    let error = client(&sim.url(), options).get_last_status(&iowa(), &last()).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Timeout);
     assert_eq!(sim.sim.count("get_last_status"), 2);
 }
@@ -204,10 +118,7 @@ async fn a_closed_port_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let error = client(&url, quick_options())
-        .get_last_status(&iowa(), &last())
-        .await
-        .unwrap_err();
+    let error = client(&url, quick_options()).get_last_status(&iowa(), &last()).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Connect);
     assert!(error.is_retryable());
 }
@@ -215,48 +126,19 @@ async fn a_closed_port_is_a_connect_error() {
 #[tokio::test]
 async fn a_launch_that_fails_on_the_server_is_not_retried_and_its_outcome_unknown() {
     let sim = sim(SimOptions::default()).await;
-    sim.sim.inject(fault(
-        "launch_job",
-        FaultKind::Status {
-            status: 500,
-            message: "boom".into(),
-        },
-        1,
-    ));
-    let error = client(&sim.url(), quick_options())
-        .launch_job(&iowa(), None)
-        .await
-        .unwrap_err();
+    sim.sim.inject(fault("launch_job", FaultKind::Status { status: 500, message: "boom".into() }, 1));
+    let error = client(&sim.url(), quick_options()).launch_job(&iowa(), None).await.unwrap_err();
     assert!(matches!(error, LaunchError::OutcomeUnknown(_)), "{error:?}");
-    assert_eq!(
-        sim.sim.count("launch_job"),
-        1,
-        "a launch is never retried blindly"
-    );
+    assert_eq!(sim.sim.count("launch_job"), 1, "a launch is never retried blindly");
 }
 
 #[tokio::test]
 async fn a_launch_refused_or_rate_limited_launched_nothing() {
     let sim = sim(SimOptions::default()).await;
     let c = client(&sim.url(), quick_options());
-    sim.sim.inject(fault(
-        "launch_job",
-        FaultKind::RateLimited {
-            retry_after_secs: 1,
-        },
-        1,
-    ));
-    assert!(matches!(
-        c.launch_job(&iowa(), None).await,
-        Err(LaunchError::NotLaunched(_))
-    ));
-    let workflow = job(
-        "000099",
-        "DEV",
-        "workflow",
-        "000099-iowa-liquor-load-pda",
-        None,
-    );
+    sim.sim.inject(fault("launch_job", FaultKind::RateLimited { retry_after_secs: 1 }, 1));
+    assert!(matches!(c.launch_job(&iowa(), None).await, Err(LaunchError::NotLaunched(_))));
+    let workflow = job("000099", "DEV", "workflow", "000099-iowa-liquor-load-pda", None);
     let error = c.launch_job(&workflow, None).await.unwrap_err();
     assert!(matches!(error, LaunchError::NotLaunched(_)));
     assert!(error.to_string().contains("cannot be launched"), "{error}");
@@ -266,38 +148,17 @@ async fn a_launch_refused_or_rate_limited_launched_nothing() {
 #[tokio::test]
 async fn a_launch_that_timed_out_can_be_found_afterwards() {
     // The simulator acts before its slow answer, and shows new runs at once here.
-    let sim = sim(SimOptions {
-        invisible_after_launch: Duration::ZERO,
-        ..SimOptions::default()
-    })
-    .await;
-    sim.sim
-        .inject(fault("launch_job", FaultKind::Delay { millis: 5_000 }, 1));
-    let options = ClientOptions {
-        timeout: Duration::from_millis(200),
-        ..quick_options()
-    };
+    let sim = sim(SimOptions { invisible_after_launch: Duration::ZERO, ..SimOptions::default() }).await;
+    sim.sim.inject(fault("launch_job", FaultKind::Delay { millis: 5_000 }, 1));
+    let options = ClientOptions { timeout: Duration::from_millis(200), ..quick_options() };
     let c = client(&sim.url(), options);
     let before = chrono::Utc::now();
     let error = c.launch_job(&iowa(), None).await.unwrap_err();
-    assert!(
-        matches!(error, LaunchError::OutcomeUnknown(ref e) if e.kind == ErrorKind::Timeout),
-        "{error:?}"
-    );
+    assert!(matches!(error, LaunchError::OutcomeUnknown(ref e) if e.kind == ErrorKind::Timeout), "{error:?}");
     assert_eq!(sim.sim.count("launch_job"), 1);
-    let found = c
-        .find_launched_run(&iowa(), before)
-        .await
-        .unwrap()
-        .expect("the launched run is found");
+    let found = c.find_launched_run(&iowa(), before).await.unwrap().expect("the launched run is found");
     assert!(sim.sim.status_of(found.run_id.as_str()).is_some());
-    assert!(
-        c.find_launched_run(&iowa(), before + chrono::Duration::hours(1))
-            .await
-            .unwrap()
-            .is_none(),
-        "older runs are not taken for it"
-    );
+    assert!(c.find_launched_run(&iowa(), before + chrono::Duration::hours(1)).await.unwrap().is_none(), "older runs are not taken for it");
 }
 
 #[tokio::test]
@@ -305,12 +166,6 @@ async fn a_launch_to_a_closed_port_launched_nothing() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let error = client(&url, quick_options())
-        .launch_job(&iowa(), None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, LaunchError::NotLaunched(ref e) if e.kind == ErrorKind::Connect),
-        "{error:?}"
-    );
+    let error = client(&url, quick_options()).launch_job(&iowa(), None).await.unwrap_err();
+    assert!(matches!(error, LaunchError::NotLaunched(ref e) if e.kind == ErrorKind::Connect), "{error:?}");
 }

@@ -10,14 +10,8 @@ use tailerbot::tailer::{ClientOptions, TailerClient, TokenSource};
 fn the_real_https_clients_build_without_a_provider_panic() {
     tailerbot::tls::install_crypto_provider();
     let tokens = Arc::new(TokenSource::Static(SecretString::from("t")));
-    TailerClient::new(
-        "https://tailer-api-nqonovswsq-ew.a.run.app",
-        tokens,
-        ClientOptions::default(),
-    )
-    .expect("reqwest client");
-    let connector =
-        slack_morphism::prelude::SlackClientHyperConnector::new().expect("slack connector");
+    TailerClient::new("https://tailer-api-nqonovswsq-ew.a.run.app", tokens, ClientOptions::default()).expect("reqwest client");
+    let connector = slack_morphism::prelude::SlackClientHyperConnector::new().expect("slack connector");
     let _client = slack_morphism::SlackClient::new(connector);
 }
 
@@ -31,16 +25,8 @@ fn installing_the_provider_twice_is_harmless() {
 #[test]
 fn the_lock_file_holds_a_single_crypto_backend_for_rustls() {
     let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
-    for second_stack in [
-        "name = \"aws-lc-rs\"",
-        "name = \"aws-lc-sys\"",
-        "name = \"openssl-sys\"",
-        "name = \"native-tls\"",
-    ] {
-        assert!(
-            !lock.contains(second_stack),
-            "Cargo.lock pulls {second_stack}: a second TLS stack"
-        );
+    for second_stack in ["name = \"aws-lc-rs\"", "name = \"aws-lc-sys\"", "name = \"openssl-sys\"", "name = \"native-tls\""] {
+        assert!(!lock.contains(second_stack), "Cargo.lock pulls {second_stack}: a second TLS stack");
     }
     assert!(lock.contains("name = \"ring\""));
 }

@@ -20,17 +20,12 @@ pub struct GroupLookupError(pub String);
 
 /// Where members come from.
 pub trait GroupSource: Send + Sync + 'static {
-    fn members(
-        &self,
-        group: &UserGroupId,
-    ) -> impl Future<Output = Result<Vec<UserId>, GroupLookupError>> + Send;
+    fn members(&self, group: &UserGroupId) -> impl Future<Output = Result<Vec<UserId>, GroupLookupError>> + Send;
 }
 
 impl GroupSource for crate::slack::api::SlackApi {
     async fn members(&self, group: &UserGroupId) -> Result<Vec<UserId>, GroupLookupError> {
-        self.usergroup_members(group)
-            .await
-            .map_err(|e| GroupLookupError(e.to_string()))
+        self.usergroup_members(group).await.map_err(|e| GroupLookupError(e.to_string()))
     }
 }
 
@@ -44,36 +39,23 @@ pub struct GroupCache<S> {
 
 impl<S: GroupSource> GroupCache<S> {
     pub fn new(source: Arc<S>, ttl: Duration) -> Self {
-        GroupCache {
-            source,
-            ttl,
-            entries: DashMap::new(),
-        }
+        GroupCache { source, ttl, entries: DashMap::new() }
     }
 
-    pub async fn members(
-        &self,
-        group: &UserGroupId,
-    ) -> Result<Arc<HashSet<UserId>>, GroupLookupError> {
+    pub async fn members(&self, group: &UserGroupId) -> Result<Arc<HashSet<UserId>>, GroupLookupError> {
         if let Some(entry) = self.entries.get(group) {
             if entry.0.elapsed() < self.ttl {
                 return Ok(entry.1.clone());
             }
         }
-        let members: Arc<HashSet<UserId>> =
-            Arc::new(self.source.members(group).await?.into_iter().collect());
-        self.entries
-            .insert(group.clone(), (Instant::now(), members.clone()));
+        let members: Arc<HashSet<UserId>> = Arc::new(self.source.members(group).await?.into_iter().collect());
+        self.entries.insert(group.clone(), (Instant::now(), members.clone()));
         Ok(members)
     }
 }
 
 impl<S: GroupSource> Membership for GroupCache<S> {
-    async fn is_member(
-        &self,
-        user: &UserId,
-        group: &UserGroupId,
-    ) -> Result<bool, GroupLookupError> {
+    async fn is_member(&self, user: &UserId, group: &UserGroupId) -> Result<bool, GroupLookupError> {
         Ok(self.members(group).await?.contains(user))
     }
 }

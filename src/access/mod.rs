@@ -32,7 +32,9 @@ pub enum Verdict {
         second_person: bool,
     },
     /// By a deny rule, or (`rule: None`) because no rule matched.
-    Deny { rule: Option<usize> },
+    Deny {
+        rule: Option<usize>,
+    },
 }
 
 impl Verdict {
@@ -43,20 +45,14 @@ impl Verdict {
 
 /// Whether a person is in a user group; `Err` when that cannot be known now.
 pub trait Membership {
-    fn is_member(
-        &self,
-        user: &UserId,
-        group: &crate::domain::UserGroupId,
-    ) -> impl Future<Output = Result<bool, GroupLookupError>> + Send;
+    fn is_member(&self, user: &UserId, group: &crate::domain::UserGroupId) -> impl Future<Output = Result<bool, GroupLookupError>> + Send;
 }
 
 /// Decides a request against the rules, in order.
 pub async fn decide(rules: &[Rule], request: Request<'_>, membership: &impl Membership) -> Verdict {
     for rule in rules {
         if !rule.actions.contains(request.action)
-            || !request
-                .environment
-                .is_none_or(|e| rule.environments.matches(e))
+            || !request.environment.is_none_or(|e| rule.environments.matches(e))
             || !rule.channels.matches(request.channel)
         {
             continue;
@@ -93,14 +89,8 @@ pub async fn decide(rules: &[Rule], request: Request<'_>, membership: &impl Memb
         };
         if matches {
             return match rule.effect {
-                Effect::Allow => Verdict::Allow {
-                    rule: rule.number,
-                    confirm: rule.confirm,
-                    second_person: rule.second_person,
-                },
-                Effect::Deny => Verdict::Deny {
-                    rule: Some(rule.number),
-                },
+                Effect::Allow => Verdict::Allow { rule: rule.number, confirm: rule.confirm, second_person: rule.second_person },
+                Effect::Deny => Verdict::Deny { rule: Some(rule.number) },
             };
         }
     }

@@ -23,32 +23,19 @@ impl GroupSource for Groups {
             return Err(GroupLookupError("slack unreachable".into()));
         }
         Ok(match group.as_str() {
-            "S0ONCALL" => self
-                .oncall
-                .iter()
-                .map(|u| UserId::parse(u).unwrap())
-                .collect(),
+            "S0ONCALL" => self.oncall.iter().map(|u| UserId::parse(u).unwrap()).collect(),
             _ => Vec::new(),
         })
     }
 }
 
 fn cache(broken: bool) -> GroupCache<Groups> {
-    GroupCache::new(
-        Arc::new(Groups {
-            oncall: vec!["U0ONCALL"],
-            broken,
-            lookups: AtomicUsize::new(0),
-        }),
-        Duration::from_secs(300),
-    )
+    GroupCache::new(Arc::new(Groups { oncall: vec!["U0ONCALL"], broken, lookups: AtomicUsize::new(0) }), Duration::from_secs(300))
 }
 
 fn rules(text: &str) -> Vec<Rule> {
     let job = "[[jobs]]\nname = \"j\"\naccount = \"000099\"\nenvironment = \"DEV\"\nconfiguration_type = \"workflow\"\nconfiguration_id = \"x\"\n";
-    Config::parse(Path::new("t.toml"), &format!("{job}{text}"))
-        .unwrap()
-        .rules
+    Config::parse(Path::new("t.toml"), &format!("{job}{text}")).unwrap().rules
 }
 
 fn ids() -> (UserId, UserId, ChannelId, Environment, Environment) {
@@ -85,61 +72,29 @@ async fn the_first_matching_rule_decides_and_no_match_denies() {
     let (oncall, other, channel, prod, dev) = ids();
     let rules = rules(EXAMPLE);
     let groups = cache(false);
-    let ask = |user, action, environment| Request {
-        user,
-        channel: &channel,
-        action,
-        environment,
-    };
+    let ask = |user, action, environment| Request { user, channel: &channel, action, environment };
     assert_eq!(
         decide(&rules, ask(&other, Action::Status, Some(&prod)), &groups).await,
-        Verdict::Allow {
-            rule: 1,
-            confirm: false,
-            second_person: false
-        }
+        Verdict::Allow { rule: 1, confirm: false, second_person: false }
     );
-    assert_eq!(
-        decide(&rules, ask(&other, Action::Launch, Some(&prod)), &groups).await,
-        Verdict::Deny { rule: Some(2) }
-    );
+    assert_eq!(decide(&rules, ask(&other, Action::Launch, Some(&prod)), &groups).await, Verdict::Deny { rule: Some(2) });
     assert_eq!(
         decide(&rules, ask(&other, Action::Launch, Some(&dev)), &groups).await,
-        Verdict::Allow {
-            rule: 3,
-            confirm: false,
-            second_person: false
-        }
+        Verdict::Allow { rule: 3, confirm: false, second_person: false }
     );
     assert_eq!(
         decide(&rules, ask(&oncall, Action::Disable, Some(&prod)), &groups).await,
-        Verdict::Allow {
-            rule: 4,
-            confirm: true,
-            second_person: true
-        }
+        Verdict::Allow { rule: 4, confirm: true, second_person: true }
     );
-    assert_eq!(
-        decide(&rules, ask(&other, Action::Disable, Some(&prod)), &groups).await,
-        Verdict::Deny { rule: None }
-    );
+    assert_eq!(decide(&rules, ask(&other, Action::Disable, Some(&prod)), &groups).await, Verdict::Deny { rule: None });
 }
 
 #[tokio::test]
 async fn actions_on_no_job_are_not_restricted_by_environments() {
     let (_, other, channel, ..) = ids();
     let rules = rules("[[rules]]\nactions = [\"read\"]\nenvironments = [\"DEV\"]\n");
-    let verdict = decide(
-        &rules,
-        Request {
-            user: &other,
-            channel: &channel,
-            action: Action::Doctor,
-            environment: None,
-        },
-        &cache(false),
-    )
-    .await;
+    let verdict =
+        decide(&rules, Request { user: &other, channel: &channel, action: Action::Doctor, environment: None }, &cache(false)).await;
     assert!(verdict.allowed());
 }
 
@@ -147,17 +102,8 @@ async fn actions_on_no_job_are_not_restricted_by_environments() {
 async fn channels_restrict_a_rule() {
     let (_, other, channel, _, dev) = ids();
     let rules = rules("[[rules]]\nchannels = [\"C0ELSEWHERE\"]\n");
-    let verdict = decide(
-        &rules,
-        Request {
-            user: &other,
-            channel: &channel,
-            action: Action::Launch,
-            environment: Some(&dev),
-        },
-        &cache(false),
-    )
-    .await;
+    let verdict =
+        decide(&rules, Request { user: &other, channel: &channel, action: Action::Launch, environment: Some(&dev) }, &cache(false)).await;
     assert_eq!(verdict, Verdict::Deny { rule: None });
 }
 
@@ -166,31 +112,13 @@ async fn a_failed_group_lookup_never_grants_and_always_refuses() {
     let (oncall, _, channel, prod, _) = ids();
     let broken = cache(true);
     let allow = rules("[[rules]]\nusergroups = [\"S0ONCALL\"]\n");
-    let verdict = decide(
-        &allow,
-        Request {
-            user: &oncall,
-            channel: &channel,
-            action: Action::Launch,
-            environment: Some(&prod),
-        },
-        &broken,
-    )
-    .await;
+    let verdict =
+        decide(&allow, Request { user: &oncall, channel: &channel, action: Action::Launch, environment: Some(&prod) }, &broken).await;
     assert_eq!(verdict, Verdict::Deny { rule: None });
-    let deny_then_allow =
-        rules("[[rules]]\neffect = \"deny\"\nusergroups = [\"S0ONCALL\"]\n[[rules]]\n");
-    let verdict = decide(
-        &deny_then_allow,
-        Request {
-            user: &oncall,
-            channel: &channel,
-            action: Action::Launch,
-            environment: Some(&prod),
-        },
-        &broken,
-    )
-    .await;
+    let deny_then_allow = rules("[[rules]]\neffect = \"deny\"\nusergroups = [\"S0ONCALL\"]\n[[rules]]\n");
+    let verdict =
+        decide(&deny_then_allow, Request { user: &oncall, channel: &channel, action: Action::Launch, environment: Some(&prod) }, &broken)
+            .await;
     assert_eq!(verdict, Verdict::Deny { rule: Some(1) });
 }
 

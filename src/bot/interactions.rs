@@ -23,8 +23,7 @@ impl Bot {
                 return Ack::Empty;
             }
         };
-        let span =
-            tracing::info_span!("click", action_id = %click.action_id, user = %click.user_id);
+        let span = tracing::info_span!("click", action_id = %click.action_id, user = %click.user_id);
         async {
             match self.store.first_time(&format!("trigger:{}", click.trigger_id), self.now_ms()).await {
                 Ok(true) => {}
@@ -50,40 +49,24 @@ impl Bot {
         .await
     }
 
-    async fn decide_confirmation(
-        self: &Arc<Self>,
-        click: BlockAction,
-        to: ConfirmationState,
-    ) -> Ack {
+    async fn decide_confirmation(self: &Arc<Self>, click: BlockAction, to: ConfirmationState) -> Ack {
         let confirmation = match self.store.confirmation(&click.value).await {
             Ok(Some(c)) => c,
             Ok(None) => return Ack::note("This confirmation does not exist (any more)."),
             Err(error) => {
                 tracing::error!(%error, "cannot read the confirmation");
-                return Ack::note(
-                    ":warning: I cannot reach my database right now, so I did nothing.",
-                );
+                return Ack::note(":warning: I cannot reach my database right now, so I did nothing.");
             }
         };
         let request = &confirmation.request;
         let Ok(plan) = serde_json::from_str::<Plan>(&request.plan) else {
             tracing::error!(id = %request.id, "a stored plan cannot be read");
-            return Ack::note(
-                ":warning: This confirmation cannot be read any more; nothing was done.",
-            );
+            return Ack::note(":warning: This confirmation cannot be read any more; nothing was done.");
         };
-        let jobs: Vec<Job> = plan
-            .jobs
-            .iter()
-            .filter_map(|n| self.config.job(n).cloned())
-            .collect();
+        let jobs: Vec<Job> = plan.jobs.iter().filter_map(|n| self.config.job(n).cloned()).collect();
         let job_refs: Vec<&Job> = jobs.iter().collect();
-        let channel = ChannelId::parse(&request.channel_id).unwrap_or_else(|_| {
-            click
-                .channel_id
-                .clone()
-                .unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id"))
-        });
+        let channel = ChannelId::parse(&request.channel_id)
+            .unwrap_or_else(|_| click.channel_id.clone().unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")));
         let requester = UserId::parse(&request.requester).unwrap_or_else(|_| click.user_id.clone());
         // The context of the original request, so the audit and the outcome name the requester.
         let ctx = Context {
@@ -99,21 +82,14 @@ impl Bot {
         let clicker = &click.user_id;
 
         if !(to == ConfirmationState::Cancelled && clicker == &requester) {
-            if to == ConfirmationState::Confirmed && request.second_person && clicker == &requester
-            {
+            if to == ConfirmationState::Confirmed && request.second_person && clicker == &requester {
                 return Ack::note(
                     ":raised_hand: This needs a second person: someone other than you, whom the rules allow, must confirm it.",
                 );
             }
             for job in &jobs {
-                if !matches!(
-                    self.decide(clicker, &channel, action, Some(job)).await,
-                    Verdict::Allow { .. }
-                ) {
-                    let clicker_ctx = Context {
-                        user: clicker.clone(),
-                        ..ctx.clone()
-                    };
+                if !matches!(self.decide(clicker, &channel, action, Some(job)).await, Verdict::Allow { .. }) {
+                    let clicker_ctx = Context { user: clicker.clone(), ..ctx.clone() };
                     self.audit(self.entry(
                         &clicker_ctx,
                         action,
@@ -123,20 +99,13 @@ impl Bot {
                         None,
                     ))
                     .await;
-                    return self.denial(
-                        action,
-                        &format!("{} (so you cannot {} it)", render::job_label(job), verb(to)),
-                    );
+                    return self.denial(action, &format!("{} (so you cannot {} it)", render::job_label(job), verb(to)));
                 }
             }
         }
 
         let summary = plan.summary(&job_refs);
-        match self
-            .store
-            .decide(&request.id, to, clicker.as_str(), self.now_ms())
-            .await
-        {
+        match self.store.decide(&request.id, to, clicker.as_str(), self.now_ms()).await {
             Err(error) => {
                 tracing::error!(%error, "cannot record the decision");
                 Ack::note(":warning: I cannot reach my database right now, so I did nothing.")
@@ -145,15 +114,7 @@ impl Bot {
             Ok(Decision::AlreadyDecided(c)) => Ack::note(&already(&c)),
             Ok(Decision::Expired(_)) => {
                 for job in &jobs {
-                    self.audit(self.entry(
-                        &ctx,
-                        action,
-                        Some(job),
-                        AuditOutcome::Expired,
-                        plan_detail(&plan),
-                        None,
-                    ))
-                    .await;
+                    self.audit(self.entry(&ctx, action, Some(job), AuditOutcome::Expired, plan_detail(&plan), None)).await;
                 }
                 let body = ResponseBody::in_channel(render::note(&format!(":hourglass: Expired: nobody confirmed *{summary}* within 10 minutes, so nothing was done. Ask again if it is still needed."))).replacing();
                 self.after_ack(ctx, async move { body });
@@ -192,10 +153,9 @@ impl Bot {
                 }
                 let bot = self.clone();
                 let confirmer = clicker.clone();
-                let progress = ResponseBody::in_channel(render::note(&format!(
-                    ":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…"
-                )))
-                .replacing();
+                let progress =
+                    ResponseBody::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…")))
+                        .replacing();
                 self.tasks.spawn(async move {
                     bot.deliver(&ctx, progress).await;
                     bot.execute(ctx, plan, Some(confirmer), true).await;
@@ -207,11 +167,7 @@ impl Bot {
 }
 
 fn verb(to: ConfirmationState) -> &'static str {
-    if to == ConfirmationState::Cancelled {
-        "cancel"
-    } else {
-        "confirm"
-    }
+    if to == ConfirmationState::Cancelled { "cancel" } else { "confirm" }
 }
 
 fn plan_detail(plan: &Plan) -> String {
@@ -219,11 +175,7 @@ fn plan_detail(plan: &Plan) -> String {
 }
 
 fn already(c: &Confirmation) -> String {
-    let by = c
-        .decided_by
-        .as_deref()
-        .map(|u| format!(" by <@{u}>"))
-        .unwrap_or_default();
+    let by = c.decided_by.as_deref().map(|u| format!(" by <@{u}>")).unwrap_or_default();
     match c.state {
         ConfirmationState::Confirmed => format!("This was already confirmed{by}; it is done once."),
         ConfirmationState::Cancelled => format!("This was already cancelled{by}."),

@@ -6,7 +6,7 @@
 mod interactions;
 mod reads;
 pub mod render;
-mod targets;
+pub mod targets;
 mod writes;
 
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use crate::domain::{Action, ChannelId, UserId};
 use crate::slack::api::{ResponseBody, SlackApi};
 use crate::slack::blocks::Message;
 use crate::slack::payload::SlashCommand;
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, OutboxBody, OutboxMessage, OutboxMethod, Store};
 use crate::tailer::TailerClient;
 
 /// How long a confirmation stays valid.
@@ -49,6 +49,12 @@ pub struct Bot {
     pub clock: SharedClock,
     /// Work started after an answer; shutdown waits for it.
     pub tasks: TaskTracker,
+    /// What the doctor reports about the background work.
+    pub stats: Arc<crate::watch::Stats>,
+    /// Wakes the outbox worker when a message is queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the watcher when a run starts being watched.
+    pub watch_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The immediate HTTP answer to Slack.
@@ -87,13 +93,7 @@ pub fn reference() -> String {
 }
 
 impl Bot {
-    pub fn new(
-        config: Arc<Config>,
-        tailer: TailerClient,
-        slack: Arc<SlackApi>,
-        store: Store,
-        clock: SharedClock,
-    ) -> Bot {
+    pub fn new(config: Arc<Config>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Bot {
         Bot {
             groups: GroupCache::new(slack.clone(), GROUP_TTL),
             config,
@@ -102,6 +102,9 @@ impl Bot {
             store,
             clock,
             tasks: TaskTracker::new(),
+            stats: Arc::default(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            watch_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -128,7 +131,10 @@ impl Bot {
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot record the request");
-                    return Ack::note(&format!(":warning: I cannot reach my database right now, so I did nothing. Please try again in a minute. (ref `{}`)", ctx.reference));
+                    return Ack::note(&format!(
+                        ":warning: I cannot reach my database right now, so I did nothing. Please try again in a minute. (ref `{}`)",
+                        ctx.reference
+                    ));
                 }
             }
             let parsed = match commands::parse(&command.text) {
@@ -136,31 +142,41 @@ impl Bot {
                 Err(usage) => return Ack::note(&usage.explain()),
             };
             tracing::info!(action = %parsed.action(), "command");
-            if parsed.action().is_write() {
-                self.write(ctx, parsed).await
-            } else {
-                self.read(ctx, parsed).await
-            }
+            if parsed.action().is_write() { self.write(ctx, parsed).await } else { self.read(ctx, parsed).await }
         }
         .instrument(span)
         .await
     }
 
     /// The rules' answer for one person, action and job (or no job).
-    pub async fn decide(
-        &self,
-        user: &UserId,
-        channel: &ChannelId,
-        action: Action,
-        job: Option<&Job>,
-    ) -> Verdict {
-        let request = access::Request {
-            user,
-            channel,
-            action,
-            environment: job.map(|j| &j.job.environment),
-        };
+    pub async fn decide(&self, user: &UserId, channel: &ChannelId, action: Action, job: Option<&Job>) -> Verdict {
+        let request = access::Request { user, channel, action, environment: job.map(|j| &j.job.environment) };
         access::decide(&self.config.rules, request, &self.groups).await
+    }
+
+    /// Follows a run in a channel: a card now, a thread reply at each change. False when
+    /// the channel already follows it.
+    pub async fn start_watching(
+        &self,
+        job: &Job,
+        run_id: &str,
+        channel: &ChannelId,
+        launched_by: Option<&UserId>,
+        watched_by: Option<&UserId>,
+    ) -> Result<bool, crate::store::StoreError> {
+        let card = crate::store::CardRow {
+            run_id: run_id.to_owned(),
+            channel_id: channel.to_string(),
+            lane: crate::watch::cards::lane(run_id, channel.as_str()),
+            launched_by: launched_by.map(ToString::to_string),
+            watched_by: watched_by.map(ToString::to_string),
+        };
+        let post = crate::watch::cards::post(job, &card);
+        let interval = self.config.watch.poll_interval.as_millis() as i64;
+        let started = self.store.start_watch(job.name.as_str(), &card, &post, self.now_ms(), interval).await?;
+        self.outbox_wake.notify_one();
+        self.watch_wake.notify_one();
+        Ok(started)
     }
 
     /// "You may not ..." without showing the rules.
@@ -169,47 +185,93 @@ impl Bot {
             Some(channel) => format!("ask in <#{channel}> or the people who run this bot"),
             None => "ask the people who run this bot".to_owned(),
         };
-        Ack::note(&format!(
-            ":no_entry: You may not *{action}* {what} here. Access is decided by the bot's rules; if you need it, {ask}."
-        ))
+        Ack::note(&format!(":no_entry: You may not *{action}* {what} here. Access is decided by the bot's rules; if you need it, {ask}."))
     }
 
-    /// Sends a later answer: through the `response_url` when allowed, else the Web API.
-    async fn deliver(&self, ctx: &Context, body: ResponseBody) {
-        if let Some(url) = ctx
-            .response_url
-            .as_deref()
-            .filter(|u| self.slack.response_url_allowed(u))
-        {
-            match self.slack.respond(url, &body).await {
-                Ok(()) => return,
-                Err(error) => tracing::warn!(%error, "response_url failed; using the Web API"),
+    /// Queues Slack writes durably and wakes the delivery worker. Should the store be
+    /// down, they are sent at once instead, best effort.
+    pub async fn enqueue(&self, messages: Vec<OutboxMessage>) {
+        if messages.is_empty() {
+            return;
+        }
+        match self.store.enqueue(&messages, self.now_ms()).await {
+            Ok(()) => self.outbox_wake.notify_one(),
+            Err(error) => {
+                tracing::error!(%error, "cannot queue Slack messages; sending them directly");
+                for m in messages {
+                    let message = Message { text: m.body.text, blocks: m.body.blocks };
+                    let sent = match (m.method, m.channel_id.as_deref(), m.response_url.as_deref()) {
+                        (OutboxMethod::Respond, _, Some(url)) => {
+                            let body = ResponseBody {
+                                response_type: if m.body.response_type.as_deref() == Some("in_channel") {
+                                    "in_channel"
+                                } else {
+                                    "ephemeral"
+                                },
+                                replace_original: m.body.replace_original,
+                                text: message.text,
+                                blocks: message.blocks,
+                            };
+                            self.slack.respond(url, &body).await
+                        }
+                        (OutboxMethod::Post, Some(channel), _) => self.slack.post_message(channel, &message, None, false).await.map(|_| ()),
+                        _ => Ok(()),
+                    };
+                    if let Err(error) = sent {
+                        tracing::error!(%error, "a direct send failed too");
+                    }
+                }
             }
         }
-        let message = Message {
-            text: body.text,
-            blocks: body.blocks,
+    }
+
+    /// A later answer to a person: through the `response_url` when allowed, else the
+    /// Web API; queued in the lane of the request so its answers stay in order.
+    pub fn reply(&self, ctx: &Context, body: ResponseBody) -> OutboxMessage {
+        let in_channel = body.response_type == "in_channel";
+        let allowed_url = ctx.response_url.clone().filter(|u| self.slack.response_url_allowed(u));
+        let method = match (&allowed_url, in_channel) {
+            (Some(_), _) => OutboxMethod::Respond,
+            (None, true) => OutboxMethod::Post,
+            (None, false) => OutboxMethod::Ephemeral,
         };
-        let sent = if body.response_type == "in_channel" {
-            self.slack
-                .post_message(&ctx.channel, &message, None, false)
-                .await
-                .map(|_| ())
-        } else {
-            self.slack
-                .post_ephemeral(&ctx.channel, &ctx.user, &message)
-                .await
-        };
-        if let Err(error) = sent {
-            tracing::error!(%error, "the answer could not be delivered to Slack");
+        OutboxMessage {
+            lane: format!("reply:{}", ctx.reference),
+            method,
+            channel_id: Some(ctx.channel.to_string()),
+            user_id: Some(ctx.user.to_string()),
+            in_thread: false,
+            root: false,
+            broadcast: false,
+            collapse_key: None,
+            response_url: allowed_url,
+            body: OutboxBody {
+                text: body.text,
+                blocks: body.blocks,
+                response_type: Some(body.response_type.to_owned()),
+                replace_original: body.replace_original,
+            },
         }
+    }
+
+    async fn deliver(&self, ctx: &Context, body: ResponseBody) {
+        self.enqueue(vec![self.reply(ctx, body)]).await;
     }
 
     /// Posts an answer that missed the HTTP deadline to its `response_url`.
     pub async fn respond_later(&self, response_url: &str, body: ResponseBody) {
-        if let Err(error) = self.slack.respond(response_url, &body).await {
-            tracing::error!(%error, "a late answer could not be delivered");
-        }
+        let ctx = Context {
+            user: UserId::parse("U0UNKNOWN").expect("a valid id"),
+            channel: ChannelId::parse("C0UNKNOWN").expect("a valid id"),
+            team: String::new(),
+            response_url: Some(response_url.to_owned()),
+            reference: reference(),
+        };
+        let mut message = self.reply(&ctx, body);
+        // Only the response_url is known: no channel to fall back to.
+        message.channel_id = None;
+        message.user_id = None;
+        self.enqueue(vec![message]).await;
     }
 
     /// Runs `work` after the answer; its message goes back to the person.
@@ -234,11 +296,8 @@ impl Bot {
             tracing::error!(%error, reference = %entry.reference, action = %entry.action, outcome = entry.outcome.as_str(), "the audit entry could not be stored");
         }
         if let Some(channel) = self.config.slack.audit_channel.clone() {
-            let target = entry
-                .job
-                .as_ref()
-                .map(|j| format!(" `{}` ({})", j, entry.environment.as_deref().unwrap_or("?")))
-                .unwrap_or_default();
+            let target =
+                entry.job.as_ref().map(|j| format!(" `{}` ({})", j, entry.environment.as_deref().unwrap_or("?"))).unwrap_or_default();
             let text = format!(
                 ":memo: <@{}> *{}*{target} in <#{}> → {} — {} (ref `{}`)",
                 entry.user_id,
@@ -248,16 +307,19 @@ impl Bot {
                 crate::slack::blocks::escape(&entry.detail),
                 entry.reference
             );
-            let bot = self.clone();
-            self.tasks.spawn(async move {
-                if let Err(error) = bot
-                    .slack
-                    .post_message(&channel, &Message::new(&text), None, false)
-                    .await
-                {
-                    tracing::warn!(%error, "the audit echo could not be posted");
-                }
-            });
+            let echo = OutboxMessage {
+                lane: format!("audit:{channel}"),
+                method: OutboxMethod::Post,
+                channel_id: Some(channel.to_string()),
+                user_id: None,
+                in_thread: false,
+                root: false,
+                broadcast: false,
+                collapse_key: None,
+                response_url: None,
+                body: OutboxBody { text, blocks: Vec::new(), response_type: None, replace_original: false },
+            };
+            self.enqueue(vec![echo]).await;
         }
     }
 }

@@ -19,28 +19,20 @@ impl Bot {
         let action = command.action();
         // Checked per job below where a job is named.
         let job = match &command {
-            Command::Last { job, .. }
-            | Command::Watch { job, .. }
-            | Command::Status { job: Some(job), .. } => match targets::job(&self.config, job) {
-                Ok(job) => Some(job.clone()),
-                Err(message) => return Ack::note(&message),
-            },
+            Command::Last { job, .. } | Command::Watch { job, .. } | Command::Status { job: Some(job), .. } => {
+                match targets::job(&self.config, job) {
+                    Ok(job) => Some(job.clone()),
+                    Err(message) => return Ack::note(&message),
+                }
+            }
             Command::Audit { job: Some(name) } => match targets::job(&self.config, name) {
                 Ok(job) => Some(job.clone()),
                 Err(message) => return Ack::note(&message),
             },
             _ => None,
         };
-        if action != Action::Help
-            && !self
-                .decide(&ctx.user, &ctx.channel, action, job.as_ref())
-                .await
-                .allowed()
-        {
-            let what = job
-                .as_ref()
-                .map(render::job_label)
-                .unwrap_or_else(|| "anything".into());
+        if action != Action::Help && !self.decide(&ctx.user, &ctx.channel, action, job.as_ref()).await.allowed() {
+            let what = job.as_ref().map(render::job_label).unwrap_or_else(|| "anything".into());
             return self.denial(action, &what);
         }
         match command {
@@ -52,20 +44,10 @@ impl Bot {
                     Some(job) => job,
                     None => match self.store.known_run(run.as_str()).await {
                         Ok(Some(known)) => match self.config.job(&known.job) {
-                            Some(job)
-                                if self
-                                    .decide(&ctx.user, &ctx.channel, action, Some(job))
-                                    .await
-                                    .allowed() =>
-                            {
-                                job.clone()
-                            }
+                            Some(job) if self.decide(&ctx.user, &ctx.channel, action, Some(job)).await.allowed() => job.clone(),
                             Some(job) => return self.denial(action, &render::job_label(job)),
                             None => {
-                                return Ack::note(&format!(
-                                    "Run `{run}` belongs to `{}`, which is no longer in the catalog.",
-                                    known.job
-                                ));
+                                return Ack::note(&format!("Run `{run}` belongs to `{}`, which is no longer in the catalog.", known.job));
                             }
                         },
                         Ok(None) => {
@@ -87,28 +69,22 @@ impl Bot {
                 self.after_ack(ctx, async move {
                     let message = match bot.tailer.check_run_status(&job.job, &run).await {
                         Ok(Some(item)) => render::run(Some(&job), &item),
-                        Ok(None) => render::note(&format!("Tailer has no status for run `{run}` of {} yet: a run that was just launched can take a moment to show.", render::job_label(&job))),
+                        Ok(None) => render::note(&format!(
+                            "Tailer has no status for run `{run}` of {} yet: a run that was just launched can take a moment to show.",
+                            render::job_label(&job)
+                        )),
                         Err(error) => tailer_failed(&error, &reference),
                     };
                     ResponseBody::ephemeral(message)
                 });
                 Ack::Empty
             }
-            Command::Last {
-                limit,
-                status,
-                execution_date,
-                ..
-            } => {
+            Command::Last { limit, status, execution_date, .. } => {
                 let Some(job) = job else { return Ack::Empty };
                 let bot = self.clone();
                 let reference = ctx.reference.clone();
                 self.after_ack(ctx, async move {
-                    let query = LastStatusQuery {
-                        execution_date,
-                        status,
-                        limit: Some(limit),
-                    };
+                    let query = LastStatusQuery { execution_date, status, limit: Some(limit) };
                     let message = match bot.tailer.get_last_status(&job.job, &query).await {
                         Ok(items) => render::last_runs(&job, &items),
                         Err(error) => tailer_failed(&error, &reference),
@@ -120,55 +96,36 @@ impl Bot {
             Command::Running { configuration_type } => {
                 let mut visible = Vec::new();
                 for job in &self.config.jobs {
-                    if self
-                        .decide(&ctx.user, &ctx.channel, action, Some(job))
-                        .await
-                        .allowed()
-                    {
+                    if self.decide(&ctx.user, &ctx.channel, action, Some(job)).await.allowed() {
                         visible.push(job.clone());
                     }
                 }
                 let bot = self.clone();
                 let reference = ctx.reference.clone();
                 self.after_ack(ctx, async move {
-                    ResponseBody::ephemeral(
-                        bot.running(&visible, configuration_type.as_ref(), &reference)
-                            .await,
-                    )
+                    ResponseBody::ephemeral(bot.running(&visible, configuration_type.as_ref(), &reference).await)
                 });
                 Ack::Empty
             }
-            Command::Audit { job: name } => match self
-                .store
-                .recent_audit(name.as_ref().map(|n| n.as_str()), AUDIT_LINES)
-                .await
-            {
-                Ok(entries) => {
-                    Ack::ephemeral(render::audit(&entries, name.as_ref().map(|n| n.as_str())))
-                }
+            Command::Audit { job: name } => match self.store.recent_audit(name.as_ref().map(|n| n.as_str()), AUDIT_LINES).await {
+                Ok(entries) => Ack::ephemeral(render::audit(&entries, name.as_ref().map(|n| n.as_str()))),
                 Err(error) => {
                     tracing::error!(%error, "cannot read the audit trail");
-                    Ack::note(&format!(
-                        ":warning: My database is unavailable right now. (ref `{}`)",
-                        ctx.reference
-                    ))
+                    Ack::note(&format!(":warning: My database is unavailable right now. (ref `{}`)", ctx.reference))
                 }
             },
             Command::Doctor => {
                 let bot = self.clone();
-                self.after_ack(
-                    ctx,
-                    async move { ResponseBody::ephemeral(bot.doctor().await) },
-                );
+                self.after_ack(ctx, async move { ResponseBody::ephemeral(bot.doctor().await) });
                 Ack::Empty
             }
             Command::Watch { .. }
             | Command::Unwatch { .. }
             | Command::Subscribe { .. }
             | Command::Unsubscribe { .. }
-            | Command::Subscriptions => Ack::note(
-                ":construction: Following runs and subscriptions are not available in this version of the bot yet.",
-            ),
+            | Command::Subscriptions => {
+                Ack::note(":construction: Following runs and subscriptions are not available in this version of the bot yet.")
+            }
             // Writes never reach here.
             other => Ack::note(&format!("`{}` is not a read command.", other.action())),
         }
@@ -182,17 +139,9 @@ impl Bot {
                 job.name.as_str().to_ascii_lowercase().contains(n)
                     || job.job.environment.as_str().eq_ignore_ascii_case(n)
                     || job.tags.iter().any(|t| t.eq_ignore_ascii_case(n))
-                    || job
-                        .description
-                        .as_deref()
-                        .is_some_and(|d| d.to_ascii_lowercase().contains(n))
+                    || job.description.as_deref().is_some_and(|d| d.to_ascii_lowercase().contains(n))
             });
-            if matches
-                && self
-                    .decide(&ctx.user, &ctx.channel, Action::Jobs, Some(job))
-                    .await
-                    .allowed()
-            {
+            if matches && self.decide(&ctx.user, &ctx.channel, Action::Jobs, Some(job)).await.allowed() {
                 visible.push(job);
             }
         }
@@ -209,20 +158,13 @@ impl Bot {
         let pairs: BTreeSet<(String, String)> = visible
             .iter()
             .filter(|j| configuration_type.is_none_or(|t| &j.job.configuration_type == t))
-            .map(|j| {
-                (
-                    j.job.account.to_string(),
-                    j.job.configuration_type.to_string(),
-                )
-            })
+            .map(|j| (j.job.account.to_string(), j.job.configuration_type.to_string()))
             .collect();
         let mut found: Vec<(Option<&Job>, RunItem)> = Vec::new();
         for (account, configuration_type) in pairs {
             let query = ByStatusQuery {
-                account: crate::domain::Account::parse(&account)
-                    .expect("taken from a parsed account"),
-                configuration_type: crate::domain::ConfigurationType::parse(&configuration_type)
-                    .expect("taken from a parsed type"),
+                account: crate::domain::Account::parse(&account).expect("taken from a parsed account"),
+                configuration_type: crate::domain::ConfigurationType::parse(&configuration_type).expect("taken from a parsed type"),
                 environment: None,
                 status: Some(RunStatus::Running),
                 execution_date: None,
@@ -248,42 +190,20 @@ impl Bot {
         let mut lines = Vec::new();
         match self.store.ping().await {
             Ok(()) => lines.push(":white_check_mark: Store: reachable".to_owned()),
-            Err(error) => lines.push(format!(
-                ":x: Store: {}",
-                crate::slack::blocks::escape(&error.to_string())
-            )),
+            Err(error) => lines.push(format!(":x: Store: {}", crate::slack::blocks::escape(&error.to_string()))),
         }
         match self.config.jobs.first() {
-            Some(job) => match self
-                .tailer
-                .get_last_status(
-                    &job.job,
-                    &LastStatusQuery {
-                        limit: Some(1),
-                        ..LastStatusQuery::default()
-                    },
-                )
-                .await
-            {
-                Ok(_) => lines.push(format!(
-                    ":white_check_mark: Tailer: reachable at {}",
-                    self.tailer.base_url()
-                )),
-                Err(error) => lines.push(format!(
-                    ":x: Tailer: {}",
-                    crate::slack::blocks::escape(&error.to_string())
-                )),
-            },
-            None => {
-                lines.push(":grey_question: Tailer: no job in the catalog to ask about".to_owned())
+            Some(job) => {
+                match self.tailer.get_last_status(&job.job, &LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() }).await {
+                    Ok(_) => lines.push(format!(":white_check_mark: Tailer: reachable at {}", self.tailer.base_url())),
+                    Err(error) => lines.push(format!(":x: Tailer: {}", crate::slack::blocks::escape(&error.to_string()))),
+                }
             }
+            None => lines.push(":grey_question: Tailer: no job in the catalog to ask about".to_owned()),
         }
         match self.slack.auth_test().await {
             Ok(()) => lines.push(":white_check_mark: Slack: the bot token works".to_owned()),
-            Err(error) => lines.push(format!(
-                ":x: Slack: {}",
-                crate::slack::blocks::escape(&error.to_string())
-            )),
+            Err(error) => lines.push(format!(":x: Slack: {}", crate::slack::blocks::escape(&error.to_string()))),
         }
         let mut message = crate::slack::blocks::Message::new("tailerbot health");
         message.section("*tailerbot health*");
@@ -295,17 +215,11 @@ impl Bot {
 /// Whether a run item belongs to a configured data operation.
 fn same_operation(job: &JobRef, item: &RunItem) -> bool {
     item.configuration_id.as_deref() == Some(job.configuration_id.as_str())
-        && item
-            .account
-            .as_deref()
-            .is_none_or(|a| a == job.account.as_str())
+        && item.account.as_deref().is_none_or(|a| a == job.account.as_str())
 }
 
 /// What the user reads when Tailer failed a read.
 pub(super) fn tailer_failed(error: &TailerError, reference: &str) -> crate::slack::blocks::Message {
     tracing::warn!(%error, "a Tailer call failed");
-    render::note(&format!(
-        ":warning: {} (ref `{reference}`)",
-        crate::slack::blocks::escape(&error.to_string())
-    ))
+    render::note(&format!(":warning: {} (ref `{reference}`)", crate::slack::blocks::escape(&error.to_string())))
 }

@@ -84,18 +84,12 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
         "*{} job{}*{}",
         jobs.len(),
         if jobs.len() == 1 { "" } else { "s" },
-        filter
-            .map(|f| format!(" matching `{}`", escape(f)))
-            .unwrap_or_default()
+        filter.map(|f| format!(" matching `{}`", escape(f))).unwrap_or_default()
     ));
     let lines: Vec<String> = jobs
         .iter()
         .map(|j| {
-            let mut line = format!(
-                "• {} · {}",
-                job_label(j),
-                escape(j.job.configuration_type.as_str())
-            );
+            let mut line = format!("• {} · {}", job_label(j), escape(j.job.configuration_type.as_str()));
             if let Some(d) = &j.description {
                 line.push_str(&format!(" — {}", escape(&truncate(d, 200))));
             }
@@ -110,11 +104,7 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
 }
 
 fn run_line(item: &RunItem) -> String {
-    let mut line = format!(
-        "{} `{}`",
-        status(&item.status),
-        escape(item.run_id.as_str())
-    );
+    let mut line = format!("{} `{}`", status(&item.status), escape(item.run_id.as_str()));
     if let Some(start) = item.start_execution_date {
         line.push_str(&format!(" · started {}", when(start)));
     }
@@ -128,29 +118,12 @@ fn run_line(item: &RunItem) -> String {
 pub fn run(job: Option<&Job>, item: &RunItem) -> Message {
     let name = job
         .map(job_label)
-        .or_else(|| {
-            item.configuration_id
-                .as_deref()
-                .map(|c| format!("`{}`", escape(c)))
-        })
+        .or_else(|| item.configuration_id.as_deref().map(|c| format!("`{}`", escape(c))))
         .unwrap_or_else(|| "a run".into());
-    let mut m = Message::new(&format!(
-        "{} {}: {}",
-        name,
-        escape(item.run_id.as_str()),
-        escape(item.status.as_str())
-    ));
-    m.section(&format!(
-        "{} · run `{}`",
-        name,
-        escape(item.run_id.as_str())
-    ));
+    let mut m = Message::new(&format!("{} {}: {}", name, escape(item.run_id.as_str()), escape(item.status.as_str())));
+    m.section(&format!("{} · run `{}`", name, escape(item.run_id.as_str())));
     let mut fields = vec![format!("*Status*\n{}", status(&item.status))];
-    if let Some(env) = item
-        .environment
-        .as_deref()
-        .or(job.map(|j| j.job.environment.as_str()))
-    {
+    if let Some(env) = item.environment.as_deref().or(job.map(|j| j.job.environment.as_str())) {
         fields.push(format!("*Environment*\n{}", escape(env)));
     }
     if let Some(start) = item.start_execution_date {
@@ -172,12 +145,7 @@ pub fn last_runs(job: &Job, items: &[RunItem]) -> Message {
         m.section(&format!("{} has no run matching that.", job_label(job)));
         return m;
     }
-    m.section(&format!(
-        "*Last {} run{} of {}*, newest first",
-        items.len(),
-        if items.len() == 1 { "" } else { "s" },
-        job_label(job)
-    ));
+    m.section(&format!("*Last {} run{} of {}*, newest first", items.len(), if items.len() == 1 { "" } else { "s" }, job_label(job)));
     m.lines(&items.iter().map(run_line).collect::<Vec<_>>(), 0);
     m
 }
@@ -189,20 +157,11 @@ pub fn running(items: &[(Option<&Job>, RunItem)]) -> Message {
         m.section("Nothing is running right now.");
         return m;
     }
-    m.section(&format!(
-        "*{} run{} in progress*",
-        items.len(),
-        if items.len() == 1 { "" } else { "s" }
-    ));
+    m.section(&format!("*{} run{} in progress*", items.len(), if items.len() == 1 { "" } else { "s" }));
     let lines: Vec<String> = items
         .iter()
         .map(|(job, item)| {
-            let name = job.map(job_label).unwrap_or_else(|| {
-                format!(
-                    "`{}`",
-                    escape(item.configuration_id.as_deref().unwrap_or("?"))
-                )
-            });
+            let name = job.map(job_label).unwrap_or_else(|| format!("`{}`", escape(item.configuration_id.as_deref().unwrap_or("?"))));
             format!("{name} · {}", run_line(item))
         })
         .collect();
@@ -212,9 +171,7 @@ pub fn running(items: &[(Option<&Job>, RunItem)]) -> Message {
 
 pub fn audit(entries: &[AuditEntry], job: Option<&str>) -> Message {
     let mut m = Message::new("Audit trail");
-    let scope = job
-        .map(|j| format!(" of `{}`", escape(j)))
-        .unwrap_or_default();
+    let scope = job.map(|j| format!(" of `{}`", escape(j))).unwrap_or_default();
     if entries.is_empty() {
         m.section(&format!("No write action{scope} is on record."));
         return m;
@@ -244,50 +201,22 @@ pub fn audit(entries: &[AuditEntry], job: Option<&str>) -> Message {
 }
 
 /// The question before a write that a rule wants confirmed.
-pub fn confirmation(
-    summary: &str,
-    jobs: &[&Job],
-    requester: &str,
-    second_person: bool,
-    confirmation_id: &str,
-) -> Message {
+pub fn confirmation(summary: &str, jobs: &[&Job], requester: &str, second_person: bool, confirmation_id: &str) -> Message {
     let mut m = Message::new(&format!("Confirm: {summary}"));
-    let who = if second_person {
-        "someone other than the requester, whom the rules allow,"
-    } else {
-        "the requester or someone the rules allow"
-    };
+    let who =
+        if second_person { "someone other than the requester, whom the rules allow," } else { "the requester or someone the rules allow" };
     m.section(&format!(":warning: <@{requester}> asks to *{summary}*. This needs a confirmation by {who} within 10 minutes."));
-    let lines: Vec<String> = jobs
-        .iter()
-        .map(|j| {
-            format!(
-                "• {} · `{}`",
-                job_label(j),
-                escape(j.job.configuration_id.as_str())
-            )
-        })
-        .collect();
+    let lines: Vec<String> = jobs.iter().map(|j| format!("• {} · `{}`", job_label(j), escape(j.job.configuration_id.as_str()))).collect();
     m.lines(&lines, 1);
     let dialog = ConfirmDialog {
         title: "Are you sure?".into(),
-        text: truncate(
-            &format!(
-                "This will {summary} ({} job{}).",
-                jobs.len(),
-                if jobs.len() == 1 { "" } else { "s" }
-            ),
-            300,
-        ),
+        text: truncate(&format!("This will {summary} ({} job{}).", jobs.len(), if jobs.len() == 1 { "" } else { "s" }), 300),
         confirm: "Yes, do it".into(),
         deny: "No".into(),
     };
     m.actions(
         "confirmation",
-        &[
-            Button::new("Confirm", "confirm", confirmation_id).danger(dialog),
-            Button::new("Cancel", "cancel", confirmation_id),
-        ],
+        &[Button::new("Confirm", "confirm", confirmation_id).danger(dialog), Button::new("Cancel", "cancel", confirmation_id)],
     );
     m
 }
@@ -307,11 +236,7 @@ mod tests {
                 account: Account::parse("000099").unwrap(),
                 environment: Environment::parse("PROD").unwrap(),
                 configuration_type: ConfigurationType::parse("table-to-table").unwrap(),
-                configuration_id: ConfigurationId::parse(&format!(
-                    "000099_{}_{i}_PROD",
-                    "y".repeat(150)
-                ))
-                .unwrap(),
+                configuration_id: ConfigurationId::parse(&format!("000099_{}_{i}_PROD", "y".repeat(150))).unwrap(),
                 job_id: None,
             },
             description: Some(format!("<!channel> {}", "d".repeat(2000))),
@@ -321,10 +246,7 @@ mod tests {
 
     fn item(i: usize) -> RunItem {
         RunItem {
-            run_id: RunId::parse(&format!(
-                "20201230-113940-{i:08}-3531-4578-9919-acf6fdb0a5b1"
-            ))
-            .unwrap(),
+            run_id: RunId::parse(&format!("20201230-113940-{i:08}-3531-4578-9919-acf6fdb0a5b1")).unwrap(),
             status: RunStatus::Other(format!("<!here> {}", "S".repeat(500))),
             account: Some("000099".into()),
             environment: Some("P".repeat(300)),
@@ -342,10 +264,7 @@ mod tests {
         let problems = limit_violations(&json);
         assert!(problems.is_empty(), "{problems:?}");
         let raw = json.to_string();
-        assert!(
-            !raw.contains("<!channel>") && !raw.contains("<!here>"),
-            "foreign text is escaped"
-        );
+        assert!(!raw.contains("<!channel>") && !raw.contains("<!here>"), "foreign text is escaped");
         raw
     }
 
@@ -358,9 +277,8 @@ mod tests {
         check(&last_runs(&jobs[0], &items));
         check(&run(Some(&jobs[0]), &items[0]));
         check(&run(None, &items[0]));
-        let running_items: Vec<(Option<&Job>, RunItem)> = (0..500)
-            .map(|i| (if i % 2 == 0 { Some(&jobs[i]) } else { None }, item(i)))
-            .collect();
+        let running_items: Vec<(Option<&Job>, RunItem)> =
+            (0..500).map(|i| (if i % 2 == 0 { Some(&jobs[i]) } else { None }, item(i))).collect();
         assert!(check(&running(&running_items)).contains("more_"));
         let entries: Vec<AuditEntry> = (0..20)
             .map(|i| AuditEntry {
@@ -378,20 +296,8 @@ mod tests {
             })
             .collect();
         check(&audit(&entries, Some("<!channel>")));
-        let summary = format!(
-            "disable `tag:daily` (2000 jobs) — reason: {}",
-            escape(&format!("<!channel> {}", "w".repeat(500)))
-        );
-        assert!(
-            check(&confirmation(
-                &summary,
-                &refs,
-                "U0DATALEAD",
-                true,
-                &"c".repeat(32)
-            ))
-            .contains("more_")
-        );
+        let summary = format!("disable `tag:daily` (2000 jobs) — reason: {}", escape(&format!("<!channel> {}", "w".repeat(500))));
+        assert!(check(&confirmation(&summary, &refs, "U0DATALEAD", true, &"c".repeat(32))).contains("more_"));
         check(&help());
         for action in Action::ALL {
             check(&help_verb(action));

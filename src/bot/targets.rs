@@ -7,9 +7,7 @@ use crate::domain::JobName;
 
 /// Looks a job up; the error is the message for the user.
 pub fn job<'c>(config: &'c Config, name: &JobName) -> Result<&'c Job, String> {
-    config
-        .job(name.as_str())
-        .ok_or_else(|| unknown_job(config, name.as_str()))
+    config.job(name.as_str()).ok_or_else(|| unknown_job(config, name.as_str()))
 }
 
 /// The jobs a target names (never empty).
@@ -17,34 +15,17 @@ pub fn jobs<'c>(config: &'c Config, target: &Target) -> Result<Vec<&'c Job>, Str
     match target {
         Target::Job(name) => Ok(vec![job(config, name)?]),
         Target::Tag(tag) => {
-            let jobs: Vec<&Job> = config
-                .jobs
-                .iter()
-                .filter(|j| j.tags.iter().any(|t| t == tag))
-                .collect();
+            let jobs: Vec<&Job> = config.jobs.iter().filter(|j| j.tags.iter().any(|t| t == tag)).collect();
             if jobs.is_empty() {
-                let mut tags: Vec<&str> = config
-                    .jobs
-                    .iter()
-                    .flat_map(|j| j.tags.iter().map(String::as_str))
-                    .collect();
+                let mut tags: Vec<&str> = config.jobs.iter().flat_map(|j| j.tags.iter().map(String::as_str)).collect();
                 tags.sort_unstable();
                 tags.dedup();
                 let known = if tags.is_empty() {
                     "no job has a tag".to_owned()
                 } else {
-                    format!(
-                        "the tags are: {}",
-                        tags.iter()
-                            .map(|t| format!("`tag:{t}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!("the tags are: {}", tags.iter().map(|t| format!("`tag:{t}`")).collect::<Vec<_>>().join(", "))
                 };
-                Err(format!(
-                    "No job carries the tag `{}`; {known}.",
-                    crate::slack::blocks::escape(tag)
-                ))
+                Err(format!("No job carries the tag `{}`; {known}.", crate::slack::blocks::escape(tag)))
             } else {
                 Ok(jobs)
             }
@@ -70,19 +51,12 @@ pub fn unknown_job(config: &Config, name: &str) -> String {
         .filter(|(score, _)| *score >= 0.7)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let suggestions: Vec<String> = scored
-        .iter()
-        .take(3)
-        .map(|(_, n)| format!("`{n}`"))
-        .collect();
+    let suggestions: Vec<String> = scored.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
     let escaped = crate::slack::blocks::escape(name);
     if suggestions.is_empty() {
         format!("I don't know a job called `{escaped}`. `/tailer jobs` lists the ones you may use.")
     } else {
-        format!(
-            "I don't know a job called `{escaped}`. Did you mean {}?",
-            suggestions.join(", ")
-        )
+        format!("I don't know a job called `{escaped}`. Did you mean {}?", suggestions.join(", "))
     }
 }
 
@@ -97,11 +71,7 @@ mod tests {
     #[test]
     fn an_unknown_job_gets_the_closest_names() {
         let message = unknown_job(&config(), "iowa-prep");
-        assert!(
-            message
-                .starts_with("I don't know a job called `iowa-prep`. Did you mean `iowa-prepare`"),
-            "{message}"
-        );
+        assert!(message.starts_with("I don't know a job called `iowa-prep`. Did you mean `iowa-prepare`"), "{message}");
     }
 
     #[test]
@@ -113,10 +83,7 @@ mod tests {
     #[test]
     fn a_tag_names_all_its_jobs_and_an_unknown_tag_lists_the_tags() {
         let config = config();
-        assert_eq!(
-            jobs(&config, &Target::Tag("daily".into())).unwrap().len(),
-            2
-        );
+        assert_eq!(jobs(&config, &Target::Tag("daily".into())).unwrap().len(), 2);
         let message = jobs(&config, &Target::Tag("nightly".into())).unwrap_err();
         assert!(message.contains("`tag:daily`"), "{message}");
     }

@@ -53,18 +53,11 @@ impl Plan {
             status: None,
         };
         match command {
-            Command::Launch {
-                job,
-                execution_date,
-            } => {
+            Command::Launch { job, execution_date } => {
                 plan.target = job.to_string();
                 plan.execution_date = *execution_date;
             }
-            Command::Disable {
-                target,
-                duration,
-                reason,
-            } => {
+            Command::Disable { target, duration, reason } => {
                 plan.target = target.to_string();
                 plan.duration_secs = duration.map(|d| d.as_secs());
                 plan.reason = reason.clone();
@@ -87,11 +80,7 @@ impl Plan {
 
     /// "disable `sales-daily` (PROD) for 2h — reason: late source", escaped.
     pub fn summary(&self, jobs: &[&Job]) -> String {
-        let what = if jobs.len() == 1 {
-            render::job_label(jobs[0])
-        } else {
-            format!("`{}` ({} jobs)", escape(&self.target), jobs.len())
-        };
+        let what = if jobs.len() == 1 { render::job_label(jobs[0]) } else { format!("`{}` ({} jobs)", escape(&self.target), jobs.len()) };
         let mut text = format!("{} {what}", self.action);
         if let Some(date) = self.execution_date {
             text.push_str(&format!(" for {date}"));
@@ -100,10 +89,7 @@ impl Plan {
             text = format!("mark run `{}` of {what} as {}", escape(run), escape(status));
         }
         if let Some(secs) = self.duration_secs {
-            text.push_str(&format!(
-                " for {}",
-                humantime::format_duration(Duration::from_secs(secs))
-            ));
+            text.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs))));
         }
         if let Some(reason) = &self.reason {
             text.push_str(&format!(" — reason: {}", escape(reason)));
@@ -120,10 +106,7 @@ impl Plan {
             detail.push_str(&format!(" {run} {status}"));
         }
         if let Some(secs) = self.duration_secs {
-            detail.push_str(&format!(
-                " for {}",
-                humantime::format_duration(Duration::from_secs(secs))
-            ));
+            detail.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs))));
         }
         if let Some(reason) = &self.reason {
             detail.push_str(&format!(" — {reason}"));
@@ -146,27 +129,20 @@ impl Bot {
             Command::Launch { job, .. } | Command::Reset { job } | Command::Mark { job, .. } => {
                 vec![targets::job(config, job)?]
             }
-            Command::Disable { target, .. } | Command::Enable { target } => {
-                targets::jobs(config, target)?
-            }
+            Command::Disable { target, .. } | Command::Enable { target } => targets::jobs(config, target)?,
             _ => return Err("not a write command".into()),
         };
         for job in &jobs {
             let kind = job.job.configuration_type.as_str();
             match command {
-                Command::Launch { .. }
-                    if !matches!(kind, "table-to-table" | "gbq-to-gbq" | "table-to-storage") =>
-                {
+                Command::Launch { .. } if !matches!(kind, "table-to-table" | "gbq-to-gbq" | "table-to-storage") => {
                     return Err(format!(
                         "{} is a {kind} job: Tailer launches only table-to-table and table-to-storage jobs through its API.",
                         render::job_label(job)
                     ));
                 }
                 Command::Reset { .. } if kind != "workflow" => {
-                    return Err(format!(
-                        "{} is a {kind} job: `reset` is for workflows.",
-                        render::job_label(job)
-                    ));
+                    return Err(format!("{} is a {kind} job: `reset` is for workflows.", render::job_label(job)));
                 }
                 _ => {}
             }
@@ -184,15 +160,8 @@ impl Bot {
         let mut denied = Vec::new();
         let (mut confirm, mut second_person) = (false, false);
         for job in &jobs {
-            match self
-                .decide(&ctx.user, &ctx.channel, action, Some(job))
-                .await
-            {
-                Verdict::Allow {
-                    confirm: c,
-                    second_person: s,
-                    ..
-                } => {
+            match self.decide(&ctx.user, &ctx.channel, action, Some(job)).await {
+                Verdict::Allow { confirm: c, second_person: s, .. } => {
                     confirm |= c;
                     second_person |= s;
                 }
@@ -201,39 +170,22 @@ impl Bot {
         }
         if !denied.is_empty() {
             for job in &denied {
-                self.audit(self.entry(
-                    &ctx,
-                    action,
-                    Some(job),
-                    AuditOutcome::Denied,
-                    plan.detail(),
-                    None,
-                ))
-                .await;
+                self.audit(self.entry(&ctx, action, Some(job), AuditOutcome::Denied, plan.detail(), None)).await;
             }
             let names: Vec<String> = denied.iter().map(|j| render::job_label(j)).collect();
             return self.denial(action, &names.join(", "));
         }
         if confirm {
-            return self
-                .ask_confirmation(ctx, &plan, &jobs, second_person)
-                .await;
+            return self.ask_confirmation(ctx, &plan, &jobs, second_person).await;
         }
         let summary = plan.summary(&jobs);
         let bot = self.clone();
         let work_ctx = ctx.clone();
-        self.tasks
-            .spawn(async move { bot.execute(work_ctx, plan, None, false).await });
+        self.tasks.spawn(async move { bot.execute(work_ctx, plan, None, false).await });
         Ack::note(&format!(":hourglass_flowing_sand: On it: {summary}"))
     }
 
-    async fn ask_confirmation(
-        self: &Arc<Self>,
-        ctx: Context,
-        plan: &Plan,
-        jobs: &[&Job],
-        second_person: bool,
-    ) -> Ack {
+    async fn ask_confirmation(self: &Arc<Self>, ctx: Context, plan: &Plan, jobs: &[&Job], second_person: bool) -> Ack {
         let action = plan.action().unwrap_or(Action::Launch);
         let now = self.now_ms();
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -250,29 +202,12 @@ impl Bot {
         };
         if let Err(error) = self.store.create_confirmation(&stored).await {
             tracing::error!(%error, "cannot store the confirmation");
-            return Ack::note(&format!(
-                ":warning: I cannot reach my database right now, so I did nothing. (ref `{}`)",
-                ctx.reference
-            ));
+            return Ack::note(&format!(":warning: I cannot reach my database right now, so I did nothing. (ref `{}`)", ctx.reference));
         }
         for job in jobs {
-            self.audit(self.entry(
-                &ctx,
-                action,
-                Some(job),
-                AuditOutcome::AwaitingConfirmation,
-                plan.detail(),
-                None,
-            ))
-            .await;
+            self.audit(self.entry(&ctx, action, Some(job), AuditOutcome::AwaitingConfirmation, plan.detail(), None)).await;
         }
-        let message = render::confirmation(
-            &plan.summary(jobs),
-            jobs,
-            ctx.user.as_str(),
-            second_person,
-            &id,
-        );
+        let message = render::confirmation(&plan.summary(jobs), jobs, ctx.user.as_str(), second_person, &id);
         Ack::Message(ResponseBody::in_channel(message))
     }
 
@@ -302,29 +237,18 @@ impl Bot {
 
     /// Carries a plan out, job by job; the outcome replaces the confirmation message when
     /// there was one. `ctx.user` is who asked; `confirmed_by` who confirmed.
-    pub(super) async fn execute(
-        self: &Arc<Self>,
-        ctx: Context,
-        plan: Plan,
-        confirmed_by: Option<UserId>,
-        replace: bool,
-    ) {
+    pub(super) async fn execute(self: &Arc<Self>, ctx: Context, plan: Plan, confirmed_by: Option<UserId>, replace: bool) {
         let Some(action) = plan.action() else {
             tracing::error!(action = %plan.action, "a stored plan names no write action");
             return;
         };
-        let jobs: Vec<Job> = plan
-            .jobs
-            .iter()
-            .filter_map(|name| self.config.job(name).cloned())
-            .collect();
+        let jobs: Vec<Job> = plan.jobs.iter().filter_map(|name| self.config.job(name).cloned()).collect();
         if jobs.len() != plan.jobs.len() {
             let body = ResponseBody::in_channel(render::note(&format!(
                 ":warning: The catalog changed since this was asked; nothing was done. (ref `{}`)",
                 ctx.reference
             )));
-            self.deliver(&ctx, if replace { body.replacing() } else { body })
-                .await;
+            self.deliver(&ctx, if replace { body.replacing() } else { body }).await;
             return;
         }
         let mut lines = Vec::new();
@@ -334,15 +258,7 @@ impl Bot {
             if let Some(by) = &confirmed_by {
                 detail.push_str(&format!(" (confirmed by {by})"));
             }
-            self.audit(self.entry(
-                &ctx,
-                action,
-                Some(job),
-                outcome.audit,
-                detail,
-                Some(outcome.answer),
-            ))
-            .await;
+            self.audit(self.entry(&ctx, action, Some(job), outcome.audit, detail, Some(outcome.answer))).await;
             lines.push(outcome.line);
         }
         let mut by = format!(" — by <@{}>", ctx.user);
@@ -357,43 +273,22 @@ impl Bot {
         let footer = format!("{by} · ref `{}`", ctx.reference);
         message.context(footer.trim_start_matches(" — "));
         let body = ResponseBody::in_channel(message);
-        self.deliver(&ctx, if replace { body.replacing() } else { body })
-            .await;
+        self.deliver(&ctx, if replace { body.replacing() } else { body }).await;
     }
 
-    async fn carry_out(
-        self: &Arc<Self>,
-        ctx: &Context,
-        action: Action,
-        job: &Job,
-        plan: &Plan,
-    ) -> Outcome {
+    async fn carry_out(self: &Arc<Self>, ctx: &Context, action: Action, job: &Job, plan: &Plan) -> Outcome {
         let label = render::job_label(job);
         let failed = |verb: &str, error: &dyn std::fmt::Display| Outcome {
-            line: format!(
-                ":x: Could not {verb} {label}: {} (ref `{}`)",
-                escape(&error.to_string()),
-                ctx.reference
-            ),
+            line: format!(":x: Could not {verb} {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
             audit: AuditOutcome::Failed,
             answer: error.to_string(),
         };
-        let done = |line: String| Outcome {
-            line,
-            audit: AuditOutcome::Succeeded,
-            answer: "ok".into(),
-        };
+        let done = |line: String| Outcome { line, audit: AuditOutcome::Succeeded, answer: "ok".into() };
         match action {
             Action::Disable | Action::Enable => {
-                let to = if action == Action::Disable {
-                    ConfigurationStatus::Disable
-                } else {
-                    ConfigurationStatus::Enable
-                };
+                let to = if action == Action::Disable { ConfigurationStatus::Disable } else { ConfigurationStatus::Enable };
                 match self.tailer.set_configuration_status(&job.job, to).await {
-                    Ok(()) if action == Action::Enable => {
-                        done(format!(":large_green_circle: Enabled {label}"))
-                    }
+                    Ok(()) if action == Action::Enable => done(format!(":large_green_circle: Enabled {label}")),
                     Ok(()) => {
                         let mut line = format!(":red_circle: Disabled {label}");
                         if let Some(secs) = plan.duration_secs {
@@ -409,25 +304,16 @@ impl Bot {
                 }
             }
             Action::Reset => match self.tailer.reset_workflow_status(&job.job).await {
-                Ok(()) => done(format!(
-                    ":arrows_counterclockwise: Reset the triggers of {label}"
-                )),
+                Ok(()) => done(format!(":arrows_counterclockwise: Reset the triggers of {label}")),
                 Err(error) => failed("reset", &error),
             },
             Action::Mark => {
-                let (Some(run), Some(status)) = (
-                    plan.run_id.as_deref().and_then(|r| RunId::parse(r).ok()),
-                    plan.status.as_deref(),
-                ) else {
+                let (Some(run), Some(status)) = (plan.run_id.as_deref().and_then(|r| RunId::parse(r).ok()), plan.status.as_deref()) else {
                     return failed("mark", &"the stored plan lost its run or status");
                 };
                 let status = RunStatus::parse(status);
                 match self.tailer.set_run_status(&job.job, &run, &status).await {
-                    Ok(()) => done(format!(
-                        "{} Marked run `{}` of {label} as *{status}*",
-                        render::emoji(&status),
-                        escape(run.as_str())
-                    )),
+                    Ok(()) => done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(&status), escape(run.as_str()))),
                     Err(error) => failed("mark", &error),
                 }
             }
@@ -436,23 +322,14 @@ impl Bot {
         }
     }
 
-    async fn launch(
-        self: &Arc<Self>,
-        ctx: &Context,
-        job: &Job,
-        execution_date: Option<NaiveDate>,
-    ) -> Outcome {
+    async fn launch(self: &Arc<Self>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> Outcome {
         let label = render::job_label(job);
         let started = Utc::now();
         let run = match self.tailer.launch_job(&job.job, execution_date).await {
             Ok(run) => run,
             Err(LaunchError::NotLaunched(error)) => {
                 return Outcome {
-                    line: format!(
-                        ":x: Did not launch {label}: {} (ref `{}`)",
-                        escape(&error.to_string()),
-                        ctx.reference
-                    ),
+                    line: format!(":x: Did not launch {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
                     audit: AuditOutcome::Failed,
                     answer: error.to_string(),
                 };
@@ -486,18 +363,8 @@ impl Bot {
         if let Err(error) = self.store.remember_run(&known).await {
             tracing::error!(%error, run = %run, "cannot remember the launched run");
         }
-        let mut card = Message::new(&format!("{} launched: run {run}", job.name));
-        card.section(&format!(":rocket: {label} launched by <@{}>", ctx.user));
-        card.fields(&[
-            format!("*Run*\n`{}`", escape(run.as_str())),
-            format!("*Status*\n{}", render::status(&RunStatus::Waiting)),
-        ]);
-        if let Err(error) = self
-            .slack
-            .post_message(&ctx.channel, &card, None, false)
-            .await
-        {
-            tracing::warn!(%error, "the run card could not be posted");
+        if let Err(error) = self.start_watching(job, run.as_str(), &ctx.channel, Some(&ctx.user), None).await {
+            tracing::error!(%error, run = %run, "cannot start watching the launched run");
         }
         Outcome {
             line: format!(":rocket: Launched {label}: run `{}`", escape(run.as_str())),

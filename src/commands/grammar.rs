@@ -15,12 +15,7 @@ pub struct Verb {
 
 /// Every verb, in the order `help` lists them.
 pub const VERBS: &[Verb] = &[
-    Verb {
-        action: Action::Help,
-        usage: "help [verb]",
-        summary: "this list, or the details of one verb",
-        example: "help disable",
-    },
+    Verb { action: Action::Help, usage: "help [verb]", summary: "this list, or the details of one verb", example: "help disable" },
     Verb {
         action: Action::Jobs,
         usage: "jobs [filter]",
@@ -75,24 +70,14 @@ pub const VERBS: &[Verb] = &[
         summary: "stop a subscription of this channel",
         example: "unsubscribe tag:daily",
     },
-    Verb {
-        action: Action::Subscriptions,
-        usage: "subscriptions",
-        summary: "this channel's subscriptions",
-        example: "subscriptions",
-    },
+    Verb { action: Action::Subscriptions, usage: "subscriptions", summary: "this channel's subscriptions", example: "subscriptions" },
     Verb {
         action: Action::Disable,
         usage: "disable <job>|tag:<tag> [for <duration>] [reason ...]",
         summary: "switch off; with `for`, switched on again when the time is up",
         example: "disable tag:daily for 2h source table is late",
     },
-    Verb {
-        action: Action::Enable,
-        usage: "enable <job>|tag:<tag>",
-        summary: "switch on",
-        example: "enable sales-daily",
-    },
+    Verb { action: Action::Enable, usage: "enable <job>|tag:<tag>", summary: "switch on", example: "enable sales-daily" },
     Verb {
         action: Action::Reset,
         usage: "reset <workflow-job>",
@@ -105,12 +90,7 @@ pub const VERBS: &[Verb] = &[
         summary: "set a run's status, e.g. a handled failure to CHECKED",
         example: "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
     },
-    Verb {
-        action: Action::Audit,
-        usage: "audit [job]",
-        summary: "who did what, latest first",
-        example: "audit sales-daily",
-    },
+    Verb { action: Action::Audit, usage: "audit [job]", summary: "who did what, latest first", example: "audit sales-daily" },
     Verb {
         action: Action::Doctor,
         usage: "doctor",
@@ -130,19 +110,13 @@ pub fn verb(action: Action) -> &'static Verb {
 
 /// `help`: one line per verb.
 pub fn help_lines() -> Vec<String> {
-    VERBS
-        .iter()
-        .map(|v| format!("`/tailer {}` — {}", v.usage, v.summary))
-        .collect()
+    VERBS.iter().map(|v| format!("`/tailer {}` — {}", v.usage, v.summary)).collect()
 }
 
 /// `help <verb>`.
 pub fn help_for(action: Action) -> String {
     let v = verb(action);
-    format!(
-        "`/tailer {}`\n{}\nExample: `/tailer {}`",
-        v.usage, v.summary, v.example
-    )
+    format!("`/tailer {}`\n{}\nExample: `/tailer {}`", v.usage, v.summary, v.example)
 }
 
 #[cfg(test)]

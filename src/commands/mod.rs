@@ -62,60 +62,21 @@ pub const REASON_MAX_CHARS: usize = 500;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help(Option<Action>),
-    Jobs {
-        filter: Option<String>,
-    },
-    Launch {
-        job: JobName,
-        execution_date: Option<NaiveDate>,
-    },
-    Status {
-        job: Option<JobName>,
-        run: RunId,
-    },
-    Last {
-        job: JobName,
-        limit: u32,
-        status: Option<RunStatus>,
-        execution_date: Option<NaiveDate>,
-    },
-    Running {
-        configuration_type: Option<ConfigurationType>,
-    },
-    Watch {
-        job: JobName,
-        run: RunId,
-    },
-    Unwatch {
-        run: RunId,
-    },
-    Subscribe {
-        target: Target,
-        filter: SubscriptionFilter,
-    },
-    Unsubscribe {
-        target: Target,
-    },
+    Jobs { filter: Option<String> },
+    Launch { job: JobName, execution_date: Option<NaiveDate> },
+    Status { job: Option<JobName>, run: RunId },
+    Last { job: JobName, limit: u32, status: Option<RunStatus>, execution_date: Option<NaiveDate> },
+    Running { configuration_type: Option<ConfigurationType> },
+    Watch { job: JobName, run: RunId },
+    Unwatch { run: RunId },
+    Subscribe { target: Target, filter: SubscriptionFilter },
+    Unsubscribe { target: Target },
     Subscriptions,
-    Disable {
-        target: Target,
-        duration: Option<Duration>,
-        reason: Option<String>,
-    },
-    Enable {
-        target: Target,
-    },
-    Reset {
-        job: JobName,
-    },
-    Mark {
-        job: JobName,
-        run: RunId,
-        status: RunStatus,
-    },
-    Audit {
-        job: Option<JobName>,
-    },
+    Disable { target: Target, duration: Option<Duration>, reason: Option<String> },
+    Enable { target: Target },
+    Reset { job: JobName },
+    Mark { job: JobName, run: RunId, status: RunStatus },
+    Audit { job: Option<JobName> },
     Doctor,
 }
 
@@ -154,10 +115,7 @@ pub struct UsageError {
 
 impl UsageError {
     fn new(verb: Action, problem: impl Into<String>) -> Self {
-        UsageError {
-            verb: Some(verb),
-            problem: problem.into(),
-        }
+        UsageError { verb: Some(verb), problem: problem.into() }
     }
 
     /// The problem, then the usage and an example (or the list of verbs).
@@ -165,24 +123,16 @@ impl UsageError {
         match self.verb {
             Some(action) => {
                 let v = verb(action);
-                format!(
-                    "{}\nUsage: `/tailer {}`\nExample: `/tailer {}`",
-                    self.problem, v.usage, v.example
-                )
+                format!("{}\nUsage: `/tailer {}`\nExample: `/tailer {}`", self.problem, v.usage, v.example)
             }
-            None => format!(
-                "{}\nType `/tailer help` for the list of commands.",
-                self.problem
-            ),
+            None => format!("{}\nType `/tailer help` for the list of commands.", self.problem),
         }
     }
 }
 
 /// Slack sends `&`, `<` and `>` as HTML entities; the bot works on the typed text.
 fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 /// Parses the text of a slash command.
@@ -201,18 +151,10 @@ pub fn parse(text: &str) -> Result<Command, UsageError> {
             .filter(|(distance, _)| *distance <= 2)
             .map(|(_, name)| format!(" Did you mean `{name}`?"))
             .unwrap_or_default();
-        return Err(UsageError {
-            verb: None,
-            problem: format!("`{}` is not a command I know.{closest}", shorten(first, 40)),
-        });
+        return Err(UsageError { verb: None, problem: format!("`{}` is not a command I know.{closest}", shorten(first, 40)) });
     };
     let args: Vec<&str> = words.collect();
-    Args {
-        action,
-        args: &args,
-        next: 0,
-    }
-    .parse()
+    Args { action, args: &args, next: 0 }.parse()
 }
 
 fn shorten(text: &str, max: usize) -> String {
@@ -244,8 +186,7 @@ impl<'a> Args<'a> {
     }
 
     fn required(&mut self, what: &str) -> Result<&'a str, UsageError> {
-        self.take()
-            .ok_or_else(|| self.error(format!("`{}` needs {what}.", self.action)))
+        self.take().ok_or_else(|| self.error(format!("`{}` needs {what}.", self.action)))
     }
 
     fn rest(&mut self) -> Vec<&'a str> {
@@ -259,9 +200,7 @@ impl<'a> Args<'a> {
             Some(extra) if !extra.is_empty() => Err(self.error(format!(
                 "I did not expect `{}` after `{}`.",
                 shorten(&extra.join(" "), 60),
-                self.args[..self.next]
-                    .iter()
-                    .fold(self.action.name().to_owned(), |acc, w| format!("{acc} {w}"))
+                self.args[..self.next].iter().fold(self.action.name().to_owned(), |acc, w| format!("{acc} {w}"))
             ))),
             _ => Ok(()),
         }
@@ -269,51 +208,26 @@ impl<'a> Args<'a> {
 
     fn job(&mut self) -> Result<JobName, UsageError> {
         let word = self.required("a job name")?;
-        JobName::parse(word).map_err(|_| {
-            self.error(format!(
-                "`{}` is not a job name: names are letters, digits, `-`, `_` and `.`.",
-                shorten(word, 60)
-            ))
-        })
+        JobName::parse(word)
+            .map_err(|_| self.error(format!("`{}` is not a job name: names are letters, digits, `-`, `_` and `.`.", shorten(word, 60))))
     }
 
     fn run(&mut self) -> Result<RunId, UsageError> {
         let word = self.required("a run id")?;
-        run_id(word).ok_or_else(|| {
-            self.error(format!(
-                "`{}` is not a run id (they look like 20201230-113940-1fb692b0-…).",
-                shorten(word, 60)
-            ))
-        })
+        run_id(word)
+            .ok_or_else(|| self.error(format!("`{}` is not a run id (they look like 20201230-113940-1fb692b0-…).", shorten(word, 60))))
     }
 
     fn target(&mut self, all_allowed: bool) -> Result<Target, UsageError> {
         let word = self.required("a job name or `tag:<tag>`")?;
         if let Some(tag) = word.strip_prefix("tag:") {
-            let ok = !tag.is_empty()
-                && tag.len() <= 64
-                && tag
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-            return if ok {
-                Ok(Target::Tag(tag.to_owned()))
-            } else {
-                Err(self.error(format!("`{}` is not a tag.", shorten(tag, 60))))
-            };
+            let ok = !tag.is_empty() && tag.len() <= 64 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            return if ok { Ok(Target::Tag(tag.to_owned())) } else { Err(self.error(format!("`{}` is not a tag.", shorten(tag, 60)))) };
         }
         if word == "all" {
-            return if all_allowed {
-                Ok(Target::All)
-            } else {
-                Err(self.error("`all` is not accepted here: name a job or `tag:<tag>`."))
-            };
+            return if all_allowed { Ok(Target::All) } else { Err(self.error("`all` is not accepted here: name a job or `tag:<tag>`.")) };
         }
-        JobName::parse(word).map(Target::Job).map_err(|_| {
-            self.error(format!(
-                "`{}` is not a job name or `tag:<tag>`.",
-                shorten(word, 60)
-            ))
-        })
+        JobName::parse(word).map(Target::Job).map_err(|_| self.error(format!("`{}` is not a job name or `tag:<tag>`.", shorten(word, 60))))
     }
 
     fn status(&self, word: &str) -> Option<RunStatus> {
@@ -326,50 +240,34 @@ impl<'a> Args<'a> {
             Action::Help => {
                 let topic = match self.take() {
                     None => None,
-                    Some(word) => Some(Action::from_name(&word.to_ascii_lowercase()).ok_or_else(
-                        || {
-                            self.error(format!(
-                                "`{}` is not a command. The commands: {}.",
-                                shorten(word, 40),
-                                Action::ALL.map(Action::name).join(", ")
-                            ))
-                        },
-                    )?),
+                    Some(word) => Some(Action::from_name(&word.to_ascii_lowercase()).ok_or_else(|| {
+                        self.error(format!(
+                            "`{}` is not a command. The commands: {}.",
+                            shorten(word, 40),
+                            Action::ALL.map(Action::name).join(", ")
+                        ))
+                    })?),
                 };
                 Command::Help(topic)
             }
             Action::Jobs => {
                 let filter = self.rest().join(" ");
-                Command::Jobs {
-                    filter: (!filter.is_empty()).then(|| shorten(&filter, 100)),
-                }
+                Command::Jobs { filter: (!filter.is_empty()).then(|| shorten(&filter, 100)) }
             }
             Action::Launch => {
                 let job = self.job()?;
                 let execution_date = match self.take() {
                     None => None,
-                    Some(word) => Some(date(word).ok_or_else(|| {
-                        self.error(format!(
-                            "`{}` is not a date: write YYYY-MM-DD.",
-                            shorten(word, 40)
-                        ))
-                    })?),
+                    Some(word) => {
+                        Some(date(word).ok_or_else(|| self.error(format!("`{}` is not a date: write YYYY-MM-DD.", shorten(word, 40))))?)
+                    }
                 };
-                Command::Launch {
-                    job,
-                    execution_date,
-                }
+                Command::Launch { job, execution_date }
             }
             Action::Status => match self.args.len() {
                 0 => return Err(self.error("`status` needs a run id.")),
-                1 => Command::Status {
-                    job: None,
-                    run: self.run()?,
-                },
-                _ => Command::Status {
-                    job: Some(self.job()?),
-                    run: self.run()?,
-                },
+                1 => Command::Status { job: None, run: self.run()? },
+                _ => Command::Status { job: Some(self.job()?), run: self.run()? },
             },
             Action::Last => {
                 let job = self.job()?;
@@ -397,26 +295,16 @@ impl<'a> Args<'a> {
                         )));
                     }
                 }
-                Command::Last {
-                    job,
-                    limit: limit.unwrap_or(LAST_DEFAULT),
-                    status,
-                    execution_date,
-                }
+                Command::Last { job, limit: limit.unwrap_or(LAST_DEFAULT), status, execution_date }
             }
             Action::Running => {
                 let configuration_type = match self.take() {
                     None => None,
-                    Some(word) => Some(
-                        ConfigurationType::parse(word).map_err(|e| self.error(format!("{e}.")))?,
-                    ),
+                    Some(word) => Some(ConfigurationType::parse(word).map_err(|e| self.error(format!("{e}.")))?),
                 };
                 Command::Running { configuration_type }
             }
-            Action::Watch => Command::Watch {
-                job: self.job()?,
-                run: self.run()?,
-            },
+            Action::Watch => Command::Watch { job: self.job()?, run: self.run()? },
             Action::Unwatch => Command::Unwatch { run: self.run()? },
             Action::Subscribe => {
                 let target = self.target(true)?;
@@ -424,17 +312,12 @@ impl<'a> Args<'a> {
                     None | Some("all") => SubscriptionFilter::All,
                     Some("failures") => SubscriptionFilter::Failures,
                     Some(other) => {
-                        return Err(self.error(format!(
-                            "`{}` is neither `failures` nor `all`.",
-                            shorten(other, 40)
-                        )));
+                        return Err(self.error(format!("`{}` is neither `failures` nor `all`.", shorten(other, 40))));
                     }
                 };
                 Command::Subscribe { target, filter }
             }
-            Action::Unsubscribe => Command::Unsubscribe {
-                target: self.target(true)?,
-            },
+            Action::Unsubscribe => Command::Unsubscribe { target: self.target(true)? },
             Action::Subscriptions => Command::Subscriptions,
             Action::Disable => {
                 let target = self.target(false)?;
@@ -444,15 +327,10 @@ impl<'a> Args<'a> {
                         return Err(self.error("`for` needs a duration, like 30m, 2h or 1d."));
                     };
                     let duration = humantime::parse_duration(word).map_err(|_| {
-                        self.error(format!(
-                            "`{}` is not a duration: write it like 30m, 2h, 1h30m or 1d.",
-                            shorten(word, 40)
-                        ))
+                        self.error(format!("`{}` is not a duration: write it like 30m, 2h, 1h30m or 1d.", shorten(word, 40)))
                     })?;
                     if !(DISABLE_FOR_MIN..=DISABLE_FOR_MAX).contains(&duration) {
-                        return Err(
-                            self.error("The duration must be between 1 minute and 30 days.")
-                        );
+                        return Err(self.error("The duration must be between 1 minute and 30 days."));
                     }
                     rest.drain(..2);
                     Some(duration)
@@ -461,37 +339,22 @@ impl<'a> Args<'a> {
                 };
                 let reason = rest.join(" ");
                 if reason.chars().count() > REASON_MAX_CHARS {
-                    return Err(self.error(format!(
-                        "The reason is longer than {REASON_MAX_CHARS} characters."
-                    )));
+                    return Err(self.error(format!("The reason is longer than {REASON_MAX_CHARS} characters.")));
                 }
-                Command::Disable {
-                    target,
-                    duration,
-                    reason: (!reason.is_empty()).then_some(reason),
-                }
+                Command::Disable { target, duration, reason: (!reason.is_empty()).then_some(reason) }
             }
-            Action::Enable => Command::Enable {
-                target: self.target(false)?,
-            },
+            Action::Enable => Command::Enable { target: self.target(false)? },
             Action::Reset => Command::Reset { job: self.job()? },
             Action::Mark => {
                 let job = self.job()?;
                 let run = self.run()?;
                 let word = self.required("a status")?;
-                let status = self
-                    .status(word)
-                    .filter(RunStatus::settable)
-                    .ok_or_else(|| self.error(format!("`{}` cannot be set: use SUCCESS, FAILED, RUNNING, NO_MATCH or CHECKED.", shorten(word, 40))))?;
+                let status = self.status(word).filter(RunStatus::settable).ok_or_else(|| {
+                    self.error(format!("`{}` cannot be set: use SUCCESS, FAILED, RUNNING, NO_MATCH or CHECKED.", shorten(word, 40)))
+                })?;
                 Command::Mark { job, run, status }
             }
-            Action::Audit => Command::Audit {
-                job: if self.args.is_empty() {
-                    None
-                } else {
-                    Some(self.job()?)
-                },
-            },
+            Action::Audit => Command::Audit { job: if self.args.is_empty() { None } else { Some(self.job()?) } },
             Action::Doctor => Command::Doctor,
         };
         self.done()?;
@@ -508,9 +371,7 @@ fn date(word: &str) -> Option<NaiveDate> {
 
 /// A run id as people paste it: a documented shape, starting with its date.
 fn run_id(word: &str) -> Option<RunId> {
-    let dated = word.len() > 9
-        && word.as_bytes()[..8].iter().all(u8::is_ascii_digit)
-        && word.as_bytes()[8] == b'-';
+    let dated = word.len() > 9 && word.as_bytes()[..8].iter().all(u8::is_ascii_digit) && word.as_bytes()[8] == b'-';
     if dated { RunId::parse(word).ok() } else { None }
 }
 

@@ -25,114 +25,32 @@ fn valid_commands_parse_into_their_typed_form() {
         ("help".into(), Command::Help(None)),
         ("HELP Launch".into(), Command::Help(Some(Action::Launch))),
         ("jobs".into(), Command::Jobs { filter: None }),
-        (
-            "jobs iowa  liquor".into(),
-            Command::Jobs {
-                filter: Some("iowa liquor".into()),
-            },
-        ),
-        (
-            "launch iowa-prepare".into(),
-            Command::Launch {
-                job: job("iowa-prepare"),
-                execution_date: None,
-            },
-        ),
-        (
-            "launch iowa-prepare 2024-09-18".into(),
-            Command::Launch {
-                job: job("iowa-prepare"),
-                execution_date: Some(day("2024-09-18")),
-            },
-        ),
-        (
-            format!("status {RUN}"),
-            Command::Status {
-                job: None,
-                run: run(),
-            },
-        ),
-        (
-            format!("status sales-daily {RUN}"),
-            Command::Status {
-                job: Some(job("sales-daily")),
-                run: run(),
-            },
-        ),
-        (
-            "last sales-daily".into(),
-            Command::Last {
-                job: job("sales-daily"),
-                limit: 5,
-                status: None,
-                execution_date: None,
-            },
-        ),
+        ("jobs iowa  liquor".into(), Command::Jobs { filter: Some("iowa liquor".into()) }),
+        ("launch iowa-prepare".into(), Command::Launch { job: job("iowa-prepare"), execution_date: None }),
+        ("launch iowa-prepare 2024-09-18".into(), Command::Launch { job: job("iowa-prepare"), execution_date: Some(day("2024-09-18")) }),
+        (format!("status {RUN}"), Command::Status { job: None, run: run() }),
+        (format!("status sales-daily {RUN}"), Command::Status { job: Some(job("sales-daily")), run: run() }),
+        ("last sales-daily".into(), Command::Last { job: job("sales-daily"), limit: 5, status: None, execution_date: None }),
         (
             "last sales-daily failed 2024-09-18 10".into(),
-            Command::Last {
-                job: job("sales-daily"),
-                limit: 10,
-                status: Some(RunStatus::Failed),
-                execution_date: Some(day("2024-09-18")),
-            },
+            Command::Last { job: job("sales-daily"), limit: 10, status: Some(RunStatus::Failed), execution_date: Some(day("2024-09-18")) },
         ),
-        (
-            "running".into(),
-            Command::Running {
-                configuration_type: None,
-            },
-        ),
+        ("running".into(), Command::Running { configuration_type: None }),
         (
             "running table-to-table".into(),
-            Command::Running {
-                configuration_type: Some(ConfigurationType::parse("table-to-table").unwrap()),
-            },
+            Command::Running { configuration_type: Some(ConfigurationType::parse("table-to-table").unwrap()) },
         ),
-        (
-            format!("watch sales-daily {RUN}"),
-            Command::Watch {
-                job: job("sales-daily"),
-                run: run(),
-            },
-        ),
+        (format!("watch sales-daily {RUN}"), Command::Watch { job: job("sales-daily"), run: run() }),
         (format!("unwatch {RUN}"), Command::Unwatch { run: run() }),
-        (
-            "subscribe sales-daily".into(),
-            Command::Subscribe {
-                target: Target::Job(job("sales-daily")),
-                filter: SubscriptionFilter::All,
-            },
-        ),
+        ("subscribe sales-daily".into(), Command::Subscribe { target: Target::Job(job("sales-daily")), filter: SubscriptionFilter::All }),
         (
             "subscribe tag:daily failures".into(),
-            Command::Subscribe {
-                target: Target::Tag("daily".into()),
-                filter: SubscriptionFilter::Failures,
-            },
+            Command::Subscribe { target: Target::Tag("daily".into()), filter: SubscriptionFilter::Failures },
         ),
-        (
-            "subscribe all".into(),
-            Command::Subscribe {
-                target: Target::All,
-                filter: SubscriptionFilter::All,
-            },
-        ),
-        (
-            "unsubscribe tag:daily".into(),
-            Command::Unsubscribe {
-                target: Target::Tag("daily".into()),
-            },
-        ),
+        ("subscribe all".into(), Command::Subscribe { target: Target::All, filter: SubscriptionFilter::All }),
+        ("unsubscribe tag:daily".into(), Command::Unsubscribe { target: Target::Tag("daily".into()) }),
         ("subscriptions".into(), Command::Subscriptions),
-        (
-            "disable sales-daily".into(),
-            Command::Disable {
-                target: Target::Job(job("sales-daily")),
-                duration: None,
-                reason: None,
-            },
-        ),
+        ("disable sales-daily".into(), Command::Disable { target: Target::Job(job("sales-daily")), duration: None, reason: None }),
         (
             "disable tag:daily for 2h source table &lt;late&gt; &amp; broken".into(),
             Command::Disable {
@@ -143,39 +61,13 @@ fn valid_commands_parse_into_their_typed_form() {
         ),
         (
             "disable sales-daily waiting for the vendor".into(),
-            Command::Disable {
-                target: Target::Job(job("sales-daily")),
-                duration: None,
-                reason: Some("waiting for the vendor".into()),
-            },
+            Command::Disable { target: Target::Job(job("sales-daily")), duration: None, reason: Some("waiting for the vendor".into()) },
         ),
-        (
-            "enable tag:daily".into(),
-            Command::Enable {
-                target: Target::Tag("daily".into()),
-            },
-        ),
-        (
-            "reset iowa-load-workflow".into(),
-            Command::Reset {
-                job: job("iowa-load-workflow"),
-            },
-        ),
-        (
-            format!("mark sales-daily {RUN} checked"),
-            Command::Mark {
-                job: job("sales-daily"),
-                run: run(),
-                status: RunStatus::Checked,
-            },
-        ),
+        ("enable tag:daily".into(), Command::Enable { target: Target::Tag("daily".into()) }),
+        ("reset iowa-load-workflow".into(), Command::Reset { job: job("iowa-load-workflow") }),
+        (format!("mark sales-daily {RUN} checked"), Command::Mark { job: job("sales-daily"), run: run(), status: RunStatus::Checked }),
         ("audit".into(), Command::Audit { job: None }),
-        (
-            "audit sales-daily".into(),
-            Command::Audit {
-                job: Some(job("sales-daily")),
-            },
-        ),
+        ("audit sales-daily".into(), Command::Audit { job: Some(job("sales-daily")) }),
         ("doctor".into(), Command::Doctor),
     ];
     for (text, expected) in cases {
@@ -188,136 +80,36 @@ fn mistakes_say_what_is_wrong_and_show_the_usage() {
     let cases: Vec<(String, Option<Action>, &str)> = vec![
         ("lanch iowa".into(), None, "Did you mean `launch`?"),
         ("frobnicate".into(), None, "not a command I know"),
-        (
-            "help me".into(),
-            Some(Action::Help),
-            "`me` is not a command",
-        ),
+        ("help me".into(), Some(Action::Help), "`me` is not a command"),
         ("launch".into(), Some(Action::Launch), "needs a job name"),
-        (
-            "launch iowa-prepare yesterday".into(),
-            Some(Action::Launch),
-            "not a date",
-        ),
-        (
-            "launch iowa-prepare 2024-02-30".into(),
-            Some(Action::Launch),
-            "not a date",
-        ),
-        (
-            "launch iowa-prepare 2024-09-18 now".into(),
-            Some(Action::Launch),
-            "did not expect `now`",
-        ),
-        (
-            "launch <!channel>".into(),
-            Some(Action::Launch),
-            "not a job name",
-        ),
+        ("launch iowa-prepare yesterday".into(), Some(Action::Launch), "not a date"),
+        ("launch iowa-prepare 2024-02-30".into(), Some(Action::Launch), "not a date"),
+        ("launch iowa-prepare 2024-09-18 now".into(), Some(Action::Launch), "did not expect `now`"),
+        ("launch <!channel>".into(), Some(Action::Launch), "not a job name"),
         ("status".into(), Some(Action::Status), "needs a run id"),
-        (
-            "status iowa-prepare".into(),
-            Some(Action::Status),
-            "not a run id",
-        ),
+        ("status iowa-prepare".into(), Some(Action::Status), "not a run id"),
         ("last".into(), Some(Action::Last), "needs a job name"),
-        (
-            "last sales-daily 0".into(),
-            Some(Action::Last),
-            "between 1 and 50",
-        ),
-        (
-            "last sales-daily 51".into(),
-            Some(Action::Last),
-            "between 1 and 50",
-        ),
-        (
-            "last sales-daily 3 4".into(),
-            Some(Action::Last),
-            "given twice",
-        ),
-        (
-            "last sales-daily PAUSED".into(),
-            Some(Action::Last),
-            "neither a number",
-        ),
-        (
-            "running Table".into(),
-            Some(Action::Running),
-            "configuration type",
-        ),
-        (
-            "watch sales-daily".into(),
-            Some(Action::Watch),
-            "needs a run id",
-        ),
-        (
-            "subscribe".into(),
-            Some(Action::Subscribe),
-            "needs a job name or `tag:<tag>`",
-        ),
-        (
-            "subscribe tag:daily sometimes".into(),
-            Some(Action::Subscribe),
-            "neither `failures` nor `all`",
-        ),
-        (
-            "subscribe tag:".into(),
-            Some(Action::Subscribe),
-            "not a tag",
-        ),
-        (
-            "subscriptions now".into(),
-            Some(Action::Subscriptions),
-            "did not expect",
-        ),
-        (
-            "disable all".into(),
-            Some(Action::Disable),
-            "`all` is not accepted",
-        ),
-        (
-            "disable sales-daily for".into(),
-            Some(Action::Disable),
-            "needs a duration",
-        ),
-        (
-            "disable sales-daily for ever".into(),
-            Some(Action::Disable),
-            "not a duration",
-        ),
-        (
-            "disable sales-daily for 10s".into(),
-            Some(Action::Disable),
-            "between 1 minute and 30 days",
-        ),
-        (
-            "disable sales-daily for 31d".into(),
-            Some(Action::Disable),
-            "between 1 minute and 30 days",
-        ),
-        (
-            format!("disable sales-daily {}", "x".repeat(501)),
-            Some(Action::Disable),
-            "longer than 500",
-        ),
+        ("last sales-daily 0".into(), Some(Action::Last), "between 1 and 50"),
+        ("last sales-daily 51".into(), Some(Action::Last), "between 1 and 50"),
+        ("last sales-daily 3 4".into(), Some(Action::Last), "given twice"),
+        ("last sales-daily PAUSED".into(), Some(Action::Last), "neither a number"),
+        ("running Table".into(), Some(Action::Running), "configuration type"),
+        ("watch sales-daily".into(), Some(Action::Watch), "needs a run id"),
+        ("subscribe".into(), Some(Action::Subscribe), "needs a job name or `tag:<tag>`"),
+        ("subscribe tag:daily sometimes".into(), Some(Action::Subscribe), "neither `failures` nor `all`"),
+        ("subscribe tag:".into(), Some(Action::Subscribe), "not a tag"),
+        ("subscriptions now".into(), Some(Action::Subscriptions), "did not expect"),
+        ("disable all".into(), Some(Action::Disable), "`all` is not accepted"),
+        ("disable sales-daily for".into(), Some(Action::Disable), "needs a duration"),
+        ("disable sales-daily for ever".into(), Some(Action::Disable), "not a duration"),
+        ("disable sales-daily for 10s".into(), Some(Action::Disable), "between 1 minute and 30 days"),
+        ("disable sales-daily for 31d".into(), Some(Action::Disable), "between 1 minute and 30 days"),
+        (format!("disable sales-daily {}", "x".repeat(501)), Some(Action::Disable), "longer than 500"),
         ("enable".into(), Some(Action::Enable), "needs a job name"),
         ("reset".into(), Some(Action::Reset), "needs a job name"),
-        (
-            format!("mark sales-daily {RUN}"),
-            Some(Action::Mark),
-            "needs a status",
-        ),
-        (
-            format!("mark sales-daily {RUN} WAITING"),
-            Some(Action::Mark),
-            "cannot be set",
-        ),
-        (
-            "doctor please".into(),
-            Some(Action::Doctor),
-            "did not expect `please`",
-        ),
+        (format!("mark sales-daily {RUN}"), Some(Action::Mark), "needs a status"),
+        (format!("mark sales-daily {RUN} WAITING"), Some(Action::Mark), "cannot be set"),
+        ("doctor please".into(), Some(Action::Doctor), "did not expect `please`"),
     ];
     for (text, verb, expected) in cases {
         let error = parse(&text).unwrap_err();
@@ -325,10 +117,7 @@ fn mistakes_say_what_is_wrong_and_show_the_usage() {
         let explained = error.explain();
         assert!(explained.contains(expected), "{text}: {explained}");
         match verb {
-            Some(action) => assert!(
-                explained.contains(&format!("Usage: `/tailer {}", action.name())),
-                "{explained}"
-            ),
+            Some(action) => assert!(explained.contains(&format!("Usage: `/tailer {}", action.name())), "{explained}"),
             None => assert!(explained.contains("/tailer help"), "{explained}"),
         }
     }
@@ -337,8 +126,7 @@ fn mistakes_say_what_is_wrong_and_show_the_usage() {
 #[test]
 fn every_example_of_the_help_parses_into_its_own_verb() {
     for verb in VERBS {
-        let command =
-            parse(verb.example).unwrap_or_else(|e| panic!("{}: {}", verb.example, e.explain()));
+        let command = parse(verb.example).unwrap_or_else(|e| panic!("{}: {}", verb.example, e.explain()));
         assert_eq!(command.action(), verb.action);
     }
 }

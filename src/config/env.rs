@@ -48,10 +48,7 @@ pub struct Settings {
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("{variable}: {message}")]
-    BadVariable {
-        variable: &'static str,
-        message: String,
-    },
+    BadVariable { variable: &'static str, message: String },
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
     #[error(
@@ -63,30 +60,23 @@ pub enum StartupError {
 impl Settings {
     /// The variables that choose the configuration file, before it is read.
     pub fn config_path(lookup: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-        PathBuf::from(
-            non_empty(lookup, "TAILERBOT_CONFIG").unwrap_or_else(|| DEFAULT_CONFIG_PATH.to_owned()),
-        )
+        PathBuf::from(non_empty(lookup, "TAILERBOT_CONFIG").unwrap_or_else(|| DEFAULT_CONFIG_PATH.to_owned()))
     }
 
     /// Reads every variable; `tailer` gives the file's values for what both carry.
-    pub fn from_lookup(
-        lookup: &dyn Fn(&str) -> Option<String>,
-        tailer: &TailerConfig,
-    ) -> Result<Settings, StartupError> {
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>, tailer: &TailerConfig) -> Result<Settings, StartupError> {
         let tailer_api_url = url(lookup, "TAILER_API_URL")?
             .or_else(|| tailer.api_url.clone())
             .unwrap_or_else(|| DEFAULT_TAILER_API_URL.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        let tailer_api_audience = non_empty(lookup, "TAILER_API_AUDIENCE")
-            .or_else(|| tailer.audience.clone())
-            .unwrap_or_else(|| tailer_api_url.clone());
+        let tailer_api_audience =
+            non_empty(lookup, "TAILER_API_AUDIENCE").or_else(|| tailer.audience.clone()).unwrap_or_else(|| tailer_api_url.clone());
         let port = match non_empty(lookup, "PORT") {
             None => 8080,
-            Some(p) => p.parse().map_err(|_| StartupError::BadVariable {
-                variable: "PORT",
-                message: format!("`{p}` is not a port number (1-65535)"),
-            })?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| StartupError::BadVariable { variable: "PORT", message: format!("`{p}` is not a port number (1-65535)") })?,
         };
         let log_format = match non_empty(lookup, "LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
@@ -98,16 +88,9 @@ impl Settings {
                 });
             }
         };
-        let database_url =
-            non_empty(lookup, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(StartupError::BadVariable {
-                variable: "DATABASE_URL",
-                message: "must start with sqlite:// or postgres://".into(),
-            });
+        let database_url = non_empty(lookup, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(StartupError::BadVariable { variable: "DATABASE_URL", message: "must start with sqlite:// or postgres://".into() });
         }
         let secret = |name: &str| non_empty(lookup, name).map(SecretString::from);
         Ok(Settings {
@@ -121,8 +104,7 @@ impl Settings {
                 .to_owned(),
             tailer_api_url,
             tailer_api_audience,
-            google_application_credentials: non_empty(lookup, "GOOGLE_APPLICATION_CREDENTIALS")
-                .map(PathBuf::from),
+            google_application_credentials: non_empty(lookup, "GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
             tailer_api_token: secret("TAILER_API_TOKEN"),
             database_url,
             port,
@@ -139,9 +121,7 @@ impl Settings {
     pub fn token_source(&self, clock: SharedClock) -> Result<Arc<TokenSource>, StartupError> {
         if let Some(path) = &self.google_application_credentials {
             let key = ServiceAccountKey::from_file(path)?;
-            return Ok(Arc::new(TokenSource::ServiceAccount(
-                ServiceAccountSigner::new(key, self.tailer_api_audience.clone(), clock),
-            )));
+            return Ok(Arc::new(TokenSource::ServiceAccount(ServiceAccountSigner::new(key, self.tailer_api_audience.clone(), clock))));
         }
         match &self.tailer_api_token {
             Some(token) => Ok(Arc::new(TokenSource::Static(token.clone()))),
@@ -151,21 +131,13 @@ impl Settings {
 }
 
 fn non_empty(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn url(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<Option<String>, StartupError> {
+fn url(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, StartupError> {
     match non_empty(lookup, name) {
         Some(v) if !(v.starts_with("https://") || v.starts_with("http://")) => {
-            Err(StartupError::BadVariable {
-                variable: name,
-                message: format!("`{v}` is not an http(s) URL"),
-            })
+            Err(StartupError::BadVariable { variable: name, message: format!("`{v}` is not an http(s) URL") })
         }
         other => Ok(other),
     }

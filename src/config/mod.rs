@@ -104,9 +104,7 @@ impl Config {
 
     /// The catalog entries carrying that tag.
     pub fn jobs_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a Job> + 'a {
-        self.jobs
-            .iter()
-            .filter(move |j| j.tags.iter().any(|t| t == tag))
+        self.jobs.iter().filter(move |j| j.tags.iter().any(|t| t == tag))
     }
 }
 

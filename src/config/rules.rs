@@ -86,11 +86,7 @@ impl std::fmt::Display for Rule {
             self.number, self.line, self.actions, self.environments, self.channels
         )?;
         if self.confirm {
-            f.write_str(if self.second_person {
-                ", confirmed by a second person"
-            } else {
-                ", with confirmation"
-            })?;
+            f.write_str(if self.second_person { ", confirmed by a second person" } else { ", with confirmation" })?;
         }
         Ok(())
     }

@@ -11,8 +11,8 @@ use super::file::{RawConfig, RawJob, RawRule};
 use super::rules::{Effect, Matcher, Rule, Who};
 use super::{Config, ConfigError, Job, SlackConfig, TailerConfig, WatchConfig};
 use crate::domain::{
-    Account, ActionSet, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError,
-    JobId, JobName, TeamId, UserGroupId, UserId,
+    Account, ActionSet, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, TeamId, UserGroupId,
+    UserId,
 };
 use crate::tailer::JobRef;
 
@@ -25,42 +25,18 @@ struct Source<'a> {
 impl Source<'_> {
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
     }
 
-    fn error(
-        &self,
-        offset: Option<usize>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) -> ConfigError {
-        ConfigError {
-            path: self.path.to_owned(),
-            line: offset.map(|o| self.line_of(o)),
-            key: Some(key.into()),
-            message: message.into(),
-        }
+    fn error(&self, offset: Option<usize>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { path: self.path.to_owned(), line: offset.map(|o| self.line_of(o)), key: Some(key.into()), message: message.into() }
     }
 
-    fn id<T>(
-        &self,
-        value: &Spanned<String>,
-        key: impl Into<String>,
-        parse: fn(&str) -> Result<T, IdError>,
-    ) -> Result<T, ConfigError> {
+    fn id<T>(&self, value: &Spanned<String>, key: impl Into<String>, parse: fn(&str) -> Result<T, IdError>) -> Result<T, ConfigError> {
         parse(value.get_ref()).map_err(|e| self.error(Some(value.span().start), key, e.to_string()))
     }
 
-    fn ids<T>(
-        &self,
-        values: &[Spanned<String>],
-        key: &str,
-        parse: fn(&str) -> Result<T, IdError>,
-    ) -> Result<Vec<T>, ConfigError> {
+    fn ids<T>(&self, values: &[Spanned<String>], key: &str, parse: fn(&str) -> Result<T, IdError>) -> Result<Vec<T>, ConfigError> {
         values.iter().map(|v| self.id(v, key, parse)).collect()
     }
 
@@ -76,20 +52,12 @@ impl Source<'_> {
         };
         if values.iter().any(|v| v.get_ref() == "*") {
             if values.len() > 1 {
-                return Err(self.error(
-                    Some(values[0].span().start),
-                    key,
-                    "`*` already means any: list either `*` alone or the values",
-                ));
+                return Err(self.error(Some(values[0].span().start), key, "`*` already means any: list either `*` alone or the values"));
             }
             return Ok(Matcher::Any);
         }
         if values.is_empty() {
-            return Err(self.error(
-                None,
-                key,
-                "an empty list matches nothing: leave the key out to mean any, or write [\"*\"]",
-            ));
+            return Err(self.error(None, key, "an empty list matches nothing: leave the key out to mean any, or write [\"*\"]"));
         }
         Ok(Matcher::Only(self.ids(values, key, parse)?))
     }
@@ -108,21 +76,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let watch = watch(&source, &raw)?;
     let tailer = tailer(&source, &raw)?;
     let jobs = jobs(&source, &raw.jobs, &mut warnings)?;
-    let rules = raw
-        .rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| rule(&source, i + 1, r, &mut warnings))
-        .collect::<Result<Vec<_>, _>>()?;
+    let rules = raw.rules.iter().enumerate().map(|(i, r)| rule(&source, i + 1, r, &mut warnings)).collect::<Result<Vec<_>, _>>()?;
     reachability(&jobs, &rules, &mut warnings);
-    Ok(Config {
-        slack,
-        watch,
-        tailer,
-        jobs,
-        rules,
-        warnings,
-    })
+    Ok(Config { slack, watch, tailer, jobs, rules, warnings })
 }
 
 fn slack(source: &Source, raw: &RawConfig) -> Result<SlackConfig, ConfigError> {
@@ -132,17 +88,15 @@ fn slack(source: &Source, raw: &RawConfig) -> Result<SlackConfig, ConfigError> {
         Some(list) => {
             for prefix in list {
                 let p = prefix.get_ref();
-                let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-                    .iter()
-                    .any(|l| p.starts_with(l));
-                let https_host = p
-                    .strip_prefix("https://")
-                    .is_some_and(|rest| rest.contains('/') && !rest.starts_with('/'));
+                let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|l| p.starts_with(l));
+                let https_host = p.strip_prefix("https://").is_some_and(|rest| rest.contains('/') && !rest.starts_with('/'));
                 if !(https_host || (local && p.ends_with('/'))) {
                     return Err(source.error(
                         Some(prefix.span().start),
                         "slack.response_url_prefixes",
-                        format!("`{p}` must be an https:// URL with a host and a `/` after it (or http://127.0.0.1:PORT/ for local testing)"),
+                        format!(
+                            "`{p}` must be an https:// URL with a host and a `/` after it (or http://127.0.0.1:PORT/ for local testing)"
+                        ),
                     ));
                 }
             }
@@ -150,54 +104,25 @@ fn slack(source: &Source, raw: &RawConfig) -> Result<SlackConfig, ConfigError> {
         }
     };
     Ok(SlackConfig {
-        allowed_team_ids: source.ids(
-            s.allowed_team_ids.as_deref().unwrap_or_default(),
-            "slack.allowed_team_ids",
-            TeamId::parse,
-        )?,
-        allowed_app_ids: source.ids(
-            s.allowed_app_ids.as_deref().unwrap_or_default(),
-            "slack.allowed_app_ids",
-            AppId::parse,
-        )?,
-        audit_channel: s
-            .audit_channel
-            .as_ref()
-            .map(|c| source.id(c, "slack.audit_channel", ChannelId::parse))
-            .transpose()?,
+        allowed_team_ids: source.ids(s.allowed_team_ids.as_deref().unwrap_or_default(), "slack.allowed_team_ids", TeamId::parse)?,
+        allowed_app_ids: source.ids(s.allowed_app_ids.as_deref().unwrap_or_default(), "slack.allowed_app_ids", AppId::parse)?,
+        audit_channel: s.audit_channel.as_ref().map(|c| source.id(c, "slack.audit_channel", ChannelId::parse)).transpose()?,
         response_url_prefixes: prefixes,
     })
 }
 
-fn positive(
-    source: &Source,
-    value: &Option<Spanned<u64>>,
-    key: &str,
-    default: u64,
-) -> Result<u64, ConfigError> {
+fn positive(source: &Source, value: &Option<Spanned<u64>>, key: &str, default: u64) -> Result<u64, ConfigError> {
     match value {
         None => Ok(default),
-        Some(v) if *v.get_ref() == 0 => {
-            Err(source.error(Some(v.span().start), key, "must be at least 1"))
-        }
+        Some(v) if *v.get_ref() == 0 => Err(source.error(Some(v.span().start), key, "must be at least 1")),
         Some(v) => Ok(*v.get_ref()),
     }
 }
 
 fn watch(source: &Source, raw: &RawConfig) -> Result<WatchConfig, ConfigError> {
     let w = &raw.watch;
-    let poll = positive(
-        source,
-        &w.poll_interval_secs,
-        "watch.poll_interval_secs",
-        15,
-    )?;
-    let max = positive(
-        source,
-        &w.max_poll_interval_secs,
-        "watch.max_poll_interval_secs",
-        120.max(poll),
-    )?;
+    let poll = positive(source, &w.poll_interval_secs, "watch.poll_interval_secs", 15)?;
+    let max = positive(source, &w.max_poll_interval_secs, "watch.max_poll_interval_secs", 120.max(poll))?;
     if max < poll {
         return Err(source.error(
             w.max_poll_interval_secs.as_ref().map(|v| v.span().start),
@@ -205,29 +130,12 @@ fn watch(source: &Source, raw: &RawConfig) -> Result<WatchConfig, ConfigError> {
             format!("{max} is below poll_interval_secs ({poll}): the ceiling must be at least the first interval"),
         ));
     }
-    let concurrent = positive(
-        source,
-        &w.max_concurrent_polls,
-        "watch.max_concurrent_polls",
-        8,
-    )?;
+    let concurrent = positive(source, &w.max_concurrent_polls, "watch.max_concurrent_polls", 8)?;
     Ok(WatchConfig {
         poll_interval: Duration::from_secs(poll),
         max_poll_interval: Duration::from_secs(max),
-        give_up_after: Duration::from_secs(
-            3600 * positive(
-                source,
-                &w.give_up_after_hours,
-                "watch.give_up_after_hours",
-                24,
-            )?,
-        ),
-        subscription_poll: Duration::from_secs(positive(
-            source,
-            &w.subscription_poll_secs,
-            "watch.subscription_poll_secs",
-            60,
-        )?),
+        give_up_after: Duration::from_secs(3600 * positive(source, &w.give_up_after_hours, "watch.give_up_after_hours", 24)?),
+        subscription_poll: Duration::from_secs(positive(source, &w.subscription_poll_secs, "watch.subscription_poll_secs", 60)?),
         max_concurrent_polls: usize::try_from(concurrent).unwrap_or(usize::MAX),
         unknown_status_final_after: Duration::from_secs(positive(
             source,
@@ -240,48 +148,27 @@ fn watch(source: &Source, raw: &RawConfig) -> Result<WatchConfig, ConfigError> {
 
 fn tailer(source: &Source, raw: &RawConfig) -> Result<TailerConfig, ConfigError> {
     let t = &raw.tailer;
-    for (value, key) in [
-        (&t.api_url, "tailer.api_url"),
-        (&t.audience, "tailer.audience"),
-    ] {
+    for (value, key) in [(&t.api_url, "tailer.api_url"), (&t.audience, "tailer.audience")] {
         if let Some(v) = value {
             if !(v.get_ref().starts_with("https://") || v.get_ref().starts_with("http://")) {
-                return Err(source.error(
-                    Some(v.span().start),
-                    key,
-                    format!("`{}` is not an http(s) URL", v.get_ref()),
-                ));
+                return Err(source.error(Some(v.span().start), key, format!("`{}` is not an http(s) URL", v.get_ref())));
             }
         }
     }
     Ok(TailerConfig {
         api_url: t.api_url.as_ref().map(|v| v.get_ref().clone()),
         audience: t.audience.as_ref().map(|v| v.get_ref().clone()),
-        timeout: Duration::from_secs(positive(
-            source,
-            &t.timeout_secs,
-            "tailer.timeout_secs",
-            10,
-        )?),
+        timeout: Duration::from_secs(positive(source, &t.timeout_secs, "tailer.timeout_secs", 10)?),
         max_retries: match &t.max_retries {
             Some(v) => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
             None => 3,
         },
-        max_requests_per_second: u32::try_from(positive(
-            source,
-            &t.max_requests_per_second,
-            "tailer.max_requests_per_second",
-            20,
-        )?)
-        .unwrap_or(u32::MAX),
+        max_requests_per_second: u32::try_from(positive(source, &t.max_requests_per_second, "tailer.max_requests_per_second", 20)?)
+            .unwrap_or(u32::MAX),
     })
 }
 
-fn jobs(
-    source: &Source,
-    raw: &[RawJob],
-    warnings: &mut Vec<String>,
-) -> Result<Vec<Job>, ConfigError> {
+fn jobs(source: &Source, raw: &[RawJob], warnings: &mut Vec<String>) -> Result<Vec<Job>, ConfigError> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut jobs = Vec::with_capacity(raw.len());
     for (i, j) in raw.iter().enumerate() {
@@ -295,16 +182,8 @@ fn jobs(
                 format!("duplicate job name `{name}` (first defined at line {first}): names must be unique"),
             ));
         }
-        let configuration_type = source.id(
-            &j.configuration_type,
-            key("configuration_type"),
-            ConfigurationType::parse,
-        )?;
-        let configuration_id = source.id(
-            &j.configuration_id,
-            key("configuration_id"),
-            ConfigurationId::parse,
-        )?;
+        let configuration_type = source.id(&j.configuration_type, key("configuration_type"), ConfigurationType::parse)?;
+        let configuration_id = source.id(&j.configuration_id, key("configuration_id"), ConfigurationId::parse)?;
         let derived = JobRef::derived_job_id(&configuration_type, &configuration_id);
         let job_id = match &j.job_id {
             Some(v) => {
@@ -326,11 +205,7 @@ fn jobs(
             .iter()
             .map(|t| {
                 let tag = t.get_ref();
-                let ok = !tag.is_empty()
-                    && tag.len() <= 64
-                    && tag
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                let ok = !tag.is_empty() && tag.len() <= 64 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
                 if ok {
                     Ok(tag.clone())
                 } else {
@@ -358,12 +233,7 @@ fn jobs(
     Ok(jobs)
 }
 
-fn rule(
-    source: &Source,
-    number: usize,
-    raw: &Spanned<RawRule>,
-    warnings: &mut Vec<String>,
-) -> Result<Rule, ConfigError> {
+fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut Vec<String>) -> Result<Rule, ConfigError> {
     let line = source.line_of(raw.span().start);
     let r = raw.get_ref();
     let key = |field: &str| format!("rules #{number}.{field}");
@@ -373,11 +243,7 @@ fn rule(
             "allow" => Effect::Allow,
             "deny" => Effect::Deny,
             other => {
-                return Err(source.error(
-                    Some(e.span().start),
-                    key("effect"),
-                    format!("`{other}` is neither `allow` nor `deny`"),
-                ));
+                return Err(source.error(Some(e.span().start), key("effect"), format!("`{other}` is neither `allow` nor `deny`")));
             }
         },
     };
@@ -386,9 +252,7 @@ fn rule(
         Some(list) => {
             let mut set = ActionSet::default();
             for entry in list {
-                set.add(entry.get_ref()).map_err(|e| {
-                    source.error(Some(entry.span().start), key("actions"), e.to_string())
-                })?;
+                set.add(entry.get_ref()).map_err(|e| source.error(Some(entry.span().start), key("actions"), e.to_string()))?;
             }
             set
         }
@@ -402,11 +266,7 @@ fn rule(
             } else {
                 Who::Only {
                     users: source.ids(users, &key("users"), UserId::parse)?,
-                    usergroups: source.ids(
-                        groups.as_deref().unwrap_or_default(),
-                        &key("usergroups"),
-                        UserGroupId::parse,
-                    )?,
+                    usergroups: source.ids(groups.as_deref().unwrap_or_default(), &key("usergroups"), UserGroupId::parse)?,
                 }
             }
         }
@@ -421,26 +281,17 @@ fn rule(
         ));
     }
     if effect == Effect::Deny && confirm {
-        warnings.push(format!(
-            "line {line}: rule #{number} denies, so its `confirm` has no effect"
-        ));
+        warnings.push(format!("line {line}: rule #{number} denies, so its `confirm` has no effect"));
     }
-    if matches!(&who, Who::Only { users, usergroups } if users.is_empty() && usergroups.is_empty())
-    {
-        warnings.push(format!(
-            "line {line}: rule #{number} lists no user and no user group: it matches nobody"
-        ));
+    if matches!(&who, Who::Only { users, usergroups } if users.is_empty() && usergroups.is_empty()) {
+        warnings.push(format!("line {line}: rule #{number} lists no user and no user group: it matches nobody"));
     }
     Ok(Rule {
         number,
         line,
         effect,
         actions,
-        environments: source.matcher(
-            r.environments.as_ref(),
-            &key("environments"),
-            Environment::parse,
-        )?,
+        environments: source.matcher(r.environments.as_ref(), &key("environments"), Environment::parse)?,
         who,
         channels: source.matcher(r.channels.as_ref(), &key("channels"), ChannelId::parse)?,
         confirm,
@@ -455,14 +306,9 @@ fn reachability(jobs: &[Job], rules: &[Rule], warnings: &mut Vec<String>) {
         return;
     }
     for job in jobs.iter().filter(|j| j.job.environment.as_str() == "PROD") {
-        let reachable = rules
-            .iter()
-            .any(|r| r.effect == Effect::Allow && r.environments.matches(&job.job.environment));
+        let reachable = rules.iter().any(|r| r.effect == Effect::Allow && r.environments.matches(&job.job.environment));
         if !reachable {
-            warnings.push(format!(
-                "job `{}` is in PROD but no allow rule covers PROD: nobody can act on it",
-                job.name
-            ));
+            warnings.push(format!("job `{}` is in PROD but no allow rule covers PROD: nobody can act on it", job.name));
         }
     }
 }

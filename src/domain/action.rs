@@ -72,10 +72,7 @@ impl Action {
 
     /// Writes change something in Tailer and are audited; everything else only reads.
     pub fn is_write(self) -> bool {
-        matches!(
-            self,
-            Action::Launch | Action::Disable | Action::Enable | Action::Reset | Action::Mark
-        )
+        matches!(self, Action::Launch | Action::Disable | Action::Enable | Action::Reset | Action::Mark)
     }
 
     pub fn from_name(name: &str) -> Option<Action> {
@@ -105,11 +102,7 @@ pub struct ActionSet {
 impl ActionSet {
     /// Every action (`*`, or an omitted `actions` key).
     pub fn any() -> Self {
-        ActionSet {
-            all_reads: true,
-            all_writes: true,
-            listed: Vec::new(),
-        }
+        ActionSet { all_reads: true, all_writes: true, listed: Vec::new() }
     }
 
     /// Adds one entry of a rule's `actions` list.
@@ -130,11 +123,7 @@ impl ActionSet {
     }
 
     pub fn contains(&self, action: Action) -> bool {
-        if action.is_write() {
-            self.all_writes || self.listed.contains(&action)
-        } else {
-            self.all_reads || self.listed.contains(&action)
-        }
+        if action.is_write() { self.all_writes || self.listed.contains(&action) } else { self.all_reads || self.listed.contains(&action) }
     }
 
     /// True when at least one write action is covered.

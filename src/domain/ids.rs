@@ -23,11 +23,7 @@ fn slack_id(value: &str, prefixes: &[char]) -> bool {
 }
 
 fn plain_token(value: &str, max: usize, extra: &[char]) -> bool {
-    !value.is_empty()
-        && value.len() <= max
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+    !value.is_empty() && value.len() <= max && value.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
 }
 
 macro_rules! id_type {
@@ -164,12 +160,8 @@ mod tests {
 
     #[test]
     fn both_documented_run_id_shapes_parse() {
-        let launched =
-            RunId::parse("20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1").unwrap();
-        assert_eq!(
-            launched.launched_at().unwrap().to_string(),
-            "2020-12-30 11:39:40"
-        );
+        let launched = RunId::parse("20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1").unwrap();
+        assert_eq!(launched.launched_at().unwrap().to_string(), "2020-12-30 11:39:40");
         let event = RunId::parse("20201209-cf026ae9-c79c-4cf9-8ffb-0bb63ad39469").unwrap();
         assert!(event.launched_at().is_none());
         assert!(RunId::parse("20201209 <!channel>").is_err());

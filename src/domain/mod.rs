@@ -6,6 +6,5 @@ mod ids;
 
 pub use action::{Action, ActionSet, UnknownAction};
 pub use ids::{
-    Account, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId,
-    JobName, RunId, TeamId, UserGroupId, UserId,
+    Account, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, RunId, TeamId, UserGroupId, UserId,
 };

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use routes::{ACK_DEADLINE, AppState, MAX_BODY, router};
 
@@ -21,6 +23,7 @@ use crate::slack::api::SlackApi;
 use crate::slack::verify::Verifier;
 use crate::store::Store;
 use crate::tailer::{ClientOptions, TailerClient};
+use crate::watch::Workers;
 
 /// How long shutdown waits for work in flight (Cloud Run allows 10 s).
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
@@ -29,72 +32,32 @@ pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    workers: Arc<Workers>,
 }
 
 impl Application {
     /// Everything `serve` needs, checked before the port opens: secrets, key file, store.
-    pub async fn build(
-        settings: &Settings,
-        config: Config,
-        clock: SharedClock,
-        addr: SocketAddr,
-    ) -> anyhow::Result<Application> {
-        let signing_secret =
-            settings
-                .slack_signing_secret
-                .clone()
-                .ok_or(StartupError::BadVariable {
-                    variable: "SLACK_SIGNING_SECRET",
-                    message: "required to verify Slack's requests".into(),
-                })?;
+    pub async fn build(settings: &Settings, config: Config, clock: SharedClock, addr: SocketAddr) -> anyhow::Result<Application> {
+        let signing_secret = settings
+            .slack_signing_secret
+            .clone()
+            .ok_or(StartupError::BadVariable { variable: "SLACK_SIGNING_SECRET", message: "required to verify Slack's requests".into() })?;
         let bot_token = settings
             .slack_bot_token
             .clone()
-            .ok_or(StartupError::BadVariable {
-                variable: "SLACK_BOT_TOKEN",
-                message: "required to post to Slack (xoxb-...)".into(),
-            })?;
+            .ok_or(StartupError::BadVariable { variable: "SLACK_BOT_TOKEN", message: "required to post to Slack (xoxb-...)".into() })?;
         let tokens = settings.token_source(clock.clone())?;
-        let options = ClientOptions {
-            timeout: config.tailer.timeout,
-            max_retries: config.tailer.max_retries,
-            ..ClientOptions::default()
-        };
-        let tailer = TailerClient::new(&settings.tailer_api_url, tokens, options)
-            .context("building the Tailer client")?;
-        let slack = SlackApi::new(
-            &settings.slack_api_url,
-            &bot_token,
-            config.slack.response_url_prefixes.clone(),
-            Duration::from_secs(10),
-        )
-        .context("building the Slack client")?;
+        let options = ClientOptions { timeout: config.tailer.timeout, max_retries: config.tailer.max_retries, ..ClientOptions::default() };
+        let tailer = TailerClient::new(&settings.tailer_api_url, tokens, options).context("building the Tailer client")?;
+        let slack = SlackApi::new(&settings.slack_api_url, &bot_token, config.slack.response_url_prefixes.clone(), Duration::from_secs(10))
+            .context("building the Slack client")?;
         let store = Store::connect(&settings.database_url)
             .await
-            .with_context(|| {
-                format!(
-                    "opening the store at {}",
-                    redact_url(&settings.database_url)
-                )
-            })?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listening on {addr}"))?;
-        let bot = Arc::new(Bot::new(
-            Arc::new(config),
-            tailer,
-            Arc::new(slack),
-            store,
-            clock.clone(),
-        ));
-        Ok(Application {
-            listener,
-            state: AppState {
-                bot,
-                verifier: Verifier::new(signing_secret),
-                clock,
-            },
-        })
+            .with_context(|| format!("opening the store at {}", redact_url(&settings.database_url)))?;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        let bot = Arc::new(Bot::new(Arc::new(config), tailer, Arc::new(slack), store, clock.clone()));
+        let workers = Workers::new(bot.clone());
+        Ok(Application { listener, state: AppState { bot, verifier: Verifier::new(signing_secret), clock }, workers })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -105,27 +68,45 @@ impl Application {
         self.state.bot.clone()
     }
 
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    /// The background workers, for tests that drive them one pass at a time.
+    pub fn workers(&self) -> Arc<Workers> {
+        self.workers.clone()
+    }
+
+    /// Serves and runs the background work until `shutdown` resolves, then stops polling,
+    /// finishes the work in flight and flushes the outbox, within [`DRAIN_DEADLINE`].
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        self.run(shutdown, true).await
+    }
+
+    /// Serves only: the background workers are left to the caller (tests).
+    pub async fn serve_only(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        self.run(shutdown, false).await
+    }
+
+    async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static, background: bool) -> anyhow::Result<()> {
         let bot = self.state.bot.clone();
+        let (stop, drain) = (CancellationToken::new(), CancellationToken::new());
+        let loops = TaskTracker::new();
+        if background {
+            self.workers.spawn(&loops, stop.clone(), drain.clone());
+        }
+        loops.close();
         let app = router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        tracing::info!("no longer accepting requests; finishing the work in flight");
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        tracing::info!("no longer accepting requests; stopping the pollers and finishing the work in flight");
+        let deadline = tokio::time::Instant::now() + DRAIN_DEADLINE;
+        stop.cancel();
         bot.tasks.close();
-        if tokio::time::timeout(DRAIN_DEADLINE, bot.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                remaining = bot.tasks.len(),
-                "shutdown deadline reached with work unfinished"
-            );
+        if tokio::time::timeout_at(deadline, bot.tasks.wait()).await.is_err() {
+            tracing::warn!(remaining = bot.tasks.len(), "shutdown deadline reached with work unfinished");
+        }
+        drain.cancel();
+        bot.outbox_wake.notify_one();
+        if tokio::time::timeout_at(deadline, loops.wait()).await.is_err() {
+            let (depth, _) = bot.store.outbox_depth().await.unwrap_or_default();
+            tracing::warn!(undelivered = depth, "shutdown deadline reached before the outbox was flushed; it resumes at the next start");
         }
         bot.store.close().await;
         tracing::info!("stopped");
@@ -172,13 +153,7 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn a_database_password_never_shows() {
-        assert_eq!(
-            super::redact_url("postgres://bot:hunter2@db:5432/bot"),
-            "postgres://[redacted]@db:5432/bot"
-        );
-        assert_eq!(
-            super::redact_url("sqlite://tailerbot.db"),
-            "sqlite://tailerbot.db"
-        );
+        assert_eq!(super::redact_url("postgres://bot:hunter2@db:5432/bot"), "postgres://[redacted]@db:5432/bot");
+        assert_eq!(super::redact_url("sqlite://tailerbot.db"), "sqlite://tailerbot.db");
     }
 }

@@ -58,12 +58,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
     state
         .verifier
-        .verify(
-            header(headers, "x-slack-request-timestamp"),
-            header(headers, "x-slack-signature"),
-            body,
-            state.clock.unix(),
-        )
+        .verify(header(headers, "x-slack-request-timestamp"), header(headers, "x-slack-signature"), body, state.clock.unix())
         .map_err(|error| {
             tracing::warn!(%error, "refused an unsigned or badly signed request");
             (StatusCode::UNAUTHORIZED, "invalid signature")
@@ -71,15 +66,9 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Re
 }
 
 /// 403 for a workspace or app outside the allow-lists.
-fn admitted(
-    slack: &SlackConfig,
-    team: Option<&TeamId>,
-    app: Option<&AppId>,
-) -> Result<(), Refusal> {
-    let team_ok = slack.allowed_team_ids.is_empty()
-        || team.is_some_and(|t| slack.allowed_team_ids.contains(t));
-    let app_ok =
-        slack.allowed_app_ids.is_empty() || app.is_some_and(|a| slack.allowed_app_ids.contains(a));
+fn admitted(slack: &SlackConfig, team: Option<&TeamId>, app: Option<&AppId>) -> Result<(), Refusal> {
+    let team_ok = slack.allowed_team_ids.is_empty() || team.is_some_and(|t| slack.allowed_team_ids.contains(t));
+    let app_ok = slack.allowed_app_ids.is_empty() || app.is_some_and(|a| slack.allowed_app_ids.contains(a));
     if team_ok && app_ok {
         Ok(())
     } else {
@@ -110,9 +99,7 @@ where
         Ok(Ok(ack)) => answer(ack),
         Ok(Err(error)) => {
             tracing::error!(%error, "a request handler failed");
-            answer(Ack::ephemeral(crate::bot::render::note(
-                ":warning: Something went wrong on my side; nothing was done.",
-            )))
+            answer(Ack::ephemeral(crate::bot::render::note(":warning: Something went wrong on my side; nothing was done.")))
         }
         Err(_) => {
             tracing::warn!("the answer took longer than the deadline; acknowledging now");
@@ -140,19 +127,12 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(command) => command,
         Err(error) => return bad_request(error),
     };
-    if let Err(refused) = admitted(
-        &state.bot.config.slack,
-        Some(&command.team_id),
-        command.api_app_id.as_ref(),
-    ) {
+    if let Err(refused) = admitted(&state.bot.config.slack, Some(&command.team_id), command.api_app_id.as_ref()) {
         return refused.into_response();
     }
     let bot = state.bot.clone();
     let response_url = command.response_url.clone();
-    in_time(&state, response_url, async move {
-        bot.slash_command(command).await
-    })
-    .await
+    in_time(&state, response_url, async move { bot.slash_command(command).await }).await
 }
 
 async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -164,11 +144,7 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
         Err(error) => return bad_request(error),
     };
     if let Interaction::BlockAction(click) = &interaction {
-        if let Err(refused) = admitted(
-            &state.bot.config.slack,
-            Some(&click.team_id),
-            click.api_app_id.as_ref(),
-        ) {
+        if let Err(refused) = admitted(&state.bot.config.slack, Some(&click.team_id), click.api_app_id.as_ref()) {
             return refused.into_response();
         }
     }
@@ -177,10 +153,7 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
         Interaction::BlockAction(click) => click.response_url.clone(),
         Interaction::Other(_) => None,
     };
-    in_time(&state, response_url, async move {
-        bot.interaction(interaction).await
-    })
-    .await
+    in_time(&state, response_url, async move { bot.interaction(interaction).await }).await
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -192,20 +165,12 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     match event.get("type").and_then(Value::as_str) {
         Some("url_verification") => match event.get("challenge").and_then(Value::as_str) {
-            Some(challenge) if challenge.len() <= 200 => {
-                Json(json!({ "challenge": challenge })).into_response()
-            }
+            Some(challenge) if challenge.len() <= 200 => Json(json!({ "challenge": challenge })).into_response(),
             _ => bad_request("url_verification without a usable challenge"),
         },
         _ => {
-            let team = event
-                .get("team_id")
-                .and_then(Value::as_str)
-                .and_then(|t| TeamId::parse(t).ok());
-            let app = event
-                .get("api_app_id")
-                .and_then(Value::as_str)
-                .and_then(|a| AppId::parse(a).ok());
+            let team = event.get("team_id").and_then(Value::as_str).and_then(|t| TeamId::parse(t).ok());
+            let app = event.get("api_app_id").and_then(Value::as_str).and_then(|a| AppId::parse(a).ok());
             if let Err(refused) = admitted(&state.bot.config.slack, team.as_ref(), app.as_ref()) {
                 return refused.into_response();
             }

@@ -53,11 +53,7 @@ fn one() -> u32 {
 
 impl Fault {
     pub fn new(action: Option<&str>, kind: FaultKind, times: u32) -> Fault {
-        Fault {
-            action: action.map(str::to_owned),
-            kind,
-            times,
-        }
+        Fault { action: action.map(str::to_owned), kind, times }
     }
 }
 
@@ -80,10 +76,7 @@ impl Faults {
 
     /// Takes one use of the first fault that applies to `action`.
     pub fn take(&mut self, action: &str) -> Option<FaultKind> {
-        let index = self
-            .armed
-            .iter()
-            .position(|f| f.action.as_deref().is_none_or(|a| a == action))?;
+        let index = self.armed.iter().position(|f| f.action.as_deref().is_none_or(|a| a == action))?;
         let fault = &mut self.armed[index];
         fault.times -= 1;
         let kind = fault.kind.clone();
@@ -114,12 +107,6 @@ mod tests {
             serde_json::from_str(r#"{"action": "get_last_status", "kind": "status", "status": 503, "message": "down", "times": 3}"#)
                 .unwrap();
         assert_eq!(fault.times, 3);
-        assert_eq!(
-            fault.kind,
-            FaultKind::Status {
-                status: 503,
-                message: "down".into()
-            }
-        );
+        assert_eq!(fault.kind, FaultKind::Status { status: 503, message: "down".into() });
     }
 }

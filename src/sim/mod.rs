@@ -154,11 +154,7 @@ impl Simulator {
                 tracing::error!(error = %e, "the Tailer simulator stopped");
             }
         });
-        Ok(RunningSimulator {
-            addr,
-            sim,
-            _stop: stop,
-        })
+        Ok(RunningSimulator { addr, sim, _stop: stop })
     }
 
     /// Arms a fault.
@@ -173,10 +169,7 @@ impl Simulator {
 
     /// How many requests of one action were received.
     pub fn count(&self, action: &str) -> usize {
-        lock(&self.inner.requests)
-            .iter()
-            .filter(|r| r.action == action)
-            .count()
+        lock(&self.inner.requests).iter().filter(|r| r.action == action).count()
     }
 
     /// The current status of a run, visible to clients or not yet.
@@ -186,11 +179,7 @@ impl Simulator {
 
     /// Whether a configuration is currently activated.
     pub fn is_activated(&self, configuration_id: &str) -> Option<bool> {
-        lock(&self.inner.state)
-            .configurations
-            .iter()
-            .find(|c| c.configuration_id == configuration_id)
-            .map(|c| c.activated)
+        lock(&self.inner.state).configurations.iter().find(|c| c.configuration_id == configuration_id).map(|c| c.activated)
     }
 
     /// Runs in the simulator, history included.
@@ -224,7 +213,5 @@ impl Simulator {
 /// Locks a simulator mutex. A panic while holding one is a bug in the simulator itself;
 /// the data stays usable, so poisoning is ignored.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -29,12 +29,7 @@ pub struct RecordedRequest {
 
 pub fn router(sim: Simulator) -> Router {
     let mut router = Router::new();
-    for path in [
-        "/v1/dag/launch",
-        "/v1/dag/status",
-        "/v1/workflow/status",
-        "/v1/configuration/status",
-    ] {
+    for path in ["/v1/dag/launch", "/v1/dag/status", "/v1/workflow/status", "/v1/configuration/status"] {
         router = router.route(path, post(api));
     }
     router
@@ -55,49 +50,21 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// A well-formed bearer token: `Bearer ` and one visible word.
 fn token_ok(sim: &Simulator, headers: &HeaderMap) -> bool {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(token) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
         return false;
     };
     let well_formed = !token.is_empty() && token.chars().all(|c| c.is_ascii_graphic());
-    well_formed
-        && sim
-            .inner
-            .options
-            .token
-            .as_deref()
-            .is_none_or(|expected| expected == token)
+    well_formed && sim.inner.options.token.as_deref().is_none_or(|expected| expected == token)
 }
 
-async fn api(
-    State(sim): State<Simulator>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn api(State(sim): State<Simulator>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_owned();
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    let action = parsed
-        .as_ref()
-        .and_then(|v| v.get("action"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let action = parsed.as_ref().and_then(|v| v.get("action")).and_then(Value::as_str).unwrap_or_default().to_owned();
     let at_ms = lock(&sim.inner.state).now_ms();
-    sim.record(RecordedRequest {
-        path: path.clone(),
-        action: action.clone(),
-        body: parsed.clone().unwrap_or(Value::Null),
-        at_ms,
-    });
+    sim.record(RecordedRequest { path: path.clone(), action: action.clone(), body: parsed.clone().unwrap_or(Value::Null), at_ms });
     if !token_ok(&sim, &headers) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or malformed bearer token",
-        );
+        return refuse(StatusCode::UNAUTHORIZED, "missing or malformed bearer token");
     }
     let fault = lock(&sim.inner.faults).take(&action);
     let delay = match fault {
@@ -121,16 +88,10 @@ fn act(sim: &Simulator, path: &str, action: &str, parsed: Option<Value>) -> Resp
         return refuse(StatusCode::BAD_REQUEST, "the body must be a JSON object");
     };
     let Some(known) = TailerAction::from_name(action) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            format!("unknown action `{action}`"),
-        );
+        return refuse(StatusCode::BAD_REQUEST, format!("unknown action `{action}`"));
     };
     if known.path() != path {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            format!("action `{action}` is not served at {path}"),
-        );
+        return refuse(StatusCode::BAD_REQUEST, format!("action `{action}` is not served at {path}"));
     }
     match handle(sim, known, &fields) {
         Ok(body) => answer(StatusCode::OK, body),
@@ -173,34 +134,20 @@ type Outcome = Result<Value, (StatusCode, String)>;
 fn text<'a>(fields: &'a Fields, name: &str) -> Result<&'a str, (StatusCode, String)> {
     match fields.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err((
-            StatusCode::BAD_REQUEST,
-            format!("`{name}` must be a non-empty string"),
-        )),
+        Some(_) => Err((StatusCode::BAD_REQUEST, format!("`{name}` must be a non-empty string"))),
         None => Err((StatusCode::BAD_REQUEST, format!("missing field `{name}`"))),
     }
 }
 
-fn optional_text<'a>(
-    fields: &'a Fields,
-    name: &str,
-) -> Result<Option<&'a str>, (StatusCode, String)> {
-    if fields.contains_key(name) {
-        text(fields, name).map(Some)
-    } else {
-        Ok(None)
-    }
+fn optional_text<'a>(fields: &'a Fields, name: &str) -> Result<Option<&'a str>, (StatusCode, String)> {
+    if fields.contains_key(name) { text(fields, name).map(Some) } else { Ok(None) }
 }
 
 fn date(fields: &Fields) -> Result<Option<NaiveDate>, (StatusCode, String)> {
     optional_text(fields, "execution_date")?
         .map(|d| {
-            NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                (
-                    StatusCode::BAD_REQUEST,
-                    format!("execution_date `{d}` is not YYYY-MM-DD"),
-                )
-            })
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| (StatusCode::BAD_REQUEST, format!("execution_date `{d}` is not YYYY-MM-DD")))
         })
         .transpose()
 }
@@ -212,10 +159,7 @@ fn limit(fields: &Fields, default: usize) -> Result<usize, (StatusCode, String)>
             .as_u64()
             .filter(|n| *n >= 1)
             .map(|n| n.min(1000) as usize)
-            .ok_or((
-                StatusCode::BAD_REQUEST,
-                "limit must be a positive integer".into(),
-            )),
+            .ok_or((StatusCode::BAD_REQUEST, "limit must be a positive integer".into())),
         Some(_) => Err((StatusCode::BAD_REQUEST, "limit must be an integer".into())),
     }
 }
@@ -223,10 +167,7 @@ fn limit(fields: &Fields, default: usize) -> Result<usize, (StatusCode, String)>
 fn flag(fields: &Fields, name: &str) -> Result<bool, (StatusCode, String)> {
     match fields.get(name) {
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err((
-            StatusCode::BAD_REQUEST,
-            format!("`{name}` must be true or false"),
-        )),
+        Some(_) => Err((StatusCode::BAD_REQUEST, format!("`{name}` must be true or false"))),
         None => Err((StatusCode::BAD_REQUEST, format!("missing field `{name}`"))),
     }
 }
@@ -238,39 +179,17 @@ fn handle(sim: &Simulator, action: TailerAction, fields: &Fields) -> Outcome {
     if action == TailerAction::GetByStatus {
         let status = optional_text(fields, "status")?;
         let environment = optional_text(fields, "environment")?;
-        let results = state.by_status(
-            account,
-            configuration_type,
-            environment,
-            status,
-            date(fields)?,
-            limit(fields, 100)?,
-        );
+        let results = state.by_status(account, configuration_type, environment, status, date(fields)?, limit(fields, 100)?);
         return Ok(json!({ "results": results }));
     }
     let configuration_id = text(fields, "configuration_id")?;
     let environment = optional_text(fields, "environment")?;
-    let not_found = || {
-        (
-            StatusCode::NOT_FOUND,
-            format!("configuration `{configuration_id}` not found for account {account}"),
-        )
-    };
-    let configuration = state
-        .find(account, environment, configuration_type, configuration_id)
-        .ok_or_else(not_found)?;
+    let not_found = || (StatusCode::NOT_FOUND, format!("configuration `{configuration_id}` not found for account {account}"));
+    let configuration = state.find(account, environment, configuration_type, configuration_id).ok_or_else(not_found)?;
     match action {
         TailerAction::LaunchJob => {
-            if !matches!(
-                configuration_type,
-                "table-to-table" | "gbq-to-gbq" | "table-to-storage"
-            ) {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "a {configuration_type} configuration cannot be launched through the API"
-                    ),
-                ));
+            if !matches!(configuration_type, "table-to-table" | "gbq-to-gbq" | "table-to-storage") {
+                return Err((StatusCode::BAD_REQUEST, format!("a {configuration_type} configuration cannot be launched through the API")));
             }
             let run_id = state.launch(configuration, date(fields)?);
             Ok(json!({ "run_id": run_id }))
@@ -279,26 +198,19 @@ fn handle(sim: &Simulator, action: TailerAction, fields: &Fields) -> Outcome {
             let run_id = text(fields, "run_id")?;
             match state.check(run_id) {
                 Some(results) => Ok(json!({ "results": results })),
-                None if sim.inner.options.unknown_run_is_404 => {
-                    Err((StatusCode::NOT_FOUND, format!("run `{run_id}` not found")))
-                }
+                None if sim.inner.options.unknown_run_is_404 => Err((StatusCode::NOT_FOUND, format!("run `{run_id}` not found"))),
                 None => Ok(json!({ "results": [] })),
             }
         }
         TailerAction::GetLastStatus => {
             let status = optional_text(fields, "status")?;
-            Ok(
-                json!({ "results": state.last(configuration, date(fields)?, status, limit(fields, 3)?) }),
-            )
+            Ok(json!({ "results": state.last(configuration, date(fields)?, status, limit(fields, 3)?) }))
         }
         TailerAction::SetRunStatus => {
             let run_id = text(fields, "run_id")?;
             let status = RunStatus::parse(text(fields, "status")?);
             if !status.settable() {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    format!("status `{status}` cannot be set"),
-                ));
+                return Err((StatusCode::BAD_REQUEST, format!("status `{status}` cannot be set")));
             }
             if state.set_status(run_id, status) {
                 Ok(json!({ "message": "ok" }))
@@ -308,10 +220,7 @@ fn handle(sim: &Simulator, action: TailerAction, fields: &Fields) -> Outcome {
         }
         TailerAction::ResetWorkflowStatus => {
             if configuration_type != "workflow" {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    "configuration_type must be `workflow`".into(),
-                ));
+                return Err((StatusCode::BAD_REQUEST, "configuration_type must be `workflow`".into()));
             }
             Ok(json!({ "code": 200, "data": {}, "message": "ok" }))
         }

@@ -30,12 +30,7 @@ pub struct SimConfiguration {
 }
 
 impl SimConfiguration {
-    pub fn new(
-        account: &str,
-        environment: &str,
-        configuration_type: &str,
-        configuration_id: &str,
-    ) -> Self {
+    pub fn new(account: &str, environment: &str, configuration_type: &str, configuration_id: &str) -> Self {
         SimConfiguration {
             account: account.to_owned(),
             environment: environment.to_owned(),
@@ -106,10 +101,7 @@ impl SimState {
         let mut configurations = options.configurations.clone();
         if options.documented_examples {
             for example in documented_configurations() {
-                if !configurations
-                    .iter()
-                    .any(|c| c.configuration_id == example.configuration_id)
-                {
+                if !configurations.iter().any(|c| c.configuration_id == example.configuration_id) {
                     configurations.push(example);
                 }
             }
@@ -133,16 +125,10 @@ impl SimState {
     /// The runs of the public docs' examples, with their ids, times and statuses.
     fn seed_documented_runs(&mut self) {
         for (configuration_id, run_id, start, seconds) in DOCUMENTED_RUNS {
-            let Some(configuration) = self
-                .configurations
-                .iter()
-                .position(|c| c.configuration_id == *configuration_id)
-            else {
+            let Some(configuration) = self.configurations.iter().position(|c| c.configuration_id == *configuration_id) else {
                 continue;
             };
-            let start = DateTime::parse_from_rfc3339(start)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or(self.started_wall);
+            let start = DateTime::parse_from_rfc3339(start).map(|t| t.with_timezone(&Utc)).unwrap_or(self.started_wall);
             let created_ms = (start - self.started_wall).num_milliseconds();
             self.by_id.insert((*run_id).to_owned(), self.runs.len());
             self.runs.push(SimRun {
@@ -181,48 +167,25 @@ impl SimState {
 
     fn scaled(&mut self, range: (Duration, Duration)) -> i64 {
         let (low, high) = (range.0.as_millis() as f64, range.1.as_millis() as f64);
-        let drawn = if high > low {
-            self.rng.random_range(low..high)
-        } else {
-            low
-        };
+        let drawn = if high > low { self.rng.random_range(low..high) } else { low };
         (drawn * self.options.speed) as i64
     }
 
-    fn add_run(
-        &mut self,
-        configuration: usize,
-        created_ms: i64,
-        execution_date: Option<NaiveDate>,
-        launched: bool,
-    ) -> String {
+    fn add_run(&mut self, configuration: usize, created_ms: i64, execution_date: Option<NaiveDate>, launched: bool) -> String {
         let wall = self.wall(created_ms);
         let uuid = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
-        let run_id = if launched
-            || self.configurations[configuration].configuration_type != "storage-to-storage"
-        {
+        let run_id = if launched || self.configurations[configuration].configuration_type != "storage-to-storage" {
             format!("{}-{uuid}", wall.format("%Y%m%d-%H%M%S"))
         } else {
             format!("{}-{uuid}", wall.format("%Y%m%d"))
         };
         let c = &self.configurations[configuration];
-        let (activated, failing) = (
-            c.activated,
-            c.configuration_id.to_ascii_lowercase().contains("fail"),
-        );
+        let (activated, failing) = (c.activated, c.configuration_id.to_ascii_lowercase().contains("fail"));
         let (waiting_ms, running_ms, outcome) = if !activated {
             (0, 0, RunStatus::Deactivated)
         } else {
-            let outcome = if failing {
-                RunStatus::Failed
-            } else {
-                RunStatus::Success
-            };
-            (
-                self.scaled(self.options.waiting),
-                self.scaled(self.options.running),
-                outcome,
-            )
+            let outcome = if failing { RunStatus::Failed } else { RunStatus::Success };
+            (self.scaled(self.options.waiting), self.scaled(self.options.running), outcome)
         };
         self.by_id.insert(run_id.clone(), self.runs.len());
         self.runs.push(SimRun {
@@ -239,13 +202,7 @@ impl SimState {
     }
 
     /// Finds a configuration by the identity fields of a request.
-    pub fn find(
-        &self,
-        account: &str,
-        environment: Option<&str>,
-        configuration_type: &str,
-        configuration_id: &str,
-    ) -> Option<usize> {
+    pub fn find(&self, account: &str, environment: Option<&str>, configuration_type: &str, configuration_id: &str) -> Option<usize> {
         self.configurations.iter().position(|c| {
             c.account == account
                 && c.configuration_id == configuration_id
@@ -270,10 +227,7 @@ impl SimState {
         } else if elapsed < run.waiting_ms + run.running_ms {
             (RunStatus::Running, run.created_ms + run.waiting_ms)
         } else {
-            (
-                run.outcome.clone(),
-                run.created_ms + run.waiting_ms + run.running_ms,
-            )
+            (run.outcome.clone(), run.created_ms + run.waiting_ms + run.running_ms)
         }
     }
 
@@ -288,11 +242,7 @@ impl SimState {
         let storage = c.configuration_type == "storage-to-storage";
         let stamp = |ms: i64| {
             let t = self.wall(ms);
-            if storage {
-                t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
-            } else {
-                t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
-            }
+            if storage { t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string() } else { t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string() }
         };
         let mut item = Map::new();
         item.insert("account".into(), json!(c.account));
@@ -301,10 +251,7 @@ impl SimState {
         item.insert("environment".into(), json!(c.environment));
         item.insert("job_id".into(), json!(c.job_id()));
         item.insert("run_id".into(), json!(run.run_id));
-        item.insert(
-            "start_execution_date".into(),
-            json!(stamp(run.created_ms + 5)),
-        );
+        item.insert("start_execution_date".into(), json!(stamp(run.created_ms + 5)));
         item.insert("status".into(), json!(status.as_str()));
         if !storage {
             item.insert("last_update_date".into(), json!(stamp(since)));
@@ -320,21 +267,11 @@ impl SimState {
     pub fn check(&self, run_id: &str) -> Option<Vec<Value>> {
         let run = &self.runs[*self.by_id.get(run_id)?];
         let now = self.now_ms();
-        Some(if self.visible(run, now) {
-            vec![self.item(run, now)]
-        } else {
-            Vec::new()
-        })
+        Some(if self.visible(run, now) { vec![self.item(run, now)] } else { Vec::new() })
     }
 
     /// `get_last_status`: newest first.
-    pub fn last(
-        &self,
-        configuration: usize,
-        execution_date: Option<NaiveDate>,
-        status: Option<&str>,
-        limit: usize,
-    ) -> Vec<Value> {
+    pub fn last(&self, configuration: usize, execution_date: Option<NaiveDate>, status: Option<&str>, limit: usize) -> Vec<Value> {
         let now = self.now_ms();
         let runs = self
             .runs
@@ -361,9 +298,7 @@ impl SimState {
             .iter()
             .filter(|r| {
                 let c = &self.configurations[r.configuration];
-                c.account == account
-                    && c.type_matches(configuration_type)
-                    && environment.is_none_or(|e| e == c.environment)
+                c.account == account && c.type_matches(configuration_type) && environment.is_none_or(|e| e == c.environment)
             })
             .filter(|r| self.visible(r, now))
             .filter(|r| execution_date.is_none_or(|d| d == r.execution_date))
@@ -371,18 +306,10 @@ impl SimState {
         self.newest_first(runs, limit, now)
     }
 
-    fn newest_first<'a>(
-        &'a self,
-        runs: impl Iterator<Item = &'a SimRun>,
-        limit: usize,
-        now: i64,
-    ) -> Vec<Value> {
+    fn newest_first<'a>(&'a self, runs: impl Iterator<Item = &'a SimRun>, limit: usize, now: i64) -> Vec<Value> {
         let mut runs: Vec<&SimRun> = runs.collect();
         runs.sort_by_key(|r| std::cmp::Reverse(r.created_ms));
-        runs.into_iter()
-            .take(limit)
-            .map(|r| self.item(r, now))
-            .collect()
+        runs.into_iter().take(limit).map(|r| self.item(r, now)).collect()
     }
 
     /// `set_run_status`: false for an unknown run.
@@ -417,98 +344,31 @@ impl SimState {
 
 /// The data operations named in the public docs' examples.
 fn documented_configurations() -> Vec<SimConfiguration> {
-    let mut storage = SimConfiguration::new(
-        "000099",
-        "DEV",
-        "storage-to-storage",
-        "000099-jarvis-demo-iowa-liquor-storage-to-storage",
-    );
-    storage.job_id = Some("storage-to-storage|000099|000099-jarvis-demo-iowa-liquor-storage-to-storage|DEV|stores-{{FD_DATE}}-{{FD_TIME}}.csv".into());
+    let mut storage = SimConfiguration::new("000099", "DEV", "storage-to-storage", "000099-jarvis-demo-iowa-liquor-storage-to-storage");
+    storage.job_id =
+        Some("storage-to-storage|000099|000099-jarvis-demo-iowa-liquor-storage-to-storage|DEV|stores-{{FD_DATE}}-{{FD_TIME}}.csv".into());
     vec![
-        SimConfiguration::new(
-            "000099",
-            "DEV",
-            "table-to-table",
-            "000099_iowa_liquor_prepare_pda_DEV",
-        ),
+        SimConfiguration::new("000099", "DEV", "table-to-table", "000099_iowa_liquor_prepare_pda_DEV"),
         storage,
         SimConfiguration::new("000099", "DEV", "workflow", "000099-iowa-liquor-load-pda"),
-        SimConfiguration::new(
-            "000099",
-            "DEV",
-            "table-to-table",
-            "000099_Load_PDA_f_traffic_ma_DEV",
-        ),
-        SimConfiguration::new(
-            "000110",
-            "DEV",
-            "table-to-table",
-            "000110-tailer-TTT-POC-ETL-VTE_DEV",
-        ),
+        SimConfiguration::new("000099", "DEV", "table-to-table", "000099_Load_PDA_f_traffic_ma_DEV"),
+        SimConfiguration::new("000110", "DEV", "table-to-table", "000110-tailer-TTT-POC-ETL-VTE_DEV"),
     ]
 }
 
 /// `(configuration_id, run_id, start, seconds)` of the runs the docs show.
 const DOCUMENTED_RUNS: &[(&str, &str, &str, i64)] = &[
-    (
-        "000099_iowa_liquor_prepare_pda_DEV",
-        "20201210-140612-19e547a1-de6a-47f0-b563-b8a3d5754118",
-        "2020-12-10T14:06:17.415294+00:00",
-        99,
-    ),
-    (
-        "000099_iowa_liquor_prepare_pda_DEV",
-        "20201230-110907-47b31b2d-a54a-4a95-a3a6-b4fbc2168333",
-        "2020-12-30T11:09:13.665798+00:00",
-        95,
-    ),
-    (
-        "000099_iowa_liquor_prepare_pda_DEV",
-        "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179",
-        "2020-12-30T11:28:43.861340+00:00",
-        84,
-    ),
-    (
-        "000099-jarvis-demo-iowa-liquor-storage-to-storage",
-        "20201209-4d76a90a-b092-4c69-a87f-b0cd79305428",
-        "2020-12-09T17:17:18+00:00",
-        4,
-    ),
-    (
-        "000099-jarvis-demo-iowa-liquor-storage-to-storage",
-        "20201209-7b7b7a66-1cc0-4f09-a893-ce4a35adf09b",
-        "2020-12-09T17:17:18+00:00",
-        4,
-    ),
-    (
-        "000099-jarvis-demo-iowa-liquor-storage-to-storage",
-        "20201209-cf026ae9-c79c-4cf9-8ffb-0bb63ad39469",
-        "2020-12-09T17:17:23+00:00",
-        3,
-    ),
+    ("000099_iowa_liquor_prepare_pda_DEV", "20201210-140612-19e547a1-de6a-47f0-b563-b8a3d5754118", "2020-12-10T14:06:17.415294+00:00", 99),
+    ("000099_iowa_liquor_prepare_pda_DEV", "20201230-110907-47b31b2d-a54a-4a95-a3a6-b4fbc2168333", "2020-12-30T11:09:13.665798+00:00", 95),
+    ("000099_iowa_liquor_prepare_pda_DEV", "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179", "2020-12-30T11:28:43.861340+00:00", 84),
+    ("000099-jarvis-demo-iowa-liquor-storage-to-storage", "20201209-4d76a90a-b092-4c69-a87f-b0cd79305428", "2020-12-09T17:17:18+00:00", 4),
+    ("000099-jarvis-demo-iowa-liquor-storage-to-storage", "20201209-7b7b7a66-1cc0-4f09-a893-ce4a35adf09b", "2020-12-09T17:17:18+00:00", 4),
+    ("000099-jarvis-demo-iowa-liquor-storage-to-storage", "20201209-cf026ae9-c79c-4cf9-8ffb-0bb63ad39469", "2020-12-09T17:17:23+00:00", 3),
 ];
 
 /// Python's `str(timedelta)` for a number of microseconds.
 fn timedelta(micros: i64) -> String {
-    let seconds = micros / 1_000_000;
-    let fraction = micros % 1_000_000;
-    let clock = format!(
-        "{}:{:02}:{:02}",
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60
-    );
-    let days = seconds / 86_400;
-    let clock = if fraction == 0 {
-        clock
-    } else {
-        format!("{clock}.{fraction:06}")
-    };
-    match days {
-        0 => clock,
-        1 => format!("1 day, {clock}"),
-        n => format!("{n} days, {clock}"),
-    }
+    crate::tailer::format_duration(Duration::from_micros(micros.max(0) as u64))
 }
 
 #[cfg(test)]
@@ -520,11 +380,7 @@ mod tests {
     fn timedeltas_read_back_as_the_same_duration() {
         for micros in [84_002_519_i64, 3_000_000, 90_061_000_001] {
             let text = timedelta(micros);
-            assert_eq!(
-                parse_duration(&text),
-                Some(Duration::from_micros(micros as u64)),
-                "{text}"
-            );
+            assert_eq!(parse_duration(&text), Some(Duration::from_micros(micros as u64)), "{text}");
         }
     }
 }

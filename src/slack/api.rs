@@ -78,11 +78,7 @@ fn describe(kind: &SlackErrorKind, detail: &str) -> String {
         SlackErrorKind::Timeout => "timed out".to_owned(),
         SlackErrorKind::Disallowed => "response_url outside the allowed prefixes".to_owned(),
     };
-    if detail.is_empty() {
-        head
-    } else {
-        format!("{head} ({detail})")
-    }
+    if detail.is_empty() { head } else { format!("{head} ({detail})") }
 }
 
 impl SlackError {
@@ -90,13 +86,9 @@ impl SlackError {
     pub fn is_permanent(&self) -> bool {
         match &self.kind {
             SlackErrorKind::Api(code) => PERMANENT.contains(&code.as_str()),
-            SlackErrorKind::Http(status) => {
-                (400..500).contains(status) && *status != 429 && *status != 408
-            }
+            SlackErrorKind::Http(status) => (400..500).contains(status) && *status != 429 && *status != 408,
             SlackErrorKind::Disallowed => true,
-            SlackErrorKind::RateLimited(_)
-            | SlackErrorKind::Transport
-            | SlackErrorKind::Timeout => false,
+            SlackErrorKind::RateLimited(_) | SlackErrorKind::Transport | SlackErrorKind::Timeout => false,
         }
     }
 
@@ -110,30 +102,13 @@ impl SlackError {
 
     fn from_client(method: &'static str, error: SlackClientError) -> SlackError {
         let (kind, detail) = match error {
-            SlackClientError::RateLimitError(e) => {
-                (SlackErrorKind::RateLimited(e.retry_after), String::new())
-            }
-            SlackClientError::ApiError(e) => (
-                SlackErrorKind::Api(e.code.chars().take(60).collect()),
-                String::new(),
-            ),
-            SlackClientError::HttpError(e) => {
-                (SlackErrorKind::Http(e.status_code.as_u16()), String::new())
-            }
-            SlackClientError::ProtocolError(e) => (
-                SlackErrorKind::Api("unreadable_answer".into()),
-                e.json_error.to_string(),
-            ),
-            other => (
-                SlackErrorKind::Transport,
-                other.to_string().chars().take(200).collect(),
-            ),
+            SlackClientError::RateLimitError(e) => (SlackErrorKind::RateLimited(e.retry_after), String::new()),
+            SlackClientError::ApiError(e) => (SlackErrorKind::Api(e.code.chars().take(60).collect()), String::new()),
+            SlackClientError::HttpError(e) => (SlackErrorKind::Http(e.status_code.as_u16()), String::new()),
+            SlackClientError::ProtocolError(e) => (SlackErrorKind::Api("unreadable_answer".into()), e.json_error.to_string()),
+            other => (SlackErrorKind::Transport, other.to_string().chars().take(200).collect()),
         };
-        SlackError {
-            method,
-            kind,
-            detail,
-        }
+        SlackError { method, kind, detail }
     }
 }
 
@@ -149,21 +124,11 @@ pub struct ResponseBody {
 
 impl ResponseBody {
     pub fn ephemeral(message: Message) -> Self {
-        ResponseBody {
-            response_type: "ephemeral",
-            replace_original: false,
-            text: message.text,
-            blocks: message.blocks,
-        }
+        ResponseBody { response_type: "ephemeral", replace_original: false, text: message.text, blocks: message.blocks }
     }
 
     pub fn in_channel(message: Message) -> Self {
-        ResponseBody {
-            response_type: "in_channel",
-            replace_original: false,
-            text: message.text,
-            blocks: message.blocks,
-        }
+        ResponseBody { response_type: "in_channel", replace_original: false, text: message.text, blocks: message.blocks }
     }
 
     pub fn replacing(mut self) -> Self {
@@ -228,10 +193,7 @@ pub struct SlackApi {
 
 impl std::fmt::Debug for SlackApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlackApi")
-            .field("timeout", &self.timeout)
-            .field("token", &"[redacted]")
-            .finish()
+        f.debug_struct("SlackApi").field("timeout", &self.timeout).field("token", &"[redacted]").finish()
     }
 }
 
@@ -244,43 +206,24 @@ impl SlackApi {
         timeout: Duration,
     ) -> std::io::Result<SlackApi> {
         crate::tls::install_crypto_provider();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .build();
-        let connector = SlackClientHyperConnector::with_connector(https)
-            .with_slack_api_url(api_url.trim_end_matches('/'));
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(std::io::Error::other)?;
+        let https = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().enable_http2().build();
+        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'));
+        let http =
+            reqwest::Client::builder().timeout(timeout).connect_timeout(Duration::from_secs(3)).build().map_err(std::io::Error::other)?;
         Ok(SlackApi {
             client: SlackClient::new(connector),
-            token: SlackApiToken::new(SlackApiTokenValue::new(
-                bot_token.expose_secret().to_owned(),
-            )),
+            token: SlackApiToken::new(SlackApiTokenValue::new(bot_token.expose_secret().to_owned())),
             http,
             timeout,
             response_url_prefixes,
         })
     }
 
-    async fn timed<T>(
-        &self,
-        method: &'static str,
-        call: impl Future<Output = ClientResult<T>>,
-    ) -> Result<T, SlackError> {
+    async fn timed<T>(&self, method: &'static str, call: impl Future<Output = ClientResult<T>>) -> Result<T, SlackError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(SlackError::from_client(method, error)),
-            Err(_) => Err(SlackError {
-                method,
-                kind: SlackErrorKind::Timeout,
-                detail: String::new(),
-            }),
+            Err(_) => Err(SlackError { method, kind: SlackErrorKind::Timeout, detail: String::new() }),
         }
     }
 
@@ -291,13 +234,13 @@ impl SlackApi {
     /// `chat.postMessage`; returns the message's `ts`.
     pub async fn post_message(
         &self,
-        channel: &ChannelId,
+        channel: &str,
         message: &Message,
         thread_ts: Option<&str>,
         broadcast: bool,
     ) -> Result<String, SlackError> {
         let body = PostMessage {
-            channel: channel.as_str(),
+            channel,
             text: &message.text,
             blocks: &message.blocks,
             thread_ts,
@@ -305,150 +248,66 @@ impl SlackApi {
             unfurl_links: false,
             unfurl_media: false,
         };
-        let posted: Posted = self
-            .timed(
-                "chat.postMessage",
-                self.session()
-                    .http_session_api
-                    .http_post("chat.postMessage", &body, None),
-            )
-            .await?;
+        let posted: Posted =
+            self.timed("chat.postMessage", self.session().http_session_api.http_post("chat.postMessage", &body, None)).await?;
         Ok(posted.ts)
     }
 
     /// `chat.update`.
-    pub async fn update_message(
-        &self,
-        channel: &ChannelId,
-        ts: &str,
-        message: &Message,
-    ) -> Result<(), SlackError> {
-        let body = UpdateMessage {
-            channel: channel.as_str(),
-            ts,
-            text: &message.text,
-            blocks: &message.blocks,
-        };
-        let _: Acknowledged = self
-            .timed(
-                "chat.update",
-                self.session()
-                    .http_session_api
-                    .http_post("chat.update", &body, None),
-            )
-            .await?;
+    pub async fn update_message(&self, channel: &ChannelId, ts: &str, message: &Message) -> Result<(), SlackError> {
+        let body = UpdateMessage { channel: channel.as_str(), ts, text: &message.text, blocks: &message.blocks };
+        let _: Acknowledged = self.timed("chat.update", self.session().http_session_api.http_post("chat.update", &body, None)).await?;
         Ok(())
     }
 
     /// `chat.postEphemeral`: a message only `user` sees.
-    pub async fn post_ephemeral(
-        &self,
-        channel: &ChannelId,
-        user: &UserId,
-        message: &Message,
-    ) -> Result<(), SlackError> {
-        let body = PostEphemeral {
-            channel: channel.as_str(),
-            user: user.as_str(),
-            text: &message.text,
-            blocks: &message.blocks,
-        };
-        let _: Acknowledged = self
-            .timed(
-                "chat.postEphemeral",
-                self.session()
-                    .http_session_api
-                    .http_post("chat.postEphemeral", &body, None),
-            )
-            .await?;
+    pub async fn post_ephemeral(&self, channel: &ChannelId, user: &UserId, message: &Message) -> Result<(), SlackError> {
+        let body = PostEphemeral { channel: channel.as_str(), user: user.as_str(), text: &message.text, blocks: &message.blocks };
+        let _: Acknowledged =
+            self.timed("chat.postEphemeral", self.session().http_session_api.http_post("chat.postEphemeral", &body, None)).await?;
         Ok(())
     }
 
     /// `usergroups.users.list`: the members of a user group.
     pub async fn usergroup_members(&self, group: &UserGroupId) -> Result<Vec<UserId>, SlackError> {
         let params = vec![("usergroup", Some(group.as_str()))];
-        let members: Members = self
-            .timed(
-                "usergroups.users.list",
-                self.session()
-                    .http_session_api
-                    .http_get("usergroups.users.list", &params, None),
-            )
-            .await?;
-        Ok(members
-            .users
-            .iter()
-            .filter_map(|u| UserId::parse(u).ok())
-            .collect())
+        let members: Members =
+            self.timed("usergroups.users.list", self.session().http_session_api.http_get("usergroups.users.list", &params, None)).await?;
+        Ok(members.users.iter().filter_map(|u| UserId::parse(u).ok()).collect())
     }
 
     /// `auth.test`: the token works.
     pub async fn auth_test(&self) -> Result<(), SlackError> {
         let empty = serde_json::json!({});
-        let _: Acknowledged = self
-            .timed(
-                "auth.test",
-                self.session()
-                    .http_session_api
-                    .http_post("auth.test", &empty, None),
-            )
-            .await?;
+        let _: Acknowledged = self.timed("auth.test", self.session().http_session_api.http_post("auth.test", &empty, None)).await?;
         Ok(())
     }
 
     /// Whether a `response_url` may be posted to.
     pub fn response_url_allowed(&self, url: &str) -> bool {
-        self.response_url_prefixes
-            .iter()
-            .any(|p| url.starts_with(p.as_str()))
+        self.response_url_prefixes.iter().any(|p| url.starts_with(p.as_str()))
     }
 
     /// Posts to a `response_url` (only within the allowed prefixes).
     pub async fn respond(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
         const METHOD: &str = "response_url";
         if !self.response_url_allowed(response_url) {
-            return Err(SlackError {
-                method: METHOD,
-                kind: SlackErrorKind::Disallowed,
-                detail: String::new(),
-            });
+            return Err(SlackError { method: METHOD, kind: SlackErrorKind::Disallowed, detail: String::new() });
         }
-        let response = self
-            .http
-            .post(response_url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| SlackError {
-                method: METHOD,
-                kind: if e.is_timeout() {
-                    SlackErrorKind::Timeout
-                } else {
-                    SlackErrorKind::Transport
-                },
-                detail: String::new(),
-            })?;
+        let response = self.http.post(response_url).json(body).send().await.map_err(|e| SlackError {
+            method: METHOD,
+            kind: if e.is_timeout() { SlackErrorKind::Timeout } else { SlackErrorKind::Transport },
+            detail: String::new(),
+        })?;
         let status = response.status().as_u16();
         if status == 429 {
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_secs);
-            return Err(SlackError {
-                method: METHOD,
-                kind: SlackErrorKind::RateLimited(retry_after),
-                detail: String::new(),
-            });
+            let retry_after =
+                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).map(Duration::from_secs);
+            return Err(SlackError { method: METHOD, kind: SlackErrorKind::RateLimited(retry_after), detail: String::new() });
         }
         if !(200..300).contains(&status) {
             let text = response.text().await.unwrap_or_default();
-            return Err(SlackError {
-                method: METHOD,
-                kind: SlackErrorKind::Http(status),
-                detail: text.chars().take(100).collect(),
-            });
+            return Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: text.chars().take(100).collect() });
         }
         Ok(())
     }

@@ -72,10 +72,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 
 /// Slack's date formatting: each reader sees the time in their own zone.
 pub fn date(unix: i64, fallback: &str) -> String {
-    format!(
-        "<!date^{unix}^{{date_short_pretty}} {{time_secs}}|{}>",
-        escape(fallback)
-    )
+    format!("<!date^{unix}^{{date_short_pretty}} {{time_secs}}|{}>", escape(fallback))
 }
 
 /// A mention that Slack renders as the user's name.
@@ -104,13 +101,7 @@ pub struct ConfirmDialog {
 
 impl Button {
     pub fn new(label: &str, action_id: &str, value: &str) -> Button {
-        Button {
-            label: label.to_owned(),
-            action_id: action_id.to_owned(),
-            value: value.to_owned(),
-            style: None,
-            confirm: None,
-        }
+        Button { label: label.to_owned(), action_id: action_id.to_owned(), value: value.to_owned(), style: None, confirm: None }
     }
 
     pub fn danger(mut self, dialog: ConfirmDialog) -> Button {
@@ -158,10 +149,7 @@ pub struct Message {
 impl Message {
     /// A message with only a fallback text (notifications, screen readers).
     pub fn new(text: &str) -> Message {
-        Message {
-            text: truncate(text, MAX_MESSAGE_TEXT),
-            blocks: Vec::new(),
-        }
+        Message { text: truncate(text, MAX_MESSAGE_TEXT), blocks: Vec::new() }
     }
 
     /// Room for more blocks.
@@ -184,11 +172,8 @@ impl Message {
 
     /// A section of up to ten short fields (two columns).
     pub fn fields(&mut self, fields: &[String]) -> bool {
-        let fields: Vec<Value> = fields
-            .iter()
-            .take(MAX_FIELDS)
-            .map(|f| json!({"type": "mrkdwn", "text": truncate(f, MAX_FIELD_TEXT)}))
-            .collect();
+        let fields: Vec<Value> =
+            fields.iter().take(MAX_FIELDS).map(|f| json!({"type": "mrkdwn", "text": truncate(f, MAX_FIELD_TEXT)})).collect();
         self.push(json!({"type": "section", "fields": fields}))
     }
 
@@ -204,9 +189,7 @@ impl Message {
     /// A row of buttons (at most 25 per block; the bot never needs more than a few).
     pub fn actions(&mut self, block_id: &str, buttons: &[Button]) -> bool {
         let elements: Vec<Value> = buttons.iter().take(25).map(Button::to_json).collect();
-        self.push(
-            json!({"type": "actions", "block_id": truncate(block_id, 255), "elements": elements}),
-        )
+        self.push(json!({"type": "actions", "block_id": truncate(block_id, 255), "elements": elements}))
     }
 
     /// Lines (each already escaped) in as few sections as the limits need, keeping room
@@ -221,9 +204,7 @@ impl Message {
         let mut shown = 0;
         for line in lines {
             let line = truncate(line, MAX_SECTION_TEXT - 40);
-            if !current.is_empty()
-                && current.chars().count() + line.chars().count() + 1 > MAX_SECTION_TEXT - 40
-            {
+            if !current.is_empty() && current.chars().count() + line.chars().count() + 1 > MAX_SECTION_TEXT - 40 {
                 if sections.len() + 1 >= available {
                     break;
                 }
@@ -262,9 +243,7 @@ pub fn limit_violations(message: &Value) -> Vec<String> {
             problems.push("section text over 3000".to_owned());
         }
         if let Some(fields) = block["fields"].as_array() {
-            if fields.len() > MAX_FIELDS
-                || fields.iter().any(|f| count(&f["text"]) > MAX_FIELD_TEXT)
-            {
+            if fields.len() > MAX_FIELDS || fields.iter().any(|f| count(&f["text"]) > MAX_FIELD_TEXT) {
                 problems.push("fields over their limits".to_owned());
             }
         }
@@ -308,10 +287,7 @@ mod tests {
 
     #[test]
     fn escaping_defuses_mentions_and_links() {
-        assert_eq!(
-            escape("<!channel> & <https://evil|click>"),
-            "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
-        );
+        assert_eq!(escape("<!channel> & <https://evil|click>"), "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;");
     }
 
     #[test]
@@ -326,19 +302,13 @@ mod tests {
 
     #[test]
     fn a_long_list_ends_with_and_n_more_within_the_limits() {
-        let lines: Vec<String> = (0..5000)
-            .map(|i| format!("line {i} {}", "x".repeat(100)))
-            .collect();
+        let lines: Vec<String> = (0..5000).map(|i| format!("line {i} {}", "x".repeat(100))).collect();
         let mut message = Message::new("list");
         message.section("header");
         message.lines(&lines, 1);
         message.context("footer");
         let json = serde_json::to_value(&message).unwrap();
-        assert!(
-            limit_violations(&json).is_empty(),
-            "{:?}",
-            limit_violations(&json)
-        );
+        assert!(limit_violations(&json).is_empty(), "{:?}", limit_violations(&json));
         assert_eq!(message.blocks.len(), MAX_BLOCKS);
         let all = serde_json::to_string(&message).unwrap();
         assert!(all.contains("more_"), "the cut is said");

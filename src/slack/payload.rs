@@ -27,16 +27,11 @@ pub struct SlashCommand {
 
 /// The fields of a form body, decoded (invalid UTF-8 replaced, `+` as space).
 pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// Whether this is Slack's `ssl_check=1` probe.
@@ -46,11 +41,8 @@ pub fn is_ssl_check(fields: &[(String, String)]) -> bool {
 
 impl SlashCommand {
     pub fn from_form(fields: &[(String, String)]) -> Result<SlashCommand, PayloadError> {
-        let required = |name: &str| {
-            field(fields, name)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| PayloadError(format!("missing field `{name}`")))
-        };
+        let required =
+            |name: &str| field(fields, name).filter(|v| !v.is_empty()).ok_or_else(|| PayloadError(format!("missing field `{name}`")));
         let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
         let text = field(fields, "text").unwrap_or_default();
         if text.len() > 4000 {
@@ -58,32 +50,20 @@ impl SlashCommand {
         }
         Ok(SlashCommand {
             team_id: TeamId::parse(required("team_id")?).map_err(id_error)?,
-            enterprise_id: field(fields, "enterprise_id")
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned),
-            api_app_id: field(fields, "api_app_id")
-                .filter(|v| !v.is_empty())
-                .map(AppId::parse)
-                .transpose()
-                .map_err(id_error)?,
+            enterprise_id: field(fields, "enterprise_id").filter(|v| !v.is_empty()).map(str::to_owned),
+            api_app_id: field(fields, "api_app_id").filter(|v| !v.is_empty()).map(AppId::parse).transpose().map_err(id_error)?,
             channel_id: ChannelId::parse(required("channel_id")?).map_err(id_error)?,
             user_id: UserId::parse(required("user_id")?).map_err(id_error)?,
             command: required("command")?.chars().take(64).collect(),
             text: text.to_owned(),
-            response_url: field(fields, "response_url")
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned),
+            response_url: field(fields, "response_url").filter(|v| !v.is_empty()).map(str::to_owned),
             trigger_id: trigger(required("trigger_id")?)?,
         })
     }
 }
 
 fn trigger(value: &str) -> Result<String, PayloadError> {
-    if value.len() <= 200
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
-    {
+    if value.len() <= 200 && value.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)) {
         Ok(value.to_owned())
     } else {
         Err(PayloadError("malformed `trigger_id`".into()))
@@ -154,44 +134,24 @@ struct RawAction {
 impl Interaction {
     /// Parses the form body of an interaction (`payload=<json>`).
     pub fn from_form(fields: &[(String, String)]) -> Result<Interaction, PayloadError> {
-        let payload = field(fields, "payload")
-            .ok_or_else(|| PayloadError("missing field `payload`".into()))?;
-        let raw: RawInteraction = serde_json::from_str(payload)
-            .map_err(|e| PayloadError(format!("`payload` is not a known interaction: {e}")))?;
+        let payload = field(fields, "payload").ok_or_else(|| PayloadError("missing field `payload`".into()))?;
+        let raw: RawInteraction =
+            serde_json::from_str(payload).map_err(|e| PayloadError(format!("`payload` is not a known interaction: {e}")))?;
         if raw.kind != "block_actions" {
             return Ok(Interaction::Other(raw.kind.chars().take(40).collect()));
         }
         let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
         let missing = |name: &str| PayloadError(format!("missing `{name}`"));
-        let action = raw
-            .actions
-            .into_iter()
-            .next()
-            .ok_or_else(|| missing("actions"))?;
+        let action = raw.actions.into_iter().next().ok_or_else(|| missing("actions"))?;
         if action.action_id.len() > 255 || action.value.as_ref().is_some_and(|v| v.len() > 2000) {
             return Err(PayloadError("an action is larger than Slack allows".into()));
         }
         Ok(Interaction::BlockAction(BlockAction {
-            team_id: TeamId::parse(&raw.team.ok_or_else(|| missing("team"))?.id)
-                .map_err(id_error)?,
-            api_app_id: raw
-                .api_app_id
-                .filter(|v| !v.is_empty())
-                .as_deref()
-                .map(AppId::parse)
-                .transpose()
-                .map_err(id_error)?,
-            user_id: UserId::parse(&raw.user.ok_or_else(|| missing("user"))?.id)
-                .map_err(id_error)?,
-            channel_id: raw
-                .channel
-                .map(|c| ChannelId::parse(&c.id))
-                .transpose()
-                .map_err(id_error)?,
-            message_ts: raw
-                .container
-                .and_then(|c| c.message_ts)
-                .or(raw.message.and_then(|m| m.ts)),
+            team_id: TeamId::parse(&raw.team.ok_or_else(|| missing("team"))?.id).map_err(id_error)?,
+            api_app_id: raw.api_app_id.filter(|v| !v.is_empty()).as_deref().map(AppId::parse).transpose().map_err(id_error)?,
+            user_id: UserId::parse(&raw.user.ok_or_else(|| missing("user"))?.id).map_err(id_error)?,
+            channel_id: raw.channel.map(|c| ChannelId::parse(&c.id)).transpose().map_err(id_error)?,
+            message_ts: raw.container.and_then(|c| c.message_ts).or(raw.message.and_then(|m| m.ts)),
             response_url: raw.response_url,
             trigger_id: trigger(&raw.trigger_id.ok_or_else(|| missing("trigger_id"))?)?,
             action_id: action.action_id,
@@ -217,28 +177,19 @@ mod tests {
         let command = SlashCommand::from_form(&form_fields(body)).unwrap();
         assert_eq!(command.text, "launch iowa");
         assert_eq!(command.user_id.as_str(), "U2147483697");
-        assert_eq!(
-            command.response_url.as_deref(),
-            Some("https://hooks.slack.com/commands/1")
-        );
+        assert_eq!(command.response_url.as_deref(), Some("https://hooks.slack.com/commands/1"));
     }
 
     #[test]
     fn a_form_without_a_user_is_refused() {
-        let error = SlashCommand::from_form(&form_fields(
-            b"team_id=T0001&channel_id=C0001&command=/t&trigger_id=1.2.3",
-        ))
-        .unwrap_err();
+        let error = SlashCommand::from_form(&form_fields(b"team_id=T0001&channel_id=C0001&command=/t&trigger_id=1.2.3")).unwrap_err();
         assert!(error.0.contains("user_id"));
     }
 
     #[test]
     fn other_interactions_are_recognised_and_left_alone() {
         let body = format!("payload={}", urlencode(r#"{"type": "view_submission"}"#));
-        assert_eq!(
-            Interaction::from_form(&form_fields(body.as_bytes())).unwrap(),
-            Interaction::Other("view_submission".into())
-        );
+        assert_eq!(Interaction::from_form(&form_fields(body.as_bytes())).unwrap(), Interaction::Other("view_submission".into()));
     }
 
     fn urlencode(text: &str) -> String {

@@ -57,12 +57,7 @@ impl SlackEvent {
             .filter(|b| b["type"] == "actions")
             .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
             .find(|e| e["text"]["text"] == label)
-            .map(|e| {
-                (
-                    e["action_id"].as_str().unwrap_or_default().to_owned(),
-                    e["value"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
+            .map(|e| (e["action_id"].as_str().unwrap_or_default().to_owned(), e["value"].as_str().unwrap_or_default().to_owned()))
     }
 
     /// All the text a person would read: fallback text and every text in the blocks.
@@ -79,9 +74,7 @@ impl SlackEvent {
 fn collect_text(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
-            if let (Some(Value::String(kind)), Some(Value::String(text))) =
-                (map.get("type"), map.get("text"))
-            {
+            if let (Some(Value::String(kind)), Some(Value::String(text))) = (map.get("type"), map.get("text")) {
                 if kind == "mrkdwn" || kind == "plain_text" {
                     out.push(text.clone());
                     return;
@@ -169,10 +162,7 @@ impl SlackStandin {
     /// A stand-in that accepts only `bot_token`.
     pub fn new(bot_token: &str) -> SlackStandin {
         SlackStandin {
-            inner: Arc::new(Mutex::new(Inner {
-                next_ts: 1,
-                ..Inner::default()
-            })),
+            inner: Arc::new(Mutex::new(Inner { next_ts: 1, ..Inner::default() })),
             changed: Arc::new(Notify::new()),
             token: Arc::new(bot_token.to_owned()),
             usergroups: Arc::new(Mutex::new(HashMap::new())),
@@ -192,26 +182,16 @@ impl SlackStandin {
                 })
                 .await;
         });
-        Ok(RunningStandin {
-            addr,
-            slack: self,
-            _stop: stop,
-        })
+        Ok(RunningStandin { addr, slack: self, _stop: stop })
     }
 
     pub fn router(&self) -> Router {
-        Router::new()
-            .route("/api/{method}", post(api).get(api_get))
-            .route("/response/{key}", post(response_url))
-            .with_state(self.clone())
+        Router::new().route("/api/{method}", post(api).get(api_get)).route("/response/{key}", post(response_url)).with_state(self.clone())
     }
 
     /// Sets the members of a user group.
     pub fn set_usergroup(&self, group: &str, members: &[&str]) {
-        lock(&self.usergroups).insert(
-            group.to_owned(),
-            members.iter().map(|m| (*m).to_owned()).collect(),
-        );
+        lock(&self.usergroups).insert(group.to_owned(), members.iter().map(|m| (*m).to_owned()).collect());
     }
 
     pub fn inject(&self, fault: StandinFault) {
@@ -228,11 +208,7 @@ impl SlackStandin {
     }
 
     /// Waits until the events satisfy `done`, at most `limit`; returns them either way.
-    pub async fn wait_for(
-        &self,
-        limit: Duration,
-        done: impl Fn(&[SlackEvent]) -> bool,
-    ) -> Vec<SlackEvent> {
+    pub async fn wait_for(&self, limit: Duration, done: impl Fn(&[SlackEvent]) -> bool) -> Vec<SlackEvent> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.changed.notified();
@@ -251,10 +227,7 @@ impl SlackStandin {
     fn take_fault(&self, method: &str) -> Option<StandinFaultKind> {
         let mut inner = lock(&self.inner);
         *inner.calls.entry(method.to_owned()).or_default() += 1;
-        let index = inner
-            .faults
-            .iter()
-            .position(|f| f.method.as_deref().is_none_or(|m| m == method))?;
+        let index = inner.faults.iter().position(|f| f.method.as_deref().is_none_or(|m| m == method))?;
         let fault = &mut inner.faults[index];
         fault.times = fault.times.saturating_sub(1);
         let kind = fault.kind.clone();
@@ -287,14 +260,10 @@ fn fault_response(kind: StandinFaultKind) -> Response {
             Json(json!({"ok": false, "error": "ratelimited"})),
         )
             .into_response(),
-        StandinFaultKind::Error { code } => {
-            Json(json!({"ok": false, "error": code})).into_response()
+        StandinFaultKind::Error { code } => Json(json!({"ok": false, "error": code})).into_response(),
+        StandinFaultKind::Status { status } => {
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "upstream error").into_response()
         }
-        StandinFaultKind::Status { status } => (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "upstream error",
-        )
-            .into_response(),
     }
 }
 
@@ -312,17 +281,11 @@ async fn api_get(
     handle(&slack, &method, &headers, body)
 }
 
-async fn api(
-    State(slack): State<SlackStandin>,
-    Path(method): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn api(State(slack): State<SlackStandin>, Path(method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body)
         .ok()
         .or_else(|| {
-            let fields: HashMap<String, String> =
-                form_urlencoded::parse(&body).into_owned().collect();
+            let fields: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
             serde_json::to_value(fields).ok()
         })
         .unwrap_or(Value::Null);
@@ -341,19 +304,12 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
     if !authorized {
         return Json(json!({"ok": false, "error": "invalid_auth"})).into_response();
     }
-    let blocks = body
-        .get("blocks")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let blocks = body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default();
     let text = text_of(&body, "text").unwrap_or_default();
     if method == "auth.test" {
-        return Json(json!({"ok": true, "user_id": "U0TAILERBOT", "team_id": "T0001"}))
-            .into_response();
+        return Json(json!({"ok": true, "user_id": "U0TAILERBOT", "team_id": "T0001"})).into_response();
     }
-    let Some(channel) =
-        text_of(&body, "channel").or_else(|| (method == "usergroups.users.list").then(String::new))
-    else {
+    let Some(channel) = text_of(&body, "channel").or_else(|| (method == "usergroups.users.list").then(String::new)) else {
         return Json(json!({"ok": false, "error": "channel_not_found"})).into_response();
     };
     let base = SlackEvent {
@@ -376,10 +332,7 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
             }
             let event = slack.record(SlackEvent {
                 thread_ts: text_of(&body, "thread_ts"),
-                broadcast: body
-                    .get("reply_broadcast")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                broadcast: body.get("reply_broadcast").and_then(Value::as_bool).unwrap_or(false),
                 ..base
             });
             let ts = event.ts.unwrap_or_default();
@@ -387,24 +340,15 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
         }
         "chat.update" => {
             let ts = text_of(&body, "ts").unwrap_or_default();
-            let known = lock(&slack.inner)
-                .events
-                .iter()
-                .any(|e| e.method == "chat.postMessage" && e.ts.as_deref() == Some(ts.as_str()));
+            let known = lock(&slack.inner).events.iter().any(|e| e.method == "chat.postMessage" && e.ts.as_deref() == Some(ts.as_str()));
             if !known {
                 return Json(json!({"ok": false, "error": "message_not_found"})).into_response();
             }
-            slack.record(SlackEvent {
-                ts: Some(ts.clone()),
-                ..base
-            });
+            slack.record(SlackEvent { ts: Some(ts.clone()), ..base });
             Json(json!({"ok": true, "channel": channel, "ts": ts, "text": text})).into_response()
         }
         "chat.postEphemeral" => {
-            slack.record(SlackEvent {
-                user: text_of(&body, "user"),
-                ..base
-            });
+            slack.record(SlackEvent { user: text_of(&body, "user"), ..base });
             Json(json!({"ok": true, "message_ts": "1700000000.999999"})).into_response()
         }
         "usergroups.users.list" => {
@@ -418,11 +362,7 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
     }
 }
 
-async fn response_url(
-    State(slack): State<SlackStandin>,
-    Path(key): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn response_url(State(slack): State<SlackStandin>, Path(key): Path<String>, body: Bytes) -> Response {
     if let Some(kind) = slack.take_fault("response_url") {
         return fault_response(kind);
     }
@@ -438,16 +378,9 @@ async fn response_url(
         broadcast: false,
         user: None,
         response_type: Some(text_of(&body, "response_type").unwrap_or_else(|| "ephemeral".into())),
-        replace_original: body
-            .get("replace_original")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        replace_original: body.get("replace_original").and_then(Value::as_bool).unwrap_or(false),
         text: text_of(&body, "text").unwrap_or_default(),
-        blocks: body
-            .get("blocks")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+        blocks: body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default(),
     });
     (StatusCode::OK, "ok").into_response()
 }

@@ -41,8 +41,7 @@ impl Verifier {
 
     fn mac(&self, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
         // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes())
-            .expect("HMAC accepts any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes()).expect("HMAC accepts any key length");
         mac.update(b"v0:");
         mac.update(timestamp.as_bytes());
         mac.update(b":");
@@ -51,43 +50,23 @@ impl Verifier {
     }
 
     /// Checks the two headers against the raw body at `now` (unix seconds).
-    pub fn verify(
-        &self,
-        timestamp: Option<&str>,
-        signature: Option<&str>,
-        body: &[u8],
-        now: i64,
-    ) -> Result<(), SignatureError> {
+    pub fn verify(&self, timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now: i64) -> Result<(), SignatureError> {
         let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
             return Err(SignatureError::Missing);
         };
-        let sent_at: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::Malformed)?;
-        let expected = signature
-            .strip_prefix("v0=")
-            .ok_or(SignatureError::Malformed)?;
+        let sent_at: i64 = timestamp.trim().parse().map_err(|_| SignatureError::Malformed)?;
+        let expected = signature.strip_prefix("v0=").ok_or(SignatureError::Malformed)?;
         let expected = hex::decode(expected).map_err(|_| SignatureError::Malformed)?;
         if (now - sent_at).abs() > MAX_SKEW_SECS {
             return Err(SignatureError::Stale);
         }
         // `verify_slice` compares in constant time.
-        self.mac(timestamp.trim(), body)
-            .verify_slice(&expected)
-            .map_err(|_| SignatureError::Mismatch)
+        self.mac(timestamp.trim(), body).verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
     }
 
     /// `v0=<hex>` for a body: what Slack would send (used by the demo and the tests).
     pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
-        format!(
-            "v0={}",
-            hex::encode(
-                self.mac(&timestamp.to_string(), body)
-                    .finalize()
-                    .into_bytes()
-            )
-        )
+        format!("v0={}", hex::encode(self.mac(&timestamp.to_string(), body).finalize().into_bytes()))
     }
 }
 
@@ -103,58 +82,28 @@ mod tests {
     fn a_signature_it_made_verifies_and_a_changed_body_does_not() {
         let v = verifier();
         let signature = v.sign(1_700_000_000, b"a=b");
-        assert_eq!(
-            v.verify(Some("1700000000"), Some(&signature), b"a=b", 1_700_000_000),
-            Ok(())
-        );
-        assert_eq!(
-            v.verify(Some("1700000000"), Some(&signature), b"a=c", 1_700_000_000),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(v.verify(Some("1700000000"), Some(&signature), b"a=b", 1_700_000_000), Ok(()));
+        assert_eq!(v.verify(Some("1700000000"), Some(&signature), b"a=c", 1_700_000_000), Err(SignatureError::Mismatch));
     }
 
     #[test]
     fn missing_and_malformed_headers_are_told_apart() {
         let v = verifier();
-        assert_eq!(
-            v.verify(None, Some("v0=00"), b"", 0),
-            Err(SignatureError::Missing)
-        );
-        assert_eq!(
-            v.verify(Some("0"), None, b"", 0),
-            Err(SignatureError::Missing)
-        );
-        assert_eq!(
-            v.verify(Some("soon"), Some("v0=00"), b"", 0),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            v.verify(Some("0"), Some("v1=00"), b"", 0),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            v.verify(Some("0"), Some("v0=zz"), b"", 0),
-            Err(SignatureError::Malformed)
-        );
+        assert_eq!(v.verify(None, Some("v0=00"), b"", 0), Err(SignatureError::Missing));
+        assert_eq!(v.verify(Some("0"), None, b"", 0), Err(SignatureError::Missing));
+        assert_eq!(v.verify(Some("soon"), Some("v0=00"), b"", 0), Err(SignatureError::Malformed));
+        assert_eq!(v.verify(Some("0"), Some("v1=00"), b"", 0), Err(SignatureError::Malformed));
+        assert_eq!(v.verify(Some("0"), Some("v0=zz"), b"", 0), Err(SignatureError::Malformed));
     }
 
     #[test]
     fn the_window_is_300_seconds_either_way() {
         let v = verifier();
         let signature = v.sign(1_000, b"x");
-        assert!(
-            v.verify(Some("1000"), Some(&signature), b"x", 1_300)
-                .is_ok()
-        );
+        assert!(v.verify(Some("1000"), Some(&signature), b"x", 1_300).is_ok());
         assert!(v.verify(Some("1000"), Some(&signature), b"x", 700).is_ok());
-        assert_eq!(
-            v.verify(Some("1000"), Some(&signature), b"x", 1_301),
-            Err(SignatureError::Stale)
-        );
-        assert_eq!(
-            v.verify(Some("1000"), Some(&signature), b"x", 699),
-            Err(SignatureError::Stale)
-        );
+        assert_eq!(v.verify(Some("1000"), Some(&signature), b"x", 1_301), Err(SignatureError::Stale));
+        assert_eq!(v.verify(Some("1000"), Some(&signature), b"x", 699), Err(SignatureError::Stale));
     }
 
     #[test]

@@ -92,14 +92,9 @@ impl ConfirmationState {
     }
 
     pub fn parse(text: &str) -> Option<ConfirmationState> {
-        [
-            ConfirmationState::Pending,
-            ConfirmationState::Confirmed,
-            ConfirmationState::Cancelled,
-            ConfirmationState::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        [ConfirmationState::Pending, ConfirmationState::Confirmed, ConfirmationState::Cancelled, ConfirmationState::Expired]
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 }
 
@@ -147,4 +142,139 @@ pub struct KnownRun {
     pub channel_id: Option<String>,
     pub launched_by: Option<String>,
     pub created_at: i64,
+}
+
+/// How an outbox message reaches Slack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxMethod {
+    /// `chat.postMessage` (in a thread when `in_thread`).
+    Post,
+    /// `chat.update` of the lane's root message.
+    Update,
+    /// `chat.postEphemeral` to `user_id`.
+    Ephemeral,
+    /// A post to a `response_url`.
+    Respond,
+}
+
+impl OutboxMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxMethod::Post => "post",
+            OutboxMethod::Update => "update",
+            OutboxMethod::Ephemeral => "ephemeral",
+            OutboxMethod::Respond => "respond",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OutboxMethod> {
+        [OutboxMethod::Post, OutboxMethod::Update, OutboxMethod::Ephemeral, OutboxMethod::Respond].into_iter().find(|m| m.as_str() == text)
+    }
+}
+
+/// What an outbox message says.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutboxBody {
+    pub text: String,
+    #[serde(default)]
+    pub blocks: Vec<serde_json::Value>,
+    /// For `response_url` posts: `ephemeral` or `in_channel`.
+    #[serde(default)]
+    pub response_type: Option<String>,
+    #[serde(default)]
+    pub replace_original: bool,
+}
+
+/// A Slack write, queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// Messages of one lane (a thread, or a reply stream) go out in order.
+    pub lane: String,
+    pub method: OutboxMethod,
+    pub channel_id: Option<String>,
+    /// Who sees an ephemeral message; who asked, to tell them about a permanent failure.
+    pub user_id: Option<String>,
+    /// Posted as a reply under the lane's root message.
+    pub in_thread: bool,
+    /// Its `ts` becomes the lane's root.
+    pub root: bool,
+    pub broadcast: bool,
+    /// A newer pending message with the same key replaces this one (card edits).
+    pub collapse_key: Option<String>,
+    pub response_url: Option<String>,
+    pub body: OutboxBody,
+}
+
+/// A queued message with its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message: OutboxMessage,
+    pub created_at: i64,
+    pub attempts: i64,
+}
+
+/// A run being followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchRow {
+    pub run_id: String,
+    pub job: String,
+    /// The last status seen; `None` before Tailer first showed the run.
+    pub status: Option<String>,
+    pub status_since: Option<i64>,
+    pub first_seen_at: Option<i64>,
+    pub started_at: i64,
+    pub interval_ms: i64,
+    pub next_poll_at: i64,
+    pub polls: i64,
+    /// The last run item, as JSON.
+    pub item: Option<String>,
+}
+
+/// What a poll changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchUpdate {
+    pub status: Option<String>,
+    pub status_since: Option<i64>,
+    pub first_seen_at: Option<i64>,
+    pub interval_ms: i64,
+    pub next_poll_at: i64,
+    pub item: Option<String>,
+    /// False once the run is final, unknown to Tailer, or given up on.
+    pub active: bool,
+}
+
+/// A card showing a run in one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRow {
+    pub run_id: String,
+    pub channel_id: String,
+    pub lane: String,
+    pub launched_by: Option<String>,
+    pub watched_by: Option<String>,
+}
+
+/// A channel's subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRow {
+    pub channel_id: String,
+    /// `job-name`, `tag:t` or `all`.
+    pub target: String,
+    /// `all` or `failures`.
+    pub filter: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// A timed re-enable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRow {
+    pub id: String,
+    pub job: String,
+    pub due_at: i64,
+    pub channel_id: String,
+    pub lane: String,
+    pub requested_by: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
 }

@@ -4,8 +4,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{
-    AuditEntry, AuditOutcome, Confirmation, ConfirmationState, Decision, KnownRun, NewConfirmation,
-    Store, StoreError, StoreResult,
+    AuditEntry, AuditOutcome, Confirmation, ConfirmationState, Decision, KnownRun, NewConfirmation, Store, StoreError, StoreResult,
 };
 use crate::domain::Action;
 
@@ -23,10 +22,7 @@ impl Store {
 
     /// Forgets request keys older than `before_ms` (Slack never replays them that late).
     pub async fn forget_requests_before(&self, before_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM handled_requests WHERE handled_at < $1")
-            .bind(before_ms)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query("DELETE FROM handled_requests WHERE handled_at < $1").bind(before_ms).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
@@ -50,21 +46,12 @@ impl Store {
     }
 
     pub async fn confirmation(&self, id: &str) -> StoreResult<Option<Confirmation>> {
-        let row = sqlx::query("SELECT * FROM confirmations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT * FROM confirmations WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         row.map(|r| confirmation(&r)).transpose()
     }
 
     /// Confirms or cancels a pending confirmation, once: of two clicks racing, one decides.
-    pub async fn decide(
-        &self,
-        id: &str,
-        to: ConfirmationState,
-        by: &str,
-        now_ms: i64,
-    ) -> StoreResult<Decision> {
+    pub async fn decide(&self, id: &str, to: ConfirmationState, by: &str, now_ms: i64) -> StoreResult<Decision> {
         let done = sqlx::query(
             "UPDATE confirmations SET state = $1, decided_by = $2, decided_at = $3
              WHERE id = $4 AND state = 'pending' AND expires_at > $3",
@@ -83,11 +70,11 @@ impl Store {
         }
         match current.state {
             ConfirmationState::Pending => {
-                sqlx::query("UPDATE confirmations SET state = 'expired' WHERE id = $1 AND state = 'pending'").bind(id).execute(&self.pool).await?;
-                Ok(Decision::Expired(Confirmation {
-                    state: ConfirmationState::Expired,
-                    ..current
-                }))
+                sqlx::query("UPDATE confirmations SET state = 'expired' WHERE id = $1 AND state = 'pending'")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(Decision::Expired(Confirmation { state: ConfirmationState::Expired, ..current }))
             }
             ConfirmationState::Expired => Ok(Decision::Expired(current)),
             _ => Ok(Decision::AlreadyDecided(current)),
@@ -116,11 +103,7 @@ impl Store {
     }
 
     /// The latest entries, newest first, for one job or all.
-    pub async fn recent_audit(
-        &self,
-        job: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditEntry>> {
+    pub async fn recent_audit(&self, job: Option<&str>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         let rows = match job {
             Some(job) => {
                 sqlx::query("SELECT * FROM audit WHERE job = $1 ORDER BY id DESC LIMIT $2")
@@ -129,12 +112,7 @@ impl Store {
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => {
-                sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT $1")
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
+            None => sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT $1").bind(i64::from(limit)).fetch_all(&self.pool).await?,
         };
         rows.iter().map(audit_entry).collect()
     }
@@ -156,10 +134,7 @@ impl Store {
     }
 
     pub async fn known_run(&self, run_id: &str) -> StoreResult<Option<KnownRun>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE run_id = $1")
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = $1").bind(run_id).fetch_optional(&self.pool).await?;
         row.map(|r| {
             Ok(KnownRun {
                 run_id: r.try_get("run_id")?,
@@ -191,8 +166,7 @@ fn confirmation(r: &SqliteRow) -> StoreResult<Confirmation> {
             plan: r.try_get("plan")?,
             second_person: r.try_get("second_person")?,
         },
-        state: ConfirmationState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown confirmation state `{state}`")))?,
+        state: ConfirmationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown confirmation state `{state}`")))?,
         decided_by: r.try_get("decided_by")?,
         decided_at: r.try_get("decided_at")?,
     })
@@ -209,8 +183,7 @@ fn audit_entry(r: &SqliteRow) -> StoreResult<AuditEntry> {
         action: action(&r.try_get::<String, _>("action")?)?,
         job: r.try_get("job")?,
         environment: r.try_get("environment")?,
-        outcome: AuditOutcome::parse(&outcome)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown audit outcome `{outcome}`")))?,
+        outcome: AuditOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("unknown audit outcome `{outcome}`")))?,
         detail: r.try_get("detail")?,
         tailer_answer: r.try_get("tailer_answer")?,
     })

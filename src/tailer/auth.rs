@@ -24,20 +24,13 @@ pub const REFRESH_AFTER_SECS: i64 = TOKEN_LIFETIME_SECS * 4 / 5;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     #[error("cannot read the service-account key file {path}: {source}")]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Unreadable { path: PathBuf, source: std::io::Error },
     #[error("the service-account key file {path} is not JSON: {reason}")]
     NotJson { path: PathBuf, reason: String },
     #[error("the service-account key file {path} has no string field `{field}`")]
     MissingField { path: PathBuf, field: &'static str },
     #[error("the field `{field}` of the service-account key file {path} is unusable: {reason}")]
-    BadField {
-        path: PathBuf,
-        field: &'static str,
-        reason: String,
-    },
+    BadField { path: PathBuf, field: &'static str, reason: String },
 }
 
 /// A loaded service-account key. `Debug` shows the account, never the key.
@@ -61,51 +54,35 @@ impl ServiceAccountKey {
     /// Reads a Google service-account key file (`client_email`, `private_key`,
     /// `private_key_id`).
     pub fn from_file(path: &Path) -> Result<Self, KeyFileError> {
-        let text = std::fs::read(path).map_err(|source| KeyFileError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read(path).map_err(|source| KeyFileError::Unreadable { path: path.to_owned(), source })?;
         Self::from_json(path, &text)
     }
 
     /// Parses the content of a key file; `path` is only used in error messages.
     pub fn from_json(path: &Path, text: &[u8]) -> Result<Self, KeyFileError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(text).map_err(|e| KeyFileError::NotJson {
-                path: path.to_owned(),
-                // serde_json's message holds a position, never the content.
-                reason: e.to_string(),
-            })?;
+        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| KeyFileError::NotJson {
+            path: path.to_owned(),
+            // serde_json's message holds a position, never the content.
+            reason: e.to_string(),
+        })?;
         let field = |name: &'static str| -> Result<String, KeyFileError> {
             match value.get(name) {
                 Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-                _ => Err(KeyFileError::MissingField {
-                    path: path.to_owned(),
-                    field: name,
-                }),
+                _ => Err(KeyFileError::MissingField { path: path.to_owned(), field: name }),
             }
         };
         let client_email = field("client_email")?;
         let private_key_id = field("private_key_id")?;
         let private_key = SecretString::from(field("private_key")?);
-        let encoding_key = EncodingKey::from_rsa_pem(private_key.expose_secret().as_bytes())
-            .map_err(|e| KeyFileError::BadField {
-                path: path.to_owned(),
-                field: "private_key",
-                reason: format!("not an RSA private key in PEM form ({e})"),
-            })?;
+        let encoding_key = EncodingKey::from_rsa_pem(private_key.expose_secret().as_bytes()).map_err(|e| KeyFileError::BadField {
+            path: path.to_owned(),
+            field: "private_key",
+            reason: format!("not an RSA private key in PEM form ({e})"),
+        })?;
         if !client_email.contains('@') {
-            return Err(KeyFileError::BadField {
-                path: path.to_owned(),
-                field: "client_email",
-                reason: "not an e-mail address".into(),
-            });
+            return Err(KeyFileError::BadField { path: path.to_owned(), field: "client_email", reason: "not an e-mail address".into() });
         }
-        Ok(ServiceAccountKey {
-            client_email,
-            private_key_id,
-            encoding_key,
-        })
+        Ok(ServiceAccountKey { client_email, private_key_id, encoding_key })
     }
 
     pub fn client_email(&self) -> &str {
@@ -141,13 +118,7 @@ pub struct ServiceAccountSigner {
 
 impl ServiceAccountSigner {
     pub fn new(key: ServiceAccountKey, audience: impl Into<String>, clock: SharedClock) -> Self {
-        ServiceAccountSigner {
-            key,
-            audience: audience.into(),
-            clock,
-            cache: Mutex::new(None),
-            signatures: AtomicU64::new(0),
-        }
+        ServiceAccountSigner { key, audience: audience.into(), clock, cache: Mutex::new(None), signatures: AtomicU64::new(0) }
     }
 
     /// How many tokens were signed so far.
@@ -177,11 +148,7 @@ impl ServiceAccountSigner {
             .map_err(|e| AuthError(format!("signing the service-account token failed: {e}")))?;
         self.signatures.fetch_add(1, Ordering::Relaxed);
         let token = SecretString::from(token);
-        *cache = Some(Cached {
-            token: token.clone(),
-            refresh_at: now + REFRESH_AFTER_SECS,
-            expires_at: now + TOKEN_LIFETIME_SECS,
-        });
+        *cache = Some(Cached { token: token.clone(), refresh_at: now + REFRESH_AFTER_SECS, expires_at: now + TOKEN_LIFETIME_SECS });
         Ok(token)
     }
 }
@@ -203,11 +170,9 @@ impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenSource::Static(_) => f.write_str("TokenSource::Static([redacted])"),
-            TokenSource::ServiceAccount(s) => f
-                .debug_struct("TokenSource::ServiceAccount")
-                .field("key", &s.key)
-                .field("audience", &s.audience)
-                .finish(),
+            TokenSource::ServiceAccount(s) => {
+                f.debug_struct("TokenSource::ServiceAccount").field("key", &s.key).field("audience", &s.audience).finish()
+            }
         }
     }
 }

@@ -12,9 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::auth::TokenSource;
 use super::error::{ErrorKind, TailerError, excerpt};
-use super::request::{
-    ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction,
-};
+use super::request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
 use super::types::{JobRef, RunItem, RunStatus};
 use crate::domain::RunId;
 
@@ -86,22 +84,21 @@ struct AckAnswer {
 
 impl TailerClient {
     /// Builds a client; `base_url` without a trailing slash is expected, one is tolerated.
-    pub fn new(
-        base_url: &str,
-        tokens: Arc<TokenSource>,
-        options: ClientOptions,
-    ) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, tokens: Arc<TokenSource>, options: ClientOptions) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("tailerbot/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(TailerClient {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            tokens,
-            options,
-        })
+        Ok(TailerClient { http, base_url: base_url.trim_end_matches('/').to_owned(), tokens, options })
+    }
+
+    /// The same client without retries, for callers that retry on their own schedule
+    /// (the watcher polls again later instead of waiting inside one poll).
+    pub fn without_retries(&self) -> TailerClient {
+        let mut client = self.clone();
+        client.options.max_retries = 0;
+        client
     }
 
     pub fn base_url(&self) -> &str {
@@ -109,11 +106,7 @@ impl TailerClient {
     }
 
     /// Launches a job. Retried only when the connection could not even be made.
-    pub async fn launch_job(
-        &self,
-        job: &JobRef,
-        execution_date: Option<NaiveDate>,
-    ) -> Result<RunId, LaunchError> {
+    pub async fn launch_job(&self, job: &JobRef, execution_date: Option<NaiveDate>) -> Result<RunId, LaunchError> {
         let body = RequestBody::launch_job(job, execution_date);
         let attempt = || async {
             let bytes = self.send_once(&body).await?;
@@ -123,35 +116,20 @@ impl TailerClient {
             .retry(self.backoff())
             .when(|e: &TailerError| e.kind == ErrorKind::Connect)
             .await
-            .map_err(|e| {
-                if e.certainly_not_applied() {
-                    LaunchError::NotLaunched(e)
-                } else {
-                    LaunchError::OutcomeUnknown(e)
-                }
-            })
+            .map_err(|e| if e.certainly_not_applied() { LaunchError::NotLaunched(e) } else { LaunchError::OutcomeUnknown(e) })
     }
 
     /// One run. `Ok(None)` when Tailer answers with no item: right after a launch the run
     /// may not show yet. A 404 comes back as [`ErrorKind::NotFound`].
-    pub async fn check_run_status(
-        &self,
-        job: &JobRef,
-        run_id: &RunId,
-    ) -> Result<Option<RunItem>, TailerError> {
+    pub async fn check_run_status(&self, job: &JobRef, run_id: &RunId) -> Result<Option<RunItem>, TailerError> {
         let body = RequestBody::check_run_status(job, run_id);
         let items = self.run_list(&body).await?;
         Ok(items.into_iter().find(|item| &item.run_id == run_id))
     }
 
     /// The last runs of a data operation, newest first.
-    pub async fn get_last_status(
-        &self,
-        job: &JobRef,
-        query: &LastStatusQuery,
-    ) -> Result<Vec<RunItem>, TailerError> {
-        self.run_list(&RequestBody::get_last_status(job, query))
-            .await
+    pub async fn get_last_status(&self, job: &JobRef, query: &LastStatusQuery) -> Result<Vec<RunItem>, TailerError> {
+        self.run_list(&RequestBody::get_last_status(job, query)).await
     }
 
     /// Runs in a status across an account.
@@ -160,14 +138,8 @@ impl TailerClient {
     }
 
     /// Sets a run's status (e.g. a handled failure to CHECKED). Repeating it is harmless.
-    pub async fn set_run_status(
-        &self,
-        job: &JobRef,
-        run_id: &RunId,
-        status: &RunStatus,
-    ) -> Result<(), TailerError> {
-        self.ack(&RequestBody::set_run_status(job, run_id, status))
-            .await
+    pub async fn set_run_status(&self, job: &JobRef, run_id: &RunId, status: &RunStatus) -> Result<(), TailerError> {
+        self.ack(&RequestBody::set_run_status(job, run_id, status)).await
     }
 
     /// Resets a workflow's triggers. Repeating it is harmless.
@@ -176,34 +148,20 @@ impl TailerClient {
     }
 
     /// Enables, disables or archives a configuration. Repeating it is harmless.
-    pub async fn set_configuration_status(
-        &self,
-        job: &JobRef,
-        to: ConfigurationStatus,
-    ) -> Result<(), TailerError> {
-        self.ack(&RequestBody::set_configuration_status(job, to))
-            .await
+    pub async fn set_configuration_status(&self, job: &JobRef, to: ConfigurationStatus) -> Result<(), TailerError> {
+        self.ack(&RequestBody::set_configuration_status(job, to)).await
     }
 
     /// After a launch whose outcome is unknown: the newest run of `job` that started at or
     /// after `since` (from its start date, or the launch time in its id), if any.
-    pub async fn find_launched_run(
-        &self,
-        job: &JobRef,
-        since: DateTime<Utc>,
-    ) -> Result<Option<RunItem>, TailerError> {
-        let query = LastStatusQuery {
-            limit: Some(5),
-            ..LastStatusQuery::default()
-        };
+    pub async fn find_launched_run(&self, job: &JobRef, since: DateTime<Utc>) -> Result<Option<RunItem>, TailerError> {
+        let query = LastStatusQuery { limit: Some(5), ..LastStatusQuery::default() };
         let runs = self.get_last_status(job, &query).await?;
         // Launch ids carry whole seconds; a run launched in the same second counts.
         let since_second = since.timestamp();
         Ok(runs.into_iter().find(|run| {
-            let started = run
-                .start_execution_date
-                .map(|t| t.timestamp())
-                .or_else(|| run.run_id.launched_at().map(|t| t.and_utc().timestamp()));
+            let started =
+                run.start_execution_date.map(|t| t.timestamp()).or_else(|| run.run_id.launched_at().map(|t| t.and_utc().timestamp()));
             started.is_some_and(|t| t >= since_second)
         }))
     }
@@ -218,11 +176,7 @@ impl TailerClient {
         match answer.code {
             Some(code) if !(200..300).contains(&code) => Err(TailerError::new(
                 body.action,
-                if code == 404 {
-                    ErrorKind::NotFound
-                } else {
-                    ErrorKind::BadRequest
-                },
+                if code == 404 { ErrorKind::NotFound } else { ErrorKind::BadRequest },
                 Some(u16::try_from(code).unwrap_or(0)),
                 answer.message.unwrap_or_default(),
             )),
@@ -260,20 +214,10 @@ impl TailerClient {
     /// One HTTP exchange. Returns the body of a 2xx answer.
     async fn send_once(&self, body: &RequestBody) -> Result<bytes::Bytes, TailerError> {
         let action = body.action;
-        let token = self
-            .tokens
-            .bearer()
-            .await
-            .map_err(|e| TailerError::new(action, ErrorKind::Auth, None, e.0))?;
+        let token = self.tokens.bearer().await.map_err(|e| TailerError::new(action, ErrorKind::Auth, None, e.0))?;
         let url = format!("{}{}", self.base_url, action.path());
-        let response = self
-            .http
-            .post(&url)
-            .bearer_auth(token.expose_secret())
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(action, &e))?;
+        let response =
+            self.http.post(&url).bearer_auth(token.expose_secret()).json(body).send().await.map_err(|e| transport_error(action, &e))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -281,10 +225,7 @@ impl TailerClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(action, &e))?;
+        let bytes = response.bytes().await.map_err(|e| transport_error(action, &e))?;
         if (200..300).contains(&status) {
             Ok(bytes)
         } else {
@@ -305,9 +246,7 @@ fn transport_error(action: TailerAction, error: &reqwest::Error) -> TailerError 
         ErrorKind::Timeout
     };
     // reqwest's message names the URL (no secret in it) and the cause.
-    let detail = std::error::Error::source(error)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| error.to_string());
+    let detail = std::error::Error::source(error).map(|s| s.to_string()).unwrap_or_else(|| error.to_string());
     TailerError::new(action, kind, None, detail)
 }
 
@@ -323,17 +262,9 @@ fn decode<T: DeserializeOwned>(action: TailerAction, bytes: &[u8]) -> Result<T, 
 
 /// `{"results": [...]}`: items without a usable `run_id` or `status` are skipped (and
 /// logged), a missing or non-list `results` makes the answer undecodable.
-fn parse_run_list(
-    action: TailerAction,
-    value: serde_json::Value,
-) -> Result<Vec<RunItem>, TailerError> {
+fn parse_run_list(action: TailerAction, value: serde_json::Value) -> Result<Vec<RunItem>, TailerError> {
     let Some(serde_json::Value::Array(items)) = value.get("results") else {
-        return Err(TailerError::new(
-            action,
-            ErrorKind::Undecodable,
-            Some(200),
-            "the answer has no `results` list",
-        ));
+        return Err(TailerError::new(action, ErrorKind::Undecodable, Some(200), "the answer has no `results` list"));
     };
     let mut runs = Vec::with_capacity(items.len());
     for item in items {

@@ -62,19 +62,8 @@ pub struct TailerError {
 pub const EXCERPT_CHARS: usize = 200;
 
 impl TailerError {
-    pub fn new(
-        action: TailerAction,
-        kind: ErrorKind,
-        status: Option<u16>,
-        excerpt: impl Into<String>,
-    ) -> Self {
-        TailerError {
-            action,
-            kind,
-            status,
-            excerpt: excerpt.into(),
-            retry_after: None,
-        }
+    pub fn new(action: TailerAction, kind: ErrorKind, status: Option<u16>, excerpt: impl Into<String>) -> Self {
+        TailerError { action, kind, status, excerpt: excerpt.into(), retry_after: None }
     }
 
     /// Classifies a non-success HTTP answer.
@@ -91,10 +80,7 @@ impl TailerError {
 
     /// Worth trying again: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Connect | ErrorKind::Timeout
-        )
+        matches!(self.kind, ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Connect | ErrorKind::Timeout)
     }
 
     /// Tailer certainly did not act on the request: it was refused, or never sent.
@@ -167,30 +153,12 @@ mod tests {
     #[test]
     fn statuses_map_to_classes() {
         let a = TailerAction::CheckRunStatus;
-        assert_eq!(
-            TailerError::from_status(a, 401, b"").kind,
-            ErrorKind::Unauthorized
-        );
-        assert_eq!(
-            TailerError::from_status(a, 403, b"").kind,
-            ErrorKind::Unauthorized
-        );
-        assert_eq!(
-            TailerError::from_status(a, 404, b"").kind,
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            TailerError::from_status(a, 400, b"").kind,
-            ErrorKind::BadRequest
-        );
-        assert_eq!(
-            TailerError::from_status(a, 429, b"").kind,
-            ErrorKind::RateLimited
-        );
-        assert_eq!(
-            TailerError::from_status(a, 503, b"").kind,
-            ErrorKind::Server
-        );
+        assert_eq!(TailerError::from_status(a, 401, b"").kind, ErrorKind::Unauthorized);
+        assert_eq!(TailerError::from_status(a, 403, b"").kind, ErrorKind::Unauthorized);
+        assert_eq!(TailerError::from_status(a, 404, b"").kind, ErrorKind::NotFound);
+        assert_eq!(TailerError::from_status(a, 400, b"").kind, ErrorKind::BadRequest);
+        assert_eq!(TailerError::from_status(a, 429, b"").kind, ErrorKind::RateLimited);
+        assert_eq!(TailerError::from_status(a, 503, b"").kind, ErrorKind::Server);
         assert!(TailerError::from_status(a, 502, b"").is_retryable());
         assert!(!TailerError::from_status(a, 404, b"").is_retryable());
     }
@@ -211,9 +179,6 @@ mod tests {
     #[test]
     fn the_message_names_action_status_and_excerpt() {
         let e = TailerError::from_status(TailerAction::LaunchJob, 500, br#"{"message":"boom"}"#);
-        assert_eq!(
-            e.to_string(),
-            "Tailer had an internal error (launch_job, HTTP 500): boom"
-        );
+        assert_eq!(e.to_string(), "Tailer had an internal error (launch_job, HTTP 500): boom");
     }
 }

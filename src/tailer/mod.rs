@@ -7,11 +7,8 @@ mod error;
 mod request;
 mod types;
 
-pub use auth::{
-    AuthError, KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner,
-    TOKEN_LIFETIME_SECS, TokenSource,
-};
+pub use auth::{AuthError, KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner, TOKEN_LIFETIME_SECS, TokenSource};
 pub use client::{ClientOptions, LaunchError, TailerClient};
 pub use error::{ErrorKind, TailerError, excerpt};
 pub use request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
-pub use types::{Finality, JobRef, RunItem, RunList, RunStatus, parse_duration, parse_timestamp};
+pub use types::{Finality, JobRef, RunItem, RunList, RunStatus, format_duration, parse_duration, parse_timestamp};

@@ -51,10 +51,9 @@ impl TailerAction {
     pub fn path(self) -> &'static str {
         match self {
             TailerAction::LaunchJob => "/v1/dag/launch",
-            TailerAction::CheckRunStatus
-            | TailerAction::GetLastStatus
-            | TailerAction::GetByStatus
-            | TailerAction::SetRunStatus => "/v1/dag/status",
+            TailerAction::CheckRunStatus | TailerAction::GetLastStatus | TailerAction::GetByStatus | TailerAction::SetRunStatus => {
+                "/v1/dag/status"
+            }
             TailerAction::ResetWorkflowStatus => "/v1/workflow/status",
             TailerAction::SetConfigurationStatus => "/v1/configuration/status",
         }
@@ -62,10 +61,7 @@ impl TailerAction {
 
     /// Reads may be retried freely; writes only where repeating them is harmless.
     pub fn is_read(self) -> bool {
-        matches!(
-            self,
-            TailerAction::CheckRunStatus | TailerAction::GetLastStatus | TailerAction::GetByStatus
-        )
+        matches!(self, TailerAction::CheckRunStatus | TailerAction::GetLastStatus | TailerAction::GetByStatus)
     }
 }
 

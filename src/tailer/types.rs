@@ -23,14 +23,9 @@ pub struct JobRef {
 
 impl JobRef {
     /// The job id Tailer uses for a table-to-table operation: `gbq-to-gbq|<configuration_id>`.
-    pub fn derived_job_id(
-        configuration_type: &ConfigurationType,
-        configuration_id: &ConfigurationId,
-    ) -> Option<JobId> {
+    pub fn derived_job_id(configuration_type: &ConfigurationType, configuration_id: &ConfigurationId) -> Option<JobId> {
         match configuration_type.as_str() {
-            "table-to-table" | "gbq-to-gbq" => {
-                JobId::parse(&format!("gbq-to-gbq|{configuration_id}")).ok()
-            }
+            "table-to-table" | "gbq-to-gbq" => JobId::parse(&format!("gbq-to-gbq|{configuration_id}")).ok(),
             _ => None,
         }
     }
@@ -105,14 +100,7 @@ impl RunStatus {
 
     /// The statuses `set_run_status` accepts.
     pub fn settable(&self) -> bool {
-        matches!(
-            self,
-            RunStatus::Success
-                | RunStatus::Failed
-                | RunStatus::Running
-                | RunStatus::NoMatch
-                | RunStatus::Checked
-        )
+        matches!(self, RunStatus::Success | RunStatus::Failed | RunStatus::Running | RunStatus::NoMatch | RunStatus::Checked)
     }
 }
 
@@ -139,9 +127,7 @@ impl<'de> Deserialize<'de> for RunStatus {
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let (days, clock) = match text.split_once(", ") {
         Some((days, clock)) => {
-            let n = days
-                .strip_suffix(" days")
-                .or_else(|| days.strip_suffix(" day"))?;
+            let n = days.strip_suffix(" days").or_else(|| days.strip_suffix(" day"))?;
             (n.trim().parse::<u64>().ok()?, clock)
         }
         None => (0, text),
@@ -174,11 +160,22 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     Some(Duration::from_secs(total) + Duration::from_micros(micros))
 }
 
+/// Formats like Python's `str(timedelta)`: `H:MM:SS[.ffffff]`, with `N day(s), ` before.
+pub fn format_duration(d: Duration) -> String {
+    let seconds = d.as_secs();
+    let micros = d.subsec_micros();
+    let clock = format!("{}:{:02}:{:02}", seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    let clock = if micros == 0 { clock } else { format!("{clock}.{micros:06}") };
+    match seconds / 86_400 {
+        0 => clock,
+        1 => format!("1 day, {clock}"),
+        n => format!("{n} days, {clock}"),
+    }
+}
+
 /// Parses an ISO-8601 timestamp with an offset, with or without fractional seconds.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// One run as Tailer describes it. Only `run_id` and `status` are sure to be there; a
@@ -205,6 +202,36 @@ pub struct RunItem {
     pub start_execution_date: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::timestamp")]
     pub last_update_date: Option<DateTime<Utc>>,
+}
+
+impl RunItem {
+    /// The item as Tailer writes it (for storing and reading back).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        map.insert("run_id".into(), self.run_id.as_str().into());
+        map.insert("status".into(), self.status.as_str().into());
+        let strings = [
+            ("account", &self.account),
+            ("environment", &self.environment),
+            ("configuration_type", &self.configuration_type),
+            ("configuration_id", &self.configuration_id),
+            ("job_id", &self.job_id),
+        ];
+        for (key, value) in strings {
+            if let Some(v) = value {
+                map.insert(key.into(), v.as_str().into());
+            }
+        }
+        if let Some(d) = self.duration {
+            map.insert("duration".into(), format_duration(d).into());
+        }
+        for (key, value) in [("start_execution_date", self.start_execution_date), ("last_update_date", self.last_update_date)] {
+            if let Some(t) = value {
+                map.insert(key.into(), t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false).into());
+            }
+        }
+        serde_json::Value::Object(map)
+    }
 }
 
 /// `{"results": [RunItem, ...]}`, the answer of every status action.
@@ -239,34 +266,30 @@ mod tests {
 
     #[test]
     fn durations_with_and_without_microseconds() {
-        assert_eq!(
-            parse_duration("0:01:24.002519"),
-            Some(Duration::from_micros(84_002_519))
-        );
+        assert_eq!(parse_duration("0:01:24.002519"), Some(Duration::from_micros(84_002_519)));
         assert_eq!(parse_duration("1:00:03"), Some(Duration::from_secs(3603)));
-        assert_eq!(
-            parse_duration("2 days, 0:00:01"),
-            Some(Duration::from_secs(2 * 86_400 + 1))
-        );
-        assert_eq!(
-            parse_duration("1 day, 0:00:00.5"),
-            Some(Duration::from_secs(86_400) + Duration::from_millis(500))
-        );
+        assert_eq!(parse_duration("2 days, 0:00:01"), Some(Duration::from_secs(2 * 86_400 + 1)));
+        assert_eq!(parse_duration("1 day, 0:00:00.5"), Some(Duration::from_secs(86_400) + Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn formatted_durations_read_back() {
+        for d in [Duration::from_micros(84_002_519), Duration::from_secs(3603), Duration::from_secs(2 * 86_400 + 1)] {
+            assert_eq!(parse_duration(&format_duration(d)), Some(d));
+        }
+    }
+
+    #[test]
+    fn an_item_survives_its_json() {
+        let text = r#"{"run_id": "20201230-1", "status": "FAILED", "duration": "0:01:24.002519", "start_execution_date": "2020-12-30T11:28:43.861340+00:00", "account": "000099"}"#;
+        let item: RunItem = serde_json::from_str(text).unwrap();
+        let again: RunItem = serde_json::from_value(item.to_json()).unwrap();
+        assert_eq!(item, again);
     }
 
     #[test]
     fn malformed_durations_are_refused() {
-        for bad in [
-            "",
-            "1:2",
-            "0:61:00",
-            "0:00:60",
-            "0:00:1",
-            "a:00:00",
-            "0:00:00.",
-            "0:00:00.1234567",
-            "1:00:00:00",
-        ] {
+        for bad in ["", "1:2", "0:61:00", "0:00:60", "0:00:1", "a:00:00", "0:00:00.", "0:00:00.1234567", "1:00:00:00"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
@@ -314,10 +337,7 @@ mod tests {
     fn table_to_table_job_ids_are_derived() {
         let t = ConfigurationType::parse("table-to-table").unwrap();
         let c = ConfigurationId::parse("000099_iowa_liquor_prepare_pda_DEV").unwrap();
-        assert_eq!(
-            JobRef::derived_job_id(&t, &c).unwrap().as_str(),
-            "gbq-to-gbq|000099_iowa_liquor_prepare_pda_DEV"
-        );
+        assert_eq!(JobRef::derived_job_id(&t, &c).unwrap().as_str(), "gbq-to-gbq|000099_iowa_liquor_prepare_pda_DEV");
         let w = ConfigurationType::parse("workflow").unwrap();
         assert!(JobRef::derived_job_id(&w, &c).is_none());
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tailerbot::bot::Bot;
-use tailerbot::clock::{Clock, ManualClock};
+use tailerbot::clock::{AdjustableClock, Clock};
 use tailerbot::config::{Config, Settings};
 use tailerbot::server::Application;
 use tailerbot::sim::{RunningSimulator, SimOptions, Simulator};
@@ -34,7 +34,7 @@ pub struct TestBot {
     pub tailer: RunningSimulator,
     pub slack: RunningStandin,
     pub bot: Arc<Bot>,
-    pub clock: Arc<ManualClock>,
+    pub clock: Arc<AdjustableClock>,
     pub http: reqwest::Client,
     verifier: Verifier,
     next_trigger: std::sync::atomic::AtomicU64,
@@ -55,9 +55,7 @@ impl TestBot {
     pub async fn start_with(mut config: Config, sim: SimOptions) -> TestBot {
         tailerbot::tls::install_crypto_provider();
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        let tailer = Simulator::start(sim.with_catalog(&config.jobs), local)
-            .await
-            .unwrap();
+        let tailer = Simulator::start(sim.with_catalog(&config.jobs), local).await.unwrap();
         let standin = SlackStandin::new(BOT_TOKEN);
         standin.set_usergroup("S0ONCALL", &[ONCALL]);
         let slack = standin.start(local).await.unwrap();
@@ -69,17 +67,11 @@ impl TestBot {
             ("SLACK_API_URL", slack.api_url()),
             ("TAILER_API_URL", tailer.url()),
             ("TAILER_API_TOKEN", "tailer-test-token".to_owned()),
-            (
-                "DATABASE_URL",
-                format!("sqlite://{}", dir.path().join("bot.db").display()),
-            ),
+            ("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display())),
         ]);
-        let settings =
-            Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
-        let clock = ManualClock::at_unix(chrono::Utc::now().timestamp());
-        let app = Application::build(&settings, config, clock.clone(), local)
-            .await
-            .unwrap();
+        let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
+        let clock = AdjustableClock::new();
+        let app = Application::build(&settings, config, clock.clone(), local).await.unwrap();
         let url = format!("http://{}", app.local_addr().unwrap());
         let bot = app.bot();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -101,11 +93,7 @@ impl TestBot {
     }
 
     pub fn trigger(&self) -> String {
-        format!(
-            "1000.{}.abc",
-            self.next_trigger
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        )
+        format!("1000.{}.abc", self.next_trigger.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Posts a body signed now.
@@ -141,20 +129,13 @@ impl TestBot {
     /// `/tailer <text>` from `user` in `channel`: status and JSON body (Null when empty).
     pub async fn command(&self, user: &str, channel: &str, text: &str) -> (u16, Value) {
         let trigger = self.trigger();
-        let response = self
-            .post_signed(
-                "/slack/commands",
-                &self.command_form(user, channel, text, &trigger),
-            )
-            .await;
+        let response = self.post_signed("/slack/commands", &self.command_form(user, channel, text, &trigger)).await;
         read(response).await
     }
 
     /// Clicks the button labelled `label` on a message the stand-in received.
     pub async fn click(&self, user: &str, message: &SlackEvent, label: &str) -> (u16, Value) {
-        let (action_id, value) = message
-            .button(label)
-            .unwrap_or_else(|| panic!("no button {label} on {message:?}"));
+        let (action_id, value) = message.button(label).unwrap_or_else(|| panic!("no button {label} on {message:?}"));
         let trigger = self.trigger();
         let payload = json!({
             "type": "block_actions",
@@ -167,32 +148,18 @@ impl TestBot {
             "response_url": self.slack.response_url(&format!("click-{trigger}")),
             "actions": [{"action_id": action_id, "block_id": "confirmation", "value": value, "type": "button", "action_ts": "1.2"}],
         });
-        let response = self
-            .post_signed(
-                "/slack/interactions",
-                &form(&[("payload", &payload.to_string())]),
-            )
-            .await;
+        let response = self.post_signed("/slack/interactions", &form(&[("payload", &payload.to_string())])).await;
         read(response).await
     }
 
     /// Waits (up to 10 s, woken by each new event) until `done` holds for the events.
     pub async fn wait(&self, done: impl Fn(&[SlackEvent]) -> bool) -> Vec<SlackEvent> {
-        self.slack
-            .slack
-            .wait_for(Duration::from_secs(10), done)
-            .await
+        self.slack.slack.wait_for(Duration::from_secs(10), done).await
     }
 
     /// Waits for the `response_url` post of a command's trigger (`n`-th trigger issued).
     pub async fn reply_to(&self, key: &str) -> SlackEvent {
-        let events = self
-            .wait(|events| {
-                events
-                    .iter()
-                    .any(|e| e.method == "response_url" && e.ts.as_deref() == Some(key))
-            })
-            .await;
+        let events = self.wait(|events| events.iter().any(|e| e.method == "response_url" && e.ts.as_deref() == Some(key))).await;
         events
             .into_iter()
             .find(|e| e.method == "response_url" && e.ts.as_deref() == Some(key))
@@ -201,17 +168,12 @@ impl TestBot {
 
     /// The last trigger id issued.
     pub fn last_trigger(&self) -> String {
-        format!(
-            "1000.{}.abc",
-            self.next_trigger.load(std::sync::atomic::Ordering::SeqCst) - 1
-        )
+        format!("1000.{}.abc", self.next_trigger.load(std::sync::atomic::Ordering::SeqCst) - 1)
     }
 }
 
 pub fn form(fields: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
 }
 
 pub async fn read(response: reqwest::Response) -> (u16, Value) {

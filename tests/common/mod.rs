@@ -20,9 +20,7 @@ pub fn fixtures() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "skipped: ../shared/fixtures is absent, the documented examples were not checked"
-        );
+        eprintln!("skipped: ../shared/fixtures is absent, the documented examples were not checked");
         None
     }
 }
@@ -32,18 +30,10 @@ pub fn fixture_json(dir: &std::path::Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-pub fn job(
-    account: &str,
-    environment: &str,
-    configuration_type: &str,
-    configuration_id: &str,
-    job_id: Option<&str>,
-) -> JobRef {
+pub fn job(account: &str, environment: &str, configuration_type: &str, configuration_id: &str, job_id: Option<&str>) -> JobRef {
     let configuration_type = ConfigurationType::parse(configuration_type).unwrap();
     let configuration_id = ConfigurationId::parse(configuration_id).unwrap();
-    let job_id = job_id
-        .map(|j| JobId::parse(j).unwrap())
-        .or_else(|| JobRef::derived_job_id(&configuration_type, &configuration_id));
+    let job_id = job_id.map(|j| JobId::parse(j).unwrap()).or_else(|| JobRef::derived_job_id(&configuration_type, &configuration_id));
     JobRef {
         account: Account::parse(account).unwrap(),
         environment: Environment::parse(environment).unwrap(),
@@ -55,19 +45,11 @@ pub fn job(
 
 /// The documented table-to-table job.
 pub fn iowa() -> JobRef {
-    job(
-        "000099",
-        "DEV",
-        "table-to-table",
-        "000099_iowa_liquor_prepare_pda_DEV",
-        None,
-    )
+    job("000099", "DEV", "table-to-table", "000099_iowa_liquor_prepare_pda_DEV", None)
 }
 
 pub async fn sim(options: SimOptions) -> RunningSimulator {
-    Simulator::start(options, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("simulator starts")
+    Simulator::start(options, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("simulator starts")
 }
 
 /// Fast back-off so that retry tests take milliseconds.
@@ -92,13 +74,7 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
     use axum::http::StatusCode;
     let app = axum::Router::new().fallback(move || {
         let body = body.clone();
-        async move {
-            (
-                StatusCode::from_u16(status).unwrap(),
-                [("content-type", "application/json")],
-                body,
-            )
-        }
+        async move { (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], body) }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,0 +1,115 @@
+//! Run cards: one message per run and channel, edited in place as the status moves, with a
+//! thread under it holding one reply per change. Built here as outbox messages; the card
+//! and its thread share one lane, so they reach Slack in order.
+
+use crate::bot::render;
+use crate::config::Job;
+use crate::slack::blocks::{Button, Message, escape};
+use crate::store::{CardRow, OutboxBody, OutboxMessage, OutboxMethod};
+use crate::tailer::{RunItem, RunStatus};
+
+/// The lane of a run's card in a channel.
+pub fn lane(run_id: &str, channel_id: &str) -> String {
+    format!("card:{run_id}:{channel_id}")
+}
+
+/// The card as it stands.
+pub fn render_card(job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> Message {
+    let status = item.map(|i| i.status.clone());
+    let headline = match &status {
+        Some(s) => format!("{} {} · run {}", job.name, s, card.run_id),
+        None => format!("{} · run {}", job.name, card.run_id),
+    };
+    let mut m = Message::new(&escape(&headline));
+    m.section(&format!(":rocket: {} · run `{}`", render::job_label(job), escape(&card.run_id)));
+    let mut fields = vec![match &status {
+        Some(s) => format!("*Status*\n{}", render::status(s)),
+        None => "*Status*\n:hourglass: waiting for Tailer to show the run".to_owned(),
+    }];
+    match (&card.launched_by, &card.watched_by) {
+        (Some(by), _) => fields.push(format!("*Launched by*\n<@{by}>")),
+        (None, Some(by)) => fields.push(format!("*Watched by*\n<@{by}>")),
+        _ => {}
+    }
+    if let Some(start) = item.and_then(|i| i.start_execution_date) {
+        fields.push(format!("*Started*\n{}", render::when(start)));
+    }
+    if let Some(d) = item.and_then(|i| i.duration) {
+        fields.push(format!("*Duration*\n{}", render::duration(d)));
+    }
+    m.fields(&fields);
+    if let Some(note) = note {
+        m.context(note);
+    }
+    if final_status {
+        let mut buttons = vec![Button::new("Launch again", "launch_again", job.name.as_str())];
+        if status.as_ref().is_some_and(RunStatus::is_failure) {
+            buttons.push(Button::new("Mark as checked", "mark_checked", &format!("{} {}", job.name, card.run_id)).primary());
+        }
+        m.actions("run_card", &buttons);
+    }
+    m
+}
+
+fn body(message: Message) -> OutboxBody {
+    OutboxBody { text: message.text, blocks: message.blocks, response_type: None, replace_original: false }
+}
+
+/// The card's first post, root of its lane.
+pub fn post(job: &Job, card: &CardRow) -> OutboxMessage {
+    OutboxMessage {
+        lane: card.lane.clone(),
+        method: OutboxMethod::Post,
+        channel_id: Some(card.channel_id.clone()),
+        user_id: card.launched_by.clone().or_else(|| card.watched_by.clone()),
+        in_thread: false,
+        root: true,
+        broadcast: false,
+        collapse_key: None,
+        response_url: None,
+        body: body(render_card(job, card, None, false, None)),
+    }
+}
+
+/// An edit of the card; a newer pending edit replaces an older one.
+pub fn update(job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> OutboxMessage {
+    OutboxMessage {
+        lane: card.lane.clone(),
+        method: OutboxMethod::Update,
+        channel_id: Some(card.channel_id.clone()),
+        user_id: None,
+        in_thread: false,
+        root: false,
+        broadcast: false,
+        collapse_key: Some(format!("edit:{}", card.lane)),
+        response_url: None,
+        body: body(render_card(job, card, item, final_status, note)),
+    }
+}
+
+/// A reply in the card's thread; `broadcast` also shows it in the channel.
+pub fn reply(card: &CardRow, text: &str, broadcast: bool) -> OutboxMessage {
+    let mut message = Message::new(text);
+    message.section(text);
+    OutboxMessage {
+        lane: card.lane.clone(),
+        method: OutboxMethod::Post,
+        channel_id: Some(card.channel_id.clone()),
+        user_id: None,
+        in_thread: true,
+        root: false,
+        broadcast,
+        collapse_key: None,
+        response_url: None,
+        body: body(message),
+    }
+}
+
+/// The thread reply for a new status.
+pub fn status_reply(card: &CardRow, item: &RunItem, job: &Job) -> OutboxMessage {
+    let mut text = format!("{} {}", render::status(&item.status), render::job_label(job));
+    if let Some(d) = item.duration.filter(|_| item.status.is_final()) {
+        text.push_str(&format!(" after {}", render::duration(d)));
+    }
+    reply(card, &text, item.status.is_failure())
+}

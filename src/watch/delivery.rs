@@ -1,0 +1,232 @@
+//! The outbox worker: takes the first due message of each lane, paces posts to about one
+//! per second per channel, honours `Retry-After`, retries 5xx and timeouts with back-off,
+//! and gives up only on errors that retrying cannot fix — telling the person who asked
+//! when the channel is the problem.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use rand::Rng;
+
+use super::Stats;
+use crate::bot::Bot;
+use crate::domain::{ChannelId, UserId};
+use crate::slack::api::{ResponseBody, SlackError, SlackErrorKind};
+use crate::slack::blocks::Message;
+use crate::store::{OutboxBody, OutboxMessage, OutboxMethod, OutboxRow};
+
+/// Gap between two posts in one channel.
+pub const CHANNEL_GAP_MS: i64 = 1_000;
+/// Messages sent at once (each in its own lane).
+const IN_FLIGHT: usize = 8;
+/// The longest wait between two tries of a message.
+const MAX_BACKOFF_MS: i64 = 300_000;
+
+/// Delivers the outbox.
+pub struct Delivery {
+    bot: Arc<Bot>,
+    stats: Arc<Stats>,
+    /// Channel → earliest time of its next post (ms). A cache: losing it only risks a
+    /// burst that Slack tolerates.
+    pacing: DashMap<String, i64>,
+}
+
+enum Sent {
+    Done(Option<String>),
+    Later(i64),
+    Failed(String),
+}
+
+impl Delivery {
+    pub fn new(bot: Arc<Bot>, stats: Arc<Stats>) -> Delivery {
+        Delivery { bot, stats, pacing: DashMap::new() }
+    }
+
+    /// One pass: sends what is due; returns how many messages were handled.
+    pub async fn run_once(&self) -> usize {
+        let now = self.bot.now_ms();
+        let rows = match self.bot.store.outbox_heads(now, 64).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the outbox");
+                return 0;
+            }
+        };
+        let handled = rows.len();
+        futures::stream::iter(rows).for_each_concurrent(IN_FLIGHT, |row| self.deliver(row)).await;
+        handled
+    }
+
+    async fn deliver(&self, row: OutboxRow) {
+        let now = self.bot.now_ms();
+        let channel = row.message.channel_id.clone();
+        if row.message.method == OutboxMethod::Post {
+            if let Some(next) = channel.as_deref().and_then(|c| self.pacing.get(c).map(|t| *t)) {
+                if next > now {
+                    self.defer(&row, next).await;
+                    return;
+                }
+            }
+            if let Some(c) = &channel {
+                self.pacing.insert(c.clone(), now + CHANNEL_GAP_MS);
+            }
+        }
+        let outcome = self.send(&row).await;
+        let store = &self.bot.store;
+        let result = match outcome {
+            Sent::Done(ts) => store.outbox_sent(&row, ts.as_deref()).await,
+            Sent::Later(at) => store.outbox_retry(row.id, at, "retrying").await,
+            Sent::Failed(reason) => {
+                self.stats.undeliverable();
+                tracing::error!(id = row.id, lane = %row.message.lane, %reason, "a Slack message cannot be delivered; giving up on it");
+                let failed = store.outbox_failed(row.id, &reason).await;
+                self.tell_requester(&row, &reason).await;
+                failed
+            }
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, id = row.id, "cannot record the delivery; the message may be sent again");
+        }
+    }
+
+    async fn defer(&self, row: &OutboxRow, until: i64) {
+        if let Err(error) = self.bot.store.outbox_retry(row.id, until, "paced").await {
+            tracing::error!(%error, "cannot defer an outbox message");
+        }
+    }
+
+    async fn send(&self, row: &OutboxRow) -> Sent {
+        let m = &row.message;
+        let message = Message { text: m.body.text.clone(), blocks: m.body.blocks.clone() };
+        let channel = m.channel_id.as_deref();
+        let thread = if m.in_thread || m.method == OutboxMethod::Update {
+            match self.bot.store.thread(&m.lane).await {
+                Ok(thread) => thread.map(|(_, ts)| ts),
+                Err(error) => {
+                    return self
+                        .failed_now(&SlackError { method: "outbox", kind: SlackErrorKind::Transport, detail: error.to_string() }, row);
+                }
+            }
+        } else {
+            None
+        };
+        let result = match (m.method, channel) {
+            (OutboxMethod::Respond, _) => {
+                let Some(url) = m.response_url.as_deref() else { return Sent::Failed("no response_url".into()) };
+                let body = ResponseBody {
+                    response_type: if m.body.response_type.as_deref() == Some("in_channel") { "in_channel" } else { "ephemeral" },
+                    replace_original: m.body.replace_original,
+                    text: message.text,
+                    blocks: message.blocks,
+                };
+                self.bot.slack.respond(url, &body).await.map(|()| None)
+            }
+            (OutboxMethod::Post, Some(channel)) => {
+                self.bot.slack.post_message(channel, &message, thread.as_deref(), m.broadcast).await.map(Some)
+            }
+            (OutboxMethod::Update, Some(channel)) => match (thread, ChannelId::parse(channel)) {
+                (Some(ts), Ok(channel)) => self.bot.slack.update_message(&channel, &ts, &message).await.map(|()| None),
+                _ => return Sent::Failed("the message to edit was never posted".into()),
+            },
+            (OutboxMethod::Ephemeral, Some(channel)) => {
+                match (m.user_id.as_deref().and_then(|u| UserId::parse(u).ok()), ChannelId::parse(channel)) {
+                    (Some(user), Ok(channel)) => self.bot.slack.post_ephemeral(&channel, &user, &message).await.map(|()| None),
+                    _ => return Sent::Failed("an ephemeral message without a user or channel".into()),
+                }
+            }
+            (_, None) => return Sent::Failed("a message without a channel".into()),
+        };
+        match result {
+            Ok(ts) => Sent::Done(ts),
+            Err(error) => self.failed_now(&error, row),
+        }
+    }
+
+    fn failed_now(&self, error: &SlackError, row: &OutboxRow) -> Sent {
+        let now = self.bot.now_ms();
+        match &error.kind {
+            SlackErrorKind::RateLimited(after) => {
+                self.stats.slack_rate_limited(now);
+                let wait = after.map(|d| d.as_millis() as i64).unwrap_or(1_000).max(1_000);
+                if let Some(c) = &row.message.channel_id {
+                    self.pacing.insert(c.clone(), now + wait);
+                }
+                tracing::warn!(method = error.method, wait_ms = wait, "Slack asked to slow down");
+                Sent::Later(now + wait)
+            }
+            _ if error.is_permanent() => {
+                self.stats.slack_error(now);
+                Sent::Failed(error.to_string())
+            }
+            _ => {
+                self.stats.slack_error(now);
+                let base = (1_000_i64 << row.attempts.clamp(0, 10)).min(MAX_BACKOFF_MS);
+                let jitter = rand::rng().random_range(0..=base / 5);
+                tracing::warn!(%error, attempts = row.attempts + 1, "Slack failed; will retry");
+                Sent::Later(now + base + jitter)
+            }
+        }
+    }
+
+    /// When Slack refused for good, the person who asked hears why, where possible.
+    async fn tell_requester(&self, row: &OutboxRow, reason: &str) {
+        let m = &row.message;
+        // A fallback for an expired or refused response_url: the channel itself.
+        if m.method == OutboxMethod::Respond {
+            if let Some(channel) = &m.channel_id {
+                let in_channel = m.body.response_type.as_deref() == Some("in_channel");
+                let fallback = OutboxMessage {
+                    lane: format!("{}:fallback", m.lane),
+                    method: if in_channel { OutboxMethod::Post } else { OutboxMethod::Ephemeral },
+                    channel_id: Some(channel.clone()),
+                    user_id: m.user_id.clone(),
+                    in_thread: false,
+                    root: false,
+                    broadcast: false,
+                    collapse_key: None,
+                    response_url: None,
+                    body: OutboxBody { replace_original: false, response_type: None, ..m.body.clone() },
+                };
+                self.bot.enqueue(vec![fallback]).await;
+                return;
+            }
+        }
+        let channel_problem =
+            ["not_in_channel", "channel_not_found", "is_archived", "restricted_action"].iter().any(|code| reason.contains(code));
+        let (Some(user), Some(channel), true) = (m.user_id.as_deref(), m.channel_id.as_deref(), channel_problem) else {
+            return;
+        };
+        if m.method == OutboxMethod::Post && channel.starts_with('U') {
+            return;
+        }
+        let text = if reason.contains("not_in_channel") {
+            format!(":wave: I could not post in <#{channel}>: I am not a member. Invite me with `/invite @tailerbot`, then try again.")
+        } else {
+            format!(":warning: I could not post in <#{channel}>: {}.", crate::slack::blocks::escape(reason))
+        };
+        let notice = OutboxMessage {
+            lane: format!("notice:{user}"),
+            method: OutboxMethod::Post,
+            channel_id: Some(user.to_owned()),
+            user_id: None,
+            in_thread: false,
+            root: false,
+            broadcast: false,
+            collapse_key: None,
+            response_url: None,
+            body: OutboxBody { text, blocks: Vec::new(), response_type: None, replace_original: false },
+        };
+        self.bot.enqueue(vec![notice]).await;
+    }
+}
+
+/// Waits before the next pass: until the earliest due message, at most `cap`.
+pub fn next_wait(now_ms: i64, next_due: Option<i64>, cap: Duration) -> Duration {
+    match next_due {
+        Some(due) if due <= now_ms => Duration::ZERO,
+        Some(due) => Duration::from_millis((due - now_ms) as u64).min(cap),
+        None => cap,
+    }
+}

@@ -1,0 +1,118 @@
+//! The background work of `serve`: the watcher, the subscription poller, the timers and
+//! the outbox worker. Each exposes one pass (`run_once`) that tests drive with a paused
+//! clock; [`Workers::spawn`] runs them as loops that stop on the shutdown signal, the
+//! outbox last, after it has flushed what is queued (within a deadline).
+
+pub mod cards;
+mod delivery;
+mod stats;
+pub mod subscriptions;
+mod timers;
+mod watcher;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use delivery::{CHANNEL_GAP_MS, Delivery, next_wait};
+pub use stats::Stats;
+pub use subscriptions::SubscriptionPoller;
+pub use timers::{Timers, thread_reply};
+pub use watcher::{Change, Observation, UNKNOWN_RUN_GRACE_MS, Watcher, decide};
+
+use crate::bot::Bot;
+
+/// The longest sleep of a loop between two passes.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The four workers of one bot.
+pub struct Workers {
+    pub watcher: Watcher,
+    pub subscriptions: SubscriptionPoller,
+    pub timers: Timers,
+    pub delivery: Delivery,
+    bot: Arc<Bot>,
+}
+
+impl Workers {
+    pub fn new(bot: Arc<Bot>) -> Arc<Workers> {
+        Arc::new(Workers {
+            watcher: Watcher::new(bot.clone(), bot.stats.clone()),
+            subscriptions: SubscriptionPoller::new(bot.clone()),
+            timers: Timers::new(bot.clone()),
+            delivery: Delivery::new(bot.clone(), bot.stats.clone()),
+            bot,
+        })
+    }
+
+    /// One pass of everything, the outbox last (what the others queued goes out).
+    pub async fn run_once(&self) {
+        self.timers.run_once().await;
+        self.watcher.run_once().await;
+        self.delivery.run_once().await;
+    }
+
+    /// Starts the loops. `stop` ends the pollers at once; `drain` ends the outbox once it
+    /// is empty (or at once, when it is cancelled too).
+    pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: CancellationToken, drain: CancellationToken) {
+        let w = self.clone();
+        let s = stop.clone();
+        tracker.spawn(async move {
+            loop {
+                w.watcher.run_once().await;
+                let wait = next_wait(w.bot.now_ms(), w.bot.store.next_watch_due().await.ok().flatten(), TICK);
+                tokio::select! {
+                    () = s.cancelled() => break,
+                    () = w.bot.watch_wake.notified() => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            tracing::info!("watcher stopped");
+        });
+        let w = self.clone();
+        let s = stop.clone();
+        tracker.spawn(async move {
+            let every = w.bot.config.watch.subscription_poll;
+            loop {
+                // The first pass at start catches up on what ended while the bot was down.
+                w.subscriptions.run_once().await;
+                tokio::select! {
+                    () = s.cancelled() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+            tracing::info!("subscription poller stopped");
+        });
+        let w = self.clone();
+        let s = stop.clone();
+        tracker.spawn(async move {
+            loop {
+                w.timers.run_once().await;
+                tokio::select! {
+                    () = s.cancelled() => break,
+                    () = tokio::time::sleep(TICK) => {}
+                }
+            }
+            tracing::info!("timers stopped");
+        });
+        let w = self.clone();
+        tracker.spawn(async move {
+            loop {
+                w.delivery.run_once().await;
+                let next = w.bot.store.outbox_next_due().await.ok().flatten();
+                if drain.is_cancelled() && next.is_none() {
+                    break;
+                }
+                let wait = next_wait(w.bot.now_ms(), next, TICK);
+                tokio::select! {
+                    () = drain.cancelled(), if !drain.is_cancelled() => {}
+                    () = w.bot.outbox_wake.notified() => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            tracing::info!("outbox flushed and stopped");
+        });
+    }
+}

@@ -1,0 +1,182 @@
+//! Subscriptions: every `subscription_poll_secs`, the last runs of each subscribed job are
+//! read once (however many channels subscribe to it), and each run that ended after the
+//! subscription was made is announced once per channel. After downtime the runs that
+//! ended meanwhile are announced, up to a bound; older ones are not.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::bot::{Bot, render};
+use crate::commands::Target;
+use crate::config::Job;
+use crate::domain::JobName;
+use crate::slack::blocks::{Message, escape};
+use crate::store::{OutboxBody, OutboxMessage, OutboxMethod, SubscriptionRow};
+use crate::tailer::{LastStatusQuery, RunItem, TailerClient};
+
+/// Runs read per job and poll: more than ever end between two polls.
+pub const RUNS_PER_POLL: u32 = 10;
+/// Runs that ended longer ago than this are never announced, whatever the downtime.
+pub const CATCH_UP_MS: i64 = 24 * 3_600_000;
+/// The marker of the last complete subscription poll.
+pub const POLLED_MARKER: &str = "subscriptions_polled";
+
+/// Turns a stored target back into a [`Target`].
+pub fn target(text: &str) -> Option<Target> {
+    match text {
+        "all" => Some(Target::All),
+        t => match t.strip_prefix("tag:") {
+            Some(tag) => Some(Target::Tag(tag.to_owned())),
+            None => JobName::parse(t).ok().map(Target::Job),
+        },
+    }
+}
+
+/// When a run ended, as far as its item tells.
+pub fn ended_at(item: &RunItem) -> Option<DateTime<Utc>> {
+    item.last_update_date.or_else(|| Some(item.start_execution_date? + chrono::Duration::from_std(item.duration?).ok()?))
+}
+
+/// The announcement of a finished run.
+pub fn announcement(channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
+    let mut line = format!("{} {} · run `{}`", render::status(&item.status), render::job_label(job), escape(item.run_id.as_str()));
+    if let Some(end) = ended_at(item) {
+        line.push_str(&format!(" · ended {}", render::when(end)));
+    }
+    if let Some(d) = item.duration {
+        line.push_str(&format!(" · {}", render::duration(d)));
+    }
+    let mut message = Message::new(&line);
+    message.section(&line);
+    OutboxMessage {
+        lane: format!("subscription:{channel}"),
+        method: OutboxMethod::Post,
+        channel_id: Some(channel.to_owned()),
+        user_id: None,
+        in_thread: false,
+        root: false,
+        broadcast: false,
+        collapse_key: None,
+        response_url: None,
+        body: OutboxBody { text: message.text, blocks: message.blocks, response_type: None, replace_original: false },
+    }
+}
+
+/// Reads subscribed jobs and announces what ended.
+pub struct SubscriptionPoller {
+    bot: Arc<Bot>,
+    tailer: TailerClient,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl SubscriptionPoller {
+    pub fn new(bot: Arc<Bot>) -> SubscriptionPoller {
+        let rate = NonZeroU32::new(bot.config.tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
+        SubscriptionPoller { tailer: bot.tailer.without_retries(), limiter: RateLimiter::direct(Quota::per_second(rate)), bot }
+    }
+
+    /// The subscriptions of each job (resolved now: tags and `all` follow the catalog).
+    fn by_job(&self, subscriptions: Vec<SubscriptionRow>) -> BTreeMap<String, Vec<SubscriptionRow>> {
+        let mut by_job: BTreeMap<String, Vec<SubscriptionRow>> = BTreeMap::new();
+        for s in subscriptions {
+            let Some(t) = target(&s.target) else { continue };
+            let Ok(jobs) = crate::bot::targets::jobs(&self.bot.config, &t) else { continue };
+            for job in jobs {
+                let entry = by_job.entry(job.name.to_string()).or_default();
+                if !entry.iter().any(|e| e.channel_id == s.channel_id && (e.filter == "all" || s.filter == "failures")) {
+                    entry.retain(|e| e.channel_id != s.channel_id);
+                    entry.push(s.clone());
+                }
+            }
+        }
+        by_job
+    }
+
+    /// One pass over every subscribed job; returns how many announcements were queued.
+    pub async fn run_once(&self) -> usize {
+        let subscriptions = match self.bot.store.subscriptions(None).await {
+            Ok(s) => s,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the subscriptions");
+                return 0;
+            }
+        };
+        let by_job = self.by_job(subscriptions);
+        let concurrency = self.bot.config.watch.max_concurrent_polls.max(1);
+        let counts: Vec<usize> = futures::stream::iter(by_job)
+            .map(|(job, subs)| async move {
+                let Some(job) = self.bot.config.job(&job) else { return 0 };
+                self.poll_job(job, &subs).await
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let announced: usize = counts.iter().sum();
+        if let Err(error) = self.bot.store.set_marker(POLLED_MARKER, self.bot.now_ms()).await {
+            tracing::warn!(%error, "cannot record the subscription poll");
+        }
+        if announced > 0 {
+            self.bot.outbox_wake.notify_one();
+        }
+        announced
+    }
+
+    async fn poll_job(&self, job: &Job, subs: &[SubscriptionRow]) -> usize {
+        self.limiter.until_ready().await;
+        let query = LastStatusQuery { limit: Some(RUNS_PER_POLL), ..LastStatusQuery::default() };
+        let items = match self.tailer.get_last_status(&job.job, &query).await {
+            Ok(items) => items,
+            Err(error) => {
+                self.bot.stats.tailer_error(self.bot.now_ms());
+                tracing::warn!(%error, job = %job.name, "a subscription poll failed; trying again next time");
+                return 0;
+            }
+        };
+        let now = self.bot.now_ms();
+        self.bot.stats.poll_ok(now);
+        let mut announced = 0;
+        for item in items.iter().filter(|i| i.status.is_final()) {
+            let ended = ended_at(item).map(|t| t.timestamp_millis());
+            for sub in subs {
+                if sub.filter == "failures" && !item.status.is_failure() {
+                    continue;
+                }
+                if ended.is_some_and(|end| end < sub.created_at || end < now - CATCH_UP_MS) {
+                    continue;
+                }
+                match self.bot.store.announce(&sub.channel_id, item.run_id.as_str(), &announcement(&sub.channel_id, job, item), now).await {
+                    Ok(true) => announced += 1,
+                    Ok(false) => {}
+                    Err(error) => tracing::error!(%error, "cannot queue an announcement; it will be tried next poll"),
+                }
+            }
+        }
+        announced
+    }
+
+    /// Marks the runs already finished as known in a channel, so that a new subscription
+    /// does not replay history.
+    pub async fn baseline(&self, channel: &str, jobs: &[Job]) {
+        let now = self.bot.now_ms();
+        for job in jobs {
+            let query = LastStatusQuery { limit: Some(RUNS_PER_POLL), ..LastStatusQuery::default() };
+            match self.tailer.get_last_status(&job.job, &query).await {
+                Ok(items) => {
+                    for item in items.iter().filter(|i| i.status.is_final()) {
+                        if let Err(error) = self.bot.store.mark_announced(channel, item.run_id.as_str(), now).await {
+                            tracing::warn!(%error, "cannot record the subscription's starting point");
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, job = %job.name, "cannot read the runs before a subscription; relying on their end times")
+                }
+            }
+        }
+    }
+}

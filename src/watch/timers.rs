@@ -1,0 +1,121 @@
+//! Timed re-enables: `disable ... for <duration>` leaves a timer in the store; when it is
+//! due the job is enabled again and the thread of the disable message hears about it.
+//! Timers survive restarts; a failing re-enable is retried, then reported.
+
+use std::sync::Arc;
+
+use crate::bot::{Bot, render};
+use crate::domain::{Action, ChannelId, UserId};
+use crate::slack::blocks::{Message, escape};
+use crate::store::{AuditEntry, AuditOutcome, OutboxBody, OutboxMessage, OutboxMethod, TimerRow};
+use crate::tailer::ConfigurationStatus;
+
+/// Tries before a re-enable is reported as failed.
+const MAX_ATTEMPTS: i64 = 8;
+
+/// A reply in the thread of the disable message.
+pub fn thread_reply(lane: &str, channel: &str, text: &str) -> OutboxMessage {
+    let mut message = Message::new(text);
+    message.section(text);
+    OutboxMessage {
+        lane: lane.to_owned(),
+        method: OutboxMethod::Post,
+        channel_id: Some(channel.to_owned()),
+        user_id: None,
+        in_thread: true,
+        root: false,
+        broadcast: false,
+        collapse_key: None,
+        response_url: None,
+        body: OutboxBody { text: message.text, blocks: message.blocks, response_type: None, replace_original: false },
+    }
+}
+
+/// Carries out due timers.
+pub struct Timers {
+    bot: Arc<Bot>,
+}
+
+impl Timers {
+    pub fn new(bot: Arc<Bot>) -> Timers {
+        Timers { bot }
+    }
+
+    /// One pass; returns how many timers were handled.
+    pub async fn run_once(&self) -> usize {
+        let due = match self.bot.store.due_timers(self.bot.now_ms(), 100).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the timers");
+                return 0;
+            }
+        };
+        for timer in &due {
+            self.fire(timer).await;
+        }
+        if !due.is_empty() {
+            self.bot.outbox_wake.notify_one();
+        }
+        due.len()
+    }
+
+    async fn fire(&self, t: &TimerRow) {
+        let now = self.bot.now_ms();
+        let Some(job) = self.bot.config.job(&t.job).cloned() else {
+            let text = format!(":grey_question: `{}` is no longer in the catalog: I did not re-enable it.", escape(&t.job));
+            self.finish(t, "failed", &text).await;
+            return;
+        };
+        let label = render::job_label(&job);
+        match self.bot.tailer.set_configuration_status(&job.job, ConfigurationStatus::Enable).await {
+            Ok(()) => {
+                self.audit(t, &job, AuditOutcome::Succeeded, "ok".into()).await;
+                let text = format!(":large_green_circle: Re-enabled {label}: the disable asked by <@{}> is over.", t.requested_by);
+                self.finish(t, "done", &text).await;
+            }
+            Err(error) if error.is_retryable() && t.attempts + 1 < MAX_ATTEMPTS => {
+                self.bot.stats.tailer_error(now);
+                let wait = (30_000_i64 << t.attempts.clamp(0, 5)).min(600_000);
+                tracing::warn!(%error, job = %job.name, "re-enabling failed; trying again");
+                if let Err(error) = self.bot.store.retry_timer(&t.id, now + wait).await {
+                    tracing::error!(%error, "cannot reschedule a timer");
+                }
+            }
+            Err(error) => {
+                self.audit(t, &job, AuditOutcome::Failed, error.to_string()).await;
+                let text = format!(
+                    ":x: I could not re-enable {label}: {}. Enable it with `/tailer enable {}`.",
+                    escape(&error.to_string()),
+                    job.name
+                );
+                self.finish(t, "failed", &text).await;
+            }
+        }
+    }
+
+    async fn finish(&self, t: &TimerRow, state: &str, text: &str) {
+        let reply = thread_reply(&t.lane, &t.channel_id, text);
+        if let Err(error) = self.bot.store.finish_timer(&t.id, state, &[reply], self.bot.now_ms()).await {
+            tracing::error!(%error, "cannot finish a timer; it will fire again");
+        }
+    }
+
+    async fn audit(&self, t: &TimerRow, job: &crate::config::Job, outcome: AuditOutcome, answer: String) {
+        let entry = AuditEntry {
+            id: 0,
+            at: self.bot.now_ms(),
+            reference: t.id.chars().take(8).collect(),
+            user_id: UserId::parse(&t.requested_by).map(|u| u.to_string()).unwrap_or_default(),
+            channel_id: ChannelId::parse(&t.channel_id).map(|c| c.to_string()).unwrap_or_default(),
+            action: Action::Enable,
+            job: Some(job.name.to_string()),
+            environment: Some(job.job.environment.to_string()),
+            outcome,
+            detail: format!("automatic re-enable{}", t.reason.as_deref().map(|r| format!(" (disabled: {r})")).unwrap_or_default()),
+            tailer_answer: Some(answer),
+        };
+        if let Err(error) = self.bot.store.audit(&entry).await {
+            tracing::error!(%error, "cannot audit a re-enable");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The watcher: polls `check_run_status` for each watched run — once per run however many
+//! channels follow it — at an interval that starts at `poll_interval_secs` and backs off
+//! towards `max_poll_interval_secs` while nothing changes, with jitter, at most
+//! `max_concurrent_polls` at once and under a global request rate. What a poll finds and
+//! the messages it causes are stored together; the outbox sends them.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+
+use super::{Stats, cards};
+use crate::bot::Bot;
+use crate::config::{Job, WatchConfig};
+use crate::domain::RunId;
+use crate::store::{OutboxMessage, WatchRow, WatchUpdate};
+use crate::tailer::{ErrorKind, Finality, RunItem, TailerClient, TailerError};
+
+/// How long a run may stay unknown to Tailer (empty answers, 404) before the bot says so.
+pub const UNKNOWN_RUN_GRACE_MS: i64 = 5 * 60 * 1000;
+/// Watches taken per pass.
+const BATCH: u32 = 1000;
+
+/// What a poll saw.
+#[derive(Debug, Clone)]
+pub enum Observation {
+    Item(RunItem),
+    /// Empty results or 404: not (yet) known to Tailer.
+    NotYet,
+    Failed(TailerError),
+}
+
+/// What a poll changes for the people following the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Nothing,
+    /// A new status (or an unknown one now taken as final).
+    Status {
+        item: RunItem,
+        is_final: bool,
+        note: Option<String>,
+    },
+    /// Tailer never showed the run.
+    NeverKnown,
+    /// Followed for `give_up_after` without an end.
+    GaveUp,
+}
+
+/// The pure part of a poll: the watch's next state and what changed.
+pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitter: f64) -> (WatchUpdate, Change) {
+    let base = cfg.poll_interval.as_millis() as i64;
+    let max = cfg.max_poll_interval.as_millis() as i64;
+    let backed_off = ((w.interval_ms.max(base) * 3) / 2).min(max);
+    let mut update = WatchUpdate {
+        status: w.status.clone(),
+        status_since: w.status_since,
+        first_seen_at: w.first_seen_at,
+        interval_ms: backed_off,
+        next_poll_at: 0,
+        item: w.item.clone(),
+        active: true,
+    };
+    let mut change = Change::Nothing;
+    match seen {
+        Observation::Item(item) => {
+            update.first_seen_at = w.first_seen_at.or(Some(now));
+            update.item = Some(item.to_json().to_string());
+            let status = item.status.as_str().to_owned();
+            if w.status.as_deref() != Some(status.as_str()) {
+                update.status = Some(status);
+                update.status_since = Some(now);
+                update.interval_ms = base;
+                let is_final = item.status.is_final();
+                update.active = !is_final;
+                change = Change::Status { item, is_final, note: None };
+            } else if item.status.finality() == Finality::Unknown
+                && now - w.status_since.unwrap_or(now) >= cfg.unknown_status_final_after.as_millis() as i64
+            {
+                update.active = false;
+                let note = format!(
+                    "Tailer has shown `{}` unchanged for a while: taken as final.",
+                    crate::slack::blocks::escape(item.status.as_str())
+                );
+                change = Change::Status { item, is_final: true, note: Some(note) };
+            }
+        }
+        Observation::NotYet | Observation::Failed(TailerError { kind: ErrorKind::NotFound, .. }) => {
+            if w.first_seen_at.is_none() {
+                update.interval_ms = base;
+                if now - w.started_at >= UNKNOWN_RUN_GRACE_MS {
+                    update.active = false;
+                    change = Change::NeverKnown;
+                }
+            }
+        }
+        Observation::Failed(_) => {}
+    }
+    if update.active && now - w.started_at >= cfg.give_up_after.as_millis() as i64 {
+        update.active = false;
+        change = Change::GaveUp;
+    }
+    update.next_poll_at = now + (update.interval_ms as f64 * jitter) as i64;
+    (update, change)
+}
+
+/// Polls watched runs.
+pub struct Watcher {
+    bot: Arc<Bot>,
+    tailer: TailerClient,
+    limiter: DefaultDirectRateLimiter,
+    stats: Arc<Stats>,
+}
+
+impl Watcher {
+    pub fn new(bot: Arc<Bot>, stats: Arc<Stats>) -> Watcher {
+        let rate = NonZeroU32::new(bot.config.tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
+        Watcher { tailer: bot.tailer.without_retries(), limiter: RateLimiter::direct(Quota::per_second(rate)), bot, stats }
+    }
+
+    /// One pass: polls every due run; returns how many were polled.
+    pub async fn run_once(&self) -> usize {
+        let now = self.bot.now_ms();
+        let due = match self.bot.store.due_watches(now, BATCH).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the watched runs");
+                return 0;
+            }
+        };
+        let polled = due.len();
+        let concurrency = self.bot.config.watch.max_concurrent_polls.max(1);
+        futures::stream::iter(due).for_each_concurrent(concurrency, |w| self.poll(w)).await;
+        if polled > 0 {
+            self.bot.outbox_wake.notify_one();
+        }
+        polled
+    }
+
+    async fn poll(&self, w: WatchRow) {
+        let span = tracing::info_span!("poll", run = %w.run_id, job = %w.job);
+        let _enter = span.enter();
+        let Some(job) = self.bot.config.job(&w.job).cloned() else {
+            self.stop_orphan(&w).await;
+            return;
+        };
+        let seen = match RunId::parse(&w.run_id) {
+            Ok(run) => {
+                self.limiter.until_ready().await;
+                match self.tailer.check_run_status(&job.job, &run).await {
+                    Ok(Some(item)) => Observation::Item(item),
+                    Ok(None) => Observation::NotYet,
+                    Err(error) => Observation::Failed(error),
+                }
+            }
+            Err(_) => Observation::NotYet,
+        };
+        let now = self.bot.now_ms();
+        match &seen {
+            Observation::Failed(error) if error.kind != ErrorKind::NotFound => {
+                self.stats.tailer_error(now);
+                tracing::warn!(%error, "a poll failed; polling again later");
+            }
+            _ => {
+                self.stats.poll_ok(now);
+            }
+        }
+        let jitter = rand::rng().random_range(0.9..1.1);
+        let (update, change) = decide(&w, seen, now, &self.bot.config.watch, jitter);
+        let cards = match self.bot.store.cards(&w.run_id).await {
+            Ok(cards) => cards,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the run's cards");
+                return;
+            }
+        };
+        let (messages, announced) = messages(&job, &w, &cards, &change, &update, now);
+        if let Err(error) = self.bot.store.record_poll(&w.run_id, &update, &messages, &announced, now).await {
+            tracing::error!(%error, "cannot record a poll; it will be done again");
+        }
+    }
+
+    async fn stop_orphan(&self, w: &WatchRow) {
+        let now = self.bot.now_ms();
+        let cards = self.bot.store.cards(&w.run_id).await.unwrap_or_default();
+        let text =
+            format!(":grey_question: `{}` is no longer in the catalog: I stopped watching this run.", crate::slack::blocks::escape(&w.job));
+        let messages: Vec<OutboxMessage> = cards.iter().map(|c| cards::reply(c, &text, false)).collect();
+        let update = WatchUpdate {
+            status: w.status.clone(),
+            status_since: w.status_since,
+            first_seen_at: w.first_seen_at,
+            interval_ms: w.interval_ms,
+            next_poll_at: now,
+            item: w.item.clone(),
+            active: false,
+        };
+        if let Err(error) = self.bot.store.record_poll(&w.run_id, &update, &messages, &[], now).await {
+            tracing::error!(%error, "cannot stop an orphan watch");
+        }
+    }
+}
+
+/// The messages a change causes on each card, and the channels now told of the end.
+fn messages(
+    job: &Job,
+    w: &WatchRow,
+    cards: &[crate::store::CardRow],
+    change: &Change,
+    update: &WatchUpdate,
+    now: i64,
+) -> (Vec<OutboxMessage>, Vec<String>) {
+    let mut messages = Vec::new();
+    let mut announced = Vec::new();
+    let last_item: Option<RunItem> = update.item.as_deref().and_then(|i| serde_json::from_str(i).ok());
+    for card in cards {
+        match change {
+            Change::Nothing => {}
+            Change::Status { item, is_final, note } => {
+                messages.push(cards::update(job, card, Some(item), *is_final, note.as_deref()));
+                messages.push(cards::status_reply(card, item, job));
+                if *is_final {
+                    announced.push(card.channel_id.clone());
+                }
+            }
+            Change::NeverKnown => {
+                let note = "Tailer does not know this run.";
+                messages.push(cards::update(job, card, None, false, Some(note)));
+                let text = format!(
+                    ":grey_question: Tailer has not shown run `{}` of {} for {} minutes: it does not seem to exist. I stopped watching.",
+                    crate::slack::blocks::escape(&w.run_id),
+                    crate::bot::render::job_label(job),
+                    UNKNOWN_RUN_GRACE_MS / 60_000
+                );
+                messages.push(cards::reply(card, &text, false));
+            }
+            Change::GaveUp => {
+                let status = last_item.as_ref().map(|i| crate::bot::render::status(&i.status)).unwrap_or_else(|| "unknown".into());
+                messages.push(cards::update(job, card, last_item.as_ref(), false, Some("No longer watched.")));
+                let text = format!(
+                    ":hourglass: Still {status} after {} h — I stopped watching. `/tailer watch {} {}` follows it again.",
+                    (now - w.started_at).max(0) / 3_600_000,
+                    job.name,
+                    crate::slack::blocks::escape(&w.run_id)
+                );
+                messages.push(cards::reply(card, &text, false));
+            }
+        }
+    }
+    (messages, announced)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! The decisions of a poll, one observation at a time.
+
+use std::time::Duration;
+
+use super::*;
+use crate::tailer::RunStatus;
+
+fn cfg() -> WatchConfig {
+    WatchConfig {
+        poll_interval: Duration::from_secs(15),
+        max_poll_interval: Duration::from_secs(120),
+        give_up_after: Duration::from_secs(24 * 3600),
+        subscription_poll: Duration::from_secs(60),
+        max_concurrent_polls: 8,
+        unknown_status_final_after: Duration::from_secs(600),
+    }
+}
+
+fn watch() -> WatchRow {
+    WatchRow {
+        run_id: "20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1".into(),
+        job: "iowa-prepare".into(),
+        status: None,
+        status_since: None,
+        first_seen_at: None,
+        started_at: 0,
+        interval_ms: 15_000,
+        next_poll_at: 0,
+        polls: 0,
+        item: None,
+    }
+}
+
+fn item(status: &str) -> Observation {
+    Observation::Item(serde_json::from_value(serde_json::json!({"run_id": watch().run_id, "status": status})).unwrap())
+}
+
+fn after(w: &WatchRow, update: &WatchUpdate) -> WatchRow {
+    WatchRow {
+        status: update.status.clone(),
+        status_since: update.status_since,
+        first_seen_at: update.first_seen_at,
+        interval_ms: update.interval_ms,
+        next_poll_at: update.next_poll_at,
+        item: update.item.clone(),
+        ..w.clone()
+    }
+}
+
+#[test]
+fn a_new_status_is_a_change_and_resets_the_interval() {
+    let mut w = watch();
+    w.interval_ms = 60_000;
+    let (update, change) = decide(&w, item("WAITING"), 1_000, &cfg(), 1.0);
+    assert!(matches!(change, Change::Status { is_final: false, .. }));
+    assert_eq!(update.status.as_deref(), Some("WAITING"));
+    assert_eq!(update.interval_ms, 15_000);
+    assert_eq!(update.next_poll_at, 16_000);
+    assert!(update.active);
+}
+
+#[test]
+fn an_unchanged_status_backs_off_towards_the_ceiling() {
+    let (update, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.0);
+    let mut w = after(&watch(), &update);
+    let mut intervals = Vec::new();
+    for i in 1..8 {
+        let (update, change) = decide(&w, item("RUNNING"), i * 1000, &cfg(), 1.0);
+        assert_eq!(change, Change::Nothing);
+        intervals.push(update.interval_ms);
+        w = after(&w, &update);
+    }
+    assert_eq!(intervals, vec![22_500, 33_750, 50_625, 75_937, 113_905, 120_000, 120_000]);
+}
+
+#[test]
+fn jitter_moves_the_next_poll_by_at_most_ten_percent() {
+    let (early, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 0.9);
+    let (late, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.1);
+    assert_eq!((early.next_poll_at, late.next_poll_at), (13_500, 16_500));
+}
+
+#[test]
+fn a_final_status_ends_the_watch() {
+    let (update, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.0);
+    let (update, change) = decide(&after(&watch(), &update), item("FAILED"), 30_000, &cfg(), 1.0);
+    assert!(matches!(change, Change::Status { is_final: true, .. }));
+    assert!(!update.active);
+}
+
+#[test]
+fn an_empty_answer_right_after_a_launch_is_tolerated_then_reported() {
+    let (update, change) = decide(&watch(), Observation::NotYet, 60_000, &cfg(), 1.0);
+    assert_eq!(change, Change::Nothing);
+    assert!(update.active);
+    assert_eq!(update.interval_ms, 15_000);
+    let not_found = Observation::Failed(TailerError::new(crate::tailer::TailerAction::CheckRunStatus, ErrorKind::NotFound, Some(404), ""));
+    let (update, change) = decide(&watch(), not_found, UNKNOWN_RUN_GRACE_MS, &cfg(), 1.0);
+    assert_eq!(change, Change::NeverKnown);
+    assert!(!update.active);
+}
+
+#[test]
+fn a_run_seen_once_is_not_declared_unknown_when_it_vanishes_for_a_while() {
+    let (update, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.0);
+    let (update, change) = decide(&after(&watch(), &update), Observation::NotYet, UNKNOWN_RUN_GRACE_MS * 2, &cfg(), 1.0);
+    assert_eq!(change, Change::Nothing);
+    assert!(update.active);
+}
+
+#[test]
+fn a_tailer_error_changes_nothing_but_backs_off() {
+    let error = TailerError::new(crate::tailer::TailerAction::CheckRunStatus, ErrorKind::Server, Some(500), "boom");
+    let (update, change) = decide(&watch(), Observation::Failed(error), 1_000, &cfg(), 1.0);
+    assert_eq!(change, Change::Nothing);
+    assert!(update.active);
+    assert_eq!(update.interval_ms, 22_500);
+}
+
+#[test]
+fn an_unknown_status_unchanged_long_enough_is_taken_as_final() {
+    let (update, change) = decide(&watch(), item("PAUSED"), 0, &cfg(), 1.0);
+    assert!(matches!(change, Change::Status { is_final: false, .. }));
+    let w = after(&watch(), &update);
+    let (_, change) = decide(&w, item("PAUSED"), 599_000, &cfg(), 1.0);
+    assert_eq!(change, Change::Nothing);
+    let (update, change) = decide(&w, item("PAUSED"), 600_000, &cfg(), 1.0);
+    assert!(matches!(change, Change::Status { is_final: true, item: RunItem { status: RunStatus::Other(_), .. }, .. }));
+    assert!(!update.active);
+}
+
+#[test]
+fn a_watch_gives_up_after_the_configured_hours() {
+    let (update, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.0);
+    let (update, change) = decide(&after(&watch(), &update), item("RUNNING"), 24 * 3_600_000, &cfg(), 1.0);
+    assert_eq!(change, Change::GaveUp);
+    assert!(!update.active);
+}
