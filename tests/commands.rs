@@ -39,7 +39,7 @@ async fn a_usage_mistake_is_answered_with_the_usage_and_nothing_runs() {
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch").await;
     assert_eq!(status, 200);
     assert_eq!(body["response_type"], "ephemeral");
-    assert!(text_of(&body).contains("Usage: `/tailer launch <job> [YYYY-MM-DD]`"), "{body}");
+    assert!(text_of(&body).contains("Usage: `/tailer launch &lt;job&gt; [YYYY-MM-DD]`"), "the usage, escaped: {body}");
     assert_eq!(bot.tailer.sim.requests().len(), 0);
 }
 
@@ -261,4 +261,57 @@ async fn every_write_attempt_is_echoed_to_the_audit_channel() {
     assert!(echoes.iter().any(|t| t.contains("*enable* `iowa-prepare` (DEV)") && t.contains("→ succeeded")), "{echoes:?}");
     let (_, body) = bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
     assert!(text_of(&body).contains("ask in <#C0AUDIT>"), "the denial says where to ask: {body}");
+}
+
+#[tokio::test]
+async fn the_same_write_twice_within_a_minute_is_done_once() {
+    let bot = TestBot::start().await;
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    let (_, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    assert!(text_of(&body).contains("less than a minute ago; it is done once"), "{body}");
+    bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+    assert_eq!(bot.tailer.sim.count("launch_job"), 1);
+    bot.clock.advance(std::time::Duration::from_secs(61));
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    assert_eq!(
+        bot.tailer.sim.wait_for_count("launch_job", 2, std::time::Duration::from_secs(10)).await,
+        2,
+        "a minute later it is a new request"
+    );
+}
+
+#[tokio::test]
+async fn typed_text_quoted_in_a_mistake_is_escaped() {
+    let bot = TestBot::start().await;
+    let (_, body) = bot.command(ANALYST, CHANNEL, "launch &lt;!channel&gt;").await;
+    let raw = body.to_string();
+    assert!(raw.contains("&lt;!channel&gt;") && !raw.contains("<!channel>"), "{raw}");
+}
+
+#[tokio::test]
+async fn a_dev_only_reader_sees_only_dev_audit_entries() {
+    let mut config = example_config();
+    config.rules.insert(0, {
+        let mut rule = config.rules[0].clone();
+        rule.number = 0;
+        rule.effect = tailerbot::config::Effect::Allow;
+        rule.environments = tailerbot::config::Matcher::Only(vec![tailerbot::domain::Environment::parse("DEV").unwrap()]);
+        rule.who = tailerbot::config::Who::Only { users: vec![tailerbot::domain::UserId::parse("U0DEVONLY").unwrap()], usergroups: vec![] };
+        rule
+    });
+    config.rules.insert(1, {
+        let mut rule = config.rules[1].clone();
+        rule.effect = tailerbot::config::Effect::Deny;
+        rule.environments = tailerbot::config::Matcher::Any;
+        rule.who = tailerbot::config::Who::Only { users: vec![tailerbot::domain::UserId::parse("U0DEVONLY").unwrap()], usergroups: vec![] };
+        rule
+    });
+    let bot = TestBot::start_with(config, SimOptions::default()).await;
+    bot.command(ANALYST, CHANNEL, "disable sales-daily secret incident INC-42").await;
+    bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
+    bot.reply_to(&bot.last_trigger()).await;
+    let (_, body) = bot.command("U0DEVONLY", CHANNEL, "audit").await;
+    let text = text_of(&body);
+    assert!(text.contains("`iowa-prepare` (DEV)"), "{text}");
+    assert!(!text.contains("INC-42") && !text.contains("sales-daily"), "PROD entries stay hidden: {text}");
 }

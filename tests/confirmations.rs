@@ -51,8 +51,8 @@ async fn confirm_carries_it_out_once_and_replaces_the_question() {
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 2);
 
     // A second click on the same Confirm does nothing more.
-    let (_, body) = bot.click(LEAD, &question, "Confirm").await;
-    assert!(text_of(&body).contains("already confirmed"), "{body}");
+    let note = bot.click_note(LEAD, &question, "Confirm").await;
+    assert!(note.contains("already confirmed"), "{note}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 2);
 
     let (_, body) = bot.command(LEAD, CHANNEL, "audit sales-daily").await;
@@ -80,8 +80,8 @@ async fn cancel_does_nothing_and_says_so() {
     let reply = replies_to_clicks(&events)[0].clone();
     assert!(reply.replace_original);
     assert!(reply.visible_text().contains(&format!("Cancelled by <@{LEAD}>")), "{reply:?}");
-    let (_, body) = bot.click(LEAD, &question, "Confirm").await;
-    assert!(text_of(&body).contains("already cancelled"), "{body}");
+    let note = bot.click_note(LEAD, &question, "Confirm").await;
+    assert!(note.contains("already cancelled"), "{note}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
 }
 
@@ -102,10 +102,10 @@ async fn a_confirmation_expires_after_ten_minutes() {
 async fn a_confirmation_pressed_by_someone_not_allowed_does_nothing() {
     let bot = TestBot::start().await;
     let question = ask(&bot).await;
-    let (_, body) = bot.click(ANALYST, &question, "Confirm").await;
-    assert!(text_of(&body).contains("You may not *disable*"), "{body}");
-    let (_, body) = bot.click(ANALYST, &question, "Cancel").await;
-    assert!(text_of(&body).contains("You may not *disable*"), "{body}");
+    let note = bot.click_note(ANALYST, &question, "Confirm").await;
+    assert!(note.contains("You may not *disable*"), "{note}");
+    let note = bot.click_note(ANALYST, &question, "Cancel").await;
+    assert!(note.contains("You may not *disable*"), "{note}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
     // The requester still can.
     bot.click(LEAD, &question, "Confirm").await;
@@ -124,8 +124,8 @@ async fn with_second_person_the_requester_cannot_confirm_but_another_allowed_per
     let bot = TestBot::start_with(four_eyes(), Default::default()).await;
     let question = ask(&bot).await;
     assert!(question.visible_text().contains("someone other than the requester"), "{question:?}");
-    let (_, body) = bot.click(LEAD, &question, "Confirm").await;
-    assert!(text_of(&body).contains("needs a second person"), "{body}");
+    let note = bot.click_note(LEAD, &question, "Confirm").await;
+    assert!(note.contains("needs a second person"), "{note}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
     bot.click(ONCALL, &question, "Confirm").await;
     let events = bot.wait(|e| replies_to_clicks(e).iter().any(|r| r.visible_text().contains("Disabled"))).await;
@@ -143,7 +143,7 @@ async fn a_group_lookup_that_fails_never_lets_anyone_confirm() {
         kind: tailerbot::slack::standin::StandinFaultKind::Status { status: 503 },
         times: 100,
     });
-    let (_, body) = bot.click(ONCALL, &question, "Confirm").await;
-    assert!(text_of(&body).contains("You may not"), "{body}");
+    let note = bot.click_note(ONCALL, &question, "Confirm").await;
+    assert!(note.contains("You may not"), "{note}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
 }

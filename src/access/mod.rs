@@ -18,8 +18,8 @@ pub struct Request<'a> {
     pub user: &'a UserId,
     pub channel: &'a ChannelId,
     pub action: Action,
-    /// The job's environment; `None` for actions on no job (`doctor`, `audit`...), which a
-    /// rule's `environments` list does not restrict.
+    /// The job's environment; `None` for actions on no job (`doctor`, `subscriptions`...),
+    /// which only rules without an `environments` restriction match.
     pub environment: Option<&'a Environment>,
 }
 
@@ -52,7 +52,7 @@ pub trait Membership {
 pub async fn decide(rules: &[Rule], request: Request<'_>, membership: &impl Membership) -> Verdict {
     for rule in rules {
         if !rule.actions.contains(request.action)
-            || !request.environment.is_none_or(|e| rule.environments.matches(e))
+            || !request.environment.map_or(rule.environments == crate::config::Matcher::Any, |e| rule.environments.matches(e))
             || !rule.channels.matches(request.channel)
         {
             continue;

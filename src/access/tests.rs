@@ -90,12 +90,13 @@ async fn the_first_matching_rule_decides_and_no_match_denies() {
 }
 
 #[tokio::test]
-async fn actions_on_no_job_are_not_restricted_by_environments() {
+async fn actions_on_no_job_match_only_rules_without_an_environment_restriction() {
     let (_, other, channel, ..) = ids();
-    let rules = rules("[[rules]]\nactions = [\"read\"]\nenvironments = [\"DEV\"]\n");
-    let verdict =
-        decide(&rules, Request { user: &other, channel: &channel, action: Action::Doctor, environment: None }, &cache(false)).await;
-    assert!(verdict.allowed());
+    let dev_only = rules("[[rules]]\nactions = [\"read\"]\nenvironments = [\"DEV\"]\n");
+    let ask = Request { user: &other, channel: &channel, action: Action::Doctor, environment: None };
+    assert!(!decide(&dev_only, ask, &cache(false)).await.allowed());
+    let prod_deny = rules("[[rules]]\neffect = \"deny\"\nenvironments = [\"PROD\"]\n[[rules]]\nactions = [\"read\"]\n");
+    assert!(decide(&prod_deny, ask, &cache(false)).await.allowed(), "a PROD deny does not block doctor");
 }
 
 #[tokio::test]

@@ -14,11 +14,29 @@ use crate::slack::payload::{BlockAction, Interaction};
 use crate::store::{AuditOutcome, Confirmation, ConfirmationState, Decision};
 
 impl Bot {
-    /// Answers an interaction.
+    /// Answers an interaction. Notes for the clicker go to the click's `response_url`
+    /// (ephemeral); the HTTP answer is always empty.
     pub async fn interaction(self: &Arc<Self>, interaction: Interaction) -> Ack {
+        let to = match &interaction {
+            Interaction::BlockAction(click) => Some(Context {
+                user: click.user_id.clone(),
+                channel: click.channel_id.clone().unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
+                team: click.team_id.to_string(),
+                response_url: click.response_url.clone(),
+                reference: reference(),
+            }),
+            Interaction::Other { .. } => None,
+        };
+        if let (Ack::Message(body), Some(ctx)) = (self.clicked(interaction).await, to) {
+            self.deliver(&ctx, body).await;
+        }
+        Ack::Empty
+    }
+
+    async fn clicked(self: &Arc<Self>, interaction: Interaction) -> Ack {
         let click = match interaction {
             Interaction::BlockAction(click) => click,
-            Interaction::Other(kind) => {
+            Interaction::Other { kind, .. } => {
                 tracing::info!(%kind, "ignored an interaction the bot does not use");
                 return Ack::Empty;
             }
@@ -80,6 +98,20 @@ impl Bot {
             return Ack::Empty;
         };
         let clicker = &click.user_id;
+        // The clicker is the actor of the audit entries of this click.
+        let clicker_ctx = Context { user: clicker.clone(), ..ctx.clone() };
+        if jobs.len() != plan.jobs.len() {
+            self.audit(self.entry(
+                &clicker_ctx,
+                action,
+                None,
+                AuditOutcome::Failed,
+                format!("{} — the catalog changed since it was asked", plan_detail(&plan)),
+                None,
+            ))
+            .await;
+            return Ack::note(":warning: The catalog changed since this was asked, so nothing was done. Please ask again.");
+        }
 
         if !(to == ConfirmationState::Cancelled && clicker == &requester) {
             if to == ConfirmationState::Confirmed && request.second_person && clicker == &requester {
@@ -89,7 +121,6 @@ impl Bot {
             }
             for job in &jobs {
                 if !matches!(self.decide(clicker, &channel, action, Some(job)).await, Verdict::Allow { .. }) {
-                    let clicker_ctx = Context { user: clicker.clone(), ..ctx.clone() };
                     self.audit(self.entry(
                         &clicker_ctx,
                         action,
@@ -123,11 +154,11 @@ impl Bot {
             Ok(Decision::Decided(_)) if to == ConfirmationState::Cancelled => {
                 for job in &jobs {
                     self.audit(self.entry(
-                        &ctx,
+                        &clicker_ctx,
                         action,
                         Some(job),
                         AuditOutcome::Cancelled,
-                        format!("{} (cancelled by {clicker})", plan_detail(&plan)),
+                        format!("{} (asked by {requester})", plan_detail(&plan)),
                         None,
                     ))
                     .await;
@@ -142,11 +173,11 @@ impl Bot {
             Ok(Decision::Decided(_)) => {
                 for job in &jobs {
                     self.audit(self.entry(
-                        &ctx,
+                        &clicker_ctx,
                         action,
                         Some(job),
                         AuditOutcome::Confirmed,
-                        format!("{} (confirmed by {clicker})", plan_detail(&plan)),
+                        format!("{} (asked by {requester})", plan_detail(&plan)),
                         None,
                     ))
                     .await;

@@ -139,7 +139,8 @@ impl Bot {
             }
             let parsed = match commands::parse(&command.text) {
                 Ok(parsed) => parsed,
-                Err(usage) => return Ack::note(&usage.explain()),
+                // The explanation quotes what was typed: escaped like any foreign text.
+                Err(usage) => return Ack::note(&crate::slack::blocks::escape(&usage.explain())),
             };
             tracing::info!(action = %parsed.action(), "command");
             if parsed.action().is_write() { self.write(ctx, parsed).await } else { self.read(ctx, parsed).await }

@@ -31,7 +31,12 @@ impl Bot {
             },
             _ => None,
         };
-        if action != Action::Help && !self.decide(&ctx.user, &ctx.channel, action, job.as_ref()).await.allowed() {
+        // `help` is for everyone; `jobs`, `running`, `audit`, `status <run>` and the
+        // subscription commands check each job they touch instead.
+        let checked_per_job =
+            matches!(action, Action::Help | Action::Jobs | Action::Running | Action::Audit | Action::Subscribe | Action::Unsubscribe)
+                || (action == Action::Status && job.is_none());
+        if (!checked_per_job || job.is_some()) && !self.decide(&ctx.user, &ctx.channel, action, job.as_ref()).await.allowed() {
             let what = job.as_ref().map(render::job_label).unwrap_or_else(|| "anything".into());
             return self.denial(action, &what);
         }
@@ -107,8 +112,29 @@ impl Bot {
                 });
                 Ack::Empty
             }
-            Command::Audit { job: name } => match self.store.recent_audit(name.as_ref().map(|n| n.as_str()), AUDIT_LINES).await {
-                Ok(entries) => Ack::ephemeral(render::audit(&entries, name.as_ref().map(|n| n.as_str()))),
+            Command::Audit { job: name } => match self.store.recent_audit(name.as_ref().map(|n| n.as_str()), AUDIT_LINES * 5).await {
+                Ok(entries) => {
+                    // Each entry is shown only to someone the rules let audit its job.
+                    let mut visible = Vec::new();
+                    for entry in entries {
+                        let job = entry.job.as_deref().and_then(|j| self.config.job(j));
+                        let allowed = match (job, entry.job.is_some()) {
+                            (Some(job), _) => self.decide(&ctx.user, &ctx.channel, action, Some(job)).await.allowed(),
+                            (None, false) => true,
+                            // A job no longer in the catalog: its environment decides.
+                            (None, true) => {
+                                let env = entry.environment.as_deref().and_then(|e| crate::domain::Environment::parse(e).ok());
+                                let request =
+                                    crate::access::Request { user: &ctx.user, channel: &ctx.channel, action, environment: env.as_ref() };
+                                crate::access::decide(&self.config.rules, request, &self.groups).await.allowed()
+                            }
+                        };
+                        if allowed && visible.len() < AUDIT_LINES as usize {
+                            visible.push(entry);
+                        }
+                    }
+                    Ack::ephemeral(render::audit(&visible, name.as_ref().map(|n| n.as_str())))
+                }
                 Err(error) => {
                     tracing::error!(%error, "cannot read the audit trail");
                     Ack::note(&format!(":warning: My database is unavailable right now. (ref `{}`)", ctx.reference))

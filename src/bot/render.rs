@@ -62,13 +62,13 @@ pub fn note(text: &str) -> Message {
 pub fn help() -> Message {
     let mut m = Message::new("tailerbot commands");
     m.section("*Drive Tailer from Slack.* `<job>` is a name from `/tailer jobs`; `tag:<tag>` targets every job with that tag.");
-    m.lines(&help_lines(), 1);
+    m.lines(&help_lines().iter().map(|l| escape(l)).collect::<Vec<_>>(), 1);
     m.context("`/tailer help <verb>` shows the details and an example.");
     m
 }
 
 pub fn help_verb(action: Action) -> Message {
-    note(&help_for(action))
+    note(&escape(&help_for(action)))
 }
 
 pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{Ack, Bot, CONFIRMATION_TTL, Context, render, targets};
@@ -115,6 +115,10 @@ impl Plan {
     }
 }
 
+/// A write repeated by the same person in the same channel within this window is a
+/// double submit, done once.
+pub const DOUBLE_SUBMIT_WINDOW_MS: i64 = 60_000;
+
 /// What happened to one job.
 struct Outcome {
     line: String,
@@ -174,6 +178,22 @@ impl Bot {
             }
             let names: Vec<String> = denied.iter().map(|j| render::job_label(j)).collect();
             return self.denial(action, &names.join(", "));
+        }
+        // The same write twice within a minute (Enter pressed twice) is done once.
+        let key = format!("write:{}:{}:{}", ctx.user, ctx.channel, plan.detail());
+        match self.store.first_within(&key, self.now_ms(), DOUBLE_SUBMIT_WINDOW_MS).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("a repeated write within a minute was not acted on again");
+                return Ack::note(&format!(
+                    ":repeat: You asked for exactly this ({}) less than a minute ago; it is done once. Ask again in a minute if you really mean twice.",
+                    plan.summary(&jobs)
+                ));
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot check for a double submit");
+                return Ack::note(&format!(":warning: I cannot reach my database right now, so I did nothing. (ref `{}`)", ctx.reference));
+            }
         }
         if confirm {
             return self.ask_confirmation(ctx, &plan, &jobs, second_person).await;
@@ -324,7 +344,7 @@ impl Bot {
 
     async fn launch(self: &Arc<Self>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> Outcome {
         let label = render::job_label(job);
-        let started = Utc::now();
+        let started = self.clock.now();
         let run = match self.tailer.launch_job(&job.job, execution_date).await {
             Ok(run) => run,
             Err(LaunchError::NotLaunched(error)) => {

@@ -137,6 +137,12 @@ fn unescape(text: &str) -> String {
 
 /// Parses the text of a slash command.
 pub fn parse(text: &str) -> Result<Command, UsageError> {
+    if text.chars().count() > crate::slack::payload::MAX_TEXT_CHARS {
+        return Err(UsageError {
+            verb: None,
+            problem: format!("That is longer than the {} characters I read.", crate::slack::payload::MAX_TEXT_CHARS),
+        });
+    }
     let text = unescape(text);
     let mut words = text.split_whitespace();
     let Some(first) = words.next() else {

@@ -143,17 +143,14 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
         Ok(interaction) => interaction,
         Err(error) => return bad_request(error),
     };
-    if let Interaction::BlockAction(click) = &interaction {
-        if let Err(refused) = admitted(&state.bot.config.slack, Some(&click.team_id), click.api_app_id.as_ref()) {
-            return refused.into_response();
-        }
+    let (team, app) = interaction.origin();
+    if let Err(refused) = admitted(&state.bot.config.slack, team, app) {
+        return refused.into_response();
     }
     let bot = state.bot.clone();
-    let response_url = match &interaction {
-        Interaction::BlockAction(click) => click.response_url.clone(),
-        Interaction::Other(_) => None,
-    };
-    in_time(&state, response_url, async move { bot.interaction(interaction).await }).await
+    // Slack shows nothing of the HTTP answer to a click: the bot answers through the
+    // click's response_url, and this is always an empty 200.
+    in_time(&state, None, async move { bot.interaction(interaction).await }).await
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -11,6 +11,9 @@ use crate::domain::{AppId, ChannelId, TeamId, UserId};
 #[error("{0}")]
 pub struct PayloadError(pub String);
 
+/// The longest command text the bot reads.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlashCommand {
@@ -44,10 +47,8 @@ impl SlashCommand {
         let required =
             |name: &str| field(fields, name).filter(|v| !v.is_empty()).ok_or_else(|| PayloadError(format!("missing field `{name}`")));
         let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
-        let text = field(fields, "text").unwrap_or_default();
-        if text.len() > 4000 {
-            return Err(PayloadError("`text` is longer than Slack allows".into()));
-        }
+        // Slack caps what people type; longer text is cut here and refused by the grammar.
+        let text: String = field(fields, "text").unwrap_or_default().chars().take(MAX_TEXT_CHARS + 1).collect();
         Ok(SlashCommand {
             team_id: TeamId::parse(required("team_id")?).map_err(id_error)?,
             enterprise_id: field(fields, "enterprise_id").filter(|v| !v.is_empty()).map(str::to_owned),
@@ -55,7 +56,7 @@ impl SlashCommand {
             channel_id: ChannelId::parse(required("channel_id")?).map_err(id_error)?,
             user_id: UserId::parse(required("user_id")?).map_err(id_error)?,
             command: required("command")?.chars().take(64).collect(),
-            text: text.to_owned(),
+            text,
             response_url: field(fields, "response_url").filter(|v| !v.is_empty()).map(str::to_owned),
             trigger_id: trigger(required("trigger_id")?)?,
         })
@@ -90,7 +91,11 @@ pub struct BlockAction {
 pub enum Interaction {
     BlockAction(BlockAction),
     /// Another kind (modal submissions, shortcuts...): acknowledged, nothing done.
-    Other(String),
+    Other {
+        kind: String,
+        team_id: Option<TeamId>,
+        api_app_id: Option<AppId>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -138,7 +143,11 @@ impl Interaction {
         let raw: RawInteraction =
             serde_json::from_str(payload).map_err(|e| PayloadError(format!("`payload` is not a known interaction: {e}")))?;
         if raw.kind != "block_actions" {
-            return Ok(Interaction::Other(raw.kind.chars().take(40).collect()));
+            return Ok(Interaction::Other {
+                kind: raw.kind.chars().take(40).collect(),
+                team_id: raw.team.and_then(|t| TeamId::parse(&t.id).ok()),
+                api_app_id: raw.api_app_id.and_then(|a| AppId::parse(&a).ok()),
+            });
         }
         let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
         let missing = |name: &str| PayloadError(format!("missing `{name}`"));
@@ -159,10 +168,11 @@ impl Interaction {
         }))
     }
 
-    pub fn team_id(&self) -> Option<&TeamId> {
+    /// The workspace and app it claims to come from.
+    pub fn origin(&self) -> (Option<&TeamId>, Option<&AppId>) {
         match self {
-            Interaction::BlockAction(a) => Some(&a.team_id),
-            Interaction::Other(_) => None,
+            Interaction::BlockAction(a) => (Some(&a.team_id), a.api_app_id.as_ref()),
+            Interaction::Other { team_id, api_app_id, .. } => (team_id.as_ref(), api_app_id.as_ref()),
         }
     }
 }
@@ -189,7 +199,9 @@ mod tests {
     #[test]
     fn other_interactions_are_recognised_and_left_alone() {
         let body = format!("payload={}", urlencode(r#"{"type": "view_submission"}"#));
-        assert_eq!(Interaction::from_form(&form_fields(body.as_bytes())).unwrap(), Interaction::Other("view_submission".into()));
+        assert!(
+            matches!(Interaction::from_form(&form_fields(body.as_bytes())).unwrap(), Interaction::Other { kind, .. } if kind == "view_submission")
+        );
     }
 
     fn urlencode(text: &str) -> String {

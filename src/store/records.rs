@@ -129,7 +129,7 @@ pub enum Decision {
     Decided(Confirmation),
     /// Someone decided it before.
     AlreadyDecided(Confirmation),
-    /// Too late.
+    /// Too late: this click found it expired (a later click gets `AlreadyDecided`).
     Expired(Confirmation),
     NotFound,
 }

@@ -20,6 +20,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Like [`Store::first_time`], for a key that may come back after `window_ms`: true
+    /// unless the same key was seen within the window (a double submit).
+    pub async fn first_within(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO handled_requests (key, handled_at) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET handled_at = excluded.handled_at WHERE handled_requests.handled_at <= $3",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(now_ms - window_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Forgets request keys older than `before_ms` (Slack never replays them that late).
     pub async fn forget_requests_before(&self, before_ms: i64) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM handled_requests WHERE handled_at < $1").bind(before_ms).execute(&self.pool).await?;
@@ -68,17 +83,16 @@ impl Store {
         if done.rows_affected() == 1 {
             return Ok(Decision::Decided(current));
         }
-        match current.state {
-            ConfirmationState::Pending => {
-                sqlx::query("UPDATE confirmations SET state = 'expired' WHERE id = $1 AND state = 'pending'")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(Decision::Expired(Confirmation { state: ConfirmationState::Expired, ..current }))
-            }
-            ConfirmationState::Expired => Ok(Decision::Expired(current)),
-            _ => Ok(Decision::AlreadyDecided(current)),
+        if current.state == ConfirmationState::Pending {
+            // Pending but not decided: it expired. Only the click that marks it says so.
+            let marked = sqlx::query("UPDATE confirmations SET state = 'expired' WHERE id = $1 AND state = 'pending'")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            let expired = Confirmation { state: ConfirmationState::Expired, ..current };
+            return Ok(if marked.rows_affected() == 1 { Decision::Expired(expired) } else { Decision::AlreadyDecided(expired) });
         }
+        Ok(Decision::AlreadyDecided(current))
     }
 
     /// Appends to the audit trail; returns the entry's id.

@@ -152,18 +152,20 @@ impl TailerClient {
         self.ack(&RequestBody::set_configuration_status(job, to)).await
     }
 
-    /// After a launch whose outcome is unknown: the newest run of `job` that started at or
-    /// after `since` (from its start date, or the launch time in its id), if any.
+    /// After a launch whose outcome is unknown: the run of `job` whose id says it was
+    /// launched at or after `since` (two seconds of clock skew allowed), when there is
+    /// exactly one. Several (someone else launched too) or none: `None`, and the outcome
+    /// stays unknown rather than adopting a run that may not be ours.
     pub async fn find_launched_run(&self, job: &JobRef, since: DateTime<Utc>) -> Result<Option<RunItem>, TailerError> {
         let query = LastStatusQuery { limit: Some(5), ..LastStatusQuery::default() };
         let runs = self.get_last_status(job, &query).await?;
-        // Launch ids carry whole seconds; a run launched in the same second counts.
-        let since_second = since.timestamp();
-        Ok(runs.into_iter().find(|run| {
-            let started =
-                run.start_execution_date.map(|t| t.timestamp()).or_else(|| run.run_id.launched_at().map(|t| t.and_utc().timestamp()));
-            started.is_some_and(|t| t >= since_second)
-        }))
+        let since_second = since.timestamp() - 2;
+        let mut candidates =
+            runs.into_iter().filter(|run| run.run_id.launched_at().is_some_and(|t| t.and_utc().timestamp() >= since_second));
+        match (candidates.next(), candidates.next()) {
+            (Some(run), None) => Ok(Some(run)),
+            _ => Ok(None),
+        }
     }
 
     async fn run_list(&self, body: &RequestBody) -> Result<Vec<RunItem>, TailerError> {

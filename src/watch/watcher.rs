@@ -38,7 +38,7 @@ pub enum Change {
     Nothing,
     /// A new status (or an unknown one now taken as final).
     Status {
-        item: RunItem,
+        item: Box<RunItem>,
         is_final: bool,
         note: Option<String>,
     },
@@ -74,7 +74,7 @@ pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitt
                 update.interval_ms = base;
                 let is_final = item.status.is_final();
                 update.active = !is_final;
-                change = Change::Status { item, is_final, note: None };
+                change = Change::Status { item: Box::new(item), is_final, note: None };
             } else if item.status.finality() == Finality::Unknown
                 && now - w.status_since.unwrap_or(now) >= cfg.unknown_status_final_after.as_millis() as i64
             {
@@ -83,7 +83,7 @@ pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitt
                     "Tailer has shown `{}` unchanged for a while: taken as final.",
                     crate::slack::blocks::escape(item.status.as_str())
                 );
-                change = Change::Status { item, is_final: true, note: Some(note) };
+                change = Change::Status { item: Box::new(item), is_final: true, note: Some(note) };
             }
         }
         Observation::NotYet | Observation::Failed(TailerError { kind: ErrorKind::NotFound, .. }) => {

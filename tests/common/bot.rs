@@ -133,8 +133,9 @@ impl TestBot {
         read(response).await
     }
 
-    /// Clicks the button labelled `label` on a message the stand-in received.
-    pub async fn click(&self, user: &str, message: &SlackEvent, label: &str) -> (u16, Value) {
+    /// Clicks the button labelled `label` on a message: the HTTP status and the key of
+    /// the click's `response_url` (where the bot's answer to the click goes).
+    pub async fn click(&self, user: &str, message: &SlackEvent, label: &str) -> (u16, String) {
         let (action_id, value) = message.button(label).unwrap_or_else(|| panic!("no button {label} on {message:?}"));
         let trigger = self.trigger();
         let payload = json!({
@@ -149,7 +150,15 @@ impl TestBot {
             "actions": [{"action_id": action_id, "block_id": "confirmation", "value": value, "type": "button", "action_ts": "1.2"}],
         });
         let response = self.post_signed("/slack/interactions", &form(&[("payload", &payload.to_string())])).await;
-        read(response).await
+        let (status, body) = read(response).await;
+        assert_eq!(body, Value::Null, "the HTTP answer to a click is empty: Slack would not show it");
+        (status, format!("click-{trigger}"))
+    }
+
+    /// Clicks and returns what the bot answered to the clicker.
+    pub async fn click_note(&self, user: &str, message: &SlackEvent, label: &str) -> String {
+        let (_, key) = self.click(user, message, label).await;
+        self.reply_to(&key).await.visible_text()
     }
 
     /// Waits (up to 10 s, woken by each new event) until `done` holds for the events.
