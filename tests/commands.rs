@@ -128,17 +128,19 @@ async fn disable_and_enable_a_tag_act_on_each_job_without_confirmation_in_dev() 
     let bot = TestBot::start().await;
     let (_, body) = bot.command(ANALYST, CHANNEL, "disable tag:iowa for 2h waiting for the vendor").await;
     assert!(text_of(&body).contains("On it: disable `tag:iowa` (3 jobs) for 2h — reason: waiting for the vendor"), "{body}");
-    let reply = bot.reply_to(&bot.last_trigger()).await;
-    assert_eq!(reply.response_type.as_deref(), Some("in_channel"));
-    let text = reply.visible_text();
-    assert!(text.contains("Disabled `iowa-prepare` (DEV)") && text.contains("Disabled `iowa-load-workflow` (DEV)"), "{text}");
-    assert!(text.contains(&format!("by <@{ANALYST}>")), "{text}");
+    // A timed disable is posted in the channel: its thread will hear about the re-enable.
+    let events = bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage" && e.visible_text().contains("Disabled"))).await;
+    let outcome = events.iter().find(|e| e.method == "chat.postMessage" && e.visible_text().contains("Disabled")).unwrap();
+    assert_eq!(outcome.channel.as_deref(), Some(CHANNEL));
+    let text = outcome.visible_text();
+    assert!(text.contains("Disabled `iowa-prepare` (DEV) until <!date^") && text.contains("Disabled `iowa-load-workflow` (DEV)"), "{text}");
+    assert!(text.contains("re-enabled automatically then") && text.contains(&format!("by <@{ANALYST}>")), "{text}");
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 3);
     assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false));
 
     bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
-    assert!(text.contains("Enabled `iowa-prepare` (DEV)"), "{text}");
+    assert!(text.contains("Enabled `iowa-prepare` (DEV) (its timed re-enable is cancelled)"), "{text}");
     assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
 }
 

@@ -57,6 +57,7 @@ impl Bot {
             match click.action_id.as_str() {
                 "confirm" => self.decide_confirmation(click, ConfirmationState::Confirmed).await,
                 "cancel" => self.decide_confirmation(click, ConfirmationState::Cancelled).await,
+                "launch_again" | "mark_checked" => self.card_button(click).await,
                 other => {
                     tracing::warn!(action_id = %other, "a click on a button the bot does not know");
                     Ack::Empty
@@ -184,16 +185,45 @@ impl Bot {
                 }
                 let bot = self.clone();
                 let confirmer = clicker.clone();
+                let question_ts = click.message_ts.clone();
                 let progress =
                     ResponseBody::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…")))
                         .replacing();
                 self.tasks.spawn(async move {
                     bot.deliver(&ctx, progress).await;
-                    bot.execute(ctx, plan, Some(confirmer), true).await;
+                    bot.execute(ctx, plan, Some(confirmer), true, question_ts).await;
                 });
                 Ack::Empty
             }
         }
+    }
+}
+
+impl Bot {
+    /// The buttons of a finished run card: the same path, rules and confirmation as the
+    /// commands they stand for.
+    async fn card_button(self: &Arc<Self>, click: BlockAction) -> Ack {
+        let mut words = click.value.split_whitespace();
+        let job = words.next().and_then(|j| crate::domain::JobName::parse(j).ok());
+        let command = match (click.action_id.as_str(), job, words.next().and_then(|r| crate::domain::RunId::parse(r).ok())) {
+            ("launch_again", Some(job), None) => crate::commands::Command::Launch { job, execution_date: None },
+            ("mark_checked", Some(job), Some(run)) => {
+                crate::commands::Command::Mark { job, run, status: crate::tailer::RunStatus::Checked }
+            }
+            _ => {
+                tracing::warn!(value = %click.value, "a card button with a value the bot did not write");
+                return Ack::Empty;
+            }
+        };
+        let Some(channel) = click.channel_id.clone() else { return Ack::Empty };
+        let ctx = Context {
+            user: click.user_id.clone(),
+            channel,
+            team: click.team_id.to_string(),
+            response_url: click.response_url.clone(),
+            reference: reference(),
+        };
+        self.write(ctx, command).await
     }
 }
 

@@ -3,6 +3,7 @@
 //! after it, on the task tracker that shutdown drains, and comes back through the
 //! `response_url` or the Web API.
 
+mod follow;
 mod interactions;
 mod reads;
 pub mod render;

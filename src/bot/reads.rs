@@ -145,13 +145,14 @@ impl Bot {
                 self.after_ack(ctx, async move { ResponseBody::ephemeral(bot.doctor().await) });
                 Ack::Empty
             }
-            Command::Watch { .. }
-            | Command::Unwatch { .. }
-            | Command::Subscribe { .. }
-            | Command::Unsubscribe { .. }
-            | Command::Subscriptions => {
-                Ack::note(":construction: Following runs and subscriptions are not available in this version of the bot yet.")
-            }
+            Command::Watch { run, .. } => match job {
+                Some(job) => self.watch_run(&ctx, &job, &run).await,
+                None => Ack::Empty,
+            },
+            Command::Unwatch { run } => self.unwatch_run(&ctx, &run).await,
+            Command::Subscribe { target, filter } => self.subscribe(ctx, &target, filter).await,
+            Command::Unsubscribe { target } => self.unsubscribe(&ctx, &target).await,
+            Command::Subscriptions => self.list_subscriptions(&ctx).await,
             // Writes never reach here.
             other => Ack::note(&format!("`{}` is not a read command.", other.action())),
         }
@@ -211,7 +212,7 @@ impl Bot {
         render::running(&found)
     }
 
-    /// Tailer, Slack and the store, each checked now.
+    /// Tailer, Slack and the store, each checked now, and the figures of the background work.
     async fn doctor(&self) -> crate::slack::blocks::Message {
         let mut lines = Vec::new();
         match self.store.ping().await {
@@ -231,6 +232,37 @@ impl Bot {
             Ok(()) => lines.push(":white_check_mark: Slack: the bot token works".to_owned()),
             Err(error) => lines.push(format!(":x: Slack: {}", crate::slack::blocks::escape(&error.to_string()))),
         }
+        let now = self.now_ms();
+        let ago = |t: i64| crate::bot::render::when(chrono::DateTime::from_timestamp_millis(t).unwrap_or_default());
+        match self.stats.last_poll_ok().or(self.store.marker(crate::watch::subscriptions::POLLED_MARKER).await.ok().flatten()) {
+            Some(t) => lines.push(format!(":white_check_mark: Last successful poll: {}", ago(t))),
+            None => lines.push(":grey_question: No successful poll since the start (nothing to poll yet?)".to_owned()),
+        }
+        match self.store.active_watch_count().await {
+            Ok(n) => lines.push(format!(":eyes: Watched runs: {n}")),
+            Err(error) => lines.push(format!(":x: Watched runs: {}", crate::slack::blocks::escape(&error.to_string()))),
+        }
+        match self.store.outbox_depth().await {
+            Ok((0, _)) => lines.push(":outbox_tray: Outbox: empty".to_owned()),
+            Ok((n, oldest)) => lines.push(format!(
+                ":outbox_tray: Outbox: {n} message{} waiting, the oldest since {}",
+                if n == 1 { "" } else { "s" },
+                oldest.map(ago).unwrap_or_default()
+            )),
+            Err(error) => lines.push(format!(":x: Outbox: {}", crate::slack::blocks::escape(&error.to_string()))),
+        }
+        if let Ok(timers) = self.store.pending_timers().await {
+            lines.push(format!(":alarm_clock: Timed re-enables pending: {}", timers.len()));
+        }
+        let (limited, slack_errors, tailer_errors) = self.stats.last_hour(now);
+        lines.push(format!(
+            ":bar_chart: Last hour: {limited} rate limit{} from Slack, {slack_errors} Slack error{}, {tailer_errors} Tailer error{}; {} message{} undeliverable since the start",
+            if limited == 1 { "" } else { "s" },
+            if slack_errors == 1 { "" } else { "s" },
+            if tailer_errors == 1 { "" } else { "s" },
+            self.stats.undeliverable_count(),
+            if self.stats.undeliverable_count() == 1 { "" } else { "s" },
+        ));
         let mut message = crate::slack::blocks::Message::new("tailerbot health");
         message.section("*tailerbot health*");
         message.lines(&lines, 0);

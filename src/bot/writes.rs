@@ -201,7 +201,7 @@ impl Bot {
         let summary = plan.summary(&jobs);
         let bot = self.clone();
         let work_ctx = ctx.clone();
-        self.tasks.spawn(async move { bot.execute(work_ctx, plan, None, false).await });
+        self.tasks.spawn(async move { bot.execute(work_ctx, plan, None, false, None).await });
         Ack::note(&format!(":hourglass_flowing_sand: On it: {summary}"))
     }
 
@@ -257,7 +257,15 @@ impl Bot {
 
     /// Carries a plan out, job by job; the outcome replaces the confirmation message when
     /// there was one. `ctx.user` is who asked; `confirmed_by` who confirmed.
-    pub(super) async fn execute(self: &Arc<Self>, ctx: Context, plan: Plan, confirmed_by: Option<UserId>, replace: bool) {
+    /// `question_ts` is the confirmation message being replaced, when there is one.
+    pub(super) async fn execute(
+        self: &Arc<Self>,
+        ctx: Context,
+        plan: Plan,
+        confirmed_by: Option<UserId>,
+        replace: bool,
+        question_ts: Option<String>,
+    ) {
         let Some(action) = plan.action() else {
             tracing::error!(action = %plan.action, "a stored plan names no write action");
             return;
@@ -271,9 +279,17 @@ impl Bot {
             self.deliver(&ctx, if replace { body.replacing() } else { body }).await;
             return;
         }
+        // A timed disable gets a thread: the re-enable is told there when the time is up.
+        let lane = format!("write:{}", ctx.reference);
+        let timed = action == Action::Disable && plan.duration_secs.is_some();
+        if let (true, true, Some(ts)) = (timed, replace, question_ts.as_deref()) {
+            if let Err(error) = self.store.set_thread(&lane, ctx.channel.as_str(), ts).await {
+                tracing::error!(%error, "cannot record the thread of a timed disable");
+            }
+        }
         let mut lines = Vec::new();
         for job in &jobs {
-            let outcome = self.carry_out(&ctx, action, job, &plan).await;
+            let outcome = self.carry_out(&ctx, action, job, &plan, &lane).await;
             let mut detail = plan.detail();
             if let Some(by) = &confirmed_by {
                 detail.push_str(&format!(" (confirmed by {by})"));
@@ -292,11 +308,21 @@ impl Bot {
         message.lines(&lines, 1);
         let footer = format!("{by} · ref `{}`", ctx.reference);
         message.context(footer.trim_start_matches(" — "));
+        if timed && !replace {
+            // Posted, not sent to the response_url: its ts roots the re-enable's thread.
+            let mut post = self.reply(&ctx, ResponseBody::in_channel(message));
+            post.method = crate::store::OutboxMethod::Post;
+            post.response_url = None;
+            post.lane = lane;
+            post.root = true;
+            self.enqueue(vec![post]).await;
+            return;
+        }
         let body = ResponseBody::in_channel(message);
         self.deliver(&ctx, if replace { body.replacing() } else { body }).await;
     }
 
-    async fn carry_out(self: &Arc<Self>, ctx: &Context, action: Action, job: &Job, plan: &Plan) -> Outcome {
+    async fn carry_out(self: &Arc<Self>, ctx: &Context, action: Action, job: &Job, plan: &Plan, lane: &str) -> Outcome {
         let label = render::job_label(job);
         let failed = |verb: &str, error: &dyn std::fmt::Display| Outcome {
             line: format!(":x: Could not {verb} {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
@@ -308,15 +334,39 @@ impl Bot {
             Action::Disable | Action::Enable => {
                 let to = if action == Action::Disable { ConfigurationStatus::Disable } else { ConfigurationStatus::Enable };
                 match self.tailer.set_configuration_status(&job.job, to).await {
-                    Ok(()) if action == Action::Enable => done(format!(":large_green_circle: Enabled {label}")),
+                    Ok(()) if action == Action::Enable => {
+                        let mut line = format!(":large_green_circle: Enabled {label}");
+                        match self.store.cancel_timers(job.name.as_str()).await {
+                            Ok(0) => {}
+                            Ok(_) => line.push_str(" (its timed re-enable is cancelled)"),
+                            Err(error) => tracing::error!(%error, "cannot cancel the timed re-enables of an enabled job"),
+                        }
+                        done(line)
+                    }
                     Ok(()) => {
                         let mut line = format!(":red_circle: Disabled {label}");
                         if let Some(secs) = plan.duration_secs {
-                            line.push_str(&format!(
-                                " for {} — automatic re-enabling is not available in this version: `/tailer enable {}` when the time is up",
-                                humantime::format_duration(Duration::from_secs(secs)),
-                                job.name
-                            ));
+                            let due = self.clock.now() + chrono::Duration::seconds(secs as i64);
+                            let timer = crate::store::TimerRow {
+                                id: uuid::Uuid::new_v4().simple().to_string(),
+                                job: job.name.to_string(),
+                                due_at: due.timestamp_millis(),
+                                channel_id: ctx.channel.to_string(),
+                                lane: lane.to_owned(),
+                                requested_by: ctx.user.to_string(),
+                                reason: plan.reason.clone(),
+                                attempts: 0,
+                            };
+                            match self.store.add_timer(&timer, self.now_ms()).await {
+                                Ok(()) => line.push_str(&format!(" until {} — it is re-enabled automatically then", render::when(due))),
+                                Err(error) => {
+                                    tracing::error!(%error, "cannot store a timed re-enable");
+                                    line.push_str(&format!(
+                                        " — :warning: I could not schedule its re-enable: `/tailer enable {}` when the time is up (ref `{}`)",
+                                        job.name, ctx.reference
+                                    ));
+                                }
+                            }
                         }
                         done(line)
                     }

@@ -21,6 +21,8 @@ use crate::store::{OutboxBody, OutboxMessage, OutboxMethod, OutboxRow};
 pub const CHANNEL_GAP_MS: i64 = 1_000;
 /// Messages sent at once (each in its own lane).
 const IN_FLIGHT: usize = 8;
+/// Passes of one `run_once` at most (the loop comes back soon anyway).
+const MAX_PASSES: usize = 50;
 /// The longest wait between two tries of a message.
 const MAX_BACKOFF_MS: i64 = 300_000;
 
@@ -44,8 +46,23 @@ impl Delivery {
         Delivery { bot, stats, pacing: DashMap::new() }
     }
 
-    /// One pass: sends what is due; returns how many messages were handled.
+    /// Sends what is due, lane after lane, until nothing due is left (a lane's next
+    /// message becomes due once the one before it is sent); returns how many messages
+    /// were handled.
     pub async fn run_once(&self) -> usize {
+        let mut handled = 0;
+        for _ in 0..MAX_PASSES {
+            let pass = self.pass().await;
+            if pass == 0 {
+                break;
+            }
+            handled += pass;
+        }
+        handled
+    }
+
+    /// One pass: the first due message of each lane.
+    async fn pass(&self) -> usize {
         let now = self.bot.now_ms();
         let rows = match self.bot.store.outbox_heads(now, 64).await {
             Ok(rows) => rows,

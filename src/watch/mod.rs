@@ -26,6 +26,8 @@ use crate::bot::Bot;
 
 /// The longest sleep of a loop between two passes.
 const TICK: Duration = Duration::from_secs(1);
+/// Passes of the timer loop between two prunings of the store (about ten minutes).
+const MAINTENANCE_EVERY: u64 = 600;
 
 /// The four workers of one bot.
 pub struct Workers {
@@ -52,6 +54,16 @@ impl Workers {
         self.timers.run_once().await;
         self.watcher.run_once().await;
         self.delivery.run_once().await;
+    }
+
+    /// Forgets what no longer matters: request ids older than a day (Slack never replays
+    /// that late) and messages delivered more than a day ago.
+    pub async fn maintain(&self) {
+        let day_ago = self.bot.now_ms() - 24 * 3_600_000;
+        match (self.bot.store.forget_requests_before(day_ago).await, self.bot.store.prune_outbox(day_ago).await) {
+            (Ok(requests), Ok(messages)) => tracing::debug!(requests, messages, "pruned the store"),
+            (Err(error), _) | (_, Err(error)) => tracing::warn!(%error, "pruning the store failed; trying again later"),
+        }
     }
 
     /// Starts the loops. `stop` ends the pollers at once; `drain` ends the outbox once it
@@ -88,8 +100,13 @@ impl Workers {
         let w = self.clone();
         let s = stop.clone();
         tracker.spawn(async move {
+            let mut passes: u64 = 0;
             loop {
                 w.timers.run_once().await;
+                if passes % MAINTENANCE_EVERY == 0 {
+                    w.maintain().await;
+                }
+                passes += 1;
                 tokio::select! {
                     () = s.cancelled() => break,
                     () = tokio::time::sleep(TICK) => {}

@@ -158,25 +158,4 @@ impl SubscriptionPoller {
         }
         announced
     }
-
-    /// Marks the runs already finished as known in a channel, so that a new subscription
-    /// does not replay history.
-    pub async fn baseline(&self, channel: &str, jobs: &[Job]) {
-        let now = self.bot.now_ms();
-        for job in jobs {
-            let query = LastStatusQuery { limit: Some(RUNS_PER_POLL), ..LastStatusQuery::default() };
-            match self.tailer.get_last_status(&job.job, &query).await {
-                Ok(items) => {
-                    for item in items.iter().filter(|i| i.status.is_final()) {
-                        if let Err(error) = self.bot.store.mark_announced(channel, item.run_id.as_str(), now).await {
-                            tracing::warn!(%error, "cannot record the subscription's starting point");
-                        }
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, job = %job.name, "cannot read the runs before a subscription; relying on their end times")
-                }
-            }
-        }
-    }
 }
