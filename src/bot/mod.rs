@@ -173,7 +173,12 @@ impl Bot {
             launched_by: launched_by.map(ToString::to_string),
             watched_by: watched_by.map(ToString::to_string),
         };
-        let post = crate::watch::cards::post(job, &card);
+        // A run already followed elsewhere shows its current state on the new card.
+        let current = match self.store.watch(run_id).await? {
+            Some(w) if w.active => w.item.and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(&i).ok()),
+            _ => None,
+        };
+        let post = crate::watch::cards::post(job, &card, current.as_ref());
         let interval = self.config.watch.poll_interval.as_millis() as i64;
         let started = self.store.start_watch(job.name.as_str(), &card, &post, self.now_ms(), interval).await?;
         self.outbox_wake.notify_one();

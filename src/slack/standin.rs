@@ -23,6 +23,8 @@ use tokio::sync::{Notify, oneshot};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlackEvent {
     pub seq: u64,
+    /// When it arrived (unix ms, by the stand-in's clock).
+    pub at_ms: i64,
     /// `chat.postMessage`, `chat.update`, `chat.postEphemeral` or `response_url`.
     pub method: String,
     pub channel: Option<String>,
@@ -128,6 +130,7 @@ pub struct SlackStandin {
     changed: Arc<Notify>,
     token: Arc<String>,
     usergroups: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    clock: crate::clock::SharedClock,
 }
 
 /// A stand-in serving on a local port; dropping it stops the server.
@@ -166,7 +169,14 @@ impl SlackStandin {
             changed: Arc::new(Notify::new()),
             token: Arc::new(bot_token.to_owned()),
             usergroups: Arc::new(Mutex::new(HashMap::new())),
+            clock: Arc::new(crate::clock::SystemClock),
         }
+    }
+
+    /// Stamps events with this clock (a test's paused one).
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> SlackStandin {
+        self.clock = clock;
+        self
     }
 
     /// Serves on `addr` (port 0: any free port).
@@ -240,6 +250,7 @@ impl SlackStandin {
     fn record(&self, mut event: SlackEvent) -> SlackEvent {
         let mut inner = lock(&self.inner);
         event.seq = inner.events.len() as u64 + 1;
+        event.at_ms = self.clock.now().timestamp_millis();
         if event.method == "chat.postMessage" {
             let n = inner.next_ts;
             inner.next_ts += 1;
@@ -314,6 +325,7 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
     };
     let base = SlackEvent {
         seq: 0,
+        at_ms: 0,
         method: method.to_owned(),
         channel: Some(channel.clone()),
         ts: None,
@@ -371,6 +383,7 @@ async fn response_url(State(slack): State<SlackStandin>, Path(key): Path<String>
     };
     slack.record(SlackEvent {
         seq: 0,
+        at_ms: 0,
         method: "response_url".into(),
         channel: None,
         ts: Some(key),

@@ -229,6 +229,8 @@ pub struct WatchRow {
     pub polls: i64,
     /// The last run item, as JSON.
     pub item: Option<String>,
+    /// Still being polled.
+    pub active: bool,
 }
 
 /// What a poll changed.

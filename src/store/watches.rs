@@ -26,7 +26,8 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO watches (run_id, job, started_at, interval_ms, next_poll_at, active) VALUES ($1, $2, $3, $4, $3, TRUE)
-             ON CONFLICT (run_id) DO UPDATE SET active = TRUE, next_poll_at = $3,
+             ON CONFLICT (run_id) DO UPDATE SET active = TRUE,
+               next_poll_at = CASE WHEN watches.active THEN watches.next_poll_at ELSE $3 END,
                status = CASE WHEN watches.active THEN watches.status ELSE NULL END,
                started_at = CASE WHEN watches.active THEN watches.started_at ELSE $3 END",
         )
@@ -173,5 +174,6 @@ fn watch_row(r: &SqliteRow) -> StoreResult<WatchRow> {
         next_poll_at: r.try_get("next_poll_at")?,
         polls: r.try_get("polls")?,
         item: r.try_get("item")?,
+        active: r.try_get("active")?,
     })
 }

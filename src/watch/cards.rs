@@ -56,7 +56,7 @@ fn body(message: Message) -> OutboxBody {
 }
 
 /// The card's first post, root of its lane.
-pub fn post(job: &Job, card: &CardRow) -> OutboxMessage {
+pub fn post(job: &Job, card: &CardRow, item: Option<&RunItem>) -> OutboxMessage {
     OutboxMessage {
         lane: card.lane.clone(),
         method: OutboxMethod::Post,
@@ -67,7 +67,7 @@ pub fn post(job: &Job, card: &CardRow) -> OutboxMessage {
         broadcast: false,
         collapse_key: None,
         response_url: None,
-        body: body(render_card(job, card, None, false, None)),
+        body: body(render_card(job, card, item, false, None)),
     }
 }
 

@@ -195,6 +195,7 @@ pub async fn read(response: reqwest::Response) -> (u16, Value) {
 pub fn text_of(body: &Value) -> String {
     let event = SlackEvent {
         seq: 0,
+        at_ms: 0,
         method: String::new(),
         channel: None,
         ts: None,
@@ -213,6 +214,7 @@ pub fn text_of(body: &Value) -> String {
 pub fn as_event(body: &Value) -> SlackEvent {
     SlackEvent {
         seq: 0,
+        at_ms: 0,
         method: "http_answer".into(),
         channel: Some(CHANNEL.to_owned()),
         ts: Some("1700000000.000001".into()),

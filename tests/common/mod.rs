@@ -82,3 +82,4 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
     format!("http://{addr}")
 }
 pub mod bot;
+pub mod paused;

@@ -28,6 +28,7 @@ fn watch() -> WatchRow {
         next_poll_at: 0,
         polls: 0,
         item: None,
+        active: true,
     }
 }
 

@@ -1,0 +1,219 @@
+//! A bot whose time stands still until the test moves it: tokio's clock is paused, the
+//! bot, the Tailer simulator and the signatures all read it (through `TokioClock`), and a
+//! busy task keeps the runtime from skipping ahead on its own, so time moves only by
+//! `step`. The HTTP server runs; the background workers do not: `step` drives one pass.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::Value;
+use tailerbot::bot::Bot;
+use tailerbot::clock::{Clock, TokioClock};
+use tailerbot::config::{Config, Settings};
+use tailerbot::server::Application;
+use tailerbot::sim::{RunningSimulator, SimOptions, Simulator};
+use tailerbot::slack::standin::{RunningStandin, SlackEvent, SlackStandin};
+use tailerbot::slack::verify::Verifier;
+use tailerbot::watch::Workers;
+
+use super::bot::{BOT_TOKEN, ONCALL, SECRET, TEAM, form, read};
+
+pub struct PausedBot {
+    pub url: String,
+    pub tailer: RunningSimulator,
+    pub slack: RunningStandin,
+    pub bot: Arc<Bot>,
+    pub workers: Arc<Workers>,
+    pub clock: Arc<TokioClock>,
+    http: reqwest::Client,
+    verifier: Verifier,
+    triggers: std::sync::atomic::AtomicU64,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Timings that make a run's life easy to follow: 20 s WAITING, 30 s RUNNING.
+pub fn slow_runs() -> SimOptions {
+    SimOptions {
+        waiting: (Duration::from_secs(20), Duration::from_secs(20)),
+        running: (Duration::from_secs(30), Duration::from_secs(30)),
+        invisible_after_launch: Duration::from_secs(2),
+        ..SimOptions::default()
+    }
+}
+
+impl PausedBot {
+    /// Call from a `#[tokio::test(start_paused = true)]`.
+    pub async fn start(mut config: Config, sim: SimOptions) -> PausedBot {
+        tailerbot::tls::install_crypto_provider();
+        // Keeps the runtime busy, so that a paused clock never jumps by itself.
+        tokio::spawn(async {
+            loop {
+                tokio::task::yield_now().await;
+            }
+        });
+        let clock = TokioClock::starting_at(chrono::Utc::now());
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let tailer = Simulator::start(SimOptions { clock: clock.clone(), ..sim }.with_catalog(&config.jobs), local).await.unwrap();
+        let standin = SlackStandin::new(BOT_TOKEN).with_clock(clock.clone());
+        standin.set_usergroup("S0ONCALL", &[ONCALL]);
+        let slack = standin.start(local).await.unwrap();
+        config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
+        config.tailer.max_requests_per_second = 1000;
+        let dir = tempfile::tempdir().unwrap();
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_API_URL", slack.api_url()),
+            ("TAILER_API_URL", tailer.url()),
+            ("TAILER_API_TOKEN", "tailer-test-token".to_owned()),
+            ("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display())),
+        ]);
+        let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
+        let app = Application::build(&settings, config, clock.clone(), local).await.unwrap();
+        let url = format!("http://{}", app.local_addr().unwrap());
+        let (bot, workers) = (app.bot(), app.workers());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.serve_only(async {
+            let _ = stopped.await;
+        }));
+        PausedBot {
+            url,
+            tailer,
+            slack,
+            bot,
+            workers,
+            clock,
+            http: reqwest::Client::new(),
+            verifier: Verifier::new(SecretString::from(SECRET)),
+            triggers: std::sync::atomic::AtomicU64::new(1),
+            _dir: dir,
+            _stop: stop,
+        }
+    }
+
+    /// `/tailer <text>`, then waits for the work after the answer to finish.
+    pub async fn command(&self, user: &str, channel: &str, text: &str) -> (u16, Value) {
+        let n = self.triggers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let trigger = format!("2000.{n}.paused");
+        let body = form(&[
+            ("team_id", TEAM),
+            ("channel_id", channel),
+            ("user_id", user),
+            ("command", "/tailer"),
+            ("text", text),
+            ("response_url", &self.slack.response_url(&trigger)),
+            ("trigger_id", &trigger),
+        ]);
+        let ts = self.clock.unix();
+        let signature = self.verifier.sign(ts, body.as_bytes());
+        let response = self
+            .http
+            .post(format!("{}/slack/commands", self.url))
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let answer = read(response).await;
+        self.settle().await;
+        answer
+    }
+
+    /// Waits for the work started after answers (launches, replies) to finish.
+    pub async fn settle(&self) {
+        self.bot.tasks.close();
+        self.bot.tasks.wait().await;
+        self.bot.tasks.reopen();
+    }
+
+    /// Moves time forward, then runs one pass of every worker, the outbox last.
+    pub async fn step(&self, by: Duration) {
+        tokio::time::advance(by).await;
+        self.workers.run_once().await;
+    }
+
+    /// Steps `by` at a time until `done` holds for the Slack events, at most `limit`.
+    pub async fn run_until(&self, by: Duration, limit: Duration, done: impl Fn(&[SlackEvent]) -> bool) -> Vec<SlackEvent> {
+        let mut elapsed = Duration::ZERO;
+        while elapsed < limit {
+            if done(&self.slack.slack.events()) {
+                break;
+            }
+            self.step(by).await;
+            elapsed += by;
+        }
+        self.slack.slack.events()
+    }
+}
+
+/// The card of a run in a channel: its first post.
+pub fn card<'e>(events: &'e [SlackEvent], channel: &str) -> &'e SlackEvent {
+    events
+        .iter()
+        .find(|e| {
+            e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none() && e.text.contains("· run")
+        })
+        .expect("a card")
+}
+
+/// Thread replies under a message, in order.
+pub fn replies<'e>(events: &'e [SlackEvent], root_ts: &str) -> Vec<&'e SlackEvent> {
+    events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.as_deref() == Some(root_ts)).collect()
+}
+
+/// The statuses named by thread replies, in order.
+pub fn reply_statuses(events: &[SlackEvent], root_ts: &str) -> Vec<String> {
+    replies(events, root_ts)
+        .iter()
+        .filter_map(|e| {
+            let text = e.visible_text();
+            ["WAITING", "RUNNING", "SUCCESS", "FAILED", "CHECKED", "NO_MATCH", "DEACTIVATED"]
+                .iter()
+                .find(|s| text.contains(&format!("*{s}*")))
+                .map(|s| (*s).to_owned())
+        })
+        .collect()
+}
+
+/// The last edit of a message.
+pub fn last_edit<'e>(events: &'e [SlackEvent], ts: &str) -> Option<&'e SlackEvent> {
+    events.iter().rev().find(|e| e.method == "chat.update" && e.ts.as_deref() == Some(ts))
+}
+
+/// Clicks a button of a message; returns the HTTP status (the answer goes to the
+/// click's response_url).
+pub async fn click(bot: &PausedBot, user: &str, message: &SlackEvent, label: &str) -> u16 {
+    let (action_id, value) = message.button(label).unwrap_or_else(|| panic!("no button {label}"));
+    let n = bot.triggers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let trigger = format!("3000.{n}.click");
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "team": {"id": TEAM},
+        "user": {"id": user},
+        "container": {"type": "message", "message_ts": message.ts.clone().unwrap_or_default()},
+        "trigger_id": trigger,
+        "channel": {"id": message.channel.clone().unwrap_or_default()},
+        "response_url": bot.slack.response_url(&format!("click-{trigger}")),
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    });
+    let body = form(&[("payload", &payload.to_string())]);
+    let ts = bot.clock.unix();
+    let signature = bot.verifier.sign(ts, body.as_bytes());
+    let response = bot
+        .http
+        .post(format!("{}/slack/interactions", bot.url))
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}

@@ -1,0 +1,146 @@
+//! Subscriptions, timed re-enables and the buttons of a finished card, with a paused clock.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bot::{ANALYST, CHANNEL, example_config};
+use common::paused::*;
+
+const STEP: Duration = Duration::from_secs(5);
+const SUBS: &str = "C0SUBS";
+
+fn announcements(bot: &PausedBot, channel: &str) -> Vec<String> {
+    bot.slack
+        .slack
+        .events()
+        .iter()
+        .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel))
+        .map(|e| e.visible_text())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subscription_announces_each_finished_run_once_and_never_replays_history() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let (_, body) = bot.command(ANALYST, SUBS, "subscribe iowa-prepare").await;
+    assert!(common::bot::text_of(&body).contains("This channel will hear about every finished run of `iowa-prepare`"), "{body}");
+    bot.workers.subscriptions.run_once().await;
+    bot.step(STEP).await;
+    assert!(announcements(&bot, SUBS).is_empty(), "runs finished before the subscription are not news");
+
+    // Two runs start and finish while the bot is not polling subscriptions (downtime).
+    let client = bot.bot.tailer.clone();
+    let job = bot.bot.config.job("iowa-prepare").unwrap().job.clone();
+    let first = client.launch_job(&job, None).await.unwrap();
+    let second = client.launch_job(&job, None).await.unwrap();
+    tokio::time::advance(Duration::from_secs(120)).await;
+    assert_eq!(bot.workers.subscriptions.run_once().await, 2);
+    // Posts in one channel go out a second apart.
+    bot.step(STEP).await;
+    bot.step(STEP).await;
+    let said = announcements(&bot, SUBS);
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said.iter().any(|t| t.contains(first.as_str())) && said.iter().any(|t| t.contains(second.as_str())));
+    assert!(said.iter().all(|t| t.contains("*SUCCESS*") && t.contains("`iowa-prepare` (DEV)")));
+
+    // Polling again repeats nothing.
+    assert_eq!(bot.workers.subscriptions.run_once().await, 0);
+    bot.step(Duration::from_secs(120)).await;
+    assert_eq!(announcements(&bot, SUBS).len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failures_subscription_hears_only_failures_and_a_watched_run_is_not_announced_twice() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, CHANNEL, "subscribe all failures").await;
+    bot.workers.subscriptions.run_once().await;
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    bot.command(ANALYST, CHANNEL, "launch stock-enrich").await;
+    let client = bot.bot.tailer.clone();
+    let failing = bot.bot.config.job("stock-enrich").unwrap().job.clone();
+    let unwatched = client.launch_job(&failing, None).await.unwrap();
+    bot.run_until(STEP, Duration::from_secs(300), |e| {
+        e.iter()
+            .filter(|e| e.thread_ts.is_some() && (e.visible_text().contains("*SUCCESS*") || e.visible_text().contains("*FAILED*")))
+            .count()
+            == 2
+    })
+    .await;
+    bot.workers.subscriptions.run_once().await;
+    bot.step(STEP).await;
+    let announced: Vec<String> = bot
+        .slack
+        .slack
+        .events()
+        .iter()
+        .filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.visible_text().contains(" · ended "))
+        .map(|e| e.visible_text())
+        .collect();
+    assert_eq!(announced.len(), 1, "only the failed run nobody watched here: {announced:?}");
+    assert!(announced[0].contains(unwatched.as_str()) && announced[0].contains("*FAILED*"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscriptions_are_listed_and_removed() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, SUBS, "subscribe tag:daily failures").await;
+    let (_, body) = bot.command(ANALYST, SUBS, "subscriptions").await;
+    assert!(common::bot::text_of(&body).contains("`tag:daily` — failures"), "{body}");
+    let (_, body) = bot.command(ANALYST, SUBS, "unsubscribe tag:daily").await;
+    assert!(common::bot::text_of(&body).contains("no longer hears about `tag:daily`"), "{body}");
+    let (_, body) = bot.command(ANALYST, SUBS, "subscriptions").await;
+    assert!(common::bot::text_of(&body).contains("no subscription"), "{body}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_disable_is_re_enabled_when_the_time_is_up_and_says_so_in_its_thread() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 30m vendor late").await;
+    bot.workers.delivery.run_once().await;
+    let events = bot.slack.slack.events();
+    let outcome =
+        events.iter().find(|e| e.method == "chat.postMessage" && e.visible_text().contains("Disabled")).expect("the outcome is posted");
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false));
+    bot.step(Duration::from_secs(29 * 60)).await;
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false), "not before its time");
+    bot.step(Duration::from_secs(61)).await;
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
+    let events = bot.slack.slack.events();
+    let thread = replies(&events, outcome.ts.as_deref().unwrap());
+    assert_eq!(thread.len(), 1);
+    assert!(thread[0].visible_text().contains("Re-enabled `iowa-prepare` (DEV)"), "{:?}", thread[0]);
+    bot.step(Duration::from_secs(3600)).await;
+    assert_eq!(bot.tailer.sim.count("set_configuration_status"), 2, "once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn enabling_by_hand_cancels_the_timed_re_enable() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 30m").await;
+    tokio::time::advance(Duration::from_secs(61)).await;
+    bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
+    bot.step(Duration::from_secs(3600)).await;
+    assert_eq!(bot.tailer.sim.count("set_configuration_status"), 2, "disable and enable, no timer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the_rules() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, CHANNEL, "launch stock-enrich").await;
+    let events = bot
+        .run_until(STEP, Duration::from_secs(300), |e| e.iter().any(|e| e.thread_ts.is_some() && e.visible_text().contains("*FAILED*")))
+        .await;
+    let ts = card(&events, CHANNEL).ts.clone().unwrap();
+    let finished = last_edit(&events, &ts).unwrap().clone();
+    let run = finished.button("Mark as checked").unwrap().1.split(' ').nth(1).unwrap().to_owned();
+
+    let http = common::paused::click(&bot, ANALYST, &finished, "Mark as checked").await;
+    assert_eq!(http, 200);
+    bot.settle().await;
+    assert_eq!(bot.tailer.sim.status_of(&run), Some(tailerbot::tailer::RunStatus::Checked));
+
+    common::paused::click(&bot, ANALYST, &finished, "Launch again").await;
+    bot.settle().await;
+    assert_eq!(bot.tailer.sim.count("launch_job"), 2, "launched again");
+}
