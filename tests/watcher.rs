@@ -142,3 +142,22 @@ async fn a_run_tailer_never_knew_is_reported_and_no_longer_polled() {
     bot.step(Duration::from_secs(600)).await;
     assert_eq!(bot.tailer.sim.count("check_run_status"), polls, "no longer polled");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_channel_the_bot_is_not_in_is_given_up_and_the_requester_told_how_to_fix_it() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.bot.slack.as_ref();
+    bot.slack.slack.inject(StandinFault {
+        method: Some("chat.postMessage".into()),
+        kind: StandinFaultKind::Error { code: "not_in_channel".into() },
+        times: 1,
+    });
+    bot.command(ANALYST, "C0ELSEWHERE", "launch iowa-prepare").await;
+    let events = bot.run_until(STEP, Duration::from_secs(60), |e| e.iter().any(|e| e.channel.as_deref() == Some(ANALYST))).await;
+    let notice = events.iter().find(|e| e.channel.as_deref() == Some(ANALYST)).expect("the requester hears about it");
+    assert!(notice.visible_text().contains("/invite @tailerbot") && notice.visible_text().contains("<#C0ELSEWHERE>"), "{notice:?}");
+    assert_eq!(bot.bot.stats.undeliverable_count(), 1);
+    let calls = bot.slack.slack.calls("chat.postMessage");
+    bot.step(Duration::from_secs(60)).await;
+    assert!(bot.slack.slack.calls("chat.postMessage") <= calls + 3, "not retried forever");
+}

@@ -50,6 +50,9 @@ pub struct Bot {
     pub clock: SharedClock,
     /// Work started after an answer; shutdown waits for it.
     pub tasks: TaskTracker,
+    /// The background work's ceiling on requests to Tailer (`max_requests_per_second`),
+    /// shared by the watcher and the subscription poller.
+    pub tailer_limiter: Arc<governor::DefaultDirectRateLimiter>,
     /// What the doctor reports about the background work.
     pub stats: Arc<crate::watch::Stats>,
     /// Wakes the outbox worker when a message is queued.
@@ -95,6 +98,7 @@ pub fn reference() -> String {
 
 impl Bot {
     pub fn new(config: Arc<Config>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Bot {
+        let rate = std::num::NonZeroU32::new(config.tailer.max_requests_per_second).unwrap_or(std::num::NonZeroU32::MIN);
         Bot {
             groups: GroupCache::new(slack.clone(), GROUP_TTL),
             config,
@@ -103,6 +107,7 @@ impl Bot {
             store,
             clock,
             tasks: TaskTracker::new(),
+            tailer_limiter: Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(rate))),
             stats: Arc::default(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             watch_wake: Arc::new(tokio::sync::Notify::new()),

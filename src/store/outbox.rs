@@ -83,6 +83,15 @@ impl Store {
         row.map(|r| Ok((r.try_get("channel_id")?, r.try_get("ts")?))).transpose()
     }
 
+    /// Whether the first message of a lane was given up on (its thread will never exist).
+    pub async fn lane_root_failed(&self, lane: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 AS x FROM outbox WHERE lane = $1 AND root AND state = 'failed' LIMIT 1")
+            .bind(lane)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Records a lane's root that was posted some other way (a confirmation message).
     pub async fn set_thread(&self, lane: &str, channel: &str, ts: &str) -> StoreResult<()> {
         sqlx::query("INSERT INTO threads (lane, channel_id, ts) VALUES ($1, $2, $3) ON CONFLICT (lane) DO NOTHING")

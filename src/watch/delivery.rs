@@ -39,6 +39,8 @@ enum Sent {
     Done(Option<String>),
     Later(i64),
     Failed(String),
+    /// Not sent because the message it belongs under could not be: no use trying.
+    Dropped(String),
 }
 
 impl Delivery {
@@ -95,6 +97,10 @@ impl Delivery {
         let result = match outcome {
             Sent::Done(ts) => store.outbox_sent(&row, ts.as_deref()).await,
             Sent::Later(at) => store.outbox_retry(row.id, at, "retrying").await,
+            Sent::Dropped(reason) => {
+                tracing::info!(id = row.id, lane = %row.message.lane, %reason, "dropping a message whose thread was never posted");
+                store.outbox_failed(row.id, &reason).await
+            }
             Sent::Failed(reason) => {
                 self.stats.undeliverable();
                 tracing::error!(id = row.id, lane = %row.message.lane, %reason, "a Slack message cannot be delivered; giving up on it");
@@ -119,12 +125,20 @@ impl Delivery {
         let message = Message { text: m.body.text.clone(), blocks: m.body.blocks.clone() };
         let channel = m.channel_id.as_deref();
         let thread = if m.in_thread || m.method == OutboxMethod::Update {
+            let store_failed = |error: crate::store::StoreError| SlackError {
+                method: "outbox",
+                kind: SlackErrorKind::Transport,
+                detail: error.to_string(),
+            };
             match self.bot.store.thread(&m.lane).await {
-                Ok(thread) => thread.map(|(_, ts)| ts),
-                Err(error) => {
-                    return self
-                        .failed_now(&SlackError { method: "outbox", kind: SlackErrorKind::Transport, detail: error.to_string() }, row);
-                }
+                Ok(Some((_, ts))) => Some(ts),
+                Ok(None) => match self.bot.store.lane_root_failed(&m.lane).await {
+                    Ok(true) => return Sent::Dropped("its thread's first message could not be posted".into()),
+                    // No root in this lane: a reply goes to the channel itself.
+                    Ok(false) => None,
+                    Err(error) => return self.failed_now(&store_failed(error), row),
+                },
+                Err(error) => return self.failed_now(&store_failed(error), row),
             }
         } else {
             None

@@ -4,12 +4,10 @@
 //! ended meanwhile are announced, up to a bound; older ones are not.
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::bot::{Bot, render};
 use crate::commands::Target;
@@ -71,13 +69,11 @@ pub fn announcement(channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
 pub struct SubscriptionPoller {
     bot: Arc<Bot>,
     tailer: TailerClient,
-    limiter: DefaultDirectRateLimiter,
 }
 
 impl SubscriptionPoller {
     pub fn new(bot: Arc<Bot>) -> SubscriptionPoller {
-        let rate = NonZeroU32::new(bot.config.tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
-        SubscriptionPoller { tailer: bot.tailer.without_retries(), limiter: RateLimiter::direct(Quota::per_second(rate)), bot }
+        SubscriptionPoller { tailer: bot.tailer.without_retries(), bot }
     }
 
     /// The subscriptions of each job (resolved now: tags and `all` follow the catalog).
@@ -127,7 +123,7 @@ impl SubscriptionPoller {
     }
 
     async fn poll_job(&self, job: &Job, subs: &[SubscriptionRow]) -> usize {
-        self.limiter.until_ready().await;
+        self.bot.tailer_limiter.until_ready().await;
         let query = LastStatusQuery { limit: Some(RUNS_PER_POLL), ..LastStatusQuery::default() };
         let items = match self.tailer.get_last_status(&job.job, &query).await {
             Ok(items) => items,

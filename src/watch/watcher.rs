@@ -4,11 +4,9 @@
 //! `max_concurrent_polls` at once and under a global request rate. What a poll finds and
 //! the messages it causes are stored together; the outbox sends them.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 
 use super::{Stats, cards};
@@ -109,14 +107,12 @@ pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitt
 pub struct Watcher {
     bot: Arc<Bot>,
     tailer: TailerClient,
-    limiter: DefaultDirectRateLimiter,
     stats: Arc<Stats>,
 }
 
 impl Watcher {
     pub fn new(bot: Arc<Bot>, stats: Arc<Stats>) -> Watcher {
-        let rate = NonZeroU32::new(bot.config.tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
-        Watcher { tailer: bot.tailer.without_retries(), limiter: RateLimiter::direct(Quota::per_second(rate)), bot, stats }
+        Watcher { tailer: bot.tailer.without_retries(), bot, stats }
     }
 
     /// One pass: polls every due run; returns how many were polled.
@@ -147,7 +143,7 @@ impl Watcher {
         };
         let seen = match RunId::parse(&w.run_id) {
             Ok(run) => {
-                self.limiter.until_ready().await;
+                self.bot.tailer_limiter.until_ready().await;
                 match self.tailer.check_run_status(&job.job, &run).await {
                     Ok(Some(item)) => Observation::Item(item),
                     Ok(None) => Observation::NotYet,

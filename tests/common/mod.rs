@@ -83,3 +83,4 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
 }
 pub mod bot;
 pub mod paused;
+pub mod process;
