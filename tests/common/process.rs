@@ -35,7 +35,7 @@ pub fn database(dir: &Path) -> String {
 /// Starts `serve` and waits (bounded) until `/readyz` answers 200.
 pub async fn serve(config: &Path, database: &str, slack_api: &str, tailer: &str) -> Serve {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
         .arg("serve")
         .env_clear()
         .env("TAILERBOT_CONFIG", config)
@@ -58,6 +58,8 @@ pub async fn serve(config: &Path, database: &str, slack_api: &str, tailer: &str)
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("serve did not become ready");
 }
 
