@@ -28,6 +28,16 @@ pub enum Command {
     },
     /// Serve the bot: Slack's endpoints, and the work after each answer.
     Serve,
+    /// Play a conversation with the bot, offline: the bot, a Tailer simulator and a Slack
+    /// stand-in in one process, printed as Slack would show it.
+    Demo {
+        /// 2 runs the simulated jobs twice as fast, 0.5 half as fast.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Type the commands yourself: `/tailer ...`, `as ana /tailer ...`, `click <label>`.
+        #[arg(long)]
+        interactive: bool,
+    },
     /// Serve the Tailer API simulator alone.
     Sim {
         /// Port to listen on (0: any free port, printed at start).
@@ -53,10 +63,25 @@ pub enum Command {
 
 /// Runs a parsed command line; returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    crate::telemetry::init(log_format());
+    // The demo prints a conversation: only warnings go to the log unless RUST_LOG says more.
+    let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    crate::telemetry::init(log_format(), default_level);
     match cli.command {
         Command::CheckConfig { config } => check_config(config),
         Command::Serve => runtime().block_on(serve()),
+        Command::Demo { speed, interactive } => {
+            if !(speed > 0.0 && speed.is_finite()) {
+                eprintln!("error: --speed must be a positive number");
+                return ExitCode::from(2);
+            }
+            match runtime().block_on(crate::demo::run(crate::demo::DemoOptions { speed, interactive })) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Sim { port, bind, config, seed, speed, token } => {
             let config = match config {
                 Some(path) => match Config::load(&path) {

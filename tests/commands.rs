@@ -64,9 +64,8 @@ async fn launch_answers_at_once_then_posts_the_run_and_audits_it() {
     assert_eq!(bot.tailer.sim.count("launch_job"), 1);
 
     // The launched run is now known: `status <run_id>` alone finds its job.
-    let outcome = bot.reply_to(&bot.last_trigger()).await;
-    let run = outcome.visible_text().split('`').nth(3).unwrap_or_default().to_owned();
-    assert!(run.starts_with("20"), "{outcome:?}");
+    let run = card.text.split("run ").nth(1).unwrap_or_default().to_owned();
+    assert!(run.starts_with("20"), "{card:?}");
     bot.command(ANALYST, CHANNEL, &format!("status {run}")).await;
     let reply = bot.reply_to(&bot.last_trigger()).await;
     assert!(reply.visible_text().contains("`iowa-prepare` (DEV)"), "{reply:?}");
@@ -212,8 +211,9 @@ async fn a_tailer_that_hangs_during_a_launch_is_answered_first_and_the_run_found
     assert_eq!(status, 200);
     assert!(text_of(&body).contains("On it"), "{body}");
     assert!(bot.slack.slack.events().is_empty(), "nothing was posted before the answer");
-    let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
-    assert!(text.contains("Launched `iowa-prepare` (DEV)"), "the run that Tailer made is found: {text}");
+    let events = bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+    let card = events.iter().find(|e| e.method == "chat.postMessage").unwrap();
+    assert!(card.visible_text().contains("`iowa-prepare` (DEV) · run `20"), "the run that Tailer made is found and followed: {card:?}");
     assert_eq!(bot.tailer.sim.count("launch_job"), 1);
 }
 

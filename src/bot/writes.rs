@@ -288,14 +288,20 @@ impl Bot {
             }
         }
         let mut lines = Vec::new();
+        let mut all_succeeded = true;
         for job in &jobs {
             let outcome = self.carry_out(&ctx, action, job, &plan, &lane).await;
+            all_succeeded &= outcome.audit == AuditOutcome::Succeeded;
             let mut detail = plan.detail();
             if let Some(by) = &confirmed_by {
                 detail.push_str(&format!(" (confirmed by {by})"));
             }
             self.audit(self.entry(&ctx, action, Some(job), outcome.audit, detail, Some(outcome.answer))).await;
             lines.push(outcome.line);
+        }
+        // A launch that worked is shown by its run card; only a replaced question needs words.
+        if action == Action::Launch && all_succeeded && !replace {
+            return;
         }
         let mut by = format!(" — by <@{}>", ctx.user);
         if let Some(confirmer) = &confirmed_by {

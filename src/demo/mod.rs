@@ -1,0 +1,296 @@
+//! `tailerbot demo`: the real server, the Tailer simulator and a Slack stand-in in one
+//! process, with no credentials and no network. It plays a short conversation through
+//! the real HTTP endpoints, signed as Slack signs, and prints it as a person reads Slack.
+//! With `--interactive`, a person types the commands instead.
+
+mod transcript;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::server::Application;
+use crate::sim::{RunningSimulator, SimOptions, Simulator};
+use crate::slack::standin::{RunningStandin, SlackEvent, SlackStandin};
+use crate::slack::verify::Verifier;
+use transcript::{Names, render};
+
+const CHANNEL: &str = "C0DATA";
+const ANA: &str = "U0ANALYST";
+const LEAD: &str = "U0DATALEAD";
+const ONCALL: &str = "U0ONCALL";
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// 2 runs the simulated jobs twice as fast, 0.5 half as fast.
+    pub speed: f64,
+    /// Read `/tailer ...` and `click <label>` lines from standard input.
+    pub interactive: bool,
+}
+
+/// Everything the demo drives.
+struct Demo {
+    url: String,
+    slack: RunningStandin,
+    _tailer: RunningSimulator,
+    verifier: Verifier,
+    http: reqwest::Client,
+    clock: SharedClock,
+    triggers: AtomicU64,
+    printed: AtomicU64,
+    names: Names,
+    /// Messages answered in HTTP (confirmations): clickable like the others.
+    answers: std::sync::Mutex<Vec<SlackEvent>>,
+}
+
+pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let factor = 1.0 / options.speed;
+    let mut config = crate::cli::embedded_config();
+    config.watch.poll_interval = Duration::from_secs(1);
+    config.watch.max_poll_interval = Duration::from_secs(2);
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sim = SimOptions {
+        speed: factor,
+        waiting: (Duration::from_millis(1000), Duration::from_millis(1500)),
+        running: (Duration::from_millis(2500), Duration::from_millis(3500)),
+        invisible_after_launch: Duration::from_millis(300),
+        ..SimOptions::default()
+    }
+    .with_catalog(&config.jobs);
+    let tailer = Simulator::start(sim, local).await.context("starting the Tailer simulator")?;
+    let standin = SlackStandin::new("xoxb-demo");
+    standin.set_usergroup("S0ONCALL", &[ONCALL]);
+    let slack = standin.start(local).await.context("starting the Slack stand-in")?;
+    config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let dir = std::env::temp_dir().join(format!("tailerbot-demo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).context("creating a temporary folder")?;
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("SLACK_SIGNING_SECRET", secret.clone()),
+        ("SLACK_BOT_TOKEN", "xoxb-demo".to_owned()),
+        ("SLACK_API_URL", slack.api_url()),
+        ("TAILER_API_URL", tailer.url()),
+        ("TAILER_API_TOKEN", "demo".to_owned()),
+        ("DATABASE_URL", format!("sqlite://{}", dir.join("demo.db").display())),
+    ]);
+    let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer)?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let app = Application::build(&settings, config, clock.clone(), local).await?;
+    let url = format!("http://{}", app.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let demo = Demo {
+        url,
+        slack,
+        _tailer: tailer,
+        verifier: Verifier::new(SecretString::from(secret)),
+        http: reqwest::Client::new(),
+        clock,
+        triggers: AtomicU64::new(1),
+        printed: AtomicU64::new(0),
+        names: Names(HashMap::from([
+            (ANA.to_owned(), "ana".to_owned()),
+            (LEAD.to_owned(), "lead".to_owned()),
+            (ONCALL.to_owned(), "oncall".to_owned()),
+            (CHANNEL.to_owned(), "data".to_owned()),
+        ])),
+        answers: std::sync::Mutex::new(Vec::new()),
+    };
+    println!("tailerbot demo: the bot, a Tailer simulator and a Slack stand-in, all on this machine.");
+    println!("#data is a channel; ana is an analyst, lead and oncall may act on PROD after a confirmation.\n");
+    let result = if options.interactive { demo.interactive().await } else { demo.script(factor).await };
+    let _ = stop.send(());
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    println!("\nThe demo ran for {:.1} s.", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn ended(events: &[SlackEvent], status: &str, count: usize) -> bool {
+    events.iter().filter(|e| e.thread_ts.is_some() && e.text.contains(status)).count() >= count
+}
+
+impl Demo {
+    async fn script(&self, factor: f64) -> anyhow::Result<()> {
+        let limit = Duration::from_secs_f64((20.0 * factor).max(10.0));
+        self.say(ANA, "launch iowa-prepare").await?;
+        self.follow(limit, |e| ended(e, "SUCCESS", 1)).await?;
+        self.say(ANA, "launch stock-enrich").await?;
+        self.follow(limit, |e| ended(e, "FAILED", 1)).await?;
+        self.say(LEAD, "disable sales-daily for 1h source table late (INC-7)").await?;
+        self.follow(Duration::from_millis(300), |_| false).await.ok();
+        self.click(ONCALL, "Confirm").await?;
+        self.follow(limit, |e| e.iter().any(|e| e.replace_original && e.text.contains("Disabled"))).await?;
+        Ok(())
+    }
+
+    async fn interactive(&self) -> anyhow::Result<()> {
+        println!("Type `/tailer <command>` (as lead), `as ana /tailer <command>`, `click <label>` (as oncall), or `quit`.");
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            tokio::select! {
+                line = lines.next_line() => {
+                    let Some(line) = line? else { break };
+                    let line = line.trim();
+                    if line == "quit" || line == "exit" {
+                        break;
+                    }
+                    let result = if let Some(label) = line.strip_prefix("click ") {
+                        self.click(ONCALL, label.trim()).await
+                    } else if let Some(rest) = line.strip_prefix("as ") {
+                        let (who, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                        let user = self.names.0.iter().find(|(_, n)| n.as_str() == who).map(|(id, _)| id.clone()).unwrap_or_else(|| LEAD.to_owned());
+                        self.say(&user, text.trim().trim_start_matches("/tailer").trim()).await
+                    } else if let Some(text) = line.strip_prefix("/tailer") {
+                        self.say(LEAD, text.trim()).await
+                    } else if line.is_empty() {
+                        Ok(())
+                    } else {
+                        println!("  (type `/tailer help`, `click <label>` or `quit`)");
+                        Ok(())
+                    };
+                    if let Err(error) = result {
+                        println!("  ({error})");
+                    }
+                }
+                () = tokio::time::sleep(Duration::from_millis(200)) => self.print_new(),
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints what arrives until `done` holds; fails after `limit`.
+    async fn follow(&self, limit: Duration, done: impl Fn(&[SlackEvent]) -> bool) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let printed = self.printed.load(Ordering::SeqCst) as usize;
+            let events = self.slack.slack.wait_for(Duration::from_millis(250), |e| e.len() > printed).await;
+            self.print_new();
+            if done(&events) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("the conversation stalled: the expected message did not come within {} s", limit.as_secs());
+            }
+        }
+    }
+
+    fn print_new(&self) {
+        let events = self.slack.slack.events();
+        let from = self.printed.swap(events.len() as u64, Ordering::SeqCst) as usize;
+        for event in events.iter().skip(from) {
+            for line in render(event, &self.names) {
+                println!("{line}");
+            }
+        }
+    }
+
+    fn sign(&self, body: &str) -> (String, String) {
+        let ts = self.clock.unix();
+        (ts.to_string(), self.verifier.sign(ts, body.as_bytes()))
+    }
+
+    async fn post(&self, path: &str, body: String) -> anyhow::Result<Value> {
+        let (ts, signature) = self.sign(&body);
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("the bot answered {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `/tailer <text>` from `user` in #data; prints the command and the answer.
+    async fn say(&self, user: &str, text: &str) -> anyhow::Result<()> {
+        self.print_new();
+        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
+        let trigger = format!("9000.{n}.demo");
+        println!("\n#data  @{}: /tailer {text}", self.names.0.get(user).map(String::as_str).unwrap_or(user));
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("team_id", "T0001"),
+                ("channel_id", CHANNEL),
+                ("user_id", user),
+                ("command", "/tailer"),
+                ("text", text),
+                ("response_url", &self.slack.response_url(&trigger)),
+                ("trigger_id", &trigger),
+                ("api_app_id", "A0TAILERBOT"),
+            ])
+            .finish();
+        let answer = self.post("/slack/commands", body).await?;
+        if answer.is_object() {
+            let event = SlackEvent {
+                seq: 0,
+                at_ms: 0,
+                method: "response_url".into(),
+                channel: Some(CHANNEL.into()),
+                ts: Some(format!("1690000000.{n:06}")),
+                thread_ts: None,
+                broadcast: false,
+                user: None,
+                response_type: answer["response_type"].as_str().map(str::to_owned),
+                replace_original: false,
+                text: answer["text"].as_str().unwrap_or_default().to_owned(),
+                blocks: answer["blocks"].as_array().cloned().unwrap_or_default(),
+            };
+            for line in render(&event, &self.names) {
+                println!("{line}");
+            }
+            self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event);
+        }
+        Ok(())
+    }
+
+    /// Clicks the newest button with that label.
+    async fn click(&self, user: &str, label: &str) -> anyhow::Result<()> {
+        self.print_new();
+        let mut candidates = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        candidates.extend(self.slack.slack.events());
+        candidates.sort_by_key(|e| e.seq);
+        let Some(message) = candidates.iter().rev().find(|e| e.button(label).is_some()) else {
+            bail!("no message carries a [{label}] button");
+        };
+        let (action_id, value) = message.button(label).unwrap_or_default();
+        println!("\n#data  @{} clicks [{label}]", self.names.0.get(user).map(String::as_str).unwrap_or(user));
+        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
+        let trigger = format!("9100.{n}.demo");
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": "T0001"},
+            "user": {"id": user},
+            "api_app_id": "A0TAILERBOT",
+            "container": {"type": "message", "message_ts": message.ts.clone().unwrap_or_default()},
+            "trigger_id": trigger,
+            "channel": {"id": CHANNEL},
+            "response_url": self.slack.response_url(&format!("click-{trigger}")),
+            "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+        });
+        let body = form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
+        self.post("/slack/interactions", body).await?;
+        Ok(())
+    }
+}

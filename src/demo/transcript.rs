@@ -1,0 +1,143 @@
+//! Slack as a person reads it, in a terminal: messages with their author, thread replies
+//! indented, edits shown as edits, buttons as `[labels]`, times as their fallback text,
+//! mentions as names, emoji codes as emoji.
+
+use std::collections::HashMap;
+
+use crate::slack::standin::SlackEvent;
+
+/// Who is who in the demo.
+pub struct Names(pub HashMap<String, String>);
+
+impl Names {
+    fn user(&self, id: &str) -> String {
+        self.0.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
+}
+
+const EMOJI: &[(&str, &str)] = &[
+    (":rocket:", "🚀"),
+    (":hourglass_flowing_sand:", "⏳"),
+    (":hourglass:", "⌛"),
+    (":arrows_counterclockwise:", "🔄"),
+    (":white_check_mark:", "✅"),
+    (":x:", "❌"),
+    (":ballot_box_with_check:", "☑️"),
+    (":grey_question:", "❔"),
+    (":grey_exclamation:", "❕"),
+    (":no_entry_sign:", "🚫"),
+    (":no_entry:", "⛔"),
+    (":warning:", "⚠️"),
+    (":red_circle:", "🔴"),
+    (":large_green_circle:", "🟢"),
+    (":memo:", "📝"),
+    (":bell:", "🔔"),
+    (":no_bell:", "🔕"),
+    (":eyes:", "👀"),
+    (":raised_hand:", "✋"),
+    (":repeat:", "🔁"),
+    (":wave:", "👋"),
+];
+
+/// Mrkdwn as plain terminal text.
+pub fn plain(text: &str, names: &Names) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let token = &rest[start + 1..start + end];
+        out.push_str(&match token.chars().next() {
+            Some('@') => format!("@{}", names.user(&token[1..])),
+            Some('#') => format!("#{}", names.user(token[1..].split('|').next().unwrap_or_default())),
+            Some('!') => token.rsplit('|').next().unwrap_or(token).to_owned(),
+            _ => token.split('|').next_back().unwrap_or(token).to_owned(),
+        });
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    let mut text = out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    for (code, emoji) in EMOJI {
+        text = text.replace(code, emoji);
+    }
+    // Bold is for Slack's eyes; a terminal reads better without the stars.
+    text.replace('*', "")
+}
+
+/// The blocks of a message as lines: sections, two-column fields, context, buttons.
+pub fn lines(event: &SlackEvent, names: &Names) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in &event.blocks {
+        match block["type"].as_str() {
+            Some("section") => {
+                if let Some(text) = block["text"]["text"].as_str() {
+                    out.extend(plain(text, names).lines().map(str::to_owned));
+                }
+                if let Some(fields) = block["fields"].as_array() {
+                    let parts: Vec<String> =
+                        fields.iter().filter_map(|f| f["text"].as_str()).map(|t| plain(t, names).replace('\n', ": ")).collect();
+                    out.push(parts.join(" · "));
+                }
+            }
+            Some("context") => {
+                let parts: Vec<String> = block["elements"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["text"].as_str())
+                    .map(|t| plain(t, names))
+                    .collect();
+                out.push(format!("({})", parts.join(" ")));
+            }
+            Some("actions") => {
+                let labels: Vec<String> = event.buttons().iter().map(|l| format!("[{l}]")).collect();
+                if !labels.is_empty() {
+                    out.push(labels.join(" "));
+                }
+            }
+            _ => {}
+        }
+    }
+    if out.is_empty() {
+        out.extend(plain(&event.text, names).lines().map(str::to_owned));
+    }
+    out
+}
+
+/// One event as the transcript shows it.
+pub fn render(event: &SlackEvent, names: &Names) -> Vec<String> {
+    let body = lines(event, names);
+    let (head, indent) = match event.method.as_str() {
+        "chat.update" => ("  ✎ edited:".to_owned(), "    "),
+        "chat.postEphemeral" => ("  tailerbot (only you):".to_owned(), "    "),
+        "response_url" if event.response_type.as_deref() == Some("in_channel") && event.replace_original => {
+            ("  tailerbot (replacing the message above):".to_owned(), "    ")
+        }
+        "response_url" if event.response_type.as_deref() == Some("in_channel") => ("  tailerbot:".to_owned(), "    "),
+        "response_url" => ("  tailerbot (only you):".to_owned(), "    "),
+        _ if event.thread_ts.is_some() => {
+            (format!("      ↳ tailerbot{}:", if event.broadcast { " (also sent to the channel)" } else { "" }), "        ")
+        }
+        _ => ("  tailerbot:".to_owned(), "    "),
+    };
+    let mut out = vec![head];
+    out.extend(body.into_iter().map(|l| format!("{indent}{l}")));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_dates_emoji_and_escapes_read_as_a_person_reads_them() {
+        let names = Names(HashMap::from([("U0ANA".to_owned(), "ana".to_owned())]));
+        let text = ":rocket: <@U0ANA> at <!date^1^{date_short_pretty}|2020-12-30 11:28 UTC> &lt;b&gt; <#C0DATA>";
+        assert_eq!(plain(text, &names), "🚀 @ana at 2020-12-30 11:28 UTC <b> #C0DATA");
+        assert_eq!(plain("*FAILED*", &names), "FAILED");
+    }
+}
