@@ -38,6 +38,15 @@ pub enum Command {
         #[arg(long)]
         interactive: bool,
     },
+    /// Print the Slack app manifest (YAML) for the bot's public URL.
+    Manifest {
+        /// The public base URL, e.g. https://tailerbot.example.com.
+        #[arg(long, required_unless_present = "socket_mode")]
+        url: Option<String>,
+        /// The Socket Mode variant: no public URL needed.
+        #[arg(long)]
+        socket_mode: bool,
+    },
     /// Serve the Tailer API simulator alone.
     Sim {
         /// Port to listen on (0: any free port, printed at start).
@@ -69,6 +78,16 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { config } => check_config(config),
         Command::Serve => runtime().block_on(serve()),
+        Command::Manifest { url, socket_mode } => match crate::manifest::render(url.as_deref(), socket_mode) {
+            Ok(manifest) => {
+                print!("{manifest}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Demo { speed, interactive } => {
             if !(speed > 0.0 && speed.is_finite()) {
                 eprintln!("error: --speed must be a positive number");

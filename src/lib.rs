@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod manifest;
 pub mod server;
 pub mod sim;
 pub mod slack;

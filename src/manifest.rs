@@ -1,0 +1,66 @@
+//! `tailerbot manifest --url https://HOST`: the Slack app manifest of `manifest/`, with
+//! the public URL filled in, or the Socket Mode variant that needs none.
+
+/// The template, embedded in the binary.
+pub const TEMPLATE: &str = include_str!("../manifest/tailerbot.yaml");
+
+/// Why a URL cannot go into the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a public https URL (like https://tailerbot.example.com)")]
+pub struct BadUrl(pub String);
+
+/// Renders the manifest for `base_url` (HTTP endpoints) or for Socket Mode.
+pub fn render(base_url: Option<&str>, socket_mode: bool) -> Result<String, BadUrl> {
+    let base = match (base_url, socket_mode) {
+        (Some(url), _) => {
+            let url = url.trim().trim_end_matches('/');
+            let host = url.strip_prefix("https://").unwrap_or_default();
+            let plain = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "-._:/~".contains(c));
+            if !plain {
+                return Err(BadUrl(url.to_owned()));
+            }
+            url.to_owned()
+        }
+        (None, true) => String::new(),
+        (None, false) => return Err(BadUrl(String::new())),
+    };
+    let mut out = String::with_capacity(TEMPLATE.len());
+    for line in TEMPLATE.lines() {
+        match line.strip_suffix(" # http-only") {
+            Some(_) if socket_mode => continue,
+            Some(kept) => out.push_str(kept),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    Ok(out.replace("{{BASE_URL}}", &base).replace("{{SOCKET_MODE}}", if socket_mode { "true" } else { "false" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_lands_on_each_endpoint() {
+        let m = render(Some("https://bot.example.com/"), false).unwrap();
+        assert!(m.contains("url: https://bot.example.com/slack/commands\n"));
+        assert!(m.contains("request_url: https://bot.example.com/slack/interactions\n"));
+        assert!(m.contains("request_url: https://bot.example.com/slack/events\n"));
+        assert!(m.contains("socket_mode_enabled: false"));
+        assert!(!m.contains("{{"));
+    }
+
+    #[test]
+    fn socket_mode_needs_no_url() {
+        let m = render(None, true).unwrap();
+        assert!(m.contains("socket_mode_enabled: true"));
+        assert!(!m.contains("url:") && !m.contains("{{"));
+    }
+
+    #[test]
+    fn a_url_that_is_not_https_or_carries_yaml_is_refused() {
+        for bad in ["http://bot.example.com", "bot.example.com", "https://", "https://x.com\n  evil: 1", "https://a b"] {
+            assert!(render(Some(bad), false).is_err(), "{bad}");
+        }
+    }
+}

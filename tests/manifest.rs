@@ -1,0 +1,96 @@
+//! The Slack app manifest: valid against Slack's published JSON Schema (read from
+//! `../shared/fixtures/slack/manifest-schema/`), and within the limits of
+//! slack-platform.md, for the HTTP and the Socket Mode variants.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn manifest(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_tailerbot")).arg("manifest").args(args).env_clear().output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_norway::from_slice(&out.stdout).expect("the manifest is YAML")
+}
+
+fn validate_against_slacks_schema(manifest: &Value) {
+    let Some(dir) = common::fixtures() else {
+        eprintln!("skipped the schema check: ../shared/fixtures/slack/manifest-schema is absent");
+        return;
+    };
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("slack/manifest-schema").join(name)).unwrap()).unwrap()
+    };
+    let registry = jsonschema::Registry::new()
+        .add(
+            "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/manifest.schema.1.0.0.json",
+            read("manifest.schema.1.0.0.json"),
+        )
+        .unwrap()
+        .add(
+            "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/manifest.schema.2.0.0.json",
+            read("manifest.schema.2.0.0.json"),
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let validator = jsonschema::options().with_registry(&registry).build(&read("manifest.schema.json")).expect("Slack's schema compiles");
+    let errors: Vec<String> = validator.iter_errors(manifest).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// The limits slack-platform.md lists for manifests.
+fn within_slack_limits(m: &Value) {
+    assert!(m["display_information"]["name"].as_str().unwrap().chars().count() <= 35);
+    let commands = m["features"]["slash_commands"].as_array().unwrap();
+    for c in commands {
+        assert!(c["command"].as_str().unwrap().starts_with('/') && c["command"].as_str().unwrap().chars().count() <= 32);
+    }
+    let scopes: Vec<&str> = m["oauth_config"]["scopes"]["bot"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for needed in ["commands", "chat:write", "chat:write.public", "usergroups:read", "users:read"] {
+        assert!(scopes.contains(&needed), "scope {needed}");
+    }
+}
+
+#[test]
+fn the_http_manifest_points_every_endpoint_at_the_url_and_passes_slacks_schema() {
+    let m = manifest(&["--url", "https://tailerbot.example.com"]);
+    assert_eq!(m["features"]["slash_commands"][0]["command"], "/tailer");
+    assert_eq!(m["features"]["slash_commands"][0]["url"], "https://tailerbot.example.com/slack/commands");
+    assert!(m["features"]["slash_commands"][0]["usage_hint"].as_str().unwrap().contains("launch <job>"));
+    assert_eq!(m["settings"]["interactivity"]["request_url"], "https://tailerbot.example.com/slack/interactions");
+    assert_eq!(m["settings"]["event_subscriptions"]["request_url"], "https://tailerbot.example.com/slack/events");
+    assert_eq!(m["settings"]["socket_mode_enabled"], false);
+    within_slack_limits(&m);
+    validate_against_slacks_schema(&m);
+}
+
+#[test]
+fn the_socket_mode_manifest_needs_no_url_and_passes_slacks_schema() {
+    let m = manifest(&["--socket-mode"]);
+    assert_eq!(m["settings"]["socket_mode_enabled"], true);
+    assert!(m["settings"]["interactivity"]["request_url"].is_null());
+    assert!(m["features"]["slash_commands"][0]["url"].is_null());
+    within_slack_limits(&m);
+    validate_against_slacks_schema(&m);
+}
+
+#[test]
+fn a_manifest_without_a_usable_url_is_refused() {
+    for args in [vec![], vec!["--url", "http://insecure.example.com"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tailerbot")).arg("manifest").args(&args).env_clear().output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn the_schema_check_rejects_a_broken_manifest() {
+    let mut m = manifest(&["--url", "https://tailerbot.example.com"]);
+    m["display_information"]["unknown_field"] = Value::Bool(true);
+    if common::fixtures().is_none() {
+        return;
+    }
+    let result = std::panic::catch_unwind(|| validate_against_slacks_schema(&m));
+    assert!(result.is_err(), "the validator is not a rubber stamp");
+}
