@@ -38,6 +38,13 @@ pub enum Command {
         #[arg(long)]
         interactive: bool,
     },
+    /// Exit 0 when the bot on this machine answers its liveness check (for container
+    /// health checks: no shell or curl needed).
+    Healthcheck {
+        /// What to ask (default: http://127.0.0.1:$PORT/healthz).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Print the Slack app manifest (YAML) for the bot's public URL.
     Manifest {
         /// The public base URL, e.g. https://tailerbot.example.com.
@@ -78,6 +85,11 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { config } => check_config(config),
         Command::Serve => runtime().block_on(serve()),
+        Command::Healthcheck { url } => {
+            let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
+            let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{port}/healthz"));
+            runtime().block_on(healthcheck(&url))
+        }
         Command::Manifest { url, socket_mode } => match crate::manifest::render(url.as_deref(), socket_mode) {
             Ok(manifest) => {
                 print!("{manifest}");
@@ -220,6 +232,27 @@ async fn serve() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck(url: &str) -> ExitCode {
+    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build() {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(url).send().await {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("unhealthy: {url} answered {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
             ExitCode::FAILURE
         }
     }
