@@ -37,14 +37,52 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> axum::Router {
+    crate::telemetry::metrics();
     axum::Router::new()
         .route("/slack/commands", post(commands))
         .route("/slack/interactions", post(interactions))
         .route("/slack/events", post(events))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(observe))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// Counts each Slack request by endpoint and answer, and times the answer.
+async fn observe(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let endpoint = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let outcome = match response.status().as_u16() {
+        200..=299 => "ok",
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        413 => "too_large",
+        _ => "error",
+    };
+    metrics::counter!("tailerbot_requests_total", "endpoint" => endpoint.clone(), "outcome" => outcome).increment(1);
+    metrics::histogram!("tailerbot_ack_seconds", "endpoint" => endpoint).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Prometheus text: the counters kept as things happen, and gauges read from the store now.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let bot = &state.bot;
+    let now = bot.now_ms();
+    if let Ok((depth, oldest)) = bot.store.outbox_depth().await {
+        metrics::gauge!("tailerbot_outbox_depth").set(depth as f64);
+        metrics::gauge!("tailerbot_outbox_oldest_seconds").set(oldest.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0));
+    }
+    if let Ok(watched) = bot.store.active_watch_count().await {
+        metrics::gauge!("tailerbot_watched_runs").set(watched as f64);
+    }
+    if let Ok(Some(polled)) = bot.store.marker(crate::watch::subscriptions::POLLED_MARKER).await {
+        metrics::gauge!("tailerbot_subscription_lag_seconds").set((now - polled).max(0) as f64 / 1000.0);
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::telemetry::metrics().render()).into_response()
 }
 
 /// A refusal at the edge: a status and a word on why.

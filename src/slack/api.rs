@@ -112,6 +112,23 @@ impl SlackError {
     }
 }
 
+/// Counts a Slack call by method and outcome (and 429s on their own).
+fn count<T>(method: &'static str, result: &Result<T, SlackError>) {
+    let outcome = match result {
+        Ok(_) => "ok".to_owned(),
+        Err(SlackError { kind: SlackErrorKind::RateLimited(_), .. }) => {
+            metrics::counter!("tailerbot_slack_rate_limited_total", "method" => method).increment(1);
+            "rate_limited".to_owned()
+        }
+        Err(SlackError { kind: SlackErrorKind::Api(code), .. }) => code.clone(),
+        Err(SlackError { kind: SlackErrorKind::Http(status), .. }) => format!("http_{status}"),
+        Err(SlackError { kind: SlackErrorKind::Timeout, .. }) => "timeout".to_owned(),
+        Err(SlackError { kind: SlackErrorKind::Transport, .. }) => "transport".to_owned(),
+        Err(SlackError { kind: SlackErrorKind::Disallowed, .. }) => "disallowed".to_owned(),
+    };
+    metrics::counter!("tailerbot_slack_calls_total", "method" => method, "outcome" => outcome).increment(1);
+}
+
 /// Where replies go after the HTTP answer, and which `response_url`s may be used.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ResponseBody {
@@ -220,6 +237,12 @@ impl SlackApi {
     }
 
     async fn timed<T>(&self, method: &'static str, call: impl Future<Output = ClientResult<T>>) -> Result<T, SlackError> {
+        let result = self.untimed(method, call).await;
+        count(method, &result);
+        result
+    }
+
+    async fn untimed<T>(&self, method: &'static str, call: impl Future<Output = ClientResult<T>>) -> Result<T, SlackError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(SlackError::from_client(method, error)),
@@ -290,6 +313,12 @@ impl SlackApi {
 
     /// Posts to a `response_url` (only within the allowed prefixes).
     pub async fn respond(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
+        let result = self.respond_once(response_url, body).await;
+        count("response_url", &result);
+        result
+    }
+
+    async fn respond_once(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
         const METHOD: &str = "response_url";
         if !self.response_url_allowed(response_url) {
             return Err(SlackError { method: METHOD, kind: SlackErrorKind::Disallowed, detail: String::new() });

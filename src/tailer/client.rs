@@ -213,8 +213,20 @@ impl TailerClient {
             .with_jitter()
     }
 
-    /// One HTTP exchange. Returns the body of a 2xx answer.
+    /// One HTTP exchange, counted and timed. Returns the body of a 2xx answer.
     async fn send_once(&self, body: &RequestBody) -> Result<bytes::Bytes, TailerError> {
+        let started = std::time::Instant::now();
+        let result = self.exchange(body).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind.label(),
+        };
+        metrics::counter!("tailerbot_tailer_calls_total", "action" => body.action.name(), "outcome" => outcome).increment(1);
+        metrics::histogram!("tailerbot_tailer_call_seconds", "action" => body.action.name()).record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn exchange(&self, body: &RequestBody) -> Result<bytes::Bytes, TailerError> {
         let action = body.action;
         let token = self.tokens.bearer().await.map_err(|e| TailerError::new(action, ErrorKind::Auth, None, e.0))?;
         let url = format!("{}{}", self.base_url, action.path());

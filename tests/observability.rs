@@ -1,0 +1,131 @@
+//! `/metrics` in Prometheus format, and `LOG_FORMAT=json` lines as Cloud Logging reads
+//! them, with the request's ids on them and no secret anywhere.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::bot::*;
+use secrecy::SecretString;
+use tailerbot::sim::{SimOptions, Simulator};
+use tailerbot::slack::standin::SlackStandin;
+use tailerbot::slack::verify::Verifier;
+
+#[tokio::test]
+async fn metrics_count_requests_tailer_and_slack_calls_and_show_the_backlog() {
+    let bot = TestBot::start().await;
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+    bot.http.post(format!("{}/slack/commands", bot.url)).body("x=1").send().await.unwrap();
+    let text = bot.http.get(format!("{}/metrics", bot.url)).send().await.unwrap().text().await.unwrap();
+    for expected in [
+        "tailerbot_requests_total{endpoint=\"/slack/commands\",outcome=\"ok\"}",
+        "tailerbot_requests_total{endpoint=\"/slack/commands\",outcome=\"unauthorized\"}",
+        "tailerbot_ack_seconds_bucket{endpoint=\"/slack/commands\"",
+        "tailerbot_tailer_calls_total{action=\"launch_job\",outcome=\"ok\"}",
+        "tailerbot_tailer_call_seconds_bucket{action=\"launch_job\"",
+        "tailerbot_slack_calls_total{method=\"chat.postMessage\",outcome=\"ok\"}",
+        "tailerbot_outbox_depth",
+        "tailerbot_outbox_oldest_seconds",
+        "tailerbot_watched_runs",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
+    tailerbot::tls::install_crypto_provider();
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = tailerbot::cli::embedded_config();
+    // The simulator accepts one token; the bot sends another: Tailer refuses it.
+    let tailer =
+        Simulator::start(SimOptions { token: Some("the-right-token".into()), ..SimOptions::default() }.with_catalog(&config.jobs), local)
+            .await
+            .unwrap();
+    let slack = SlackStandin::new("xoxb-VERY-SECRET-bot-token").start(local).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let secrets = ["SIGNING-SECRET-do-not-log", "xoxb-VERY-SECRET-bot-token", "tailer-TOKEN-do-not-log"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .arg("serve")
+        .env_clear()
+        .env("TAILERBOT_CONFIG", &config_path)
+        .env("SLACK_SIGNING_SECRET", secrets[0])
+        .env("SLACK_BOT_TOKEN", secrets[1])
+        .env("SLACK_API_URL", slack.api_url())
+        .env("TAILER_API_URL", tailer.url())
+        .env("TAILER_API_TOKEN", secrets[2])
+        .env("DATABASE_URL", common::process::database(dir.path()))
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug,hyper=info,h2=info,sqlx=info,reqwest=info,rustls=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..400 {
+        if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // A forged request, then a launch that Tailer refuses.
+    http.post(format!("{url}/slack/commands"))
+        .header("x-slack-signature", "v0=00")
+        .header("x-slack-request-timestamp", "1")
+        .body("a=b")
+        .send()
+        .await
+        .unwrap();
+    let body = form(&[
+        ("team_id", "T0001"),
+        ("channel_id", CHANNEL),
+        ("user_id", ANALYST),
+        ("command", "/tailer"),
+        ("text", "launch iowa-prepare"),
+        ("response_url", &slack.response_url("logs")),
+        ("trigger_id", "1.logs.1"),
+    ]);
+    let ts = chrono::Utc::now().timestamp();
+    let signature = Verifier::new(SecretString::from(secrets[0])).sign(ts, body.as_bytes());
+    http.post(format!("{url}/slack/commands"))
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "response_url")).await;
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = tokio::task::spawn_blocking(move || {
+        let _ = child.wait();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap();
+    let lines: Vec<serde_json::Value> =
+        output.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
+    assert!(lines.len() > 5, "{output}");
+    for line in &lines {
+        assert!(line["severity"].is_string() && line["message"].is_string() && line["timestamp"].is_string(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l["severity"] == "WARNING" && l["message"].as_str().unwrap().contains("signed")),
+        "the forged request is logged"
+    );
+    assert!(
+        lines.iter().any(|l| l["reference"].is_string() && l["user"] == ANALYST),
+        "the command's lines carry its reference and user: {output}"
+    );
+    for secret in secrets {
+        assert!(!output.contains(secret), "a secret reached the logs");
+    }
+}
