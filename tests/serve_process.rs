@@ -103,9 +103,10 @@ async fn sigterm_lets_the_work_in_flight_finish() {
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
 
-    let events = slack.slack.wait_for(Duration::from_secs(15), |e| e.iter().any(|e| e.method == "response_url")).await;
-    let outcome = events.iter().find(|e| e.method == "response_url").expect("the outcome was delivered during shutdown");
-    assert!(outcome.visible_text().contains("Launched `iowa-prepare` (DEV)"), "{outcome:?}");
+    // The launch finishes during shutdown, and its run card is flushed from the outbox.
+    let events = slack.slack.wait_for(Duration::from_secs(15), |e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+    let card = events.iter().find(|e| e.method == "chat.postMessage").expect("the card was delivered during shutdown");
+    assert!(card.visible_text().contains("`iowa-prepare` (DEV) · run `20"), "{card:?}");
     let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
 }

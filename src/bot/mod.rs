@@ -29,6 +29,8 @@ use crate::slack::payload::SlashCommand;
 use crate::store::{AuditEntry, OutboxBody, OutboxMessage, OutboxMethod, Store};
 use crate::tailer::TailerClient;
 
+/// The bot's own deadline for an answer, well inside Slack's 3 s.
+pub const ACK_DEADLINE: Duration = Duration::from_millis(2500);
 /// How long a confirmation stays valid.
 pub const CONFIRMATION_TTL: Duration = Duration::from_secs(600);
 /// How long user-group members are cached.
@@ -268,6 +270,32 @@ impl Bot {
 
     async fn deliver(&self, ctx: &Context, body: ResponseBody) {
         self.enqueue(vec![self.reply(ctx, body)]).await;
+    }
+
+    /// Runs the answering part of a request within [`ACK_DEADLINE`]. Past it, Slack gets
+    /// an empty answer now, and the message goes to the `response_url` when ready.
+    pub async fn in_time<F>(self: &Arc<Self>, response_url: Option<String>, work: F) -> Ack
+    where
+        F: Future<Output = Ack> + Send + 'static,
+    {
+        let mut task = self.tasks.spawn(work);
+        match tokio::time::timeout(ACK_DEADLINE, &mut task).await {
+            Ok(Ok(ack)) => ack,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "a request handler failed");
+                Ack::ephemeral(render::note(":warning: Something went wrong on my side; nothing was done."))
+            }
+            Err(_) => {
+                tracing::warn!("the answer took longer than the deadline; acknowledging now");
+                let bot = self.clone();
+                self.tasks.spawn(async move {
+                    if let (Ok(Ack::Message(body)), Some(url)) = (task.await, response_url) {
+                        bot.respond_later(&url, body).await;
+                    }
+                });
+                Ack::Empty
+            }
+        }
     }
 
     /// Posts an answer that missed the HTTP deadline to its `response_url`.

@@ -3,6 +3,7 @@
 //! requests in flight and the work after them finish.
 
 mod routes;
+pub mod socket_mode;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,11 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use routes::{ACK_DEADLINE, AppState, MAX_BODY, router};
+pub use crate::bot::ACK_DEADLINE;
+pub use routes::{AppState, MAX_BODY, allowed_origin, router};
 
 use crate::bot::Bot;
 use crate::clock::SharedClock;
@@ -33,15 +36,26 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     workers: Arc<Workers>,
+    /// Socket Mode: the Web API base and the app token.
+    socket_mode: Option<(String, SecretString)>,
 }
 
 impl Application {
     /// Everything `serve` needs, checked before the port opens: secrets, key file, store.
     pub async fn build(settings: &Settings, config: Config, clock: SharedClock, addr: SocketAddr) -> anyhow::Result<Application> {
-        let signing_secret = settings
-            .slack_signing_secret
-            .clone()
-            .ok_or(StartupError::BadVariable { variable: "SLACK_SIGNING_SECRET", message: "required to verify Slack's requests".into() })?;
+        let socket_mode = settings.slack_app_token.clone().map(|token| (settings.slack_api_url.clone(), token));
+        // In Socket Mode nothing arrives over HTTP to verify: the secret is not needed.
+        let signing_secret = match (&settings.slack_signing_secret, &socket_mode) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(_)) => SecretString::from(uuid::Uuid::new_v4().simple().to_string()),
+            (None, None) => {
+                return Err(StartupError::BadVariable {
+                    variable: "SLACK_SIGNING_SECRET",
+                    message: "required to verify Slack's requests".into(),
+                }
+                .into());
+            }
+        };
         let bot_token = settings
             .slack_bot_token
             .clone()
@@ -57,7 +71,7 @@ impl Application {
         let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
         let bot = Arc::new(Bot::new(Arc::new(config), tailer, Arc::new(slack), store, clock.clone()));
         let workers = Workers::new(bot.clone());
-        Ok(Application { listener, state: AppState { bot, verifier: Verifier::new(signing_secret), clock }, workers })
+        Ok(Application { listener, state: AppState { bot, verifier: Verifier::new(signing_secret), clock }, workers, socket_mode })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -91,8 +105,17 @@ impl Application {
         if background {
             self.workers.spawn(&loops, stop.clone(), drain.clone());
         }
+        let socket = self.socket_mode.clone().map(|(api_url, token)| {
+            let bot = bot.clone();
+            let stop = stop.clone();
+            loops.spawn(async move {
+                if let Err(error) = socket_mode::run(bot, &api_url, &token, stop.cancelled_owned()).await {
+                    tracing::error!(error = %format!("{error:#}"), "Socket Mode stopped");
+                }
+            })
+        });
         loops.close();
-        let app = router(self.state);
+        let app = router(self.state, socket.is_none());
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         tracing::info!("no longer accepting requests; stopping the pollers and finishing the work in flight");

@@ -3,7 +3,6 @@
 //! decides, within Slack's three seconds.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -20,10 +19,15 @@ use crate::domain::{AppId, TeamId};
 use crate::slack::payload::{Interaction, SlashCommand, form_fields, is_ssl_check};
 use crate::slack::verify::Verifier;
 
+/// Whether a workspace and app are inside the configured allow-lists.
+pub fn allowed_origin(slack: &SlackConfig, team: Option<&TeamId>, app: Option<&AppId>) -> bool {
+    let team_ok = slack.allowed_team_ids.is_empty() || team.is_some_and(|t| slack.allowed_team_ids.contains(t));
+    let app_ok = slack.allowed_app_ids.is_empty() || app.is_some_and(|a| slack.allowed_app_ids.contains(a));
+    team_ok && app_ok
+}
+
 /// The largest body accepted from Slack.
 pub const MAX_BODY: usize = 64 * 1024;
-/// The bot's own deadline for an answer, well inside Slack's 3 s.
-pub const ACK_DEADLINE: Duration = Duration::from_millis(2500);
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -36,18 +40,20 @@ pub struct AppState {
     pub clock: SharedClock,
 }
 
-pub fn router(state: AppState) -> axum::Router {
+/// The HTTP endpoints; in Socket Mode (`slack_over_http` false) only health and metrics.
+pub fn router(state: AppState, slack_over_http: bool) -> axum::Router {
     crate::telemetry::metrics();
-    axum::Router::new()
-        .route("/slack/commands", post(commands))
-        .route("/slack/interactions", post(interactions))
-        .route("/slack/events", post(events))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(observe))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    let slack = if slack_over_http {
+        axum::Router::new()
+            .route("/slack/commands", post(commands))
+            .route("/slack/interactions", post(interactions))
+            .route("/slack/events", post(events))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(axum::middleware::from_fn(observe))
+    } else {
+        axum::Router::new()
+    };
+    slack.route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready)).route("/metrics", get(metrics)).with_state(state)
 }
 
 /// Counts each Slack request by endpoint and answer, and times the answer.
@@ -105,9 +111,7 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Re
 
 /// 403 for a workspace or app outside the allow-lists.
 fn admitted(slack: &SlackConfig, team: Option<&TeamId>, app: Option<&AppId>) -> Result<(), Refusal> {
-    let team_ok = slack.allowed_team_ids.is_empty() || team.is_some_and(|t| slack.allowed_team_ids.contains(t));
-    let app_ok = slack.allowed_app_ids.is_empty() || app.is_some_and(|a| slack.allowed_app_ids.contains(a));
-    if team_ok && app_ok {
+    if allowed_origin(slack, team, app) {
         Ok(())
     } else {
         tracing::warn!(team = ?team.map(|t| t.to_string()), app = ?app.map(|a| a.to_string()), "refused a request from a workspace or app that is not allowed");
@@ -127,29 +131,12 @@ fn answer(ack: Ack) -> Response {
     }
 }
 
-/// Runs the bot's part; past the deadline, answers now and lets the work finish after.
+/// The bot's answer within the deadline (see [`Bot::in_time`]), as HTTP.
 async fn in_time<F>(state: &AppState, response_url: Option<String>, work: F) -> Response
 where
     F: Future<Output = Ack> + Send + 'static,
 {
-    let mut task = state.bot.tasks.spawn(work);
-    match tokio::time::timeout(ACK_DEADLINE, &mut task).await {
-        Ok(Ok(ack)) => answer(ack),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "a request handler failed");
-            answer(Ack::ephemeral(crate::bot::render::note(":warning: Something went wrong on my side; nothing was done.")))
-        }
-        Err(_) => {
-            tracing::warn!("the answer took longer than the deadline; acknowledging now");
-            let bot = state.bot.clone();
-            state.bot.tasks.spawn(async move {
-                if let (Ok(Ack::Message(body)), Some(url)) = (task.await, response_url) {
-                    bot.respond_later(&url, body).await;
-                }
-            });
-            StatusCode::OK.into_response()
-        }
-    }
+    answer(state.bot.in_time(response_url, work).await)
 }
 
 async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -43,6 +43,18 @@ pub fn is_ssl_check(fields: &[(String, String)]) -> bool {
 }
 
 impl SlashCommand {
+    /// From the JSON object of a Socket Mode envelope's payload: its string fields are
+    /// the form's fields.
+    pub fn from_json(payload: &serde_json::Value) -> Result<SlashCommand, PayloadError> {
+        let fields: Vec<(String, String)> = payload
+            .as_object()
+            .ok_or_else(|| PayloadError("the payload is not an object".into()))?
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect();
+        SlashCommand::from_form(&fields)
+    }
+
     pub fn from_form(fields: &[(String, String)]) -> Result<SlashCommand, PayloadError> {
         let required =
             |name: &str| field(fields, name).filter(|v| !v.is_empty()).ok_or_else(|| PayloadError(format!("missing field `{name}`")));
@@ -140,6 +152,11 @@ impl Interaction {
     /// Parses the form body of an interaction (`payload=<json>`).
     pub fn from_form(fields: &[(String, String)]) -> Result<Interaction, PayloadError> {
         let payload = field(fields, "payload").ok_or_else(|| PayloadError("missing field `payload`".into()))?;
+        Interaction::from_json(payload)
+    }
+
+    /// Parses the JSON of an interaction (the `payload` field, or a Socket Mode envelope's).
+    pub fn from_json(payload: &str) -> Result<Interaction, PayloadError> {
         let raw: RawInteraction =
             serde_json::from_str(payload).map_err(|e| PayloadError(format!("`payload` is not a known interaction: {e}")))?;
         if raw.kind != "block_actions" {

@@ -131,6 +131,17 @@ pub struct SlackStandin {
     token: Arc<String>,
     usergroups: Arc<Mutex<HashMap<String, Vec<String>>>>,
     clock: crate::clock::SharedClock,
+    socket: Arc<Socket>,
+}
+
+/// The Socket Mode side: the app token, the envelopes to push, the acknowledgements.
+struct Socket {
+    app_token: Mutex<Option<String>>,
+    addr: Mutex<Option<SocketAddr>>,
+    outgoing: tokio::sync::broadcast::Sender<String>,
+    acks: Mutex<Vec<Value>>,
+    connections: std::sync::atomic::AtomicUsize,
+    changed: Notify,
 }
 
 /// A stand-in serving on a local port; dropping it stops the server.
@@ -170,6 +181,53 @@ impl SlackStandin {
             token: Arc::new(bot_token.to_owned()),
             usergroups: Arc::new(Mutex::new(HashMap::new())),
             clock: Arc::new(crate::clock::SystemClock),
+            socket: Arc::new(Socket {
+                app_token: Mutex::new(None),
+                addr: Mutex::new(None),
+                outgoing: tokio::sync::broadcast::channel(64).0,
+                acks: Mutex::new(Vec::new()),
+                connections: std::sync::atomic::AtomicUsize::new(0),
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// Accepts Socket Mode connections opened with this app token (`xapp-...`).
+    pub fn with_app_token(self, token: &str) -> SlackStandin {
+        *lock(&self.socket.app_token) = Some(token.to_owned());
+        self
+    }
+
+    /// Pushes an envelope to every connected Socket Mode client.
+    pub fn socket_send(&self, envelope: &Value) {
+        let _ = self.socket.outgoing.send(envelope.to_string());
+    }
+
+    /// Waits for a Socket Mode connection, at most `limit`.
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.socket.changed.notified();
+            if self.socket.connections.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Waits for the acknowledgement of an envelope, at most `limit`.
+    pub async fn wait_ack(&self, envelope_id: &str, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.socket.changed.notified();
+            if let Some(ack) = lock(&self.socket.acks).iter().find(|a| a["envelope_id"] == envelope_id) {
+                return Some(ack.clone());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
         }
     }
 
@@ -183,6 +241,7 @@ impl SlackStandin {
     pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningStandin> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        *lock(&self.socket.addr) = Some(addr);
         let (stop, stopped) = oneshot::channel::<()>();
         let app = self.router();
         tokio::spawn(async move {
@@ -196,7 +255,11 @@ impl SlackStandin {
     }
 
     pub fn router(&self) -> Router {
-        Router::new().route("/api/{method}", post(api).get(api_get)).route("/response/{key}", post(response_url)).with_state(self.clone())
+        Router::new()
+            .route("/api/{method}", post(api).get(api_get))
+            .route("/response/{key}", post(response_url))
+            .route("/socket", axum::routing::get(socket))
+            .with_state(self.clone())
     }
 
     /// Sets the members of a user group.
@@ -307,6 +370,16 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
     if let Some(kind) = slack.take_fault(method) {
         return fault_response(kind);
     }
+    if method == "apps.connections.open" {
+        let expected = lock(&slack.socket.app_token).clone();
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        return match (expected, given, *lock(&slack.socket.addr)) {
+            (Some(expected), Some(given), Some(addr)) if expected == given => {
+                Json(json!({"ok": true, "url": format!("ws://{addr}/socket")})).into_response()
+            }
+            _ => Json(json!({"ok": false, "error": "invalid_auth"})).into_response(),
+        };
+    }
     let authorized = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -372,6 +445,50 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
         }
         _ => Json(json!({"ok": false, "error": "unknown_method"})).into_response(),
     }
+}
+
+async fn socket(State(slack): State<SlackStandin>, upgrade: axum::extract::ws::WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |mut ws| async move {
+        use axum::extract::ws::Message as Frame;
+        let mut outgoing = slack.socket.outgoing.subscribe();
+        let hello = json!({
+            "type": "hello",
+            "num_connections": 1,
+            "debug_info": {"host": "standin", "started": "2026-01-01 00:00:00.000", "build_number": 1, "approximate_connection_time": 18060},
+            "connection_info": {"app_id": "A0TAILERBOT"},
+        });
+        if ws.send(Frame::Text(hello.to_string().into())).await.is_err() {
+            return;
+        }
+        slack.socket.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        slack.socket.changed.notify_waiters();
+        loop {
+            tokio::select! {
+                envelope = outgoing.recv() => match envelope {
+                    Ok(text) => {
+                        if ws.send(Frame::Text(text.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                },
+                frame = ws.recv() => match frame {
+                    Some(Ok(Frame::Text(text))) => {
+                        if let Ok(ack) = serde_json::from_str::<Value>(&text) {
+                            lock(&slack.socket.acks).push(ack);
+                            slack.socket.changed.notify_waiters();
+                        }
+                    }
+                    Some(Ok(Frame::Ping(data))) => {
+                        let _ = ws.send(Frame::Pong(data)).await;
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                },
+            }
+        }
+        slack.socket.connections.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    })
 }
 
 async fn response_url(State(slack): State<SlackStandin>, Path(key): Path<String>, body: Bytes) -> Response {

@@ -1,0 +1,116 @@
+//! Socket Mode: with `SLACK_APP_TOKEN`, the bot opens a WebSocket to Slack through
+//! slack-morphism's listener instead of serving `/slack/*`. Each envelope goes through
+//! the same parsing, rules and answers as over HTTP, and is acknowledged within Slack's
+//! three seconds (the bot's own deadline is 2.5). No signature: the token authenticates.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::prelude::*;
+
+use crate::bot::{Ack, Bot};
+use crate::slack::payload::{Interaction, SlashCommand};
+
+type Client = Arc<SlackClient<SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>>>;
+
+async fn bot(states: &SlackClientEventsUserState) -> Option<Arc<Bot>> {
+    states.read().await.get_user_state::<Arc<Bot>>().cloned()
+}
+
+/// The answer to a command envelope, from the bot's [`Ack`].
+fn response(ack: Ack) -> SlackCommandEventResponse {
+    match ack {
+        Ack::Empty => SlackCommandEventResponse::new(SlackMessageContent::new()),
+        Ack::Message(body) => {
+            let blocks: Option<Vec<SlackBlock>> = serde_json::from_value(serde_json::Value::Array(body.blocks)).ok();
+            let mut content = SlackMessageContent::new().with_text(body.text);
+            if let Some(blocks) = blocks {
+                content = content.with_blocks(blocks);
+            }
+            let kind =
+                if body.response_type == "in_channel" { SlackMessageResponseType::InChannel } else { SlackMessageResponseType::Ephemeral };
+            SlackCommandEventResponse::new(content).with_response_type(kind)
+        }
+    }
+}
+
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Client,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let Some(bot) = bot(&states).await else {
+        return Ok(response(Ack::Empty));
+    };
+    let command = match serde_json::to_value(&event)
+        .map_err(|e| e.to_string())
+        .and_then(|v| SlashCommand::from_json(&v).map_err(|e| e.to_string()))
+    {
+        Ok(command) => command,
+        Err(error) => {
+            tracing::warn!(%error, "a Socket Mode command that cannot be read");
+            return Ok(response(Ack::Empty));
+        }
+    };
+    if !crate::server::allowed_origin(&bot.config.slack, Some(&command.team_id), None) {
+        tracing::warn!(team = %command.team_id, "a Socket Mode command from a workspace that is not allowed");
+        return Ok(response(Ack::Empty));
+    }
+    let response_url = command.response_url.clone();
+    let worker = bot.clone();
+    Ok(response(bot.in_time(response_url, async move { worker.slash_command(command).await }).await))
+}
+
+async fn on_interaction(event: SlackInteractionEvent, _client: Client, states: SlackClientEventsUserState) -> UserCallbackResult<()> {
+    let Some(bot) = bot(&states).await else { return Ok(()) };
+    let interaction = match serde_json::to_string(&event)
+        .map_err(|e| e.to_string())
+        .and_then(|json| Interaction::from_json(&json).map_err(|e| e.to_string()))
+    {
+        Ok(interaction) => interaction,
+        Err(error) => {
+            tracing::warn!(%error, "a Socket Mode interaction that cannot be read");
+            return Ok(());
+        }
+    };
+    let (team, app) = interaction.origin();
+    if !crate::server::allowed_origin(&bot.config.slack, team, app) {
+        tracing::warn!("a Socket Mode interaction from a workspace or app that is not allowed");
+        return Ok(());
+    }
+    let worker = bot.clone();
+    bot.in_time(None, async move { worker.interaction(interaction).await }).await;
+    Ok(())
+}
+
+async fn on_push(_event: SlackPushEventCallback, _client: Client, _states: SlackClientEventsUserState) -> UserCallbackResult<()> {
+    // Events (mentions, the Home tab) come with a later version; acknowledged.
+    Ok(())
+}
+
+fn on_error(error: Box<dyn std::error::Error + Send + Sync>, _client: Client, _states: SlackClientEventsUserState) -> http::StatusCode {
+    tracing::error!(%error, "Socket Mode error");
+    http::StatusCode::OK
+}
+
+/// Connects and serves envelopes until `shutdown` resolves.
+pub async fn run(bot: Arc<Bot>, api_url: &str, app_token: &SecretString, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    crate::tls::install_crypto_provider();
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().enable_http2().build();
+    let client: Client =
+        Arc::new(SlackClient::new(SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'))));
+    let environment = Arc::new(SlackClientEventsListenerEnvironment::new(client).with_error_handler(on_error).with_user_state(bot));
+    let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_command_events(on_command)
+        .with_interaction_events(on_interaction)
+        .with_push_events(on_push);
+    let listener = SlackClientSocketModeListener::new(&SlackClientSocketModeConfig::new(), environment, callbacks);
+    let token = SlackApiToken::new(SlackApiTokenValue::new(app_token.expose_secret().to_owned()));
+    listener.listen_for(&token).await.map_err(|e| anyhow::anyhow!("Socket Mode: cannot open a connection: {e}"))?;
+    listener.start().await;
+    tracing::info!("Socket Mode started: connecting to Slack");
+    shutdown.await;
+    listener.shutdown().await;
+    tracing::info!("Socket Mode connection closed");
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Socket Mode against a local WebSocket stand-in: `apps.connections.open` answers with a
+//! `ws://127.0.0.1` URL, envelopes go through the same commands, rules and clicks as
+//! over HTTP, and each is acknowledged (with the answer as its payload).
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::bot::{ANALYST, BOT_TOKEN, CHANNEL, LEAD, ONCALL, TEAM};
+use serde_json::{Value, json};
+use tailerbot::config::Settings;
+use tailerbot::server::Application;
+use tailerbot::sim::{SimOptions, Simulator};
+use tailerbot::slack::standin::SlackStandin;
+
+const APP_TOKEN: &str = "xapp-1-test-app-token";
+
+fn command(envelope: &str, user: &str, text: &str, response_url: &str) -> Value {
+    json!({
+        "envelope_id": envelope,
+        "type": "slash_commands",
+        "accepts_response_payload": true,
+        "payload": {
+            "team_id": TEAM, "team_domain": "example", "channel_id": CHANNEL, "channel_name": "data",
+            "user_id": user, "command": "/tailer", "text": text,
+            "response_url": response_url, "trigger_id": format!("{envelope}.trigger"),
+        },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_and_clicks_arrive_over_a_websocket_and_are_acknowledged() {
+    tailerbot::tls::install_crypto_provider();
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = tailerbot::cli::embedded_config();
+    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local).await.unwrap();
+    let standin = SlackStandin::new(BOT_TOKEN).with_app_token(APP_TOKEN);
+    standin.set_usergroup("S0ONCALL", &[ONCALL]);
+    let slack = standin.start(local).await.unwrap();
+    config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
+    let dir = tempfile::tempdir().unwrap();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+        ("SLACK_API_URL", slack.api_url()),
+        ("TAILER_API_URL", tailer.url()),
+        ("TAILER_API_TOKEN", "t".to_owned()),
+        ("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display())),
+    ]);
+    let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
+    let app = Application::build(&settings, config, std::sync::Arc::new(tailerbot::clock::SystemClock), local).await.unwrap();
+    let url = format!("http://{}", app.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let slack_standin = &slack.slack;
+    assert!(slack_standin.wait_connected(Duration::from_secs(10)).await, "the bot connected in Socket Mode");
+
+    // Over the socket, not over HTTP: /slack/* is not served, health still is.
+    let http = reqwest::Client::new();
+    assert_eq!(http.post(format!("{url}/slack/commands")).body("x").send().await.unwrap().status(), 404);
+    assert_eq!(http.get(format!("{url}/healthz")).send().await.unwrap().status(), 200);
+
+    slack_standin.socket_send(&command("e-help", ANALYST, "help", &slack.response_url("e-help")));
+    let ack = slack_standin.wait_ack("e-help", Duration::from_secs(5)).await.expect("help acknowledged");
+    assert!(ack["payload"].to_string().contains("/tailer launch"), "the answer rides on the acknowledgement: {ack}");
+
+    slack_standin.socket_send(&command("e-launch", ANALYST, "launch iowa-prepare", &slack.response_url("e-launch")));
+    slack_standin.wait_ack("e-launch", Duration::from_secs(5)).await.expect("launch acknowledged");
+    let events = slack_standin.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+    assert!(events.iter().any(|e| e.method == "chat.postMessage" && e.text.contains("iowa-prepare")), "the card is posted: {events:?}");
+    assert_eq!(tailer.sim.count("launch_job"), 1);
+
+    // A PROD disable asks for a confirmation; the click comes over the socket too.
+    slack_standin.socket_send(&command("e-disable", LEAD, "disable sales-daily", &slack.response_url("e-disable")));
+    let ack = slack_standin.wait_ack("e-disable", Duration::from_secs(5)).await.expect("disable acknowledged");
+    let confirmation_id = ack["payload"]["blocks"]
+        .as_array()
+        .and_then(|blocks| blocks.iter().find(|b| b["type"] == "actions"))
+        .map(|b| b["elements"][0]["value"].as_str().unwrap().to_owned())
+        .expect("the confirmation buttons");
+    slack_standin.socket_send(&json!({
+        "envelope_id": "e-click",
+        "type": "interactive",
+        "accepts_response_payload": false,
+        "payload": {
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "example"},
+            "user": {"id": ONCALL, "team_id": TEAM},
+            "api_app_id": "A0TAILERBOT",
+            "trigger_id": "e-click.trigger",
+            "channel": {"id": CHANNEL, "name": "data"},
+            "container": {"type": "message", "message_ts": "1700000000.000099", "channel_id": CHANNEL, "is_ephemeral": false},
+            "message": {"ts": "1700000000.000099", "text": "confirm"},
+            "response_url": slack.response_url("click"),
+            "actions": [{"action_id": "confirm", "block_id": "confirmation", "value": confirmation_id, "type": "button", "action_ts": "1.2",
+                          "text": {"type": "plain_text", "text": "Confirm"}}],
+        },
+    }));
+    slack_standin.wait_ack("e-click", Duration::from_secs(5)).await.expect("the click acknowledged");
+    let events = slack_standin
+        .wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.visible_text().contains("Disabled `sales-daily` (PROD)")))
+        .await;
+    assert!(events.iter().any(|e| e.visible_text().contains("confirmed by <@U0ONCALL>")), "{events:?}");
+    assert_eq!(tailer.sim.is_activated("000099_sales_daily_PROD"), Some(false));
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
