@@ -347,19 +347,7 @@ impl Bot {
                 crate::slack::blocks::escape(&entry.detail),
                 entry.reference
             );
-            let echo = OutboxMessage {
-                lane: format!("audit:{channel}"),
-                method: OutboxMethod::Post,
-                channel_id: Some(channel.to_string()),
-                user_id: None,
-                in_thread: false,
-                root: false,
-                broadcast: false,
-                collapse_key: None,
-                response_url: None,
-                body: OutboxBody { text, blocks: Vec::new(), response_type: None, replace_original: false },
-            };
-            self.enqueue(vec![echo]).await;
+            self.enqueue(vec![OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), text, Vec::new())]).await;
         }
     }
 }

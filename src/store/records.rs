@@ -205,6 +205,44 @@ pub struct OutboxMessage {
     pub body: OutboxBody,
 }
 
+impl OutboxMessage {
+    /// A `chat.postMessage` of text and blocks to a channel (or a user id: their DM), in a
+    /// lane; the builder methods below make it a reply, a broadcast, a root.
+    pub fn post(lane: impl Into<String>, channel: impl Into<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+        OutboxMessage {
+            lane: lane.into(),
+            method: OutboxMethod::Post,
+            channel_id: Some(channel.into()),
+            user_id: None,
+            in_thread: false,
+            root: false,
+            broadcast: false,
+            collapse_key: None,
+            response_url: None,
+            body: OutboxBody { text, blocks, response_type: None, replace_original: false },
+        }
+    }
+
+    /// Under the lane's root message.
+    pub fn in_thread(mut self, broadcast: bool) -> OutboxMessage {
+        self.in_thread = true;
+        self.broadcast = broadcast;
+        self
+    }
+
+    /// Its `ts` becomes the lane's thread.
+    pub fn as_root(mut self) -> OutboxMessage {
+        self.root = true;
+        self
+    }
+
+    /// Who asked: told when it cannot be delivered.
+    pub fn asked_by(mut self, user: Option<String>) -> OutboxMessage {
+        self.user_id = user;
+        self
+    }
+}
+
 /// A queued message with its delivery state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {

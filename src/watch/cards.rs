@@ -5,7 +5,7 @@
 use crate::bot::render;
 use crate::config::Job;
 use crate::slack::blocks::{Button, Message, escape};
-use crate::store::{CardRow, OutboxBody, OutboxMessage, OutboxMethod};
+use crate::store::{CardRow, OutboxMessage, OutboxMethod};
 use crate::tailer::{RunItem, RunStatus};
 
 /// The lane of a run's card in a channel.
@@ -51,58 +51,28 @@ pub fn render_card(job: &Job, card: &CardRow, item: Option<&RunItem>, final_stat
     m
 }
 
-fn body(message: Message) -> OutboxBody {
-    OutboxBody { text: message.text, blocks: message.blocks, response_type: None, replace_original: false }
-}
-
 /// The card's first post, root of its lane.
 pub fn post(job: &Job, card: &CardRow, item: Option<&RunItem>) -> OutboxMessage {
-    OutboxMessage {
-        lane: card.lane.clone(),
-        method: OutboxMethod::Post,
-        channel_id: Some(card.channel_id.clone()),
-        user_id: card.launched_by.clone().or_else(|| card.watched_by.clone()),
-        in_thread: false,
-        root: true,
-        broadcast: false,
-        collapse_key: None,
-        response_url: None,
-        body: body(render_card(job, card, item, false, None)),
-    }
+    let message = render_card(job, card, item, false, None);
+    OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks)
+        .as_root()
+        .asked_by(card.launched_by.clone().or_else(|| card.watched_by.clone()))
 }
 
 /// An edit of the card; a newer pending edit replaces an older one.
 pub fn update(job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> OutboxMessage {
-    OutboxMessage {
-        lane: card.lane.clone(),
-        method: OutboxMethod::Update,
-        channel_id: Some(card.channel_id.clone()),
-        user_id: None,
-        in_thread: false,
-        root: false,
-        broadcast: false,
-        collapse_key: Some(format!("edit:{}", card.lane)),
-        response_url: None,
-        body: body(render_card(job, card, item, final_status, note)),
-    }
+    let message = render_card(job, card, item, final_status, note);
+    let mut edit = OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks);
+    edit.method = OutboxMethod::Update;
+    edit.collapse_key = Some(format!("edit:{}", card.lane));
+    edit
 }
 
 /// A reply in the card's thread; `broadcast` also shows it in the channel.
 pub fn reply(card: &CardRow, text: &str, broadcast: bool) -> OutboxMessage {
     let mut message = Message::new(text);
     message.section(text);
-    OutboxMessage {
-        lane: card.lane.clone(),
-        method: OutboxMethod::Post,
-        channel_id: Some(card.channel_id.clone()),
-        user_id: None,
-        in_thread: true,
-        root: false,
-        broadcast,
-        collapse_key: None,
-        response_url: None,
-        body: body(message),
-    }
+    OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks).in_thread(broadcast)
 }
 
 /// The thread reply for a new status.

@@ -237,19 +237,7 @@ impl Delivery {
         } else {
             format!(":warning: I could not post in <#{channel}>: {}.", crate::slack::blocks::escape(reason))
         };
-        let notice = OutboxMessage {
-            lane: format!("notice:{user}"),
-            method: OutboxMethod::Post,
-            channel_id: Some(user.to_owned()),
-            user_id: None,
-            in_thread: false,
-            root: false,
-            broadcast: false,
-            collapse_key: None,
-            response_url: None,
-            body: OutboxBody { text, blocks: Vec::new(), response_type: None, replace_original: false },
-        };
-        self.bot.enqueue(vec![notice]).await;
+        self.bot.enqueue(vec![OutboxMessage::post(format!("notice:{user}"), user, text, Vec::new())]).await;
     }
 }
 

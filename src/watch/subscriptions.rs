@@ -14,7 +14,7 @@ use crate::commands::Target;
 use crate::config::Job;
 use crate::domain::JobName;
 use crate::slack::blocks::{Message, escape};
-use crate::store::{OutboxBody, OutboxMessage, OutboxMethod, SubscriptionRow};
+use crate::store::{OutboxMessage, SubscriptionRow};
 use crate::tailer::{LastStatusQuery, RunItem, TailerClient};
 
 /// Runs read per job and poll: more than ever end between two polls.
@@ -51,18 +51,7 @@ pub fn announcement(channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
     }
     let mut message = Message::new(&line);
     message.section(&line);
-    OutboxMessage {
-        lane: format!("subscription:{channel}"),
-        method: OutboxMethod::Post,
-        channel_id: Some(channel.to_owned()),
-        user_id: None,
-        in_thread: false,
-        root: false,
-        broadcast: false,
-        collapse_key: None,
-        response_url: None,
-        body: OutboxBody { text: message.text, blocks: message.blocks, response_type: None, replace_original: false },
-    }
+    OutboxMessage::post(format!("subscription:{channel}"), channel, message.text, message.blocks)
 }
 
 /// Reads subscribed jobs and announces what ended.

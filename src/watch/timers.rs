@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::bot::{Bot, render};
 use crate::domain::{Action, ChannelId, UserId};
 use crate::slack::blocks::{Message, escape};
-use crate::store::{AuditEntry, AuditOutcome, OutboxBody, OutboxMessage, OutboxMethod, TimerRow};
+use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, TimerRow};
 use crate::tailer::ConfigurationStatus;
 
 /// Tries before a re-enable is reported as failed.
@@ -17,18 +17,7 @@ const MAX_ATTEMPTS: i64 = 8;
 pub fn thread_reply(lane: &str, channel: &str, text: &str) -> OutboxMessage {
     let mut message = Message::new(text);
     message.section(text);
-    OutboxMessage {
-        lane: lane.to_owned(),
-        method: OutboxMethod::Post,
-        channel_id: Some(channel.to_owned()),
-        user_id: None,
-        in_thread: true,
-        root: false,
-        broadcast: false,
-        collapse_key: None,
-        response_url: None,
-        body: OutboxBody { text: message.text, blocks: message.blocks, response_type: None, replace_original: false },
-    }
+    OutboxMessage::post(lane, channel, message.text, message.blocks).in_thread(false)
 }
 
 /// Carries out due timers.
