@@ -144,3 +144,16 @@ async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the
     bot.settle().await;
     assert_eq!(bot.tailer.sim.count("launch_job"), 2, "launched again");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_newer_disable_replaces_an_older_timed_re_enable() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 30m").await;
+    tokio::time::advance(Duration::from_secs(61)).await;
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 4h").await;
+    assert_eq!(bot.bot.store.pending_timers().await.unwrap().len(), 1);
+    bot.step(Duration::from_secs(3600)).await;
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false), "the 30 minutes no longer count");
+    bot.step(Duration::from_secs(3 * 3600)).await;
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
+}

@@ -115,3 +115,53 @@ async fn a_run_is_announced_in_a_channel_once() {
     assert!(!store.announce("C0S", "run2", &message("s", "y", None), 3).await.unwrap());
     assert_eq!(store.outbox_depth().await.unwrap().0, 1);
 }
+
+#[tokio::test]
+async fn the_next_due_time_ignores_messages_waiting_behind_their_lane_head() {
+    let (_dir, store) = store().await;
+    store.enqueue(&[message("a", "a1", None), message("a", "a2", None)], 0).await.unwrap();
+    let head = store.outbox_heads(0, 10).await.unwrap().remove(0);
+    store.outbox_defer(head.id, 5_000).await.unwrap();
+    assert_eq!(store.outbox_next_due().await.unwrap(), Some(5_000), "a2 waits for a1, so nothing is due before 5 s");
+    assert!(store.outbox_heads(4_999, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_channel_that_follows_a_run_on_a_card_is_not_announced_its_end() {
+    let (_dir, store) = store().await;
+    let card = tailerbot::store::CardRow {
+        run_id: "run9".into(),
+        channel_id: "C0DATA".into(),
+        lane: "card:run9:C0DATA".into(),
+        launched_by: None,
+        watched_by: None,
+    };
+    assert!(store.start_watch("iowa-prepare", &card, &message("card:run9:C0DATA", "card", None), 0, 15_000).await.unwrap());
+    assert!(!store.announce("C0DATA", "run9", &message("s", "ended", None), 1).await.unwrap());
+    assert!(store.announce("C0OTHER", "run9", &message("s", "ended", None), 1).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_poll_does_not_revive_a_watch_stopped_meanwhile() {
+    let (_dir, store) = store().await;
+    let card = tailerbot::store::CardRow {
+        run_id: "run7".into(),
+        channel_id: "C0DATA".into(),
+        lane: "card:run7:C0DATA".into(),
+        launched_by: None,
+        watched_by: None,
+    };
+    store.start_watch("iowa-prepare", &card, &message("card:run7:C0DATA", "card", None), 0, 15_000).await.unwrap();
+    assert!(store.unwatch("run7", "C0DATA").await.unwrap());
+    let update = tailerbot::store::WatchUpdate {
+        status: Some("RUNNING".into()),
+        status_since: Some(1),
+        first_seen_at: Some(1),
+        interval_ms: 15_000,
+        next_poll_at: 15_001,
+        item: None,
+        active: true,
+    };
+    store.record_poll("run7", &update, &[], &[], 1).await.unwrap();
+    assert_eq!(store.active_watch_count().await.unwrap(), 0);
+}

@@ -350,6 +350,10 @@ impl Bot {
                         done(line)
                     }
                     Ok(()) => {
+                        // A newer disable replaces an older timed one.
+                        if let Err(error) = self.store.cancel_timers(job.name.as_str()).await {
+                            tracing::error!(%error, "cannot cancel an older timed re-enable");
+                        }
                         let mut line = format!(":red_circle: Disabled {label}");
                         if let Some(secs) = plan.duration_secs {
                             let due = self.clock.now() + chrono::Duration::seconds(secs as i64);

@@ -132,7 +132,7 @@ impl Demo {
         self.say(ANA, "launch stock-enrich").await?;
         self.follow(limit, |e| ended(e, "FAILED", 1)).await?;
         self.say(LEAD, "disable sales-daily for 1h source table late (INC-7)").await?;
-        self.follow(Duration::from_millis(300), |_| false).await.ok();
+        self.wait_for_button("Confirm", limit).await?;
         self.click(ONCALL, "Confirm").await?;
         self.follow(limit, |e| e.iter().any(|e| e.replace_original && e.text.contains("Disabled"))).await?;
         Ok(())
@@ -263,6 +263,21 @@ impl Demo {
             self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event);
         }
         Ok(())
+    }
+
+    /// Waits (printing what arrives) until a message carries a button with that label.
+    async fn wait_for_button(&self, label: &str, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let answered = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|e| e.button(label).is_some());
+            if answered || self.slack.slack.events().iter().any(|e| e.button(label).is_some()) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("no [{label}] button came within {} s", limit.as_secs());
+            }
+            self.follow(Duration::from_millis(250), |_| false).await.ok();
+        }
     }
 
     /// Clicks the newest button with that label.

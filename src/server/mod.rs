@@ -5,7 +5,7 @@
 mod routes;
 pub mod socket_mode;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use crate::bot::ACK_DEADLINE;
-pub use routes::{AppState, MAX_BODY, allowed_origin, router};
+pub use routes::{AppState, MAX_BODY, allowed_origin, allowed_team, router};
 
 use crate::bot::Bot;
 use crate::clock::SharedClock;
@@ -28,8 +28,10 @@ use crate::store::Store;
 use crate::tailer::{ClientOptions, TailerClient};
 use crate::watch::Workers;
 
-/// How long shutdown waits for work in flight (Cloud Run allows 10 s).
+/// How long shutdown waits for work in flight, from the signal (Cloud Run allows 10 s).
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
+/// How long requests in flight may take to finish once the signal came.
+pub const HTTP_GRACE: Duration = Duration::from_secs(3);
 
 /// A bot bound to its port, ready to serve.
 pub struct Application {
@@ -117,9 +119,29 @@ impl Application {
         loops.close();
         let app = router(self.state, socket.is_none());
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        // The deadline counts from the signal: requests in flight get HTTP_GRACE, then
+        // the connections still open are dropped; everything ends by DRAIN_DEADLINE.
+        let signalled = CancellationToken::new();
+        let signal_at = Arc::new(std::sync::Mutex::new(None::<tokio::time::Instant>));
+        {
+            let (signalled, signal_at) = (signalled.clone(), signal_at.clone());
+            tokio::spawn(async move {
+                shutdown.await;
+                *signal_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::time::Instant::now());
+                signalled.cancel();
+            });
+        }
+        let serving = axum::serve(self.listener, app).with_graceful_shutdown(signalled.clone().cancelled_owned()).into_future();
+        tokio::select! {
+            served = serving => served?,
+            () = async {
+                signalled.cancelled().await;
+                tokio::time::sleep(HTTP_GRACE).await;
+            } => tracing::warn!("connections still open after the grace period were closed"),
+        }
         tracing::info!("no longer accepting requests; stopping the pollers and finishing the work in flight");
-        let deadline = tokio::time::Instant::now() + DRAIN_DEADLINE;
+        let signalled_at = *signal_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let deadline = signalled_at.unwrap_or_else(tokio::time::Instant::now) + DRAIN_DEADLINE;
         stop.cancel();
         bot.tasks.close();
         if tokio::time::timeout_at(deadline, bot.tasks.wait()).await.is_err() {

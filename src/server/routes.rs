@@ -26,6 +26,12 @@ pub fn allowed_origin(slack: &SlackConfig, team: Option<&TeamId>, app: Option<&A
     team_ok && app_ok
 }
 
+/// Whether a workspace is inside the allow-list (Socket Mode: the app token already
+/// proves which app it is, and command envelopes do not name it).
+pub fn allowed_team(slack: &SlackConfig, team: Option<&TeamId>) -> bool {
+    slack.allowed_team_ids.is_empty() || team.is_some_and(|t| slack.allowed_team_ids.contains(t))
+}
+
 /// The largest body accepted from Slack.
 pub const MAX_BODY: usize = 64 * 1024;
 

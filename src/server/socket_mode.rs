@@ -52,7 +52,7 @@ async fn on_command(
             return Ok(response(Ack::Empty));
         }
     };
-    if !crate::server::allowed_origin(&bot.config.slack, Some(&command.team_id), None) {
+    if !crate::server::allowed_team(&bot.config.slack, Some(&command.team_id)) {
         tracing::warn!(team = %command.team_id, "a Socket Mode command from a workspace that is not allowed");
         return Ok(response(Ack::Empty));
     }
@@ -73,8 +73,8 @@ async fn on_interaction(event: SlackInteractionEvent, _client: Client, states: S
             return Ok(());
         }
     };
-    let (team, app) = interaction.origin();
-    if !crate::server::allowed_origin(&bot.config.slack, team, app) {
+    let (team, _) = interaction.origin();
+    if !crate::server::allowed_team(&bot.config.slack, team) {
         tracing::warn!("a Socket Mode interaction from a workspace or app that is not allowed");
         return Ok(());
     }

@@ -33,7 +33,13 @@ impl Store {
 
     /// The earliest time a pending message is due, if any.
     pub async fn outbox_next_due(&self) -> StoreResult<Option<i64>> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?;
+        // Only the first message of a lane can be due: those behind it wait for it.
+        let row = sqlx::query(
+            "SELECT MIN(o.next_attempt_at) AS due FROM outbox o
+             WHERE o.state = 'pending' AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get("due")?)
     }
 
@@ -64,6 +70,12 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Not now (pacing): later, without counting a try.
+    pub async fn outbox_defer(&self, id: i64, next_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2").bind(next_ms).bind(id).execute(&self.pool).await?;
         Ok(())
     }
 

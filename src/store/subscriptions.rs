@@ -65,12 +65,17 @@ impl Store {
     /// Announces a run in a channel once: queues the message only if it was not announced.
     pub async fn announce(&self, channel_id: &str, run_id: &str, message: &OutboxMessage, now_ms: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("INSERT INTO announced (channel_id, run_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(channel_id)
-            .bind(run_id)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        // A channel that follows the run on a card hears about its end there.
+        let done = sqlx::query(
+            "INSERT INTO announced (channel_id, run_id, at) SELECT $1, $2, $3
+             WHERE NOT EXISTS (SELECT 1 FROM run_cards WHERE run_id = $2 AND channel_id = $1)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(channel_id)
+        .bind(run_id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }

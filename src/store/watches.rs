@@ -13,7 +13,9 @@ impl Store {
     /// first post is queued with it. Returns false when that channel already had an
     /// active card for the run (nothing queued).
     pub async fn start_watch(&self, job: &str, card: &CardRow, post: &OutboxMessage, now_ms: i64, interval_ms: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        // It reads then writes: take the write lock first, so a concurrent commit cannot
+        // make the upgrade fail (SQLITE_BUSY_SNAPSHOT) past the busy timeout.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing = sqlx::query("SELECT active FROM run_cards WHERE run_id = $1 AND channel_id = $2")
             .bind(&card.run_id)
             .bind(&card.channel_id)
@@ -56,7 +58,7 @@ impl Store {
 
     /// Active watches whose next poll is due, earliest first.
     pub async fn due_watches(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<WatchRow>> {
-        let rows = sqlx::query("SELECT * FROM watches WHERE active AND next_poll_at <= $1 ORDER BY next_poll_at LIMIT $2")
+        let rows = sqlx::query("SELECT * FROM watches WHERE active = TRUE AND next_poll_at <= $1 ORDER BY next_poll_at LIMIT $2")
             .bind(now_ms)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -66,12 +68,12 @@ impl Store {
 
     /// When the next active watch is due.
     pub async fn next_watch_due(&self) -> StoreResult<Option<i64>> {
-        let row = sqlx::query("SELECT MIN(next_poll_at) AS due FROM watches WHERE active").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT MIN(next_poll_at) AS due FROM watches WHERE active = TRUE").fetch_one(&self.pool).await?;
         Ok(row.try_get("due")?)
     }
 
     pub async fn active_watch_count(&self) -> StoreResult<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM watches WHERE active").fetch_one(&self.pool).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM watches WHERE active = TRUE").fetch_one(&self.pool).await?.try_get("n")?)
     }
 
     pub async fn watch(&self, run_id: &str) -> StoreResult<Option<WatchRow>> {
@@ -110,8 +112,9 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE watches SET status = $1, status_since = $2, first_seen_at = $3, interval_ms = $4, next_poll_at = $5, item = $6, active = $7, polls = polls + 1
-             WHERE run_id = $8",
+            "UPDATE watches SET status = $1, status_since = $2, first_seen_at = $3, interval_ms = $4, next_poll_at = $5, item = $6,
+               active = ($7 AND EXISTS (SELECT 1 FROM run_cards WHERE run_id = $8 AND active)), polls = polls + 1
+             WHERE run_id = $8 AND active",
         )
         .bind(&update.status)
         .bind(update.status_since)

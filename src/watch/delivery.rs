@@ -33,6 +33,9 @@ pub struct Delivery {
     /// Channel → earliest time of its next post (ms). A cache: losing it only risks a
     /// burst that Slack tolerates.
     pacing: DashMap<String, i64>,
+    /// Messages Slack accepted whose delivery could not be recorded (the store failed):
+    /// the record is retried, never the send.
+    unrecorded: DashMap<i64, Option<String>>,
 }
 
 enum Sent {
@@ -45,7 +48,7 @@ enum Sent {
 
 impl Delivery {
     pub fn new(bot: Arc<Bot>, stats: Arc<Stats>) -> Delivery {
-        Delivery { bot, stats, pacing: DashMap::new() }
+        Delivery { bot, stats, pacing: DashMap::new(), unrecorded: DashMap::new() }
     }
 
     /// Sends what is due, lane after lane, until nothing due is left (a lane's next
@@ -79,6 +82,15 @@ impl Delivery {
     }
 
     async fn deliver(&self, row: OutboxRow) {
+        if let Some(ts) = self.unrecorded.get(&row.id).map(|t| t.clone()) {
+            match self.bot.store.outbox_sent(&row, ts.as_deref()).await {
+                Ok(()) => {
+                    self.unrecorded.remove(&row.id);
+                }
+                Err(error) => tracing::error!(%error, id = row.id, "still cannot record a delivered message"),
+            }
+            return;
+        }
         let now = self.bot.now_ms();
         let channel = row.message.channel_id.clone();
         if row.message.method == OutboxMethod::Post {
@@ -95,7 +107,13 @@ impl Delivery {
         let outcome = self.send(&row).await;
         let store = &self.bot.store;
         let result = match outcome {
-            Sent::Done(ts) => store.outbox_sent(&row, ts.as_deref()).await,
+            Sent::Done(ts) => {
+                let recorded = store.outbox_sent(&row, ts.as_deref()).await;
+                if recorded.is_err() {
+                    self.unrecorded.insert(row.id, ts);
+                }
+                recorded
+            }
             Sent::Later(at) => store.outbox_retry(row.id, at, "retrying").await,
             Sent::Dropped(reason) => {
                 tracing::info!(id = row.id, lane = %row.message.lane, %reason, "dropping a message whose thread was never posted");
@@ -110,12 +128,12 @@ impl Delivery {
             }
         };
         if let Err(error) = result {
-            tracing::error!(%error, id = row.id, "cannot record the delivery; the message may be sent again");
+            tracing::error!(%error, id = row.id, "cannot record a delivery; recording it again later");
         }
     }
 
     async fn defer(&self, row: &OutboxRow, until: i64) {
-        if let Err(error) = self.bot.store.outbox_retry(row.id, until, "paced").await {
+        if let Err(error) = self.bot.store.outbox_defer(row.id, until).await {
             tracing::error!(%error, "cannot defer an outbox message");
         }
     }

@@ -126,12 +126,15 @@ impl SubscriptionPoller {
         self.bot.stats.poll_ok(now);
         let mut announced = 0;
         for item in items.iter().filter(|i| i.status.is_final()) {
-            let ended = ended_at(item).map(|t| t.timestamp_millis());
+            // Without an end time, its start stands in; without either, it is not news.
+            let Some(ended) = ended_at(item).or(item.start_execution_date).map(|t| t.timestamp_millis()) else {
+                continue;
+            };
             for sub in subs {
                 if sub.filter == "failures" && !item.status.is_failure() {
                     continue;
                 }
-                if ended.is_some_and(|end| end < sub.created_at || end < now - CATCH_UP_MS) {
+                if ended < sub.created_at || ended < now - CATCH_UP_MS {
                     continue;
                 }
                 match self.bot.store.announce(&sub.channel_id, item.run_id.as_str(), &announcement(&sub.channel_id, job, item), now).await {
