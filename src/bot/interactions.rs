@@ -189,10 +189,14 @@ impl Bot {
                 let progress =
                     ResponseBody::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…")))
                         .replacing();
-                self.tasks.spawn(async move {
-                    bot.deliver(&ctx, progress).await;
-                    bot.execute(ctx, plan, Some(confirmer), true, question_ts).await;
-                });
+                let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, confirmed_by = %confirmer, action = %plan.action, target = %plan.target);
+                self.tasks.spawn(
+                    async move {
+                        bot.deliver(&ctx, progress).await;
+                        bot.execute(ctx, plan, Some(confirmer), true, question_ts).await;
+                    }
+                    .instrument(span),
+                );
                 Ack::Empty
             }
         }

@@ -201,7 +201,8 @@ impl Bot {
         let summary = plan.summary(&jobs);
         let bot = self.clone();
         let work_ctx = ctx.clone();
-        self.tasks.spawn(async move { bot.execute(work_ctx, plan, None, false, None).await });
+        let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel, action = %plan.action, target = %plan.target);
+        self.tasks.spawn(tracing::Instrument::instrument(async move { bot.execute(work_ctx, plan, None, false, None).await }, span));
         Ack::note(&format!(":hourglass_flowing_sand: On it: {summary}"))
     }
 

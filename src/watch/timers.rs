@@ -40,7 +40,8 @@ impl Timers {
             }
         };
         for timer in &due {
-            self.fire(timer).await;
+            let span = tracing::info_span!("timer", job = %timer.job, channel = %timer.channel_id);
+            tracing::Instrument::instrument(self.fire(timer), span).await;
         }
         if !due.is_empty() {
             self.bot.outbox_wake.notify_one();

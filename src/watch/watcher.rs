@@ -136,7 +136,10 @@ impl Watcher {
 
     async fn poll(&self, w: WatchRow) {
         let span = tracing::info_span!("poll", run = %w.run_id, job = %w.job);
-        let _enter = span.enter();
+        tracing::Instrument::instrument(self.poll_in_span(w), span).await
+    }
+
+    async fn poll_in_span(&self, w: WatchRow) {
         let Some(job) = self.bot.config.job(&w.job).cloned() else {
             self.stop_orphan(&w).await;
             return;
