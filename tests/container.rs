@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::process::Command;
 
 use common::bot::BOT_TOKEN;
 use common::process::{database, serve, write_config};
-use tailerbot::sim::{SimOptions, Simulator};
-use tailerbot::slack::standin::SlackStandin;
+use tailerbot::sim::SimOptions;
 
 fn healthcheck(url: &str) -> Option<i32> {
     Command::new(env!("CARGO_BIN_EXE_tailerbot")).args(["healthcheck", "--url", url]).env_clear().status().unwrap().code()
@@ -17,11 +15,7 @@ fn healthcheck(url: &str) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_healthcheck_passes_against_a_live_bot_and_fails_against_nothing() {
-    tailerbot::tls::install_crypto_provider();
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = tailerbot::cli::embedded_config();
-    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local).await.unwrap();
-    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
+    let (tailer, slack) = common::world(SimOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), &slack.response_url_prefix());
     let bot = serve(&config_path, &database(dir.path()), &slack.api_url(), &tailer.url()).await;
@@ -46,11 +40,7 @@ async fn the_bot_serves_as_an_unprivileged_user() {
         eprintln!("skipped: switching to an unprivileged user needs root and setpriv");
         return;
     }
-    tailerbot::tls::install_crypto_provider();
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = tailerbot::cli::embedded_config();
-    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local).await.unwrap();
-    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
+    let (tailer, slack) = common::world(SimOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     // The image's data volume belongs to the unprivileged user, nothing else does.
     Command::new("chmod").args(["0777"]).arg(dir.path()).status().unwrap();

@@ -12,17 +12,7 @@ use tailerbot::slack::verify::{SignatureError, Verifier};
 async fn a_forged_signature_is_rejected_before_anything_runs() {
     let bot = TestBot::start().await;
     let body = bot.command_form(ANALYST, CHANNEL, "launch iowa-prepare", "1.forged.1");
-    let ts = bot.clock.unix();
-    let forged = Verifier::new(SecretString::from("not-the-secret")).sign(ts, body.as_bytes());
-    let response = bot
-        .http
-        .post(format!("{}/slack/commands", bot.url))
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", forged)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = common::post_signed(&bot.http, &format!("{}/slack/commands", bot.url), "not-the-secret", bot.clock.unix(), body).await;
     assert_eq!(response.status(), 401);
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
     assert!(bot.slack.slack.events().is_empty());
@@ -43,17 +33,7 @@ async fn a_missing_signature_is_rejected() {
 async fn a_stale_request_is_rejected() {
     let bot = TestBot::start().await;
     let body = bot.command_form(ANALYST, CHANNEL, "launch iowa-prepare", "1.stale.1");
-    let ts = bot.clock.unix() - 301;
-    let signature = Verifier::new(SecretString::from(SECRET)).sign(ts, body.as_bytes());
-    let response = bot
-        .http
-        .post(format!("{}/slack/commands", bot.url))
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = common::post_signed(&bot.http, &format!("{}/slack/commands", bot.url), SECRET, bot.clock.unix() - 301, body).await;
     assert_eq!(response.status(), 401);
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
 }

@@ -8,10 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::bot::*;
-use secrecy::SecretString;
 use tailerbot::sim::{SimOptions, Simulator};
 use tailerbot::slack::standin::SlackStandin;
-use tailerbot::slack::verify::Verifier;
 
 #[tokio::test]
 async fn metrics_count_requests_tailer_and_slack_calls_and_show_the_backlog() {
@@ -92,15 +90,7 @@ async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
         ("response_url", &slack.response_url("logs")),
         ("trigger_id", "1.logs.1"),
     ]);
-    let ts = chrono::Utc::now().timestamp();
-    let signature = Verifier::new(SecretString::from(secrets[0])).sign(ts, body.as_bytes());
-    http.post(format!("{url}/slack/commands"))
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    common::post_signed(&http, &format!("{url}/slack/commands"), secrets[0], chrono::Utc::now().timestamp(), body).await;
     slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "response_url")).await;
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let output = tokio::task::spawn_blocking(move || {

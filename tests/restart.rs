@@ -75,11 +75,7 @@ async fn after_kill_9_while_running_the_final_status_is_posted_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_a_pending_timed_re_enable_still_happens_once() {
-    tailerbot::tls::install_crypto_provider();
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = tailerbot::cli::embedded_config();
-    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local).await.unwrap();
-    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
+    let (tailer, slack) = common::world(SimOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), &slack.response_url_prefix());
     let db = database(dir.path());

@@ -3,15 +3,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::bot::{BOT_TOKEN, SECRET, form};
-use secrecy::SecretString;
-use tailerbot::sim::{Fault, FaultKind, SimOptions, Simulator};
-use tailerbot::slack::standin::SlackStandin;
-use tailerbot::slack::verify::Verifier;
+use tailerbot::sim::{Fault, FaultKind, SimOptions};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -38,11 +34,7 @@ fn serve_refuses_to_start_without_its_secrets_and_says_which() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_work_in_flight_finish() {
-    tailerbot::tls::install_crypto_provider();
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = tailerbot::cli::embedded_config();
-    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local).await.unwrap();
-    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
+    let (tailer, slack) = common::world(SimOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("tailerbot.toml");
     let example = tailerbot::config::EXAMPLE_TOML.replace("https://hooks.slack.com/", &slack.response_url_prefix());
@@ -87,16 +79,7 @@ async fn sigterm_lets_the_work_in_flight_finish() {
         ("response_url", &slack.response_url("inflight")),
         ("trigger_id", "1.inflight.1"),
     ]);
-    let ts = chrono::Utc::now().timestamp();
-    let signature = Verifier::new(SecretString::from(SECRET)).sign(ts, body.as_bytes());
-    let response = http
-        .post(format!("{url}/slack/commands"))
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = common::post_signed(&http, &format!("{url}/slack/commands"), SECRET, chrono::Utc::now().timestamp(), body).await;
     assert_eq!(response.status(), 200);
     assert_eq!(tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(5)).await, 1);
     assert!(slack.slack.events().is_empty(), "the launch is still in flight");

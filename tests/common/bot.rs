@@ -98,17 +98,7 @@ impl TestBot {
 
     /// Posts a body signed now.
     pub async fn post_signed(&self, path: &str, body: &str) -> reqwest::Response {
-        let ts = self.clock.unix();
-        let signature = self.verifier.sign(ts, body.as_bytes());
-        self.http
-            .post(format!("{}{path}", self.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header("x-slack-signature", signature)
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap()
+        super::post_signed(&self.http, &format!("{}{path}", self.url), SECRET, self.clock.unix(), body.to_owned()).await
     }
 
     pub fn command_form(&self, user: &str, channel: &str, text: &str, trigger: &str) -> String {

@@ -84,3 +84,26 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
 pub mod bot;
 pub mod paused;
 pub mod process;
+
+/// Posts `body` to `url` signed with `secret` at `ts`, as Slack signs.
+pub async fn post_signed(http: &reqwest::Client, url: &str, secret: &str, ts: i64, body: String) -> reqwest::Response {
+    let signature = tailerbot::slack::verify::Verifier::new(SecretString::from(secret)).sign(ts, body.as_bytes());
+    http.post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The Tailer simulator (knowing the example catalog) and the Slack stand-in, on port 0.
+pub async fn world(options: SimOptions) -> (RunningSimulator, tailerbot::slack::standin::RunningStandin) {
+    tailerbot::tls::install_crypto_provider();
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = tailerbot::cli::embedded_config();
+    let tailer = Simulator::start(options.with_catalog(&config.jobs), local).await.unwrap();
+    let slack = tailerbot::slack::standin::SlackStandin::new(bot::BOT_TOKEN).start(local).await.unwrap();
+    (tailer, slack)
+}

@@ -110,17 +110,7 @@ impl PausedBot {
             ("response_url", &self.slack.response_url(&trigger)),
             ("trigger_id", &trigger),
         ]);
-        let ts = self.clock.unix();
-        let signature = self.verifier.sign(ts, body.as_bytes());
-        let response = self
-            .http
-            .post(format!("{}/slack/commands", self.url))
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header("x-slack-signature", signature)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = super::post_signed(&self.http, &format!("{}/slack/commands", self.url), SECRET, self.clock.unix(), body).await;
         let answer = read(response).await;
         self.settle().await;
         answer
@@ -204,16 +194,5 @@ pub async fn click(bot: &PausedBot, user: &str, message: &SlackEvent, label: &st
         "actions": [{"action_id": action_id, "value": value, "type": "button"}],
     });
     let body = form(&[("payload", &payload.to_string())]);
-    let ts = bot.clock.unix();
-    let signature = bot.verifier.sign(ts, body.as_bytes());
-    let response = bot
-        .http
-        .post(format!("{}/slack/interactions", bot.url))
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    response.status().as_u16()
+    super::post_signed(&bot.http, &format!("{}/slack/interactions", bot.url), SECRET, bot.clock.unix(), body).await.status().as_u16()
 }

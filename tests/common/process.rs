@@ -7,9 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use secrecy::SecretString;
-use tailerbot::slack::verify::Verifier;
-
 use super::bot::{BOT_TOKEN, SECRET, form};
 
 pub struct Serve {
@@ -74,16 +71,8 @@ pub async fn command(url: &str, response_url: &str, trigger: &str, user: &str, c
         ("response_url", response_url),
         ("trigger_id", trigger),
     ]);
-    let ts = chrono::Utc::now().timestamp();
-    let signature = Verifier::new(SecretString::from(SECRET)).sign(ts, body.as_bytes());
-    reqwest::Client::new()
-        .post(format!("{url}/slack/commands"))
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
+    super::post_signed(&reqwest::Client::new(), &format!("{url}/slack/commands"), SECRET, chrono::Utc::now().timestamp(), body)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
