@@ -93,6 +93,17 @@ pub struct Context {
     pub reference: String,
 }
 
+impl From<ResponseBody> for OutboxBody {
+    fn from(body: ResponseBody) -> OutboxBody {
+        OutboxBody {
+            text: body.text,
+            blocks: body.blocks,
+            response_type: Some(body.response_type.to_owned()),
+            replace_original: body.replace_original,
+        }
+    }
+}
+
 /// A short random reference for messages and logs.
 pub fn reference() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
@@ -259,12 +270,7 @@ impl Bot {
             broadcast: false,
             collapse_key: None,
             response_url: allowed_url,
-            body: OutboxBody {
-                text: body.text,
-                blocks: body.blocks,
-                response_type: Some(body.response_type.to_owned()),
-                replace_original: body.replace_original,
-            },
+            body: body.into(),
         }
     }
 
@@ -300,17 +306,23 @@ impl Bot {
 
     /// Posts an answer that missed the HTTP deadline to its `response_url`.
     pub async fn respond_later(&self, response_url: &str, body: ResponseBody) {
-        let ctx = Context {
-            user: UserId::parse("U0UNKNOWN").expect("a valid id"),
-            channel: ChannelId::parse("C0UNKNOWN").expect("a valid id"),
-            team: String::new(),
-            response_url: Some(response_url.to_owned()),
-            reference: reference(),
-        };
-        let mut message = self.reply(&ctx, body);
+        if !self.slack.response_url_allowed(response_url) {
+            tracing::warn!("a late answer has a response_url outside the allowed prefixes; dropped");
+            return;
+        }
         // Only the response_url is known: no channel to fall back to.
-        message.channel_id = None;
-        message.user_id = None;
+        let message = OutboxMessage {
+            lane: format!("reply:{}", reference()),
+            method: OutboxMethod::Respond,
+            channel_id: None,
+            user_id: None,
+            in_thread: false,
+            root: false,
+            broadcast: false,
+            collapse_key: None,
+            response_url: Some(response_url.to_owned()),
+            body: body.into(),
+        };
         self.enqueue(vec![message]).await;
     }
 

@@ -317,11 +317,9 @@ impl Bot {
         message.context(footer.trim_start_matches(" — "));
         if timed && !replace {
             // Posted, not sent to the response_url: its ts roots the re-enable's thread.
-            let mut post = self.reply(&ctx, ResponseBody::in_channel(message));
-            post.method = crate::store::OutboxMethod::Post;
-            post.response_url = None;
-            post.lane = lane;
-            post.root = true;
+            let post = crate::store::OutboxMessage::post(lane, ctx.channel.to_string(), message.text, message.blocks)
+                .as_root()
+                .asked_by(Some(ctx.user.to_string()));
             self.enqueue(vec![post]).await;
             return;
         }

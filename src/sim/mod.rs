@@ -182,11 +182,6 @@ impl Simulator {
         lock(&self.inner.state).configurations.iter().find(|c| c.configuration_id == configuration_id).map(|c| c.activated)
     }
 
-    /// Runs in the simulator, history included.
-    pub fn run_count(&self) -> usize {
-        lock(&self.inner.state).run_count()
-    }
-
     pub(crate) fn record(&self, request: RecordedRequest) {
         let mut requests = lock(&self.inner.requests);
         if requests.len() >= MAX_RECORDED {

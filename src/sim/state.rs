@@ -324,11 +324,6 @@ impl SimState {
         }
     }
 
-    /// How many runs exist (history included).
-    pub fn run_count(&self) -> usize {
-        self.runs.len()
-    }
-
     /// The status a run has now, whether or not it is visible yet.
     pub fn status_of(&self, run_id: &str) -> Option<RunStatus> {
         let run = &self.runs[*self.by_id.get(run_id)?];

@@ -92,14 +92,6 @@ impl SlackError {
         }
     }
 
-    /// The error code Slack gave, if any.
-    pub fn code(&self) -> Option<&str> {
-        match &self.kind {
-            SlackErrorKind::Api(code) => Some(code),
-            _ => None,
-        }
-    }
-
     fn from_client(method: &'static str, error: SlackClientError) -> SlackError {
         let (kind, detail) = match error {
             SlackClientError::RateLimitError(e) => (SlackErrorKind::RateLimited(e.retry_after), String::new()),

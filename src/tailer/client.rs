@@ -52,14 +52,6 @@ pub enum LaunchError {
     OutcomeUnknown(TailerError),
 }
 
-impl LaunchError {
-    pub fn error(&self) -> &TailerError {
-        match self {
-            LaunchError::NotLaunched(e) | LaunchError::OutcomeUnknown(e) => e,
-        }
-    }
-}
-
 /// A client for one Tailer API base URL.
 #[derive(Debug, Clone)]
 pub struct TailerClient {

@@ -11,4 +11,4 @@ pub use auth::{AuthError, KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, S
 pub use client::{ClientOptions, LaunchError, TailerClient};
 pub use error::{ErrorKind, TailerError, excerpt};
 pub use request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
-pub use types::{Finality, JobRef, RunItem, RunList, RunStatus, format_duration, parse_duration, parse_timestamp};
+pub use types::{Finality, JobRef, RunItem, RunStatus, format_duration, parse_duration, parse_timestamp};

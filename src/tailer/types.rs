@@ -234,12 +234,6 @@ impl RunItem {
     }
 }
 
-/// `{"results": [RunItem, ...]}`, the answer of every status action.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct RunList {
-    pub results: Vec<RunItem>,
-}
-
 mod lenient {
     use super::*;
     use serde_json::Value;
