@@ -1,13 +1,17 @@
-//! The store's contract: what every backend must do. Runs on SQLite here.
+//! The store's contract: what every backend must do, run on SQLite and on PostgreSQL
+//! (each case is generated twice, in `sqlite::` and `postgres::`), then what several
+//! replicas sharing a PostgreSQL database must get: each piece of work claimed by one of
+//! them at a time, and taken over when its claimant dies.
 
+mod common;
+
+use std::time::Duration;
+
+use common::db::{TestDb, postgres_skipped};
 use tailerbot::domain::Action;
-use tailerbot::store::{ConfirmationState, Decision, NewConfirmation, OutboxBody, OutboxMessage, OutboxMethod, Store};
-
-async fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("s.db").display())).await.unwrap();
-    (dir, store)
-}
+use tailerbot::store::{
+    CardRow, ConfirmationState, Decision, NewConfirmation, OutboxBody, OutboxMessage, OutboxMethod, Store, TimerRow, WatchUpdate,
+};
 
 fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
     OutboxMessage {
@@ -24,144 +28,396 @@ fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
     }
 }
 
-#[tokio::test]
-async fn a_request_key_is_new_once() {
-    let (_dir, store) = store().await;
-    assert!(store.first_time("trigger:1", 0).await.unwrap());
-    assert!(!store.first_time("trigger:1", 10).await.unwrap());
-    assert!(store.first_within("write:x", 0, 60_000).await.unwrap());
-    assert!(!store.first_within("write:x", 59_999, 60_000).await.unwrap());
-    assert!(store.first_within("write:x", 120_000, 60_000).await.unwrap());
+fn card(run: &str, channel: &str) -> CardRow {
+    CardRow { run_id: run.into(), channel_id: channel.into(), lane: format!("card:{run}:{channel}"), launched_by: None, watched_by: None }
 }
 
-#[tokio::test]
-async fn a_confirmation_is_decided_once_among_racing_clicks() {
-    let (_dir, store) = store().await;
-    let c = NewConfirmation {
-        id: "c1".into(),
+fn confirmation(id: &str, action: Action) -> NewConfirmation {
+    NewConfirmation {
+        id: id.into(),
         created_at: 0,
         expires_at: 600_000,
         team_id: "T0001".into(),
         channel_id: "C0DATA".into(),
         requester: "U0A".into(),
-        action: Action::Disable,
+        action,
         plan: "{}".into(),
         second_person: false,
-    };
-    store.create_confirmation(&c).await.unwrap();
-    let clicks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move { store.decide("c1", ConfirmationState::Confirmed, &format!("U{i}"), 1_000).await.unwrap() })
-        })
-        .collect();
-    let mut decided = 0;
-    for click in clicks {
-        if matches!(click.await.unwrap(), Decision::Decided(_)) {
-            decided += 1;
-        }
     }
-    assert_eq!(decided, 1);
 }
 
-#[tokio::test]
-async fn an_expired_confirmation_is_reported_expired_once() {
-    let (_dir, store) = store().await;
-    let c = NewConfirmation {
-        id: "c2".into(),
-        created_at: 0,
-        expires_at: 600_000,
-        team_id: "T0001".into(),
-        channel_id: "C0DATA".into(),
-        requester: "U0A".into(),
-        action: Action::Launch,
-        plan: "{}".into(),
-        second_person: false,
-    };
-    store.create_confirmation(&c).await.unwrap();
-    assert!(matches!(store.decide("c2", ConfirmationState::Confirmed, "U0A", 600_001).await.unwrap(), Decision::Expired(_)));
-    assert!(matches!(store.decide("c2", ConfirmationState::Confirmed, "U0A", 600_002).await.unwrap(), Decision::AlreadyDecided(_)));
-}
-
-#[tokio::test]
-async fn successive_edits_of_one_card_collapse_to_the_latest() {
-    let (_dir, store) = store().await;
-    store.enqueue(&[message("card:r:C", "edit 1", Some("edit:card:r:C"))], 0).await.unwrap();
-    store.enqueue(&[message("card:r:C", "edit 2", Some("edit:card:r:C"))], 1).await.unwrap();
-    store.enqueue(&[message("card:r:C", "edit 3", Some("edit:card:r:C"))], 2).await.unwrap();
-    assert_eq!(store.outbox_depth().await.unwrap().0, 1);
-    let heads = store.outbox_heads(10, 10).await.unwrap();
-    assert_eq!(heads[0].message.body.text, "edit 3");
-}
-
-#[tokio::test]
-async fn only_the_first_pending_message_of_a_lane_is_due() {
-    let (_dir, store) = store().await;
-    store.enqueue(&[message("a", "a1", None), message("a", "a2", None), message("b", "b1", None)], 0).await.unwrap();
-    let heads: Vec<String> = store.outbox_heads(0, 10).await.unwrap().into_iter().map(|r| r.message.body.text).collect();
-    assert_eq!(heads, vec!["a1", "b1"]);
-    let first = store.outbox_heads(0, 10).await.unwrap().remove(0);
-    store.outbox_sent(&first, Some("1.1")).await.unwrap();
-    let heads: Vec<String> = store.outbox_heads(0, 10).await.unwrap().into_iter().map(|r| r.message.body.text).collect();
-    assert_eq!(heads, vec!["a2", "b1"]);
-}
-
-#[tokio::test]
-async fn a_run_is_announced_in_a_channel_once() {
-    let (_dir, store) = store().await;
-    assert!(store.announce("C0S", "run1", &message("s", "x", None), 0).await.unwrap());
-    assert!(!store.announce("C0S", "run1", &message("s", "x", None), 1).await.unwrap());
-    store.mark_announced("C0S", "run2", 2).await.unwrap();
-    assert!(!store.announce("C0S", "run2", &message("s", "y", None), 3).await.unwrap());
-    assert_eq!(store.outbox_depth().await.unwrap().0, 1);
-}
-
-#[tokio::test]
-async fn the_next_due_time_ignores_messages_waiting_behind_their_lane_head() {
-    let (_dir, store) = store().await;
-    store.enqueue(&[message("a", "a1", None), message("a", "a2", None)], 0).await.unwrap();
-    let head = store.outbox_heads(0, 10).await.unwrap().remove(0);
-    store.outbox_defer(head.id, 5_000).await.unwrap();
-    assert_eq!(store.outbox_next_due().await.unwrap(), Some(5_000), "a2 waits for a1, so nothing is due before 5 s");
-    assert!(store.outbox_heads(4_999, 10).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn a_channel_that_follows_a_run_on_a_card_is_not_announced_its_end() {
-    let (_dir, store) = store().await;
-    let card = tailerbot::store::CardRow {
-        run_id: "run9".into(),
-        channel_id: "C0DATA".into(),
-        lane: "card:run9:C0DATA".into(),
-        launched_by: None,
-        watched_by: None,
-    };
-    assert!(store.start_watch("iowa-prepare", &card, &message("card:run9:C0DATA", "card", None), 0, 15_000).await.unwrap());
-    assert!(!store.announce("C0DATA", "run9", &message("s", "ended", None), 1).await.unwrap());
-    assert!(store.announce("C0OTHER", "run9", &message("s", "ended", None), 1).await.unwrap());
-}
-
-#[tokio::test]
-async fn a_poll_does_not_revive_a_watch_stopped_meanwhile() {
-    let (_dir, store) = store().await;
-    let card = tailerbot::store::CardRow {
-        run_id: "run7".into(),
-        channel_id: "C0DATA".into(),
-        lane: "card:run7:C0DATA".into(),
-        launched_by: None,
-        watched_by: None,
-    };
-    store.start_watch("iowa-prepare", &card, &message("card:run7:C0DATA", "card", None), 0, 15_000).await.unwrap();
-    assert!(store.unwatch("run7", "C0DATA").await.unwrap());
-    let update = tailerbot::store::WatchUpdate {
+fn running(now: i64) -> WatchUpdate {
+    WatchUpdate {
         status: Some("RUNNING".into()),
-        status_since: Some(1),
-        first_seen_at: Some(1),
+        status_since: Some(now),
+        first_seen_at: Some(now),
         interval_ms: 15_000,
-        next_poll_at: 15_001,
+        next_poll_at: now + 15_000,
         item: None,
         active: true,
+    }
+}
+
+async fn texts(store: &Store, now: i64) -> Vec<String> {
+    store.claim_outbox(now, 10).await.unwrap().into_iter().map(|r| r.message.body.text).collect()
+}
+
+/// Each case runs against a fresh database of each backend.
+macro_rules! contract {
+    ($(async fn $name:ident($store:ident) $body:block)*) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = TestDb::sqlite();
+                    let $store = db.open().await;
+                    $body
+                    $store.close().await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if postgres_skipped() {
+                        return;
+                    }
+                    let db = TestDb::postgres().await;
+                    let $store = db.open().await;
+                    $body
+                    $store.close().await;
+                    db.finish().await;
+                }
+            )*
+        }
     };
-    store.record_poll("run7", &update, &[], &[], 1).await.unwrap();
-    assert_eq!(store.active_watch_count().await.unwrap(), 0);
+}
+
+contract! {
+    async fn a_request_key_is_new_once(store) {
+        assert!(store.first_time("trigger:1", 0).await.unwrap());
+        assert!(!store.first_time("trigger:1", 10).await.unwrap());
+        assert!(store.first_within("write:x", 0, 60_000).await.unwrap());
+        assert!(!store.first_within("write:x", 59_999, 60_000).await.unwrap());
+        assert!(store.first_within("write:x", 120_000, 60_000).await.unwrap());
+        assert_eq!(store.forget_requests_before(60_000).await.unwrap(), 1, "trigger:1 is a day old, write:x is not");
+    }
+
+    async fn racing_requests_with_one_key_are_handled_once(store) {
+        let racers: Vec<_> = (0..8).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.first_time("trigger:race", 5).await.unwrap() })
+        }).collect();
+        let mut first = 0;
+        for racer in racers {
+            first += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(first, 1);
+    }
+
+    async fn a_confirmation_is_decided_once_among_racing_clicks(store) {
+        store.create_confirmation(&confirmation("c1", Action::Disable)).await.unwrap();
+        let clicks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { store.decide("c1", ConfirmationState::Confirmed, &format!("U{i}"), 1_000).await.unwrap() })
+            })
+            .collect();
+        let mut decided = 0;
+        for click in clicks {
+            if matches!(click.await.unwrap(), Decision::Decided(_)) {
+                decided += 1;
+            }
+        }
+        assert_eq!(decided, 1);
+        let stored = store.confirmation("c1").await.unwrap().unwrap();
+        assert_eq!((stored.state, stored.request.action), (ConfirmationState::Confirmed, Action::Disable));
+    }
+
+    async fn an_expired_confirmation_is_reported_expired_once(store) {
+        store.create_confirmation(&confirmation("c2", Action::Launch)).await.unwrap();
+        assert!(matches!(store.decide("c2", ConfirmationState::Confirmed, "U0A", 600_001).await.unwrap(), Decision::Expired(_)));
+        assert!(matches!(store.decide("c2", ConfirmationState::Confirmed, "U0A", 600_002).await.unwrap(), Decision::AlreadyDecided(_)));
+        assert_eq!(store.decide("nope", ConfirmationState::Confirmed, "U0A", 1).await.unwrap(), Decision::NotFound);
+    }
+
+    async fn the_audit_trail_keeps_entries_newest_first_per_job(store) {
+        for (i, job) in ["iowa", "sales", "iowa"].into_iter().enumerate() {
+            let entry = tailerbot::store::AuditEntry {
+                id: 0,
+                at: i as i64,
+                reference: format!("ref{i}"),
+                user_id: "U0A".into(),
+                channel_id: "C0DATA".into(),
+                action: Action::Launch,
+                job: Some(job.into()),
+                environment: Some("DEV".into()),
+                outcome: tailerbot::store::AuditOutcome::Succeeded,
+                detail: "launch".into(),
+                tailer_answer: None,
+            };
+            store.audit(&entry).await.unwrap();
+        }
+        let iowa: Vec<String> = store.recent_audit(Some("iowa"), 10).await.unwrap().into_iter().map(|e| e.reference).collect();
+        assert_eq!(iowa, vec!["ref2", "ref0"]);
+        assert_eq!(store.recent_audit(None, 2).await.unwrap().len(), 2);
+    }
+
+    async fn successive_edits_of_one_card_collapse_to_the_latest(store) {
+        store.enqueue(&[message("card:r:C", "edit 1", Some("edit:card:r:C"))], 0).await.unwrap();
+        store.enqueue(&[message("card:r:C", "edit 2", Some("edit:card:r:C"))], 1).await.unwrap();
+        store.enqueue(&[message("card:r:C", "edit 3", Some("edit:card:r:C"))], 2).await.unwrap();
+        assert_eq!(store.outbox_depth().await.unwrap().0, 1);
+        assert_eq!(texts(&store, 10).await, vec!["edit 3"]);
+    }
+
+    async fn only_the_first_pending_message_of_a_lane_is_due(store) {
+        store.enqueue(&[message("a", "a1", None), message("a", "a2", None), message("b", "b1", None)], 0).await.unwrap();
+        assert_eq!(texts(&store, 0).await, vec!["a1", "b1"]);
+        let first = store.claim_outbox(0, 10).await.unwrap().remove(0);
+        assert!(!first.in_doubt, "claimed by this replica only");
+        store.outbox_sent(&first, Some("1.1")).await.unwrap();
+        assert_eq!(texts(&store, 0).await, vec!["a2", "b1"]);
+    }
+
+    async fn a_root_message_becomes_its_lane_thread(store) {
+        store.enqueue(&[message("card:r1:C0DATA", "card", None).as_root()], 0).await.unwrap();
+        let root = store.claim_outbox(0, 10).await.unwrap().remove(0);
+        store.outbox_sent(&root, Some("1700000000.000001")).await.unwrap();
+        assert_eq!(store.thread("card:r1:C0DATA").await.unwrap(), Some(("C0DATA".into(), "1700000000.000001".into())));
+        assert!(!store.lane_root_failed("card:r1:C0DATA").await.unwrap());
+    }
+
+    async fn a_message_that_timed_out_on_the_wire_comes_back_in_doubt(store) {
+        store.enqueue(&[message("a", "a1", None)], 0).await.unwrap();
+        let row = store.claim_outbox(0, 10).await.unwrap().remove(0);
+        store.outbox_retry(row.id, 1_000, "timed out", true).await.unwrap();
+        let again = store.claim_outbox(1_000, 10).await.unwrap().remove(0);
+        assert!(again.in_doubt);
+        assert_eq!(again.attempts, 1);
+    }
+
+    async fn a_run_is_announced_in_a_channel_once(store) {
+        assert!(store.announce("C0S", "run1", &message("s", "x", None), 0).await.unwrap());
+        assert!(!store.announce("C0S", "run1", &message("s", "x", None), 1).await.unwrap());
+        store.mark_announced("C0S", "run2", 2).await.unwrap();
+        assert!(!store.announce("C0S", "run2", &message("s", "y", None), 3).await.unwrap());
+        assert_eq!(store.outbox_depth().await.unwrap().0, 1);
+    }
+
+    async fn the_next_due_time_ignores_messages_waiting_behind_their_lane_head(store) {
+        store.enqueue(&[message("a", "a1", None), message("a", "a2", None)], 0).await.unwrap();
+        let head = store.claim_outbox(0, 10).await.unwrap().remove(0);
+        store.outbox_defer(head.id, 5_000).await.unwrap();
+        assert_eq!(store.outbox_next_due().await.unwrap(), Some(5_000), "a2 waits for a1, so nothing is due before 5 s");
+        assert!(store.claim_outbox(4_999, 10).await.unwrap().is_empty());
+    }
+
+    async fn a_channel_that_follows_a_run_on_a_card_is_not_announced_its_end(store) {
+        assert!(store.start_watch("iowa-prepare", &card("run9", "C0DATA"), &message("card:run9:C0DATA", "card", None), 0, 15_000).await.unwrap());
+        assert!(!store.announce("C0DATA", "run9", &message("s", "ended", None), 1).await.unwrap());
+        assert!(store.announce("C0OTHER", "run9", &message("s", "ended", None), 1).await.unwrap());
+    }
+
+    async fn racing_watches_of_one_run_in_one_channel_make_one_card(store) {
+        let racers: Vec<_> = (0..8).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.start_watch("iowa-prepare", &card("run5", "C0DATA"), &message("card:run5:C0DATA", "card", None), 0, 15_000).await.unwrap()
+            })
+        }).collect();
+        let mut started = 0;
+        for racer in racers {
+            started += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(started, 1);
+        assert_eq!(store.outbox_depth().await.unwrap().0, 1, "one card posted");
+        assert_eq!(store.cards("run5").await.unwrap().len(), 1);
+    }
+
+    async fn a_claimed_poll_is_recorded_with_its_messages_and_released(store) {
+        store.start_watch("iowa-prepare", &card("run3", "C0DATA"), &message("card:run3:C0DATA", "card", None), 0, 15_000).await.unwrap();
+        let due = store.claim_watches(0, 10).await.unwrap();
+        assert_eq!(due.iter().map(|w| w.run_id.as_str()).collect::<Vec<_>>(), vec!["run3"]);
+        assert!(store.record_poll("run3", &running(1), &[message("card:run3:C0DATA", "RUNNING", None)], &[], 1).await.unwrap());
+        let w = store.watch("run3").await.unwrap().unwrap();
+        assert_eq!((w.status.as_deref(), w.polls, w.next_poll_at), (Some("RUNNING"), 1, 15_001));
+        assert_eq!(store.outbox_depth().await.unwrap().0, 2, "the card and the poll's reply");
+        assert!(store.claim_watches(15_000, 10).await.unwrap().is_empty(), "not due again before its next poll");
+        assert_eq!(store.next_watch_due().await.unwrap(), Some(15_001));
+    }
+
+    async fn a_poll_does_not_revive_a_watch_stopped_meanwhile(store) {
+        store.start_watch("iowa-prepare", &card("run7", "C0DATA"), &message("card:run7:C0DATA", "card", None), 0, 15_000).await.unwrap();
+        assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), 1);
+        assert!(store.unwatch("run7", "C0DATA").await.unwrap());
+        assert!(!store.record_poll("run7", &running(1), &[message("card:run7:C0DATA", "late", None)], &[], 1).await.unwrap());
+        assert_eq!(store.active_watch_count().await.unwrap(), 0);
+        assert_eq!(store.outbox_depth().await.unwrap().0, 1, "only the card: the late poll's message is dropped with it");
+    }
+
+    async fn a_timer_fires_once(store) {
+        let timer = TimerRow {
+            id: "t1".into(),
+            job: "iowa".into(),
+            due_at: 1_000,
+            channel_id: "C0DATA".into(),
+            lane: "write:1".into(),
+            requested_by: "U0A".into(),
+            reason: None,
+            attempts: 0,
+        };
+        store.add_timer(&timer, 0).await.unwrap();
+        assert!(store.claim_timers(999, 10).await.unwrap().is_empty());
+        assert_eq!(store.claim_timers(1_000, 10).await.unwrap().len(), 1);
+        assert!(store.finish_timer("t1", "done", &[message("write:1", "re-enabled", None)], 1_000).await.unwrap());
+        assert!(!store.finish_timer("t1", "done", &[message("write:1", "re-enabled", None)], 1_001).await.unwrap());
+        assert_eq!(store.outbox_depth().await.unwrap().0, 1);
+        assert!(store.pending_timers().await.unwrap().is_empty());
+    }
+
+    async fn subscriptions_and_markers_round_trip(store) {
+        let sub = tailerbot::store::SubscriptionRow {
+            channel_id: "C0DATA".into(),
+            target: "iowa".into(),
+            filter: "failures".into(),
+            created_by: "U0A".into(),
+            created_at: 0,
+        };
+        assert!(store.subscribe(&sub).await.unwrap());
+        assert!(!store.subscribe(&tailerbot::store::SubscriptionRow { filter: "all".into(), ..sub.clone() }).await.unwrap());
+        assert_eq!(store.subscriptions(Some("C0DATA")).await.unwrap()[0].filter, "all");
+        assert_eq!(store.subscriptions(None).await.unwrap().len(), 1);
+        assert!(store.unsubscribe("C0DATA", "iowa").await.unwrap());
+        assert!(!store.unsubscribe("C0DATA", "iowa").await.unwrap());
+        store.set_marker("polled", 5).await.unwrap();
+        store.set_marker("polled", 6).await.unwrap();
+        assert_eq!(store.marker("polled").await.unwrap(), Some(6));
+    }
+}
+
+/// The SQLite store has one replica: a new process frees what the last one claimed, and
+/// a message it claimed is in doubt.
+#[tokio::test]
+async fn reopening_an_sqlite_store_frees_claims_and_puts_claimed_messages_in_doubt() {
+    let db = TestDb::sqlite();
+    let before = db.open().await;
+    before.enqueue(&[message("a", "a1", None)], 0).await.unwrap();
+    before.start_watch("iowa", &card("run1", "C0DATA"), &message("card:run1:C0DATA", "card", None), 0, 15_000).await.unwrap();
+    assert_eq!(before.claim_outbox(0, 10).await.unwrap().len(), 2);
+    assert_eq!(before.claim_watches(0, 10).await.unwrap().len(), 1);
+    drop(before);
+    let after = db.open().await;
+    let rows = after.claim_outbox(0, 10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.in_doubt));
+    assert_eq!(after.claim_watches(0, 10).await.unwrap().len(), 1, "at once, not after the lease");
+}
+
+/// Several replicas on one PostgreSQL database.
+mod replicas {
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(30);
+
+    async fn replicas(n: usize) -> Option<(TestDb, Vec<Store>)> {
+        if postgres_skipped() {
+            return None;
+        }
+        let db = TestDb::postgres().await;
+        let mut stores = Vec::new();
+        for _ in 0..n {
+            stores.push(db.open().await.with_lease(LEASE));
+        }
+        Some((db, stores))
+    }
+
+    #[tokio::test]
+    async fn a_watched_run_is_claimed_by_one_replica_until_its_lease_expires() {
+        let Some((db, r)) = replicas(2).await else { return };
+        r[0].start_watch("iowa", &card("run1", "C0DATA"), &message("card:run1:C0DATA", "card", None), 0, 15_000).await.unwrap();
+        assert_eq!(r[0].claim_watches(0, 10).await.unwrap().len(), 1);
+        assert!(r[1].claim_watches(1, 10).await.unwrap().is_empty(), "the other replica holds it");
+        assert_eq!(r[1].next_watch_due().await.unwrap(), Some(30_000), "the other replica waits for the lease, not the poll");
+        // The first replica dies: no renewal, no record. Its lease runs out.
+        let taken = r[1].claim_watches(30_000, 10).await.unwrap();
+        assert_eq!(taken.len(), 1);
+        assert!(r[1].record_poll("run1", &running(30_001), &[message("card:run1:C0DATA", "RUNNING", None)], &[], 30_001).await.unwrap());
+        // The first replica wakes up late with its own result: nothing of it is written.
+        assert!(!r[0].record_poll("run1", &running(30_002), &[message("card:run1:C0DATA", "RUNNING", None)], &[], 30_002).await.unwrap());
+        assert_eq!(r[0].outbox_depth().await.unwrap().0, 2, "the card and one RUNNING reply");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_renewed_lease_keeps_the_work_with_its_replica() {
+        let Some((db, r)) = replicas(2).await else { return };
+        r[0].enqueue(&[message("a", "a1", None)], 0).await.unwrap();
+        assert_eq!(r[0].claim_outbox(0, 10).await.unwrap().len(), 1);
+        assert!(r[0].renew_leases(29_000).await.unwrap() >= 1);
+        assert!(r[1].claim_outbox(30_000, 10).await.unwrap().is_empty(), "renewed until 59 s");
+        assert!(r[0].hold_lease("subscriptions", 0).await.unwrap());
+        assert!(!r[1].hold_lease("subscriptions", 10_000).await.unwrap());
+        assert!(r[0].hold_lease("subscriptions", 10_000).await.unwrap(), "its holder keeps it");
+        assert!(r[1].hold_lease("subscriptions", 40_000).await.unwrap(), "taken over once it runs out");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_message_taken_over_from_a_dead_replica_is_in_doubt_and_its_lane_stays_in_order() {
+        let Some((db, r)) = replicas(2).await else { return };
+        r[0].enqueue(&[message("a", "a1", None), message("a", "a2", None)], 0).await.unwrap();
+        let claimed = r[0].claim_outbox(0, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|m| m.message.body.text.as_str()).collect::<Vec<_>>(), vec!["a1"]);
+        assert!(r[1].claim_outbox(0, 10).await.unwrap().is_empty(), "a2 waits behind a1, a1 is claimed");
+        let taken = r[1].claim_outbox(30_000, 10).await.unwrap();
+        assert_eq!(taken.iter().map(|m| (m.message.body.text.as_str(), m.in_doubt)).collect::<Vec<_>>(), vec![("a1", true)]);
+        r[1].outbox_sent(&taken[0], Some("1.1")).await.unwrap();
+        let next = r[1].claim_outbox(30_001, 10).await.unwrap();
+        assert_eq!(next.iter().map(|m| (m.message.body.text.as_str(), m.in_doubt)).collect::<Vec<_>>(), vec![("a2", false)]);
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn replicas_claiming_at_once_share_the_work_without_overlap() {
+        let Some((db, r)) = replicas(3).await else { return };
+        for i in 0..120 {
+            let run = format!("run{i}");
+            r[0].start_watch("iowa", &card(&run, "C0DATA"), &message(&format!("card:{run}:C0DATA"), "card", None), 0, 15_000)
+                .await
+                .unwrap();
+        }
+        let claimers: Vec<_> = r
+            .iter()
+            .cloned()
+            .map(|store| {
+                tokio::spawn(async move { store.claim_watches(0, 50).await.unwrap().into_iter().map(|w| w.run_id).collect::<Vec<_>>() })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for claimer in claimers {
+            all.extend(claimer.await.unwrap());
+        }
+        let claimed = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!((claimed, all.len()), (120, 120), "three claims of up to 50 at once: every run claimed exactly once");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_clean_shutdown_gives_claims_back_at_once() {
+        let Some((db, r)) = replicas(2).await else { return };
+        r[0].enqueue(&[message("a", "a1", None)], 0).await.unwrap();
+        assert_eq!(r[0].claim_outbox(0, 10).await.unwrap().len(), 1);
+        r[0].release_leases().await.unwrap();
+        let taken = r[1].claim_outbox(1, 10).await.unwrap();
+        assert_eq!(taken.len(), 1);
+        assert!(taken[0].in_doubt, "claimed and not recorded: it may have been sent");
+        db.finish().await;
+    }
 }

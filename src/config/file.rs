@@ -37,6 +37,7 @@ pub struct RawWatch {
     pub subscription_poll_secs: Option<Spanned<u64>>,
     pub max_concurrent_polls: Option<Spanned<u64>>,
     pub unknown_status_final_after_secs: Option<Spanned<u64>>,
+    pub lease_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

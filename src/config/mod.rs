@@ -56,6 +56,9 @@ pub struct WatchConfig {
     pub max_concurrent_polls: usize,
     /// An unknown status that stays unchanged this long is taken as final.
     pub unknown_status_final_after: Duration,
+    /// How long a replica's claim on a piece of work (a run to poll, a message to send,
+    /// a timer) lasts without renewal: how soon another replica takes over from a dead one.
+    pub lease: Duration,
 }
 
 /// `[tailer]`: the parts of the Tailer connection that are not secret.

@@ -143,6 +143,7 @@ fn watch(source: &Source, raw: &RawConfig) -> Result<WatchConfig, ConfigError> {
             "watch.unknown_status_final_after_secs",
             600,
         )?),
+        lease: Duration::from_secs(positive(source, &w.lease_secs, "watch.lease_secs", 30)?),
     })
 }
 

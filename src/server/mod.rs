@@ -69,7 +69,8 @@ impl Application {
             .context("building the Slack client")?;
         let store = Store::connect(&settings.database_url)
             .await
-            .with_context(|| format!("opening the store at {}", redact_url(&settings.database_url)))?;
+            .with_context(|| format!("opening the store at {}", redact_url(&settings.database_url)))?
+            .with_lease(config.watch.lease);
         let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
         let bot = Arc::new(Bot::new(Arc::new(config), tailer, Arc::new(slack), store, clock.clone()));
         let workers = Workers::new(bot.clone());
@@ -152,6 +153,9 @@ impl Application {
         if tokio::time::timeout_at(deadline, loops.wait()).await.is_err() {
             let (depth, _) = bot.store.outbox_depth().await.unwrap_or_default();
             tracing::warn!(undelivered = depth, "shutdown deadline reached before the outbox was flushed; it resumes at the next start");
+        }
+        if let Err(error) = bot.store.release_leases().await {
+            tracing::warn!(%error, "cannot give back this replica's claims; others take them over when they expire");
         }
         bot.store.close().await;
         tracing::info!("stopped");

@@ -158,6 +158,8 @@ struct PostMessage<'a> {
     reply_broadcast: bool,
     unfurl_links: bool,
     unfurl_media: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -184,6 +186,35 @@ struct Posted {
 
 #[derive(Deserialize)]
 struct Acknowledged {}
+
+/// The messages of `conversations.history` or `conversations.replies`.
+#[derive(Deserialize)]
+struct History {
+    #[serde(default)]
+    messages: Vec<HistoryMessage>,
+}
+
+#[derive(Deserialize)]
+struct HistoryMessage {
+    ts: String,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+}
+
+/// The `event_type` of the metadata each outbox post carries, so that a post in doubt
+/// can be recognised in the channel's history.
+pub const OUTBOX_METADATA_EVENT: &str = "tailerbot_outbox";
+
+/// The message metadata naming outbox message `id`.
+pub fn outbox_metadata(id: i64) -> serde_json::Value {
+    serde_json::json!({"event_type": OUTBOX_METADATA_EVENT, "event_payload": {"outbox_id": id.to_string()}})
+}
+
+fn carries_outbox_id(metadata: Option<&serde_json::Value>, id: i64) -> bool {
+    metadata.is_some_and(|m| {
+        m["event_type"] == OUTBOX_METADATA_EVENT && m["event_payload"]["outbox_id"].as_str().is_some_and(|v| v == id.to_string())
+    })
+}
 
 #[derive(Deserialize)]
 struct Members {
@@ -246,13 +277,15 @@ impl SlackApi {
         self.client.open_session(&self.token)
     }
 
-    /// `chat.postMessage`; returns the message's `ts`.
+    /// `chat.postMessage`; returns the message's `ts`. `metadata` (see
+    /// [`outbox_metadata`]) lets [`SlackApi::find_posted`] recognise it later.
     pub async fn post_message(
         &self,
         channel: &str,
         message: &Message,
         thread_ts: Option<&str>,
         broadcast: bool,
+        metadata: Option<serde_json::Value>,
     ) -> Result<String, SlackError> {
         let body = PostMessage {
             channel,
@@ -262,10 +295,34 @@ impl SlackApi {
             reply_broadcast: broadcast && thread_ts.is_some(),
             unfurl_links: false,
             unfurl_media: false,
+            metadata,
         };
         let posted: Posted =
             self.timed("chat.postMessage", self.session().http_session_api.http_post("chat.postMessage", &body, None)).await?;
         Ok(posted.ts)
+    }
+
+    /// Looks for outbox message `id` among the channel's messages since `oldest_ms` (or
+    /// the replies of thread `thread_ts`): its `ts` when it was posted already.
+    pub async fn find_posted(&self, channel: &str, thread_ts: Option<&str>, id: i64, oldest_ms: i64) -> Result<Option<String>, SlackError> {
+        // A little before the message was queued, in Slack's "seconds.micros".
+        let oldest = format!("{}.000000", (oldest_ms / 1000 - 60).max(0));
+        let history: History = match thread_ts {
+            Some(ts) => {
+                let params = vec![("channel", Some(channel)), ("ts", Some(ts)), ("include_all_metadata", Some("true")), ("limit", Some("1000"))];
+                self.timed("conversations.replies", self.session().http_session_api.http_get("conversations.replies", &params, None)).await?
+            }
+            None => {
+                let params = vec![
+                    ("channel", Some(channel)),
+                    ("oldest", Some(oldest.as_str())),
+                    ("include_all_metadata", Some("true")),
+                    ("limit", Some("1000")),
+                ];
+                self.timed("conversations.history", self.session().http_session_api.http_get("conversations.history", &params, None)).await?
+            }
+        };
+        Ok(history.messages.into_iter().find(|m| carries_outbox_id(m.metadata.as_ref(), id)).map(|m| m.ts))
     }
 
     /// `chat.update`.

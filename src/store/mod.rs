@@ -1,24 +1,37 @@
 //! The store: everything the bot must not forget (requests already handled, pending
 //! confirmations, the audit trail, launched and watched runs, cards, subscriptions,
-//! timers, the outbox) in a real database. SQLite is the
-//! embedded default; the types here are the same whatever the backend, so that the
-//! PostgreSQL implementation for several replicas slots in behind them.
+//! timers, the outbox) in a real database: SQLite embedded by default, PostgreSQL for
+//! several replicas. Every operation is written once, in SQL both speak (`$n`
+//! parameters, `ON CONFLICT`, `RETURNING`), and compiled for each backend by
+//! [`on_backend!`].
+//!
+//! Work that one replica must do alone (polling a run, sending a lane's next message,
+//! firing a timer, polling subscriptions) is *claimed*: the claim writes this replica's
+//! id and a lease expiry on the row (PostgreSQL skips rows another replica is claiming,
+//! `FOR UPDATE SKIP LOCKED`), the lease is renewed while the replica lives
+//! ([`Store::renew_leases`]) and released when the work is recorded. A replica that dies
+//! stops renewing; when its leases expire another one takes the work over.
 
 mod outbox;
 mod records;
-mod sqlite;
+mod requests;
 mod subscriptions;
 mod watches;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, NewConfirmation, OutboxBody, OutboxMessage,
     OutboxMethod, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate,
 };
+
+/// How long a claim lasts without renewal, unless the configuration says otherwise.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// A store operation that failed; the cause is logged, the user gets a reference.
 #[derive(Debug, thiserror::Error)]
@@ -35,36 +48,176 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The database behind the bot. Cheap to clone.
+/// Which database, with its pool.
 #[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the store's pool and `$lock` to the row-locking
+/// clause of a claim (PostgreSQL: skip rows another replica is claiming; SQLite has one
+/// writer). The body is compiled once per backend.
+macro_rules! on_backend {
+    ($store:expr, $pool:ident => $body:expr) => {
+        on_backend!($store, $pool, _lock => $body)
+    };
+    ($store:expr, $pool:ident, $lock:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => {
+                let $lock: &str = "";
+                $body
+            }
+            $crate::store::Backend::Postgres($pool) => {
+                let $lock: &str = " FOR UPDATE SKIP LOCKED";
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// The database behind the bot. Cheap to clone.
+#[derive(Clone)]
 pub struct Store {
-    pool: sqlx::SqlitePool,
+    backend: Backend,
+    /// This replica's name on the rows it claims.
+    owner: Arc<str>,
+    lease_ms: i64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend_name()).field("owner", &self.owner).finish()
+    }
 }
 
 impl Store {
-    /// Opens (creating when missing) and migrates the database of `DATABASE_URL`.
+    /// Opens and migrates the database of `DATABASE_URL`: `sqlite://PATH` (created when
+    /// missing) or `postgres://...`.
     pub async fn connect(database_url: &str) -> StoreResult<Store> {
-        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-            return Err(StoreError::Unsupported("PostgreSQL is not supported by this version yet; use sqlite://PATH".into()));
+        let backend = if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(database_url)?.application_name("tailerbot");
+            let pool = PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?;
+            // Replicas starting together migrate one at a time (sqlx takes an advisory lock).
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Backend::Postgres(pool)
+        } else if database_url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(database_url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let pool =
+                SqlitePoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Backend::Sqlite(pool)
+        } else {
+            return Err(StoreError::Unsupported("expected sqlite://PATH or postgres://...".into()));
+        };
+        let owner = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let store = Store { backend, owner: owner.into(), lease_ms: DEFAULT_LEASE.as_millis() as i64 };
+        if let Backend::Sqlite(_) = store.backend {
+            // An SQLite file has one replica: whatever an earlier process claimed, it
+            // claimed before this one started, and it is gone.
+            store.release_dead_claims().await?;
         }
-        let options = SqliteConnectOptions::from_str(database_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(store)
+    }
+
+    /// The same store with claims lasting `lease` between renewals.
+    pub fn with_lease(mut self, lease: Duration) -> Store {
+        self.lease_ms = lease.as_millis().max(1) as i64;
+        self
+    }
+
+    /// How long a claim lasts between renewals.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms as u64)
+    }
+
+    /// This replica's name on the rows it claims.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Reachable and answering (readiness).
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_backend!(self, pool => sqlx::query("SELECT 1").execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Keeps this replica's claims alive: called every third of the lease while it runs.
+    pub async fn renew_leases(&self, now_ms: i64) -> StoreResult<u64> {
+        let until = now_ms + self.lease_ms;
+        let mut renewed = 0;
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for table in ["watches", "outbox", "timers", "leases"] {
+                let sql = format!("UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2");
+                renewed += sqlx::query(&sql).bind(until).bind(&*self.owner).execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+        });
+        Ok(renewed)
+    }
+
+    /// Takes (or keeps) a named lease, such as the subscription poller's: true while this
+    /// replica holds it.
+    pub async fn hold_lease(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
+        let done: u64 = on_backend!(self, pool => sqlx::query(
+            "INSERT INTO leases (name, lease_owner, lease_until) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+             WHERE leases.lease_until <= $4 OR leases.lease_owner = $2",
+        )
+        .bind(name)
+        .bind(&*self.owner)
+        .bind(now_ms + self.lease_ms)
+        .bind(now_ms)
+        .execute(pool)
+        .await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Gives this replica's claims back (a clean shutdown), so that another replica need
+    /// not wait for them to expire. A message claimed but not recorded is in doubt.
+    pub async fn release_leases(&self) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE outbox SET in_doubt = TRUE WHERE lease_owner = $1").bind(&*self.owner).execute(&mut *tx).await?;
+            for table in ["watches", "outbox", "timers", "leases"] {
+                let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1");
+                sqlx::query(&sql).bind(&*self.owner).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Frees every claim (SQLite at start: the process that made them is gone). A
+    /// message that was being sent is in doubt: it may have reached Slack.
+    async fn release_dead_claims(&self) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE outbox SET in_doubt = TRUE WHERE lease_owner IS NOT NULL").execute(&mut *tx).await?;
+            for table in ["watches", "outbox", "timers", "leases"] {
+                let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL");
+                sqlx::query(&sql).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_backend!(self, pool => pool.close().await);
     }
 }

@@ -135,7 +135,7 @@ pub enum Decision {
 }
 
 /// A run the bot launched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KnownRun {
     pub run_id: String,
     pub job: String,
@@ -247,13 +247,16 @@ impl OutboxMessage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
     pub id: i64,
+    /// Claimed before by a replica that died, or its last try timed out on the wire: it
+    /// may already be in Slack, which is asked before it is sent again.
+    pub in_doubt: bool,
     pub message: OutboxMessage,
     pub created_at: i64,
     pub attempts: i64,
 }
 
 /// A run being followed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct WatchRow {
     pub run_id: String,
     pub job: String,
@@ -285,7 +288,7 @@ pub struct WatchUpdate {
 }
 
 /// A card showing a run in one channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CardRow {
     pub run_id: String,
     pub channel_id: String,
@@ -295,7 +298,7 @@ pub struct CardRow {
 }
 
 /// A channel's subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SubscriptionRow {
     pub channel_id: String,
     /// `job-name`, `tag:t` or `all`.
@@ -307,7 +310,7 @@ pub struct SubscriptionRow {
 }
 
 /// A timed re-enable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TimerRow {
     pub id: String,
     pub job: String,

@@ -1,7 +1,8 @@
 //! The outbox worker: takes the first due message of each lane, paces posts to about one
 //! per second per channel, honours `Retry-After`, retries 5xx and timeouts with back-off,
 //! and gives up only on errors that retrying cannot fix — telling the person who asked
-//! when the channel is the problem.
+//! when the channel is the problem. A post in doubt (its sender died, or its last try
+//! timed out on the wire) is looked for in the channel first and sent only if absent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,8 @@ pub struct Delivery {
 
 enum Sent {
     Done(Option<String>),
-    Later(i64),
+    /// Try again then; `true` when this try may have reached Slack.
+    Later(i64, bool),
     Failed(String),
     /// Not sent because the message it belongs under could not be: no use trying.
     Dropped(String),
@@ -69,7 +71,7 @@ impl Delivery {
     /// One pass: the first due message of each lane.
     async fn pass(&self) -> usize {
         let now = self.bot.now_ms();
-        let rows = match self.bot.store.outbox_heads(now, 64).await {
+        let rows = match self.bot.store.claim_outbox(now, 64).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::error!(%error, "cannot read the outbox");
@@ -114,7 +116,7 @@ impl Delivery {
                 }
                 recorded
             }
-            Sent::Later(at) => store.outbox_retry(row.id, at, "retrying").await,
+            Sent::Later(at, in_doubt) => store.outbox_retry(row.id, at, "retrying", in_doubt).await,
             Sent::Dropped(reason) => {
                 tracing::info!(id = row.id, lane = %row.message.lane, %reason, "dropping a message whose thread was never posted");
                 store.outbox_failed(row.id, &reason).await
@@ -173,7 +175,22 @@ impl Delivery {
                 self.bot.slack.respond(url, &body).await.map(|()| None)
             }
             (OutboxMethod::Post, Some(channel)) => {
-                self.bot.slack.post_message(channel, &message, thread.as_deref(), m.broadcast).await.map(Some)
+                if row.in_doubt {
+                    match self.bot.slack.find_posted(channel, thread.as_deref(), row.id, row.created_at).await {
+                        Ok(Some(ts)) => {
+                            tracing::info!(id = row.id, lane = %m.lane, "a message in doubt is already in Slack; not posting it again");
+                            return Sent::Done(Some(ts));
+                        }
+                        Ok(None) => tracing::info!(id = row.id, lane = %m.lane, "a message in doubt is not in Slack; posting it"),
+                        Err(error) => tracing::warn!(
+                            %error,
+                            id = row.id,
+                            "cannot check whether a message in doubt reached Slack; posting it (it may show twice)"
+                        ),
+                    }
+                }
+                let metadata = Some(crate::slack::api::outbox_metadata(row.id));
+                self.bot.slack.post_message(channel, &message, thread.as_deref(), m.broadcast, metadata).await.map(Some)
             }
             (OutboxMethod::Update, Some(channel)) => match (thread, ChannelId::parse(channel)) {
                 (Some(ts), Ok(channel)) => self.bot.slack.update_message(&channel, &ts, &message).await.map(|()| None),
@@ -203,7 +220,7 @@ impl Delivery {
                     self.pacing.insert(c.clone(), now + wait);
                 }
                 tracing::warn!(method = error.method, wait_ms = wait, "Slack asked to slow down");
-                Sent::Later(now + wait)
+                Sent::Later(now + wait, false)
             }
             _ if error.is_permanent() => {
                 self.stats.slack_error(now);
@@ -214,7 +231,8 @@ impl Delivery {
                 let base = (1_000_i64 << row.attempts.clamp(0, 10)).min(MAX_BACKOFF_MS);
                 let jitter = rand::rng().random_range(0..=base / 5);
                 tracing::warn!(%error, attempts = row.attempts + 1, "Slack failed; will retry");
-                Sent::Later(now + base + jitter)
+                let on_the_wire = matches!(error.kind, SlackErrorKind::Timeout | SlackErrorKind::Transport);
+                Sent::Later(now + base + jitter, on_the_wire && row.message.method == OutboxMethod::Post)
             }
         }
     }

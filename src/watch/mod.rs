@@ -28,6 +28,8 @@ use crate::bot::Bot;
 const TICK: Duration = Duration::from_secs(1);
 /// Passes of the timer loop between two prunings of the store (about ten minutes).
 const MAINTENANCE_EVERY: u64 = 600;
+/// The named lease of the subscription poll: one replica polls at a time.
+const SUBSCRIPTIONS_LEASE: &str = "subscriptions";
 
 /// The four workers of one bot.
 pub struct Workers {
@@ -88,8 +90,15 @@ impl Workers {
         tracker.spawn(async move {
             let every = w.bot.config.watch.subscription_poll;
             loop {
-                // The first pass at start catches up on what ended while the bot was down.
-                w.subscriptions.run_once().await;
+                // One replica polls at a time. The first pass at start catches up on what
+                // ended while the bot was down.
+                match w.bot.store.hold_lease(SUBSCRIPTIONS_LEASE, w.bot.now_ms()).await {
+                    Ok(true) => {
+                        w.subscriptions.run_once().await;
+                    }
+                    Ok(false) => tracing::debug!("another replica polls the subscriptions"),
+                    Err(error) => tracing::warn!(%error, "cannot take the subscription poll; trying again later"),
+                }
                 tokio::select! {
                     () = s.cancelled() => break,
                     () = tokio::time::sleep(every) => {}
@@ -113,6 +122,21 @@ impl Workers {
                 }
             }
             tracing::info!("timers stopped");
+        });
+        let w = self.clone();
+        let s = stop.clone();
+        tracker.spawn(async move {
+            // Claims live while this replica does: renewed three times per lease.
+            let every = w.bot.store.lease() / 3;
+            loop {
+                tokio::select! {
+                    () = s.cancelled() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if let Err(error) = w.bot.store.renew_leases(w.bot.now_ms()).await {
+                    tracing::warn!(%error, "cannot renew this replica's claims; another replica may take the work over");
+                }
+            }
         });
         let w = self.clone();
         tracker.spawn(async move {

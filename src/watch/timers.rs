@@ -32,7 +32,7 @@ impl Timers {
 
     /// One pass; returns how many timers were handled.
     pub async fn run_once(&self) -> usize {
-        let due = match self.bot.store.due_timers(self.bot.now_ms(), 100).await {
+        let due = match self.bot.store.claim_timers(self.bot.now_ms(), 100).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "cannot read the timers");

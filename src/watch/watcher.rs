@@ -118,7 +118,7 @@ impl Watcher {
     /// One pass: polls every due run; returns how many were polled.
     pub async fn run_once(&self) -> usize {
         let now = self.bot.now_ms();
-        let due = match self.bot.store.due_watches(now, BATCH).await {
+        let due = match self.bot.store.claim_watches(now, BATCH).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "cannot read the watched runs");
@@ -175,8 +175,10 @@ impl Watcher {
             }
         };
         let (messages, announced) = messages(&job, &w, &cards, &change, &update, now);
-        if let Err(error) = self.bot.store.record_poll(&w.run_id, &update, &messages, &announced, now).await {
-            tracing::error!(%error, "cannot record a poll; it will be done again");
+        match self.bot.store.record_poll(&w.run_id, &update, &messages, &announced, now).await {
+            Ok(true) => {}
+            Ok(false) => tracing::info!("the run is no longer this replica's to poll (stopped, or taken over); the poll is dropped"),
+            Err(error) => tracing::error!(%error, "cannot record a poll; it will be done again"),
         }
     }
 

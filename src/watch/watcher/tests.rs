@@ -13,6 +13,7 @@ fn cfg() -> WatchConfig {
         subscription_poll: Duration::from_secs(60),
         max_concurrent_polls: 8,
         unknown_status_final_after: Duration::from_secs(600),
+        lease: Duration::from_secs(30),
     }
 }
 

@@ -1,0 +1,236 @@
+//! Requests already handled, confirmations, the audit trail and the runs the bot launched.
+
+use super::{
+    AuditEntry, AuditOutcome, Confirmation, ConfirmationState, Decision, KnownRun, NewConfirmation, Store, StoreError, StoreResult,
+    on_backend,
+};
+use crate::domain::Action;
+
+impl Store {
+    /// Records a request key (e.g. `trigger:<trigger_id>`). `true` the first time, `false`
+    /// when it was already handled, here or by another replica.
+    pub async fn first_time(&self, key: &str, now_ms: i64) -> StoreResult<bool> {
+        let done: u64 = on_backend!(self, pool => sqlx::query("INSERT INTO handled_requests (key, handled_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(now_ms)
+            .execute(pool)
+            .await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Like [`Store::first_time`], for a key that may come back after `window_ms`: true
+    /// unless the same key was seen within the window (a double submit).
+    pub async fn first_within(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<bool> {
+        let done: u64 = on_backend!(self, pool => sqlx::query(
+            "INSERT INTO handled_requests (key, handled_at) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET handled_at = excluded.handled_at WHERE handled_requests.handled_at <= $3",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(now_ms - window_ms)
+        .execute(pool)
+        .await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Forgets request keys older than `before_ms` (Slack never replays them that late).
+    pub async fn forget_requests_before(&self, before_ms: i64) -> StoreResult<u64> {
+        let done =
+            on_backend!(self, pool => sqlx::query("DELETE FROM handled_requests WHERE handled_at < $1").bind(before_ms).execute(pool).await?.rows_affected());
+        Ok(done)
+    }
+
+    pub async fn create_confirmation(&self, c: &NewConfirmation) -> StoreResult<()> {
+        on_backend!(self, pool => sqlx::query(
+            "INSERT INTO confirmations (id, created_at, expires_at, team_id, channel_id, requester, action, plan, second_person, state)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')",
+        )
+        .bind(&c.id)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .bind(&c.team_id)
+        .bind(&c.channel_id)
+        .bind(&c.requester)
+        .bind(c.action.name())
+        .bind(&c.plan)
+        .bind(c.second_person)
+        .execute(pool)
+        .await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn confirmation(&self, id: &str) -> StoreResult<Option<Confirmation>> {
+        let row = on_backend!(self, pool => sqlx::query_as::<_, RawConfirmation>("SELECT * FROM confirmations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
+        row.map(Confirmation::try_from).transpose()
+    }
+
+    /// Confirms or cancels a pending confirmation, once: of two clicks racing (on this
+    /// replica or another), one decides.
+    pub async fn decide(&self, id: &str, to: ConfirmationState, by: &str, now_ms: i64) -> StoreResult<Decision> {
+        let done: u64 = on_backend!(self, pool => sqlx::query(
+            "UPDATE confirmations SET state = $1, decided_by = $2, decided_at = $3
+             WHERE id = $4 AND state = 'pending' AND expires_at > $3",
+        )
+        .bind(to.as_str())
+        .bind(by)
+        .bind(now_ms)
+        .bind(id)
+        .execute(pool)
+        .await?.rows_affected());
+        let Some(current) = self.confirmation(id).await? else {
+            return Ok(Decision::NotFound);
+        };
+        if done == 1 {
+            return Ok(Decision::Decided(current));
+        }
+        if current.state == ConfirmationState::Pending {
+            // Pending but not decided: it expired. Only the click that marks it says so.
+            let marked: u64 = on_backend!(self, pool => sqlx::query("UPDATE confirmations SET state = 'expired' WHERE id = $1 AND state = 'pending'")
+                .bind(id)
+                .execute(pool)
+                .await?.rows_affected());
+            let expired = Confirmation { state: ConfirmationState::Expired, ..current };
+            return Ok(if marked == 1 { Decision::Expired(expired) } else { Decision::AlreadyDecided(expired) });
+        }
+        Ok(Decision::AlreadyDecided(current))
+    }
+
+    /// Appends to the audit trail; returns the entry's id.
+    pub async fn audit(&self, e: &AuditEntry) -> StoreResult<i64> {
+        let id = on_backend!(self, pool => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO audit (at, reference, user_id, channel_id, action, job, environment, outcome, detail, tailer_answer)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(e.at)
+        .bind(&e.reference)
+        .bind(&e.user_id)
+        .bind(&e.channel_id)
+        .bind(e.action.name())
+        .bind(&e.job)
+        .bind(&e.environment)
+        .bind(e.outcome.as_str())
+        .bind(&e.detail)
+        .bind(&e.tailer_answer)
+        .fetch_one(pool)
+        .await?);
+        Ok(id)
+    }
+
+    /// The latest entries, newest first, for one job or all.
+    pub async fn recent_audit(&self, job: Option<&str>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let rows = on_backend!(self, pool => sqlx::query_as::<_, RawAudit>(
+            "SELECT * FROM audit WHERE ($1 IS NULL OR job = $1) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(job)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?);
+        rows.into_iter().map(AuditEntry::try_from).collect()
+    }
+
+    /// Remembers which job a launched run belongs to.
+    pub async fn remember_run(&self, run: &KnownRun) -> StoreResult<()> {
+        on_backend!(self, pool => sqlx::query(
+            "INSERT INTO runs (run_id, job, channel_id, launched_by, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (run_id) DO NOTHING",
+        )
+        .bind(&run.run_id)
+        .bind(&run.job)
+        .bind(&run.channel_id)
+        .bind(&run.launched_by)
+        .bind(run.created_at)
+        .execute(pool)
+        .await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn known_run(&self, run_id: &str) -> StoreResult<Option<KnownRun>> {
+        Ok(on_backend!(self, pool => sqlx::query_as::<_, KnownRun>("SELECT * FROM runs WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?))
+    }
+}
+
+fn action(text: &str) -> StoreResult<Action> {
+    Action::from_name(text).ok_or_else(|| StoreError::Corrupt(format!("unknown action `{text}`")))
+}
+
+/// A `confirmations` row as stored.
+#[derive(sqlx::FromRow)]
+struct RawConfirmation {
+    id: String,
+    created_at: i64,
+    expires_at: i64,
+    team_id: String,
+    channel_id: String,
+    requester: String,
+    action: String,
+    plan: String,
+    second_person: bool,
+    state: String,
+    decided_by: Option<String>,
+    decided_at: Option<i64>,
+}
+
+impl TryFrom<RawConfirmation> for Confirmation {
+    type Error = StoreError;
+
+    fn try_from(r: RawConfirmation) -> StoreResult<Confirmation> {
+        Ok(Confirmation {
+            state: ConfirmationState::parse(&r.state).ok_or_else(|| StoreError::Corrupt(format!("unknown confirmation state `{}`", r.state)))?,
+            request: NewConfirmation {
+                id: r.id,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+                team_id: r.team_id,
+                channel_id: r.channel_id,
+                requester: r.requester,
+                action: action(&r.action)?,
+                plan: r.plan,
+                second_person: r.second_person,
+            },
+            decided_by: r.decided_by,
+            decided_at: r.decided_at,
+        })
+    }
+}
+
+/// An `audit` row as stored.
+#[derive(sqlx::FromRow)]
+struct RawAudit {
+    id: i64,
+    at: i64,
+    reference: String,
+    user_id: String,
+    channel_id: String,
+    action: String,
+    job: Option<String>,
+    environment: Option<String>,
+    outcome: String,
+    detail: String,
+    tailer_answer: Option<String>,
+}
+
+impl TryFrom<RawAudit> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(r: RawAudit) -> StoreResult<AuditEntry> {
+        Ok(AuditEntry {
+            outcome: AuditOutcome::parse(&r.outcome).ok_or_else(|| StoreError::Corrupt(format!("unknown audit outcome `{}`", r.outcome)))?,
+            action: action(&r.action)?,
+            id: r.id,
+            at: r.at,
+            reference: r.reference,
+            user_id: r.user_id,
+            channel_id: r.channel_id,
+            job: r.job,
+            environment: r.environment,
+            detail: r.detail,
+            tailer_answer: r.tailer_answer,
+        })
+    }
+}
