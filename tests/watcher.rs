@@ -91,6 +91,22 @@ async fn slack_rate_limits_and_outages_delay_messages_but_deliver_each_once_in_o
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_post_slack_kept_but_whose_answer_was_lost_is_found_in_the_channel_and_not_posted_again() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let slack = &bot.slack.slack;
+    // The card and the first thread reply reach Slack, but the bot hears a 502 for each.
+    slack.inject(StandinFault { method: Some("chat.postMessage".into()), kind: StandinFaultKind::LostAnswer { status: 502 }, times: 2 });
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    let events = bot.run_until(STEP, LONG, |e| ended(e, "SUCCESS")).await;
+    let cards: Vec<_> = events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run")).collect();
+    assert_eq!(cards.len(), 1, "the card is in the channel once: {cards:?}");
+    let ts = cards[0].ts.clone().unwrap();
+    assert_eq!(reply_statuses(&events, &ts), vec!["WAITING", "RUNNING", "SUCCESS"], "each reply once, in its thread");
+    assert!(slack.calls("conversations.history") >= 1 && slack.calls("conversations.replies") >= 1, "the bot looked before posting again");
+    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn posts_in_one_channel_are_paced_to_one_per_second() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     for job in ["iowa-prepare", "stock-enrich"] {

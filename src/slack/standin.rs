@@ -103,6 +103,9 @@ pub enum StandinFaultKind {
     Error { code: String },
     /// An HTTP status (500, 503...).
     Status { status: u16 },
+    /// The call is carried out (a post is kept) but its answer is lost: the caller gets
+    /// this HTTP status instead, as when a connection breaks after Slack acted.
+    LostAnswer { status: u16 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +124,8 @@ struct Inner {
     faults: Vec<StandinFault>,
     /// Calls per method, successful or not.
     calls: HashMap<String, u64>,
+    /// The `metadata` posted with a message, by its ts.
+    metadata: HashMap<String, Value>,
 }
 
 /// The stand-in's state, shared with tests.
@@ -335,7 +340,7 @@ fn fault_response(kind: StandinFaultKind) -> Response {
         )
             .into_response(),
         StandinFaultKind::Error { code } => Json(json!({"ok": false, "error": code})).into_response(),
-        StandinFaultKind::Status { status } => {
+        StandinFaultKind::Status { status } | StandinFaultKind::LostAnswer { status } => {
             (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "upstream error").into_response()
         }
     }
@@ -367,9 +372,17 @@ async fn api(State(slack): State<SlackStandin>, Path(method): Path<String>, head
 }
 
 fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) -> Response {
-    if let Some(kind) = slack.take_fault(method) {
-        return fault_response(kind);
+    match slack.take_fault(method) {
+        Some(kind @ StandinFaultKind::LostAnswer { .. }) => {
+            let _ = answer(slack, method, headers, body);
+            fault_response(kind)
+        }
+        Some(kind) => fault_response(kind),
+        None => answer(slack, method, headers, body),
     }
+}
+
+fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) -> Response {
     if method == "apps.connections.open" {
         let expected = lock(&slack.socket.app_token).clone();
         let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
@@ -421,6 +434,9 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
                 ..base
             });
             let ts = event.ts.unwrap_or_default();
+            if let Some(metadata) = body.get("metadata").filter(|m| m.is_object()) {
+                lock(&slack.inner).metadata.insert(ts.clone(), metadata.clone());
+            }
             Json(json!({"ok": true, "channel": channel, "ts": ts, "message": {"type": "message", "text": text, "ts": ts}})).into_response()
         }
         "chat.update" => {
@@ -435,6 +451,30 @@ fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) 
         "chat.postEphemeral" => {
             slack.record(SlackEvent { user: text_of(&body, "user"), ..base });
             Json(json!({"ok": true, "message_ts": "1700000000.999999"})).into_response()
+        }
+        "conversations.history" | "conversations.replies" => {
+            let with_metadata = text_of(&body, "include_all_metadata").is_some_and(|v| v == "true");
+            let thread = text_of(&body, "ts");
+            let inner = lock(&slack.inner);
+            let messages: Vec<Value> = inner
+                .events
+                .iter()
+                .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel.as_str()))
+                .filter(|e| match (method, &thread) {
+                    ("conversations.replies", Some(root)) => e.ts.as_ref() == Some(root) || e.thread_ts.as_ref() == Some(root),
+                    ("conversations.replies", None) => false,
+                    _ => e.thread_ts.is_none() || e.broadcast,
+                })
+                .map(|e| {
+                    let ts = e.ts.clone().unwrap_or_default();
+                    let mut m = json!({"type": "message", "ts": ts, "text": e.text, "thread_ts": e.thread_ts});
+                    if let (true, Some(metadata)) = (with_metadata, inner.metadata.get(&ts)) {
+                        m["metadata"] = metadata.clone();
+                    }
+                    m
+                })
+                .collect();
+            Json(json!({"ok": true, "messages": messages, "has_more": false})).into_response()
         }
         "usergroups.users.list" => {
             let group = text_of(&body, "usergroup").unwrap_or_default();

@@ -231,7 +231,7 @@ impl Delivery {
                 let base = (1_000_i64 << row.attempts.clamp(0, 10)).min(MAX_BACKOFF_MS);
                 let jitter = rand::rng().random_range(0..=base / 5);
                 tracing::warn!(%error, attempts = row.attempts + 1, "Slack failed; will retry");
-                let on_the_wire = matches!(error.kind, SlackErrorKind::Timeout | SlackErrorKind::Transport);
+                let on_the_wire = matches!(error.kind, SlackErrorKind::Timeout | SlackErrorKind::Transport | SlackErrorKind::Http(500..));
                 Sent::Later(now + base + jitter, on_the_wire && row.message.method == OutboxMethod::Post)
             }
         }
