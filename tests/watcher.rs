@@ -98,7 +98,8 @@ async fn a_post_slack_kept_but_whose_answer_was_lost_is_found_in_the_channel_and
     slack.inject(StandinFault { method: Some("chat.postMessage".into()), kind: StandinFaultKind::LostAnswer { status: 502 }, times: 2 });
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     let events = bot.run_until(STEP, LONG, |e| ended(e, "SUCCESS")).await;
-    let cards: Vec<_> = events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run")).collect();
+    let cards: Vec<_> =
+        events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run")).collect();
     assert_eq!(cards.len(), 1, "the card is in the channel once: {cards:?}");
     let ts = cards[0].ts.clone().unwrap();
     assert_eq!(reply_statuses(&events, &ts), vec!["WAITING", "RUNNING", "SUCCESS"], "each reply once, in its thread");

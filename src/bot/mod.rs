@@ -239,7 +239,9 @@ impl Bot {
                             };
                             self.slack.respond(url, &body).await
                         }
-                        (OutboxMethod::Post, Some(channel), _) => self.slack.post_message(channel, &message, None, false, None).await.map(|_| ()),
+                        (OutboxMethod::Post, Some(channel), _) => {
+                            self.slack.post_message(channel, &message, None, false, None).await.map(|_| ())
+                        }
                         _ => Ok(()),
                     };
                     if let Err(error) = sent {

@@ -309,8 +309,10 @@ impl SlackApi {
         let oldest = format!("{}.000000", (oldest_ms / 1000 - 60).max(0));
         let history: History = match thread_ts {
             Some(ts) => {
-                let params = vec![("channel", Some(channel)), ("ts", Some(ts)), ("include_all_metadata", Some("true")), ("limit", Some("1000"))];
-                self.timed("conversations.replies", self.session().http_session_api.http_get("conversations.replies", &params, None)).await?
+                let params =
+                    vec![("channel", Some(channel)), ("ts", Some(ts)), ("include_all_metadata", Some("true")), ("limit", Some("1000"))];
+                self.timed("conversations.replies", self.session().http_session_api.http_get("conversations.replies", &params, None))
+                    .await?
             }
             None => {
                 let params = vec![
@@ -319,7 +321,8 @@ impl SlackApi {
                     ("include_all_metadata", Some("true")),
                     ("limit", Some("1000")),
                 ];
-                self.timed("conversations.history", self.session().http_session_api.http_get("conversations.history", &params, None)).await?
+                self.timed("conversations.history", self.session().http_session_api.http_get("conversations.history", &params, None))
+                    .await?
             }
         };
         Ok(history.messages.into_iter().find(|m| carries_outbox_id(m.metadata.as_ref(), id)).map(|m| m.ts))

@@ -169,11 +169,13 @@ impl Store {
 
     /// Whether the first message of a lane was given up on (its thread will never exist).
     pub async fn lane_root_failed(&self, lane: &str) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE lane = $1 AND root AND state = 'failed'")
+        Ok(
+            on_backend!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE lane = $1 AND root AND state = 'failed'")
             .bind(lane)
             .fetch_one(pool)
             .await?)
-            > 0)
+                > 0,
+        )
     }
 
     /// Records a lane's root that was posted some other way (a confirmation message).
@@ -235,7 +237,8 @@ impl TryFrom<RawOutbox> for OutboxRow {
             attempts: r.attempts,
             in_doubt: r.in_doubt,
             message: OutboxMessage {
-                method: OutboxMethod::parse(&r.method).ok_or_else(|| StoreError::Corrupt(format!("unknown outbox method `{}`", r.method)))?,
+                method: OutboxMethod::parse(&r.method)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox method `{}`", r.method)))?,
                 body: serde_json::from_str::<OutboxBody>(&r.body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 lane: r.lane,
                 channel_id: r.channel_id,

@@ -35,8 +35,7 @@ impl Store {
 
     /// Forgets request keys older than `before_ms` (Slack never replays them that late).
     pub async fn forget_requests_before(&self, before_ms: i64) -> StoreResult<u64> {
-        let done =
-            on_backend!(self, pool => sqlx::query("DELETE FROM handled_requests WHERE handled_at < $1").bind(before_ms).execute(pool).await?.rows_affected());
+        let done = on_backend!(self, pool => sqlx::query("DELETE FROM handled_requests WHERE handled_at < $1").bind(before_ms).execute(pool).await?.rows_affected());
         Ok(done)
     }
 
@@ -181,7 +180,8 @@ impl TryFrom<RawConfirmation> for Confirmation {
 
     fn try_from(r: RawConfirmation) -> StoreResult<Confirmation> {
         Ok(Confirmation {
-            state: ConfirmationState::parse(&r.state).ok_or_else(|| StoreError::Corrupt(format!("unknown confirmation state `{}`", r.state)))?,
+            state: ConfirmationState::parse(&r.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown confirmation state `{}`", r.state)))?,
             request: NewConfirmation {
                 id: r.id,
                 created_at: r.created_at,
@@ -220,7 +220,8 @@ impl TryFrom<RawAudit> for AuditEntry {
 
     fn try_from(r: RawAudit) -> StoreResult<AuditEntry> {
         Ok(AuditEntry {
-            outcome: AuditOutcome::parse(&r.outcome).ok_or_else(|| StoreError::Corrupt(format!("unknown audit outcome `{}`", r.outcome)))?,
+            outcome: AuditOutcome::parse(&r.outcome)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown audit outcome `{}`", r.outcome)))?,
             action: action(&r.action)?,
             id: r.id,
             at: r.at,

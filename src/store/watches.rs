@@ -95,10 +95,12 @@ impl Store {
 
     /// The active cards of a run.
     pub async fn cards(&self, run_id: &str) -> StoreResult<Vec<CardRow>> {
-        Ok(on_backend!(self, pool => sqlx::query_as::<_, CardRow>("SELECT * FROM run_cards WHERE run_id = $1 AND active ORDER BY created_at")
+        Ok(
+            on_backend!(self, pool => sqlx::query_as::<_, CardRow>("SELECT * FROM run_cards WHERE run_id = $1 AND active ORDER BY created_at")
             .bind(run_id)
             .fetch_all(pool)
-            .await?))
+            .await?),
+        )
     }
 
     /// Writes a poll's outcome, its messages, and the channels now told about the final

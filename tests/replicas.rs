@@ -1,0 +1,147 @@
+//! Several replicas on one PostgreSQL database, with the real binary: three `serve`
+//! processes share 50 launches; one is killed with `kill -9` half-way. Every run is
+//! launched once, gets one card, and each of its statuses (the final one included) is
+//! posted once in its thread, by whichever replica holds the run at the time.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::bot::BOT_TOKEN;
+use common::db::{TestDb, postgres_skipped};
+use common::process::*;
+use tailerbot::sim::{SimOptions, Simulator};
+use tailerbot::slack::standin::{SlackEvent, SlackStandin};
+
+const RUNS: usize = 50;
+const CHANNELS: usize = 25;
+
+fn is_card(e: &SlackEvent) -> bool {
+    e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.starts_with("iowa-prepare · run ")
+}
+
+/// Thread root ts → the statuses posted in it, in order.
+fn threads(events: &[SlackEvent]) -> BTreeMap<String, Vec<String>> {
+    let mut threads: BTreeMap<String, Vec<String>> =
+        events.iter().filter(|e| is_card(e)).map(|e| (e.ts.clone().unwrap_or_default(), Vec::new())).collect();
+    for e in events.iter().filter(|e| e.method == "chat.postMessage") {
+        let Some(root) = &e.thread_ts else { continue };
+        let text = e.visible_text();
+        if let Some(status) = ["WAITING", "RUNNING", "SUCCESS", "FAILED"].into_iter().find(|s| text.contains(&format!("*{s}*"))) {
+            threads.entry(root.clone()).or_default().push(status.to_owned());
+        }
+    }
+    threads
+}
+
+fn successes(events: &[SlackEvent]) -> usize {
+    threads(events).values().filter(|statuses| statuses.iter().any(|s| s == "SUCCESS")).count()
+}
+
+async fn pending_messages(db: &TestDb) -> i64 {
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way() {
+    if postgres_skipped() {
+        return;
+    }
+    tailerbot::tls::install_crypto_provider();
+    let db = TestDb::postgres().await;
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = tailerbot::cli::embedded_config();
+    let sim_options = SimOptions {
+        waiting: (Duration::from_secs(1), Duration::from_secs(3)),
+        running: (Duration::from_secs(3), Duration::from_secs(8)),
+        invisible_after_launch: Duration::from_millis(300),
+        ..SimOptions::default()
+    };
+    let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await.unwrap();
+    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &slack.response_url_prefix());
+    // A dead replica's claims run out after 2 s.
+    let text = std::fs::read_to_string(&config_path).unwrap().replace("[watch]\n", "[watch]\nlease_secs = 2\n");
+    std::fs::write(&config_path, text).unwrap();
+
+    // Started together: they migrate the new database one at a time.
+    let (slack_api, tailer_api) = (slack.api_url(), tailer.url());
+    let (a, b, c) = tokio::join!(
+        serve(&config_path, &db.url, &slack_api, &tailer_api),
+        serve(&config_path, &db.url, &slack_api, &tailer_api),
+        serve(&config_path, &db.url, &slack_api, &tailer_api),
+    );
+    let launch = |url: String, i: usize| {
+        let response_url = slack.response_url(&format!("launch{i}"));
+        async move {
+            let user = format!("U0USER{i:02}");
+            let channel = format!("C0CHAN{:02}", i % CHANNELS);
+            let status = command(&url, &response_url, &format!("{i}.replica.{i}"), &user, &channel, "launch iowa-prepare").await;
+            assert_eq!(status, 200, "launch {i} acknowledged");
+        }
+    };
+    let all = [a.url.clone(), b.url.clone(), c.url.clone()];
+    for i in 0..RUNS / 2 {
+        launch(all[i % 3].clone(), i).await;
+    }
+    // Half-way: every launch so far is done and on its card; runs are being followed.
+    let events = slack.slack.wait_for(Duration::from_secs(60), |e| e.iter().filter(|e| is_card(e)).count() == RUNS / 2).await;
+    assert_eq!(events.iter().filter(|e| is_card(e)).count(), RUNS / 2, "the first half's cards");
+    // Killed while it holds work (a run it is polling, a message it is sending).
+    let owner = format!("{}-%", b.child.id());
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut held = 0;
+    for _ in 0..2_000 {
+        held = sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT COUNT(*) FROM watches WHERE lease_owner LIKE $1) + (SELECT COUNT(*) FROM outbox WHERE lease_owner LIKE $1)",
+        )
+        .bind(&owner)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if held > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    pool.close().await;
+    assert!(held > 0, "the replica to kill never held any work");
+    b.kill_hard();
+    let survivors = [a.url.clone(), c.url.clone()];
+    for i in RUNS / 2..RUNS {
+        launch(survivors[i % 2].clone(), i).await;
+    }
+
+    slack.slack.wait_for(Duration::from_secs(120), |e| successes(e) == RUNS).await;
+    // Whatever is still queued (an edit, a last reply) goes out before the count.
+    for _ in 0..400 {
+        if pending_messages(&db).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(a.stop().await.success());
+    assert!(c.stop().await.success());
+
+    let events = slack.slack.events();
+    let threads = threads(&events);
+    assert_eq!(tailer.sim.count("launch_job"), RUNS, "no double launch");
+    let cards: Vec<_> = events.iter().filter(|e| is_card(e)).collect();
+    let runs: BTreeSet<&str> = cards.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!((cards.len(), runs.len()), (RUNS, RUNS), "one card per run");
+    for (root, statuses) in &threads {
+        let finals = statuses.iter().filter(|s| *s == "SUCCESS").count();
+        assert_eq!(finals, 1, "thread {root}: the final status once: {statuses:?}");
+        let distinct: BTreeSet<&String> = statuses.iter().collect();
+        assert_eq!(distinct.len(), statuses.len(), "thread {root}: no status posted twice: {statuses:?}");
+        assert_eq!(statuses.last().map(String::as_str), Some("SUCCESS"), "thread {root}: ends with the final status: {statuses:?}");
+    }
+    assert_eq!(pending_messages(&db).await, 0, "nothing left behind");
+    db.finish().await;
+}
