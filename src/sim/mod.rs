@@ -177,6 +177,12 @@ impl Simulator {
         lock(&self.inner.state).status_of(run_id)
     }
 
+    /// When a run reaches (or reached) its final status, as unix milliseconds.
+    pub fn final_at_unix_ms(&self, run_id: &str) -> Option<i64> {
+        let state = lock(&self.inner.state);
+        state.final_at_ms(run_id).map(|ms| state.unix_ms(ms))
+    }
+
     /// Whether a configuration is currently activated.
     pub fn is_activated(&self, configuration_id: &str) -> Option<bool> {
         lock(&self.inner.state).configurations.iter().find(|c| c.configuration_id == configuration_id).map(|c| c.activated)

@@ -335,6 +335,11 @@ impl SimState {
         let run = &self.runs[*self.by_id.get(run_id)?];
         Some(run.created_ms + run.waiting_ms + run.running_ms)
     }
+
+    /// The wall-clock time of simulator millisecond `ms`, as unix milliseconds.
+    pub fn unix_ms(&self, ms: i64) -> i64 {
+        self.started_wall.timestamp_millis() + ms
+    }
 }
 
 /// The data operations named in the public docs' examples.

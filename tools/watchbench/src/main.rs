@@ -1,0 +1,401 @@
+//! The watcher at scale: launches `--runs` runs on the Tailer simulator, has them followed
+//! (one card each, in its own channel, as `watch` would) by `--replicas` release
+//! `tailerbot serve` processes sharing one database, and measures until every run's final
+//! status reached the Slack stand-in:
+//!
+//! - Tailer calls per run per poll interval, and the smallest gap between two polls of a run;
+//! - the Tailer request rate, per second, against the configured ceiling;
+//! - Slack posts per channel per second;
+//! - peak RSS and CPU time of each replica;
+//! - the delay from a run's end (in the simulator) to its final message at the stand-in.
+//!
+//! The simulator and the stand-in run in this process, so the replicas' figures are theirs
+//! alone. It ends with one line:
+//! `watcher: runs=<n> polls_per_run_interval=<x> rss_mb=<m> p99_delay_s=<d>`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use futures::StreamExt;
+use tailerbot::config::{Config, Job};
+use tailerbot::sim::{SimOptions, Simulator};
+use tailerbot::slack::standin::{SlackEvent, SlackStandin};
+use tailerbot::store::{CardRow, Store};
+use tailerbot::tailer::{ClientOptions, TailerClient, TokenSource};
+
+const TOKEN: &str = "xoxb-watchbench";
+const SECRET: &str = "watchbench-signing-secret";
+const JOB: &str = "iowa-prepare";
+
+#[derive(Parser)]
+#[command(about = "Measures tailerbot's watcher with many runs followed at once")]
+struct Args {
+    /// The `tailerbot` binary (a release build).
+    #[arg(long, default_value = "target/release/tailerbot")]
+    bin: PathBuf,
+    /// Runs followed at once.
+    #[arg(long, default_value_t = 10_000)]
+    runs: usize,
+    /// `tailerbot serve` processes sharing the database (more than one needs PostgreSQL).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// `sqlite` (a fresh file) or a `postgres://` server (a fresh schema in it).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// `poll_interval_secs` (and its ceiling: no back-off, so the interval is the goal).
+    #[arg(long, default_value_t = 30)]
+    interval_secs: u64,
+    /// `max_requests_per_second` of each replica towards Tailer.
+    #[arg(long, default_value_t = 1_000)]
+    rate: u32,
+    /// `max_concurrent_polls` of each replica.
+    #[arg(long, default_value_t = 64)]
+    concurrency: u64,
+    /// Runs wait between these many seconds...
+    #[arg(long, default_value_t = 5)]
+    waiting_min: u64,
+    #[arg(long, default_value_t = 20)]
+    waiting_max: u64,
+    /// ...then run between these many seconds.
+    #[arg(long, default_value_t = 20)]
+    running_min: u64,
+    #[arg(long, default_value_t = 90)]
+    running_max: u64,
+}
+
+struct Replica {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tailerbot::tls::install_crypto_provider();
+    if !args.bin.is_file() {
+        bail!("{} is missing: build it with `cargo build --release`", args.bin.display());
+    }
+    if args.replicas > 1 && !args.database.starts_with("postgres") {
+        bail!("several replicas share a PostgreSQL database: pass --database postgres://...");
+    }
+    let dir = tempfile::tempdir()?;
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+
+    // The Tailer simulator and the Slack stand-in, in this process.
+    let config_text = bench_config(&args);
+    let config_path = dir.path().join("tailerbot.toml");
+    std::fs::write(&config_path, &config_text)?;
+    let config = Config::parse(&config_path, &config_text).context("the bench configuration")?;
+    let job = config.jobs.iter().find(|j| j.name.as_str() == JOB).context("the bench job")?.clone();
+    let sim_options = SimOptions {
+        waiting: (Duration::from_secs(args.waiting_min), Duration::from_secs(args.waiting_max)),
+        running: (Duration::from_secs(args.running_min), Duration::from_secs(args.running_max)),
+        invisible_after_launch: Duration::from_secs(1),
+        history: 0,
+        ..SimOptions::default()
+    };
+    let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await?;
+    let slack = SlackStandin::new(TOKEN).start(local).await?;
+    let (database, schema) = database(&args.database, dir.path()).await?;
+
+    // The runs, launched on the simulator and followed as `watch` does: a card each.
+    println!("launching {} runs and queueing their cards...", args.runs);
+    let store = Store::connect(&database).await.context("opening the store")?;
+    let client =
+        TailerClient::new(&tailer.url(), Arc::new(TokenSource::Static(secrecy::SecretString::from("t"))), ClientOptions::default())?;
+    let interval_ms = (args.interval_secs * 1000) as i64;
+    let launched: Vec<(String, String)> = futures::stream::iter(0..args.runs)
+        .map(|i| {
+            let (client, store, job) = (&client, &store, &job);
+            async move {
+                let run = client.launch_job(&job.job, None).await.map_err(|e| anyhow::anyhow!("launch {i}: {e}"))?.to_string();
+                let channel = format!("C{i:07}");
+                watch(store, job, &run, &channel, interval_ms).await?;
+                anyhow::Ok((run, channel))
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    store.close().await;
+    let channel_of_run: HashMap<String, String> = launched.iter().cloned().collect();
+
+    // The replicas.
+    let started = Instant::now();
+    let mut replicas = Vec::new();
+    for _ in 0..args.replicas {
+        replicas.push(serve(&args.bin, &config_path, &database, &slack.api_url(), &tailer.url()).await?);
+    }
+    println!(
+        "{} replica(s) ready in {:.1} s; following until every run's final status is posted...",
+        args.replicas,
+        started.elapsed().as_secs_f64()
+    );
+    let longest = args.waiting_max + args.running_max + 3 * args.interval_secs + 120;
+    let deadline = Instant::now() + Duration::from_secs(longest);
+    let mut peak_rss_kb = vec![0u64; replicas.len()];
+    let finals = loop {
+        for (peak, r) in peak_rss_kb.iter_mut().zip(&replicas) {
+            *peak = (*peak).max(proc_status(r.child.id(), "VmRSS:").unwrap_or(0));
+        }
+        let events = slack.slack.events();
+        let finals = final_messages(&events);
+        if finals.len() >= args.runs || Instant::now() > deadline {
+            break finals;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // Each replica's own figures, read before it stops.
+    let http = reqwest::Client::new();
+    let mut rows = Vec::new();
+    for (i, r) in replicas.iter().enumerate() {
+        let (utime, stime) = proc_cpu(r.child.id()).unwrap_or((0.0, 0.0));
+        let hwm = proc_status(r.child.id(), "VmHWM:").unwrap_or(peak_rss_kb[i]).max(peak_rss_kb[i]);
+        let metrics = http.get(format!("{}/metrics", r.url)).send().await?.text().await?;
+        let polls = metric_sum(&metrics, "tailerbot_tailer_calls_total", "action=\"check_run_status\"");
+        rows.push((hwm as f64 / 1024.0, utime + stime, polls));
+    }
+    drop(replicas);
+
+    // What the simulator and the stand-in saw.
+    let requests = tailer.sim.requests();
+    let polls: Vec<(&str, i64)> = requests
+        .iter()
+        .filter(|r| r.action == "check_run_status")
+        .filter_map(|r| Some((r.body.get("run_id")?.as_str()?, r.at_ms)))
+        .collect();
+    let mut by_run: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (run, at) in &polls {
+        by_run.entry(run).or_default().push(*at);
+    }
+    let (mut spans, mut min_gap) = (0.0, f64::MAX);
+    for times in by_run.values_mut() {
+        times.sort_unstable();
+        spans += (times[times.len() - 1] - times[0] + interval_ms) as f64 / interval_ms as f64;
+        for pair in times.windows(2) {
+            min_gap = min_gap.min((pair[1] - pair[0]) as f64 / interval_ms as f64);
+        }
+    }
+    let polls_per_interval = polls.len() as f64 / spans.max(1.0);
+    let mut per_second: HashMap<i64, u32> = HashMap::new();
+    for r in &requests {
+        *per_second.entry(r.at_ms.div_euclid(1000)).or_default() += 1;
+    }
+    let peak_rate = per_second.values().copied().max().unwrap_or(0);
+    let events = slack.slack.events();
+    let (slack_peak, too_close) = channel_pacing(&events);
+    let mut delays: Vec<f64> =
+        finals.iter().filter_map(|(run, at)| Some((*at - tailer.sim.final_at_unix_ms(run)?) as f64 / 1000.0)).collect();
+    delays.sort_by(f64::total_cmp);
+    let missing = args.runs - finals.len().min(args.runs);
+
+    let rss_max = rows.iter().map(|r| r.0).fold(0.0, f64::max);
+    println!();
+    println!(
+        "runs followed            {} ({} channels), {} replica(s), {}",
+        args.runs,
+        channel_of_run.len(),
+        args.replicas,
+        backend(&database)
+    );
+    println!("poll interval            {} s (no back-off), ceiling {} Tailer requests/s per replica", args.interval_secs, args.rate);
+    println!("until the last final     {elapsed:.1} s");
+    println!(
+        "Tailer status polls      {} ({:.2} per run per interval; closest two polls of a run: {:.2} interval)",
+        polls.len(),
+        polls_per_interval,
+        if min_gap == f64::MAX { 0.0 } else { min_gap }
+    );
+    println!("Tailer requests/s        peak {peak_rate} (ceiling {} in all)", u64::from(args.rate) * args.replicas as u64);
+    println!("Slack posts per channel  peak {slack_peak} in one second; {too_close} pairs under 1 s apart");
+    for (i, (rss, cpu, polls)) in rows.iter().enumerate() {
+        println!("replica {i}                peak RSS {rss:.1} MB, CPU {cpu:.1} s, {polls:.0} polls ({:.1}/s)", polls / elapsed);
+    }
+    println!(
+        "end → final message      p50 {:.2} s, p99 {:.2} s, max {:.2} s ({} of {} runs; {missing} missing)",
+        percentile(&delays, 0.50),
+        percentile(&delays, 0.99),
+        delays.last().copied().unwrap_or(0.0),
+        delays.len(),
+        args.runs
+    );
+    println!(
+        "watcher: runs={} polls_per_run_interval={:.2} rss_mb={:.1} p99_delay_s={:.2}",
+        args.runs,
+        polls_per_interval,
+        rss_max,
+        percentile(&delays, 0.99)
+    );
+    if let Some(schema) = schema {
+        drop_schema(&args.database, &schema).await?;
+    }
+    if missing > 0 {
+        bail!("{missing} runs never got their final message");
+    }
+    Ok(())
+}
+
+/// The example configuration with the bench's watcher settings.
+fn bench_config(args: &Args) -> String {
+    tailerbot::config::EXAMPLE_TOML
+        .replace("https://hooks.slack.com/", "http://127.0.0.1/")
+        .replace("poll_interval_secs = 15 ", &format!("poll_interval_secs = {} ", args.interval_secs))
+        .replace("max_poll_interval_secs = 120", &format!("max_poll_interval_secs = {}", args.interval_secs))
+        .replace("max_concurrent_polls = 8 ", &format!("max_concurrent_polls = {} ", args.concurrency))
+        .replace("max_requests_per_second = 20 ", &format!("max_requests_per_second = {} ", args.rate))
+}
+
+/// `sqlite` → a file in `dir`; `postgres://...` → a fresh schema there.
+async fn database(spec: &str, dir: &Path) -> anyhow::Result<(String, Option<String>)> {
+    if spec == "sqlite" {
+        return Ok((format!("sqlite://{}", dir.join("bench.db").display()), None));
+    }
+    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(spec).await.with_context(|| format!("connecting to {spec}"))?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await?;
+    admin.close().await;
+    let separator = if spec.contains('?') { '&' } else { '?' };
+    Ok((format!("{spec}{separator}options=-c%20search_path%3D{schema}"), Some(schema)))
+}
+
+async fn drop_schema(spec: &str, schema: &str) -> anyhow::Result<()> {
+    let admin = sqlx::PgPool::connect(spec).await?;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await?;
+    admin.close().await;
+    Ok(())
+}
+
+fn backend(database: &str) -> &'static str {
+    if database.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" }
+}
+
+/// What `watch <job> <run>` stores: the run followed, its card queued.
+async fn watch(store: &Store, job: &Job, run: &str, channel: &str, interval_ms: i64) -> anyhow::Result<()> {
+    let card = CardRow {
+        run_id: run.to_owned(),
+        channel_id: channel.to_owned(),
+        lane: tailerbot::watch::cards::lane(run, channel),
+        launched_by: None,
+        watched_by: Some("U0BENCH".to_owned()),
+    };
+    let post = tailerbot::watch::cards::post(job, &card, None);
+    let now = chrono_now_ms();
+    store.start_watch(job.name.as_str(), &card, &post, now, interval_ms).await?;
+    Ok(())
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+async fn serve(bin: &Path, config: &Path, database: &str, slack_api: &str, tailer: &str) -> anyhow::Result<Replica> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new(bin)
+        .arg("serve")
+        .env_clear()
+        .env("TAILERBOT_CONFIG", config)
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("SLACK_BOT_TOKEN", TOKEN)
+        .env("SLACK_API_URL", slack_api)
+        .env("TAILER_API_URL", tailer)
+        .env("TAILER_API_TOKEN", "t")
+        .env("DATABASE_URL", database)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let replica = Replica { child, url: format!("http://127.0.0.1:{port}") };
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if http.get(format!("{}/readyz", replica.url)).send().await.is_ok_and(|r| r.status() == 200) {
+            return Ok(replica);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!("serve did not become ready")
+}
+
+/// Run id → when its final status reached the stand-in (a thread reply saying it).
+fn final_messages(events: &[SlackEvent]) -> HashMap<String, i64> {
+    let run_of_root: HashMap<&str, &str> = events
+        .iter()
+        .filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none())
+        .filter_map(|e| Some((e.ts.as_deref()?, e.text.rsplit("run ").next()?)))
+        .collect();
+    let mut finals = HashMap::new();
+    for e in events.iter().filter(|e| e.method == "chat.postMessage") {
+        let Some(run) = e.thread_ts.as_deref().and_then(|root| run_of_root.get(root)) else { continue };
+        let text = e.visible_text();
+        if ["*SUCCESS*", "*FAILED*", "*CANCELLED*"].iter().any(|s| text.contains(s)) {
+            finals.entry((*run).to_owned()).or_insert(e.at_ms);
+        }
+    }
+    finals
+}
+
+/// The most posts one channel got in one second, and how many pairs of successive posts
+/// in a channel came less than a second apart.
+fn channel_pacing(events: &[SlackEvent]) -> (usize, usize) {
+    let mut by_channel: HashMap<&str, Vec<i64>> = HashMap::new();
+    for e in events.iter().filter(|e| e.method == "chat.postMessage") {
+        by_channel.entry(e.channel.as_deref().unwrap_or_default()).or_default().push(e.at_ms);
+    }
+    let (mut peak, mut close) = (0, 0);
+    for times in by_channel.values_mut() {
+        times.sort_unstable();
+        close += times.windows(2).filter(|p| p[1] - p[0] < 1000).count();
+        let mut per_second: HashMap<i64, usize> = HashMap::new();
+        for t in times.iter() {
+            *per_second.entry(t.div_euclid(1000)).or_default() += 1;
+        }
+        peak = peak.max(per_second.values().copied().max().unwrap_or(0));
+    }
+    (peak, close)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+/// A `kB` line of `/proc/PID/status`.
+fn proc_status(pid: u32, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User and system CPU seconds of a process.
+fn proc_cpu(pid: u32) -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime, fields 14 and 15 of the line, are the 12th and 13th after the `)`.
+    let ticks = 100.0;
+    Some((fields.get(11)?.parse::<f64>().ok()? / ticks, fields.get(12)?.parse::<f64>().ok()? / ticks))
+}
+
+/// The sum of a Prometheus counter's samples whose labels contain `label`.
+fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
+    text.lines().filter(|l| l.starts_with(name) && l.contains(label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
