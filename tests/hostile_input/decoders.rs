@@ -227,5 +227,5 @@ fn thousands_of_nested_arrays_in_a_payload_are_an_error_not_a_stack_overflow() {
 fn a_days_count_beyond_any_clock_is_dropped_not_wrapped_or_a_panic() {
     assert_eq!(parse_duration("99999999999999999 days, 0:00:00"), None);
     assert_eq!(parse_duration("99999999999999999999:00:00"), None);
-    assert_eq!(parse_duration("5124095576030431 days, 0:00:00"), None, "u64 seconds overflow");
+    assert_eq!(parse_duration("5124095576030432:00:00"), None, "u64 seconds overflow");
 }
