@@ -143,6 +143,14 @@ pub fn parse(text: &str) -> Result<Command, UsageError> {
             problem: format!("That is longer than the {} characters I read.", crate::slack::payload::MAX_TEXT_CHARS),
         });
     }
+    // Slack's clients cannot type these; kept, they would reach reasons, the audit trail
+    // and the logs (an escape sequence rewrites a terminal).
+    if let Some(c) = text.chars().find(|c| c.is_control() && !c.is_whitespace()) {
+        return Err(UsageError {
+            verb: None,
+            problem: format!("Your text contains a control character (U+{:04X}) that I do not read: please type it again.", u32::from(c)),
+        });
+    }
     let text = unescape(text);
     let mut words = text.split_whitespace();
     let Some(first) = words.next() else {

@@ -119,7 +119,7 @@ fn commands(bot: &TestBot) -> Vec<Case> {
             Status(400),
         ),
         case("a response_url that is not a URL", c, with(bot, "response_url", Some("\u{0}<!channel>")), Status(400)),
-        case("a NUL byte inside the verb", c, text("launch\u{0}iowa-prepare"), Ephemeral("not a command")),
+        case("a NUL byte inside the verb", c, text("launch\u{0}iowa-prepare"), Ephemeral("control character")),
         case("a NUL byte in a reason", c, text("disable iowa-prepare late\u{0}feed"), Ephemeral("control character")),
         case("an escape sequence in a reason", c, text("disable iowa-prepare \u{1b}[2J\u{1b}[31mgone"), Ephemeral("control character")),
         case("a bell and a delete in a reason", c, text("disable iowa-prepare ring\u{7}\u{7f}"), Ephemeral("control character")),
