@@ -148,13 +148,13 @@ where
 async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let fields = form_fields(&body);
     // The probe does nothing, so it needs no signature.
-    if is_ssl_check(&fields) {
+    if fields.as_deref().is_ok_and(is_ssl_check) {
         return StatusCode::OK.into_response();
     }
     if let Err(refused) = verified(&state, &headers, &body) {
         return refused.into_response();
     }
-    let command = match SlashCommand::from_form(&fields) {
+    let command = match fields.and_then(|fields| SlashCommand::from_form(&fields)) {
         Ok(command) => command,
         Err(error) => return bad_request(error),
     };
@@ -170,7 +170,7 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
     if let Err(refused) = verified(&state, &headers, &body) {
         return refused.into_response();
     }
-    let interaction = match Interaction::from_form(&form_fields(&body)) {
+    let interaction = match form_fields(&body).and_then(|fields| Interaction::from_form(&fields)) {
         Ok(interaction) => interaction,
         Err(error) => return bad_request(error),
     };
