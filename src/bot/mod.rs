@@ -156,6 +156,17 @@ impl Bot {
                     ));
                 }
             }
+            // Another app's command, or this one renamed in Slack without the manifest:
+            // its text was written for something else, so nothing of it is acted on.
+            if command.command != commands::SLASH_COMMAND {
+                tracing::warn!(command = ?command.command, "a slash command that is not the bot's");
+                return Ack::note(&crate::slack::blocks::escape(&format!(
+                    "`{}` is not my command: I answer `{}`. (ref `{}`)",
+                    command.command,
+                    commands::SLASH_COMMAND,
+                    ctx.reference
+                )));
+            }
             let parsed = match commands::parse(&command.text) {
                 Ok(parsed) => parsed,
                 // The explanation quotes what was typed: escaped like any foreign text.

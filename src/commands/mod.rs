@@ -49,6 +49,9 @@ impl SubscriptionFilter {
     }
 }
 
+/// The bot's slash command, as the app manifest declares it.
+pub const SLASH_COMMAND: &str = "/tailer";
+
 /// The default and the ceiling of `last`'s N.
 pub const LAST_DEFAULT: u32 = 5;
 pub const LAST_MAX: u32 = 50;
