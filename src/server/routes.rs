@@ -73,6 +73,7 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
         401 => "unauthorized",
         403 => "forbidden",
         413 => "too_large",
+        415 => "not_a_form",
         _ => "error",
     };
     metrics::counter!("tailerbot_requests_total", "endpoint" => endpoint.clone(), "outcome" => outcome).increment(1);
@@ -115,6 +116,17 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Re
         })
 }
 
+/// 415 unless the body is declared a form, as Slack always declares it.
+fn form_content(headers: &HeaderMap) -> Result<(), Refusal> {
+    let declared = header(headers, "content-type").and_then(|v| v.split(';').next()).map(str::trim);
+    if declared.is_some_and(|t| t.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+        Ok(())
+    } else {
+        tracing::warn!(content_type = ?declared, "refused a signed request that is not a form");
+        Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"))
+    }
+}
+
 /// 403 for a workspace or app outside the allow-lists.
 fn admitted(slack: &SlackConfig, team: Option<&TeamId>, app: Option<&AppId>) -> Result<(), Refusal> {
     if allowed_origin(slack, team, app) {
@@ -154,6 +166,9 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     if let Err(refused) = verified(&state, &headers, &body) {
         return refused.into_response();
     }
+    if let Err(refused) = form_content(&headers) {
+        return refused.into_response();
+    }
     let command = match fields.and_then(|fields| SlashCommand::from_form(&fields)) {
         Ok(command) => command,
         Err(error) => return bad_request(error),
@@ -168,6 +183,9 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = verified(&state, &headers, &body) {
+        return refused.into_response();
+    }
+    if let Err(refused) = form_content(&headers) {
         return refused.into_response();
     }
     let interaction = match form_fields(&body).and_then(|fields| Interaction::from_form(&fields)) {
