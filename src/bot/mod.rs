@@ -137,7 +137,7 @@ impl Bot {
             user: command.user_id.clone(),
             channel: command.channel_id.clone(),
             team: command.team_id.to_string(),
-            response_url: command.response_url.clone(),
+            response_url: Some(command.response_url.clone()),
             reference: reference(),
         };
         let span = tracing::info_span!("command", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);

@@ -1,6 +1,7 @@
-//! The HTTP face of `serve`. Handlers are glue: body size (413), signature (401),
-//! workspace and app (403) are checked in that order before anything else; then the bot
-//! decides, within Slack's three seconds.
+//! The HTTP face of `serve`. Handlers are glue: body size (413), signature (401), a form
+//! body (415), its fields (400), workspace and app (403) and the response_url (400) are
+//! checked in that order before anything else; then the bot decides, within Slack's
+//! three seconds.
 
 use std::sync::Arc;
 
@@ -176,8 +177,13 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     if let Err(refused) = admitted(&state.bot.config.slack, Some(&command.team_id), command.api_app_id.as_ref()) {
         return refused.into_response();
     }
+    // Slack's response_urls are all within the allowed prefixes: another one means the
+    // request was not written by Slack, and its answers would go who knows where.
+    if !state.bot.slack.response_url_allowed(&command.response_url) {
+        return bad_request("the response_url is outside the allowed prefixes");
+    }
     let bot = state.bot.clone();
-    let response_url = command.response_url.clone();
+    let response_url = Some(command.response_url.clone());
     in_time(&state, response_url, async move { bot.slash_command(command).await }).await
 }
 

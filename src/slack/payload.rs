@@ -24,7 +24,8 @@ pub struct SlashCommand {
     pub user_id: UserId,
     pub command: String,
     pub text: String,
-    pub response_url: Option<String>,
+    /// Slack always sends one; whether the bot may post to it is checked at the edge.
+    pub response_url: String,
     pub trigger_id: String,
 }
 
@@ -101,7 +102,7 @@ impl SlashCommand {
             user_id: UserId::parse(required("user_id")?).map_err(id_error)?,
             command: required("command")?.chars().take(64).collect(),
             text,
-            response_url: field(fields, "response_url").filter(|v| !v.is_empty()).map(str::to_owned),
+            response_url: required("response_url")?.to_owned(),
             trigger_id: trigger(required("trigger_id")?)?,
         })
     }
@@ -236,7 +237,7 @@ mod tests {
         let command = SlashCommand::from_form(&form_fields(body).unwrap()).unwrap();
         assert_eq!(command.text, "launch iowa");
         assert_eq!(command.user_id.as_str(), "U2147483697");
-        assert_eq!(command.response_url.as_deref(), Some("https://hooks.slack.com/commands/1"));
+        assert_eq!(command.response_url, "https://hooks.slack.com/commands/1");
     }
 
     #[test]
