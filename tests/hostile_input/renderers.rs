@@ -178,11 +178,11 @@ fn ok(message: Value) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
     fn the_job_list_stays_within_slacks_limits_and_escapes_the_catalog_and_the_filter(
-        jobs in prop::collection::vec(job(), 0..120),
+        jobs in prop::collection::vec(job(), 0..50),
         filter in foreign(),
     ) {
         let refs: Vec<&Job> = jobs.iter().collect();
@@ -192,7 +192,7 @@ proptest! {
     #[test]
     fn a_run_and_a_list_of_runs_stay_within_the_limits_whatever_tailer_answers(
         job in job(),
-        items in prop::collection::vec(item(), 0..60),
+        items in prop::collection::vec(item(), 0..30),
         known in any::<bool>(),
     ) {
         for item in &items {
@@ -211,7 +211,7 @@ proptest! {
     #[test]
     fn a_confirmation_escapes_the_reason_and_target_and_fits_its_dialog(
         plan in plan(),
-        jobs in prop::collection::vec(job(), 1..80),
+        jobs in prop::collection::vec(job(), 1..40),
         requester in person(),
         second_person in any::<bool>(),
         id in "[a-f0-9]{32}",
@@ -250,7 +250,7 @@ proptest! {
 
     #[test]
     fn lines_fields_and_context_of_escaped_text_stay_within_the_limits(
-        lines in prop::collection::vec(hostile_text(4000).prop_filter("not empty", |t| !t.is_empty()), 1..80),
+        lines in prop::collection::vec(hostile_text(4000).prop_filter("not empty", |t| !t.is_empty()), 1..40),
         keep_free in 0usize..60,
         before in 0usize..55,
     ) {

@@ -60,7 +60,7 @@ pub fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(FRAGMENTS).prop_map(str::to_owned),
         3 => prop::collection::vec(any::<char>(), 0..12).prop_map(String::from_iter),
-        1 => (prop::sample::select(vec!['a', '&', '<', '>', 'é', '👍', ' ', '`']), 1usize..4500)
+        1 => (prop::sample::select(vec!['a', '&', '<', '>', 'é', '👍', ' ', '`']), 1usize..3500)
             .prop_map(|(c, n)| std::iter::repeat_n(c, n).collect()),
     ]
 }
