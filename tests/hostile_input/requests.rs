@@ -20,6 +20,9 @@ enum Expect {
     Ephemeral(&'static str),
 }
 
+/// A header's raw bytes, or no header.
+type Header = Option<Vec<u8>>;
+
 /// How a case is signed.
 enum Signing {
     /// As Slack signs, with a form content type.
@@ -27,7 +30,7 @@ enum Signing {
     /// As Slack signs, with this content type (or none).
     ContentType(Option<&'static str>),
     /// These headers, raw (timestamp, signature); `None` leaves a header out.
-    Headers(Option<Vec<u8>>, Option<Vec<u8>>),
+    Headers(Header, Header),
 }
 
 struct Case {
@@ -207,7 +210,7 @@ fn signatures(bot: &TestBot) -> Vec<Case> {
     let body = with(bot, "", None);
     let good = tailerbot::slack::verify::Verifier::new(secrecy::SecretString::from(SECRET)).sign(now, body.as_bytes());
     let ts = now.to_string().into_bytes();
-    let headers: Vec<(&str, Option<Vec<u8>>, Option<Vec<u8>>)> = vec![
+    let headers: Vec<(&str, Header, Header)> = vec![
         ("no signature header", Some(ts.clone()), None),
         ("no timestamp header", None, Some(good.clone().into_bytes())),
         ("neither header", None, None),
@@ -218,8 +221,8 @@ fn signatures(bot: &TestBot) -> Vec<Case> {
         ("a garbled signature", Some(ts.clone()), Some(b"garbage".to_vec())),
         ("a signature of the wrong version", Some(ts.clone()), Some(good.replacen("v0=", "v1=", 1).into_bytes())),
         ("a signature that is not hex", Some(ts.clone()), Some(format!("v0={}", "zz".repeat(32)).into_bytes())),
-        ("a signature of the wrong length", Some(ts.clone()), Some(good[..good.len() - 2].as_bytes().to_vec())),
-        ("a signature of odd length", Some(ts.clone()), Some(good[..good.len() - 1].as_bytes().to_vec())),
+        ("a signature of the wrong length", Some(ts.clone()), Some(good.as_bytes()[..good.len() - 2].to_vec())),
+        ("a signature of odd length", Some(ts.clone()), Some(good.as_bytes()[..good.len() - 1].to_vec())),
         ("a signature that is too long", Some(ts.clone()), Some(format!("{good}00").into_bytes())),
         ("a signature that is not ASCII", Some(ts.clone()), Some(b"v0=\xff\xfe".to_vec())),
     ];
