@@ -89,7 +89,14 @@ async fn status_of_a_named_job_shows_the_run() {
 async fn status_of_an_unknown_run_without_a_job_asks_for_the_job() {
     let bot = TestBot::start().await;
     let (_, body) = bot.command(ANALYST, CHANNEL, &format!("status {DOCUMENTED_RUN}")).await;
-    assert!(text_of(&body).contains("Name it: `/tailer status <job>"), "{body}");
+    assert!(text_of(&body).contains("Name it: `/tailer status &lt;job&gt;"), "{body}");
+}
+
+#[tokio::test]
+async fn the_usage_shown_for_a_channel_without_subscriptions_is_escaped_not_sent_as_links() {
+    let bot = TestBot::start().await;
+    let (_, body) = bot.command(ANALYST, CHANNEL, "subscriptions").await;
+    assert!(text_of(&body).contains("`/tailer subscribe &lt;job&gt;|tag:&lt;tag&gt;|all [failures]`"), "{body}");
 }
 
 #[tokio::test]

@@ -133,7 +133,7 @@ impl Bot {
     pub(super) async fn list_subscriptions(&self, ctx: &Context) -> Ack {
         match self.store.subscriptions(Some(ctx.channel.as_str())).await {
             Ok(rows) if rows.is_empty() => {
-                Ack::note("This channel has no subscription. `/tailer subscribe <job>|tag:<tag>|all [failures]` adds one.")
+                Ack::note("This channel has no subscription. `/tailer subscribe &lt;job&gt;|tag:&lt;tag&gt;|all [failures]` adds one.")
             }
             Ok(rows) => {
                 let mut m = Message::new("Subscriptions of this channel");

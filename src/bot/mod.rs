@@ -137,7 +137,7 @@ impl Bot {
             user: command.user_id.clone(),
             channel: command.channel_id.clone(),
             team: command.team_id.to_string(),
-            response_url: command.response_url.clone(),
+            response_url: Some(command.response_url.clone()),
             reference: reference(),
         };
         let span = tracing::info_span!("command", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
@@ -155,6 +155,17 @@ impl Bot {
                         ctx.reference
                     ));
                 }
+            }
+            // Another app's command, or this one renamed in Slack without the manifest:
+            // its text was written for something else, so nothing of it is acted on.
+            if command.command != commands::SLASH_COMMAND {
+                tracing::warn!(command = ?command.command, "a slash command that is not the bot's");
+                return Ack::note(&crate::slack::blocks::escape(&format!(
+                    "`{}` is not my command: I answer `{}`. (ref `{}`)",
+                    command.command,
+                    commands::SLASH_COMMAND,
+                    ctx.reference
+                )));
             }
             let parsed = match commands::parse(&command.text) {
                 Ok(parsed) => parsed,

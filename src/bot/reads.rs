@@ -57,13 +57,13 @@ impl Bot {
                         },
                         Ok(None) => {
                             return Ack::note(&format!(
-                                "I don't know which job run `{run}` belongs to. Name it: `/tailer status <job> {run}`."
+                                "I don't know which job run `{run}` belongs to. Name it: `/tailer status &lt;job&gt; {run}`."
                             ));
                         }
                         Err(error) => {
                             tracing::error!(%error, "cannot read known runs");
                             return Ack::note(&format!(
-                                ":warning: My database is unavailable; name the job: `/tailer status <job> {run}`. (ref `{}`)",
+                                ":warning: My database is unavailable; name the job: `/tailer status &lt;job&gt; {run}`. (ref `{}`)",
                                 ctx.reference
                             ));
                         }

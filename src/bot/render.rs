@@ -61,9 +61,10 @@ pub fn note(text: &str) -> Message {
 
 pub fn help() -> Message {
     let mut m = Message::new("tailerbot commands");
-    m.section("*Drive Tailer from Slack.* `<job>` is a name from `/tailer jobs`; `tag:<tag>` targets every job with that tag.");
+    // Escaped like the lines below: Slack would take a bare `<job>` for a link.
+    m.section(&escape("*Drive Tailer from Slack.* `<job>` is a name from `/tailer jobs`; `tag:<tag>` targets every job with that tag."));
     m.lines(&help_lines().iter().map(|l| escape(l)).collect::<Vec<_>>(), 1);
-    m.context("`/tailer help <verb>` shows the details and an example.");
+    m.context(&escape("`/tailer help <verb>` shows the details and an example."));
     m
 }
 
@@ -302,6 +303,13 @@ mod tests {
         for action in Action::ALL {
             check(&help_verb(action));
         }
+    }
+
+    #[test]
+    fn the_help_shows_its_placeholders_instead_of_sending_them_as_links() {
+        let raw = serde_json::to_string(&help()).unwrap();
+        assert!(raw.contains("`&lt;job&gt;`") && raw.contains("`tag:&lt;tag&gt;`") && raw.contains("help &lt;verb&gt;"), "{raw}");
+        assert!(!raw.contains("<job>") && !raw.contains("<tag>") && !raw.contains("<verb>"), "{raw}");
     }
 
     #[test]

@@ -49,6 +49,9 @@ impl SubscriptionFilter {
     }
 }
 
+/// The bot's slash command, as the app manifest declares it.
+pub const SLASH_COMMAND: &str = "/tailer";
+
 /// The default and the ceiling of `last`'s N.
 pub const LAST_DEFAULT: u32 = 5;
 pub const LAST_MAX: u32 = 50;
@@ -141,6 +144,14 @@ pub fn parse(text: &str) -> Result<Command, UsageError> {
         return Err(UsageError {
             verb: None,
             problem: format!("That is longer than the {} characters I read.", crate::slack::payload::MAX_TEXT_CHARS),
+        });
+    }
+    // Slack's clients cannot type these; kept, they would reach reasons, the audit trail
+    // and the logs (an escape sequence rewrites a terminal).
+    if let Some(c) = text.chars().find(|c| c.is_control() && !c.is_whitespace()) {
+        return Err(UsageError {
+            verb: None,
+            problem: format!("Your text contains a control character (U+{:04X}) that I do not read: please type it again.", u32::from(c)),
         });
     }
     let text = unescape(text);

@@ -110,6 +110,9 @@ fn mistakes_say_what_is_wrong_and_show_the_usage() {
         (format!("mark sales-daily {RUN}"), Some(Action::Mark), "needs a status"),
         (format!("mark sales-daily {RUN} WAITING"), Some(Action::Mark), "cannot be set"),
         ("doctor please".into(), Some(Action::Doctor), "did not expect `please`"),
+        ("disable sales-daily late\u{0}feed".into(), None, "control character (U+0000)"),
+        ("disable sales-daily \u{1b}[2Jgone".into(), None, "control character (U+001B)"),
+        ("jobs iowa\u{9b}".into(), None, "control character (U+009B)"),
     ];
     for (text, verb, expected) in cases {
         let error = parse(&text).unwrap_err();

@@ -1,6 +1,7 @@
-//! The HTTP face of `serve`. Handlers are glue: body size (413), signature (401),
-//! workspace and app (403) are checked in that order before anything else; then the bot
-//! decides, within Slack's three seconds.
+//! The HTTP face of `serve`. Handlers are glue: body size (413), signature (401), a form
+//! body (415), its fields (400), workspace and app (403) and the response_url (400) are
+//! checked in that order before anything else; then the bot decides, within Slack's
+//! three seconds.
 
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
         401 => "unauthorized",
         403 => "forbidden",
         413 => "too_large",
+        415 => "not_a_form",
         _ => "error",
     };
     metrics::counter!("tailerbot_requests_total", "endpoint" => endpoint.clone(), "outcome" => outcome).increment(1);
@@ -115,6 +117,17 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Re
         })
 }
 
+/// 415 unless the body is declared a form, as Slack always declares it.
+fn form_content(headers: &HeaderMap) -> Result<(), Refusal> {
+    let declared = header(headers, "content-type").and_then(|v| v.split(';').next()).map(str::trim);
+    if declared.is_some_and(|t| t.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+        Ok(())
+    } else {
+        tracing::warn!(content_type = ?declared, "refused a signed request that is not a form");
+        Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"))
+    }
+}
+
 /// 403 for a workspace or app outside the allow-lists.
 fn admitted(slack: &SlackConfig, team: Option<&TeamId>, app: Option<&AppId>) -> Result<(), Refusal> {
     if allowed_origin(slack, team, app) {
@@ -148,21 +161,29 @@ where
 async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let fields = form_fields(&body);
     // The probe does nothing, so it needs no signature.
-    if is_ssl_check(&fields) {
+    if fields.as_deref().is_ok_and(is_ssl_check) {
         return StatusCode::OK.into_response();
     }
     if let Err(refused) = verified(&state, &headers, &body) {
         return refused.into_response();
     }
-    let command = match SlashCommand::from_form(&fields) {
+    if let Err(refused) = form_content(&headers) {
+        return refused.into_response();
+    }
+    let command = match fields.and_then(|fields| SlashCommand::from_form(&fields)) {
         Ok(command) => command,
         Err(error) => return bad_request(error),
     };
     if let Err(refused) = admitted(&state.bot.config.slack, Some(&command.team_id), command.api_app_id.as_ref()) {
         return refused.into_response();
     }
+    // Slack's response_urls are all within the allowed prefixes: another one means the
+    // request was not written by Slack, and its answers would go who knows where.
+    if !state.bot.slack.response_url_allowed(&command.response_url) {
+        return bad_request("the response_url is outside the allowed prefixes");
+    }
     let bot = state.bot.clone();
-    let response_url = command.response_url.clone();
+    let response_url = Some(command.response_url.clone());
     in_time(&state, response_url, async move { bot.slash_command(command).await }).await
 }
 
@@ -170,7 +191,10 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
     if let Err(refused) = verified(&state, &headers, &body) {
         return refused.into_response();
     }
-    let interaction = match Interaction::from_form(&form_fields(&body)) {
+    if let Err(refused) = form_content(&headers) {
+        return refused.into_response();
+    }
+    let interaction = match form_fields(&body).and_then(|fields| Interaction::from_form(&fields)) {
         Ok(interaction) => interaction,
         Err(error) => return bad_request(error),
     };

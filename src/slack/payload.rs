@@ -24,13 +24,46 @@ pub struct SlashCommand {
     pub user_id: UserId,
     pub command: String,
     pub text: String,
-    pub response_url: Option<String>,
+    /// Slack always sends one; whether the bot may post to it is checked at the edge.
+    pub response_url: String,
     pub trigger_id: String,
 }
 
-/// The fields of a form body, decoded (invalid UTF-8 replaced, `+` as space).
-pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+/// The fields of a form body, decoded strictly: `+` as a space, only well-formed `%XX`
+/// escapes, only UTF-8, each field once. Slack's bodies always are; anything else is
+/// refused rather than guessed at (a lenient decoder reads `caf%E9` as `caf�` and keeps
+/// `50%` as typed, and with a field twice, two readers could see two different commands).
+pub fn form_fields(body: &[u8]) -> Result<Vec<(String, String)>, PayloadError> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for pair in body.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        let key = form_decode(key)?;
+        if fields.iter().any(|(k, _)| *k == key) {
+            return Err(PayloadError(format!("field `{}` is given twice", key.chars().take(40).collect::<String>())));
+        }
+        let value = form_decode(value)?;
+        fields.push((key, value));
+    }
+    Ok(fields)
+}
+
+fn form_decode(raw: &[u8]) -> Result<String, PayloadError> {
+    let escapes_ok = raw
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'%')
+        .all(|(at, _)| raw.get(at + 1..at + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    if !escapes_ok {
+        return Err(PayloadError("a form field has a malformed %-escape".into()));
+    }
+    let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| PayloadError("a form field is not UTF-8".into()))
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -69,7 +102,7 @@ impl SlashCommand {
             user_id: UserId::parse(required("user_id")?).map_err(id_error)?,
             command: required("command")?.chars().take(64).collect(),
             text,
-            response_url: field(fields, "response_url").filter(|v| !v.is_empty()).map(str::to_owned),
+            response_url: required("response_url")?.to_owned(),
             trigger_id: trigger(required("trigger_id")?)?,
         })
     }
@@ -201,15 +234,16 @@ mod tests {
     #[test]
     fn a_slash_command_form_parses_and_ignores_deprecated_fields() {
         let body = b"token=x&team_id=T0001&channel_id=C2147483705&user_id=U2147483697&user_name=Steve&command=%2Ftailer&text=launch+iowa&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1&trigger_id=13345224609.738474920.8088930838d88f008e0&api_app_id=A123456";
-        let command = SlashCommand::from_form(&form_fields(body)).unwrap();
+        let command = SlashCommand::from_form(&form_fields(body).unwrap()).unwrap();
         assert_eq!(command.text, "launch iowa");
         assert_eq!(command.user_id.as_str(), "U2147483697");
-        assert_eq!(command.response_url.as_deref(), Some("https://hooks.slack.com/commands/1"));
+        assert_eq!(command.response_url, "https://hooks.slack.com/commands/1");
     }
 
     #[test]
     fn a_form_without_a_user_is_refused() {
-        let error = SlashCommand::from_form(&form_fields(b"team_id=T0001&channel_id=C0001&command=/t&trigger_id=1.2.3")).unwrap_err();
+        let error =
+            SlashCommand::from_form(&form_fields(b"team_id=T0001&channel_id=C0001&command=/t&trigger_id=1.2.3").unwrap()).unwrap_err();
         assert!(error.0.contains("user_id"));
     }
 
@@ -217,8 +251,21 @@ mod tests {
     fn other_interactions_are_recognised_and_left_alone() {
         let body = format!("payload={}", urlencode(r#"{"type": "view_submission"}"#));
         assert!(
-            matches!(Interaction::from_form(&form_fields(body.as_bytes())).unwrap(), Interaction::Other { kind, .. } if kind == "view_submission")
+            matches!(Interaction::from_form(&form_fields(body.as_bytes()).unwrap()).unwrap(), Interaction::Other { kind, .. } if kind == "view_submission")
         );
+    }
+
+    #[test]
+    fn a_form_is_decoded_strictly_or_refused() {
+        assert_eq!(
+            form_fields(b"a=caf%C3%A9+%2B1&b=&c").unwrap(),
+            [("a".to_owned(), "café +1".to_owned()), ("b".to_owned(), String::new()), ("c".to_owned(), String::new())]
+        );
+        for bad in
+            [&b"text=50%"[..], b"text=%ZZ", b"te%Zxt=a", b"text=caf%E9", b"text=caf\xe9", b"text\xff=a", b"text=a&text=b", b"a=1&b=2&a=1"]
+        {
+            assert!(form_fields(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     fn urlencode(text: &str) -> String {

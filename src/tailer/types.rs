@@ -156,8 +156,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     if seconds >= 60 {
         return None;
     }
-    let total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds;
-    Some(Duration::from_secs(total) + Duration::from_micros(micros))
+    // A count of days beyond any clock is malformed, not a reason to wrap or panic.
+    let total = days.checked_mul(24)?.checked_add(hours)?.checked_mul(60)?.checked_add(minutes)?.checked_mul(60)?.checked_add(seconds)?;
+    Duration::from_secs(total).checked_add(Duration::from_micros(micros))
 }
 
 /// Formats like Python's `str(timedelta)`: `H:MM:SS[.ffffff]`, with `N day(s), ` before.
@@ -283,7 +284,19 @@ mod tests {
 
     #[test]
     fn malformed_durations_are_refused() {
-        for bad in ["", "1:2", "0:61:00", "0:00:60", "0:00:1", "a:00:00", "0:00:00.", "0:00:00.1234567", "1:00:00:00"] {
+        for bad in [
+            "",
+            "1:2",
+            "0:61:00",
+            "0:00:60",
+            "0:00:1",
+            "a:00:00",
+            "0:00:00.",
+            "0:00:00.1234567",
+            "1:00:00:00",
+            "214000000000000 days, 0:00:00",
+            "5124095576030432:00:00",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

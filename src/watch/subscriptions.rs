@@ -37,7 +37,8 @@ pub fn target(text: &str) -> Option<Target> {
 
 /// When a run ended, as far as its item tells.
 pub fn ended_at(item: &RunItem) -> Option<DateTime<Utc>> {
-    item.last_update_date.or_else(|| Some(item.start_execution_date? + chrono::Duration::from_std(item.duration?).ok()?))
+    // Checked: a start and a duration from Tailer may add up past the end of the calendar.
+    item.last_update_date.or_else(|| item.start_execution_date?.checked_add_signed(chrono::Duration::from_std(item.duration?).ok()?))
 }
 
 /// The announcement of a finished run.
@@ -145,5 +146,34 @@ impl SubscriptionPoller {
             }
         }
         announced
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::RunId;
+    use crate::tailer::RunStatus;
+
+    #[test]
+    fn a_start_and_a_duration_past_the_end_of_the_calendar_give_no_end_instead_of_a_panic() {
+        let item = RunItem {
+            run_id: RunId::parse("20201230-1").unwrap(),
+            status: RunStatus::Failed,
+            account: None,
+            environment: None,
+            configuration_type: None,
+            configuration_id: None,
+            job_id: None,
+            duration: Some(Duration::from_secs(1 << 40)),
+            start_execution_date: Some(DateTime::<Utc>::MAX_UTC - chrono::Duration::days(1)),
+            last_update_date: None,
+        };
+        assert_eq!(ended_at(&item), None);
+        let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let item = RunItem { start_execution_date: Some(start), duration: Some(Duration::from_secs(60)), ..item };
+        assert_eq!(ended_at(&item), Some(start + chrono::Duration::seconds(60)));
     }
 }
