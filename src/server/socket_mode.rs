@@ -56,10 +56,6 @@ async fn on_command(
         tracing::warn!(team = %command.team_id, "a Socket Mode command from a workspace that is not allowed");
         return Ok(response(Ack::Empty));
     }
-    if !bot.slack.response_url_allowed(&command.response_url) {
-        tracing::warn!("a Socket Mode command whose response_url is outside the allowed prefixes");
-        return Ok(response(Ack::Empty));
-    }
     let response_url = Some(command.response_url.clone());
     let worker = bot.clone();
     Ok(response(bot.in_time(response_url, async move { worker.slash_command(command).await }).await))
