@@ -1,7 +1,8 @@
 //! Several replicas on one PostgreSQL database, with the real binary: three `serve`
 //! processes share 50 launches; one is killed with `kill -9` half-way. Every run is
 //! launched once, gets one card, and each of its statuses (the final one included) is
-//! posted once in its thread, by whichever replica holds the run at the time.
+//! posted once in its thread, by whichever replica holds the run at the time. And a
+//! replica killed in the middle of a launch: another one follows the run it started.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use common::bot::BOT_TOKEN;
 use common::db::{TestDb, postgres_skipped};
 use common::process::*;
-use tailerbot::sim::{SimOptions, Simulator};
+use tailerbot::sim::{Fault, FaultKind, SimOptions, Simulator};
 use tailerbot::slack::standin::{SlackEvent, SlackStandin};
 
 const RUNS: usize = 50;
@@ -143,5 +144,50 @@ async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way
         assert_eq!(statuses.last().map(String::as_str), Some("SUCCESS"), "thread {root}: ends with the final status: {statuses:?}");
     }
     assert_eq!(pending_messages(&db).await, 0, "nothing left behind");
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_whose_replica_dies_while_tailer_answers_is_followed_by_another_replica() {
+    if postgres_skipped() {
+        return;
+    }
+    tailerbot::tls::install_crypto_provider();
+    let db = TestDb::postgres().await;
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = tailerbot::cli::embedded_config();
+    let sim_options = SimOptions {
+        waiting: (Duration::from_secs(1), Duration::from_secs(1)),
+        running: (Duration::from_secs(2), Duration::from_secs(2)),
+        invisible_after_launch: Duration::from_millis(300),
+        ..SimOptions::default()
+    };
+    let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await.unwrap();
+    // Tailer starts the run at once but answers only after 20 s: the replica dies waiting.
+    tailer.sim.inject(Fault::new(Some("launch_job"), FaultKind::Delay { millis: 20_000 }, 1));
+    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &slack.response_url_prefix());
+    let text = std::fs::read_to_string(&config_path).unwrap().replace("[watch]\n", "[watch]\nlease_secs = 2\n");
+    std::fs::write(&config_path, text).unwrap();
+    let (slack_api, tailer_api) = (slack.api_url(), tailer.url());
+    let a = serve(&config_path, &db.url, &slack_api, &tailer_api).await;
+    let b = serve(&config_path, &db.url, &slack_api, &tailer_api).await;
+
+    let status = command(&a.url, &slack.response_url("mid"), "1.mid.1", "U0ANALYST", "C0DATA", "launch iowa-prepare").await;
+    assert_eq!(status, 200);
+    assert_eq!(tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(10)).await, 1, "Tailer was asked");
+    a.kill_hard();
+
+    let events = slack.slack.wait_for(Duration::from_secs(30), |e| successes(e) == 1).await;
+    assert_eq!(successes(&events), 1, "the run was followed to its end by the other replica: {events:#?}");
+    assert!(b.stop().await.success());
+    let events = slack.slack.events();
+    let cards: Vec<_> = events.iter().filter(|e| is_card(e)).collect();
+    assert_eq!(cards.len(), 1, "one card");
+    assert!(cards[0].visible_text().contains("<@U0ANALYST>"), "launched by the person who asked: {:?}", cards[0]);
+    assert_eq!(tailer.sim.count("launch_job"), 1, "never launched again");
+    let threads = threads(&events);
+    assert_eq!(threads.values().next().map(|s| s.last().cloned()), Some(Some("SUCCESS".to_owned())));
     db.finish().await;
 }

@@ -280,6 +280,28 @@ contract! {
         assert!(store.pending_timers().await.unwrap().is_empty());
     }
 
+    async fn a_launch_left_calling_is_taken_over_once_its_claim_runs_out_and_settled_once(store) {
+        let launch = tailerbot::store::LaunchRow {
+            key: "ref1:iowa".into(),
+            job: "iowa".into(),
+            channel_id: "C0DATA".into(),
+            user_id: "U0A".into(),
+            reference: "ref1".into(),
+            started_at: 0,
+            run_id: None,
+        };
+        store.begin_launch(&launch, 0).await.unwrap();
+        assert!(store.claim_interrupted_launches(29_999, 10).await.unwrap().is_empty(), "its replica is still making it");
+        let taken = store.claim_interrupted_launches(30_000, 10).await.unwrap();
+        assert_eq!(taken, vec![launch.clone()]);
+        store.retry_launch("ref1:iowa", Some("run42"), 40_000).await.unwrap();
+        assert!(store.claim_interrupted_launches(39_999, 10).await.unwrap().is_empty());
+        let again = store.claim_interrupted_launches(40_000, 10).await.unwrap();
+        assert_eq!(again[0].run_id.as_deref(), Some("run42"));
+        store.end_launch("ref1:iowa").await.unwrap();
+        assert!(store.claim_interrupted_launches(1_000_000, 10).await.unwrap().is_empty(), "settled");
+    }
+
     async fn subscriptions_and_markers_round_trip(store) {
         let sub = tailerbot::store::SubscriptionRow {
             channel_id: "C0DATA".into(),

@@ -402,32 +402,69 @@ impl Bot {
     }
 
     async fn launch(self: &Arc<Self>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> Outcome {
+        // Noted first: if this replica dies before the run is followed, another one finds
+        // the run and follows it (never launching again).
+        let journal = crate::store::LaunchRow {
+            key: format!("{}:{}", ctx.reference, job.name),
+            job: job.name.to_string(),
+            channel_id: ctx.channel.to_string(),
+            user_id: ctx.user.to_string(),
+            reference: ctx.reference.clone(),
+            started_at: self.now_ms(),
+            run_id: None,
+        };
+        if let Err(error) = self.store.begin_launch(&journal, self.now_ms()).await {
+            tracing::error!(%error, "cannot note the launch before making it; a crash now would leave its run unfollowed");
+        }
+        let (outcome, followed) = self.launch_now(ctx, job, execution_date).await;
+        let settled = if followed {
+            self.store.end_launch(&journal.key).await
+        } else {
+            // Launched but not on its card (the store failed): left for the recovery,
+            // which follows the run once the store is back.
+            let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
+            self.store.retry_launch(&journal.key, run, self.now_ms() + 5_000).await
+        };
+        if let Err(error) = settled {
+            tracing::error!(%error, "cannot note how the launch ended; it will be looked at again (never relaunched)");
+        }
+        outcome
+    }
+
+    /// Launches, and follows the run on a card; false when the run could not be followed.
+    async fn launch_now(self: &Arc<Self>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> (Outcome, bool) {
         let label = render::job_label(job);
         let started = self.clock.now();
         let run = match self.tailer.launch_job(&job.job, execution_date).await {
             Ok(run) => run,
             Err(LaunchError::NotLaunched(error)) => {
-                return Outcome {
-                    line: format!(":x: Did not launch {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
-                    audit: AuditOutcome::Failed,
-                    answer: error.to_string(),
-                };
+                return (
+                    Outcome {
+                        line: format!(":x: Did not launch {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
+                        audit: AuditOutcome::Failed,
+                        answer: error.to_string(),
+                    },
+                    true,
+                );
             }
             Err(LaunchError::OutcomeUnknown(error)) => {
                 tracing::warn!(%error, job = %job.name, "launch outcome unknown; looking for the run");
                 match self.tailer.find_launched_run(&job.job, started).await {
                     Ok(Some(item)) => item.run_id,
                     _ => {
-                        return Outcome {
-                            line: format!(
-                                ":warning: I could not tell whether {label} was launched: {}. Check `/tailer last {}` before launching it again. (ref `{}`)",
-                                escape(&error.to_string()),
-                                job.name,
-                                ctx.reference
-                            ),
-                            audit: AuditOutcome::Unknown,
-                            answer: error.to_string(),
-                        };
+                        return (
+                            Outcome {
+                                line: format!(
+                                    ":warning: I could not tell whether {label} was launched: {}. Check `/tailer last {}` before launching it again. (ref `{}`)",
+                                    escape(&error.to_string()),
+                                    job.name,
+                                    ctx.reference
+                                ),
+                                audit: AuditOutcome::Unknown,
+                                answer: error.to_string(),
+                            },
+                            true,
+                        );
                     }
                 }
             }
@@ -442,13 +479,18 @@ impl Bot {
         if let Err(error) = self.store.remember_run(&known).await {
             tracing::error!(%error, run = %run, "cannot remember the launched run");
         }
-        if let Err(error) = self.start_watching(job, run.as_str(), &ctx.channel, Some(&ctx.user), None).await {
-            tracing::error!(%error, run = %run, "cannot start watching the launched run");
-        }
-        Outcome {
+        let followed = match self.start_watching(job, run.as_str(), &ctx.channel, Some(&ctx.user), None).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::error!(%error, run = %run, "cannot start watching the launched run; it is followed once the store is back");
+                false
+            }
+        };
+        let outcome = Outcome {
             line: format!(":rocket: Launched {label}: run `{}`", escape(run.as_str())),
             audit: AuditOutcome::Succeeded,
             answer: run.to_string(),
-        }
+        };
+        (outcome, followed)
     }
 }

@@ -26,8 +26,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use records::{
-    AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, NewConfirmation, OutboxBody, OutboxMessage,
-    OutboxMethod, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate,
+    AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
+    OutboxMessage, OutboxMethod, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate,
 };
 
 /// How long a claim lasts without renewal, unless the configuration says otherwise.
@@ -160,7 +160,7 @@ impl Store {
         let mut renewed = 0;
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
-            for table in ["watches", "outbox", "timers", "leases"] {
+            for table in ["watches", "outbox", "timers", "leases", "launches"] {
                 let sql = format!("UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2");
                 renewed += sqlx::query(&sql).bind(until).bind(&*self.owner).execute(&mut *tx).await?.rows_affected();
             }
@@ -192,7 +192,7 @@ impl Store {
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE outbox SET in_doubt = TRUE WHERE lease_owner = $1").bind(&*self.owner).execute(&mut *tx).await?;
-            for table in ["watches", "outbox", "timers", "leases"] {
+            for table in ["watches", "outbox", "timers", "leases", "launches"] {
                 let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1");
                 sqlx::query(&sql).bind(&*self.owner).execute(&mut *tx).await?;
             }
@@ -207,7 +207,7 @@ impl Store {
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE outbox SET in_doubt = TRUE WHERE lease_owner IS NOT NULL").execute(&mut *tx).await?;
-            for table in ["watches", "outbox", "timers", "leases"] {
+            for table in ["watches", "outbox", "timers", "leases", "launches"] {
                 let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL");
                 sqlx::query(&sql).execute(&mut *tx).await?;
             }

@@ -321,3 +321,18 @@ pub struct TimerRow {
     pub reason: Option<String>,
     pub attempts: i64,
 }
+
+/// A launch in progress (or interrupted).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LaunchRow {
+    /// The request's reference and the job: one launch of one job.
+    pub key: String,
+    pub job: String,
+    pub channel_id: String,
+    pub user_id: String,
+    pub reference: String,
+    /// When Tailer was asked (unix ms): the run is looked for from then on.
+    pub started_at: i64,
+    /// The run, once Tailer named it.
+    pub run_id: Option<String>,
+}

@@ -1,10 +1,11 @@
-//! The background work of `serve`: the watcher, the subscription poller, the timers and
-//! the outbox worker. Each exposes one pass (`run_once`) that tests drive with a paused
+//! The background work of `serve`: the watcher, the subscription poller, the timers,
+//! the recovery of interrupted launches and the outbox worker. Each exposes one pass (`run_once`) that tests drive with a paused
 //! clock; [`Workers::spawn`] runs them as loops that stop on the shutdown signal, the
 //! outbox last, after it has flushed what is queued (within a deadline).
 
 pub mod cards;
 mod delivery;
+mod launches;
 mod stats;
 pub mod subscriptions;
 mod timers;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use delivery::{CHANNEL_GAP_MS, Delivery, next_wait};
+pub use launches::Launches;
 pub use stats::Stats;
 pub use subscriptions::SubscriptionPoller;
 pub use timers::{Timers, thread_reply};
@@ -31,12 +33,13 @@ const MAINTENANCE_EVERY: u64 = 600;
 /// The named lease of the subscription poll: one replica polls at a time.
 const SUBSCRIPTIONS_LEASE: &str = "subscriptions";
 
-/// The four workers of one bot.
+/// The workers of one bot.
 pub struct Workers {
     pub watcher: Watcher,
     pub subscriptions: SubscriptionPoller,
     pub timers: Timers,
     pub delivery: Delivery,
+    pub launches: Launches,
     bot: Arc<Bot>,
 }
 
@@ -47,12 +50,14 @@ impl Workers {
             subscriptions: SubscriptionPoller::new(bot.clone()),
             timers: Timers::new(bot.clone()),
             delivery: Delivery::new(bot.clone(), bot.stats.clone()),
+            launches: Launches::new(bot.clone()),
             bot,
         })
     }
 
     /// One pass of everything, the outbox last (what the others queued goes out).
     pub async fn run_once(&self) {
+        self.launches.run_once().await;
         self.timers.run_once().await;
         self.watcher.run_once().await;
         self.delivery.run_once().await;
@@ -111,6 +116,7 @@ impl Workers {
         tracker.spawn(async move {
             let mut passes: u64 = 0;
             loop {
+                w.launches.run_once().await;
                 w.timers.run_once().await;
                 if passes % MAINTENANCE_EVERY == 0 {
                     w.maintain().await;

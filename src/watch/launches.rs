@@ -1,0 +1,142 @@
+//! Launches interrupted by the death of the replica making them: noted `calling` before
+//! Tailer was asked, never settled. Another replica (or this one after a restart) takes
+//! each over once its claim runs out, looks for the run it started, and follows it on a
+//! card in the channel it was asked from; when no run can be told apart, the channel is
+//! told to check before launching again. Nothing is ever launched again.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::bot::{Bot, render};
+use crate::domain::{Action, ChannelId, UserId};
+use crate::slack::blocks::{Message, escape};
+use crate::store::{AuditEntry, AuditOutcome, LaunchRow, OutboxMessage};
+
+/// How long before Tailer is asked again about a launch it could not answer for.
+const RETRY_MS: i64 = 30_000;
+
+/// Settles interrupted launches.
+pub struct Launches {
+    bot: Arc<Bot>,
+}
+
+impl Launches {
+    pub fn new(bot: Arc<Bot>) -> Launches {
+        Launches { bot }
+    }
+
+    /// One pass; returns how many launches were settled or put off.
+    pub async fn run_once(&self) -> usize {
+        let interrupted = match self.bot.store.claim_interrupted_launches(self.bot.now_ms(), 20).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the launches in progress");
+                return 0;
+            }
+        };
+        for launch in &interrupted {
+            let span = tracing::info_span!("recover_launch", job = %launch.job, reference = %launch.reference);
+            tracing::Instrument::instrument(self.settle(launch), span).await;
+        }
+        if !interrupted.is_empty() {
+            self.bot.outbox_wake.notify_one();
+        }
+        interrupted.len()
+    }
+
+    async fn settle(&self, l: &LaunchRow) {
+        let (Some(job), Ok(channel), Ok(user)) =
+            (self.bot.config.job(&l.job).cloned(), ChannelId::parse(&l.channel_id), UserId::parse(&l.user_id))
+        else {
+            tracing::warn!("an interrupted launch names a job, channel or user no longer valid; dropping it");
+            self.end(l).await;
+            return;
+        };
+        let since = DateTime::<Utc>::from_timestamp_millis(l.started_at).unwrap_or_else(Utc::now);
+        let label = render::job_label(&job);
+        let named = l.run_id.as_deref().and_then(|r| crate::domain::RunId::parse(r).ok());
+        let found = match named {
+            Some(run) => Ok(Some(run)),
+            None => self.bot.tailer.find_launched_run(&job.job, since).await.map(|item| item.map(|i| i.run_id)),
+        };
+        match found {
+            Ok(Some(run_id)) => {
+                tracing::warn!(run = %run_id, "a launch was interrupted after Tailer started its run; following the run");
+                let known = crate::store::KnownRun {
+                    run_id: run_id.to_string(),
+                    job: job.name.to_string(),
+                    channel_id: Some(l.channel_id.clone()),
+                    launched_by: Some(l.user_id.clone()),
+                    created_at: self.bot.now_ms(),
+                };
+                if let Err(error) = self.bot.store.remember_run(&known).await {
+                    tracing::error!(%error, "cannot remember the recovered run");
+                }
+                match self.bot.start_watching(&job, run_id.as_str(), &channel, Some(&user), None).await {
+                    // Already on its card: the launch had got that far.
+                    Ok(false) => {}
+                    Ok(true) => self.audit(l, &job, AuditOutcome::Succeeded, run_id.to_string()).await,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot follow the recovered run; trying again later");
+                        self.retry(l, Some(run_id.as_str())).await;
+                        return;
+                    }
+                }
+            }
+            Ok(None) => {
+                tracing::warn!("a launch was interrupted and no run of it can be told apart; telling the channel");
+                self.audit(l, &job, AuditOutcome::Unknown, "interrupted; no run found".into()).await;
+                let text = format!(
+                    ":warning: The launch of {label} asked by <@{}> was interrupted (the bot stopped while making it) and I cannot tell which run, if any, it started. Check `/tailer last {}` before launching it again. (ref `{}`)",
+                    l.user_id,
+                    job.name,
+                    escape(&l.reference)
+                );
+                let mut message = Message::new(&text);
+                message.section(&text);
+                let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), message.text, message.blocks)
+                    .asked_by(Some(l.user_id.clone()));
+                self.bot.enqueue(vec![post]).await;
+            }
+            Err(error) => {
+                self.bot.stats.tailer_error(self.bot.now_ms());
+                tracing::warn!(%error, "cannot ask Tailer about an interrupted launch; asking again later");
+                self.retry(l, None).await;
+                return;
+            }
+        }
+        self.end(l).await;
+    }
+
+    async fn end(&self, l: &LaunchRow) {
+        if let Err(error) = self.bot.store.end_launch(&l.key).await {
+            tracing::error!(%error, "cannot settle an interrupted launch; it will be looked at again (never relaunched)");
+        }
+    }
+
+    async fn retry(&self, l: &LaunchRow, run: Option<&str>) {
+        if let Err(error) = self.bot.store.retry_launch(&l.key, run, self.bot.now_ms() + RETRY_MS).await {
+            tracing::error!(%error, "cannot put an interrupted launch off");
+        }
+    }
+
+    async fn audit(&self, l: &LaunchRow, job: &crate::config::Job, outcome: AuditOutcome, answer: String) {
+        let entry = AuditEntry {
+            id: 0,
+            at: self.bot.now_ms(),
+            reference: l.reference.clone(),
+            user_id: l.user_id.clone(),
+            channel_id: l.channel_id.clone(),
+            action: Action::Launch,
+            job: Some(job.name.to_string()),
+            environment: Some(job.job.environment.to_string()),
+            outcome,
+            detail: "launch (taken over after the replica making it stopped)".into(),
+            tailer_answer: Some(answer),
+        };
+        if let Err(error) = self.bot.store.audit(&entry).await {
+            tracing::error!(%error, "cannot audit a recovered launch");
+        }
+    }
+}
