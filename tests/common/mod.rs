@@ -82,6 +82,7 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
     format!("http://{addr}")
 }
 pub mod bot;
+pub mod logs;
 pub mod paused;
 pub mod process;
 
