@@ -285,6 +285,11 @@ impl Delivery {
         }
         let text = if reason.contains("not_in_channel") {
             format!(":wave: I could not post in <#{channel}>: I am not a member. Invite me with `/invite @tailerbot`, then try again.")
+        } else if reason.contains("channel_not_found") {
+            // What Slack says of a private channel the bot is not in (or of one deleted).
+            format!(
+                ":wave: I could not post in <#{channel}>: Slack does not show me that channel. If it is private, invite me with `/invite @tailerbot`, then try again."
+            )
         } else {
             format!(":warning: I could not post in <#{channel}>: {}.", crate::slack::blocks::escape(reason))
         };

@@ -86,6 +86,28 @@ async fn a_refused_token_holds_every_message_without_hammering_slack_and_deliver
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_channel_slack_does_not_know_is_given_up_and_the_requester_asked_to_invite_the_bot() {
+    let (_guard, logs) = logs::capture();
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.slack.slack.inject(fault(Some("chat.postMessage"), StandinFaultKind::Error { code: "channel_not_found".into() }, 1));
+    bot.command(ANALYST, "C0PRIVATE", "launch iowa-prepare").await;
+    let events = bot.run_until(STEP, Duration::from_secs(60), |e| e.iter().any(|e| e.channel.as_deref() == Some(ANALYST))).await;
+    let notice = events.iter().find(|e| e.channel.as_deref() == Some(ANALYST)).expect("the requester hears about it");
+    let text = notice.visible_text();
+    assert!(text.contains("<#C0PRIVATE>") && text.contains("/invite @tailerbot"), "{text}");
+    logs.assert_line("channel_not_found", "ERROR", &["cannot be delivered", "channel_not_found"]);
+    assert_eq!(bot.bot.stats.undeliverable_count(), 1);
+    // The run's other messages are dropped with their card, not tried one by one.
+    let calls = bot.slack.slack.calls("chat.postMessage");
+    bot.run_until(STEP, Duration::from_secs(300), |_| false).await;
+    assert_eq!(bot.slack.slack.calls("chat.postMessage"), calls, "nothing more tried in that channel");
+    // The bot still serves that person elsewhere.
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    let events = bot.run_until(STEP, Duration::from_secs(60), |e| e.iter().any(|e| e.channel.as_deref() == Some(CHANNEL))).await;
+    assert!(events.iter().any(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn failing_and_slow_response_urls_deliver_the_answer_once() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     let slack = &bot.slack.slack;
