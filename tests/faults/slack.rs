@@ -39,12 +39,22 @@ async fn a_429_storm_is_waited_out_per_retry_after_and_everything_goes_out_once_
 
     let events = bot
         .run_until(STEP, Duration::from_secs(1800), |e| {
-            e.iter().filter(|e| e.thread_ts.is_some() && (e.visible_text().contains("*SUCCESS*") || e.visible_text().contains("*FAILED*"))).count() == 2
+            e.iter()
+                .filter(|e| e.thread_ts.is_some() && (e.visible_text().contains("*SUCCESS*") || e.visible_text().contains("*FAILED*")))
+                .count()
+                == 2
         })
         .await;
     for job in ["iowa-prepare", "stock-enrich"] {
-        let cards: Vec<&SlackEvent> =
-            events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run") && e.visible_text().contains(&format!("`{job}`"))).collect();
+        let cards: Vec<&SlackEvent> = events
+            .iter()
+            .filter(|e| {
+                e.method == "chat.postMessage"
+                    && e.thread_ts.is_none()
+                    && e.text.contains("· run")
+                    && e.visible_text().contains(&format!("`{job}`"))
+            })
+            .collect();
         assert_eq!(cards.len(), 1, "{job}: one card");
         let statuses = reply_statuses(&events, cards[0].ts.as_deref().unwrap());
         let last = if job == "iowa-prepare" { "SUCCESS" } else { "FAILED" };

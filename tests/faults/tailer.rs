@@ -115,7 +115,12 @@ async fn read_case(read: Read, failure: Failure, logs: Logs) -> Vec<String> {
         text.contains(&format!("Tailer {}", failure.says)) && text.contains(read.action),
         format!("the message does not name Tailer, the failure and the action: {text}"),
     );
-    check(&mut failed, &case, bot.tailer.sim.count(read.action) == tries, format!("{} tries, {tries} expected", bot.tailer.sim.count(read.action)));
+    check(
+        &mut failed,
+        &case,
+        bot.tailer.sim.count(read.action) == tries,
+        format!("{} tries, {tries} expected", bot.tailer.sim.count(read.action)),
+    );
     match reference_in(&text) {
         Some(reference) => {
             let logged = logs.lines("WARN", &[&format!("reference={reference}"), "a Tailer call failed", read.action]);
@@ -185,10 +190,20 @@ async fn write_case(write: Write, failure: Failure, logs: Logs) -> Vec<String> {
     };
     check(&mut failed, &case, text.contains(&words), format!("expected `{words}…` in: {text}"));
     if !failure.refused {
-        check(&mut failed, &case, text.contains(&format!("was {}", write.done)), format!("the message does not say what may have happened: {text}"));
+        check(
+            &mut failed,
+            &case,
+            text.contains(&format!("was {}", write.done)),
+            format!("the message does not say what may have happened: {text}"),
+        );
     }
     check(&mut failed, &case, text.contains(&format!("Tailer {}", failure.says)), format!("the message does not name the failure: {text}"));
-    check(&mut failed, &case, bot.tailer.sim.count(write.action) == tries, format!("{} tries, {tries} expected", bot.tailer.sim.count(write.action)));
+    check(
+        &mut failed,
+        &case,
+        bot.tailer.sim.count(write.action) == tries,
+        format!("{} tries, {tries} expected", bot.tailer.sim.count(write.action)),
+    );
     let reference = reference_in(&text);
     check(&mut failed, &case, reference.is_some(), format!("no reference in {text}"));
     let job = write.command.split(' ').nth(1).unwrap_or_default();
@@ -226,9 +241,13 @@ async fn every_write_answers_each_tailer_failure_without_blind_repeats_and_audit
     let probe = TestBot::start_with(config(), SimOptions::default()).await;
     let job = probe.bot.config.job("iowa-prepare").unwrap().job.clone();
     let run = probe.bot.tailer.get_last_status(&job, &Default::default()).await.unwrap()[0].run_id.to_string();
-    let cases = writes(&run).into_iter().flat_map(|w| {
-        failures().into_iter().map(move |f| (Write { command: w.command.clone(), action: w.action, done: w.done }, f))
-    });
-    let results = futures::stream::iter(cases).map(|(write, failure)| write_case(write, failure, logs.clone())).buffer_unordered(AT_ONCE).collect().await;
+    let cases = writes(&run)
+        .into_iter()
+        .flat_map(|w| failures().into_iter().map(move |f| (Write { command: w.command.clone(), action: w.action, done: w.done }, f)));
+    let results = futures::stream::iter(cases)
+        .map(|(write, failure)| write_case(write, failure, logs.clone()))
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await;
     report(results, &logs);
 }
