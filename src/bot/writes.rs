@@ -16,7 +16,7 @@ use crate::domain::{Action, RunId, UserId};
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::{Message, escape};
 use crate::store::{AuditEntry, AuditOutcome, KnownRun, NewConfirmation};
-use crate::tailer::{ConfigurationStatus, LaunchError, RunStatus};
+use crate::tailer::{ConfigurationStatus, LaunchError, RunStatus, TailerError};
 
 /// A write to carry out, kept as JSON with its confirmation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +334,24 @@ impl Bot {
             audit: AuditOutcome::Failed,
             answer: error.to_string(),
         };
+        // Refused: Tailer did nothing. Otherwise (a 5xx, no answer in time, an answer that
+        // cannot be read) it may have acted: the outcome is unknown, not failed.
+        let tailer_failed = |verb: &str, done: &str, error: &TailerError| {
+            if error.certainly_not_applied() {
+                tracing::warn!(%error, job = %job.name, "a write failed: Tailer did nothing");
+                return failed(verb, error);
+            }
+            tracing::warn!(%error, job = %job.name, "a write's outcome is unknown: Tailer may have done it");
+            Outcome {
+                line: format!(
+                    ":warning: I could not tell whether {label} was {done}: {}. Doing it again is harmless. (ref `{}`)",
+                    escape(&error.to_string()),
+                    ctx.reference
+                ),
+                audit: AuditOutcome::Unknown,
+                answer: error.to_string(),
+            }
+        };
         let done = |line: String| Outcome { line, audit: AuditOutcome::Succeeded, answer: "ok".into() };
         match action {
             Action::Disable | Action::Enable => {
@@ -379,12 +397,12 @@ impl Bot {
                         }
                         done(line)
                     }
-                    Err(error) => failed(action.name(), &error),
+                    Err(error) => tailer_failed(action.name(), if action == Action::Disable { "disabled" } else { "enabled" }, &error),
                 }
             }
             Action::Reset => match self.tailer.reset_workflow_status(&job.job).await {
                 Ok(()) => done(format!(":arrows_counterclockwise: Reset the triggers of {label}")),
-                Err(error) => failed("reset", &error),
+                Err(error) => tailer_failed("reset", "reset", &error),
             },
             Action::Mark => {
                 let (Some(run), Some(status)) = (plan.run_id.as_deref().and_then(|r| RunId::parse(r).ok()), plan.status.as_deref()) else {
@@ -393,7 +411,7 @@ impl Bot {
                 let status = RunStatus::parse(status);
                 match self.tailer.set_run_status(&job.job, &run, &status).await {
                     Ok(()) => done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(&status), escape(run.as_str()))),
-                    Err(error) => failed("mark", &error),
+                    Err(error) => tailer_failed("mark", "marked", &error),
                 }
             }
             Action::Launch => self.launch(ctx, job, plan.execution_date).await,
@@ -438,6 +456,7 @@ impl Bot {
         let run = match self.tailer.launch_job(&job.job, execution_date).await {
             Ok(run) => run,
             Err(LaunchError::NotLaunched(error)) => {
+                tracing::warn!(%error, job = %job.name, "a launch failed: nothing was launched");
                 return (
                     Outcome {
                         line: format!(":x: Did not launch {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),

@@ -230,12 +230,30 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     }
 }
 
+/// How long readiness waits for the store to take a write.
+const READY_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready when the store answers and takes writes: every request is recorded before it
+/// is acted on, so a locked or read-only database cannot serve. The probe writes nothing
+/// (it forgets requests older than the beginning of time) but needs the write lock.
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.bot.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: the store does not answer");
+    let store = &state.bot.store;
+    let probe = async {
+        store.ping().await?;
+        store.forget_requests_before(i64::MIN).await.map(|_| ())
+    };
+    match tokio::time::timeout(READY_PROBE, probe).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "not ready: the store does not take writes");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+        }
+        Err(_) => {
+            tracing::warn!(
+                waited_secs = READY_PROBE.as_secs(),
+                "not ready: the store did not take a write in time (locked by another connection?)"
+            );
+            (StatusCode::SERVICE_UNAVAILABLE, "store busy").into_response()
         }
     }
 }

@@ -106,6 +106,9 @@ pub enum StandinFaultKind {
     /// The call is carried out (a post is kept) but its answer is lost: the caller gets
     /// this HTTP status instead, as when a connection breaks after Slack acted.
     LostAnswer { status: u16 },
+    /// A slow answer: the call takes effect at once (as Slack acts before a slow network
+    /// delivers its answer), the answer comes this late.
+    Delay { millis: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,6 +279,11 @@ impl SlackStandin {
         lock(&self.inner).faults.push(fault);
     }
 
+    /// Disarms every fault: Slack works again.
+    pub fn clear_faults(&self) {
+        lock(&self.inner).faults.clear();
+    }
+
     pub fn events(&self) -> Vec<SlackEvent> {
         lock(&self.inner).events.clone()
     }
@@ -343,6 +351,23 @@ fn fault_response(kind: StandinFaultKind) -> Response {
         StandinFaultKind::Status { status } | StandinFaultKind::LostAnswer { status } => {
             (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "upstream error").into_response()
         }
+        StandinFaultKind::Delay { .. } => unreachable!("a delay is an answer, not a failure"),
+    }
+}
+
+/// Answers after `delay` (by tokio's clock, so a paused test decides when).
+async fn late(delay: Option<Duration>, response: Response) -> Response {
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+/// Splits a fault into a delay (the call still happens) and a failure (it does not).
+fn delay_or_failure(fault: Option<StandinFaultKind>) -> (Option<Duration>, Option<StandinFaultKind>) {
+    match fault {
+        Some(StandinFaultKind::Delay { millis }) => (Some(Duration::from_millis(millis)), None),
+        other => (None, other),
     }
 }
 
@@ -357,7 +382,8 @@ async fn api_get(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let body = serde_json::to_value(query).unwrap_or(Value::Null);
-    handle(&slack, &method, &headers, body)
+    let (delay, failure) = delay_or_failure(slack.take_fault(&method));
+    late(delay, handle(&slack, &method, &headers, body, failure)).await
 }
 
 async fn api(State(slack): State<SlackStandin>, Path(method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -368,11 +394,12 @@ async fn api(State(slack): State<SlackStandin>, Path(method): Path<String>, head
             serde_json::to_value(fields).ok()
         })
         .unwrap_or(Value::Null);
-    handle(&slack, &method, &headers, body)
+    let (delay, failure) = delay_or_failure(slack.take_fault(&method));
+    late(delay, handle(&slack, &method, &headers, body, failure)).await
 }
 
-fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value) -> Response {
-    match slack.take_fault(method) {
+fn handle(slack: &SlackStandin, method: &str, headers: &HeaderMap, body: Value, failure: Option<StandinFaultKind>) -> Response {
+    match failure {
         Some(kind @ StandinFaultKind::LostAnswer { .. }) => {
             let _ = answer(slack, method, headers, body);
             fault_response(kind)
@@ -532,10 +559,15 @@ async fn socket(State(slack): State<SlackStandin>, upgrade: axum::extract::ws::W
 }
 
 async fn response_url(State(slack): State<SlackStandin>, Path(key): Path<String>, body: Bytes) -> Response {
-    if let Some(kind) = slack.take_fault("response_url") {
+    let (delay, failure) = delay_or_failure(slack.take_fault("response_url"));
+    late(delay, respond(&slack, key, &body, failure)).await
+}
+
+fn respond(slack: &SlackStandin, key: String, body: &[u8], failure: Option<StandinFaultKind>) -> Response {
+    if let Some(kind) = failure {
         return fault_response(kind);
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
     slack.record(SlackEvent {

@@ -26,6 +26,11 @@ const IN_FLIGHT: usize = 8;
 const MAX_PASSES: usize = 50;
 /// The longest wait between two tries of a message.
 const MAX_BACKOFF_MS: i64 = 300_000;
+/// Slack refusing the bot token: no message is at fault, and none is given up. Delivery
+/// holds everything, tries one message now and then (backing off up to
+/// [`MAX_BACKOFF_MS`]), and resumes when the token works again (or at the next start,
+/// with a new token).
+const TOKEN_REFUSED: &[&str] = &["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"];
 
 /// Delivers the outbox.
 pub struct Delivery {
@@ -37,6 +42,9 @@ pub struct Delivery {
     /// Messages Slack accepted whose delivery could not be recorded (the store failed):
     /// the record is retried, never the send.
     unrecorded: DashMap<i64, Option<String>>,
+    /// While Slack refuses the token: until when nothing is sent, and how many refusals
+    /// in a row (for the back-off). A cache: after a restart one message finds out again.
+    token_refused: std::sync::Mutex<Option<(i64, u32)>>,
 }
 
 enum Sent {
@@ -50,7 +58,7 @@ enum Sent {
 
 impl Delivery {
     pub fn new(bot: Arc<Bot>, stats: Arc<Stats>) -> Delivery {
-        Delivery { bot, stats, pacing: DashMap::new(), unrecorded: DashMap::new() }
+        Delivery { bot, stats, pacing: DashMap::new(), unrecorded: DashMap::new(), token_refused: std::sync::Mutex::new(None) }
     }
 
     /// Sends what is due, lane after lane, until nothing due is left (a lane's next
@@ -94,6 +102,10 @@ impl Delivery {
             return;
         }
         let now = self.bot.now_ms();
+        if let Some(until) = self.token_held_until().filter(|until| *until > now) {
+            self.defer(&row, until).await;
+            return;
+        }
         let channel = row.message.channel_id.clone();
         if row.message.method == OutboxMethod::Post {
             if let Some(next) = channel.as_deref().and_then(|c| self.pacing.get(c).map(|t| *t)) {
@@ -110,6 +122,9 @@ impl Delivery {
         let store = &self.bot.store;
         let result = match outcome {
             Sent::Done(ts) => {
+                if self.token_refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().is_some() {
+                    tracing::info!("Slack accepts the bot token again; delivering the messages held meanwhile");
+                }
                 let recorded = store.outbox_sent(&row, ts.as_deref()).await;
                 if recorded.is_err() {
                     self.unrecorded.insert(row.id, ts);
@@ -132,6 +147,10 @@ impl Delivery {
         if let Err(error) = result {
             tracing::error!(%error, id = row.id, "cannot record a delivery; recording it again later");
         }
+    }
+
+    fn token_held_until(&self) -> Option<i64> {
+        self.token_refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map(|(until, _)| until)
     }
 
     async fn defer(&self, row: &OutboxRow, until: i64) {
@@ -222,6 +241,20 @@ impl Delivery {
                 tracing::warn!(method = error.method, wait_ms = wait, "Slack asked to slow down");
                 Sent::Later(now + wait, false)
             }
+            SlackErrorKind::Api(code) if TOKEN_REFUSED.contains(&code.as_str()) => {
+                self.stats.slack_error(now);
+                let mut refused = self.token_refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let refusals = refused.map_or(0, |(_, n)| n) + 1;
+                let wait = (1_000_i64 << refusals.clamp(0, 10)).min(MAX_BACKOFF_MS);
+                *refused = Some((now + wait, refusals));
+                tracing::error!(
+                    method = error.method,
+                    code = %code,
+                    retry_in_secs = wait / 1000,
+                    "Slack refuses the bot token ({code}): no message is sent until it works. Check SLACK_BOT_TOKEN (a reinstalled app has a new one) and restart; every message is kept and goes out then"
+                );
+                Sent::Later(now + wait, false)
+            }
             _ if error.is_permanent() => {
                 self.stats.slack_error(now);
                 Sent::Failed(error.to_string())
@@ -270,6 +303,11 @@ impl Delivery {
         }
         let text = if reason.contains("not_in_channel") {
             format!(":wave: I could not post in <#{channel}>: I am not a member. Invite me with `/invite @tailerbot`, then try again.")
+        } else if reason.contains("channel_not_found") {
+            // What Slack says of a private channel the bot is not in (or of one deleted).
+            format!(
+                ":wave: I could not post in <#{channel}>: Slack does not show me that channel. If it is private, invite me with `/invite @tailerbot`, then try again."
+            )
         } else {
             format!(":warning: I could not post in <#{channel}>: {}.", crate::slack::blocks::escape(reason))
         };

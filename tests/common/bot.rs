@@ -38,7 +38,8 @@ pub struct TestBot {
     pub http: reqwest::Client,
     verifier: Verifier,
     next_trigger: std::sync::atomic::AtomicU64,
-    _dir: tempfile::TempDir,
+    /// Holds the database file (`bot.db`).
+    pub dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -87,7 +88,7 @@ impl TestBot {
             http: reqwest::Client::new(),
             verifier: Verifier::new(SecretString::from(SECRET)),
             next_trigger: std::sync::atomic::AtomicU64::new(1),
-            _dir: dir,
+            dir,
             _stop: stop,
         }
     }

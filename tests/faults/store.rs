@@ -1,0 +1,102 @@
+//! The SQLite store unusable while the bot runs: locked by another connection holding a
+//! write transaction past the busy timeout, or opened read-only. A command is still
+//! answered in time, with an error and a reference the log carries too; `/readyz` says
+//! not ready; nothing Slack accepted is sent twice; and once the store is back the bot
+//! serves again and delivers what was queued before.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use tailerbot::sim::SimOptions;
+use tailerbot::slack::standin::{SlackEvent, StandinFault, StandinFaultKind};
+
+use crate::common::bot::*;
+use crate::common::logs;
+
+/// Slack's own limit for the HTTP answer to a command.
+const SLACK_DEADLINE: Duration = Duration::from_secs(3);
+
+async fn ready(bot: &TestBot) -> u16 {
+    bot.http.get(format!("{}/readyz", bot.url)).send().await.unwrap().status().as_u16()
+}
+
+/// Another connection to the bot's database that holds a write transaction.
+async fn lock_store(bot: &TestBot) -> SqliteConnection {
+    let path = bot.dir.path().join("bot.db");
+    let mut other =
+        SqliteConnection::connect_with(&SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display())).unwrap()).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    sqlx::query("INSERT INTO handled_requests (key, handled_at) VALUES ('held-by-another-process', 0)").execute(&mut other).await.unwrap();
+    other
+}
+
+fn reference_in(text: &str) -> Option<String> {
+    let start = text.find("ref `")? + 5;
+    let end = start + text[start..].find('`')?;
+    Some(text[start..end].to_owned())
+}
+
+fn cards(events: &[SlackEvent]) -> usize {
+    events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run")).count()
+}
+
+#[tokio::test]
+async fn a_store_locked_by_another_writer_is_answered_in_time_reported_not_ready_and_recovered_from() {
+    let (_guard, logs) = logs::capture();
+    let bot = TestBot::start_with(example_config(), SimOptions::default()).await;
+    assert_eq!(ready(&bot).await, 200);
+
+    // A card is queued while Slack is down; then the store is locked, then Slack is back.
+    bot.slack.slack.inject(StandinFault {
+        method: Some("chat.postMessage".into()),
+        kind: StandinFaultKind::Status { status: 503 },
+        times: 100,
+    });
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    // The run is watched: its card is queued (in the same transaction).
+    for _ in 0..400 {
+        if bot.bot.store.active_watch_count().await.unwrap() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(bot.bot.store.active_watch_count().await.unwrap(), 1, "the launch was followed");
+    let mut other = lock_store(&bot).await;
+    bot.slack.slack.clear_faults();
+
+    assert_eq!(ready(&bot).await, 503, "a store that takes no writes is not ready");
+    let (status, body) = tokio::time::timeout(SLACK_DEADLINE, bot.command(ANALYST, CHANNEL, "last iowa-prepare"))
+        .await
+        .expect("answered within Slack's three seconds");
+    assert_eq!(status, 200, "not a 5xx: {body}");
+    let trigger = bot.last_trigger();
+    let said = bot
+        .slack
+        .slack
+        .wait_for(Duration::from_secs(30), |e| e.iter().any(|e| e.method == "response_url" && e.ts.as_deref() == Some(trigger.as_str())))
+        .await;
+    let note = said
+        .iter()
+        .chain(std::iter::once(&as_event(&body)))
+        .map(SlackEvent::visible_text)
+        .find(|t| t.contains("database"))
+        .unwrap_or_else(|| panic!("the user is told: {body} {said:?}"));
+    assert!(note.contains("did nothing"), "{note}");
+    let reference = reference_in(&note).expect("a reference");
+    logs.assert_line("a locked store", "ERROR", &[&format!("reference={reference}"), "the store is unavailable", "locked"]);
+    // The card went out while the store was locked, once (its delivery recorded later).
+    bot.wait(|e| cards(e) == 1).await;
+
+    // The other writer is done: the bot serves again.
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+    assert_eq!(ready(&bot).await, 200);
+    bot.command(ANALYST, CHANNEL, "last iowa-prepare").await;
+    let again = bot.reply_to(&bot.last_trigger()).await.visible_text();
+    assert!(again.contains("iowa-prepare") && !again.contains(":warning:"), "{again}");
+    let events = bot.wait(|e| e.iter().any(|e| e.thread_ts.is_some())).await;
+    assert_eq!(cards(&events), 1, "the card was not sent again");
+    assert!(bot.bot.store.outbox_depth().await.unwrap().0 <= 1, "the queue drains");
+}
