@@ -148,9 +148,16 @@ impl Store {
         }
     }
 
-    /// Reachable and answering (readiness).
+    /// Reachable and taking writes (readiness): every request is recorded before it is
+    /// acted on, so a locked or read-only database cannot serve. The probe is a write
+    /// that changes nothing but needs what a write needs (SQLite's write lock, a
+    /// PostgreSQL primary).
     pub async fn ping(&self) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query("SELECT 1").execute(pool).await?.rows_affected());
+        on_backend!(self, pool => sqlx::query("DELETE FROM handled_requests WHERE handled_at < $1")
+            .bind(i64::MIN)
+            .execute(pool)
+            .await?
+            .rows_affected());
         Ok(())
     }
 

@@ -53,7 +53,12 @@ impl TestBot {
         Self::start_with(example_config(), SimOptions::default()).await
     }
 
-    pub async fn start_with(mut config: Config, sim: SimOptions) -> TestBot {
+    pub async fn start_with(config: Config, sim: SimOptions) -> TestBot {
+        Self::start_on(config, sim, None).await
+    }
+
+    /// On this database (`DATABASE_URL`); `None`: an SQLite file in `dir`.
+    pub async fn start_on(mut config: Config, sim: SimOptions, database: Option<String>) -> TestBot {
         tailerbot::tls::install_crypto_provider();
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
         let tailer = Simulator::start(sim.with_catalog(&config.jobs), local).await.unwrap();
@@ -68,7 +73,7 @@ impl TestBot {
             ("SLACK_API_URL", slack.api_url()),
             ("TAILER_API_URL", tailer.url()),
             ("TAILER_API_TOKEN", "tailer-test-token".to_owned()),
-            ("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display())),
+            ("DATABASE_URL", database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bot.db").display()))),
         ]);
         let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
         let clock = AdjustableClock::new();

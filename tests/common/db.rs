@@ -21,7 +21,7 @@ pub fn postgres_skipped() -> bool {
 /// One test's database; several [`Store`]s (replicas) can open it.
 pub struct TestDb {
     pub url: String,
-    schema: Option<String>,
+    pub schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 

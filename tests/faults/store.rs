@@ -1,5 +1,5 @@
-//! The SQLite store unusable while the bot runs: locked by another connection holding a
-//! write transaction past the busy timeout, or opened read-only. A command is still
+//! The store unusable while the bot runs: SQLite locked by another connection holding a
+//! write transaction past the busy timeout, PostgreSQL refusing the bot's writes. A command is still
 //! answered in time, with an error and a reference the log carries too; `/readyz` says
 //! not ready; nothing Slack accepted is sent twice; and once the store is back the bot
 //! serves again and delivers what was queued before.
@@ -99,4 +99,66 @@ async fn a_store_locked_by_another_writer_is_answered_in_time_reported_not_ready
     let events = bot.wait(|e| e.iter().any(|e| e.thread_ts.is_some())).await;
     assert_eq!(cards(&events), 1, "the card was not sent again");
     assert!(bot.bot.store.outbox_depth().await.unwrap().0 <= 1, "the queue drains");
+}
+
+/// The rights of a PostgreSQL role of the test's own, on the test's schema.
+async fn grant(schema: &str, role: &str, write: bool) {
+    let admin = sqlx::PgPool::connect(&crate::common::db::postgres_url()).await.unwrap();
+    let sql = if write {
+        format!("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    } else {
+        format!("REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} FROM {role}")
+    };
+    sqlx::query(&sql).execute(&admin).await.unwrap();
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn a_postgres_store_refusing_writes_is_answered_in_time_reported_not_ready_and_recovered_from() {
+    if crate::common::db::postgres_skipped() {
+        return;
+    }
+    let (_guard, logs) = logs::capture();
+    let db = crate::common::db::TestDb::postgres().await;
+    let schema = db.schema.clone().unwrap();
+    // The tables are made (migrated) by the test; the bot logs in as a role that may only
+    // read and write them, so that its writes can be taken away while it runs.
+    db.open().await.close().await;
+    let role = format!("bot_{}", &schema[2..14]);
+    let admin = sqlx::PgPool::connect(&crate::common::db::postgres_url()).await.unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+        format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+    ] {
+        sqlx::query(&sql).execute(&admin).await.unwrap();
+    }
+    grant(&schema, &role, true).await;
+    let url = db.url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert_ne!(url, db.url, "the test database URL names the postgres user");
+    let bot = TestBot::start_on(example_config(), SimOptions::default(), Some(url)).await;
+    assert_eq!(ready(&bot).await, 200);
+
+    grant(&schema, &role, false).await;
+    assert_eq!(ready(&bot).await, 503, "a store that refuses writes is not ready");
+    let (status, body) = tokio::time::timeout(SLACK_DEADLINE, bot.command(ANALYST, CHANNEL, "last iowa-prepare"))
+        .await
+        .expect("answered within Slack's three seconds");
+    assert_eq!(status, 200, "not a 5xx: {body}");
+    let note = as_event(&body).visible_text();
+    assert!(note.contains("did nothing"), "the user is told: {note}");
+    let reference = reference_in(&note).expect("a reference");
+    logs.assert_line("a store refusing writes", "ERROR", &[&format!("reference={reference}"), "permission denied"]);
+    assert_eq!(bot.tailer.sim.count("get_last_status"), 0, "nothing done");
+
+    grant(&schema, &role, true).await;
+    assert_eq!(ready(&bot).await, 200);
+    bot.command(ANALYST, CHANNEL, "last iowa-prepare").await;
+    let again = bot.reply_to(&bot.last_trigger()).await.visible_text();
+    assert!(again.contains("iowa-prepare") && !again.contains(":warning:"), "{again}");
+    drop(bot);
+    db.finish().await;
+    let _ = sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await;
+    admin.close().await;
 }
