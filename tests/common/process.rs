@@ -77,6 +77,14 @@ pub async fn command(url: &str, response_url: &str, trigger: &str, user: &str, c
         .as_u16()
 }
 
+/// A test that fails half-way leaves no process behind.
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Serve {
     /// `kill -9`: no chance to flush anything.
     pub fn kill_hard(mut self) {
