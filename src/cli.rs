@@ -74,6 +74,14 @@ pub enum Command {
         /// Accept only this bearer token (default: any well-formed one).
         #[arg(long, env = "TAILER_SIM_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Also serve a Slack stand-in on this port (0: any free port, printed at start):
+        /// the Web API at `/api/<method>`, `response_url`s at `/response/<key>`, and how
+        /// many posts each `response_url` received at `GET /_standin/responses`.
+        #[arg(long)]
+        slack_standin: Option<u16>,
+        /// The bot token the Slack stand-in accepts.
+        #[arg(long, env = "SLACK_BOT_TOKEN", hide_env_values = true)]
+        slack_token: Option<String>,
     },
 }
 
@@ -113,7 +121,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::Sim { port, bind, config, seed, speed, token } => {
+        Command::Sim { port, bind, config, seed, speed, token, slack_standin, slack_token } => {
             let config = match config {
                 Some(path) => match Config::load(&path) {
                     Ok(c) => c,
@@ -128,8 +136,16 @@ pub fn run(cli: Cli) -> ExitCode {
                 eprintln!("error: --speed must be a positive number");
                 return ExitCode::from(2);
             }
+            let standin = match (slack_standin, slack_token) {
+                (Some(port), Some(token)) => Some((SocketAddr::new(bind, port), token)),
+                (Some(_), None) => {
+                    eprintln!("error: --slack-standin needs --slack-token (or SLACK_BOT_TOKEN): the bot token it accepts");
+                    return ExitCode::from(2);
+                }
+                (None, _) => None,
+            };
             let options = SimOptions { seed, speed, token, ..SimOptions::default() }.with_catalog(&config.jobs);
-            runtime().block_on(serve_sim(options, SocketAddr::new(bind, port)))
+            runtime().block_on(serve_sim(options, SocketAddr::new(bind, port), standin))
         }
     }
 }
@@ -258,7 +274,9 @@ async fn healthcheck(url: &str) -> ExitCode {
     }
 }
 
-async fn serve_sim(options: SimOptions, addr: SocketAddr) -> ExitCode {
+/// The simulator, and with `standin` (address, bot token) a Slack stand-in beside it,
+/// until Ctrl-C or SIGTERM.
+async fn serve_sim(options: SimOptions, addr: SocketAddr, standin: Option<(SocketAddr, String)>) -> ExitCode {
     let jobs = options.configurations.len();
     let running = match Simulator::start(options, addr).await {
         Ok(r) => r,
@@ -269,6 +287,25 @@ async fn serve_sim(options: SimOptions, addr: SocketAddr) -> ExitCode {
     };
     println!("Tailer simulator listening on {} ({jobs} configurations)", running.url());
     println!("point the bot at it: TAILER_API_URL={} TAILER_API_TOKEN=anything", running.url());
-    let _ = tokio::signal::ctrl_c().await;
+    // Kept until the end: dropping it stops the stand-in.
+    let _slack = match standin {
+        Some((addr, token)) => match crate::slack::standin::SlackStandin::new(&token).counting_responses().start(addr).await {
+            Ok(slack) => {
+                println!("Slack stand-in listening on http://{}", slack.addr);
+                println!(
+                    "point the bot at it: SLACK_API_URL={} and response_url_prefixes = [\"{}\"]",
+                    slack.api_url(),
+                    slack.response_url_prefix()
+                );
+                Some(slack)
+            }
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    crate::server::shutdown_signal().await;
     ExitCode::SUCCESS
 }

@@ -19,7 +19,9 @@ use crate::config::LogFormat;
 /// Installs the global subscriber once; `RUST_LOG` filters (default `default_level`).
 pub fn init(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or a log collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // `try_init` fails only when a subscriber is already set (tests): keep that one.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

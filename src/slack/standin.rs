@@ -129,6 +129,8 @@ struct Inner {
     calls: HashMap<String, u64>,
     /// The `metadata` posted with a message, by its ts.
     metadata: HashMap<String, Value>,
+    /// Posts accepted per `response_url` key, kept or not as events.
+    responses: HashMap<String, u64>,
 }
 
 /// The stand-in's state, shared with tests.
@@ -140,6 +142,8 @@ pub struct SlackStandin {
     usergroups: Arc<Mutex<HashMap<String, Vec<String>>>>,
     clock: crate::clock::SharedClock,
     socket: Arc<Socket>,
+    /// Whether `response_url` posts are kept as events (else only counted).
+    keep_responses: bool,
 }
 
 /// The Socket Mode side: the app token, the envelopes to push, the acknowledgements.
@@ -197,7 +201,20 @@ impl SlackStandin {
                 connections: std::sync::atomic::AtomicUsize::new(0),
                 changed: Notify::new(),
             }),
+            keep_responses: true,
         }
+    }
+
+    /// Counts `response_url` posts per key without keeping them: memory stays flat under
+    /// a load of many thousands of commands (`tailerbot sim --slack-standin`).
+    pub fn counting_responses(mut self) -> SlackStandin {
+        self.keep_responses = false;
+        self
+    }
+
+    /// Posts accepted per `response_url` key (`/response/<key>`).
+    pub fn response_counts(&self) -> HashMap<String, u64> {
+        lock(&self.inner).responses.clone()
     }
 
     /// Accepts Socket Mode connections opened with this app token (`xapp-...`).
@@ -267,6 +284,7 @@ impl SlackStandin {
             .route("/api/{method}", post(api).get(api_get))
             .route("/response/{key}", post(response_url))
             .route("/socket", axum::routing::get(socket))
+            .route("/_standin/responses", axum::routing::get(responses))
             .with_state(self.clone())
     }
 
@@ -570,6 +588,11 @@ fn respond(slack: &SlackStandin, key: String, body: &[u8], failure: Option<Stand
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
+    *lock(&slack.inner).responses.entry(key.clone()).or_default() += 1;
+    if !slack.keep_responses {
+        slack.changed.notify_waiters();
+        return (StatusCode::OK, "ok").into_response();
+    }
     slack.record(SlackEvent {
         seq: 0,
         at_ms: 0,
@@ -585,4 +608,28 @@ fn respond(slack: &SlackStandin, key: String, body: &[u8], failure: Option<Stand
         blocks: body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default(),
     });
     (StatusCode::OK, "ok").into_response()
+}
+
+/// `GET /_standin/responses?prefix=P[&summary=true]`.
+#[derive(Debug, Deserialize)]
+struct ResponsesQuery {
+    /// Only keys starting with this.
+    #[serde(default)]
+    prefix: String,
+    /// Totals only, without the keys.
+    #[serde(default)]
+    summary: bool,
+}
+
+/// How many posts each `response_url` key received: `{"total", "distinct", "keys"}`.
+async fn responses(State(slack): State<SlackStandin>, Query(query): Query<ResponsesQuery>) -> Json<Value> {
+    let inner = lock(&slack.inner);
+    let matching = inner.responses.iter().filter(|(key, _)| key.starts_with(&query.prefix));
+    if query.summary {
+        let (total, distinct) = matching.fold((0, 0), |(total, distinct), (_, n)| (total + n, distinct + 1));
+        return Json(json!({"total": total, "distinct": distinct}));
+    }
+    let keys: serde_json::Map<String, Value> = matching.map(|(key, n)| (key.clone(), json!(n))).collect();
+    let total: u64 = keys.values().filter_map(Value::as_u64).sum();
+    Json(json!({"total": total, "distinct": keys.len(), "keys": keys}))
 }
