@@ -61,6 +61,9 @@ pub struct Bot {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Wakes the watcher when a run starts being watched.
     pub watch_wake: Arc<tokio::sync::Notify>,
+    /// Lanes of answers whose direct send failed and that were queued instead: later
+    /// answers of the same request queue behind them, in order.
+    queued_answers: dashmap::DashSet<String>,
 }
 
 /// The immediate HTTP answer to Slack.
@@ -124,6 +127,7 @@ impl Bot {
             stats: Arc::default(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             watch_wake: Arc::new(tokio::sync::Notify::new()),
+            queued_answers: dashmap::DashSet::new(),
         }
     }
 
@@ -287,8 +291,30 @@ impl Bot {
         }
     }
 
+    /// Sends a later answer. One only its asker sees (a read's) goes straight to the
+    /// `response_url` and is queued durably only if that fails; others (a write's
+    /// outcome, shown to the channel) are queued first, so a crash cannot lose them.
     async fn deliver(&self, ctx: &Context, body: ResponseBody) {
-        self.enqueue(vec![self.reply(ctx, body)]).await;
+        let message = self.reply(ctx, body);
+        let direct = message.method == OutboxMethod::Respond
+            && message.body.response_type.as_deref() != Some("in_channel")
+            && !self.queued_answers.contains(&message.lane);
+        if let (true, Some(url)) = (direct, message.response_url.as_deref()) {
+            let body = ResponseBody {
+                response_type: "ephemeral",
+                replace_original: message.body.replace_original,
+                text: message.body.text.clone(),
+                blocks: message.body.blocks.clone(),
+            };
+            match self.slack.respond(url, &body).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "an answer could not be sent at once; queueing it");
+                    self.queued_answers.insert(message.lane.clone());
+                }
+            }
+        }
+        self.enqueue(vec![message]).await;
     }
 
     /// Runs the answering part of a request within [`ACK_DEADLINE`]. Past it, Slack gets

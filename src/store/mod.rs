@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::mpsc;
 
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
@@ -37,13 +38,28 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// Nothing answered in time: the database is locked by another process, or overloaded.
+    #[error("the store is unavailable: the database did not answer within 5 s (locked by another process, or overloaded)")]
+    Busy,
     #[error("the store holds a record it cannot read: {0}")]
     Corrupt(String),
     #[error("unsupported DATABASE_URL: {0}")]
     Unsupported(String),
     #[error("migrating the store failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A batched write failed (the database error, as text: it is shared by the batch).
+    #[error("the store is unavailable: {0}")]
+    Batch(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        match error {
+            sqlx::Error::PoolTimedOut => StoreError::Busy,
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -84,6 +100,8 @@ pub struct Store {
     /// This replica's name on the rows it claims.
     owner: Arc<str>,
     lease_ms: i64,
+    /// Request keys to record, in batches ([`requests::record_keys`]).
+    keys: mpsc::Sender<requests::Pending>,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,14 +127,19 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?;
+            // One connection: SQLite has one writer, and writers sharing a file wait for
+            // its lock by sleeping; queueing for the connection in the process is fairer
+            // and cheaper. Each statement takes microseconds.
+            let pool = SqlitePoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Backend::Sqlite(pool)
         } else {
             return Err(StoreError::Unsupported("expected sqlite://PATH or postgres://...".into()));
         };
         let owner = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let store = Store { backend, owner: owner.into(), lease_ms: DEFAULT_LEASE.as_millis() as i64 };
+        let (keys, queue) = mpsc::channel(4096);
+        let store = Store { backend, owner: owner.into(), lease_ms: DEFAULT_LEASE.as_millis() as i64, keys };
+        tokio::spawn(requests::record_keys(store.clone(), queue));
         if let Backend::Sqlite(_) = store.backend {
             // An SQLite file has one replica: whatever an earlier process claimed, it
             // claimed before this one started, and it is gone.

@@ -1,21 +1,65 @@
 //! Requests already handled, confirmations, the audit trail and the runs the bot launched.
 
+use std::collections::HashSet;
+
+use tokio::sync::{mpsc, oneshot};
+
 use super::{
     AuditEntry, AuditOutcome, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, Store, StoreError,
     StoreResult, on_backend,
 };
 use crate::domain::Action;
 
+/// Keys recorded in one statement at most.
+const BATCH: usize = 256;
+
+/// A key waiting to be recorded, and who waits for the answer.
+pub(super) type Pending = (String, i64, oneshot::Sender<Result<bool, String>>);
+
+/// Records request keys in batches: whatever arrived while the previous batch was
+/// being written goes in the next one, in one statement and one commit. Under load
+/// that is one write for dozens of requests; alone, a request waits for its own write
+/// only.
+pub(super) async fn record_keys(store: Store, mut queue: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut seen = HashSet::new();
+        // A key twice in one batch: the first asks the database, the others lose.
+        let unique: Vec<(&str, i64)> =
+            batch.iter().filter(|(k, _, _)| seen.insert(k.as_str())).map(|(k, at, _)| (k.as_str(), *at)).collect();
+        let inserted = store.insert_keys(&unique).await;
+        let mut answered = HashSet::new();
+        for (key, _, reply) in batch.drain(..) {
+            let answer = match &inserted {
+                Ok(new) => Ok(new.contains(&key) && answered.insert(key)),
+                Err(error) => Err(error.to_string()),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+}
+
 impl Store {
     /// Records a request key (e.g. `trigger:<trigger_id>`). `true` the first time, `false`
     /// when it was already handled, here or by another replica.
     pub async fn first_time(&self, key: &str, now_ms: i64) -> StoreResult<bool> {
-        let done: u64 = on_backend!(self, pool => sqlx::query("INSERT INTO handled_requests (key, handled_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(now_ms)
-            .execute(pool)
-            .await?.rows_affected());
-        Ok(done == 1)
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Corrupt("the request recorder stopped".into());
+        self.keys.send((key.to_owned(), now_ms, reply)).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?.map_err(StoreError::Batch)
+    }
+
+    /// Inserts keys in one statement; returns those that were new.
+    async fn insert_keys(&self, keys: &[(&str, i64)]) -> StoreResult<HashSet<String>> {
+        let new: Vec<String> = on_backend!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new("INSERT INTO handled_requests (key, handled_at) ");
+            query.push_values(keys, |mut row, (key, at)| {
+                row.push_bind(*key).push_bind(*at);
+            });
+            query.push(" ON CONFLICT (key) DO NOTHING RETURNING key");
+            query.build_query_scalar::<String>().fetch_all(pool).await?
+        });
+        Ok(new.into_iter().collect())
     }
 
     /// Like [`Store::first_time`], for a key that may come back after `window_ms`: true
