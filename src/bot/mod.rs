@@ -123,7 +123,10 @@ impl Bot {
             store,
             clock,
             tasks: TaskTracker::new(),
-            tailer_limiter: Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(rate))),
+            // Evenly spaced, no burst on top: never more than the ceiling in any second.
+            tailer_limiter: Arc::new(governor::RateLimiter::direct(
+                governor::Quota::per_second(rate).allow_burst(std::num::NonZeroU32::MIN),
+            )),
             stats: Arc::default(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             watch_wake: Arc::new(tokio::sync::Notify::new()),

@@ -202,6 +202,16 @@ async fn main() -> anyhow::Result<()> {
     let peak_rate = per_second.values().copied().max().unwrap_or(0);
     let events = slack.slack.events();
     let (slack_peak, too_close) = channel_pacing(&events);
+    // How fast the outbox delivered: Slack writes per second, over the whole run.
+    let writes: Vec<i64> = events.iter().filter(|e| e.method.starts_with("chat.")).map(|e| e.at_ms).collect();
+    let write_span_s = match (writes.iter().min(), writes.iter().max()) {
+        (Some(first), Some(last)) => ((last - first) as f64 / 1000.0).max(1.0),
+        _ => 1.0,
+    };
+    let mut writes_per_second: HashMap<i64, u32> = HashMap::new();
+    for at in &writes {
+        *writes_per_second.entry(at.div_euclid(1000)).or_default() += 1;
+    }
     let mut delays: Vec<f64> =
         finals.iter().filter_map(|(run, at)| Some((*at - tailer.sim.final_at_unix_ms(run)?) as f64 / 1000.0)).collect();
     delays.sort_by(f64::total_cmp);
@@ -226,6 +236,12 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("Tailer requests/s        peak {peak_rate} (ceiling {} in all)", u64::from(args.rate) * args.replicas as u64);
     println!("Slack posts per channel  peak {slack_peak} in one second; {too_close} pairs under 1 s apart");
+    println!(
+        "Slack writes (all)       {} in {write_span_s:.0} s: {:.0}/s on average, peak {}/s",
+        writes.len(),
+        writes.len() as f64 / write_span_s,
+        writes_per_second.values().copied().max().unwrap_or(0)
+    );
     for (i, (rss, cpu, polls)) in rows.iter().enumerate() {
         println!("replica {i}                peak RSS {rss:.1} MB, CPU {cpu:.1} s, {polls:.0} polls ({:.1}/s)", polls / elapsed);
     }
