@@ -12,6 +12,7 @@
 //! ([`Store::renew_leases`]) and released when the work is recorded. A replica that dies
 //! stops renewing; when its leases expire another one takes the work over.
 
+mod launches;
 mod outbox;
 mod records;
 mod requests;

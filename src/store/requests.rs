@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AuditEntry, AuditOutcome, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, Store, StoreError,
-    StoreResult, on_backend,
+    AuditEntry, AuditOutcome, Confirmation, ConfirmationState, Decision, KnownRun, NewConfirmation, Store, StoreError, StoreResult,
+    on_backend,
 };
 use crate::domain::Action;
 
@@ -187,71 +187,6 @@ impl Store {
         .bind(run.created_at)
         .execute(pool)
         .await?.rows_affected());
-        Ok(())
-    }
-
-    /// Notes a launch about to be asked of Tailer, claimed by this replica.
-    pub async fn begin_launch(&self, l: &LaunchRow, now_ms: i64) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query(
-            "INSERT INTO launches (key, job, channel_id, user_id, reference, started_at, state, lease_owner, lease_until)
-             VALUES ($1, $2, $3, $4, $5, $6, 'calling', $7, $8) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&l.key)
-        .bind(&l.job)
-        .bind(&l.channel_id)
-        .bind(&l.user_id)
-        .bind(&l.reference)
-        .bind(l.started_at)
-        .bind(&*self.owner)
-        .bind(now_ms + self.lease_ms)
-        .execute(pool)
-        .await?
-        .rows_affected());
-        Ok(())
-    }
-
-    /// The launch is settled: its run is followed, or its failure told.
-    pub async fn end_launch(&self, key: &str) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query("UPDATE launches SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE key = $1")
-            .bind(key)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        Ok(())
-    }
-
-    /// Claims launches left `calling` by a replica that died (or whose recovery is due
-    /// again): to be settled by this one.
-    pub async fn claim_interrupted_launches(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<LaunchRow>> {
-        Ok(on_backend!(self, pool, lock => {
-            let sql = format!(
-                "UPDATE launches SET lease_owner = $1, lease_until = $2 WHERE key IN (
-                   SELECT key FROM launches WHERE state = 'calling' AND (lease_until IS NULL OR lease_until <= $3)
-                   ORDER BY started_at LIMIT $4{lock})
-                 RETURNING *"
-            );
-            sqlx::query_as::<_, LaunchRow>(&sql)
-                .bind(&*self.owner)
-                .bind(now_ms + self.lease_ms)
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        }))
-    }
-
-    /// Gives an unsettled launch back, to be looked at again from `at_ms`, with its run
-    /// when Tailer named it.
-    pub async fn retry_launch(&self, key: &str, run_id: Option<&str>, at_ms: i64) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query(
-            "UPDATE launches SET lease_owner = NULL, lease_until = $1, run_id = COALESCE($2, run_id) WHERE key = $3 AND state = 'calling'",
-        )
-        .bind(at_ms)
-        .bind(run_id)
-        .bind(key)
-        .execute(pool)
-        .await?
-        .rows_affected());
         Ok(())
     }
 
