@@ -48,36 +48,53 @@ async fn pending_messages(db: &TestDb) -> i64 {
     n
 }
 
+/// A PostgreSQL schema, the simulator and the stand-in, and a configuration whose
+/// leases run out 2 s after a replica dies: what the replicas of a test share.
+struct Shared {
+    db: TestDb,
+    tailer: tailerbot::sim::RunningSimulator,
+    slack: tailerbot::slack::standin::RunningStandin,
+    config_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Shared {
+    /// `None` when PostgreSQL tests are knowingly skipped. Runs wait and run for these
+    /// many seconds (drawn between the two).
+    async fn start(waiting: (u64, u64), running: (u64, u64)) -> Option<Shared> {
+        if postgres_skipped() {
+            return None;
+        }
+        tailerbot::tls::install_crypto_provider();
+        let db = TestDb::postgres().await;
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let config = tailerbot::cli::embedded_config();
+        let sim_options = SimOptions {
+            waiting: (Duration::from_secs(waiting.0), Duration::from_secs(waiting.1)),
+            running: (Duration::from_secs(running.0), Duration::from_secs(running.1)),
+            invisible_after_launch: Duration::from_millis(300),
+            ..SimOptions::default()
+        };
+        let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await.unwrap();
+        let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = write_config(dir.path(), &slack.response_url_prefix());
+        let text = std::fs::read_to_string(&config_path).unwrap().replace("[watch]\n", "[watch]\nlease_secs = 2\n");
+        std::fs::write(&config_path, text).unwrap();
+        Some(Shared { db, tailer, slack, config_path, _dir: dir })
+    }
+
+    async fn replica(&self) -> Serve {
+        serve(&self.config_path, &self.db.url, &self.slack.api_url(), &self.tailer.url()).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way() {
-    if postgres_skipped() {
-        return;
-    }
-    tailerbot::tls::install_crypto_provider();
-    let db = TestDb::postgres().await;
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = tailerbot::cli::embedded_config();
-    let sim_options = SimOptions {
-        waiting: (Duration::from_secs(1), Duration::from_secs(3)),
-        running: (Duration::from_secs(3), Duration::from_secs(8)),
-        invisible_after_launch: Duration::from_millis(300),
-        ..SimOptions::default()
-    };
-    let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await.unwrap();
-    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config_path = write_config(dir.path(), &slack.response_url_prefix());
-    // A dead replica's claims run out after 2 s.
-    let text = std::fs::read_to_string(&config_path).unwrap().replace("[watch]\n", "[watch]\nlease_secs = 2\n");
-    std::fs::write(&config_path, text).unwrap();
-
+    let Some(shared) = Shared::start((1, 3), (3, 8)).await else { return };
+    let Shared { db, tailer, slack, .. } = &shared;
     // Started together: they migrate the new database one at a time.
-    let (slack_api, tailer_api) = (slack.api_url(), tailer.url());
-    let (a, b, c) = tokio::join!(
-        serve(&config_path, &db.url, &slack_api, &tailer_api),
-        serve(&config_path, &db.url, &slack_api, &tailer_api),
-        serve(&config_path, &db.url, &slack_api, &tailer_api),
-    );
+    let (a, b, c) = tokio::join!(shared.replica(), shared.replica(), shared.replica());
     let launch = |url: String, i: usize| {
         let response_url = slack.response_url(&format!("launch{i}"));
         async move {
@@ -122,7 +139,7 @@ async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way
     slack.slack.wait_for(Duration::from_secs(120), |e| successes(e) == RUNS).await;
     // Whatever is still queued (an edit, a last reply) goes out before the count.
     for _ in 0..400 {
-        if pending_messages(&db).await == 0 {
+        if pending_messages(db).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -143,36 +160,18 @@ async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way
         assert_eq!(distinct.len(), statuses.len(), "thread {root}: no status posted twice: {statuses:?}");
         assert_eq!(statuses.last().map(String::as_str), Some("SUCCESS"), "thread {root}: ends with the final status: {statuses:?}");
     }
-    assert_eq!(pending_messages(&db).await, 0, "nothing left behind");
-    db.finish().await;
+    assert_eq!(pending_messages(db).await, 0, "nothing left behind");
+    shared.db.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launch_whose_replica_dies_while_tailer_answers_is_followed_by_another_replica() {
-    if postgres_skipped() {
-        return;
-    }
-    tailerbot::tls::install_crypto_provider();
-    let db = TestDb::postgres().await;
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = tailerbot::cli::embedded_config();
-    let sim_options = SimOptions {
-        waiting: (Duration::from_secs(1), Duration::from_secs(1)),
-        running: (Duration::from_secs(2), Duration::from_secs(2)),
-        invisible_after_launch: Duration::from_millis(300),
-        ..SimOptions::default()
-    };
-    let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await.unwrap();
+    let Some(shared) = Shared::start((1, 1), (2, 2)).await else { return };
+    let Shared { tailer, slack, .. } = &shared;
     // Tailer starts the run at once but answers only after 20 s: the replica dies waiting.
     tailer.sim.inject(Fault::new(Some("launch_job"), FaultKind::Delay { millis: 20_000 }, 1));
-    let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config_path = write_config(dir.path(), &slack.response_url_prefix());
-    let text = std::fs::read_to_string(&config_path).unwrap().replace("[watch]\n", "[watch]\nlease_secs = 2\n");
-    std::fs::write(&config_path, text).unwrap();
-    let (slack_api, tailer_api) = (slack.api_url(), tailer.url());
-    let a = serve(&config_path, &db.url, &slack_api, &tailer_api).await;
-    let b = serve(&config_path, &db.url, &slack_api, &tailer_api).await;
+    let a = shared.replica().await;
+    let b = shared.replica().await;
 
     let status = command(&a.url, &slack.response_url("mid"), "1.mid.1", "U0ANALYST", "C0DATA", "launch iowa-prepare").await;
     assert_eq!(status, 200);
@@ -189,5 +188,5 @@ async fn a_launch_whose_replica_dies_while_tailer_answers_is_followed_by_another
     assert_eq!(tailer.sim.count("launch_job"), 1, "never launched again");
     let threads = threads(&events);
     assert_eq!(threads.values().next().map(|s| s.last().cloned()), Some(Some("SUCCESS".to_owned())));
-    db.finish().await;
+    shared.db.finish().await;
 }

@@ -2,7 +2,7 @@
 //! (or the launch failed). One left `calling` by a replica that died is claimed by
 //! another when its lease runs out; see `watch::launches`.
 
-use super::{LaunchRow, Store, StoreResult, on_backend};
+use super::{LaunchRow, Store, StoreResult, claim, on_backend};
 
 impl Store {
     /// Notes a launch about to be asked of Tailer, claimed by this replica.
@@ -38,21 +38,16 @@ impl Store {
     /// Claims launches left `calling` by a replica that died (or whose recovery is due
     /// again): to be settled by this one.
     pub async fn claim_interrupted_launches(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<LaunchRow>> {
-        Ok(on_backend!(self, pool, lock => {
-            let sql = format!(
-                "UPDATE launches SET lease_owner = $1, lease_until = $2 WHERE key IN (
+        Ok(claim!(
+            self,
+            LaunchRow,
+            "UPDATE launches SET lease_owner = $1, lease_until = $2 WHERE key IN (
                    SELECT key FROM launches WHERE state = 'calling' AND (lease_until IS NULL OR lease_until <= $3)
                    ORDER BY started_at LIMIT $4{lock})
-                 RETURNING *"
-            );
-            sqlx::query_as::<_, LaunchRow>(&sql)
-                .bind(&*self.owner)
-                .bind(now_ms + self.lease_ms)
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        }))
+                 RETURNING *",
+            now_ms,
+            limit
+        ))
     }
 
     /// Gives an unsettled launch back, to be looked at again from `at_ms`, with its run

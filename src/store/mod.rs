@@ -94,6 +94,25 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Claims rows for this replica and returns them. `$sql` is an `UPDATE ... RETURNING *`
+/// taking `$1` this replica's name, `$2` the lease's expiry, `$3` now and `$4` how many
+/// rows at most, with `{lock}` where the row-locking clause of its `SELECT` goes.
+macro_rules! claim {
+    ($store:expr, $row:ty, $sql:literal, $now_ms:expr, $limit:expr) => {
+        on_backend!($store, pool, lock => {
+            let sql = format!($sql, lock = lock);
+            sqlx::query_as::<_, $row>(&sql)
+                .bind(&*$store.owner)
+                .bind($now_ms + $store.lease_ms)
+                .bind($now_ms)
+                .bind(i64::from($limit))
+                .fetch_all(pool)
+                .await?
+        })
+    };
+}
+pub(crate) use claim;
+
 /// The database behind the bot. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {

@@ -4,7 +4,7 @@
 //! try timed out on the wire, is *in doubt*: it may be in Slack already, and the sender
 //! checks before sending it again.
 
-use super::{OutboxBody, OutboxMessage, OutboxMethod, OutboxRow, Store, StoreError, StoreResult, on_backend};
+use super::{OutboxBody, OutboxMessage, OutboxMethod, OutboxRow, Store, StoreError, StoreResult, claim, on_backend};
 
 /// Queues messages inside a caller's transaction (`$tx`); a collapsing message replaces
 /// the pending ones with its key.
@@ -55,9 +55,10 @@ impl Store {
     /// replica holds, oldest lanes first. A message taken over from a replica that
     /// died comes back `in_doubt`.
     pub async fn claim_outbox(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<OutboxRow>> {
-        let rows = on_backend!(self, pool, lock => {
-            let sql = format!(
-                "UPDATE outbox SET lease_owner = $1, lease_until = $2,
+        let rows = claim!(
+            self,
+            RawOutbox,
+            "UPDATE outbox SET lease_owner = $1, lease_until = $2,
                    in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
                  WHERE id IN (
                    SELECT o.id FROM outbox o
@@ -65,16 +66,10 @@ impl Store {
                      AND (o.lease_until IS NULL OR o.lease_until <= $3 OR o.lease_owner = $1)
                      AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')
                    ORDER BY o.id LIMIT $4{lock})
-                 RETURNING *"
-            );
-            sqlx::query_as::<_, RawOutbox>(&sql)
-                .bind(&*self.owner)
-                .bind(now_ms + self.lease_ms)
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+                 RETURNING *",
+            now_ms,
+            limit
+        );
         let mut rows = rows.into_iter().map(OutboxRow::try_from).collect::<StoreResult<Vec<_>>>()?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)

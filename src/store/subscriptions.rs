@@ -2,7 +2,7 @@
 //! (the last successful poll) the doctor reads.
 
 use super::outbox::enqueue_in;
-use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, TimerRow, on_backend};
+use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, TimerRow, claim, on_backend};
 
 impl Store {
     /// Adds or changes a channel's subscription; true when it is new.
@@ -107,22 +107,17 @@ impl Store {
     /// Claims pending timers that are due and that no live replica holds, earliest
     /// first; each stays this replica's until it is finished or retried.
     pub async fn claim_timers(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<TimerRow>> {
-        let mut rows = on_backend!(self, pool, lock => {
-            let sql = format!(
-                "UPDATE timers SET lease_owner = $1, lease_until = $2 WHERE id IN (
+        let mut rows = claim!(
+            self,
+            TimerRow,
+            "UPDATE timers SET lease_owner = $1, lease_until = $2 WHERE id IN (
                    SELECT id FROM timers
                    WHERE state = 'pending' AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
                    ORDER BY due_at LIMIT $4{lock})
-                 RETURNING *"
-            );
-            sqlx::query_as::<_, TimerRow>(&sql)
-                .bind(&*self.owner)
-                .bind(now_ms + self.lease_ms)
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+                 RETURNING *",
+            now_ms,
+            limit
+        );
         rows.sort_by_key(|t| t.due_at);
         Ok(rows)
     }

@@ -3,7 +3,7 @@
 //! poll (it is done again) or keeps both. A run is polled by the replica that claimed it.
 
 use super::outbox::enqueue_in;
-use super::{CardRow, OutboxMessage, Store, StoreResult, WatchRow, WatchUpdate, on_backend};
+use super::{CardRow, OutboxMessage, Store, StoreResult, WatchRow, WatchUpdate, claim, on_backend};
 
 impl Store {
     /// Starts (or resumes) following a run, with a card in `card.channel_id`. The card's
@@ -50,22 +50,17 @@ impl Store {
     /// Claims active watches whose next poll is due and that no live replica holds,
     /// earliest first. Each stays this replica's until [`Store::record_poll`].
     pub async fn claim_watches(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<WatchRow>> {
-        let mut rows = on_backend!(self, pool, lock => {
-            let sql = format!(
-                "UPDATE watches SET lease_owner = $1, lease_until = $2 WHERE run_id IN (
+        let mut rows = claim!(
+            self,
+            WatchRow,
+            "UPDATE watches SET lease_owner = $1, lease_until = $2 WHERE run_id IN (
                    SELECT run_id FROM watches
                    WHERE active AND next_poll_at <= $3 AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
                    ORDER BY next_poll_at LIMIT $4{lock})
-                 RETURNING *"
-            );
-            sqlx::query_as::<_, WatchRow>(&sql)
-                .bind(&*self.owner)
-                .bind(now_ms + self.lease_ms)
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+                 RETURNING *",
+            now_ms,
+            limit
+        );
         rows.sort_by_key(|w| w.next_poll_at);
         Ok(rows)
     }

@@ -157,7 +157,11 @@ async fn a_postgres_store_refusing_writes_is_answered_in_time_reported_not_ready
     bot.command(ANALYST, CHANNEL, "last iowa-prepare").await;
     let again = bot.reply_to(&bot.last_trigger()).await.visible_text();
     assert!(again.contains("iowa-prepare") && !again.contains(":warning:"), "{again}");
+    // The bot stops in the background: end its sessions (and keep it from opening new
+    // ones) before the schema is dropped, or the drop and its last writes can deadlock.
     drop(bot);
+    sqlx::query(&format!("ALTER ROLE {role} NOLOGIN")).execute(&admin).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1").bind(&role).execute(&admin).await.unwrap();
     db.finish().await;
     let _ = sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await;
     admin.close().await;

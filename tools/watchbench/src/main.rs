@@ -285,7 +285,7 @@ async fn database(spec: &str, dir: &Path) -> anyhow::Result<(String, Option<Stri
         return Ok((format!("sqlite://{}", dir.join("bench.db").display()), None));
     }
     let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(spec).await.with_context(|| format!("connecting to {spec}"))?;
+    let admin = sqlx::PgPool::connect(spec).await.with_context(|| format!("connecting to {}", tailerbot::server::redact_url(spec)))?;
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await?;
     admin.close().await;
     let separator = if spec.contains('?') { '&' } else { '?' };
