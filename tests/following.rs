@@ -25,8 +25,9 @@ async fn a_subscription_announces_each_finished_run_once_and_never_replays_histo
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     let (_, body) = bot.command(ANALYST, SUBS, "subscribe iowa-prepare").await;
     assert!(common::bot::text_of(&body).contains("This channel will hear about every finished run of `iowa-prepare`"), "{body}");
-    bot.workers.subscriptions.run_once().await;
+    // The first pass of the workers polls the subscriptions (the poll is due at start).
     bot.step(STEP).await;
+    assert!(bot.tailer.sim.count("get_last_status") >= 1, "the subscribed job was read");
     assert!(announcements(&bot, SUBS).is_empty(), "runs finished before the subscription are not news");
 
     // Two runs start and finish while the bot is not polling subscriptions (downtime).
@@ -34,10 +35,9 @@ async fn a_subscription_announces_each_finished_run_once_and_never_replays_histo
     let job = bot.bot.config.job("iowa-prepare").unwrap().job.clone();
     let first = client.launch_job(&job, None).await.unwrap();
     let second = client.launch_job(&job, None).await.unwrap();
-    tokio::time::advance(Duration::from_secs(120)).await;
-    assert_eq!(bot.workers.subscriptions.run_once().await, 2);
-    // Posts in one channel go out a second apart.
-    bot.step(STEP).await;
+    // The next poll is due a minute after the first; posts in one channel go out a
+    // second apart.
+    bot.step(Duration::from_secs(120)).await;
     bot.step(STEP).await;
     let said = announcements(&bot, SUBS);
     assert_eq!(said.len(), 2, "{said:?}");
@@ -45,8 +45,11 @@ async fn a_subscription_announces_each_finished_run_once_and_never_replays_histo
     assert!(said.iter().all(|t| t.contains("*SUCCESS*") && t.contains("`iowa-prepare` (DEV)")));
 
     // Polling again repeats nothing.
-    assert_eq!(bot.workers.subscriptions.run_once().await, 0);
-    bot.step(Duration::from_secs(120)).await;
+    let polls = bot.tailer.sim.count("get_last_status");
+    for _ in 0..3 {
+        bot.step(Duration::from_secs(61)).await;
+    }
+    assert!(bot.tailer.sim.count("get_last_status") >= polls + 3, "polled again every minute");
     assert_eq!(announcements(&bot, SUBS).len(), 2);
 }
 
@@ -54,7 +57,7 @@ async fn a_subscription_announces_each_finished_run_once_and_never_replays_histo
 async fn a_failures_subscription_hears_only_failures_and_a_watched_run_is_not_announced_twice() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     bot.command(ANALYST, CHANNEL, "subscribe all failures").await;
-    bot.workers.subscriptions.run_once().await;
+    bot.step(STEP).await;
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     bot.command(ANALYST, CHANNEL, "launch stock-enrich").await;
     let client = bot.bot.tailer.clone();
@@ -67,7 +70,7 @@ async fn a_failures_subscription_hears_only_failures_and_a_watched_run_is_not_an
             == 2
     })
     .await;
-    bot.workers.subscriptions.run_once().await;
+    bot.step(Duration::from_secs(61)).await;
     bot.step(STEP).await;
     let announced: Vec<String> = bot
         .slack

@@ -3,6 +3,8 @@
 //! launched once, gets one card, and each of its statuses (the final one included) is
 //! posted once in its thread, by whichever replica holds the run at the time. And a
 //! replica killed in the middle of a launch: another one follows the run it started.
+//! And the subscription poll: after a rolling deploy of every replica, and after the
+//! replica holding it is killed, runs that end are announced once.
 
 mod common;
 
@@ -188,5 +190,79 @@ async fn a_launch_whose_replica_dies_while_tailer_answers_is_followed_by_another
     assert_eq!(tailer.sim.count("launch_job"), 1, "never launched again");
     let threads = threads(&events);
     assert_eq!(threads.values().next().map(|s| s.last().cloned()), Some(Some("SUCCESS".to_owned())));
+    shared.db.finish().await;
+}
+
+fn announced(events: &[SlackEvent], channel: &str, run: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none())
+        .filter(|e| e.visible_text().contains(run) && e.visible_text().contains(" · ended "))
+        .count()
+}
+
+impl Shared {
+    /// Launches `iowa-prepare` on Tailer directly (a scheduled run, not the bot's).
+    async fn scheduled_run(&self) -> String {
+        let client = common::client(&self.tailer.url(), common::quick_options());
+        let job = tailerbot::cli::embedded_config().job("iowa-prepare").unwrap().job.clone();
+        client.launch_job(&job, None).await.unwrap().to_string()
+    }
+
+    /// The pid of the replica holding the subscription poll, if any holds it now.
+    async fn subscription_holder(&self) -> Option<u32> {
+        let pool = sqlx::PgPool::connect(&self.db.url).await.unwrap();
+        let owner: Option<Option<String>> =
+            sqlx::query_scalar("SELECT lease_owner FROM leases WHERE name = 'subscriptions'").fetch_optional(&pool).await.unwrap();
+        pool.close().await;
+        owner.flatten().and_then(|o| o.split('-').next()?.parse().ok())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_keep_announcing_after_a_rolling_deploy_of_every_replica() {
+    let Some(shared) = Shared::start((1, 1), (1, 1)).await else { return };
+    let Shared { tailer, slack, .. } = &shared;
+    let subs = "C0SUBS";
+    let (a, b) = tokio::join!(shared.replica(), shared.replica());
+    assert_eq!(command(&a.url, &slack.response_url("s"), "1.roll.1", "U0ANALYST", subs, "subscribe iowa-prepare").await, 200);
+    assert!(tailer.sim.wait_for_count("get_last_status", 1, Duration::from_secs(20)).await >= 1, "polled before the deploy");
+    // Each old replica stops cleanly once a new one is ready, as a rolling deploy does.
+    let c = shared.replica().await;
+    assert!(a.stop().await.success());
+    let d = shared.replica().await;
+    assert!(b.stop().await.success());
+
+    let run = shared.scheduled_run().await;
+    let events = slack.slack.wait_for(Duration::from_secs(30), |e| announced(e, subs, &run) >= 1).await;
+    assert_eq!(announced(&events, subs, &run), 1, "announced by the new replicas");
+    let polls = tailer.sim.count("get_last_status");
+    tailer.sim.wait_for_count("get_last_status", polls + 2, Duration::from_secs(20)).await;
+    assert!(c.stop().await.success());
+    assert!(d.stop().await.success());
+    assert_eq!(announced(&slack.slack.events(), subs, &run), 1, "once");
+    shared.db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_are_taken_over_within_a_lease_when_their_replica_is_killed() {
+    let Some(shared) = Shared::start((1, 1), (1, 1)).await else { return };
+    let Shared { tailer, slack, .. } = &shared;
+    let subs = "C0SUBS";
+    let a = shared.replica().await;
+    let b = shared.replica().await;
+    assert_eq!(command(&a.url, &slack.response_url("s"), "1.subkill.1", "U0ANALYST", subs, "subscribe iowa-prepare").await, 200);
+    assert!(tailer.sim.wait_for_count("get_last_status", 1, Duration::from_secs(20)).await >= 1, "polled");
+    let holder = shared.subscription_holder().await.expect("a replica holds the subscription poll");
+    let (dead, survivor) = if holder == a.child.id() { (a, b) } else { (b, a) };
+    assert_eq!(holder, dead.child.id(), "the holder is one of the two replicas");
+    dead.kill_hard();
+
+    let run = shared.scheduled_run().await;
+    // The lease is 2 s; the run takes about 2 s, polls come every second.
+    let events = slack.slack.wait_for(Duration::from_secs(15), |e| announced(e, subs, &run) >= 1).await;
+    assert_eq!(announced(&events, subs, &run), 1, "announced by the surviving replica");
+    assert_eq!(shared.subscription_holder().await, Some(survivor.child.id()), "the survivor holds the poll now");
+    assert!(survivor.stop().await.success());
     shared.db.finish().await;
 }

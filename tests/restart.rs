@@ -1,6 +1,7 @@
 //! Restart safety with the real binary: `kill -9` while a run is RUNNING, or while a
 //! timed re-enable is pending, then a restart on the same database: each status change
-//! and the re-enable are posted, once.
+//! and the re-enable are posted, once. And subscriptions across lives of the bot, ended
+//! by a deploy (SIGTERM) or by `kill -9`: each run that ends is announced once.
 
 mod common;
 
@@ -109,4 +110,80 @@ async fn after_kill_9_a_pending_timed_re_enable_still_happens_once() {
     assert_eq!(reenabled, 1);
     assert_eq!(tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
     assert_eq!(tailer.sim.count("set_configuration_status"), 2);
+}
+
+/// How a life of the bot ends.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    Deploy,
+    Kill,
+}
+
+impl End {
+    async fn end(self, serve: Serve) {
+        match self {
+            End::Deploy => assert!(serve.stop().await.success(), "a clean stop"),
+            End::Kill => serve.kill_hard(),
+        }
+    }
+}
+
+fn announced(events: &[SlackEvent], channel: &str, run: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none())
+        .filter(|e| e.visible_text().contains(run) && e.visible_text().contains(" · ended "))
+        .count()
+}
+
+/// Subscribes, lets the bot poll, ends its life as `end` says, and checks that the next
+/// life announces a run that ends then, once, and that a third life repeats nothing.
+async fn a_subscription_outlives(end: End) {
+    let quick = SimOptions {
+        waiting: (Duration::from_millis(500), Duration::from_millis(500)),
+        running: (Duration::from_secs(1), Duration::from_secs(1)),
+        invisible_after_launch: Duration::from_millis(200),
+        history: 0,
+        ..SimOptions::default()
+    };
+    let (tailer, slack) = common::world(quick).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &slack.response_url_prefix());
+    let db = database(dir.path());
+    let subs = "C0SUBS";
+
+    let first = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    assert_eq!(command(&first.url, &slack.response_url("s1"), "1.sub.1", USER, subs, "subscribe iowa-prepare").await, 200);
+    // The first life polls the subscription (and holds the poller's lease) before it ends.
+    assert!(tailer.sim.wait_for_count("get_last_status", 1, Duration::from_secs(20)).await >= 1, "the first life polled");
+    end.end(first).await;
+
+    let second = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let client = common::client(&tailer.url(), common::quick_options());
+    let job = tailerbot::cli::embedded_config().job("iowa-prepare").unwrap().job.clone();
+    let run = client.launch_job(&job, None).await.unwrap().to_string();
+    let events = slack.slack.wait_for(Duration::from_secs(30), |e| announced(e, subs, &run) >= 1).await;
+    assert_eq!(announced(&events, subs, &run), 1, "the run that ended in the second life is announced ({end:?})");
+    end.end(second).await;
+
+    // A third life catches up on what ended while the bot was down, and repeats nothing.
+    let third = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let polls = tailer.sim.count("get_last_status");
+    assert!(
+        tailer.sim.wait_for_count("get_last_status", polls + 2, Duration::from_secs(20)).await >= polls + 2,
+        "the third life polls the subscription ({end:?})"
+    );
+    outbox_drained(&db).await;
+    assert!(third.stop().await.success());
+    assert_eq!(announced(&slack.slack.events(), subs, &run), 1, "announced once over three lives ({end:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_keeps_announcing_after_a_deploy() {
+    a_subscription_outlives(End::Deploy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_keeps_announcing_after_kill_9() {
+    a_subscription_outlives(End::Kill).await;
 }

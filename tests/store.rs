@@ -340,6 +340,26 @@ async fn reopening_an_sqlite_store_frees_claims_and_puts_claimed_messages_in_dou
     assert_eq!(after.claim_watches(0, 10).await.unwrap().len(), 1, "at once, not after the lease");
 }
 
+/// A named lease held by a process that stopped, cleanly or with `kill -9`, is free for
+/// the next one at once.
+#[tokio::test]
+async fn reopening_an_sqlite_store_frees_its_named_leases_after_a_clean_stop_or_a_kill() {
+    let db = TestDb::sqlite();
+    let before = db.open().await;
+    assert!(before.hold_lease("subscriptions", 0).await.unwrap());
+    before.release_leases().await.unwrap();
+    drop(before);
+    let after = db.open().await;
+    assert!(after.hold_lease("subscriptions", 1).await.unwrap(), "given back at a clean stop: free at once");
+    drop(after);
+    let before = db.open().await;
+    assert!(before.hold_lease("subscriptions", 2).await.unwrap());
+    drop(before);
+    let after = db.open().await;
+    assert!(after.hold_lease("subscriptions", 1).await.unwrap(), "at once, not after the lease");
+    assert!(after.hold_lease("subscriptions", 2).await.unwrap(), "and kept by its new holder");
+}
+
 /// Several replicas on one PostgreSQL database.
 mod replicas {
     use super::*;
@@ -428,6 +448,23 @@ mod replicas {
         all.sort();
         all.dedup();
         assert_eq!((claimed, all.len()), (120, 120), "three claims of up to 50 at once: every run claimed exactly once");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_named_lease_given_back_at_a_clean_stop_is_taken_by_another_replica_at_once() {
+        let Some((db, r)) = replicas(3).await else { return };
+        assert!(r[0].hold_lease("subscriptions", 0).await.unwrap());
+        assert!(!r[1].hold_lease("subscriptions", 1).await.unwrap());
+        r[0].release_leases().await.unwrap();
+        assert!(r[1].hold_lease("subscriptions", 2).await.unwrap(), "free at once, long before it would have run out");
+        assert!(!r[2].hold_lease("subscriptions", 3).await.unwrap(), "then it is the new holder's");
+        // A rolling deploy: every replica in turn stops cleanly; the last one's lease is free too.
+        r[1].release_leases().await.unwrap();
+        assert!(r[2].hold_lease("subscriptions", 4).await.unwrap());
+        r[2].release_leases().await.unwrap();
+        let fresh = db.open().await.with_lease(LEASE);
+        assert!(fresh.hold_lease("subscriptions", 5).await.unwrap(), "a replica of the new version takes it at once");
         db.finish().await;
     }
 

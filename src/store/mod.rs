@@ -6,7 +6,7 @@
 //! [`on_backend!`].
 //!
 //! Work that one replica must do alone (polling a run, sending a lane's next message,
-//! firing a timer, polling subscriptions) is *claimed*: the claim writes this replica's
+//! firing a timer, polling subscriptions, finishing a write) is *claimed*: the claim writes this replica's
 //! id and a lease expiry on the row (PostgreSQL skips rows another replica is claiming,
 //! `FOR UPDATE SKIP LOCKED`), the lease is renewed while the replica lives
 //! ([`Store::renew_leases`]) and released when the work is recorded. A replica that dies
@@ -18,6 +18,7 @@ mod records;
 mod requests;
 mod subscriptions;
 mod watches;
+mod writes;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use tokio::sync::mpsc;
 
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
-    OutboxMessage, OutboxMethod, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate,
+    OutboxMessage, OutboxMethod, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,
 };
 
 /// How long a claim lasts without renewal, unless the configuration says otherwise.
@@ -210,7 +211,7 @@ impl Store {
         let mut renewed = 0;
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
-            for table in ["watches", "outbox", "timers", "leases", "launches"] {
+            for table in ["watches", "outbox", "timers", "leases", "launches", "writes"] {
                 let sql = format!("UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2");
                 renewed += sqlx::query(&sql).bind(until).bind(&*self.owner).execute(&mut *tx).await?.rows_affected();
             }
@@ -220,12 +221,14 @@ impl Store {
     }
 
     /// Takes (or keeps) a named lease, such as the subscription poller's: true while this
-    /// replica holds it.
+    /// replica holds it. A lease nobody holds (given back at a clean stop, freed at an
+    /// SQLite start: owner and expiry NULL) or whose holder stopped renewing it is free.
     pub async fn hold_lease(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
         let done: u64 = on_backend!(self, pool => sqlx::query(
             "INSERT INTO leases (name, lease_owner, lease_until) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
-             WHERE leases.lease_until <= $4 OR leases.lease_owner = $2",
+             WHERE leases.lease_owner IS NULL OR leases.lease_until IS NULL OR leases.lease_until <= $4
+                OR leases.lease_owner = $2",
         )
         .bind(name)
         .bind(&*self.owner)
@@ -242,7 +245,7 @@ impl Store {
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE outbox SET in_doubt = TRUE WHERE lease_owner = $1").bind(&*self.owner).execute(&mut *tx).await?;
-            for table in ["watches", "outbox", "timers", "leases", "launches"] {
+            for table in ["watches", "outbox", "timers", "leases", "launches", "writes"] {
                 let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1");
                 sqlx::query(&sql).bind(&*self.owner).execute(&mut *tx).await?;
             }
@@ -257,7 +260,7 @@ impl Store {
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE outbox SET in_doubt = TRUE WHERE lease_owner IS NOT NULL").execute(&mut *tx).await?;
-            for table in ["watches", "outbox", "timers", "leases", "launches"] {
+            for table in ["watches", "outbox", "timers", "leases", "launches", "writes"] {
                 let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL");
                 sqlx::query(&sql).execute(&mut *tx).await?;
             }

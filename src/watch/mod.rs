@@ -1,7 +1,9 @@
 //! The background work of `serve`: the watcher, the subscription poller, the timers,
-//! the recovery of interrupted launches and the outbox worker. Each exposes one pass (`run_once`) that tests drive with a paused
-//! clock; [`Workers::spawn`] runs them as loops that stop on the shutdown signal, the
-//! outbox last, after it has flushed what is queued (within a deadline).
+//! the recovery of interrupted writes and launches, the renewal of claims and the outbox worker.
+//! [`Workers::spawn`] runs them as loops that stop on the shutdown signal, the outbox
+//! last, after it has flushed what is queued (within a deadline); each loop's body is
+//! one function, and [`Workers::run_once`] runs every body once: what tests drive with
+//! a paused clock.
 
 pub mod cards;
 mod delivery;
@@ -10,8 +12,10 @@ mod stats;
 pub mod subscriptions;
 mod timers;
 mod watcher;
+mod writes;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -23,6 +27,7 @@ pub use stats::Stats;
 pub use subscriptions::SubscriptionPoller;
 pub use timers::{Timers, thread_reply};
 pub use watcher::{Change, Observation, UNKNOWN_RUN_GRACE_MS, Watcher, decide};
+pub use writes::Writes;
 
 use crate::bot::Bot;
 
@@ -40,7 +45,13 @@ pub struct Workers {
     pub timers: Timers,
     pub delivery: Delivery,
     pub launches: Launches,
+    pub writes: Writes,
     bot: Arc<Bot>,
+    /// When the subscription poll is next due (ms since the epoch; 0: at once, which
+    /// catches up at start on what ended while the bot was down).
+    subscriptions_due: AtomicI64,
+    /// Passes of the housekeeping loop, for its occasional pruning.
+    passes: AtomicU64,
 }
 
 impl Workers {
@@ -51,16 +62,60 @@ impl Workers {
             timers: Timers::new(bot.clone()),
             delivery: Delivery::new(bot.clone(), bot.stats.clone()),
             launches: Launches::new(bot.clone()),
+            writes: Writes::new(bot.clone()),
             bot,
+            subscriptions_due: AtomicI64::new(0),
+            passes: AtomicU64::new(0),
         })
     }
 
-    /// One pass of everything, the outbox last (what the others queued goes out).
+    /// One iteration of every loop that [`Workers::spawn`] runs, through the same
+    /// functions, the outbox last (what the others queued goes out): what tests drive
+    /// with a paused clock.
     pub async fn run_once(&self) {
-        self.launches.run_once().await;
-        self.timers.run_once().await;
+        self.renew_claims().await;
+        self.housekeeping_pass().await;
+        self.subscriptions_pass().await;
         self.watcher.run_once().await;
         self.delivery.run_once().await;
+    }
+
+    /// Keeps this replica's claims alive.
+    async fn renew_claims(&self) {
+        if let Err(error) = self.bot.store.renew_leases(self.bot.now_ms()).await {
+            tracing::warn!(%error, "cannot renew this replica's claims; another replica may take the work over");
+        }
+    }
+
+    /// Interrupted writes and launches, due timers, and now and then the pruning of the
+    /// store.
+    async fn housekeeping_pass(&self) {
+        self.writes.run_once().await;
+        self.launches.run_once().await;
+        self.timers.run_once().await;
+        if self.passes.fetch_add(1, Ordering::Relaxed) % MAINTENANCE_EVERY == 0 {
+            self.maintain().await;
+        }
+    }
+
+    /// The subscription poll when it is due, by whichever replica holds its lease;
+    /// returns when it is next due (ms).
+    async fn subscriptions_pass(&self) -> i64 {
+        let now = self.bot.now_ms();
+        let due = self.subscriptions_due.load(Ordering::Relaxed);
+        if now < due {
+            return due;
+        }
+        match self.bot.store.hold_lease(SUBSCRIPTIONS_LEASE, now).await {
+            Ok(true) => {
+                self.subscriptions.run_once().await;
+            }
+            Ok(false) => tracing::debug!("another replica polls the subscriptions"),
+            Err(error) => tracing::warn!(%error, "cannot take the subscription poll; trying again later"),
+        }
+        let next = now + self.bot.config.watch.subscription_poll.as_millis() as i64;
+        self.subscriptions_due.store(next, Ordering::Relaxed);
+        next
     }
 
     /// Forgets what no longer matters: request ids older than a day (Slack never replays
@@ -93,20 +148,12 @@ impl Workers {
         let w = self.clone();
         let s = stop.clone();
         tracker.spawn(async move {
-            let every = w.bot.config.watch.subscription_poll;
             loop {
-                // One replica polls at a time. The first pass at start catches up on what
-                // ended while the bot was down.
-                match w.bot.store.hold_lease(SUBSCRIPTIONS_LEASE, w.bot.now_ms()).await {
-                    Ok(true) => {
-                        w.subscriptions.run_once().await;
-                    }
-                    Ok(false) => tracing::debug!("another replica polls the subscriptions"),
-                    Err(error) => tracing::warn!(%error, "cannot take the subscription poll; trying again later"),
-                }
+                let due = w.subscriptions_pass().await;
+                let wait = Duration::from_millis(due.saturating_sub(w.bot.now_ms()).max(1) as u64);
                 tokio::select! {
                     () = s.cancelled() => break,
-                    () = tokio::time::sleep(every) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
             tracing::info!("subscription poller stopped");
@@ -114,14 +161,8 @@ impl Workers {
         let w = self.clone();
         let s = stop.clone();
         tracker.spawn(async move {
-            let mut passes: u64 = 0;
             loop {
-                w.launches.run_once().await;
-                w.timers.run_once().await;
-                if passes % MAINTENANCE_EVERY == 0 {
-                    w.maintain().await;
-                }
-                passes += 1;
+                w.housekeeping_pass().await;
                 tokio::select! {
                     () = s.cancelled() => break,
                     () = tokio::time::sleep(TICK) => {}
@@ -139,9 +180,7 @@ impl Workers {
                     () = s.cancelled() => break,
                     () = tokio::time::sleep(every) => {}
                 }
-                if let Err(error) = w.bot.store.renew_leases(w.bot.now_ms()).await {
-                    tracing::warn!(%error, "cannot renew this replica's claims; another replica may take the work over");
-                }
+                w.renew_claims().await;
             }
         });
         let w = self.clone();

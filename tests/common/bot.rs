@@ -132,20 +132,9 @@ impl TestBot {
     /// Clicks the button labelled `label` on a message: the HTTP status and the key of
     /// the click's `response_url` (where the bot's answer to the click goes).
     pub async fn click(&self, user: &str, message: &SlackEvent, label: &str) -> (u16, String) {
-        let (action_id, value) = message.button(label).unwrap_or_else(|| panic!("no button {label} on {message:?}"));
         let trigger = self.trigger();
-        let payload = json!({
-            "type": "block_actions",
-            "team": {"id": TEAM, "domain": "example"},
-            "user": {"id": user, "username": "someone", "team_id": TEAM},
-            "api_app_id": "A0TAILER",
-            "container": {"type": "message", "message_ts": message.ts.clone().unwrap_or_default(), "channel_id": CHANNEL, "is_ephemeral": false},
-            "trigger_id": trigger,
-            "channel": {"id": message.channel.clone().unwrap_or_else(|| CHANNEL.to_owned()), "name": "data"},
-            "response_url": self.slack.response_url(&format!("click-{trigger}")),
-            "actions": [{"action_id": action_id, "block_id": "confirmation", "value": value, "type": "button", "action_ts": "1.2"}],
-        });
-        let response = self.post_signed("/slack/interactions", &form(&[("payload", &payload.to_string())])).await;
+        let body = click_form(user, message, label, &trigger, &self.slack.response_url(&format!("click-{trigger}")));
+        let response = self.post_signed("/slack/interactions", &body).await;
         let (status, body) = read(response).await;
         assert_eq!(body, Value::Null, "the HTTP answer to a click is empty: Slack would not show it");
         (status, format!("click-{trigger}"))
@@ -222,4 +211,21 @@ pub fn as_event(body: &Value) -> SlackEvent {
         text: body["text"].as_str().unwrap_or_default().to_owned(),
         blocks: body["blocks"].as_array().cloned().unwrap_or_default(),
     }
+}
+
+/// The form Slack posts when `user` clicks the button labelled `label` on `message`.
+pub fn click_form(user: &str, message: &SlackEvent, label: &str, trigger: &str, response_url: &str) -> String {
+    let (action_id, value) = message.button(label).unwrap_or_else(|| panic!("no button {label} on {message:?}"));
+    let payload = json!({
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": TEAM},
+        "api_app_id": "A0TAILER",
+        "container": {"type": "message", "message_ts": message.ts.clone().unwrap_or_default(), "channel_id": CHANNEL, "is_ephemeral": false},
+        "trigger_id": trigger,
+        "channel": {"id": message.channel.clone().unwrap_or_else(|| CHANNEL.to_owned()), "name": "data"},
+        "response_url": response_url,
+        "actions": [{"action_id": action_id, "block_id": "confirmation", "value": value, "type": "button", "action_ts": "1.2"}],
+    });
+    form(&[("payload", &payload.to_string())])
 }

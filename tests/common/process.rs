@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use tailerbot::slack::standin::SlackEvent;
+
 use super::bot::{BOT_TOKEN, SECRET, form};
 
 pub struct Serve {
@@ -14,13 +16,15 @@ pub struct Serve {
     pub url: String,
 }
 
-/// Writes the example configuration with fast polls and the stand-in's response URLs.
+/// Writes the example configuration with fast polls (runs and subscriptions every
+/// second) and the stand-in's response URLs.
 pub fn write_config(dir: &Path, response_prefix: &str) -> PathBuf {
     let path = dir.join("tailerbot.toml");
     let text = tailerbot::config::EXAMPLE_TOML
         .replace("https://hooks.slack.com/", response_prefix)
         .replace("poll_interval_secs = 15 ", "poll_interval_secs = 1 ")
-        .replace("max_poll_interval_secs = 120", "max_poll_interval_secs = 2");
+        .replace("max_poll_interval_secs = 120", "max_poll_interval_secs = 2")
+        .replace("subscription_poll_secs = 60 ", "subscription_poll_secs = 1 ");
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -62,6 +66,18 @@ pub async fn serve(config: &Path, database: &str, slack_api: &str, tailer: &str)
 
 /// A signed `/tailer <text>` to a running `serve`.
 pub async fn command(url: &str, response_url: &str, trigger: &str, user: &str, channel: &str, text: &str) -> u16 {
+    command_answer(url, response_url, trigger, user, channel, text).await.0
+}
+
+/// A signed `/tailer <text>` to a running `serve`: the status and the HTTP answer.
+pub async fn command_answer(
+    url: &str,
+    response_url: &str,
+    trigger: &str,
+    user: &str,
+    channel: &str,
+    text: &str,
+) -> (u16, serde_json::Value) {
     let body = form(&[
         ("team_id", "T0001"),
         ("channel_id", channel),
@@ -71,7 +87,16 @@ pub async fn command(url: &str, response_url: &str, trigger: &str, user: &str, c
         ("response_url", response_url),
         ("trigger_id", trigger),
     ]);
-    super::post_signed(&reqwest::Client::new(), &format!("{url}/slack/commands"), SECRET, chrono::Utc::now().timestamp(), body)
+    let response =
+        super::post_signed(&reqwest::Client::new(), &format!("{url}/slack/commands"), SECRET, chrono::Utc::now().timestamp(), body).await;
+    super::bot::read(response).await
+}
+
+/// `user` clicks the button `label` of `message` on a running `serve`; the bot's answer
+/// to the clicker goes to the stand-in's `response_url` of `key`.
+pub async fn click(url: &str, response_url: &str, trigger: &str, user: &str, message: &SlackEvent, label: &str) -> u16 {
+    let body = super::bot::click_form(user, message, label, trigger, response_url);
+    super::post_signed(&reqwest::Client::new(), &format!("{url}/slack/interactions"), SECRET, chrono::Utc::now().timestamp(), body)
         .await
         .status()
         .as_u16()
