@@ -126,9 +126,7 @@ async fn health_and_readiness_answer() {
 
 #[test]
 fn slacks_own_signing_example_verifies_at_its_time_only_and_only_unchanged() {
-    let Some(dir) = common::fixtures() else {
-        return;
-    };
+    let dir = common::fixtures();
     let vector = std::fs::read_to_string(dir.join("slack/signature-vector.txt")).unwrap();
     let field = |name: &str| vector.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap().to_owned();
     let body = std::fs::read(dir.join("slack/signature-vector.body")).unwrap();

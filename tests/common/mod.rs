@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: the documented fixtures (when `../shared` is
-//! beside the project), a simulator on port 0, a client pointed at it, and a tiny server
+//! Helpers shared by the integration tests: the documented fixtures (`../shared`, beside
+//! the project), a simulator on port 0, a client pointed at it, and a tiny server
 //! that answers every request with a fixed body.
 
 #![allow(dead_code)]
@@ -14,15 +14,17 @@ use tailerbot::domain::{Account, ConfigurationId, ConfigurationType, Environment
 use tailerbot::sim::{RunningSimulator, SimOptions, Simulator};
 use tailerbot::tailer::{ClientOptions, JobRef, TailerClient, TokenSource};
 
-/// `../shared/fixtures`, when present. Tests that need it print that they skipped.
-pub fn fixtures() -> Option<PathBuf> {
+/// `../shared/fixtures`: Slack's and Tailer's documented examples, always beside the
+/// project (CI has it too). A test that needs them fails, naming the folder, when it is
+/// absent: a check that silently did not run would read as a pass.
+pub fn fixtures() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared/fixtures is absent, the documented examples were not checked");
-        None
-    }
+    assert!(
+        dir.is_dir(),
+        "{} is absent: this test checks the bot against the documented examples kept there; put the shared folder beside the project",
+        dir.display()
+    );
+    dir
 }
 
 pub fn fixture_json(dir: &std::path::Path, name: &str) -> serde_json::Value {
