@@ -46,6 +46,51 @@ fn confirmation(id: &str, action: Action) -> NewConfirmation {
     }
 }
 
+fn write(reference: &str, at: i64) -> tailerbot::store::WriteRow {
+    tailerbot::store::WriteRow {
+        reference: reference.into(),
+        action: "disable".into(),
+        plan: "{}".into(),
+        channel_id: "C0DATA".into(),
+        user_id: "U0A".into(),
+        confirmed_by: Some("U0B".into()),
+        response_url: None,
+        replace_question: true,
+        question_ts: Some("1.0001".into()),
+        started_at: at,
+        steps: "[]".into(),
+    }
+}
+
+fn timer(id: &str, job: &str, lane: &str) -> TimerRow {
+    TimerRow {
+        id: id.into(),
+        job: job.into(),
+        due_at: 7_200_000,
+        channel_id: "C0DATA".into(),
+        lane: lane.into(),
+        requested_by: "U0A".into(),
+        reason: None,
+        attempts: 0,
+    }
+}
+
+fn audit_entry(reference: &str) -> tailerbot::store::AuditEntry {
+    tailerbot::store::AuditEntry {
+        id: 0,
+        at: 1,
+        reference: reference.into(),
+        user_id: "U0A".into(),
+        channel_id: "C0DATA".into(),
+        action: Action::Disable,
+        job: Some("sales-daily".into()),
+        environment: Some("PROD".into()),
+        outcome: tailerbot::store::AuditOutcome::Succeeded,
+        detail: "disable sales-daily".into(),
+        tailer_answer: Some("ok".into()),
+    }
+}
+
 fn running(now: i64) -> WatchUpdate {
     WatchUpdate {
         status: Some("RUNNING".into()),
@@ -300,6 +345,46 @@ contract! {
         assert_eq!(again[0].run_id.as_deref(), Some("run42"));
         store.end_launch("ref1:iowa").await.unwrap();
         assert!(store.claim_interrupted_launches(1_000_000, 10).await.unwrap().is_empty(), "settled");
+    }
+
+    async fn a_write_is_noted_with_its_timers_claimed_once_its_lease_ends_and_settled_once(store) {
+        let w = write("ref1", 0);
+        store.begin_write(&w, &[timer("t1", "sales-daily", "write:ref1")], 0).await.unwrap();
+        assert_eq!(store.pending_timers().await.unwrap().len(), 1, "the re-enable exists with the note");
+        assert_eq!(store.writes_in_progress().await.unwrap(), 1);
+        assert!(store.claim_interrupted_writes(1_000, 10).await.unwrap().is_empty(), "its replica holds it");
+        let entry = audit_entry("ref1");
+        assert!(store.write_step("ref1", r#"[{"job":"sales-daily","outcome":"succeeded","line":"done"}]"#, Some(&entry), &[], 1).await.unwrap());
+        let taken = store.claim_interrupted_writes(60_000, 10).await.unwrap();
+        assert_eq!(taken.len(), 1, "taken over once the lease ran out");
+        assert!(taken[0].steps.contains("succeeded"), "with what was known");
+        assert!(store.finish_write("ref1", &[message("write:ref1", "answer", None)], 60_001).await.unwrap());
+        assert!(!store.finish_write("ref1", &[message("write:ref1", "again", None)], 60_002).await.unwrap(), "settled once");
+        assert!(!store.write_step("ref1", "[]", Some(&entry), &[], 60_003).await.unwrap(), "nothing is noted after");
+        assert_eq!(texts(&store, 60_004).await, vec!["answer"]);
+        assert_eq!(store.writes_in_progress().await.unwrap(), 0);
+        assert_eq!(store.recent_audit(Some("sales-daily"), 10).await.unwrap().len(), 1);
+    }
+
+    async fn a_confirmed_write_is_noted_with_the_decision_and_only_by_the_click_that_decides(store) {
+        store.create_confirmation(&confirmation("c1", Action::Disable)).await.unwrap();
+        let decided = store.confirm_and_begin("c1", "U0B", 1_000, &write("ref2", 1_000), &[timer("t2", "sales-daily", "write:ref2")]).await.unwrap();
+        assert!(matches!(decided, Decision::Decided(_)));
+        assert_eq!(store.writes_in_progress().await.unwrap(), 1);
+        let again = store.confirm_and_begin("c1", "U0C", 1_001, &write("ref3", 1_001), &[timer("t3", "sales-daily", "write:ref3")]).await.unwrap();
+        assert!(matches!(again, Decision::AlreadyDecided(_)));
+        assert_eq!(store.writes_in_progress().await.unwrap(), 1, "the losing click notes nothing");
+        assert_eq!(store.pending_timers().await.unwrap().len(), 1);
+        assert_eq!(store.thread("write:ref2").await.unwrap(), Some(("C0DATA".to_owned(), "1.0001".to_owned())), "the question roots the thread");
+    }
+
+    async fn a_disable_keeps_its_own_re_enable_and_cancels_older_ones(store) {
+        store.add_timer(&timer("old", "sales-daily", "write:a"), 0).await.unwrap();
+        store.add_timer(&timer("new", "sales-daily", "write:b"), 0).await.unwrap();
+        assert_eq!(store.cancel_timers_but("sales-daily", Some("write:b")).await.unwrap(), 1);
+        assert_eq!(store.pending_timers().await.unwrap().iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["new"]);
+        assert_eq!(store.cancel_write_timer("sales-daily", "write:b").await.unwrap(), 1);
+        assert!(store.pending_timers().await.unwrap().is_empty());
     }
 
     async fn subscriptions_and_markers_round_trip(store) {

@@ -137,7 +137,17 @@ impl Bot {
         }
 
         let summary = plan.summary(&job_refs);
-        match self.store.decide(&request.id, to, clicker.as_str(), self.now_ms()).await {
+        // A confirmed write is noted with the decision, in one transaction: a crash after
+        // the click cannot leave it confirmed and never done.
+        let journal = self.journal(&ctx, &plan, Some(clicker), click.message_ts.clone());
+        let decision = match to {
+            ConfirmationState::Confirmed => {
+                let timers = self.timers_for(&journal, &plan);
+                self.store.confirm_and_begin(&request.id, clicker.as_str(), self.now_ms(), &journal, &timers).await
+            }
+            _ => self.store.decide(&request.id, to, clicker.as_str(), self.now_ms()).await,
+        };
+        match decision {
             Err(error) => {
                 tracing::error!(%error, "cannot record the decision");
                 Ack::note(":warning: I cannot reach my database right now, so I did nothing.")
@@ -185,7 +195,6 @@ impl Bot {
                 }
                 let bot = self.clone();
                 let confirmer = clicker.clone();
-                let question_ts = click.message_ts.clone();
                 let progress =
                     ResponseBody::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…")))
                         .replacing();
@@ -193,7 +202,7 @@ impl Bot {
                 self.tasks.spawn(
                     async move {
                         bot.deliver(&ctx, progress).await;
-                        bot.execute(ctx, plan, Some(confirmer), true, question_ts).await;
+                        bot.execute(ctx, plan, journal, false).await;
                     }
                     .instrument(span),
                 );

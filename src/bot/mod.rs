@@ -3,6 +3,7 @@
 //! after it, on the task tracker that shutdown drains, and comes back through the
 //! `response_url` or the Web API.
 
+mod execute;
 mod follow;
 mod interactions;
 mod reads;
@@ -389,19 +390,24 @@ impl Bot {
         if let Err(error) = self.store.audit(&entry).await {
             tracing::error!(%error, reference = %entry.reference, action = %entry.action, outcome = entry.outcome.as_str(), "the audit entry could not be stored");
         }
-        if let Some(channel) = self.config.slack.audit_channel.clone() {
-            let target =
-                entry.job.as_ref().map(|j| format!(" `{}` ({})", j, entry.environment.as_deref().unwrap_or("?"))).unwrap_or_default();
-            let text = format!(
-                ":memo: <@{}> *{}*{target} in <#{}> → {} — {} (ref `{}`)",
-                entry.user_id,
-                entry.action,
-                entry.channel_id,
-                entry.outcome.as_str().replace('_', " "),
-                crate::slack::blocks::escape(&entry.detail),
-                entry.reference
-            );
-            self.enqueue(vec![OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), text, Vec::new())]).await;
+        if let Some(echo) = self.audit_echo(&entry) {
+            self.enqueue(vec![echo]).await;
         }
+    }
+
+    /// The line of the audit channel for an entry, when there is an audit channel.
+    fn audit_echo(&self, entry: &AuditEntry) -> Option<OutboxMessage> {
+        let channel = self.config.slack.audit_channel.clone()?;
+        let target = entry.job.as_ref().map(|j| format!(" `{}` ({})", j, entry.environment.as_deref().unwrap_or("?"))).unwrap_or_default();
+        let text = format!(
+            ":memo: <@{}> *{}*{target} in <#{}> → {} — {} (ref `{}`)",
+            entry.user_id,
+            entry.action,
+            entry.channel_id,
+            entry.outcome.as_str().replace('_', " "),
+            crate::slack::blocks::escape(&entry.detail),
+            entry.reference
+        );
+        Some(OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), text, Vec::new()))
     }
 }

@@ -336,3 +336,38 @@ pub struct LaunchRow {
     /// The run, once Tailer named it.
     pub run_id: Option<String>,
 }
+
+/// A write in progress (or interrupted): noted before Tailer is asked, with what is
+/// needed to finish it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct WriteRow {
+    /// The request's reference: one write, of one or more jobs.
+    pub reference: String,
+    pub action: String,
+    /// The plan (JSON), as confirmed.
+    pub plan: String,
+    pub channel_id: String,
+    /// Who asked.
+    pub user_id: String,
+    pub confirmed_by: Option<String>,
+    /// Where the answer goes, while Slack accepts it.
+    pub response_url: Option<String>,
+    /// The answer replaces the confirmation message.
+    pub replace_question: bool,
+    /// The confirmation message, when there was one.
+    pub question_ts: Option<String>,
+    /// When the write began (unix ms); a timed disable's re-enable is due from then.
+    pub started_at: i64,
+    /// What is known so far, job by job (JSON list of [`WriteStep`]).
+    pub steps: String,
+}
+
+/// The outcome of a write for one job, as it was told.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WriteStep {
+    pub job: String,
+    /// An [`AuditOutcome`] name.
+    pub outcome: String,
+    /// The line of the answer.
+    pub line: String,
+}

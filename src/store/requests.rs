@@ -4,9 +4,10 @@ use std::collections::HashSet;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::writes::begin_write_in;
 use super::{
     AuditEntry, AuditOutcome, Confirmation, ConfirmationState, Decision, KnownRun, NewConfirmation, Store, StoreError, StoreResult,
-    on_backend,
+    TimerRow, WriteRow, on_backend,
 };
 use crate::domain::Action;
 
@@ -38,6 +39,30 @@ pub(super) async fn record_keys(store: Store, mut queue: mpsc::Receiver<Pending>
         }
     }
 }
+
+/// Appends an audit entry through `$executor` (a pool or a caller's transaction);
+/// evaluates to the entry's id.
+macro_rules! audit_in {
+    ($executor:expr, $e:expr) => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO audit (at, reference, user_id, channel_id, action, job, environment, outcome, detail, tailer_answer)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind($e.at)
+        .bind(&$e.reference)
+        .bind(&$e.user_id)
+        .bind(&$e.channel_id)
+        .bind($e.action.name())
+        .bind(&$e.job)
+        .bind(&$e.environment)
+        .bind($e.outcome.as_str())
+        .bind(&$e.detail)
+        .bind(&$e.tailer_answer)
+        .fetch_one($executor)
+        .await?
+    };
+}
+pub(super) use audit_in;
 
 impl Store {
     /// Records a request key (e.g. `trigger:<trigger_id>`). `true` the first time, `false`
@@ -113,16 +138,41 @@ impl Store {
     /// Confirms or cancels a pending confirmation, once: of two clicks racing (on this
     /// replica or another), one decides.
     pub async fn decide(&self, id: &str, to: ConfirmationState, by: &str, now_ms: i64) -> StoreResult<Decision> {
-        let done: u64 = on_backend!(self, pool => sqlx::query(
-            "UPDATE confirmations SET state = $1, decided_by = $2, decided_at = $3
-             WHERE id = $4 AND state = 'pending' AND expires_at > $3",
-        )
-        .bind(to.as_str())
-        .bind(by)
-        .bind(now_ms)
-        .bind(id)
-        .execute(pool)
-        .await?.rows_affected());
+        self.decide_then(id, to, by, now_ms, None).await
+    }
+
+    /// Confirms a pending confirmation and, in the same transaction, notes the write it
+    /// starts (with its timers): a crash cannot leave a confirmed write unrecorded.
+    pub async fn confirm_and_begin(&self, id: &str, by: &str, now_ms: i64, write: &WriteRow, timers: &[TimerRow]) -> StoreResult<Decision> {
+        self.decide_then(id, ConfirmationState::Confirmed, by, now_ms, Some((write, timers))).await
+    }
+
+    async fn decide_then(
+        &self,
+        id: &str,
+        to: ConfirmationState,
+        by: &str,
+        now_ms: i64,
+        then: Option<(&WriteRow, &[TimerRow])>,
+    ) -> StoreResult<Decision> {
+        let done: u64 = on_backend!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE confirmations SET state = $1, decided_by = $2, decided_at = $3
+                 WHERE id = $4 AND state = 'pending' AND expires_at > $3",
+            )
+            .bind(to.as_str())
+            .bind(by)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?.rows_affected();
+            if let (1, Some((write, timers))) = (done, then) {
+                begin_write_in!(tx, &*self.owner, now_ms + self.lease_ms, write, timers, now_ms);
+            }
+            tx.commit().await?;
+            done
+        });
         let Some(current) = self.confirmation(id).await? else {
             return Ok(Decision::NotFound);
         };
@@ -143,22 +193,7 @@ impl Store {
 
     /// Appends to the audit trail; returns the entry's id.
     pub async fn audit(&self, e: &AuditEntry) -> StoreResult<i64> {
-        let id = on_backend!(self, pool => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO audit (at, reference, user_id, channel_id, action, job, environment, outcome, detail, tailer_answer)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        )
-        .bind(e.at)
-        .bind(&e.reference)
-        .bind(&e.user_id)
-        .bind(&e.channel_id)
-        .bind(e.action.name())
-        .bind(&e.job)
-        .bind(&e.environment)
-        .bind(e.outcome.as_str())
-        .bind(&e.detail)
-        .bind(&e.tailer_answer)
-        .fetch_one(pool)
-        .await?);
+        let id = on_backend!(self, pool => audit_in!(pool, e));
         Ok(id)
     }
 

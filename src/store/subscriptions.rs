@@ -158,15 +158,6 @@ impl Store {
         Ok(())
     }
 
-    /// Cancels pending re-enables of a job (it was enabled by hand); returns how many.
-    pub async fn cancel_timers(&self, job: &str) -> StoreResult<u64> {
-        let done: u64 = on_backend!(self, pool => sqlx::query("UPDATE timers SET state = 'cancelled' WHERE job = $1 AND state = 'pending'")
-            .bind(job)
-            .execute(pool)
-            .await?.rows_affected());
-        Ok(done)
-    }
-
     pub async fn set_marker(&self, key: &str, value: i64) -> StoreResult<()> {
         on_backend!(self, pool => sqlx::query("INSERT INTO markers (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)

@@ -1,0 +1,72 @@
+//! Writes interrupted by the death of the replica making them: noted `calling` before
+//! Tailer was asked, never settled. Another replica (or this one after a restart) takes
+//! each over once its claim runs out and finishes it through the same code that makes
+//! writes (`Bot::execute`, resumed): the answer says what is known, the audit trail
+//! gets an outcome for every job, a confirmation message loses its hourglass.
+
+use std::sync::Arc;
+
+use crate::bot::{Bot, Context, Plan, render};
+use crate::domain::{ChannelId, UserId};
+use crate::slack::blocks::escape;
+use crate::store::{OutboxMessage, WriteRow};
+
+/// A `response_url` is usable this long after it was issued (Slack: 30 minutes).
+const RESPONSE_URL_MS: i64 = 25 * 60_000;
+
+/// Finishes interrupted writes.
+pub struct Writes {
+    bot: Arc<Bot>,
+}
+
+impl Writes {
+    pub fn new(bot: Arc<Bot>) -> Writes {
+        Writes { bot }
+    }
+
+    /// One pass; returns how many writes were taken over.
+    pub async fn run_once(&self) -> usize {
+        let interrupted = match self.bot.store.claim_interrupted_writes(self.bot.now_ms(), 20).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the writes in progress");
+                return 0;
+            }
+        };
+        for write in &interrupted {
+            let span = tracing::info_span!("recover_write", reference = %write.reference, action = %write.action);
+            tracing::Instrument::instrument(self.finish(write.clone()), span).await;
+        }
+        interrupted.len()
+    }
+
+    async fn finish(&self, w: WriteRow) {
+        let (Ok(plan), Ok(channel), Ok(user)) =
+            (serde_json::from_str::<Plan>(&w.plan), ChannelId::parse(&w.channel_id), UserId::parse(&w.user_id))
+        else {
+            tracing::error!("an interrupted write cannot be read any more; telling its channel");
+            let text = format!(
+                ":warning: A write asked here was interrupted (the bot stopped while making it) and its record cannot be read: check `/tailer audit` and Tailer. (ref `{}`)",
+                escape(&w.reference)
+            );
+            let note = render::note(&text);
+            let post = OutboxMessage::post(format!("write:{}", w.reference), w.channel_id.clone(), note.text, note.blocks);
+            if let Err(error) = self.bot.store.finish_write(&w.reference, &[post], self.bot.now_ms()).await {
+                tracing::error!(%error, "cannot settle an unreadable write");
+            }
+            return;
+        };
+        tracing::warn!(steps = %w.steps, "finishing a write interrupted by the death of the replica making it");
+        // An old response_url is refused by Slack: the answer is posted in the channel.
+        let fresh = self.bot.now_ms() - w.started_at <= RESPONSE_URL_MS;
+        let ctx = Context {
+            user,
+            channel,
+            team: String::new(),
+            response_url: w.response_url.clone().filter(|_| fresh),
+            reference: w.reference.clone(),
+        };
+        let bot = self.bot.clone();
+        bot.execute(ctx, plan, w, true).await;
+    }
+}

@@ -1,0 +1,204 @@
+//! Writes across the life of the bot, with the real binary on one SQLite file: the bot
+//! dies (`kill -9`, or a deploy's SIGTERM that outlasts the drain) while Tailer is
+//! answering a write. Tailer acts before it answers, as a slow server does. The next
+//! start finishes the write and says so: the answer replaces the confirmation message,
+//! the audit trail has the outcome, a timed disable's re-enable exists (it was stored
+//! before Tailer was asked) and happens, and nothing is left in the journal.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bot::{CHANNEL, LEAD, ONCALL, as_event};
+use common::process::*;
+use tailerbot::sim::{Fault, FaultKind, SimOptions};
+use tailerbot::slack::standin::SlackEvent;
+
+const SALES: &str = "000099_sales_daily_PROD";
+const IOWA: &str = "000099_iowa_liquor_prepare_pda_DEV";
+
+async fn scalar(db: &str, sql: &str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(db).await.unwrap();
+    let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    n
+}
+
+fn answers<'e>(events: &'e [SlackEvent], key: &str, needle: &str) -> Vec<&'e SlackEvent> {
+    events.iter().filter(|e| e.method == "response_url" && e.ts.as_deref() == Some(key) && e.visible_text().contains(needle)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_timed_disable_whose_bot_is_killed_while_tailer_answers_is_finished_by_the_next_start() {
+    let (tailer, slack) = common::world(SimOptions::default()).await;
+    slack.slack.set_usergroup("S0ONCALL", &[ONCALL]);
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &slack.response_url_prefix());
+    let db = database(dir.path());
+
+    let first = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let (status, question) =
+        command_answer(&first.url, &slack.response_url("ask"), "1.ask.1", LEAD, CHANNEL, "disable sales-daily for 2h source late").await;
+    assert_eq!(status, 200);
+    let question = as_event(&question);
+    assert_eq!(question.buttons(), vec!["Confirm", "Cancel"], "{question:?}");
+    // Tailer disables at once but answers only after a minute: the bot dies waiting.
+    tailer.sim.inject(Fault::new(Some("set_configuration_status"), FaultKind::Delay { millis: 60_000 }, 1));
+    assert_eq!(click(&first.url, &slack.response_url("click1"), "1.click.1", ONCALL, &question, "Confirm").await, 200);
+    assert_eq!(tailer.sim.wait_for_count("set_configuration_status", 1, Duration::from_secs(10)).await, 1, "Tailer was asked");
+    first.kill_hard();
+    assert_eq!(tailer.sim.is_activated(SALES), Some(false), "Tailer did it");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM writes WHERE state = 'calling'").await, 1, "the write was noted before Tailer was asked");
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM timers WHERE state = 'pending' AND job = 'sales-daily'").await,
+        1,
+        "its re-enable exists before Tailer answered"
+    );
+
+    let second = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let events = slack.slack.wait_for(Duration::from_secs(20), |e| !answers(e, "click1", "Disabled `sales-daily`").is_empty()).await;
+    let outcome = answers(&events, "click1", "Disabled `sales-daily`");
+    assert_eq!(outcome.len(), 1, "one answer: {events:#?}");
+    let text = outcome[0].visible_text();
+    assert!(outcome[0].replace_original, "it replaces the confirmation message (no hourglass left)");
+    assert!(text.contains("until") && text.contains("re-enabled automatically"), "{text}");
+    assert!(text.contains("finished after the bot restarted"), "it says what happened: {text}");
+    assert!(text.contains(&format!("confirmed by <@{ONCALL}>")), "{text}");
+    // A second click says it was done, and does nothing more.
+    assert_eq!(click(&second.url, &slack.response_url("click2"), "1.click.2", ONCALL, &question, "Confirm").await, 200);
+    let events = slack.slack.wait_for(Duration::from_secs(10), |e| !answers(e, "click2", "already confirmed").is_empty()).await;
+    assert_eq!(answers(&events, "click2", "already confirmed").len(), 1);
+    assert!(second.stop().await.success());
+
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM writes WHERE state = 'calling'").await, 0, "nothing left in the journal");
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM audit WHERE action = 'disable' AND job = 'sales-daily' AND outcome = 'succeeded'").await,
+        1,
+        "the audit trail has its outcome"
+    );
+    assert_eq!(tailer.sim.is_activated(SALES), Some(false));
+
+    // The two hours pass while the bot is down: the next start re-enables, once.
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    sqlx::query("UPDATE timers SET due_at = 0 WHERE state = 'pending'").execute(&pool).await.unwrap();
+    pool.close().await;
+    let third = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let reenabled = |e: &[SlackEvent]| e.iter().filter(|e| e.visible_text().contains("Re-enabled `sales-daily`")).count();
+    let events = slack.slack.wait_for(Duration::from_secs(20), |e| reenabled(e) >= 1).await;
+    assert!(third.stop().await.success());
+    assert_eq!(reenabled(&events), 1);
+    assert_eq!(tailer.sim.is_activated(SALES), Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_outlasting_a_deploys_drain_is_finished_by_the_next_start_once() {
+    let (tailer, slack) = common::world(SimOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &slack.response_url_prefix());
+    let db = database(dir.path());
+
+    let first = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    tailer.sim.inject(Fault::new(Some("set_configuration_status"), FaultKind::Delay { millis: 60_000 }, 1));
+    assert_eq!(command(&first.url, &slack.response_url("dis"), "1.dis.1", "U0ANALYST", CHANNEL, "disable iowa-prepare").await, 200);
+    assert_eq!(tailer.sim.wait_for_count("set_configuration_status", 1, Duration::from_secs(10)).await, 1);
+    // SIGTERM: the drain gives the write 8 s, Tailer takes a minute; the bot exits cleanly.
+    assert!(first.stop().await.success());
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM writes WHERE state = 'calling'").await, 1, "unfinished, and handed back");
+
+    let second = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let events = slack.slack.wait_for(Duration::from_secs(20), |e| !answers(e, "dis", "Disabled `iowa-prepare`").is_empty()).await;
+    assert!(second.stop().await.success());
+    let outcome = answers(&events, "dis", "Disabled `iowa-prepare`");
+    assert_eq!(outcome.len(), 1, "{events:#?}");
+    assert!(outcome[0].visible_text().contains("finished after the bot restarted"));
+    assert_eq!(tailer.sim.is_activated(IOWA), Some(false));
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM writes WHERE state = 'calling'").await, 0);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM audit WHERE action = 'disable' AND outcome = 'succeeded'").await, 1);
+}
+
+/// An interrupted write found in the journal, with a paused clock: done again while it
+/// is recent, reported as unknown (never done again) once the world may have moved on.
+mod resumed {
+    use std::time::Duration;
+
+    use tailerbot::bot::Plan;
+    use tailerbot::store::{AuditOutcome, WriteRow};
+
+    use super::common::bot::{ANALYST, CHANNEL, example_config};
+    use super::common::paused::{PausedBot, slow_runs};
+
+    /// A `disable iowa-prepare` asked `age` ago, whose replica died, given back.
+    async fn interrupted(bot: &PausedBot, reference: &str, age: Duration) {
+        let plan = Plan {
+            action: "disable".into(),
+            jobs: vec!["iowa-prepare".into()],
+            target: "iowa-prepare".into(),
+            execution_date: None,
+            duration_secs: None,
+            reason: Some("vendor late".into()),
+            run_id: None,
+            status: None,
+        };
+        let now = bot.bot.now_ms();
+        let row = WriteRow {
+            reference: reference.into(),
+            action: "disable".into(),
+            plan: serde_json::to_string(&plan).unwrap(),
+            channel_id: CHANNEL.into(),
+            user_id: ANALYST.into(),
+            confirmed_by: None,
+            response_url: None,
+            replace_question: false,
+            question_ts: None,
+            started_at: now - age.as_millis() as i64,
+            steps: "[]".into(),
+        };
+        bot.bot.store.begin_write(&row, &[], now).await.unwrap();
+        bot.bot.store.retry_write(reference, now).await.unwrap();
+    }
+
+    fn posted(bot: &PausedBot, needle: &str) -> Vec<String> {
+        bot.slack
+            .slack
+            .events()
+            .iter()
+            .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL))
+            .map(|e| e.visible_text())
+            .filter(|t| t.contains(needle))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_recent_interrupted_write_is_done_again_and_says_so() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot, "aaaa0001", Duration::from_secs(60)).await;
+        bot.step(Duration::from_secs(1)).await;
+        bot.step(Duration::from_secs(1)).await;
+        assert_eq!(bot.tailer.sim.count("set_configuration_status"), 1, "done again: disabling twice is harmless");
+        assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false));
+        let said = posted(&bot, "Disabled `iowa-prepare`");
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("finished after the bot restarted") && said[0].contains("aaaa0001"), "{}", said[0]);
+        let audit = bot.bot.store.recent_audit(Some("iowa-prepare"), 10).await.unwrap();
+        assert_eq!(audit.iter().map(|a| a.outcome).collect::<Vec<_>>(), vec![AuditOutcome::Succeeded]);
+        assert_eq!(bot.bot.store.writes_in_progress().await.unwrap(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_write_too_old_to_redo_is_reported_as_unknown_with_what_to_check() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot, "bbbb0002", Duration::from_secs(20 * 60)).await;
+        bot.step(Duration::from_secs(1)).await;
+        bot.step(Duration::from_secs(1)).await;
+        assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0, "not done again: someone may have changed it since");
+        let said = posted(&bot, "cannot tell whether it was done");
+        assert_eq!(said.len(), 1, "{:?}", bot.slack.slack.events());
+        assert!(said[0].contains("`/tailer disable iowa-prepare vendor late`"), "what to do: {}", said[0]);
+        let audit = bot.bot.store.recent_audit(Some("iowa-prepare"), 10).await.unwrap();
+        assert_eq!(audit.iter().map(|a| a.outcome).collect::<Vec<_>>(), vec![AuditOutcome::Unknown]);
+        assert_eq!(bot.bot.store.writes_in_progress().await.unwrap(), 0);
+        // Nothing more on later passes.
+        bot.step(Duration::from_secs(120)).await;
+        assert_eq!(posted(&bot, "cannot tell whether it was done").len(), 1);
+    }
+}
