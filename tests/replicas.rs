@@ -266,3 +266,31 @@ async fn subscriptions_are_taken_over_within_a_lease_when_their_replica_is_kille
     assert!(survivor.stop().await.success());
     shared.db.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_replica_dies_while_tailer_answers_is_finished_by_another_replica() {
+    let Some(shared) = Shared::start((1, 1), (1, 1)).await else { return };
+    let Shared { tailer, slack, db, .. } = &shared;
+    // Tailer disables at once but answers only after a minute: the replica dies waiting.
+    tailer.sim.inject(Fault::new(Some("set_configuration_status"), FaultKind::Delay { millis: 60_000 }, 1));
+    let a = shared.replica().await;
+    let b = shared.replica().await;
+    assert_eq!(command(&a.url, &slack.response_url("w"), "1.w.1", "U0ANALYST", "C0DATA", "disable iowa-prepare").await, 200);
+    assert_eq!(tailer.sim.wait_for_count("set_configuration_status", 1, Duration::from_secs(10)).await, 1, "Tailer was asked");
+    a.kill_hard();
+
+    let finished =
+        |e: &[SlackEvent]| e.iter().filter(|e| e.method == "response_url" && e.visible_text().contains("Disabled `iowa-prepare`")).count();
+    let events = slack.slack.wait_for(Duration::from_secs(20), |e| finished(e) >= 1).await;
+    assert_eq!(finished(&events), 1, "finished once, by the other replica: {events:#?}");
+    assert!(events.iter().any(|e| e.visible_text().contains("finished after the bot restarted")));
+    assert!(b.stop().await.success());
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let calling: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM writes WHERE state = 'calling'").fetch_one(&pool).await.unwrap();
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE action = 'disable' AND outcome = 'succeeded'").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!((calling, audited), (0, 1), "settled, with its outcome in the audit trail");
+    assert_eq!(tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false));
+    shared.db.finish().await;
+}
