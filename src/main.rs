@@ -6,6 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     tailerbot::tls::install_crypto_provider();
+    tailerbot::crash::setup();
     let cli = tailerbot::cli::Cli::parse();
     tailerbot::cli::run(cli)
 }

@@ -343,7 +343,8 @@ contract! {
         assert!(store.claim_interrupted_launches(39_999, 10).await.unwrap().is_empty());
         let again = store.claim_interrupted_launches(40_000, 10).await.unwrap();
         assert_eq!(again[0].run_id.as_deref(), Some("run42"));
-        store.end_launch("ref1:iowa").await.unwrap();
+        store.end_launch("ref1:iowa", Some("run42")).await.unwrap();
+        assert_eq!(store.launch_state("ref1:iowa").await.unwrap(), Some(("done".to_owned(), Some("run42".to_owned()))));
         assert!(store.claim_interrupted_launches(1_000_000, 10).await.unwrap().is_empty(), "settled");
     }
 

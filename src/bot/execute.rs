@@ -102,6 +102,7 @@ impl Bot {
             } else {
                 (self.carry_out(&ctx, action, job, &plan, &journal, &lane).await, true)
             };
+            crate::crash::point(crate::crash::AFTER_TAILER_WRITE);
             let mut detail = plan.detail();
             if let Some(by) = &confirmed_by {
                 detail.push_str(&format!(" (confirmed by {by})"));
@@ -203,9 +204,30 @@ impl Bot {
         let now = self.now_ms();
         if action == Action::Launch {
             let key = format!("{}:{}", journal.reference, job.name);
-            return match self.store.launch_noted(&key).await {
+            return match self.store.launch_state(&key).await {
+                // Settled before the crash: its run is on its card.
+                Ok(Some((state, Some(run)))) if state == "done" => (
+                    Outcome {
+                        line: format!(":rocket: Launched {label}: run `{}`", escape(&run)),
+                        audit: AuditOutcome::Succeeded,
+                        answer: run,
+                    },
+                    true,
+                ),
+                // Settled without a run: refused, or not known (the channel was told then).
+                Ok(Some((state, None))) if state == "done" => (
+                    Outcome {
+                        line: format!(
+                            ":warning: I could not tell whether {label} was launched. Check `/tailer last {}` before launching it again. (ref `{}`)",
+                            job.name, ctx.reference
+                        ),
+                        audit: AuditOutcome::Unknown,
+                        answer: "settled before the restart without a run".into(),
+                    },
+                    true,
+                ),
                 // Tailer may have been asked: the launch recovery finds the run and follows it.
-                Ok(true) | Err(_) => (
+                Ok(Some(_)) | Err(_) => (
                     Outcome {
                         line: format!(
                             ":rocket: {label}: the launch was under way when the bot stopped; its run is followed on a card here once found (or this channel is told)"
@@ -215,7 +237,7 @@ impl Bot {
                     },
                     false,
                 ),
-                Ok(false) => (
+                Ok(None) => (
                     Outcome {
                         line: format!(
                             ":x: Did not launch {label}: the bot stopped before asking Tailer. Launch it again if it is still needed. (ref `{}`)",
@@ -360,7 +382,8 @@ impl Bot {
         }
         let (outcome, followed) = self.launch_now(ctx, job, execution_date).await;
         let settled = if followed {
-            self.store.end_launch(&journal.key).await
+            let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
+            self.store.end_launch(&journal.key, run).await
         } else {
             // Launched but not on its card (the store failed): left for the recovery,
             // which follows the run once the store is back.

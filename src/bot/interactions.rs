@@ -199,6 +199,7 @@ impl Bot {
                     ResponseBody::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…")))
                         .replacing();
                 let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, confirmed_by = %confirmer, action = %plan.action, target = %plan.target);
+                crate::crash::point(crate::crash::AFTER_CONFIRMATION);
                 self.tasks.spawn(
                     async move {
                         bot.deliver(&ctx, progress).await;

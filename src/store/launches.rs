@@ -25,10 +25,14 @@ impl Store {
         Ok(())
     }
 
-    /// The launch is settled: its run is followed, or its failure told.
-    pub async fn end_launch(&self, key: &str) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query("UPDATE launches SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE key = $1")
+    /// The launch is settled: its run (when it started one) is followed, or its failure
+    /// told.
+    pub async fn end_launch(&self, key: &str, run_id: Option<&str>) -> StoreResult<()> {
+        on_backend!(self, pool => sqlx::query(
+            "UPDATE launches SET state = 'done', run_id = COALESCE($2, run_id), lease_owner = NULL, lease_until = NULL WHERE key = $1",
+        )
             .bind(key)
+            .bind(run_id)
             .execute(pool)
             .await?
             .rows_affected());
@@ -48,6 +52,15 @@ impl Store {
             now_ms,
             limit
         ))
+    }
+
+    /// A noted launch's state (`calling` or `done`) and its run, if any: absent when
+    /// Tailer was never asked.
+    pub async fn launch_state(&self, key: &str) -> StoreResult<Option<(String, Option<String>)>> {
+        Ok(on_backend!(self, pool => sqlx::query_as::<_, (String, Option<String>)>("SELECT state, run_id FROM launches WHERE key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?))
     }
 
     /// Gives an unsettled launch back, to be looked at again from `at_ms`, with its run

@@ -160,15 +160,6 @@ impl Store {
             .await?))
     }
 
-    /// Whether a launch of this key was noted (so Tailer may have been asked).
-    pub async fn launch_noted(&self, key: &str) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM launches WHERE key = $1")
-            .bind(key)
-            .fetch_one(pool)
-            .await?)
-            > 0)
-    }
-
     /// Cancels the pending re-enables of a job, but those of the write on `keep_lane`;
     /// returns how many.
     pub async fn cancel_timers_but(&self, job: &str, keep_lane: Option<&str>) -> StoreResult<u64> {

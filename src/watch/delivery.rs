@@ -122,6 +122,7 @@ impl Delivery {
         let store = &self.bot.store;
         let result = match outcome {
             Sent::Done(ts) => {
+                crate::crash::point(crate::crash::AFTER_SLACK_POST);
                 if self.token_refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().is_some() {
                     tracing::info!("Slack accepts the bot token again; delivering the messages held meanwhile");
                 }

@@ -50,7 +50,7 @@ impl Launches {
             (self.bot.config.job(&l.job).cloned(), ChannelId::parse(&l.channel_id), UserId::parse(&l.user_id))
         else {
             tracing::warn!("an interrupted launch names a job, channel or user no longer valid; dropping it");
-            self.end(l).await;
+            self.end(l, None).await;
             return;
         };
         let since = DateTime::<Utc>::from_timestamp_millis(l.started_at).unwrap_or_else(Utc::now);
@@ -60,6 +60,7 @@ impl Launches {
             Some(run) => Ok(Some(run)),
             None => self.bot.tailer.find_launched_run(&job.job, since).await.map(|item| item.map(|i| i.run_id)),
         };
+        let mut followed = None;
         match found {
             Ok(Some(run_id)) => {
                 tracing::warn!(run = %run_id, "a launch was interrupted after Tailer started its run; following the run");
@@ -73,10 +74,13 @@ impl Launches {
                 if let Err(error) = self.bot.store.remember_run(&known).await {
                     tracing::error!(%error, "cannot remember the recovered run");
                 }
+                // On its card now, or already (the launch had got that far): either way the
+                // launch's audit entry is this one (its write leaves it to this recovery).
                 match self.bot.start_watching(&job, run_id.as_str(), &channel, Some(&user), None).await {
-                    // Already on its card: the launch had got that far.
-                    Ok(false) => {}
-                    Ok(true) => self.audit(l, &job, AuditOutcome::Succeeded, run_id.to_string()).await,
+                    Ok(_) => {
+                        self.audit(l, &job, AuditOutcome::Succeeded, run_id.to_string()).await;
+                        followed = Some(run_id.to_string());
+                    }
                     Err(error) => {
                         tracing::error!(%error, "cannot follow the recovered run; trying again later");
                         self.retry(l, Some(run_id.as_str())).await;
@@ -106,11 +110,11 @@ impl Launches {
                 return;
             }
         }
-        self.end(l).await;
+        self.end(l, followed.as_deref()).await;
     }
 
-    async fn end(&self, l: &LaunchRow) {
-        if let Err(error) = self.bot.store.end_launch(&l.key).await {
+    async fn end(&self, l: &LaunchRow, run: Option<&str>) {
+        if let Err(error) = self.bot.store.end_launch(&l.key, run).await {
             tracing::error!(%error, "cannot settle an interrupted launch; it will be looked at again (never relaunched)");
         }
     }

@@ -59,6 +59,7 @@ impl Timers {
         let label = render::job_label(&job);
         match self.bot.tailer.set_configuration_status(&job.job, ConfigurationStatus::Enable).await {
             Ok(()) => {
+                crate::crash::point(crate::crash::AFTER_TIMER_FIRED);
                 self.audit(t, &job, AuditOutcome::Succeeded, "ok".into()).await;
                 let text = format!(":large_green_circle: Re-enabled {label}: the disable asked by <@{}> is over.", t.requested_by);
                 self.finish(t, "done", &text).await;

@@ -126,6 +126,9 @@ impl Watcher {
             }
         };
         let polled = due.len();
+        if polled > 0 {
+            crate::crash::point(crate::crash::AFTER_CLAIM);
+        }
         let concurrency = self.bot.config.watch.max_concurrent_polls.max(1);
         futures::stream::iter(due).for_each_concurrent(concurrency, |w| self.poll(w)).await;
         if polled > 0 {

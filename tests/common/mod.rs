@@ -91,6 +91,11 @@ pub mod process;
 
 /// Posts `body` to `url` signed with `secret` at `ts`, as Slack signs.
 pub async fn post_signed(http: &reqwest::Client, url: &str, secret: &str, ts: i64, body: String) -> reqwest::Response {
+    try_post_signed(http, url, secret, ts, body).await.unwrap()
+}
+
+/// [`post_signed`], for a server that may die before it answers.
+pub async fn try_post_signed(http: &reqwest::Client, url: &str, secret: &str, ts: i64, body: String) -> reqwest::Result<reqwest::Response> {
     let signature = tailerbot::slack::verify::Verifier::new(SecretString::from(secret)).sign(ts, body.as_bytes());
     http.post(url)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -99,7 +104,6 @@ pub async fn post_signed(http: &reqwest::Client, url: &str, secret: &str, ts: i6
         .body(body)
         .send()
         .await
-        .unwrap()
 }
 
 /// The Tailer simulator (knowing the example catalog) and the Slack stand-in, on port 0.

@@ -35,8 +35,21 @@ pub fn database(dir: &Path) -> String {
 
 /// Starts `serve` and waits (bounded) until `/readyz` answers 200.
 pub async fn serve(config: &Path, database: &str, slack_api: &str, tailer: &str) -> Serve {
+    serve_with(config, database, slack_api, tailer, &[]).await
+}
+
+/// Starts `serve` with extra environment variables and waits (bounded) until it is ready.
+pub async fn serve_with(config: &Path, database: &str, slack_api: &str, tailer: &str, extra: &[(&str, &str)]) -> Serve {
+    let mut serve = spawn_with(config, database, slack_api, tailer, extra);
+    assert!(serve.ready().await, "serve did not become ready");
+    serve
+}
+
+/// Starts `serve` with extra environment variables (a crash point: `FAILPOINTS`),
+/// without waiting for it.
+pub fn spawn_with(config: &Path, database: &str, slack_api: &str, tailer: &str, extra: &[(&str, &str)]) -> Serve {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
         .arg("serve")
         .env_clear()
         .env("TAILERBOT_CONFIG", config)
@@ -47,21 +60,12 @@ pub async fn serve(config: &Path, database: &str, slack_api: &str, tailer: &str)
         .env("TAILER_API_TOKEN", "t")
         .env("DATABASE_URL", database)
         .env("PORT", port.to_string())
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..400 {
-        if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            return Serve { child, url };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("serve did not become ready");
+    Serve { child, url: format!("http://127.0.0.1:{port}") }
 }
 
 /// A signed `/tailer <text>` to a running `serve`.
@@ -92,14 +96,14 @@ pub async fn command_answer(
     super::bot::read(response).await
 }
 
-/// `user` clicks the button `label` of `message` on a running `serve`; the bot's answer
-/// to the clicker goes to the stand-in's `response_url` of `key`.
+/// `user` clicks the button `label` of `message` on a running `serve`: the HTTP status,
+/// 0 when the process died before answering. The bot's answer to the clicker goes to
+/// `response_url`.
 pub async fn click(url: &str, response_url: &str, trigger: &str, user: &str, message: &SlackEvent, label: &str) -> u16 {
     let body = super::bot::click_form(user, message, label, trigger, response_url);
-    super::post_signed(&reqwest::Client::new(), &format!("{url}/slack/interactions"), SECRET, chrono::Utc::now().timestamp(), body)
+    super::try_post_signed(&reqwest::Client::new(), &format!("{url}/slack/interactions"), SECRET, chrono::Utc::now().timestamp(), body)
         .await
-        .status()
-        .as_u16()
+        .map_or(0, |r| r.status().as_u16())
 }
 
 /// A test that fails half-way leaves no process behind.
@@ -115,6 +119,28 @@ impl Serve {
     pub fn kill_hard(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Waits (bounded) until `/readyz` answers 200: false when it never does (the
+    /// process died, or hangs).
+    pub async fn ready(&mut self) -> bool {
+        let http = reqwest::Client::new();
+        for _ in 0..400 {
+            if http.get(format!("{}/readyz", self.url)).send().await.is_ok_and(|r| r.status() == 200) {
+                return true;
+            }
+            if self.child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    }
+
+    /// Waits (at most `limit`) for the process to end by itself, as at a crash point.
+    pub async fn died(mut self, limit: Duration) -> std::process::ExitStatus {
+        let waited = tokio::time::timeout(limit, tokio::task::spawn_blocking(move || self.child.wait().unwrap())).await;
+        waited.expect("the process did not die at its crash point").unwrap()
     }
 
     /// SIGTERM, then waits for a clean exit.

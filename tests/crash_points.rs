@@ -1,0 +1,209 @@
+//! The crash points (`tailerbot::crash`), each visited by the real binary on one SQLite
+//! file: the process dies there (as `kill -9` would), the next start runs on the same
+//! database, and then what the bot promises still holds: every launch made once with one
+//! card and each status once in its thread, every write finished with one answer and
+//! an audit outcome, a re-enable made, nothing left in the journal or the outbox.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::bot::{CHANNEL, LEAD, ONCALL, as_event};
+use common::process::*;
+use tailerbot::crash;
+use tailerbot::sim::{RunningSimulator, SimOptions};
+use tailerbot::slack::standin::{RunningStandin, SlackEvent};
+
+const SALES: &str = "000099_sales_daily_PROD";
+const IOWA: &str = "000099_iowa_liquor_prepare_pda_DEV";
+
+/// The simulator, the stand-in and a database that outlive the bot's lives.
+struct World {
+    tailer: RunningSimulator,
+    slack: RunningStandin,
+    config: PathBuf,
+    db: String,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> World {
+        let quick = SimOptions {
+            waiting: (Duration::from_millis(500), Duration::from_millis(500)),
+            running: (Duration::from_secs(2), Duration::from_secs(2)),
+            invisible_after_launch: Duration::from_millis(200),
+            ..SimOptions::default()
+        };
+        let (tailer, slack) = common::world(quick).await;
+        slack.slack.set_usergroup("S0ONCALL", &[ONCALL]);
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), &slack.response_url_prefix());
+        let db = database(dir.path());
+        World { tailer, slack, config, db, _dir: dir }
+    }
+
+    async fn life(&self) -> Serve {
+        serve(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).await
+    }
+
+    /// A life that dies at the crash point `point`; ready, unless it died first.
+    async fn doomed(&self, point: &str) -> Serve {
+        let failpoints = format!("{point}=return");
+        let mut serve = spawn_with(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url(), &[("FAILPOINTS", &failpoints)]);
+        serve.ready().await;
+        serve
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+
+    /// Waits (bounded) until the outbox has nothing left to send.
+    async fn drained(&self) {
+        for _ in 0..400 {
+            if self.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the outbox never drained");
+    }
+
+    /// What must hold once the bot has lived on after any crash.
+    async fn invariants_hold(&self) {
+        assert_eq!(self.scalar("SELECT COUNT(*) FROM writes WHERE state = 'calling'").await, 0, "a write left unfinished");
+        assert_eq!(self.scalar("SELECT COUNT(*) FROM launches WHERE state = 'calling'").await, 0, "a launch left unsettled");
+        assert_eq!(self.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await, 0, "a message left unsent");
+        let unaudited = self
+            .scalar(
+                "SELECT COUNT(*) FROM writes w WHERE NOT EXISTS (
+                     SELECT 1 FROM audit a WHERE a.reference = w.reference
+                     AND a.outcome IN ('succeeded', 'failed', 'unknown'))",
+            )
+            .await;
+        assert_eq!(unaudited, 0, "every write has an audit entry with an outcome");
+    }
+}
+
+fn card_count(events: &[SlackEvent]) -> usize {
+    events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run")).count()
+}
+
+fn statuses(events: &[SlackEvent], status: &str) -> usize {
+    events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_some() && e.visible_text().contains(status)).count()
+}
+
+/// A launch from chat, followed to its end, with a crash at `point` on the way.
+async fn a_launch_survives(point: &str) {
+    let world = World::new().await;
+    let doomed = world.doomed(point).await;
+    assert_eq!(command(&doomed.url, &world.slack.response_url("l"), "1.l.1", "U0ANALYST", CHANNEL, "launch iowa-prepare").await, 200);
+    assert!(!doomed.died(Duration::from_secs(20)).await.success(), "died at {point}");
+
+    let life = world.life().await;
+    world.slack.slack.wait_for(Duration::from_secs(30), |e| statuses(e, "*SUCCESS*") >= 1).await;
+    world.drained().await;
+    assert!(life.stop().await.success());
+    let events = world.slack.slack.events();
+    assert_eq!(world.tailer.sim.count("launch_job"), 1, "launched once ({point})");
+    assert_eq!(card_count(&events), 1, "one card ({point}): {events:#?}");
+    assert_eq!(statuses(&events, "*SUCCESS*"), 1, "the final status once ({point})");
+    assert!(statuses(&events, "*RUNNING*") <= 1 && statuses(&events, "*WAITING*") <= 1, "no status twice ({point})");
+    world.invariants_hold().await;
+}
+
+/// A confirmed timed disable in PROD, with a crash at `point` after the click.
+async fn a_confirmed_disable_survives(point: &str) {
+    let world = World::new().await;
+    let doomed = world.doomed(point).await;
+    let (_, question) =
+        command_answer(&doomed.url, &world.slack.response_url("ask"), "1.ask.1", LEAD, CHANNEL, "disable sales-daily for 2h late").await;
+    let question = as_event(&question);
+    // The click's answer may be lost with the process: Slack would show an error.
+    click(&doomed.url, &world.slack.response_url("click"), "1.click.1", ONCALL, &question, "Confirm").await;
+    assert!(!doomed.died(Duration::from_secs(20)).await.success(), "died at {point}");
+    assert_eq!(world.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await, 1, "the re-enable exists ({point})");
+
+    let life = world.life().await;
+    let answered = |e: &[SlackEvent]| {
+        e.iter().filter(|e| e.method == "response_url" && e.visible_text().contains("Disabled `sales-daily` (PROD) until")).count()
+    };
+    world.slack.slack.wait_for(Duration::from_secs(20), |e| answered(e) >= 1).await;
+    world.drained().await;
+    assert!(life.stop().await.success());
+    let events = world.slack.slack.events();
+    assert_eq!(answered(&events), 1, "one answer ({point}): {events:#?}");
+    assert_eq!(world.tailer.sim.is_activated(SALES), Some(false), "disabled ({point})");
+    assert_eq!(world.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await, 1, "its re-enable still pending ({point})");
+    world.invariants_hold().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dying_after_a_claim_loses_no_status_and_repeats_none() {
+    a_launch_survives(crash::AFTER_CLAIM).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dying_after_a_slack_post_before_it_is_marked_sent_posts_it_once() {
+    a_launch_survives(crash::AFTER_SLACK_POST).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dying_after_a_confirmation_is_marked_finishes_the_write() {
+    a_confirmed_disable_survives(crash::AFTER_CONFIRMATION).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dying_after_tailer_answered_a_write_finishes_it_and_answers_once() {
+    a_confirmed_disable_survives(crash::AFTER_TAILER_WRITE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dying_after_a_timer_fired_re_enables_and_says_so_once() {
+    let world = World::new().await;
+    let first = world.life().await;
+    assert_eq!(
+        command(&first.url, &world.slack.response_url("d"), "1.d.1", "U0ANALYST", CHANNEL, "disable iowa-prepare for 1m x").await,
+        200
+    );
+    world.slack.slack.wait_for(Duration::from_secs(20), |e| e.iter().any(|e| e.visible_text().contains("Disabled `iowa-prepare`"))).await;
+    world.drained().await;
+    assert!(first.stop().await.success());
+    let pool = sqlx::SqlitePool::connect(&world.db).await.unwrap();
+    sqlx::query("UPDATE timers SET due_at = 0 WHERE state = 'pending'").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let doomed = world.doomed(crash::AFTER_TIMER_FIRED).await;
+    assert!(!doomed.died(Duration::from_secs(20)).await.success(), "died after the re-enable");
+    assert_eq!(world.tailer.sim.is_activated(IOWA), Some(true), "re-enabled before the crash");
+
+    let life = world.life().await;
+    let said = |e: &[SlackEvent]| e.iter().filter(|e| e.visible_text().contains("Re-enabled `iowa-prepare`")).count();
+    world.slack.slack.wait_for(Duration::from_secs(20), |e| said(e) >= 1).await;
+    world.drained().await;
+    assert!(life.stop().await.success());
+    assert_eq!(said(&world.slack.slack.events()), 1, "said once in the thread");
+    assert_eq!(world.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await, 0);
+    assert_eq!(world.tailer.sim.is_activated(IOWA), Some(true));
+    world.invariants_hold().await;
+}
+
+#[test]
+fn every_crash_point_has_a_test_here() {
+    let source = include_str!("crash_points.rs");
+    for point in crash::ALL {
+        let constant = match point {
+            crash::AFTER_CLAIM => "crash::AFTER_CLAIM)",
+            crash::AFTER_TAILER_WRITE => "crash::AFTER_TAILER_WRITE)",
+            crash::AFTER_SLACK_POST => "crash::AFTER_SLACK_POST)",
+            crash::AFTER_TIMER_FIRED => "crash::AFTER_TIMER_FIRED)",
+            crash::AFTER_CONFIRMATION => "crash::AFTER_CONFIRMATION)",
+            other => panic!("a crash point without a test: {other}"),
+        };
+        assert!(source.contains(constant), "{point} is visited");
+    }
+}
