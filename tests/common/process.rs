@@ -73,7 +73,8 @@ pub async fn command(url: &str, response_url: &str, trigger: &str, user: &str, c
     command_answer(url, response_url, trigger, user, channel, text).await.0
 }
 
-/// A signed `/tailer <text>` to a running `serve`: the status and the HTTP answer.
+/// A signed `/tailer <text>` to a running `serve`: the status (0 when nothing answered)
+/// and the HTTP answer.
 pub async fn command_answer(
     url: &str,
     response_url: &str,
@@ -91,9 +92,12 @@ pub async fn command_answer(
         ("response_url", response_url),
         ("trigger_id", trigger),
     ]);
-    let response =
-        super::post_signed(&reqwest::Client::new(), &format!("{url}/slack/commands"), SECRET, chrono::Utc::now().timestamp(), body).await;
-    super::bot::read(response).await
+    let url = format!("{url}/slack/commands");
+    match super::try_post_signed(&reqwest::Client::new(), &url, SECRET, chrono::Utc::now().timestamp(), body).await {
+        Ok(response) => super::bot::read(response).await,
+        // The process died (or was never there): Slack would show the user an error.
+        Err(_) => (0, serde_json::Value::Null),
+    }
 }
 
 /// `user` clicks the button `label` of `message` on a running `serve`: the HTTP status,

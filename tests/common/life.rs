@@ -1,0 +1,85 @@
+//! Lives of the bot for process-level tests: the simulator (quick runs), the Slack
+//! stand-in and one SQLite file that outlive each `serve` process, lives that end at a
+//! crash point, and the invariants that must hold whatever ended them.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tailerbot::sim::{RunningSimulator, SimOptions};
+use tailerbot::slack::standin::RunningStandin;
+
+use super::bot::ONCALL;
+use super::process::*;
+
+/// The simulator, the stand-in and a database that outlive the bot's lives.
+pub struct World {
+    pub tailer: RunningSimulator,
+    pub slack: RunningStandin,
+    pub config: PathBuf,
+    pub db: String,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let quick = SimOptions {
+            waiting: (Duration::from_millis(500), Duration::from_millis(500)),
+            running: (Duration::from_secs(2), Duration::from_secs(2)),
+            invisible_after_launch: Duration::from_millis(200),
+            ..SimOptions::default()
+        };
+        let (tailer, slack) = super::world(quick).await;
+        slack.slack.set_usergroup("S0ONCALL", &[ONCALL]);
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), &slack.response_url_prefix());
+        let db = database(dir.path());
+        World { tailer, slack, config, db, _dir: dir }
+    }
+
+    pub async fn life(&self) -> Serve {
+        serve(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).await
+    }
+
+    /// A life that dies at the crash point `point`; ready, unless it died first.
+    pub async fn doomed(&self, point: &str) -> Serve {
+        let failpoints = format!("{point}=return");
+        let mut serve = spawn_with(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url(), &[("FAILPOINTS", &failpoints)]);
+        serve.ready().await;
+        serve
+    }
+
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+
+    /// Waits (bounded) until the outbox has nothing left to send.
+    pub async fn drained(&self) {
+        for _ in 0..400 {
+            if self.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the outbox never drained");
+    }
+
+    /// What must hold once the bot has lived on after any crash.
+    pub async fn invariants_hold(&self) {
+        assert_eq!(self.scalar("SELECT COUNT(*) FROM writes WHERE state = 'calling'").await, 0, "a write left unfinished");
+        assert_eq!(self.scalar("SELECT COUNT(*) FROM launches WHERE state = 'calling'").await, 0, "a launch left unsettled");
+        assert_eq!(self.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await, 0, "a message left unsent");
+        let unaudited = self
+            .scalar(
+                "SELECT COUNT(*) FROM writes w WHERE NOT EXISTS (
+                     SELECT 1 FROM audit a WHERE a.reference = w.reference
+                     AND a.outcome IN ('succeeded', 'failed', 'unknown'))",
+            )
+            .await;
+        assert_eq!(unaudited, 0, "every write has an audit entry with an outcome");
+    }
+}
