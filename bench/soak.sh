@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SOAK_SECS="${1:-600}"
 if [ -n "${2:-}" ]; then export SOAK_SEED="$2"; fi
-cargo test --locked --test soak -- --nocapture 2>&1 | grep -E '^soak:|replay:|panicked'
+cargo test --locked --test soak -- --ignored --nocapture 2>&1 | grep -E '^soak:|replay:|panicked'
