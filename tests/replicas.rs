@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::bot::BOT_TOKEN;
 use common::db::{TestDb, postgres_skipped};
+use common::life::announced;
 use common::process::*;
 use tailerbot::sim::{Fault, FaultKind, SimOptions, Simulator};
 use tailerbot::slack::standin::{SlackEvent, SlackStandin};
@@ -191,14 +192,6 @@ async fn a_launch_whose_replica_dies_while_tailer_answers_is_followed_by_another
     let threads = threads(&events);
     assert_eq!(threads.values().next().map(|s| s.last().cloned()), Some(Some("SUCCESS".to_owned())));
     shared.db.finish().await;
-}
-
-fn announced(events: &[SlackEvent], channel: &str, run: &str) -> usize {
-    events
-        .iter()
-        .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none())
-        .filter(|e| e.visible_text().contains(run) && e.visible_text().contains(" · ended "))
-        .count()
 }
 
 impl Shared {

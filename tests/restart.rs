@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::bot::BOT_TOKEN;
+use common::life::announced;
 use common::process::*;
 use tailerbot::sim::{SimOptions, Simulator};
 use tailerbot::slack::standin::{SlackEvent, SlackStandin};
@@ -126,14 +127,6 @@ impl End {
             End::Kill => serve.kill_hard(),
         }
     }
-}
-
-fn announced(events: &[SlackEvent], channel: &str, run: &str) -> usize {
-    events
-        .iter()
-        .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none())
-        .filter(|e| e.visible_text().contains(run) && e.visible_text().contains(" · ended "))
-        .count()
 }
 
 /// Subscribes, lets the bot poll, ends its life as `end` says, and checks that the next

@@ -14,7 +14,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::life::World;
+use common::life::{World, announced};
 use common::process::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -45,14 +45,6 @@ fn finals_in(events: &[SlackEvent], root: &str) -> Vec<String> {
         .map(SlackEvent::visible_text)
         .filter(|t| ["*SUCCESS*", "*FAILED*", "*DEACTIVATED*"].iter().any(|s| t.contains(s)))
         .collect()
-}
-
-fn announcements(events: &[SlackEvent], run: &str) -> usize {
-    events
-        .iter()
-        .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(SUBS) && e.thread_ts.is_none())
-        .filter(|e| e.visible_text().contains(run) && e.visible_text().contains(" · ended "))
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +112,7 @@ async fn the_bot_lives_through_random_restarts_and_crashes_without_losing_or_rep
     let launched = world.tailer.sim.count("launch_job");
     let settled = |e: &[SlackEvent]| {
         let cards = cards(e);
-        cards.len() >= launched && cards.iter().all(|(run, root)| !finals_in(e, root).is_empty() && announcements(e, run) >= 1)
+        cards.len() >= launched && cards.iter().all(|(run, root)| !finals_in(e, root).is_empty() && announced(e, SUBS, run) >= 1)
     };
     world.slack.slack.wait_for(Duration::from_secs(60), settled).await;
     world.drained().await;
@@ -136,7 +128,7 @@ async fn the_bot_lives_through_random_restarts_and_crashes_without_losing_or_rep
     let mut duplicated = per_run.values().map(|n| n - 1).sum::<usize>() + per_run.len().saturating_sub(launched);
     for (run, root) in &cards {
         let finals = finals_in(&events, root).len();
-        let announced = announcements(&events, run);
+        let announced = announced(&events, SUBS, run);
         lost += usize::from(finals == 0) + usize::from(announced == 0);
         duplicated += finals.saturating_sub(1) + announced.saturating_sub(1);
     }

@@ -98,6 +98,15 @@ impl Plan {
 
     /// The command that asks for this plan again (`disable sales-daily for 2h late`).
     pub(super) fn command_text(&self) -> String {
+        self.words(" ")
+    }
+
+    /// The plan in words for the audit trail (`disable sales-daily for 2h — late`).
+    pub(super) fn detail(&self) -> String {
+        self.words(" — ")
+    }
+
+    fn words(&self, before_reason: &str) -> String {
         let mut text = format!("{} {}", self.action, self.target);
         if let Some(d) = self.execution_date {
             text.push_str(&format!(" {d}"));
@@ -109,26 +118,9 @@ impl Plan {
             text.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs))));
         }
         if let Some(reason) = &self.reason {
-            text.push_str(&format!(" {reason}"));
+            text.push_str(&format!("{before_reason}{reason}"));
         }
         text
-    }
-
-    pub(super) fn detail(&self) -> String {
-        let mut detail = format!("{} {}", self.action, self.target);
-        if let Some(d) = self.execution_date {
-            detail.push_str(&format!(" {d}"));
-        }
-        if let (Some(run), Some(status)) = (&self.run_id, &self.status) {
-            detail.push_str(&format!(" {run} {status}"));
-        }
-        if let Some(secs) = self.duration_secs {
-            detail.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs))));
-        }
-        if let Some(reason) = &self.reason {
-            detail.push_str(&format!(" — {reason}"));
-        }
-        detail
     }
 }
 

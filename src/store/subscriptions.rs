@@ -4,6 +4,28 @@
 use super::outbox::enqueue_in;
 use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, TimerRow, claim, on_backend};
 
+/// Adds a pending timer through `$executor` (a pool or a caller's transaction).
+macro_rules! add_timer_in {
+    ($executor:expr, $t:expr, $now_ms:expr) => {{
+        let t: &$crate::store::TimerRow = $t;
+        sqlx::query(
+            "INSERT INTO timers (id, job, due_at, channel_id, lane, requested_by, reason, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
+        )
+        .bind(&t.id)
+        .bind(&t.job)
+        .bind(t.due_at)
+        .bind(&t.channel_id)
+        .bind(&t.lane)
+        .bind(&t.requested_by)
+        .bind(&t.reason)
+        .bind($now_ms)
+        .execute($executor)
+        .await?;
+    }};
+}
+pub(super) use add_timer_in;
+
 impl Store {
     /// Adds or changes a channel's subscription; true when it is new.
     pub async fn subscribe(&self, s: &SubscriptionRow) -> StoreResult<bool> {
@@ -88,19 +110,7 @@ impl Store {
     }
 
     pub async fn add_timer(&self, t: &TimerRow, now_ms: i64) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query(
-            "INSERT INTO timers (id, job, due_at, channel_id, lane, requested_by, reason, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
-        )
-        .bind(&t.id)
-        .bind(&t.job)
-        .bind(t.due_at)
-        .bind(&t.channel_id)
-        .bind(&t.lane)
-        .bind(&t.requested_by)
-        .bind(&t.reason)
-        .bind(now_ms)
-        .execute(pool)
-        .await?.rows_affected());
+        on_backend!(self, pool => add_timer_in!(pool, t, now_ms));
         Ok(())
     }
 

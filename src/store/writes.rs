@@ -34,21 +34,7 @@ macro_rules! begin_write_in {
         .execute(&mut *$tx)
         .await?;
         for t in $timers {
-            let t: &$crate::store::TimerRow = t;
-            sqlx::query(
-                "INSERT INTO timers (id, job, due_at, channel_id, lane, requested_by, reason, state, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
-            )
-            .bind(&t.id)
-            .bind(&t.job)
-            .bind(t.due_at)
-            .bind(&t.channel_id)
-            .bind(&t.lane)
-            .bind(&t.requested_by)
-            .bind(&t.reason)
-            .bind($now_ms)
-            .execute(&mut *$tx)
-            .await?;
+            $crate::store::subscriptions::add_timer_in!(&mut *$tx, t, $now_ms);
         }
         if let (true, Some(ts)) = (w.replace_question, w.question_ts.as_deref()) {
             sqlx::query("INSERT INTO threads (lane, channel_id, ts) VALUES ($1, $2, $3) ON CONFLICT (lane) DO NOTHING")

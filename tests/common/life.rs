@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tailerbot::sim::{RunningSimulator, SimOptions};
-use tailerbot::slack::standin::RunningStandin;
+use tailerbot::slack::standin::{RunningStandin, SlackEvent};
 
 use super::bot::ONCALL;
 use super::process::*;
@@ -82,4 +82,13 @@ impl World {
             .await;
         assert_eq!(unaudited, 0, "every write has an audit entry with an outcome");
     }
+}
+
+/// How many times `run` was announced as ended in `channel` (a subscription's message).
+pub fn announced(events: &[SlackEvent], channel: &str, run: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none())
+        .filter(|e| e.visible_text().contains(run) && e.visible_text().contains(" · ended "))
+        .count()
 }
