@@ -21,7 +21,7 @@ fn announcements(bot: &PausedBot, channel: &str) -> Vec<String> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_subscription_announces_each_finished_run_once_and_never_replays_history() {
+async fn a_subscription_announces_each_finished_run_once_and_none_that_ended_before_it() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     let (_, body) = bot.command(ANALYST, SUBS, "subscribe iowa-prepare").await;
     assert!(common::bot::text_of(&body).contains("This channel will hear about every finished run of `iowa-prepare`"), "{body}");
@@ -51,6 +51,28 @@ async fn a_subscription_announces_each_finished_run_once_and_never_replays_histo
     }
     assert!(bot.tailer.sim.count("get_last_status") >= polls + 3, "polled again every minute");
     assert_eq!(announcements(&bot, SUBS).len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn more_runs_ending_between_two_polls_than_one_read_holds_are_all_announced() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, SUBS, "subscribe iowa-prepare").await;
+    bot.step(STEP).await;
+    let client = bot.bot.tailer.clone();
+    let job = bot.bot.config.job("iowa-prepare").unwrap().job.clone();
+    let mut runs = Vec::new();
+    for _ in 0..15 {
+        runs.push(client.launch_job(&job, None).await.unwrap().to_string());
+    }
+    // All fifteen start and end before the next poll; then a second apart per post.
+    bot.step(Duration::from_secs(120)).await;
+    for _ in 0..20 {
+        bot.step(Duration::from_secs(1)).await;
+    }
+    let said = announcements(&bot, SUBS);
+    let missing: Vec<&String> = runs.iter().filter(|r| !said.iter().any(|t| t.contains(r.as_str()))).collect();
+    assert!(missing.is_empty(), "not announced: {missing:?}");
+    assert_eq!(said.len(), 15, "each once");
 }
 
 #[tokio::test(start_paused = true)]
@@ -129,7 +151,14 @@ async fn enabling_by_hand_cancels_the_timed_re_enable() {
 
 #[tokio::test(start_paused = true)]
 async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the_rules() {
-    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    // The example's rules, with one person who may not write anything.
+    let text = tailerbot::config::EXAMPLE_TOML.replacen(
+        "[[rules]]",
+        "[[rules]]\neffect = \"deny\"\nactions = [\"write\"]\nusers = [\"U0INTRUDER\"]\n\n[[rules]]",
+        1,
+    );
+    let config = tailerbot::config::Config::parse(std::path::Path::new("rules.toml"), &text).unwrap();
+    let bot = PausedBot::start(config, slow_runs()).await;
     bot.command(ANALYST, CHANNEL, "launch stock-enrich").await;
     let events = bot
         .run_until(STEP, Duration::from_secs(300), |e| e.iter().any(|e| e.thread_ts.is_some() && e.visible_text().contains("*FAILED*")))
@@ -137,6 +166,17 @@ async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the
     let ts = card(&events, CHANNEL).ts.clone().unwrap();
     let finished = last_edit(&events, &ts).unwrap().clone();
     let run = finished.button("Mark as checked").unwrap().1.split(' ').nth(1).unwrap().to_owned();
+
+    // Someone the rules refuse: neither button acts, and each click is audited as denied.
+    for label in ["Mark as checked", "Launch again"] {
+        assert_eq!(common::paused::click(&bot, "U0INTRUDER", &finished, label).await, 200);
+        bot.settle().await;
+    }
+    assert_eq!(bot.tailer.sim.status_of(&run), Some(tailerbot::tailer::RunStatus::Failed), "not marked");
+    assert_eq!(bot.tailer.sim.count("launch_job"), 1, "not launched again");
+    let denied = bot.bot.store.recent_audit(Some("stock-enrich"), 20).await.unwrap();
+    let denied = denied.iter().filter(|a| a.user_id == "U0INTRUDER" && a.outcome == tailerbot::store::AuditOutcome::Denied).count();
+    assert_eq!(denied, 2, "both refusals audited");
 
     let http = common::paused::click(&bot, ANALYST, &finished, "Mark as checked").await;
     assert_eq!(http, 200);

@@ -126,11 +126,19 @@ async fn the_bot_lives_through_random_restarts_and_crashes_without_losing_or_rep
     }
     let mut lost = launched.saturating_sub(per_run.len());
     let mut duplicated = per_run.values().map(|n| n - 1).sum::<usize>() + per_run.len().saturating_sub(launched);
+    // What went wrong, each with the posts involved, for the failure message.
+    let mut findings: Vec<String> = per_run.iter().filter(|(_, n)| **n > 1).map(|(run, n)| format!("run {run}: {n} cards")).collect();
     for (run, root) in &cards {
-        let finals = finals_in(&events, root).len();
+        let finals = finals_in(&events, root);
         let announced = announced(&events, SUBS, run);
-        lost += usize::from(finals == 0) + usize::from(announced == 0);
-        duplicated += finals.saturating_sub(1) + announced.saturating_sub(1);
+        lost += usize::from(finals.is_empty()) + usize::from(announced == 0);
+        duplicated += finals.len().saturating_sub(1) + announced.saturating_sub(1);
+        if finals.len() != 1 {
+            findings.push(format!("run {run}: final status posted {} times in its thread: {finals:?}", finals.len()));
+        }
+        if announced != 1 {
+            findings.push(format!("run {run}: announced {announced} times in {SUBS}"));
+        }
     }
     let stuck = world.scalar("SELECT COUNT(*) FROM writes WHERE state = 'calling'").await
         + world.scalar("SELECT COUNT(*) FROM launches WHERE state = 'calling'").await
@@ -138,6 +146,6 @@ async fn the_bot_lives_through_random_restarts_and_crashes_without_losing_or_rep
     println!(
         "soak: seed={seed} steps={steps} restarts={restarts} kills={kills} crashes={crashes} launches={launched} lost={lost} duplicated={duplicated} stuck={stuck}"
     );
-    assert_eq!((lost, duplicated, stuck), (0, 0, 0), "{replay}");
+    assert_eq!((lost, duplicated, stuck), (0, 0, 0), "{findings:#?}\n{replay}");
     world.invariants_hold().await;
 }

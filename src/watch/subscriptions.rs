@@ -17,8 +17,11 @@ use crate::slack::blocks::{Message, escape};
 use crate::store::{OutboxMessage, SubscriptionRow};
 use crate::tailer::{LastStatusQuery, RunItem, TailerClient};
 
-/// Runs read per job and poll: more than ever end between two polls.
+/// Runs read per job and poll: more than usually start between two polls.
 pub const RUNS_PER_POLL: u32 = 10;
+/// Runs read when the first read may have missed runs that ended since the last one
+/// (pushed out of it by newer runs).
+pub const RUNS_PER_DEEP_POLL: u32 = 100;
 /// Runs that ended longer ago than this are never announced, whatever the downtime.
 pub const CATCH_UP_MS: i64 = 24 * 3_600_000;
 /// The marker of the last complete subscription poll.
@@ -59,11 +62,14 @@ pub fn announcement(channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
 pub struct SubscriptionPoller {
     bot: Arc<Bot>,
     tailer: TailerClient,
+    /// What each job's last read in this process saw. Missing (a new process): read
+    /// further back once.
+    last_read: dashmap::DashMap<String, LastRead>,
 }
 
 impl SubscriptionPoller {
     pub fn new(bot: Arc<Bot>) -> SubscriptionPoller {
-        SubscriptionPoller { tailer: bot.tailer.without_retries(), bot }
+        SubscriptionPoller { tailer: bot.tailer.without_retries(), bot, last_read: dashmap::DashMap::new() }
     }
 
     /// The subscriptions of each job (resolved now: tags and `all` follow the catalog).
@@ -112,17 +118,21 @@ impl SubscriptionPoller {
         announced
     }
 
+    /// Reads a job's last runs and announces those that ended.
     async fn poll_job(&self, job: &Job, subs: &[SubscriptionRow]) -> usize {
-        self.bot.tailer_limiter.until_ready().await;
-        let query = LastStatusQuery { limit: Some(RUNS_PER_POLL), ..LastStatusQuery::default() };
-        let items = match self.tailer.get_last_status(&job.job, &query).await {
-            Ok(items) => items,
-            Err(error) => {
-                self.bot.stats.tailer_error(self.bot.now_ms());
-                tracing::warn!(%error, job = %job.name, "a subscription poll failed; trying again next time");
-                return 0;
-            }
+        let mut items = match self.read(job, RUNS_PER_POLL).await {
+            Some(items) => items,
+            None => return 0,
         };
+        let last = self.last_read.get(job.name.as_str()).map(|l| l.clone());
+        if needs_deeper_read(&items, last.as_ref()) {
+            tracing::debug!(job = %job.name, "runs may have ended out of the last runs read; reading further back");
+            items = match self.read(job, RUNS_PER_DEEP_POLL).await {
+                Some(items) => items,
+                None => return 0,
+            };
+        }
+        self.last_read.insert(job.name.to_string(), LastRead::of(&items));
         let now = self.bot.now_ms();
         self.bot.stats.poll_ok(now);
         let mut announced = 0;
@@ -147,6 +157,49 @@ impl SubscriptionPoller {
         }
         announced
     }
+
+    /// A job's last `limit` runs, newest first; `None` (logged) when Tailer failed.
+    async fn read(&self, job: &Job, limit: u32) -> Option<Vec<RunItem>> {
+        self.bot.tailer_limiter.until_ready().await;
+        let query = LastStatusQuery { limit: Some(limit), ..LastStatusQuery::default() };
+        match self.tailer.get_last_status(&job.job, &query).await {
+            Ok(items) => Some(items),
+            Err(error) => {
+                self.bot.stats.tailer_error(self.bot.now_ms());
+                tracing::warn!(%error, job = %job.name, "a subscription poll failed; trying again next time");
+                None
+            }
+        }
+    }
+}
+
+/// The runs a read saw, and those of them not final yet.
+#[derive(Debug, Clone, Default)]
+pub struct LastRead {
+    pub runs: Vec<String>,
+    pub unfinished: Vec<String>,
+}
+
+impl LastRead {
+    pub fn of(items: &[RunItem]) -> LastRead {
+        LastRead {
+            runs: items.iter().map(|i| i.run_id.to_string()).collect(),
+            unfinished: items.iter().filter(|i| !i.status.is_final()).map(|i| i.run_id.to_string()).collect(),
+        }
+    }
+}
+
+/// Whether a full read of a job's newest runs may have missed a run that ended since the
+/// last read: none of its runs was seen then (newer runs may fill it entirely), or a run
+/// not final then is not in it; or this process never read the job (after downtime,
+/// anything may have ended).
+pub fn needs_deeper_read(items: &[RunItem], last: Option<&LastRead>) -> bool {
+    if items.len() < RUNS_PER_POLL as usize {
+        return false;
+    }
+    let Some(last) = last else { return true };
+    let has = |run: &String| items.iter().any(|i| i.run_id.as_str() == run);
+    !last.runs.iter().any(has) || last.unfinished.iter().any(|run| !has(run))
 }
 
 #[cfg(test)]
@@ -175,5 +228,32 @@ mod tests {
         let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let item = RunItem { start_execution_date: Some(start), duration: Some(Duration::from_secs(60)), ..item };
         assert_eq!(ended_at(&item), Some(start + chrono::Duration::seconds(60)));
+    }
+
+    fn items(runs: std::ops::Range<u32>, running: &[u32]) -> Vec<RunItem> {
+        runs.rev()
+            .map(|n| RunItem {
+                run_id: RunId::parse(&format!("20261201-{n:06}")).unwrap(),
+                status: if running.contains(&n) { RunStatus::Running } else { RunStatus::Success },
+                account: None,
+                environment: None,
+                configuration_type: None,
+                configuration_id: None,
+                job_id: None,
+                duration: None,
+                start_execution_date: None,
+                last_update_date: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deeper_read_is_made_only_when_the_first_may_have_missed_an_end() {
+        let last = LastRead::of(&items(0..10, &[3]));
+        assert!(!needs_deeper_read(&items(5..9, &[]), None), "a read that is not full has everything");
+        assert!(needs_deeper_read(&items(20..30, &[]), None), "never read in this process: after downtime");
+        assert!(!needs_deeper_read(&items(2..12, &[]), Some(&last)), "overlaps the last read and still holds run 3");
+        assert!(needs_deeper_read(&items(5..15, &[]), Some(&last)), "run 3, running last time, fell out");
+        assert!(needs_deeper_read(&items(10..20, &[]), Some(&last)), "ten new runs: more may have come and gone");
     }
 }
