@@ -5,8 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::bot::BOT_TOKEN;
-use common::process::{database, serve, write_config};
+use common::process::{ServeEnv, database, serve, write_config};
 use tailerbot::sim::SimOptions;
 
 fn healthcheck(url: &str) -> Option<i32> {
@@ -45,32 +44,10 @@ async fn the_bot_serves_as_an_unprivileged_user() {
     // The image's data volume belongs to the unprivileged user, nothing else does.
     Command::new("chmod").args(["0777"]).arg(dir.path()).status().unwrap();
     let config_path = write_config(dir.path(), &slack.response_url_prefix());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new("setpriv")
-        .args(["--reuid=65532", "--regid=65532", "--clear-groups", env!("CARGO_BIN_EXE_tailerbot"), "serve"])
-        .env_clear()
-        .env("TAILERBOT_CONFIG", &config_path)
-        .env("SLACK_SIGNING_SECRET", "s")
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("SLACK_API_URL", slack.api_url())
-        .env("TAILER_API_URL", tailer.url())
-        .env("TAILER_API_TOKEN", "t")
-        .env("DATABASE_URL", database(dir.path()))
-        .env("PORT", port.to_string())
-        .spawn()
-        .unwrap();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    let mut status = None;
-    for _ in 0..400 {
-        if let Ok(r) = reqwest::get(&ready).await {
-            status = Some(r.status().as_u16());
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let mut serve = ServeEnv::new(&config_path, &database(dir.path()), &slack.api_url(), &tailer.url()).run_as(65532).spawn();
+    let ready = serve.ready().await;
     let owner = Command::new("stat").args(["-c", "%u"]).arg(dir.path().join("bot.db")).output().unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(status, Some(200), "ready as uid 65532, its database writable");
+    drop(serve);
+    assert!(ready, "ready as uid 65532, its database writable");
     assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), "65532", "the database belongs to the unprivileged user");
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::bot::*;
@@ -46,33 +45,19 @@ async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
     let slack = SlackStandin::new("xoxb-VERY-SECRET-bot-token").start(local).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let secrets = ["SIGNING-SECRET-do-not-log", "xoxb-VERY-SECRET-bot-token", "tailer-TOKEN-do-not-log"];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
-        .arg("serve")
-        .env_clear()
-        .env("TAILERBOT_CONFIG", &config_path)
-        .env("SLACK_SIGNING_SECRET", secrets[0])
-        .env("SLACK_BOT_TOKEN", secrets[1])
-        .env("SLACK_API_URL", slack.api_url())
-        .env("TAILER_API_URL", tailer.url())
-        .env("TAILER_API_TOKEN", secrets[2])
-        .env("DATABASE_URL", common::process::database(dir.path()))
-        .env("PORT", port.to_string())
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "debug,hyper=info,h2=info,sqlx=info,reqwest=info,rustls=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..400 {
-        if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let db = common::process::database(dir.path());
+    let mut serve = common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url())
+        .var("SLACK_SIGNING_SECRET", secrets[0])
+        .var("SLACK_BOT_TOKEN", secrets[1])
+        .var("TAILER_API_TOKEN", secrets[2])
+        .var("LOG_FORMAT", "json")
+        .var("RUST_LOG", "debug,hyper=info,h2=info,sqlx=info,reqwest=info,rustls=info")
+        .capture_logs()
+        .ready()
+        .await;
+    let (url, http) = (serve.url.clone(), reqwest::Client::new());
+    let mut stderr = serve.child.stderr.take().expect("the logs are captured");
     // A forged request, then a launch that Tailer refuses.
     http.post(format!("{url}/slack/commands"))
         .header("x-slack-signature", "v0=00")
@@ -92,11 +77,10 @@ async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
     ]);
     common::post_signed(&http, &format!("{url}/slack/commands"), secrets[0], chrono::Utc::now().timestamp(), body).await;
     slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "response_url")).await;
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(serve.stop().await.success());
     let output = tokio::task::spawn_blocking(move || {
-        let _ = child.wait();
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut text).unwrap();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
         text
     })
     .await

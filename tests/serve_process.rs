@@ -3,15 +3,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::bot::{BOT_TOKEN, SECRET, form};
+use common::bot::{SECRET, form};
 use tailerbot::sim::{Fault, FaultKind, SimOptions};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[test]
 fn serve_refuses_to_start_without_its_secrets_and_says_which() {
@@ -39,34 +35,9 @@ async fn sigterm_lets_the_work_in_flight_finish() {
     let config_path = dir.path().join("tailerbot.toml");
     let example = tailerbot::config::EXAMPLE_TOML.replace("https://hooks.slack.com/", &slack.response_url_prefix());
     std::fs::write(&config_path, example).unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
-        .arg("serve")
-        .env_clear()
-        .env("TAILERBOT_CONFIG", &config_path)
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("SLACK_API_URL", slack.api_url())
-        .env("TAILER_API_URL", tailer.url())
-        .env("TAILER_API_TOKEN", "t")
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display()))
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    // Ready once /readyz answers (the process needs a moment to open the port).
-    let mut ready = false;
-    for _ in 0..200 {
-        if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(ready, "serve became ready");
+    let db = common::process::database(dir.path());
+    let serve = common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url()).ready().await;
+    let (url, http) = (serve.url.clone(), reqwest::Client::new());
 
     // Tailer takes two seconds to answer this launch: the work is in flight at SIGTERM.
     tailer.sim.inject(Fault::new(Some("launch_job"), FaultKind::Delay { millis: 2_000 }, 1));
@@ -83,13 +54,12 @@ async fn sigterm_lets_the_work_in_flight_finish() {
     assert_eq!(response.status(), 200);
     assert_eq!(tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(5)).await, 1);
     assert!(slack.slack.events().is_empty(), "the launch is still in flight");
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
+    let stopped = tokio::spawn(serve.stop());
 
     // The launch finishes during shutdown, and its run card is flushed from the outbox.
     let events = slack.slack.wait_for(Duration::from_secs(15), |e| e.iter().any(|e| e.method == "chat.postMessage")).await;
     let card = events.iter().find(|e| e.method == "chat.postMessage").expect("the card was delivered during shutdown");
     assert!(card.visible_text().contains("`iowa-prepare` (DEV) · run `20"), "{card:?}");
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = stopped.await.unwrap();
     assert!(status.success(), "{status:?}");
 }

@@ -45,7 +45,8 @@ impl World {
     /// A life that dies at the crash point `point`; ready, unless it died first.
     pub async fn doomed(&self, point: &str) -> Serve {
         let failpoints = format!("{point}=return");
-        let mut serve = spawn_with(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url(), &[("FAILPOINTS", &failpoints)]);
+        let mut serve =
+            ServeEnv::new(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).var("FAILPOINTS", failpoints).spawn();
         serve.ready().await;
         serve
     }

@@ -35,37 +35,80 @@ pub fn database(dir: &Path) -> String {
 
 /// Starts `serve` and waits (bounded) until `/readyz` answers 200.
 pub async fn serve(config: &Path, database: &str, slack_api: &str, tailer: &str) -> Serve {
-    serve_with(config, database, slack_api, tailer, &[]).await
+    ServeEnv::new(config, database, slack_api, tailer).ready().await
 }
 
-/// Starts `serve` with extra environment variables and waits (bounded) until it is ready.
-pub async fn serve_with(config: &Path, database: &str, slack_api: &str, tailer: &str, extra: &[(&str, &str)]) -> Serve {
-    let mut serve = spawn_with(config, database, slack_api, tailer, extra);
-    assert!(serve.ready().await, "serve did not become ready");
-    serve
+/// How a test starts `serve`: the environment every test gives it (the configuration,
+/// the secrets, the stand-ins, the database, a free port), with what a test changes.
+pub struct ServeEnv {
+    vars: std::collections::BTreeMap<&'static str, String>,
+    /// Runs the binary as this uid and gid (with `setpriv`), as the image does.
+    user: Option<u32>,
+    stderr: bool,
 }
 
-/// Starts `serve` with extra environment variables (a crash point: `FAILPOINTS`),
-/// without waiting for it.
-pub fn spawn_with(config: &Path, database: &str, slack_api: &str, tailer: &str, extra: &[(&str, &str)]) -> Serve {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
-        .arg("serve")
-        .env_clear()
-        .env("TAILERBOT_CONFIG", config)
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("SLACK_API_URL", slack_api)
-        .env("TAILER_API_URL", tailer)
-        .env("TAILER_API_TOKEN", "t")
-        .env("DATABASE_URL", database)
-        .env("PORT", port.to_string())
-        .envs(extra.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Serve { child, url: format!("http://127.0.0.1:{port}") }
+impl ServeEnv {
+    pub fn new(config: &Path, database: &str, slack_api: &str, tailer: &str) -> ServeEnv {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let vars = [
+            ("TAILERBOT_CONFIG", config.display().to_string()),
+            ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_API_URL", slack_api.to_owned()),
+            ("TAILER_API_URL", tailer.to_owned()),
+            ("TAILER_API_TOKEN", "t".to_owned()),
+            ("DATABASE_URL", database.to_owned()),
+            ("PORT", port.to_string()),
+        ];
+        ServeEnv { vars: vars.into_iter().collect(), user: None, stderr: false }
+    }
+
+    /// Sets (or replaces) one variable.
+    pub fn var(mut self, name: &'static str, value: impl Into<String>) -> ServeEnv {
+        self.vars.insert(name, value.into());
+        self
+    }
+
+    /// Runs as an unprivileged user (needs root and `setpriv`).
+    pub fn run_as(mut self, id: u32) -> ServeEnv {
+        self.user = Some(id);
+        self
+    }
+
+    /// Keeps the process's stderr (its logs) for the test to read.
+    pub fn capture_logs(mut self) -> ServeEnv {
+        self.stderr = true;
+        self
+    }
+
+    /// Starts the process without waiting for it.
+    pub fn spawn(self) -> Serve {
+        let binary = env!("CARGO_BIN_EXE_tailerbot");
+        let mut command = match self.user {
+            Some(id) => {
+                let mut c = Command::new("setpriv");
+                c.args([format!("--reuid={id}"), format!("--regid={id}"), "--clear-groups".into(), binary.into()]);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let child = command
+            .arg("serve")
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(if self.stderr { Stdio::piped() } else { Stdio::null() })
+            .spawn()
+            .unwrap();
+        Serve { child, url: format!("http://127.0.0.1:{}", self.vars["PORT"]) }
+    }
+
+    /// Starts the process and waits (bounded) until it is ready.
+    pub async fn ready(self) -> Serve {
+        let mut serve = self.spawn();
+        assert!(serve.ready().await, "serve did not become ready");
+        serve
+    }
 }
 
 /// A signed `/tailer <text>` to a running `serve`.
