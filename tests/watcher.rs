@@ -108,6 +108,20 @@ async fn a_post_slack_kept_but_whose_answer_was_lost_is_found_in_the_channel_and
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_post_in_doubt_whose_check_fails_for_a_while_is_checked_again_not_posted_twice() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let slack = &bot.slack.slack;
+    // The card reaches Slack but its answer is lost; then looking for it fails twice.
+    slack.inject(StandinFault { method: Some("chat.postMessage".into()), kind: StandinFaultKind::LostAnswer { status: 502 }, times: 1 });
+    slack.inject(StandinFault { method: Some("conversations.history".into()), kind: StandinFaultKind::Status { status: 503 }, times: 2 });
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    let events = bot.run_until(STEP, LONG, |e| ended(e, "SUCCESS")).await;
+    let cards = events.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run")).count();
+    assert_eq!(cards, 1, "the card is in the channel once");
+    assert_eq!(slack.calls("conversations.history"), 3, "looked for three times: two failures, then found");
+}
+
+#[tokio::test(start_paused = true)]
 async fn posts_in_one_channel_are_paced_to_one_per_second() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     for job in ["iowa-prepare", "stock-enrich"] {

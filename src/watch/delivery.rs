@@ -18,6 +18,9 @@ use crate::slack::api::{ResponseBody, SlackError, SlackErrorKind};
 use crate::slack::blocks::Message;
 use crate::store::{OutboxBody, OutboxMessage, OutboxMethod, OutboxRow};
 
+/// Tries of a message in doubt whose check in Slack fails before it is posted anyway.
+const DOUBT_CHECKS: i64 = 5;
+
 /// Gap between two posts in one channel.
 pub const CHANNEL_GAP_MS: i64 = 1_000;
 /// Messages sent at once (each in its own lane).
@@ -202,10 +205,16 @@ impl Delivery {
                             return Sent::Done(Some(ts));
                         }
                         Ok(None) => tracing::info!(id = row.id, lane = %m.lane, "a message in doubt is not in Slack; posting it"),
+                        // Slack could not say: ask again later rather than risk a repeat,
+                        // a few times (the message stays in doubt).
+                        Err(error) if !error.is_permanent() && row.attempts < DOUBT_CHECKS => {
+                            tracing::warn!(%error, id = row.id, "cannot check whether a message in doubt reached Slack; checking again later");
+                            return self.failed_now(&error, row);
+                        }
                         Err(error) => tracing::warn!(
                             %error,
                             id = row.id,
-                            "cannot check whether a message in doubt reached Slack; posting it (it may show twice)"
+                            "cannot check whether a message in doubt reached Slack, again; posting it (it may show twice)"
                         ),
                     }
                 }
