@@ -19,11 +19,24 @@ pub struct World {
     pub slack: RunningStandin,
     pub config: PathBuf,
     pub db: String,
+    /// The PostgreSQL schema of a world of replicas (dropped by [`World::finish`]).
+    postgres: Option<super::db::TestDb>,
     _dir: tempfile::TempDir,
 }
 
 impl World {
+    /// A world on one SQLite file.
     pub async fn new() -> World {
+        Self::on(None).await
+    }
+
+    /// A world on a fresh PostgreSQL schema, for several replicas whose claims run out
+    /// 2 s after one dies.
+    pub async fn postgres() -> World {
+        Self::on(Some(super::db::TestDb::postgres().await)).await
+    }
+
+    async fn on(postgres: Option<super::db::TestDb>) -> World {
         let quick = SimOptions {
             waiting: (Duration::from_millis(500), Duration::from_millis(500)),
             running: (Duration::from_secs(2), Duration::from_secs(2)),
@@ -34,8 +47,22 @@ impl World {
         slack.slack.set_usergroup("S0ONCALL", &[ONCALL]);
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), &slack.response_url_prefix());
-        let db = database(dir.path());
-        World { tailer, slack, config, db, _dir: dir }
+        let db = match &postgres {
+            Some(pg) => {
+                let text = std::fs::read_to_string(&config).unwrap().replace("[watch]\n", "[watch]\nlease_secs = 2\n");
+                std::fs::write(&config, text).unwrap();
+                pg.url.clone()
+            }
+            None => database(dir.path()),
+        };
+        World { tailer, slack, config, db, postgres, _dir: dir }
+    }
+
+    /// Drops a PostgreSQL world's schema.
+    pub async fn finish(self) {
+        if let Some(pg) = self.postgres {
+            pg.finish().await;
+        }
     }
 
     pub async fn life(&self) -> Serve {
@@ -52,6 +79,12 @@ impl World {
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {
+        if self.postgres.is_some() {
+            let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            return n;
+        }
         let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
         let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
         pool.close().await;

@@ -162,6 +162,29 @@ impl Drop for Serve {
 }
 
 impl Serve {
+    /// SIGTERM, then waits (bounded) for the exit, the process kept in its place.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..1_000 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("serve did not stop within 20 s of SIGTERM");
+    }
+
+    /// Whether the process still runs.
+    pub fn child_alive(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+
+    /// `kill -9` where the process is kept (a slot of replicas): no chance to flush.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// `kill -9`: no chance to flush anything.
     pub fn kill_hard(mut self) {
         self.child.kill().unwrap();
