@@ -115,7 +115,8 @@ impl Plan {
             text.push_str(&format!(" {run} {status}"));
         }
         if let Some(secs) = self.duration_secs {
-            text.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs))));
+            // One word (`1h30m`), as the command takes it.
+            text.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs)).to_string().replace(' ', "")));
         }
         if let Some(reason) = &self.reason {
             text.push_str(&format!("{before_reason}{reason}"));
@@ -262,5 +263,20 @@ impl Bot {
             detail,
             tailer_answer: answer,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_text_of_a_plan_asks_for_the_same_command_again() {
+        let command = crate::commands::parse("disable sales-daily for 1h30m source table late").unwrap();
+        let config = crate::cli::embedded_config();
+        let jobs = vec![config.job("sales-daily").unwrap()];
+        let plan = Plan::from_command(&command, &jobs);
+        assert_eq!(plan.command_text(), "disable sales-daily for 1h30m source table late");
+        assert_eq!(crate::commands::parse(&plan.command_text()).unwrap(), command);
     }
 }

@@ -114,7 +114,7 @@ fn fields_of(body: &[u8]) -> Vec<(String, String)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(200), ..ProptestConfig::default() })]
 
     #[test]
     fn any_form_body_decodes_to_a_command_with_checked_shapes_or_an_error(body in form_body()) {

@@ -53,7 +53,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(200), ..ProptestConfig::default() })]
 
     #[test]
     fn the_parser_answers_any_text_with_a_command_or_an_explanation_that_fits_a_section(text in hostile_text(5000)) {

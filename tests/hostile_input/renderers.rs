@@ -178,7 +178,7 @@ fn ok(message: Value) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::cases(32), ..ProptestConfig::default() })]
 
     #[test]
     fn the_job_list_stays_within_slacks_limits_and_escapes_the_catalog_and_the_filter(
