@@ -566,3 +566,109 @@ mod replicas {
         db.finish().await;
     }
 }
+
+/// The outbox under any interleaving of queueing, sending, failures, lost answers and
+/// crashes (the store reopened, as at the next start): each lane's messages reach Slack
+/// in the order they were queued, each once, provided a message in doubt is looked for
+/// before it is sent again (as delivery does).
+mod outbox_property {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Queue(u8),
+        /// A delivery pass whose sends go as the list says, in turn.
+        Pass(u8),
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Send {
+        Accepted,
+        Refused,
+        AnswerLost,
+        Crash,
+    }
+
+    fn send(n: u8) -> Send {
+        match n % 4 {
+            0 => Send::Accepted,
+            1 => Send::Refused,
+            2 => Send::AnswerLost,
+            _ => Send::Crash,
+        }
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        prop::collection::vec(prop_oneof![(0u8..3).prop_map(Step::Queue), any::<u8>().prop_map(Step::Pass)], 1..40)
+    }
+
+    async fn run(steps: &[Step]) -> Result<(), TestCaseError> {
+        let db = TestDb::sqlite();
+        let mut store = db.open().await;
+        let mut queued: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // What Slack shows, in order, and by outbox id (to find a message in doubt).
+        let mut slack: Vec<(String, String)> = Vec::new();
+        let mut posted: BTreeSet<i64> = BTreeSet::new();
+        let mut now = 0;
+        let mut n = 0;
+        let passes = steps.iter().copied().chain((0..200).map(|_| Step::Pass(0)));
+        for step in passes {
+            now += 10;
+            match step {
+                Step::Queue(lane) => {
+                    n += 1;
+                    let (lane, text) = (format!("lane{lane}"), format!("m{n}"));
+                    store.enqueue(&[message(&lane, &text, None)], now).await.unwrap();
+                    queued.entry(lane).or_default().push(text);
+                }
+                Step::Pass(seed) => {
+                    let rows = store.claim_outbox(now, 64).await.unwrap();
+                    let lanes: BTreeSet<&str> = rows.iter().map(|r| r.message.lane.as_str()).collect();
+                    prop_assert_eq!(lanes.len(), rows.len(), "one message per lane at a time");
+                    for (i, row) in rows.iter().enumerate() {
+                        let how = send(seed.wrapping_add(i as u8));
+                        let already = row.in_doubt && posted.contains(&row.id);
+                        if !already && !matches!(how, Send::Refused) {
+                            posted.insert(row.id);
+                            slack.push((row.message.lane.clone(), row.message.body.text.clone()));
+                        }
+                        match how {
+                            Send::Accepted => store.outbox_sent(row, Some("1.1")).await.unwrap(),
+                            Send::Refused => store.outbox_retry(row.id, now + 1, "503", false).await.unwrap(),
+                            Send::AnswerLost => store.outbox_retry(row.id, now + 1, "timeout", true).await.unwrap(),
+                            Send::Crash => {
+                                store.close().await;
+                                store = db.open().await;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(store.outbox_depth().await.unwrap().0, 0, "everything delivered");
+        for (lane, texts) in &queued {
+            let shown: Vec<&String> = slack.iter().filter(|(l, _)| l == lane).map(|(_, t)| t).collect();
+            prop_assert_eq!(shown, texts.iter().collect::<Vec<_>>(), "lane {} in order, each once", lane);
+        }
+        store.close().await;
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn each_lane_reaches_slack_in_order_once_through_failures_and_crashes(steps in steps()) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(run(&steps))?;
+        }
+    }
+}

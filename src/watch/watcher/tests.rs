@@ -138,3 +138,95 @@ fn a_watch_gives_up_after_the_configured_hours() {
     assert_eq!(change, Change::GaveUp);
     assert!(!update.active);
 }
+
+/// A run's life as Tailer shows it, and how often a poll fails.
+#[derive(Debug, Clone)]
+struct Life {
+    invisible_ms: i64,
+    waiting_ms: i64,
+    running_ms: i64,
+    last: &'static str,
+    /// Per mille of polls that fail with a 5xx or a timeout.
+    failures: u32,
+}
+
+impl Life {
+    fn at(&self, t: i64) -> Option<&'static str> {
+        if t < self.invisible_ms {
+            None
+        } else if t < self.invisible_ms + self.waiting_ms {
+            Some("WAITING")
+        } else if t < self.invisible_ms + self.waiting_ms + self.running_ms {
+            Some("RUNNING")
+        } else {
+            Some(self.last)
+        }
+    }
+}
+
+fn life() -> impl proptest::strategy::Strategy<Value = Life> {
+    use proptest::prelude::*;
+    (
+        0i64..120_000,
+        0i64..900_000,
+        0i64..4 * 3_600_000,
+        prop::sample::select(vec!["SUCCESS", "FAILED", "CHECKED", "NO_MATCH", "DEACTIVATED"]),
+        0u32..400,
+    )
+        .prop_map(|(invisible_ms, waiting_ms, running_ms, last, failures)| Life {
+            invisible_ms,
+            waiting_ms,
+            running_ms,
+            last,
+            failures,
+        })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Polled as the watcher polls (at each `next_poll_at`), through failures: every status
+    /// is told once, in the order of the run's life, the final one last; polling stops
+    /// there; the interval stays between the first interval and the ceiling.
+    #[test]
+    fn a_run_is_told_each_status_once_in_order_and_polling_stops_at_its_end(life in life(), seed in 0u64..u64::MAX) {
+        use rand::{Rng, SeedableRng};
+        let cfg = cfg();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let mut w = watch();
+        let mut told: Vec<String> = Vec::new();
+        let mut now = 0;
+        for _ in 0..10_000 {
+            let seen = if rng.random_range(0..1000) < life.failures {
+                Observation::Failed(TailerError::new(crate::tailer::TailerAction::CheckRunStatus, ErrorKind::Server, Some(503), "down"))
+            } else {
+                match life.at(now) {
+                    None => Observation::NotYet,
+                    Some(status) => item(status),
+                }
+            };
+            let jitter = rng.random_range(0.9..1.1);
+            let (update, change) = decide(&w, seen, now, &cfg, jitter);
+            if let Change::Status { item, is_final, .. } = &change {
+                proptest::prop_assert_eq!(*is_final, item.status.is_final());
+                told.push(item.status.as_str().to_owned());
+            }
+            proptest::prop_assert!(!matches!(change, Change::NeverKnown | Change::GaveUp), "{:?} for {:?}", change, life);
+            proptest::prop_assert!((15_000..=120_000).contains(&update.interval_ms), "interval {}", update.interval_ms);
+            proptest::prop_assert!(update.next_poll_at > now);
+            if !update.active {
+                break;
+            }
+            w = after(&w, &update);
+            now = update.next_poll_at;
+        }
+        // The statuses the run went through, in order, each once, ending with its last.
+        let order = ["WAITING", "RUNNING", life.last];
+        let positions: Vec<usize> = told.iter().map(|s| order.iter().position(|o| o == s).expect("a status of the run's life")).collect();
+        proptest::prop_assert!(positions.windows(2).all(|p| p[0] < p[1]), "told in order, each once: {:?}", told);
+        proptest::prop_assert_eq!(told.last().map(String::as_str), Some(life.last), "the final status is told: {:?}", told);
+    }
+}
