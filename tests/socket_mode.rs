@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::bot::{ANALYST, BOT_TOKEN, CHANNEL, LEAD, ONCALL, TEAM};
 use serde_json::{Value, json};
-use tailerbot::config::Settings;
 use tailerbot::server::Application;
 use tailerbot::sim::{SimOptions, Simulator};
 use tailerbot::slack::standin::SlackStandin;
@@ -41,15 +39,11 @@ async fn commands_and_clicks_arrive_over_a_websocket_and_are_acknowledged() {
     let slack = standin.start(local).await.unwrap();
     config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
     let dir = tempfile::tempdir().unwrap();
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
-        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
-        ("SLACK_API_URL", slack.api_url()),
-        ("TAILER_API_URL", tailer.url()),
-        ("TAILER_API_TOKEN", "t".to_owned()),
-        ("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display())),
-    ]);
-    let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
+    // Socket Mode: an app token, and no signing secret.
+    let mut vars = common::bot::environment(&slack.api_url(), &tailer.url(), &format!("sqlite://{}", dir.path().join("bot.db").display()));
+    vars.remove("SLACK_SIGNING_SECRET");
+    vars.insert("SLACK_APP_TOKEN", APP_TOKEN.to_owned());
+    let settings = common::bot::settings(&config, &vars);
     let app = Application::build(&settings, config, std::sync::Arc::new(tailerbot::clock::SystemClock), local).await.unwrap();
     let url = format!("http://{}", app.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

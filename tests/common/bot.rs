@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,24 @@ pub struct TestBot {
 }
 
 /// The example configuration, pointed at the stand-in's response URLs.
+/// The environment every test bot gets (what `serve` reads), as variables a test may
+/// change before use: the secrets, the Slack stand-in, the simulator, the database.
+pub fn environment(slack_api: &str, tailer: &str, database: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+        ("SLACK_API_URL", slack_api.to_owned()),
+        ("TAILER_API_URL", tailer.to_owned()),
+        ("TAILER_API_TOKEN", "tailer-test-token".to_owned()),
+        ("DATABASE_URL", database.to_owned()),
+    ])
+}
+
+/// The settings of an in-process bot, read from `vars` as `serve` reads its environment.
+pub fn settings(config: &Config, vars: &BTreeMap<&'static str, String>) -> Settings {
+    Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap()
+}
+
 pub fn example_config() -> Config {
     tailerbot::cli::embedded_config()
 }
@@ -67,15 +85,8 @@ impl TestBot {
         let slack = standin.start(local).await.unwrap();
         config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
         let dir = tempfile::tempdir().unwrap();
-        let vars: HashMap<&str, String> = HashMap::from([
-            ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
-            ("SLACK_API_URL", slack.api_url()),
-            ("TAILER_API_URL", tailer.url()),
-            ("TAILER_API_TOKEN", "tailer-test-token".to_owned()),
-            ("DATABASE_URL", database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bot.db").display()))),
-        ]);
-        let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
+        let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bot.db").display()));
+        let settings = settings(&config, &environment(&slack.api_url(), &tailer.url(), &database));
         let clock = AdjustableClock::new();
         let app = Application::build(&settings, config, clock.clone(), local).await.unwrap();
         let url = format!("http://{}", app.local_addr().unwrap());

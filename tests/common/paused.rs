@@ -5,7 +5,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +13,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use tailerbot::bot::Bot;
 use tailerbot::clock::{Clock, TokioClock};
-use tailerbot::config::{Config, Settings};
+use tailerbot::config::Config;
 use tailerbot::server::Application;
 use tailerbot::sim::{RunningSimulator, SimOptions, Simulator};
 use tailerbot::slack::standin::{RunningStandin, SlackEvent, SlackStandin};
@@ -66,15 +65,8 @@ impl PausedBot {
         config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
         config.tailer.max_requests_per_second = 1000;
         let dir = tempfile::tempdir().unwrap();
-        let vars: HashMap<&str, String> = HashMap::from([
-            ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
-            ("SLACK_API_URL", slack.api_url()),
-            ("TAILER_API_URL", tailer.url()),
-            ("TAILER_API_TOKEN", "tailer-test-token".to_owned()),
-            ("DATABASE_URL", format!("sqlite://{}", dir.path().join("bot.db").display())),
-        ]);
-        let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer).unwrap();
+        let database = format!("sqlite://{}", dir.path().join("bot.db").display());
+        let settings = super::bot::settings(&config, &super::bot::environment(&slack.api_url(), &tailer.url(), &database));
         let app = Application::build(&settings, config, clock.clone(), local).await.unwrap();
         let url = format!("http://{}", app.local_addr().unwrap());
         let (bot, workers) = (app.bot(), app.workers());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tailerbot::slack::standin::SlackEvent;
 
-use super::bot::{BOT_TOKEN, SECRET, form};
+use super::bot::{SECRET, form};
 
 pub struct Serve {
     pub child: Child,
@@ -50,17 +50,10 @@ pub struct ServeEnv {
 impl ServeEnv {
     pub fn new(config: &Path, database: &str, slack_api: &str, tailer: &str) -> ServeEnv {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let vars = [
-            ("TAILERBOT_CONFIG", config.display().to_string()),
-            ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
-            ("SLACK_API_URL", slack_api.to_owned()),
-            ("TAILER_API_URL", tailer.to_owned()),
-            ("TAILER_API_TOKEN", "t".to_owned()),
-            ("DATABASE_URL", database.to_owned()),
-            ("PORT", port.to_string()),
-        ];
-        ServeEnv { vars: vars.into_iter().collect(), user: None, stderr: false }
+        let mut vars = super::bot::environment(slack_api, tailer, database);
+        vars.insert("TAILERBOT_CONFIG", config.display().to_string());
+        vars.insert("PORT", port.to_string());
+        ServeEnv { vars, user: None, stderr: false }
     }
 
     /// Sets (or replaces) one variable.
