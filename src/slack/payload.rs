@@ -190,8 +190,13 @@ impl Interaction {
 
     /// Parses the JSON of an interaction (the `payload` field, or a Socket Mode envelope's).
     pub fn from_json(payload: &str) -> Result<Interaction, PayloadError> {
-        let raw: RawInteraction =
-            serde_json::from_str(payload).map_err(|e| PayloadError(format!("`payload` is not a known interaction: {e}")))?;
+        let not_known = |e: serde_json::Error| PayloadError(format!("`payload` is not a known interaction: {e}"));
+        // An object, as Slack sends: serde would also read a struct from an array, by position.
+        let value: serde_json::Value = serde_json::from_str(payload).map_err(not_known)?;
+        if !value.is_object() {
+            return Err(PayloadError("`payload` is not a JSON object".into()));
+        }
+        let raw: RawInteraction = serde_json::from_value(value).map_err(not_known)?;
         if raw.kind != "block_actions" {
             return Ok(Interaction::Other {
                 kind: raw.kind.chars().take(40).collect(),
