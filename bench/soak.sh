@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The lifecycle soak, longer than the one `cargo test` runs: random launches, disables,
 # enables (confirmed ones in PROD) and a subscription, with the bot restarted (SIGTERM),
-# killed (kill -9) and crashed at random crash points; on SQLite, then on three
-# PostgreSQL replicas. Ends with one line for each:
+# killed (kill -9) and crashed at random crash points; on SQLite and on three PostgreSQL
+# replicas, side by side. Ends with one line for each:
 #   soak: NAME seed=.. steps=.. restarts=.. kills=.. crashes=.. launches=.. lost=0 duplicated=0 stuck=0
-# Usage: bench/soak.sh [SECONDS (default 600)] [SEED]
+# Usage: bench/soak.sh [SECONDS (default 600)] [SEED]; the whole output is kept in
+# target/soak.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SOAK_SECS="${1:-600}"
 if [ -n "${2:-}" ]; then export SOAK_SEED="$2"; fi
-cargo test --locked --test soak -- --include-ignored --nocapture --test-threads=1 2>&1 | grep -E '^soak:|replay:|panicked'
+mkdir -p target
+status=0
+cargo test --locked --test soak -- --include-ignored --nocapture > target/soak.log 2>&1 || status=$?
+grep -oE 'soak: .*|replay: .*|panicked at .*' target/soak.log || true
+exit "$status"
