@@ -40,13 +40,20 @@ fn cards(events: &[SlackEvent]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn finals_in(events: &[SlackEvent], root: &str) -> Vec<String> {
+const FINALS: [&str; 3] = ["SUCCESS", "FAILED", "DEACTIVATED"];
+
+/// The statuses told in a card's thread, in order.
+fn statuses_in(events: &[SlackEvent], root: &str) -> Vec<&'static str> {
     events
         .iter()
         .filter(|e| e.method == "chat.postMessage" && e.thread_ts.as_deref() == Some(root))
         .map(SlackEvent::visible_text)
-        .filter(|t| ["*SUCCESS*", "*FAILED*", "*DEACTIVATED*"].iter().any(|s| t.contains(s)))
+        .filter_map(|t| ["WAITING", "RUNNING"].into_iter().chain(FINALS).find(|s| t.contains(&format!("*{s}*"))))
         .collect()
+}
+
+fn finals_in(events: &[SlackEvent], root: &str) -> Vec<&'static str> {
+    statuses_in(events, root).into_iter().filter(|s| FINALS.contains(s)).collect()
 }
 
 /// How a soak ends its lives, and what it counted.
@@ -103,7 +110,7 @@ async fn soak(world: World, replicas: usize, name: &str) {
                 command(&url, &response_url, &trigger, &user, &channel, "launch iowa-prepare").await;
             }
             10..=12 => {
-                let verb = if rng.random_bool(0.5) { "disable iowa-prepare" } else { "enable iowa-prepare" };
+                let verb = ["disable iowa-prepare", "disable iowa-prepare for 1m soak", "enable iowa-prepare"][rng.random_range(0..3)];
                 command(&url, &response_url, &trigger, &user, &channel, verb).await;
             }
             13..=14 => {
@@ -170,6 +177,8 @@ async fn soak(world: World, replicas: usize, name: &str) {
         cards.len() >= launched && cards.iter().all(|(run, root)| !finals_in(e, root).is_empty() && announced(e, SUBS, run) >= 1)
     };
     world.slack.slack.wait_for(Duration::from_secs(60), settled).await;
+    // Timed disables made in the last minute come due; their re-enables are told.
+    world.timers_fired(Duration::from_secs(90)).await;
     world.drained().await;
     for mut life in lives {
         assert!(life.terminate().await.success(), "the last lives stop cleanly ({replay})");
@@ -196,15 +205,50 @@ async fn soak(world: World, replicas: usize, name: &str) {
         if announced != 1 {
             findings.push(format!("run {run}: announced {announced} times in {SUBS}"));
         }
+        let told = statuses_in(&events, root);
+        for status in ["WAITING", "RUNNING"] {
+            let n = told.iter().filter(|s| **s == status).count();
+            duplicated += n.saturating_sub(1);
+            if n > 1 {
+                findings.push(format!("run {run}: {status} told {n} times: {told:?}"));
+            }
+        }
+    }
+    // Each timed disable that came due was re-enabled, said once in its thread, on time.
+    let timers = world.timers_done().await;
+    let mut late_ms = 0;
+    for (due, root) in &timers {
+        let said: Vec<&SlackEvent> = events
+            .iter()
+            .filter(|e| e.thread_ts.is_some() && e.thread_ts == *root && e.visible_text().contains("Re-enabled `iowa-prepare`"))
+            .collect();
+        lost += usize::from(said.is_empty());
+        duplicated += said.len().saturating_sub(1);
+        if said.len() != 1 {
+            findings.push(format!("the re-enable due at {due} was said {} times in its thread {root:?}", said.len()));
+        }
+        late_ms = said.iter().map(|e| e.at_ms - due).fold(late_ms, i64::max);
+    }
+    // No confirmation acted twice, none lost.
+    let confirmed = world.scalar("SELECT COUNT(*) FROM confirmations WHERE state = 'confirmed'").await;
+    let confirmed_writes = world.scalar("SELECT COUNT(*) FROM writes WHERE confirmed_by IS NOT NULL").await;
+    if confirmed != confirmed_writes {
+        findings.push(format!("{confirmed} confirmations confirmed, {confirmed_writes} writes made of them"));
+        duplicated += usize::try_from(confirmed_writes - confirmed).unwrap_or(0);
+        lost += usize::try_from(confirmed - confirmed_writes).unwrap_or(0);
     }
     let stuck = world.scalar("SELECT COUNT(*) FROM writes WHERE state = 'calling'").await
         + world.scalar("SELECT COUNT(*) FROM launches WHERE state = 'calling'").await
-        + world.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await;
+        + world.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await
+        + world.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await;
     let Counts { steps, restarts, kills, crashes } = counts;
     println!(
-        "soak: {name} seed={seed} steps={steps} restarts={restarts} kills={kills} crashes={crashes} launches={launched} lost={lost} duplicated={duplicated} stuck={stuck}"
+        "soak: {name} seed={seed} steps={steps} restarts={restarts} kills={kills} crashes={crashes} launches={launched} confirmed={confirmed} re_enabled={} re_enable_late_ms_max={late_ms} lost={lost} duplicated={duplicated} stuck={stuck}",
+        timers.len()
     );
     assert_eq!((lost, duplicated, stuck), (0, 0, 0), "{findings:#?}\n{replay}");
+    // A timer is polled every second; a restart or a takeover (2 s leases) may come between.
+    assert!(late_ms <= 10_000, "a re-enable came {late_ms} ms after its time ({replay})");
     world.invariants_hold().await;
     world.finish().await;
 }

@@ -78,6 +78,29 @@ impl World {
         serve
     }
 
+    /// The re-enables made (due time, and the root of the thread they answer in).
+    pub async fn timers_done(&self) -> Vec<(i64, Option<String>)> {
+        let sql = "SELECT t.due_at, th.ts FROM timers t LEFT JOIN threads th ON th.lane = t.lane WHERE t.state = 'done'";
+        if self.postgres.is_some() {
+            let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            return rows;
+        }
+        let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+
+    /// Waits (bounded) until no re-enable is pending.
+    pub async fn timers_fired(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         if self.postgres.is_some() {
             let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
