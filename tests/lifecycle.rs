@@ -202,3 +202,88 @@ mod resumed {
         assert_eq!(posted(&bot, "cannot tell whether it was done").len(), 1);
     }
 }
+
+/// A launch interrupted before Tailer answered, while someone else launched the same job:
+/// the recovery never takes the other person's run for it.
+mod interrupted_launch {
+    use std::time::Duration;
+
+    use tailerbot::store::{KnownRun, LaunchRow};
+
+    use super::common::bot::{ANALYST, CHANNEL, example_config};
+    use super::common::paused::{PausedBot, slow_runs};
+
+    /// `launch iowa-prepare` by ANALYST in CHANNEL, noted, its replica gone.
+    async fn interrupted(bot: &PausedBot) {
+        let now = bot.bot.now_ms();
+        let row = LaunchRow {
+            key: "cccc0003:iowa-prepare".into(),
+            job: "iowa-prepare".into(),
+            channel_id: CHANNEL.into(),
+            user_id: ANALYST.into(),
+            reference: "cccc0003".into(),
+            started_at: now,
+            run_id: None,
+        };
+        bot.bot.store.begin_launch(&row, now).await.unwrap();
+        bot.bot.store.retry_launch(&row.key, None, now).await.unwrap();
+    }
+
+    /// A run of `iowa-prepare` on Tailer, noted by the bot as launched by `user` in `channel`.
+    async fn launched(bot: &PausedBot, channel: &str, user: &str) -> String {
+        let job = bot.bot.config.job("iowa-prepare").unwrap().job.clone();
+        let run = bot.bot.tailer.launch_job(&job, None).await.unwrap().to_string();
+        let known = KnownRun {
+            run_id: run.clone(),
+            job: "iowa-prepare".into(),
+            channel_id: Some(channel.into()),
+            launched_by: Some(user.into()),
+            created_at: bot.bot.now_ms(),
+        };
+        bot.bot.store.remember_run(&known).await.unwrap();
+        run
+    }
+
+    fn cards_in(bot: &PausedBot, channel: &str) -> usize {
+        bot.slack
+            .slack
+            .events()
+            .iter()
+            .filter(|e| {
+                e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none() && e.text.contains("· run")
+            })
+            .count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_persons_run_of_the_same_job_is_not_taken_for_it() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        launched(&bot, "C0ELSEWHERE", "U0SOMEONE").await;
+        // Tailer shows new runs after a moment.
+        bot.step(Duration::from_secs(3)).await;
+        bot.step(Duration::from_secs(1)).await;
+        assert_eq!(cards_in(&bot, CHANNEL), 0, "no card for someone else's run");
+        let told = bot
+            .slack
+            .slack
+            .events()
+            .iter()
+            .any(|e| e.channel.as_deref() == Some(CHANNEL) && e.visible_text().contains("cannot tell which run"));
+        assert!(told, "the channel is told to check: {:?}", bot.slack.slack.events());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_run_the_bot_noted_for_this_person_and_channel_is_followed() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        launched(&bot, "C0ELSEWHERE", "U0SOMEONE").await;
+        let own = launched(&bot, CHANNEL, ANALYST).await;
+        bot.step(Duration::from_secs(3)).await;
+        bot.step(Duration::from_secs(1)).await;
+        let events = bot.slack.slack.events();
+        let card = events.iter().find(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL) && e.thread_ts.is_none());
+        assert!(card.is_some_and(|c| c.visible_text().contains(&own)), "its own run on the card: {events:?}");
+        assert_eq!(bot.tailer.sim.count("launch_job"), 2, "nothing launched again");
+    }
+}

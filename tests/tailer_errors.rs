@@ -156,9 +156,12 @@ async fn a_launch_that_timed_out_can_be_found_afterwards() {
     let error = c.launch_job(&iowa(), None).await.unwrap_err();
     assert!(matches!(error, LaunchError::OutcomeUnknown(ref e) if e.kind == ErrorKind::Timeout), "{error:?}");
     assert_eq!(sim.sim.count("launch_job"), 1);
-    let found = c.find_launched_run(&iowa(), before).await.unwrap().expect("the launched run is found");
+    let found = c.find_launched_run(&iowa(), before, &[]).await.unwrap().expect("the launched run is found");
     assert!(sim.sim.status_of(found.run_id.as_str()).is_some());
-    assert!(c.find_launched_run(&iowa(), before + chrono::Duration::hours(1)).await.unwrap().is_none(), "older runs are not taken for it");
+    assert!(
+        c.find_launched_run(&iowa(), before + chrono::Duration::hours(1), &[]).await.unwrap().is_none(),
+        "older runs are not taken for it"
+    );
 }
 
 #[tokio::test]

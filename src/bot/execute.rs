@@ -4,19 +4,20 @@
 //! another replica): the jobs whose outcome was noted keep it; the others are done again
 //! when that is still what was asked (every write but a launch is idempotent, and a
 //! recent one cannot have been overtaken), or reported as unknown with what to check.
-//! A launch is never made again: one that was under way is the launch recovery's.
+//! A launch is never made again: one that was under way is the launch recovery's
+//! (`launch.rs` makes launches).
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{Bot, Context, Plan, render};
 use crate::config::Job;
 use crate::domain::{Action, RunId, UserId};
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::{Message, escape};
-use crate::store::{AuditOutcome, KnownRun, OutboxMessage, TimerRow, WriteRow, WriteStep};
-use crate::tailer::{ConfigurationStatus, LaunchError, RunStatus, TailerError};
+use crate::store::{AuditOutcome, OutboxMessage, TimerRow, WriteRow, WriteStep};
+use crate::tailer::{ConfigurationStatus, RunStatus, TailerError};
 
 /// An interrupted write is done again only this soon after it was asked: later, the
 /// world may have moved on (someone enabled the job by hand), and it is reported instead.
@@ -354,110 +355,6 @@ impl Bot {
             Action::Launch => self.launch(ctx, job, plan.execution_date).await,
             _ => failed(action.name(), &"not a write action"),
         }
-    }
-
-    async fn launch(self: &Arc<Self>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> Outcome {
-        // Noted first: if this replica dies before the run is followed, another one finds
-        // the run and follows it (never launching again).
-        let journal = crate::store::LaunchRow {
-            key: format!("{}:{}", ctx.reference, job.name),
-            job: job.name.to_string(),
-            channel_id: ctx.channel.to_string(),
-            user_id: ctx.user.to_string(),
-            reference: ctx.reference.clone(),
-            started_at: self.now_ms(),
-            run_id: None,
-        };
-        if let Err(error) = self.store.begin_launch(&journal, self.now_ms()).await {
-            tracing::error!(%error, "cannot note the launch before making it; not launching");
-            return Outcome {
-                line: format!(
-                    ":x: Did not launch {}: I cannot reach my database, and a launch I cannot follow is not made. (ref `{}`)",
-                    render::job_label(job),
-                    ctx.reference
-                ),
-                audit: AuditOutcome::Failed,
-                answer: error.to_string(),
-            };
-        }
-        let (outcome, followed) = self.launch_now(ctx, job, execution_date).await;
-        let settled = if followed {
-            let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
-            self.store.end_launch(&journal.key, run).await
-        } else {
-            // Launched but not on its card (the store failed): left for the recovery,
-            // which follows the run once the store is back.
-            let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
-            self.store.retry_launch(&journal.key, run, self.now_ms() + 5_000).await
-        };
-        if let Err(error) = settled {
-            tracing::error!(%error, "cannot note how the launch ended; it will be looked at again (never relaunched)");
-        }
-        outcome
-    }
-
-    /// Launches, and follows the run on a card; false when the run could not be followed.
-    async fn launch_now(self: &Arc<Self>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> (Outcome, bool) {
-        let label = render::job_label(job);
-        let started = self.clock.now();
-        let run = match self.tailer.launch_job(&job.job, execution_date).await {
-            Ok(run) => run,
-            Err(LaunchError::NotLaunched(error)) => {
-                tracing::warn!(%error, job = %job.name, "a launch failed: nothing was launched");
-                return (
-                    Outcome {
-                        line: format!(":x: Did not launch {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
-                        audit: AuditOutcome::Failed,
-                        answer: error.to_string(),
-                    },
-                    true,
-                );
-            }
-            Err(LaunchError::OutcomeUnknown(error)) => {
-                tracing::warn!(%error, job = %job.name, "launch outcome unknown; looking for the run");
-                match self.tailer.find_launched_run(&job.job, started).await {
-                    Ok(Some(item)) => item.run_id,
-                    _ => {
-                        return (
-                            Outcome {
-                                line: format!(
-                                    ":warning: I could not tell whether {label} was launched: {}. Check `/tailer last {}` before launching it again. (ref `{}`)",
-                                    escape(&error.to_string()),
-                                    job.name,
-                                    ctx.reference
-                                ),
-                                audit: AuditOutcome::Unknown,
-                                answer: error.to_string(),
-                            },
-                            true,
-                        );
-                    }
-                }
-            }
-        };
-        let known = KnownRun {
-            run_id: run.to_string(),
-            job: job.name.to_string(),
-            channel_id: Some(ctx.channel.to_string()),
-            launched_by: Some(ctx.user.to_string()),
-            created_at: self.now_ms(),
-        };
-        if let Err(error) = self.store.remember_run(&known).await {
-            tracing::error!(%error, run = %run, "cannot remember the launched run");
-        }
-        let followed = match self.start_watching(job, run.as_str(), &ctx.channel, Some(&ctx.user), None).await {
-            Ok(_) => true,
-            Err(error) => {
-                tracing::error!(%error, run = %run, "cannot start watching the launched run; it is followed once the store is back");
-                false
-            }
-        };
-        let outcome = Outcome {
-            line: format!(":rocket: Launched {label}: run `{}`", escape(run.as_str())),
-            audit: AuditOutcome::Succeeded,
-            answer: run.to_string(),
-        };
-        (outcome, followed)
     }
 }
 

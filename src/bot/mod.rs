@@ -6,6 +6,7 @@
 mod execute;
 mod follow;
 mod interactions;
+mod launch;
 mod reads;
 pub mod render;
 pub mod targets;

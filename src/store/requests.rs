@@ -225,6 +225,15 @@ impl Store {
         Ok(())
     }
 
+    /// The runs of a job the bot launched (and noted) since `since_ms`.
+    pub async fn runs_launched_since(&self, job: &str, since_ms: i64) -> StoreResult<Vec<KnownRun>> {
+        Ok(on_backend!(self, pool => sqlx::query_as::<_, KnownRun>("SELECT * FROM runs WHERE job = $1 AND created_at >= $2")
+            .bind(job)
+            .bind(since_ms)
+            .fetch_all(pool)
+            .await?))
+    }
+
     pub async fn known_run(&self, run_id: &str) -> StoreResult<Option<KnownRun>> {
         Ok(on_backend!(self, pool => sqlx::query_as::<_, KnownRun>("SELECT * FROM runs WHERE run_id = $1")
             .bind(run_id)

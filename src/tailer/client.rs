@@ -148,12 +148,14 @@ impl TailerClient {
     /// launched at or after `since` (two seconds of clock skew allowed), when there is
     /// exactly one. Several (someone else launched too) or none: `None`, and the outcome
     /// stays unknown rather than adopting a run that may not be ours.
-    pub async fn find_launched_run(&self, job: &JobRef, since: DateTime<Utc>) -> Result<Option<RunItem>, TailerError> {
-        let query = LastStatusQuery { limit: Some(5), ..LastStatusQuery::default() };
+    pub async fn find_launched_run(&self, job: &JobRef, since: DateTime<Utc>, taken: &[String]) -> Result<Option<RunItem>, TailerError> {
+        let query = LastStatusQuery { limit: Some(20), ..LastStatusQuery::default() };
         let runs = self.get_last_status(job, &query).await?;
         let since_second = since.timestamp() - 2;
-        let mut candidates =
-            runs.into_iter().filter(|run| run.run_id.launched_at().is_some_and(|t| t.and_utc().timestamp() >= since_second));
+        let mut candidates = runs.into_iter().filter(|run| {
+            run.run_id.launched_at().is_some_and(|t| t.and_utc().timestamp() >= since_second)
+                && !taken.iter().any(|t| t == run.run_id.as_str())
+        });
         match (candidates.next(), candidates.next()) {
             (Some(run), None) => Ok(Some(run)),
             _ => Ok(None),

@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use crate::bot::{Bot, render};
 use crate::domain::{Action, ChannelId, UserId};
 use crate::slack::blocks::{Message, escape};
@@ -53,12 +51,11 @@ impl Launches {
             self.end(l, None).await;
             return;
         };
-        let since = DateTime::<Utc>::from_timestamp_millis(l.started_at).unwrap_or_else(Utc::now);
         let label = render::job_label(&job);
         let named = l.run_id.as_deref().and_then(|r| crate::domain::RunId::parse(r).ok());
         let found = match named {
             Some(run) => Ok(Some(run)),
-            None => self.bot.tailer.find_launched_run(&job.job, since).await.map(|item| item.map(|i| i.run_id)),
+            None => self.bot.own_run(&job, l.started_at, &l.channel_id, &l.user_id).await,
         };
         let mut followed = None;
         match found {
