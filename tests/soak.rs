@@ -110,7 +110,8 @@ async fn soak(world: World, replicas: usize, name: &str) {
                 command(&url, &response_url, &trigger, &user, &channel, "launch iowa-prepare").await;
             }
             10..=12 => {
-                let verb = ["disable iowa-prepare", "disable iowa-prepare for 1m soak", "enable iowa-prepare"][rng.random_range(0..3)];
+                // Timed disables on a job nobody enables by hand, so that their re-enables come due.
+                let verb = ["disable iowa-prepare", "enable iowa-prepare", "disable stock-enrich for 1m soak"][rng.random_range(0..3)];
                 command(&url, &response_url, &trigger, &user, &channel, verb).await;
             }
             13..=14 => {
@@ -218,10 +219,8 @@ async fn soak(world: World, replicas: usize, name: &str) {
     let timers = world.timers_done().await;
     let mut late_ms = 0;
     for (due, root) in &timers {
-        let said: Vec<&SlackEvent> = events
-            .iter()
-            .filter(|e| e.thread_ts.is_some() && e.thread_ts == *root && e.visible_text().contains("Re-enabled `iowa-prepare`"))
-            .collect();
+        let said: Vec<&SlackEvent> =
+            events.iter().filter(|e| e.thread_ts.is_some() && e.thread_ts == *root && e.visible_text().contains("Re-enabled `")).collect();
         lost += usize::from(said.is_empty());
         duplicated += said.len().saturating_sub(1);
         if said.len() != 1 {
