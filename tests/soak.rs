@@ -194,7 +194,18 @@ async fn soak(world: World, replicas: usize, name: &str) {
     let mut lost = launched.saturating_sub(per_run.len());
     let mut duplicated = per_run.values().map(|n| n - 1).sum::<usize>() + per_run.len().saturating_sub(launched);
     // What went wrong, each with the posts involved, for the failure message.
-    let mut findings: Vec<String> = per_run.iter().filter(|(_, n)| **n > 1).map(|(run, n)| format!("run {run}: {n} cards")).collect();
+    let mut findings: Vec<String> = per_run
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(run, n)| {
+            let posts: Vec<String> = events
+                .iter()
+                .filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains(run))
+                .map(|e| format!("{:?} at {} ts {:?}", e.channel, e.at_ms, e.ts))
+                .collect();
+            format!("run {run}: {n} cards: {posts:?}")
+        })
+        .collect();
     for (run, root) in &cards {
         let finals = finals_in(&events, root);
         let announced = announced(&events, SUBS, run);

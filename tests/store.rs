@@ -555,6 +555,16 @@ mod replicas {
     }
 
     #[tokio::test]
+    async fn a_claim_is_known_to_hold_for_a_lease_from_the_claim_or_the_last_renewal() {
+        let Some((db, r)) = replicas(1).await else { return };
+        assert_eq!(r[0].claim_holds_until(1_000), 31_000);
+        r[0].renew_leases(20_000).await.unwrap();
+        assert_eq!(r[0].claim_holds_until(1_000), 50_000, "renewed");
+        assert_eq!(r[0].claim_holds_until(25_000), 55_000, "a later claim");
+        db.finish().await;
+    }
+
+    #[tokio::test]
     async fn a_clean_shutdown_gives_claims_back_at_once() {
         let Some((db, r)) = replicas(2).await else { return };
         r[0].enqueue(&[message("a", "a1", None)], 0).await.unwrap();

@@ -123,6 +123,8 @@ pub struct Store {
     lease_ms: i64,
     /// Request keys to record, in batches ([`requests::record_keys`]).
     keys: mpsc::Sender<requests::Pending>,
+    /// When this replica last renewed its claims (unix ms).
+    renewed_at: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -159,7 +161,13 @@ impl Store {
         };
         let owner = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let (keys, queue) = mpsc::channel(4096);
-        let store = Store { backend, owner: owner.into(), lease_ms: DEFAULT_LEASE.as_millis() as i64, keys };
+        let store = Store {
+            backend,
+            owner: owner.into(),
+            lease_ms: DEFAULT_LEASE.as_millis() as i64,
+            keys,
+            renewed_at: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN / 2)),
+        };
         tokio::spawn(requests::record_keys(store.clone(), queue));
         if let Backend::Sqlite(_) = store.backend {
             // An SQLite file has one replica: whatever an earlier process claimed, it
@@ -217,7 +225,15 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.renewed_at.fetch_max(now_ms, std::sync::atomic::Ordering::Relaxed);
         Ok(renewed)
+    }
+
+    /// Until when a claim this replica made at `claimed_at` is surely still its own: its
+    /// lease from the claim or from the last renewal, whichever is later. Work whose
+    /// claim may have run out (the replica stalled) is left to whoever claims it next.
+    pub fn claim_holds_until(&self, claimed_at: i64) -> i64 {
+        claimed_at.max(self.renewed_at.load(std::sync::atomic::Ordering::Relaxed)) + self.lease_ms
     }
 
     /// Takes (or keeps) a named lease, such as the subscription poller's: true while this

@@ -90,11 +90,11 @@ impl Delivery {
             }
         };
         let handled = rows.len();
-        futures::stream::iter(rows).for_each_concurrent(IN_FLIGHT, |row| self.deliver(row)).await;
+        futures::stream::iter(rows).for_each_concurrent(IN_FLIGHT, |row| self.deliver(row, now)).await;
         handled
     }
 
-    async fn deliver(&self, row: OutboxRow) {
+    async fn deliver(&self, row: OutboxRow, claimed_at: i64) {
         if let Some(ts) = self.unrecorded.get(&row.id).map(|t| t.clone()) {
             match self.bot.store.outbox_sent(&row, ts.as_deref()).await {
                 Ok(()) => {
@@ -120,6 +120,13 @@ impl Delivery {
             if let Some(c) = &channel {
                 self.pacing.insert(c.clone(), now + CHANNEL_GAP_MS);
             }
+        }
+        // A claim that may have run out (this replica stalled past a third of its lease
+        // before sending) may be another replica's now: sending too could post twice.
+        let store = &self.bot.store;
+        if self.bot.now_ms() > store.claim_holds_until(claimed_at) - store.lease().as_millis() as i64 / 3 {
+            tracing::warn!(id = row.id, lane = %row.message.lane, "a claimed message waited too long to be sent; leaving it to the next claim");
+            return;
         }
         let outcome = self.send(&row).await;
         let store = &self.bot.store;
