@@ -10,6 +10,7 @@ pub mod config;
 pub mod crash;
 pub mod demo;
 pub mod domain;
+pub mod http_limits;
 pub mod manifest;
 pub mod server;
 pub mod sim;

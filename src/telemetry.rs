@@ -105,9 +105,51 @@ pub fn metrics() -> &'static PrometheusHandle {
     })
 }
 
+/// How often a cause that keeps happening is logged again, with the count since.
+pub const REPEAT_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether an event of `cause` should be logged now: the first one is, then one a
+/// minute, which says how many happened since (`repeats`). Refused requests, stalled
+/// connections and a full connection cap come in floods; the log names each cause
+/// without one line per request. Every occurrence is counted in
+/// `tailerbot_edge_events_total{cause}` all the same.
+pub fn first_or_summary(cause: &'static str) -> Option<u64> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static SEEN: OnceLock<Mutex<HashMap<&'static str, (Instant, u64)>>> = OnceLock::new();
+    metrics::counter!("tailerbot_edge_events_total", "cause" => cause).increment(1);
+    let mut seen = SEEN.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Instant::now();
+    match seen.get_mut(cause) {
+        None => {
+            seen.insert(cause, (now, 0));
+            Some(0)
+        }
+        Some((logged, since)) if now.duration_since(*logged) >= REPEAT_LOG_EVERY => {
+            let repeats = *since;
+            *logged = now;
+            *since = 0;
+            Some(repeats)
+        }
+        Some((_, since)) => {
+            *since += 1;
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_is_logged_once_then_counted() {
+        assert_eq!(first_or_summary("test-cause"), Some(0));
+        assert_eq!(first_or_summary("test-cause"), None);
+        assert_eq!(first_or_summary("test-cause"), None);
+        assert_eq!(first_or_summary("another-test-cause"), Some(0), "causes are apart");
+    }
 
     #[test]
     fn levels_map_to_cloud_logging_severities() {

@@ -101,6 +101,19 @@ impl Bot {
         let clicker = &click.user_id;
         // The clicker is the actor of the audit entries of this click.
         let clicker_ctx = Context { user: clicker.clone(), ..ctx.clone() };
+        // A confirmation acts only where it was asked: its workspace, and its channel.
+        if let Some(elsewhere) = misplaced(&click, &request.team_id, &request.channel_id) {
+            let detail = format!("{} a confirmation of: {} — clicked {elsewhere}", verb(to), plan_detail(&plan));
+            for job in &jobs {
+                self.audit(self.entry(&clicker_ctx, action, Some(job), AuditOutcome::Denied, detail.clone(), None)).await;
+            }
+            tracing::warn!(clicked = %elsewhere, confirmation = %request.id, "refused a confirmation click from another place");
+            return Ack::note(&format!(
+                ":no_entry: This confirmation was asked in <#{}>; it can only be {} there, so nothing was done.",
+                request.channel_id,
+                if to == ConfirmationState::Cancelled { "cancelled" } else { "confirmed" }
+            ));
+        }
         if jobs.len() != plan.jobs.len() {
             self.audit(self.entry(
                 &clicker_ctx,
@@ -216,28 +229,72 @@ impl Bot {
 impl Bot {
     /// The buttons of a finished run card: the same path, rules and confirmation as the
     /// commands they stand for.
+    ///
+    /// A button acts only in the channel of the card it belongs to: its value names the
+    /// run, and the bot must have posted that run's card in the click's channel.
     async fn card_button(self: &Arc<Self>, click: BlockAction) -> Ack {
         let mut words = click.value.split_whitespace();
         let job = words.next().and_then(|j| crate::domain::JobName::parse(j).ok());
-        let command = match (click.action_id.as_str(), job, words.next().and_then(|r| crate::domain::RunId::parse(r).ok())) {
-            ("launch_again", Some(job), None) => crate::commands::Command::Launch { job, execution_date: None },
-            ("mark_checked", Some(job), Some(run)) => {
-                crate::commands::Command::Mark { job, run, status: crate::tailer::RunStatus::Checked }
-            }
-            _ => {
-                tracing::warn!(value = %click.value, "a card button with a value the bot did not write");
-                return Ack::Empty;
-            }
+        let run = words.next().and_then(|r| crate::domain::RunId::parse(r).ok());
+        let (Some(job), Some(run)) = (job, run) else {
+            // Cards posted before buttons named their run: the run is unknown, so the
+            // place cannot be checked.
+            tracing::warn!(value = %click.value, "a card button without a run: not acted on");
+            return Ack::note(&format!(
+                ":warning: This button is from an older card and cannot be used any more; nothing was done. Type `/tailer {}` instead.",
+                if click.action_id == "launch_again" { "launch JOB" } else { "mark JOB RUN_ID CHECKED" }
+            ));
         };
-        let Some(channel) = click.channel_id.clone() else { return Ack::Empty };
+        let command = match click.action_id.as_str() {
+            "launch_again" => crate::commands::Command::Launch { job, execution_date: None },
+            _ => crate::commands::Command::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked },
+        };
+        let Some(channel) = click.channel_id.clone() else {
+            tracing::warn!("a card button clicked with no channel: not acted on");
+            return Ack::Empty;
+        };
         let ctx = Context {
             user: click.user_id.clone(),
-            channel,
+            channel: channel.clone(),
             team: click.team_id.to_string(),
             response_url: click.response_url.clone(),
             reference: reference(),
         };
-        self.write(ctx, command).await
+        match self.store.card_posted_in(run.as_str(), channel.as_str()).await {
+            Ok(true) => self.write(ctx, command).await,
+            Ok(false) => {
+                let action = command.action();
+                let job = self.config.job(command_job(&command)).cloned();
+                let detail = format!("{} — a card button for run {run} clicked where the bot posted no card of it", click.action_id);
+                self.audit(self.entry(&ctx, action, job.as_ref(), AuditOutcome::Denied, detail, None)).await;
+                tracing::warn!(%run, %channel, "refused a card button clicked outside the card's channel");
+                Ack::note(":no_entry: This button belongs to a run card in another channel; it only works there, so nothing was done.")
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot check where the card was posted");
+                Ack::note(":warning: I cannot reach my database right now, so I did nothing. Please try again in a minute.")
+            }
+        }
+    }
+}
+
+/// Where a click came from when it is not where its confirmation was asked: another
+/// workspace, or another channel.
+fn misplaced(click: &BlockAction, team: &str, channel: &str) -> Option<String> {
+    if click.team_id.as_str() != team {
+        return Some(format!("from workspace {}", click.team_id));
+    }
+    match &click.channel_id {
+        Some(from) if from.as_str() == channel => None,
+        Some(from) => Some(format!("in channel {from}")),
+        None => Some("outside any channel".to_owned()),
+    }
+}
+
+fn command_job(command: &crate::commands::Command) -> &str {
+    match command {
+        crate::commands::Command::Launch { job, .. } | crate::commands::Command::Mark { job, .. } => job.as_str(),
+        _ => "",
     }
 }
 

@@ -64,9 +64,13 @@ pub struct Bot {
     /// Wakes the watcher when a run starts being watched.
     pub watch_wake: Arc<tokio::sync::Notify>,
     /// Lanes of answers whose direct send failed and that were queued instead: later
-    /// answers of the same request queue behind them, in order.
-    queued_answers: dashmap::DashSet<String>,
+    /// answers of the same request queue behind them, in order. With when each was
+    /// noted: a lane is forgotten once its `response_url` has expired (30 minutes).
+    queued_answers: dashmap::DashMap<String, i64>,
 }
+
+/// How long Slack accepts answers at a `response_url`.
+const RESPONSE_URL_LIFETIME_MS: i64 = 30 * 60 * 1000;
 
 /// The immediate HTTP answer to Slack.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +136,7 @@ impl Bot {
             stats: Arc::default(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             watch_wake: Arc::new(tokio::sync::Notify::new()),
-            queued_answers: dashmap::DashSet::new(),
+            queued_answers: dashmap::DashMap::new(),
         }
     }
 
@@ -303,7 +307,7 @@ impl Bot {
         let message = self.reply(ctx, body);
         let direct = message.method == OutboxMethod::Respond
             && message.body.response_type.as_deref() != Some("in_channel")
-            && !self.queued_answers.contains(&message.lane);
+            && !self.queued_answers.contains_key(&message.lane);
         if let (true, Some(url)) = (direct, message.response_url.as_deref()) {
             let body = ResponseBody {
                 response_type: "ephemeral",
@@ -315,11 +319,24 @@ impl Bot {
                 Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(%error, "an answer could not be sent at once; queueing it");
-                    self.queued_answers.insert(message.lane.clone());
+                    self.note_queued_answer(&message.lane);
                 }
             }
         }
         self.enqueue(vec![message]).await;
+    }
+
+    /// Notes that a lane's answers now go through the outbox, and forgets lanes whose
+    /// `response_url` has expired, so that the set stays as small as the last half hour.
+    fn note_queued_answer(&self, lane: &str) {
+        let now = self.now_ms();
+        self.queued_answers.retain(|_, noted| now - *noted < RESPONSE_URL_LIFETIME_MS);
+        self.queued_answers.insert(lane.to_owned(), now);
+    }
+
+    /// How many lanes are noted as queued (for tests).
+    pub fn queued_answer_lanes(&self) -> usize {
+        self.queued_answers.len()
     }
 
     /// Runs the answering part of a request within [`ACK_DEADLINE`]. Past it, Slack gets

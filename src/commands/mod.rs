@@ -133,6 +133,39 @@ impl UsageError {
     }
 }
 
+/// Whether `c` is a Unicode format character (general category Cf): bidirectional
+/// controls (U+202A–U+202E, U+2066–U+2069), zero-width characters (U+200B–U+200F),
+/// the byte-order mark (U+FEFF), soft hyphens, tags and the rest of the category. The
+/// zero-width joiner of composed emoji is one of them: such an emoji is refused too.
+pub fn is_format_character(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
+}
+
+/// `U+202E (right-to-left override)`: the code point, and a name for the common ones.
+fn format_character_name(c: char) -> String {
+    let name = match u32::from(c) {
+        0x202A => " (left-to-right embedding)",
+        0x202B => " (right-to-left embedding)",
+        0x202C => " (pop directional formatting)",
+        0x202D => " (left-to-right override)",
+        0x202E => " (right-to-left override)",
+        0x2066 => " (left-to-right isolate)",
+        0x2067 => " (right-to-left isolate)",
+        0x2068 => " (first strong isolate)",
+        0x2069 => " (pop directional isolate)",
+        0x200B => " (zero-width space)",
+        0x200C => " (zero-width non-joiner)",
+        0x200D => " (zero-width joiner)",
+        0x200E => " (left-to-right mark)",
+        0x200F => " (right-to-left mark)",
+        0xFEFF => " (zero-width no-break space)",
+        0x00AD => " (soft hyphen)",
+        _ => "",
+    };
+    format!("U+{:04X}{name}", u32::from(c))
+}
+
 /// Slack sends `&`, `<` and `>` as HTML entities; the bot works on the typed text.
 fn unescape(text: &str) -> String {
     text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
@@ -152,6 +185,17 @@ pub fn parse(text: &str) -> Result<Command, UsageError> {
         return Err(UsageError {
             verb: None,
             problem: format!("Your text contains a control character (U+{:04X}) that I do not read: please type it again.", u32::from(c)),
+        });
+    }
+    // Format characters (category Cf) are invisible, and some reorder what follows: a
+    // right-to-left override makes the audit channel show a line partly reversed.
+    if let Some(c) = text.chars().find(|c| is_format_character(*c)) {
+        return Err(UsageError {
+            verb: None,
+            problem: format!(
+                "Your text contains an invisible formatting character ({}) that I do not accept, because it changes how the text reads in the channel and the audit trail: please type it again without it.",
+                format_character_name(c)
+            ),
         });
     }
     let text = unescape(text);

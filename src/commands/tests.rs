@@ -146,3 +146,20 @@ fn long_garbage_is_cut_short_in_the_message() {
     let error = parse(&format!("launch {}", "é".repeat(5000))).unwrap_err();
     assert!(error.problem.chars().count() < 200, "{}", error.problem);
 }
+
+#[test]
+fn invisible_format_characters_are_refused_and_named() {
+    let listed = ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'];
+    let zero_width = ['\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{FEFF}'];
+    // Others of category Cf: soft hyphen, Arabic letter mark, a tag character, word joiner.
+    let others = ['\u{00AD}', '\u{061C}', '\u{E0041}', '\u{2060}'];
+    for c in listed.iter().chain(&zero_width).chain(&others) {
+        let text = format!("disable sales-daily for 1h vendor {c}late");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains(&format!("U+{:04X}", u32::from(*c))), "{error}");
+        assert!(error.contains("invisible formatting character"), "{error}");
+    }
+    assert!(parse("disable sales-daily for 1h \u{202E}etal rodnev").unwrap_err().to_string().contains("right-to-left override"));
+    // What people do type stays accepted: accents, other scripts, emoji without joiners.
+    assert!(parse("disable sales-daily for 1h fournisseur en retard, données 日本 🙂").is_ok());
+}

@@ -25,8 +25,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// What the environment says.
-#[derive(Debug, Clone)]
+/// What the environment says. `Debug` shows no secret and no URL's credentials.
+#[derive(Clone)]
 pub struct Settings {
     pub config_path: PathBuf,
     pub slack_signing_secret: Option<SecretString>,
@@ -41,7 +41,63 @@ pub struct Settings {
     pub tailer_api_token: Option<SecretString>,
     pub database_url: String,
     pub port: u16,
+    /// `METRICS_PORT`: `/metrics` is served there instead of on `port`.
+    pub metrics_port: Option<u16>,
+    /// `MAX_CONNECTIONS`: HTTP connections served at once.
+    pub max_connections: usize,
     pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |secret: &Option<SecretString>| if secret.is_some() { "[redacted]" } else { "unset" };
+        f.debug_struct("Settings")
+            .field("config_path", &self.config_path)
+            .field("slack_signing_secret", &set(&self.slack_signing_secret))
+            .field("slack_bot_token", &set(&self.slack_bot_token))
+            .field("slack_app_token", &set(&self.slack_app_token))
+            .field("slack_api_url", &redact_url(&self.slack_api_url))
+            .field("tailer_api_url", &redact_url(&self.tailer_api_url))
+            .field("tailer_api_audience", &redact_url(&self.tailer_api_audience))
+            .field("google_application_credentials", &self.google_application_credentials)
+            .field("tailer_api_token", &set(&self.tailer_api_token))
+            .field("database_url", &redact_url(&self.database_url))
+            .field("port", &self.port)
+            .field("metrics_port", &self.metrics_port)
+            .field("max_connections", &self.max_connections)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// A URL without the credentials it may carry (`scheme://user:password@host` becomes
+/// `scheme://[redacted]@host`), for messages, logs and `Debug`. Text that holds URLs
+/// among other words is redacted with [`redact_urls_in`].
+pub fn redact_url(url: &str) -> String {
+    redact_urls_in(url)
+}
+
+/// Every `scheme://userinfo@` in `text` with its userinfo replaced by `[redacted]`.
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?', '#', whitespace or quote/bracket.
+        let end =
+            tail.find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ')' | '>' | ']') || c.is_whitespace()).unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(user_end) => {
+                out.push_str("[redacted]");
+                out.push_str(&tail[user_end..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A problem that stops the bot from starting.
@@ -92,6 +148,21 @@ impl Settings {
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(StartupError::BadVariable { variable: "DATABASE_URL", message: "must start with sqlite:// or postgres://".into() });
         }
+        let metrics_port = match non_empty(lookup, "METRICS_PORT") {
+            None => None,
+            // 0, as for PORT, takes any free port (the log says which).
+            Some(p) => Some(p.parse::<u16>().map_err(|_| StartupError::BadVariable {
+                variable: "METRICS_PORT",
+                message: format!("`{p}` is not a port number (1-65535)"),
+            })?),
+        };
+        let max_connections = match non_empty(lookup, "MAX_CONNECTIONS") {
+            None => crate::server::listen::DEFAULT_MAX_CONNECTIONS,
+            Some(n) => n.parse::<usize>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| StartupError::BadVariable {
+                variable: "MAX_CONNECTIONS",
+                message: format!("`{n}` is not a number of connections (1-100000)"),
+            })?,
+        };
         let secret = |name: &str| non_empty(lookup, name).map(SecretString::from);
         Ok(Settings {
             config_path: Settings::config_path(lookup),
@@ -108,6 +179,8 @@ impl Settings {
             tailer_api_token: secret("TAILER_API_TOKEN"),
             database_url,
             port,
+            metrics_port,
+            max_connections,
             log_format,
         })
     }
@@ -137,8 +210,56 @@ fn non_empty(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<Stri
 fn url(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, StartupError> {
     match non_empty(lookup, name) {
         Some(v) if !(v.starts_with("https://") || v.starts_with("http://")) => {
-            Err(StartupError::BadVariable { variable: name, message: format!("`{v}` is not an http(s) URL") })
+            Err(StartupError::BadVariable { variable: name, message: format!("`{}` is not an http(s) URL", redact_url(&v)) })
         }
         other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_never_show() {
+        assert_eq!(redact_url("postgres://bot:hunter2@db:5432/bot"), "postgres://[redacted]@db:5432/bot");
+        assert_eq!(redact_url("sqlite://tailerbot.db"), "sqlite://tailerbot.db");
+        assert_eq!(redact_url("https://user:p%40ss@tailer.example.com/api?x=1"), "https://[redacted]@tailer.example.com/api?x=1");
+        assert_eq!(redact_url("https://tailer.example.com/a@b"), "https://tailer.example.com/a@b", "an @ in the path is no credential");
+        assert_eq!(
+            redact_urls_in("error sending request for url (http://u:hunter2@127.0.0.1:9/x) and ftp://a:b@c"),
+            "error sending request for url (http://[redacted]@127.0.0.1:9/x) and ftp://[redacted]@c"
+        );
+    }
+
+    /// Each setting that carries a secret, set to a value the test can look for.
+    const SECRETS: [(&str, &str, &str); 7] = [
+        ("SLACK_SIGNING_SECRET", "signing-hunter2", "signing-hunter2"),
+        ("SLACK_BOT_TOKEN", "xoxb-bot-hunter2", "bot-hunter2"),
+        ("SLACK_APP_TOKEN", "xapp-app-hunter2", "app-hunter2"),
+        ("TAILER_API_TOKEN", "tailer-hunter2", "tailer-hunter2"),
+        ("DATABASE_URL", "postgres://bot:db-hunter2@db/bot", "db-hunter2"),
+        ("TAILER_API_URL", "https://bot:api-hunter2@tailer.example.com", "api-hunter2"),
+        ("SLACK_API_URL", "https://bot:slack-hunter2@slack.example.com/api", "slack-hunter2"),
+    ];
+
+    #[test]
+    fn no_secret_bearing_setting_shows_in_debug() {
+        let lookup = |name: &str| SECRETS.iter().find(|(n, _, _)| *n == name).map(|(_, v, _)| (*v).to_owned());
+        let settings = Settings::from_lookup(&lookup, &TailerConfig::default()).unwrap();
+        let shown = format!("{settings:?}");
+        for (name, _, secret) in SECRETS {
+            assert!(!shown.contains(secret), "{name} shows in Debug: {shown}");
+        }
+        assert!(shown.contains("tailer.example.com"), "what is not secret still shows: {shown}");
+    }
+
+    #[test]
+    fn a_refused_url_is_echoed_without_its_credentials() {
+        for name in ["TAILER_API_URL", "SLACK_API_URL"] {
+            let lookup = |n: &str| (n == name).then(|| "ftp://bot:hunter2@host/x".to_owned());
+            let error = Settings::from_lookup(&lookup, &TailerConfig::default()).unwrap_err().to_string();
+            assert!(error.contains(name) && !error.contains("hunter2"), "{error}");
+        }
     }
 }

@@ -48,6 +48,7 @@ pub struct RawTailer {
     pub timeout_secs: Option<Spanned<u64>>,
     pub max_retries: Option<Spanned<u64>>,
     pub max_requests_per_second: Option<Spanned<u64>>,
+    pub max_response_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,7 +10,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use env::{LogFormat, Settings, StartupError};
+pub use env::{LogFormat, Settings, StartupError, redact_url, redact_urls_in};
 pub use rules::{Effect, Matcher, Rule, Who};
 
 use crate::domain::{AppId, ChannelId, JobName, TeamId};
@@ -61,8 +61,9 @@ pub struct WatchConfig {
     pub lease: Duration,
 }
 
-/// `[tailer]`: the parts of the Tailer connection that are not secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `[tailer]`: the parts of the Tailer connection that are not secret. `Debug` shows
+/// the URLs without any credentials written into them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TailerConfig {
     /// Overridden by `TAILER_API_URL`.
     pub api_url: Option<String>,
@@ -72,6 +73,35 @@ pub struct TailerConfig {
     pub max_retries: usize,
     /// Ceiling on the bot's request rate towards Tailer.
     pub max_requests_per_second: u32,
+    /// The largest answer read from Tailer; a larger one is refused as undecodable.
+    pub max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for TailerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TailerConfig")
+            .field("api_url", &self.api_url.as_deref().map(redact_url))
+            .field("audience", &self.audience.as_deref().map(redact_url))
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("max_requests_per_second", &self.max_requests_per_second)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
+}
+
+impl Default for TailerConfig {
+    /// What a file without `[tailer]` gives.
+    fn default() -> Self {
+        TailerConfig {
+            api_url: None,
+            audience: None,
+            timeout: Duration::from_secs(10),
+            max_retries: 3,
+            max_requests_per_second: 20,
+            max_response_bytes: crate::http_limits::DEFAULT_MAX_ANSWER,
+        }
+    }
 }
 
 /// One catalog entry.

@@ -166,6 +166,13 @@ fn tailer(source: &Source, raw: &RawConfig) -> Result<TailerConfig, ConfigError>
         },
         max_requests_per_second: u32::try_from(positive(source, &t.max_requests_per_second, "tailer.max_requests_per_second", 20)?)
             .unwrap_or(u32::MAX),
+        max_response_bytes: match &t.max_response_bytes {
+            Some(v) if *v.get_ref() < 1024 => {
+                return Err(source.error(Some(v.span().start), "tailer.max_response_bytes", "must be at least 1024 (1 KiB)"));
+            }
+            Some(v) => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
+            None => crate::http_limits::DEFAULT_MAX_ANSWER,
+        },
     })
 }
 

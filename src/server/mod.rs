@@ -2,10 +2,12 @@
 //! they start exactly what production starts), serves until told to stop, then lets
 //! requests in flight and the work after them finish.
 
+pub mod edge;
+pub mod listen;
 mod routes;
 pub mod socket_mode;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use crate::bot::ACK_DEADLINE;
-pub use routes::{AppState, MAX_BODY, allowed_origin, allowed_team, router};
+pub use crate::config::redact_url;
+pub use edge::MAX_BODY;
+pub use routes::{AppState, metrics_router, router};
 
 use crate::bot::Bot;
 use crate::clock::SharedClock;
@@ -36,6 +40,9 @@ pub const HTTP_GRACE: Duration = Duration::from_secs(3);
 /// A bot bound to its port, ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// `METRICS_PORT`: `/metrics` on its own listener.
+    metrics_listener: Option<TcpListener>,
+    limits: listen::Limits,
     state: AppState,
     workers: Arc<Workers>,
     /// Socket Mode: the Web API base and the app token.
@@ -63,7 +70,12 @@ impl Application {
             .clone()
             .ok_or(StartupError::BadVariable { variable: "SLACK_BOT_TOKEN", message: "required to post to Slack (xoxb-...)".into() })?;
         let tokens = settings.token_source(clock.clone())?;
-        let options = ClientOptions { timeout: config.tailer.timeout, max_retries: config.tailer.max_retries, ..ClientOptions::default() };
+        let options = ClientOptions {
+            timeout: config.tailer.timeout,
+            max_retries: config.tailer.max_retries,
+            max_response_bytes: config.tailer.max_response_bytes,
+            ..ClientOptions::default()
+        };
         let tailer = TailerClient::new(&settings.tailer_api_url, tokens, options).context("building the Tailer client")?;
         let slack = SlackApi::new(&settings.slack_api_url, &bot_token, config.slack.response_url_prefixes.clone(), Duration::from_secs(10))
             .context("building the Slack client")?;
@@ -72,13 +84,33 @@ impl Application {
             .with_context(|| format!("opening the store at {}", redact_url(&settings.database_url)))?
             .with_lease(config.watch.lease);
         let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        let metrics_listener = match settings.metrics_port {
+            Some(port) => {
+                let at = SocketAddr::new(addr.ip(), port);
+                Some(TcpListener::bind(at).await.with_context(|| format!("listening on {at} (METRICS_PORT)"))?)
+            }
+            None => None,
+        };
+        let limits = listen::Limits { max_connections: settings.max_connections, ..listen::Limits::default() };
         let bot = Arc::new(Bot::new(Arc::new(config), tailer, Arc::new(slack), store, clock.clone()));
         let workers = Workers::new(bot.clone());
-        Ok(Application { listener, state: AppState { bot, verifier: Verifier::new(signing_secret), clock }, workers, socket_mode })
+        Ok(Application {
+            listener,
+            metrics_listener,
+            limits,
+            state: AppState { bot, verifier: Verifier::new(signing_secret), clock },
+            workers,
+            socket_mode,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where `/metrics` is served when `METRICS_PORT` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn bot(&self) -> Arc<Bot> {
@@ -118,8 +150,9 @@ impl Application {
             })
         });
         loops.close();
-        let app = router(self.state, socket.is_none());
-        tracing::info!(addr = %self.listener.local_addr()?, "serving");
+        let metrics_apart = self.metrics_listener.is_some();
+        let app = router(self.state.clone(), socket.is_none(), !metrics_apart);
+        tracing::info!(addr = %self.listener.local_addr()?, max_connections = self.limits.max_connections, "serving");
         // The deadline counts from the signal: requests in flight get HTTP_GRACE, then
         // the connections still open are dropped; everything ends by DRAIN_DEADLINE.
         let signalled = CancellationToken::new();
@@ -132,9 +165,13 @@ impl Application {
                 signalled.cancel();
             });
         }
-        let serving = axum::serve(self.listener, app).with_graceful_shutdown(signalled.clone().cancelled_owned()).into_future();
+        if let Some(listener) = self.metrics_listener {
+            tracing::info!(addr = %listener.local_addr()?, "serving /metrics (METRICS_PORT)");
+            tokio::spawn(listen::serve(listener, metrics_router(self.state.clone()), listen::Limits::default(), signalled.clone()));
+        }
+        let serving = listen::serve(self.listener, app, self.limits, signalled.clone());
         tokio::select! {
-            served = serving => served?,
+            () = serving => {},
             () = async {
                 signalled.cancelled().await;
                 tokio::time::sleep(HTTP_GRACE).await;
@@ -185,24 +222,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
         () = terminate => tracing::info!("SIGTERM: shutting down"),
-    }
-}
-
-/// A database URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_database_password_never_shows() {
-        assert_eq!(super::redact_url("postgres://bot:hunter2@db:5432/bot"), "postgres://[redacted]@db:5432/bot");
-        assert_eq!(super::redact_url("sqlite://tailerbot.db"), "sqlite://tailerbot.db");
     }
 }

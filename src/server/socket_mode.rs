@@ -8,8 +8,8 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::*;
 
+use super::edge::{self, Admitted, Endpoint, Refusal};
 use crate::bot::{Ack, Bot};
-use crate::slack::payload::{Interaction, SlashCommand};
 
 type Client = Arc<SlackClient<SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>>>;
 
@@ -34,6 +34,15 @@ fn response(ack: Ack) -> SlackCommandEventResponse {
     }
 }
 
+/// An envelope's payload through the edge's last steps ([`edge::admit_socket`]): parsed
+/// strictly, then the workspace checked. A refusal is logged like one over HTTP.
+fn admitted(bot: &Bot, endpoint: Endpoint, payload: Result<serde_json::Value, serde_json::Error>) -> Option<Admitted> {
+    let result = payload
+        .map_err(|e| Refusal::Malformed(crate::slack::payload::PayloadError(format!("the envelope cannot be read: {e}"))))
+        .and_then(|payload| edge::admit_socket(&bot.config.slack, endpoint, &payload));
+    result.inspect_err(Refusal::log).ok()
+}
+
 async fn on_command(
     event: SlackCommandEvent,
     _client: Client,
@@ -42,20 +51,9 @@ async fn on_command(
     let Some(bot) = bot(&states).await else {
         return Ok(response(Ack::Empty));
     };
-    let command = match serde_json::to_value(&event)
-        .map_err(|e| e.to_string())
-        .and_then(|v| SlashCommand::from_json(&v).map_err(|e| e.to_string()))
-    {
-        Ok(command) => command,
-        Err(error) => {
-            tracing::warn!(%error, "a Socket Mode command that cannot be read");
-            return Ok(response(Ack::Empty));
-        }
-    };
-    if !crate::server::allowed_team(&bot.config.slack, Some(&command.team_id)) {
-        tracing::warn!(team = %command.team_id, "a Socket Mode command from a workspace that is not allowed");
+    let Some(Admitted::Command(command)) = admitted(&bot, Endpoint::Commands, serde_json::to_value(&event)) else {
         return Ok(response(Ack::Empty));
-    }
+    };
     let response_url = Some(command.response_url.clone());
     let worker = bot.clone();
     Ok(response(bot.in_time(response_url, async move { worker.slash_command(command).await }).await))
@@ -63,28 +61,18 @@ async fn on_command(
 
 async fn on_interaction(event: SlackInteractionEvent, _client: Client, states: SlackClientEventsUserState) -> UserCallbackResult<()> {
     let Some(bot) = bot(&states).await else { return Ok(()) };
-    let interaction = match serde_json::to_string(&event)
-        .map_err(|e| e.to_string())
-        .and_then(|json| Interaction::from_json(&json).map_err(|e| e.to_string()))
-    {
-        Ok(interaction) => interaction,
-        Err(error) => {
-            tracing::warn!(%error, "a Socket Mode interaction that cannot be read");
-            return Ok(());
-        }
-    };
-    let (team, _) = interaction.origin();
-    if !crate::server::allowed_team(&bot.config.slack, team) {
-        tracing::warn!("a Socket Mode interaction from a workspace or app that is not allowed");
+    let Some(Admitted::Interaction(interaction)) = admitted(&bot, Endpoint::Interactions, serde_json::to_value(&event)) else {
         return Ok(());
-    }
+    };
     let worker = bot.clone();
     bot.in_time(None, async move { worker.interaction(interaction).await }).await;
     Ok(())
 }
 
-async fn on_push(_event: SlackPushEventCallback, _client: Client, _states: SlackClientEventsUserState) -> UserCallbackResult<()> {
-    // Events (mentions, the Home tab) come with a later version; acknowledged.
+async fn on_push(event: SlackPushEventCallback, _client: Client, states: SlackClientEventsUserState) -> UserCallbackResult<()> {
+    let Some(bot) = bot(&states).await else { return Ok(()) };
+    // Events (mentions, the Home tab) come with a later version; admitted and acknowledged.
+    let _ = admitted(&bot, Endpoint::Events, serde_json::to_value(&event));
     Ok(())
 }
 

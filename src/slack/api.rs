@@ -4,18 +4,16 @@
 
 use std::time::Duration;
 
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use slack_morphism::errors::SlackClientError;
-use slack_morphism::prelude::{SlackClientHyperConnector, SlackClientSession};
+use slack_morphism::prelude::SlackClientSession;
 use slack_morphism::{ClientResult, SlackApiToken, SlackApiTokenValue, SlackClient};
 
 use super::blocks::Message;
 use crate::domain::{ChannelId, UserGroupId, UserId};
 
-type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+type Connector = super::connector::CappedConnector;
 
 /// Slack error codes that will not go away by retrying.
 const PERMANENT: &[&str] = &[
@@ -86,7 +84,8 @@ impl SlackError {
     pub fn is_permanent(&self) -> bool {
         match &self.kind {
             SlackErrorKind::Api(code) => PERMANENT.contains(&code.as_str()),
-            SlackErrorKind::Http(status) => (400..500).contains(status) && *status != 429 && *status != 408,
+            // A redirect is never followed, so asking again cannot help either.
+            SlackErrorKind::Http(status) => (300..500).contains(status) && *status != 429 && *status != 408,
             SlackErrorKind::Disallowed => true,
             SlackErrorKind::RateLimited(_) | SlackErrorKind::Transport | SlackErrorKind::Timeout => false,
         }
@@ -246,10 +245,14 @@ impl SlackApi {
         timeout: Duration,
     ) -> std::io::Result<SlackApi> {
         crate::tls::install_crypto_provider();
-        let https = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().enable_http2().build();
-        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'));
-        let http =
-            reqwest::Client::builder().timeout(timeout).connect_timeout(Duration::from_secs(3)).build().map_err(std::io::Error::other)?;
+        // No redirect is followed, by the Web API calls or by answers to a
+        // `response_url`: a 3xx is a failure, and its target is never posted to.
+        let http = crate::http_limits::client_builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let connector = super::connector::CappedConnector::new(http.clone(), api_url, crate::http_limits::DEFAULT_MAX_ANSWER);
         Ok(SlackApi {
             client: SlackClient::new(connector),
             token: SlackApiToken::new(SlackApiTokenValue::new(bot_token.expose_secret().to_owned())),
@@ -386,8 +389,15 @@ impl SlackApi {
                 response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).map(Duration::from_secs);
             return Err(SlackError { method: METHOD, kind: SlackErrorKind::RateLimited(retry_after), detail: String::new() });
         }
+        if (300..400).contains(&status) {
+            return Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: "a redirect, not followed".into() });
+        }
         if !(200..300).contains(&status) {
-            let text = response.text().await.unwrap_or_default();
+            // The start of the answer is enough to say why; the rest is never read.
+            let text = match crate::http_limits::read_capped(response, 4096).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(_) => String::new(),
+            };
             return Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: text.chars().take(100).collect() });
         }
         Ok(())

@@ -31,6 +31,9 @@ pub fn escape(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            // Foreign text (Tailer's answers, names) cannot reorder or hide what
+            // follows: a format character shows as the replacement character.
+            c if crate::commands::is_format_character(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -288,6 +291,11 @@ mod tests {
     #[test]
     fn escaping_defuses_mentions_and_links() {
         assert_eq!(escape("<!channel> & <https://evil|click>"), "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;");
+    }
+
+    #[test]
+    fn foreign_format_characters_show_as_replacement_characters() {
+        assert_eq!(escape("job \u{202E}deliaf\u{200B} ok"), "job \u{FFFD}deliaf\u{FFFD} ok");
     }
 
     #[test]

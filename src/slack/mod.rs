@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod blocks;
+pub mod connector;
 pub mod payload;
 pub mod standin;
 pub mod verify;

@@ -26,6 +26,8 @@ pub struct ClientOptions {
     pub max_retries: usize,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// The largest answer read; a larger one is refused as undecodable, unread.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ClientOptions {
@@ -36,6 +38,7 @@ impl Default for ClientOptions {
             max_retries: 3,
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(5),
+            max_response_bytes: crate::http_limits::DEFAULT_MAX_ANSWER,
         }
     }
 }
@@ -52,13 +55,23 @@ pub enum LaunchError {
     OutcomeUnknown(TailerError),
 }
 
-/// A client for one Tailer API base URL.
-#[derive(Debug, Clone)]
+/// A client for one Tailer API base URL. `Debug` shows neither the token nor any
+/// credentials in the URL.
+#[derive(Clone)]
 pub struct TailerClient {
     http: reqwest::Client,
     base_url: String,
     tokens: Arc<TokenSource>,
     options: ClientOptions,
+}
+
+impl std::fmt::Debug for TailerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TailerClient")
+            .field("base_url", &crate::config::redact_url(&self.base_url))
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -77,7 +90,8 @@ struct AckAnswer {
 impl TailerClient {
     /// Builds a client; `base_url` without a trailing slash is expected, one is tolerated.
     pub fn new(base_url: &str, tokens: Arc<TokenSource>, options: ClientOptions) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        // No redirect is followed: the bearer token goes to the configured base only.
+        let http = crate::http_limits::client_builder()
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("tailerbot/", env!("CARGO_PKG_VERSION")))
@@ -233,7 +247,19 @@ impl TailerClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|e| transport_error(action, &e))?;
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = match crate::http_limits::read_capped(response, self.options.max_response_bytes).await {
+            Ok(bytes) => bytes,
+            Err(crate::http_limits::ReadError::Transport(e)) => return Err(transport_error(action, &e)),
+            Err(crate::http_limits::ReadError::TooLarge { limit }) => {
+                let what = format!("an answer larger than {} (tailer.max_response_bytes), left unread", crate::http_limits::size(limit));
+                return Err(TailerError::new(action, ErrorKind::Undecodable, Some(status), what));
+            }
+        };
+        if (300..400).contains(&status) {
+            let to = excerpt(location.as_deref().unwrap_or_default().as_bytes());
+            return Err(TailerError::new(action, ErrorKind::BadRequest, Some(status), format!("a redirect (to {to}), not followed")));
+        }
         if (200..300).contains(&status) {
             Ok(bytes)
         } else {
@@ -253,8 +279,9 @@ fn transport_error(action: TailerAction, error: &reqwest::Error) -> TailerError 
         // The connection broke after the request may have been sent.
         ErrorKind::Timeout
     };
-    // reqwest's message names the URL (no secret in it) and the cause.
+    // reqwest's message may name the URL: shown without credentials.
     let detail = std::error::Error::source(error).map(|s| s.to_string()).unwrap_or_else(|| error.to_string());
+    let detail = crate::config::redact_urls_in(&detail);
     TailerError::new(action, kind, None, detail)
 }
 
@@ -269,19 +296,25 @@ fn decode<T: DeserializeOwned>(action: TailerAction, bytes: &[u8]) -> Result<T, 
 }
 
 /// `{"results": [...]}`: items without a usable `run_id` or `status` are skipped (and
-/// logged), a missing or non-list `results` makes the answer undecodable.
+/// logged once for the whole answer, with their count and the first reason), a missing or
+/// non-list `results` makes the answer undecodable.
 fn parse_run_list(action: TailerAction, value: serde_json::Value) -> Result<Vec<RunItem>, TailerError> {
     let Some(serde_json::Value::Array(items)) = value.get("results") else {
         return Err(TailerError::new(action, ErrorKind::Undecodable, Some(200), "the answer has no `results` list"));
     };
     let mut runs = Vec::with_capacity(items.len());
+    let (mut skipped, mut first_reason) = (0usize, None);
     for item in items {
         match serde_json::from_value::<RunItem>(item.clone()) {
             Ok(run) => runs.push(run),
             Err(e) => {
-                tracing::warn!(%action, error = %e, "skipping a run item Tailer sent without a usable run_id or status")
+                skipped += 1;
+                first_reason.get_or_insert_with(|| e.to_string());
             }
         }
+    }
+    if let Some(reason) = first_reason {
+        tracing::warn!(%action, skipped, kept = runs.len(), first_reason = %reason, "skipped run items Tailer sent without a usable run_id or status");
     }
     Ok(runs)
 }

@@ -42,7 +42,8 @@ pub fn render_card(job: &Job, card: &CardRow, item: Option<&RunItem>, final_stat
         m.context(note);
     }
     if final_status {
-        let mut buttons = vec![Button::new("Launch again", "launch_again", job.name.as_str())];
+        // Both name the run, so that a click is bound to the card's channel.
+        let mut buttons = vec![Button::new("Launch again", "launch_again", &format!("{} {}", job.name, card.run_id))];
         if status.as_ref().is_some_and(RunStatus::is_failure) {
             buttons.push(Button::new("Mark as checked", "mark_checked", &format!("{} {}", job.name, card.run_id)).primary());
         }

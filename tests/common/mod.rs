@@ -62,6 +62,7 @@ pub fn quick_options() -> ClientOptions {
         max_retries: 3,
         min_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
+        max_response_bytes: tailerbot::http_limits::DEFAULT_MAX_ANSWER,
     }
 }
 
@@ -98,8 +99,10 @@ pub async fn post_signed(http: &reqwest::Client, url: &str, secret: &str, ts: i6
 /// [`post_signed`], for a server that may die before it answers.
 pub async fn try_post_signed(http: &reqwest::Client, url: &str, secret: &str, ts: i64, body: String) -> reqwest::Result<reqwest::Response> {
     let signature = tailerbot::slack::verify::Verifier::new(SecretString::from(secret)).sign(ts, body.as_bytes());
+    // As Slack sends them: events as JSON, commands and clicks as forms.
+    let content_type = if url.ends_with("/slack/events") { "application/json" } else { "application/x-www-form-urlencoded" };
     http.post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", content_type)
         .header("x-slack-request-timestamp", ts.to_string())
         .header("x-slack-signature", signature)
         .body(body)

@@ -81,7 +81,9 @@ impl PausedBot {
             bot,
             workers,
             clock,
-            http: reqwest::Client::new(),
+            // A new connection per request: when the test moves time on, the bot closes
+            // idle connections (after 10 s, as any server), and a pooled one would be stale.
+            http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             verifier: Verifier::new(SecretString::from(SECRET)),
             triggers: std::sync::atomic::AtomicU64::new(1),
             _dir: dir,

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tailerbot::slack::payload::{Interaction, MAX_TEXT_CHARS, SlashCommand, form_fields};
+use tailerbot::slack::payload::{Interaction, MAX_TEXT_CHARS, SlashCommand, form_fields, form_fields_metered};
 use tailerbot::slack::verify::{SignatureError, Verifier};
 use tailerbot::tailer::{RunItem, parse_duration, parse_timestamp};
 
@@ -115,6 +115,23 @@ fn fields_of(body: &[u8]) -> Vec<(String, String)> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: crate::cases(200), ..ProptestConfig::default() })]
+
+    /// The attack that parsing before verifying allowed: thousands of distinct short
+    /// keys. The decoder's work (bytes visited, keys looked up) stays within a constant
+    /// times the body's length, however many keys there are; a duplicate check that
+    /// compared each key with every earlier one would grow with their square.
+    #[test]
+    fn the_form_decoder_works_in_time_linear_in_the_body(keys in 1usize..6000, value_len in 0usize..4, garbage in prop::collection::vec(any::<u8>(), 0..512)) {
+        let value = "v".repeat(value_len);
+        let mut body: Vec<u8> = (0..keys).flat_map(|i| format!("k{i}={value}&").into_bytes()).collect();
+        let mut work = 0;
+        let _ = form_fields_metered(&body, &mut work);
+        prop_assert!(work <= 8 * body.len() as u64 + 8, "{} keys, {} bytes: {} units of work", keys, body.len(), work);
+        body.extend_from_slice(&garbage);
+        let mut work = 0;
+        let _ = form_fields_metered(&body, &mut work);
+        prop_assert!(work <= 8 * body.len() as u64 + 8, "with garbage: {} bytes, {} units", body.len(), work);
+    }
 
     #[test]
     fn any_form_body_decodes_to_a_command_with_checked_shapes_or_an_error(body in form_body()) {

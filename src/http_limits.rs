@@ -1,0 +1,48 @@
+//! What every HTTP client of the bot shares: answers read in pieces up to a cap (a
+//! 300 MB answer must not cost 300 MB), and no redirect followed (a redirect would take
+//! a request, with its token or its answer, somewhere the bot never chose).
+
+use bytes::{Bytes, BytesMut};
+
+/// The default cap on an answer read from Tailer or Slack.
+pub const DEFAULT_MAX_ANSWER: usize = 8 * 1024 * 1024;
+
+/// Why an answer was not read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Larger than the cap (announced by `Content-Length`, or found while reading).
+    TooLarge { limit: usize },
+    /// The connection broke or timed out while reading.
+    Transport(reqwest::Error),
+}
+
+/// Reads `response`'s body, giving up as soon as it passes `limit` bytes.
+pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Bytes, ReadError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(ReadError::TooLarge { limit });
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A client builder that follows no redirect: a 3xx is an answer like any other.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
+}
+
+/// A size for people: `8 MiB`, `512 KiB`, `100 bytes`.
+pub fn size(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
