@@ -237,24 +237,26 @@ async fn serve() -> ExitCode {
     };
     let addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), settings.port);
     let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    // What a library's error says is not ours to vouch for: any URL credentials in it
+    // are taken out before it is printed.
     let app = match crate::server::Application::build(&settings, config, clock, addr).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::config::redact_urls_in(&format!("{e:#}")));
             return ExitCode::from(2);
         }
     };
     match app.run_until(crate::server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::config::redact_urls_in(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
 }
 
 async fn healthcheck(url: &str) -> ExitCode {
-    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build() {
+    let client = match crate::http_limits::client_builder().timeout(std::time::Duration::from_secs(3)).build() {
         Ok(client) => client,
         Err(e) => {
             eprintln!("unhealthy: {e}");
