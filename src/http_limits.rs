@@ -31,6 +31,19 @@ pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Resul
     Ok(body.freeze())
 }
 
+/// The first `limit` bytes of `response`'s body (fewer when it is shorter or breaks):
+/// enough to say why a call failed, without reading the rest.
+pub async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Bytes {
+    let mut body = BytesMut::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            _ => break,
+        }
+    }
+    body.freeze()
+}
+
 /// A client builder that follows no redirect: a 3xx is an answer like any other.
 pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())

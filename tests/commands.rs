@@ -252,7 +252,7 @@ async fn a_broken_database_is_a_clear_answer_not_a_5xx() {
     bot.bot.store.close().await;
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 200);
-    assert!(text_of(&body).contains("cannot reach my database"), "{body}");
+    assert!(text_of(&body).contains("database is unavailable") && text_of(&body).contains("did nothing"), "{body}");
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
     assert_eq!(bot.http.get(format!("{}/readyz", bot.url)).send().await.unwrap().status(), 503);
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Ack, Bot, Context, render, targets};
+use super::{Ack, Audit, Bot, Context, render, targets};
 use crate::commands::{SubscriptionFilter, Target};
 use crate::config::Job;
 use crate::domain::{Action, RunId};
@@ -24,7 +24,7 @@ impl Bot {
             Ok(false) => Ack::note(&format!("This channel already follows run `{}`.", escape(run.as_str()))),
             Err(error) => {
                 tracing::error!(%error, "cannot start a watch");
-                Ack::note(&format!(":warning: My database is unavailable right now; nothing was done. (ref `{}`)", ctx.reference))
+                Ack::store_unavailable(&ctx.reference)
             }
         }
     }
@@ -35,21 +35,18 @@ impl Bot {
             Ok(false) => Ack::note(&format!("This channel does not follow run `{}`.", escape(run.as_str()))),
             Err(error) => {
                 tracing::error!(%error, "cannot stop a watch");
-                Ack::note(&format!(":warning: My database is unavailable right now; nothing was done. (ref `{}`)", ctx.reference))
+                Ack::store_unavailable(&ctx.reference)
             }
         }
     }
 
     /// The jobs of a target this person may (un)subscribe to; the error is for the user.
-    async fn subscribable(&self, ctx: &Context, target: &Target, action: Action) -> Result<Vec<Job>, Ack> {
+    async fn subscribable(self: &Arc<Self>, ctx: &Context, target: &Target, action: Action) -> Result<Vec<Job>, Ack> {
         let jobs = targets::jobs(&self.config, target).map_err(|m| Ack::note(&m))?;
-        let mut denied = Vec::new();
-        for job in &jobs {
-            if !self.decide(&ctx.user, &ctx.channel, action, Some(job)).await.allowed() {
-                denied.push(render::job_label(job));
-            }
+        match self.authorize(ctx, action, &jobs, Audit::No).await {
+            Ok(_) => Ok(jobs.into_iter().cloned().collect()),
+            Err(denial) => Err(self.refuse(&denial)),
         }
-        if denied.is_empty() { Ok(jobs.into_iter().cloned().collect()) } else { Err(self.denial(action, &denied.join(", "))) }
     }
 
     pub(super) async fn subscribe(self: &Arc<Self>, ctx: Context, target: &Target, filter: SubscriptionFilter) -> Ack {
@@ -68,7 +65,7 @@ impl Bot {
             Ok(new) => new,
             Err(error) => {
                 tracing::error!(%error, "cannot store a subscription");
-                return Ack::note(&format!(":warning: My database is unavailable right now; nothing was done. (ref `{}`)", ctx.reference));
+                return Ack::store_unavailable(&ctx.reference);
             }
         };
         let what = match filter {
@@ -109,7 +106,7 @@ impl Bot {
         }
     }
 
-    pub(super) async fn unsubscribe(&self, ctx: &Context, target: &Target) -> Ack {
+    pub(super) async fn unsubscribe(self: &Arc<Self>, ctx: &Context, target: &Target) -> Ack {
         if let Err(ack) = self.subscribable(ctx, target, Action::Unsubscribe).await {
             return ack;
         }
@@ -125,7 +122,7 @@ impl Bot {
             )),
             Err(error) => {
                 tracing::error!(%error, "cannot remove a subscription");
-                Ack::note(&format!(":warning: My database is unavailable right now; nothing was done. (ref `{}`)", ctx.reference))
+                Ack::store_unavailable(&ctx.reference)
             }
         }
     }
@@ -150,7 +147,7 @@ impl Bot {
             }
             Err(error) => {
                 tracing::error!(%error, "cannot read subscriptions");
-                Ack::note(&format!(":warning: My database is unavailable right now. (ref `{}`)", ctx.reference))
+                Ack::store_unavailable(&ctx.reference)
             }
         }
     }

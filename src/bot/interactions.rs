@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
-use super::{Ack, Bot, Context, Plan, reference, render};
-use crate::access::Verdict;
+use super::{Ack, Audit, Bot, Context, Plan, reference, render};
+
 use crate::config::Job;
 use crate::domain::{ChannelId, UserId};
 use crate::slack::api::ResponseBody;
@@ -41,7 +41,9 @@ impl Bot {
                 return Ack::Empty;
             }
         };
-        let span = tracing::info_span!("click", action_id = %click.action_id, user = %click.user_id);
+        // One reference for what the clicker is told and for the log lines of this click.
+        let reference = reference();
+        let span = tracing::info_span!("click", reference = %reference, action_id = %click.action_id, user = %click.user_id);
         async {
             match self.store.first_time(&format!("trigger:{}", click.trigger_id), self.now_ms()).await {
                 Ok(true) => {}
@@ -51,13 +53,13 @@ impl Bot {
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot record the click");
-                    return Ack::note(":warning: I cannot reach my database right now, so I did nothing. Please try again in a minute.");
+                    return Ack::store_unavailable(&reference);
                 }
             }
             match click.action_id.as_str() {
-                "confirm" => self.decide_confirmation(click, ConfirmationState::Confirmed).await,
-                "cancel" => self.decide_confirmation(click, ConfirmationState::Cancelled).await,
-                "launch_again" | "mark_checked" => self.card_button(click).await,
+                "confirm" => self.decide_confirmation(click, ConfirmationState::Confirmed, reference).await,
+                "cancel" => self.decide_confirmation(click, ConfirmationState::Cancelled, reference).await,
+                "launch_again" | "mark_checked" => self.card_button(click, reference).await,
                 other => {
                     tracing::warn!(action_id = %other, "a click on a button the bot does not know");
                     Ack::Empty
@@ -68,13 +70,13 @@ impl Bot {
         .await
     }
 
-    async fn decide_confirmation(self: &Arc<Self>, click: BlockAction, to: ConfirmationState) -> Ack {
+    async fn decide_confirmation(self: &Arc<Self>, click: BlockAction, to: ConfirmationState, reference: String) -> Ack {
         let confirmation = match self.store.confirmation(&click.value).await {
             Ok(Some(c)) => c,
             Ok(None) => return Ack::note("This confirmation does not exist (any more)."),
             Err(error) => {
                 tracing::error!(%error, "cannot read the confirmation");
-                return Ack::note(":warning: I cannot reach my database right now, so I did nothing.");
+                return Ack::store_unavailable(&reference);
             }
         };
         let request = &confirmation.request;
@@ -93,7 +95,7 @@ impl Bot {
             channel: channel.clone(),
             team: request.team_id.clone(),
             response_url: click.response_url.clone(),
-            reference: reference(),
+            reference,
         };
         let Some(action) = plan.action() else {
             return Ack::Empty;
@@ -108,11 +110,17 @@ impl Bot {
                 self.audit(self.entry(&clicker_ctx, action, Some(job), AuditOutcome::Denied, detail.clone(), None)).await;
             }
             tracing::warn!(clicked = %elsewhere, confirmation = %request.id, "refused a confirmation click from another place");
-            return Ack::note(&format!(
-                ":no_entry: This confirmation was asked in <#{}>; it can only be {} there, so nothing was done.",
-                request.channel_id,
-                if to == ConfirmationState::Cancelled { "cancelled" } else { "confirmed" }
-            ));
+            let done = if to == ConfirmationState::Cancelled { "cancelled" } else { "confirmed" };
+            return Ack::note(&if click.team_id.as_str() == request.team_id {
+                format!(
+                    ":no_entry: This confirmation was asked in <#{}>; it can only be {done} there, so nothing was done.",
+                    request.channel_id
+                )
+            } else {
+                format!(
+                    ":no_entry: This confirmation was asked in another workspace; it can only be {done} from that workspace, so nothing was done."
+                )
+            });
         }
         if jobs.len() != plan.jobs.len() {
             self.audit(self.entry(
@@ -133,19 +141,10 @@ impl Bot {
                     ":raised_hand: This needs a second person: someone other than you, whom the rules allow, must confirm it.",
                 );
             }
-            for job in &jobs {
-                if !matches!(self.decide(clicker, &channel, action, Some(job)).await, Verdict::Allow { .. }) {
-                    self.audit(self.entry(
-                        &clicker_ctx,
-                        action,
-                        Some(job),
-                        AuditOutcome::Denied,
-                        format!("{} a confirmation of: {}", verb(to), plan_detail(&plan)),
-                        None,
-                    ))
-                    .await;
-                    return self.denial(action, &format!("{} (so you cannot {} it)", render::job_label(job), verb(to)));
-                }
+            let detail = format!("{} a confirmation of: {}", verb(to), plan_detail(&plan));
+            if let Err(mut denial) = self.authorize(&clicker_ctx, action, &job_refs, Audit::Denials { detail: &detail }).await {
+                denial.what = format!("{} (so you cannot {} it)", denial.what, verb(to));
+                return self.refuse(&denial);
             }
         }
 
@@ -163,7 +162,7 @@ impl Bot {
         match decision {
             Err(error) => {
                 tracing::error!(%error, "cannot record the decision");
-                Ack::note(":warning: I cannot reach my database right now, so I did nothing.")
+                Ack::store_unavailable(&ctx.reference)
             }
             Ok(Decision::NotFound) => Ack::note("This confirmation does not exist (any more)."),
             Ok(Decision::AlreadyDecided(c)) => Ack::note(&already(&c)),
@@ -232,7 +231,7 @@ impl Bot {
     ///
     /// A button acts only in the channel of the card it belongs to: its value names the
     /// run, and the bot must have posted that run's card in the click's channel.
-    async fn card_button(self: &Arc<Self>, click: BlockAction) -> Ack {
+    async fn card_button(self: &Arc<Self>, click: BlockAction, reference: String) -> Ack {
         let mut words = click.value.split_whitespace();
         let job = words.next().and_then(|j| crate::domain::JobName::parse(j).ok());
         let run = words.next().and_then(|r| crate::domain::RunId::parse(r).ok());
@@ -240,9 +239,11 @@ impl Bot {
             // Cards posted before buttons named their run: the run is unknown, so the
             // place cannot be checked.
             tracing::warn!(value = %click.value, "a card button without a run: not acted on");
+            let name = click.value.split_whitespace().next().and_then(|j| crate::domain::JobName::parse(j).ok());
+            let name = name.as_ref().map_or("JOB", |n| n.as_str());
             return Ack::note(&format!(
                 ":warning: This button is from an older card and cannot be used any more; nothing was done. Type `/tailer {}` instead.",
-                if click.action_id == "launch_again" { "launch JOB" } else { "mark JOB RUN_ID CHECKED" }
+                if click.action_id == "launch_again" { format!("launch {name}") } else { format!("mark {name} RUN_ID CHECKED") }
             ));
         };
         let command = match click.action_id.as_str() {
@@ -258,11 +259,12 @@ impl Bot {
             channel: channel.clone(),
             team: click.team_id.to_string(),
             response_url: click.response_url.clone(),
-            reference: reference(),
+            reference,
         };
+        // The card names the run's job as the bot knows it; the button's word must agree.
         match self.store.card_posted_in(run.as_str(), channel.as_str()).await {
-            Ok(true) => self.write(ctx, command).await,
-            Ok(false) => {
+            Ok(Some(card_job)) if card_job == command_job(&command) => self.write(ctx, command).await,
+            Ok(_) => {
                 let action = command.action();
                 let job = self.config.job(command_job(&command)).cloned();
                 let detail = format!("{} — a card button for run {run} clicked where the bot posted no card of it", click.action_id);
@@ -272,7 +274,7 @@ impl Bot {
             }
             Err(error) => {
                 tracing::error!(%error, "cannot check where the card was posted");
-                Ack::note(":warning: I cannot reach my database right now, so I did nothing. Please try again in a minute.")
+                Ack::store_unavailable(&ctx.reference)
             }
         }
     }

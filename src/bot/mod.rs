@@ -3,6 +3,7 @@
 //! after it, on the task tracker that shutdown drains, and comes back through the
 //! `response_url` or the Web API.
 
+mod authorize;
 mod execute;
 mod follow;
 mod interactions;
@@ -18,13 +19,14 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+pub use authorize::{Audit, Authorized, Denial};
 pub use writes::Plan;
 
-use crate::access::{self, GroupCache, Verdict};
+use crate::access::GroupCache;
 use crate::clock::SharedClock;
 use crate::commands;
 use crate::config::{Config, Job};
-use crate::domain::{Action, ChannelId, UserId};
+use crate::domain::{ChannelId, UserId};
 use crate::slack::api::{ResponseBody, SlackApi};
 use crate::slack::blocks::Message;
 use crate::slack::payload::SlashCommand;
@@ -88,6 +90,12 @@ impl Ack {
 
     fn note(text: &str) -> Ack {
         Ack::ephemeral(render::note(text))
+    }
+
+    /// The one answer when the store cannot be reached: nothing was done (a write, a
+    /// click) or nothing can be said (a read), and the reference to find the log line.
+    fn store_unavailable(reference: &str) -> Ack {
+        Ack::note(&render::store_unavailable(reference))
     }
 }
 
@@ -163,10 +171,7 @@ impl Bot {
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot record the request");
-                    return Ack::note(&format!(
-                        ":warning: I cannot reach my database right now, so I did nothing. Please try again in a minute. (ref `{}`)",
-                        ctx.reference
-                    ));
+                    return Ack::store_unavailable(&ctx.reference);
                 }
             }
             // Another app's command, or this one renamed in Slack without the manifest:
@@ -190,12 +195,6 @@ impl Bot {
         }
         .instrument(span)
         .await
-    }
-
-    /// The rules' answer for one person, action and job (or no job).
-    pub async fn decide(&self, user: &UserId, channel: &ChannelId, action: Action, job: Option<&Job>) -> Verdict {
-        let request = access::Request { user, channel, action, environment: job.map(|j| &j.job.environment) };
-        access::decide(&self.config.rules, request, &self.groups).await
     }
 
     /// Follows a run in a channel: a card now, a thread reply at each change. False when
@@ -228,13 +227,13 @@ impl Bot {
         Ok(started)
     }
 
-    /// "You may not ..." without showing the rules.
-    fn denial(&self, action: Action, what: &str) -> Ack {
+    /// The answer to a [`Denial`], with where to ask for access.
+    fn refuse(&self, denial: &Denial) -> Ack {
         let ask = match &self.config.slack.audit_channel {
             Some(channel) => format!("ask in <#{channel}> or the people who run this bot"),
             None => "ask the people who run this bot".to_owned(),
         };
-        Ack::note(&format!(":no_entry: You may not *{action}* {what} here. Access is decided by the bot's rules; if you need it, {ask}."))
+        denial.answer(&ask)
     }
 
     /// Queues Slack writes durably and wakes the delivery worker. Should the store be

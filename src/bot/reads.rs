@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::{Ack, Bot, Context, render, targets};
+use super::{Ack, Audit, Bot, Context, render, targets};
 use crate::commands::Command;
 use crate::config::Job;
 use crate::domain::Action;
@@ -36,9 +36,11 @@ impl Bot {
         let checked_per_job =
             matches!(action, Action::Help | Action::Jobs | Action::Running | Action::Audit | Action::Subscribe | Action::Unsubscribe)
                 || (action == Action::Status && job.is_none());
-        if (!checked_per_job || job.is_some()) && !self.decide(&ctx.user, &ctx.channel, action, job.as_ref()).await.allowed() {
-            let what = job.as_ref().map(render::job_label).unwrap_or_else(|| "anything".into());
-            return self.denial(action, &what);
+        if !checked_per_job || job.is_some() {
+            let jobs: Vec<&Job> = job.iter().collect();
+            if let Err(denial) = self.authorize(&ctx, action, &jobs, Audit::No).await {
+                return self.refuse(&denial);
+            }
         }
         match command {
             Command::Help(None) => Ack::ephemeral(render::help()),
@@ -49,8 +51,10 @@ impl Bot {
                     Some(job) => job,
                     None => match self.store.known_run(run.as_str()).await {
                         Ok(Some(known)) => match self.config.job(&known.job) {
-                            Some(job) if self.decide(&ctx.user, &ctx.channel, action, Some(job)).await.allowed() => job.clone(),
-                            Some(job) => return self.denial(action, &render::job_label(job)),
+                            Some(job) => match self.authorize(&ctx, action, &[job], Audit::No).await {
+                                Ok(_) => job.clone(),
+                                Err(denial) => return self.refuse(&denial),
+                            },
                             None => {
                                 return Ack::note(&format!("Run `{run}` belongs to `{}`, which is no longer in the catalog.", known.job));
                             }
@@ -99,12 +103,7 @@ impl Bot {
                 Ack::Empty
             }
             Command::Running { configuration_type } => {
-                let mut visible = Vec::new();
-                for job in &self.config.jobs {
-                    if self.decide(&ctx.user, &ctx.channel, action, Some(job)).await.allowed() {
-                        visible.push(job.clone());
-                    }
-                }
+                let visible: Vec<Job> = self.visible(&ctx, action, &self.config.jobs).await.into_iter().cloned().collect();
                 let bot = self.clone();
                 let reference = ctx.reference.clone();
                 self.after_ack(ctx, async move {
@@ -119,14 +118,12 @@ impl Bot {
                     for entry in entries {
                         let job = entry.job.as_deref().and_then(|j| self.config.job(j));
                         let allowed = match (job, entry.job.is_some()) {
-                            (Some(job), _) => self.decide(&ctx.user, &ctx.channel, action, Some(job)).await.allowed(),
+                            (Some(job), _) => !self.visible(&ctx, action, [job]).await.is_empty(),
                             (None, false) => true,
                             // A job no longer in the catalog: its environment decides.
                             (None, true) => {
                                 let env = entry.environment.as_deref().and_then(|e| crate::domain::Environment::parse(e).ok());
-                                let request =
-                                    crate::access::Request { user: &ctx.user, channel: &ctx.channel, action, environment: env.as_ref() };
-                                crate::access::decide(&self.config.rules, request, &self.groups).await.allowed()
+                                self.allowed_in(&ctx, action, env.as_ref()).await
                             }
                         };
                         if allowed && visible.len() < AUDIT_LINES as usize {
@@ -137,7 +134,7 @@ impl Bot {
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot read the audit trail");
-                    Ack::note(&format!(":warning: My database is unavailable right now. (ref `{}`)", ctx.reference))
+                    Ack::store_unavailable(&ctx.reference)
                 }
             },
             Command::Doctor => {
@@ -160,18 +157,20 @@ impl Bot {
 
     async fn jobs(&self, ctx: &Context, filter: Option<&str>) -> Ack {
         let needle = filter.map(str::to_ascii_lowercase);
-        let mut visible: Vec<&Job> = Vec::new();
-        for job in &self.config.jobs {
-            let matches = needle.as_deref().is_none_or(|n| {
-                job.name.as_str().to_ascii_lowercase().contains(n)
-                    || job.job.environment.as_str().eq_ignore_ascii_case(n)
-                    || job.tags.iter().any(|t| t.eq_ignore_ascii_case(n))
-                    || job.description.as_deref().is_some_and(|d| d.to_ascii_lowercase().contains(n))
-            });
-            if matches && self.decide(&ctx.user, &ctx.channel, Action::Jobs, Some(job)).await.allowed() {
-                visible.push(job);
-            }
-        }
+        let matching: Vec<&Job> = self
+            .config
+            .jobs
+            .iter()
+            .filter(|job| {
+                needle.as_deref().is_none_or(|n| {
+                    job.name.as_str().to_ascii_lowercase().contains(n)
+                        || job.job.environment.as_str().eq_ignore_ascii_case(n)
+                        || job.tags.iter().any(|t| t.eq_ignore_ascii_case(n))
+                        || job.description.as_deref().is_some_and(|d| d.to_ascii_lowercase().contains(n))
+                })
+            })
+            .collect();
+        let visible = self.visible(ctx, Action::Jobs, matching).await;
         Ack::ephemeral(render::jobs(&visible, filter))
     }
 

@@ -53,6 +53,11 @@ pub fn job_label(job: &Job) -> String {
 }
 
 /// An ephemeral-style message of one section.
+/// The one text for a store that cannot be reached.
+pub fn store_unavailable(reference: &str) -> String {
+    format!(":warning: My database is unavailable right now, so I did nothing. Please try again in a minute. (ref `{reference}`)")
+}
+
 pub fn note(text: &str) -> Message {
     let mut m = Message::new(text);
     m.section(text);

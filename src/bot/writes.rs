@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Ack, Bot, CONFIRMATION_TTL, Context, render, targets};
-use crate::access::Verdict;
+use super::{Ack, Audit, Authorized, Bot, CONFIRMATION_TTL, Context, render, targets};
+
 use crate::commands::Command;
 use crate::config::Job;
 use crate::domain::Action;
@@ -164,24 +164,11 @@ impl Bot {
             Err(message) => return Ack::note(&message),
         };
         let plan = Plan::from_command(&command, &jobs);
-        let mut denied = Vec::new();
-        let (mut confirm, mut second_person) = (false, false);
-        for job in &jobs {
-            match self.decide(&ctx.user, &ctx.channel, action, Some(job)).await {
-                Verdict::Allow { confirm: c, second_person: s, .. } => {
-                    confirm |= c;
-                    second_person |= s;
-                }
-                Verdict::Deny { .. } => denied.push(*job),
-            }
-        }
-        if !denied.is_empty() {
-            for job in &denied {
-                self.audit(self.entry(&ctx, action, Some(job), AuditOutcome::Denied, plan.detail(), None)).await;
-            }
-            let names: Vec<String> = denied.iter().map(|j| render::job_label(j)).collect();
-            return self.denial(action, &names.join(", "));
-        }
+        let Authorized { confirm, second_person } =
+            match self.authorize(&ctx, action, &jobs, Audit::Denials { detail: &plan.detail() }).await {
+                Ok(authorized) => authorized,
+                Err(denial) => return self.refuse(&denial),
+            };
         // The same write twice within a minute (Enter pressed twice) is done once.
         let key = format!("write:{}:{}:{}", ctx.user, ctx.channel, plan.detail());
         match self.store.first_within(&key, self.now_ms(), DOUBLE_SUBMIT_WINDOW_MS).await {
@@ -195,7 +182,7 @@ impl Bot {
             }
             Err(error) => {
                 tracing::error!(%error, "cannot check for a double submit");
-                return Ack::note(&format!(":warning: I cannot reach my database right now, so I did nothing. (ref `{}`)", ctx.reference));
+                return Ack::store_unavailable(&ctx.reference);
             }
         }
         if confirm {
@@ -206,7 +193,7 @@ impl Bot {
         let journal = self.journal(&ctx, &plan, None, None);
         if let Err(error) = self.store.begin_write(&journal, &self.timers_for(&journal, &plan), self.now_ms()).await {
             tracing::error!(%error, "cannot note the write before making it");
-            return Ack::note(&format!(":warning: I cannot reach my database right now, so I did nothing. (ref `{}`)", ctx.reference));
+            return Ack::store_unavailable(&ctx.reference);
         }
         let bot = self.clone();
         let work_ctx = ctx.clone();
@@ -232,7 +219,7 @@ impl Bot {
         };
         if let Err(error) = self.store.create_confirmation(&stored).await {
             tracing::error!(%error, "cannot store the confirmation");
-            return Ack::note(&format!(":warning: I cannot reach my database right now, so I did nothing. (ref `{}`)", ctx.reference));
+            return Ack::store_unavailable(&ctx.reference);
         }
         for job in jobs {
             self.audit(self.entry(&ctx, action, Some(job), AuditOutcome::AwaitingConfirmation, plan.detail(), None)).await;

@@ -193,7 +193,7 @@ pub fn parse(text: &str) -> Result<Command, UsageError> {
         return Err(UsageError {
             verb: None,
             problem: format!(
-                "Your text contains an invisible formatting character ({}) that I do not accept, because it changes how the text reads in the channel and the audit trail: please type it again without it.",
+                "Your text contains an invisible formatting character, {}, that I do not accept, because it changes how the text reads in the channel and the audit trail: please type it again without it.",
                 format_character_name(c)
             ),
         });

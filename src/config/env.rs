@@ -71,30 +71,31 @@ impl std::fmt::Debug for Settings {
 }
 
 /// A URL without the credentials it may carry (`scheme://user:password@host` becomes
-/// `scheme://[redacted]@host`), for messages, logs and `Debug`. Text that holds URLs
-/// among other words is redacted with [`redact_urls_in`].
+/// `scheme://[redacted]@host`), for messages, logs and `Debug`. Everything up to the
+/// last `@` goes: a password may hold an unencoded `/`, and showing less of a URL with
+/// an `@` in its path is the safe mistake. Text that holds URLs among other words is
+/// redacted with [`redact_urls_in`].
 pub fn redact_url(url: &str) -> String {
-    redact_urls_in(url)
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
 }
 
-/// Every `scheme://userinfo@` in `text` with its userinfo replaced by `[redacted]`.
+/// Every URL in `text` (from its scheme to the next space, quote or closing bracket)
+/// redacted as [`redact_url`] does.
 pub fn redact_urls_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        // The authority ends at the first '/', '?', '#', whitespace or quote/bracket.
-        let end =
-            tail.find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ')' | '>' | ']') || c.is_whitespace()).unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(user_end) => {
-                out.push_str("[redacted]");
-                out.push_str(&tail[user_end..end]);
-            }
-            None => out.push_str(&tail[..end]),
-        }
-        rest = &tail[end..];
+        // The scheme: the letters just before `://`.
+        let scheme_start = rest[..at].rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))).map_or(0, |i| i + 1);
+        out.push_str(&rest[..scheme_start]);
+        let url_end = rest[at..]
+            .find(|c: char| matches!(c, '"' | '\'' | ')' | '>' | ']' | '`') || c.is_whitespace())
+            .map_or(rest.len(), |end| at + end);
+        out.push_str(&redact_url(&rest[scheme_start..url_end]));
+        rest = &rest[url_end..];
     }
     out.push_str(rest);
     out
@@ -225,10 +226,10 @@ mod tests {
         assert_eq!(redact_url("postgres://bot:hunter2@db:5432/bot"), "postgres://[redacted]@db:5432/bot");
         assert_eq!(redact_url("sqlite://tailerbot.db"), "sqlite://tailerbot.db");
         assert_eq!(redact_url("https://user:p%40ss@tailer.example.com/api?x=1"), "https://[redacted]@tailer.example.com/api?x=1");
-        assert_eq!(redact_url("https://tailer.example.com/a@b"), "https://tailer.example.com/a@b", "an @ in the path is no credential");
+        assert_eq!(redact_url("postgres://bot:pa/ss?x#y@db/bot"), "postgres://[redacted]@db/bot", "a password with a / is hidden too");
         assert_eq!(
-            redact_urls_in("error sending request for url (http://u:hunter2@127.0.0.1:9/x) and ftp://a:b@c"),
-            "error sending request for url (http://[redacted]@127.0.0.1:9/x) and ftp://[redacted]@c"
+            redact_urls_in("error sending request for url (http://u:hunter2@127.0.0.1:9/x) and ftp://a:b/c@d end"),
+            "error sending request for url (http://[redacted]@127.0.0.1:9/x) and ftp://[redacted]@d end"
         );
     }
 

@@ -212,11 +212,11 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Refu
         Err(_) => Err(Refusal::SlowBody),
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(error)) => {
-            // axum wraps http-body's `LengthLimitError` ("length limit exceeded").
-            let mut cause: Option<&dyn std::error::Error> = Some(&error);
+            // axum wraps http-body's `LengthLimitError`, somewhere in the chain.
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&error);
             let mut too_large = false;
             while let Some(current) = cause {
-                too_large |= current.to_string().contains("length limit");
+                too_large |= current.is::<http_body_util::LengthLimitError>();
                 cause = current.source();
             }
             Err(if too_large { Refusal::TooLarge } else { Refusal::BrokenBody })

@@ -1,23 +1,37 @@
 //! Serving HTTP/1.1 with limits a public endpoint needs: a connection whose request
-//! headers do not arrive within [`HEADER_READ_TIMEOUT`] is closed (hyper's timer; the
-//! body's own limit is the edge's), and at most `max_connections` are served at once:
-//! past it, new connections wait in the kernel's queue until one closes. What happens is
-//! logged once per cause (see [`crate::telemetry::first_or_summary`]), never once per
-//! connection, and counted at `/metrics`.
+//! headers do not arrive within [`HEADER_READ_TIMEOUT`] of its first byte (or of its
+//! opening) is closed (hyper's timer; the body's own limit is the edge's); a kept-alive
+//! connection that sends nothing after a request is kept [`KEEP_ALIVE_IDLE`], as proxies
+//! in front expect; and at most `max_connections` are served at once: past it, new
+//! connections wait in the kernel's queue until one closes. What happens is logged once
+//! per cause (see [`crate::telemetry::first_or_summary`]), never once per connection,
+//! and counted at `/metrics`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// How long a connection may take to send a request's headers (the first, or the next
-/// on a kept-alive connection).
+/// How long a connection may take to send a request's headers, from its opening or from
+/// the first byte of a later request.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a kept-alive connection may stay quiet after a request before it is closed
+/// (nginx's default; shorter than most proxies' pools would risk closing a connection
+/// just as a proxy reuses it).
+pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(75);
+/// How often a quiet kept-alive connection is looked at, to start the header clock when
+/// a request begins.
+const IDLE_CHECK: Duration = Duration::from_secs(2);
 /// Connections served at once, unless `MAX_CONNECTIONS` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
@@ -40,8 +54,6 @@ impl Default for Limits {
 pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, stop: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     loop {
         let permit = match permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -77,24 +89,180 @@ pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, sto
         };
         let _ = stream.set_nodelay(true);
         let watcher = graceful.watcher();
-        let http = http.clone();
-        let service = TowerToHyperService::new(app.clone());
-        metrics::gauge!("tailerbot_http_connections").increment(1.0);
+        let activity = Arc::new(Activity::default());
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(HeaderTimer { activity: activity.clone(), timeout: limits.header_read_timeout })
+            .header_read_timeout(limits.header_read_timeout);
+        let service = {
+            let (app, activity) = (app.clone(), activity.clone());
+            hyper::service::service_fn(move |request| {
+                activity.requests.fetch_add(1, Ordering::Relaxed);
+                tower::ServiceExt::oneshot(app.clone(), request)
+            })
+        };
         tokio::spawn(async move {
-            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let _open = OpenConnection::new(permit);
+            let connection = http.serve_connection(TokioIo::new(Counted { inner: stream, activity: activity.clone() }), service);
             if let Err(error) = watcher.watch(connection).await {
-                closed_with(&error);
+                closed_with(&error, activity.idle_closed.load(Ordering::Relaxed));
             }
-            metrics::gauge!("tailerbot_http_connections").decrement(1.0);
-            drop(permit);
         });
     }
     drop(listener);
     graceful.shutdown().await;
 }
 
+/// A connection being served: counted in the gauge, its slot given back when it ends,
+/// however it ends.
+struct OpenConnection {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl OpenConnection {
+    fn new(permit: tokio::sync::OwnedSemaphorePermit) -> OpenConnection {
+        metrics::gauge!("tailerbot_http_connections").increment(1.0);
+        OpenConnection { _permit: permit }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::gauge!("tailerbot_http_connections").decrement(1.0);
+    }
+}
+
+/// What a connection did, for its header timer.
+#[derive(Default)]
+struct Activity {
+    bytes_read: AtomicU64,
+    requests: AtomicU64,
+    /// Closed for staying quiet past [`KEEP_ALIVE_IDLE`] (not an attack).
+    idle_closed: AtomicBool,
+}
+
+/// The TCP stream, counting what it reads.
+struct Counted {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            self.activity.bytes_read.fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// hyper's header-read timer, taught to tell a kept-alive connection that is merely
+/// quiet (nothing read since the timer was set, after at least one request) from one
+/// that started a request and stalls. hyper sets the timer each time it waits for a
+/// request's head; that is the only timer of an HTTP/1 server.
+struct HeaderTimer {
+    activity: Arc<Activity>,
+    timeout: Duration,
+}
+
+impl hyper::rt::Timer for HeaderTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep_until(self.now() + duration)
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        let deadline = Instant::from_std(deadline);
+        Box::pin(HeaderSleep {
+            activity: self.activity.clone(),
+            armed_bytes: self.activity.bytes_read.load(Ordering::Relaxed),
+            quiet_until: None,
+            timeout: self.timeout,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            armed_at: deadline.checked_sub(self.timeout).unwrap_or(deadline),
+        })
+    }
+
+    fn now(&self) -> std::time::Instant {
+        Instant::now().into_std()
+    }
+}
+
+struct HeaderSleep {
+    activity: Arc<Activity>,
+    /// Bytes read when the timer was set.
+    armed_bytes: u64,
+    armed_at: Instant,
+    /// Set while a kept-alive connection is quiet: when it is closed for that.
+    quiet_until: Option<Instant>,
+    timeout: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::rt::Sleep for HeaderSleep {}
+
+impl Future for HeaderSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            ready!(self.sleep.as_mut().poll(cx));
+            let now = Instant::now();
+            let quiet = self.activity.bytes_read.load(Ordering::Relaxed) == self.armed_bytes;
+            let served = self.activity.requests.load(Ordering::Relaxed) > 0;
+            let next = match self.quiet_until {
+                // The head did not come in time: a new connection that sent nothing or
+                // part of a request, or a later request begun and stalled.
+                None if !(quiet && served) => return Poll::Ready(()),
+                None => {
+                    let until = self.armed_at + KEEP_ALIVE_IDLE;
+                    self.quiet_until = Some(until);
+                    until.min(now + IDLE_CHECK)
+                }
+                Some(until) if quiet => {
+                    if now >= until {
+                        self.activity.idle_closed.store(true, Ordering::Relaxed);
+                        return Poll::Ready(());
+                    }
+                    until.min(now + IDLE_CHECK)
+                }
+                // A request began while the connection was quiet: its head has the
+                // timeout from now (give or take one check).
+                Some(_) => {
+                    self.quiet_until = None;
+                    self.armed_bytes = u64::MAX;
+                    now + self.timeout
+                }
+            };
+            self.sleep.as_mut().reset(next);
+        }
+    }
+}
+
 /// Logs why a connection ended in error, once per cause.
-fn closed_with(error: &hyper::Error) {
+fn closed_with(error: &hyper::Error, idle: bool) {
+    if idle && error.is_timeout() {
+        tracing::debug!("closed a kept-alive connection that stayed quiet");
+        return;
+    }
     let cause = if error.is_timeout() {
         "headers_too_slow"
     } else if error.is_incomplete_message() || error.is_closed() || error.is_canceled() {
@@ -115,5 +283,70 @@ fn closed_with(error: &hyper::Error) {
             ),
             _ => tracing::info!(cause, %error, repeats, "a connection ended in error"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// A server on a free port with the default limits; the connection to it.
+    async fn server() -> (TcpStream, CancellationToken) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(serve(listener, app, Limits::default(), stop.clone()));
+        (TcpStream::connect(addr).await.unwrap(), stop)
+    }
+
+    /// Sends one GET and reads its whole answer (the body is "ok").
+    async fn one_request(stream: &mut TcpStream) {
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: bot\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"ok") {
+            let mut buf = [0u8; 512];
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before answering");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Whether the server closes the connection within `limit` (reads until EOF).
+    async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+        let mut buf = [0u8; 512];
+        tokio::time::timeout(limit, async { while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {} }).await.is_ok()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+        let (mut stream, _stop) = server().await;
+        assert!(!closed_within(&mut stream, HEADER_READ_TIMEOUT - Duration::from_secs(1)).await);
+        assert!(closed_within(&mut stream, Duration::from_secs(2)).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_kept_alive_connection_stays_open_as_proxies_expect_then_is_closed() {
+        let (mut stream, _stop) = server().await;
+        one_request(&mut stream).await;
+        assert!(!closed_within(&mut stream, KEEP_ALIVE_IDLE - Duration::from_secs(5)).await, "kept while quiet");
+        one_request(&mut stream).await;
+        assert!(closed_within(&mut stream, KEEP_ALIVE_IDLE + IDLE_CHECK + Duration::from_secs(1)).await, "closed once idle too long");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_request_that_stalls_is_closed_after_the_header_timeout() {
+        let (mut stream, _stop) = server().await;
+        one_request(&mut stream).await;
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: b").await.unwrap();
+        assert!(
+            closed_within(&mut stream, HEADER_READ_TIMEOUT + IDLE_CHECK + Duration::from_secs(1)).await,
+            "a stalled head on a kept-alive connection gets the header timeout, not the idle allowance"
+        );
     }
 }

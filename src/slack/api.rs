@@ -394,10 +394,7 @@ impl SlackApi {
         }
         if !(200..300).contains(&status) {
             // The start of the answer is enough to say why; the rest is never read.
-            let text = match crate::http_limits::read_capped(response, 4096).await {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(_) => String::new(),
-            };
+            let text = String::from_utf8_lossy(&crate::http_limits::read_prefix(response, 4096).await).into_owned();
             return Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: text.chars().take(100).collect() });
         }
         Ok(())

@@ -88,14 +88,16 @@ impl Store {
             .await?))
     }
 
-    /// Whether the bot posted a card of this run in this channel (followed or not now).
-    pub async fn card_posted_in(&self, run_id: &str, channel_id: &str) -> StoreResult<bool> {
-        let found: i64 = on_backend!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM run_cards WHERE run_id = $1 AND channel_id = $2")
-            .bind(run_id)
-            .bind(channel_id)
-            .fetch_one(pool)
-            .await?);
-        Ok(found > 0)
+    /// The job of a run whose card the bot posted in this channel (followed or not
+    /// now); `None` when it posted none there.
+    pub async fn card_posted_in(&self, run_id: &str, channel_id: &str) -> StoreResult<Option<String>> {
+        Ok(on_backend!(self, pool => sqlx::query_scalar(
+            "SELECT w.job FROM run_cards c JOIN watches w ON w.run_id = c.run_id WHERE c.run_id = $1 AND c.channel_id = $2",
+        )
+        .bind(run_id)
+        .bind(channel_id)
+        .fetch_optional(pool)
+        .await?))
     }
 
     /// The active cards of a run.

@@ -247,7 +247,14 @@ impl TailerClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // A redirect is not followed (the token would go along): an error, its target
+        // named without credentials or query, its body never read.
+        if (300..400).contains(&status) {
+            let to = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let to = crate::config::redact_url(to.split(['?', '#']).next().unwrap_or_default());
+            let to = excerpt(to.as_bytes());
+            return Err(TailerError::new(action, ErrorKind::BadRequest, Some(status), format!("a redirect (to {to}), not followed")));
+        }
         let bytes = match crate::http_limits::read_capped(response, self.options.max_response_bytes).await {
             Ok(bytes) => bytes,
             Err(crate::http_limits::ReadError::Transport(e)) => return Err(transport_error(action, &e)),
@@ -256,10 +263,6 @@ impl TailerClient {
                 return Err(TailerError::new(action, ErrorKind::Undecodable, Some(status), what));
             }
         };
-        if (300..400).contains(&status) {
-            let to = excerpt(location.as_deref().unwrap_or_default().as_bytes());
-            return Err(TailerError::new(action, ErrorKind::BadRequest, Some(status), format!("a redirect (to {to}), not followed")));
-        }
         if (200..300).contains(&status) {
             Ok(bytes)
         } else {

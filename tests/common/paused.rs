@@ -82,7 +82,7 @@ impl PausedBot {
             workers,
             clock,
             // A new connection per request: when the test moves time on, the bot closes
-            // idle connections (after 10 s, as any server), and a pooled one would be stale.
+            // idle connections (after 75 s quiet, as any server), and a pooled one would be stale.
             http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             verifier: Verifier::new(SecretString::from(SECRET)),
             triggers: std::sync::atomic::AtomicU64::new(1),

@@ -1,0 +1,81 @@
+//! The two sets of migrations describe one store: the same versions in the same order,
+//! and, once applied, the same tables with the same columns on SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::db::{TestDb, postgres_skipped};
+
+/// The versions and names of a folder's migrations (`0003_replicas.sql` → `0003_replicas`).
+fn versions(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().trim_end_matches(".sql").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let (sqlite, postgres) = (versions("sqlite"), versions("postgres"));
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres, "a migration written for one backend only");
+}
+
+/// Table → its columns, sorted, without the migrator's own table.
+type Shape = BTreeMap<String, Vec<String>>;
+
+async fn sqlite_shape(url: &str) -> Shape {
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut shape = Shape::new();
+    for table in tables {
+        let mut columns: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')")).fetch_all(&pool).await.unwrap();
+        columns.sort();
+        shape.insert(table, columns);
+    }
+    pool.close().await;
+    shape
+}
+
+async fn postgres_shape(db: &TestDb) -> Shape {
+    let pool = sqlx::PgPool::connect(&common::db::postgres_url()).await.unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name NOT LIKE '_sqlx%'",
+    )
+    .bind(db.schema.as_deref().unwrap())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let mut shape = Shape::new();
+    for (table, column) in rows {
+        shape.entry(table).or_default().push(column);
+    }
+    shape.values_mut().for_each(|columns| columns.sort());
+    shape
+}
+
+#[tokio::test]
+async fn both_backends_build_the_same_tables_and_columns() {
+    let sqlite = TestDb::sqlite();
+    sqlite.open().await.close().await;
+    let sqlite_tables = sqlite_shape(&sqlite.url).await;
+    assert!(sqlite_tables.contains_key("outbox") && sqlite_tables.contains_key("writes"), "{sqlite_tables:?}");
+    if postgres_skipped() {
+        return;
+    }
+    let postgres = TestDb::postgres().await;
+    postgres.open().await.close().await;
+    let postgres_tables = postgres_shape(&postgres).await;
+    assert_eq!(sqlite_tables, postgres_tables, "the backends' stores differ");
+    postgres.finish().await;
+}
