@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, EXAMPLE_TOML, LogFormat, Settings};
+use crate::config::{Config, LogFormat, Settings};
 use crate::sim::{SimOptions, Simulator};
 
 /// A Slack chat-ops bot for Tailer.
@@ -94,7 +94,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig { config } => check_config(config),
         Command::Serve => runtime().block_on(serve()),
         Command::Healthcheck { url } => {
-            let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
+            let port = Settings::port(&|name| std::env::var(name).ok()).unwrap_or(8080);
             let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{port}/healthz"));
             runtime().block_on(healthcheck(&url))
         }
@@ -150,11 +150,10 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Logging starts before the rest is read: a wrong `LOG_FORMAT` logs as text, and
+/// `serve` then refuses it with the rest of the environment.
 fn log_format() -> LogFormat {
-    match std::env::var("LOG_FORMAT").as_deref() {
-        Ok("json") => LogFormat::Json,
-        _ => LogFormat::Text,
-    }
+    Settings::log_format(&|name| std::env::var(name).ok()).unwrap_or(LogFormat::Text)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -165,11 +164,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("cannot start the async runtime")
 }
 
-/// The example configuration embedded in the binary.
-pub fn embedded_config() -> Config {
-    // Tested: the example file is valid (tests/check_config.rs).
-    Config::parse(Path::new("tailerbot.example.toml"), EXAMPLE_TOML).expect("the embedded example configuration is valid")
-}
+pub use crate::config::embedded_config;
 
 fn check_config(path: Option<PathBuf>) -> ExitCode {
     let path = path.unwrap_or_else(|| Settings::config_path(&|name| std::env::var(name).ok()));

@@ -1,6 +1,6 @@
 //! Following runs and jobs from a channel: `watch` / `unwatch` a run (a card and its
 //! thread), `subscribe` / `unsubscribe` / `subscriptions` for finished runs however they
-//! were started. The machinery is in `crate::watch`; this is the conversation.
+//! were started. The machinery is the watcher's; this is the conversation.
 
 use std::sync::Arc;
 
@@ -91,7 +91,7 @@ impl Bot {
     /// does not replay history. Should Tailer fail now, runs whose end time is known are
     /// still filtered by the subscription's creation time.
     async fn mark_history_known(&self, channel: &str, jobs: &[Job]) {
-        let query = LastStatusQuery { limit: Some(crate::watch::subscriptions::RUNS_PER_POLL), ..LastStatusQuery::default() };
+        let query = LastStatusQuery { limit: Some(crate::tailer::RUNS_PER_READ), ..LastStatusQuery::default() };
         for job in jobs {
             match self.tailer.get_last_status(&job.job, &query).await {
                 Ok(items) => {

@@ -232,8 +232,8 @@ impl Bot {
             Err(error) => lines.push(format!(":x: Slack: {}", crate::slack::blocks::escape(&error.to_string()))),
         }
         let now = self.now_ms();
-        let ago = |t: i64| crate::bot::render::when(chrono::DateTime::from_timestamp_millis(t).unwrap_or_default());
-        match self.stats.last_poll_ok().or(self.store.marker(crate::watch::subscriptions::POLLED_MARKER).await.ok().flatten()) {
+        let ago = |t: i64| crate::messages::when(chrono::DateTime::from_timestamp_millis(t).unwrap_or_default());
+        match self.stats.last_poll_ok().or(self.store.marker(crate::store::POLLED_MARKER).await.ok().flatten()) {
             Some(t) => lines.push(format!(":white_check_mark: Last successful poll: {}", ago(t))),
             None => lines.push(":grey_question: No successful poll since the start (nothing to poll yet?)".to_owned()),
         }

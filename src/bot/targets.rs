@@ -65,7 +65,7 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        crate::cli::embedded_config()
+        crate::config::embedded_config()
     }
 
     #[test]

@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn the_command_text_of_a_plan_asks_for_the_same_command_again() {
         let command = crate::commands::parse("disable sales-daily for 1h30m source table late").unwrap();
-        let config = crate::cli::embedded_config();
+        let config = crate::config::embedded_config();
         let jobs = vec![config.job("sales-daily").unwrap()];
         let plan = Plan::from_command(&command, &jobs);
         assert_eq!(plan.command_text(), "disable sales-daily for 1h30m source table late");

@@ -3,6 +3,8 @@
 //! prints `[REDACTED]`.
 
 use std::path::PathBuf;
+
+pub use crate::redact::{redact_url, redact_urls_in};
 use std::sync::Arc;
 
 use secrecy::SecretString;
@@ -16,6 +18,8 @@ pub const DEFAULT_TAILER_API_URL: &str = "https://tailer-api-nqonovswsq-ew.a.run
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tailerbot.db";
 pub const DEFAULT_CONFIG_PATH: &str = "tailerbot.toml";
+/// HTTP connections served at once, unless `MAX_CONNECTIONS` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,37 +74,6 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// A URL without the credentials it may carry (`scheme://user:password@host` becomes
-/// `scheme://[redacted]@host`), for messages, logs and `Debug`. Everything up to the
-/// last `@` goes: a password may hold an unencoded `/`, and showing less of a URL with
-/// an `@` in its path is the safe mistake. Text that holds URLs among other words is
-/// redacted with [`redact_urls_in`].
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
-}
-
-/// Every URL in `text` (from its scheme to the next space, quote or closing bracket)
-/// redacted as [`redact_url`] does.
-pub fn redact_urls_in(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        // The scheme: the letters just before `://`.
-        let scheme_start = rest[..at].rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))).map_or(0, |i| i + 1);
-        out.push_str(&rest[..scheme_start]);
-        let url_end = rest[at..]
-            .find(|c: char| matches!(c, '"' | '\'' | ')' | '>' | ']' | '`') || c.is_whitespace())
-            .map_or(rest.len(), |end| at + end);
-        out.push_str(&redact_url(&rest[scheme_start..url_end]));
-        rest = &rest[url_end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// A problem that stops the bot from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -120,6 +93,28 @@ impl Settings {
         PathBuf::from(non_empty(lookup, "TAILERBOT_CONFIG").unwrap_or_else(|| DEFAULT_CONFIG_PATH.to_owned()))
     }
 
+    /// `PORT` (default 8080): read before the rest by `healthcheck`, which has no
+    /// configuration.
+    pub fn port(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u16, StartupError> {
+        match non_empty(lookup, "PORT") {
+            None => Ok(8080),
+            Some(p) => p
+                .parse()
+                .map_err(|_| StartupError::BadVariable { variable: "PORT", message: format!("`{p}` is not a port number (1-65535)") }),
+        }
+    }
+
+    /// `LOG_FORMAT` (default text): read before the rest, since logging starts first.
+    pub fn log_format(lookup: &dyn Fn(&str) -> Option<String>) -> Result<LogFormat, StartupError> {
+        match non_empty(lookup, "LOG_FORMAT").as_deref() {
+            None | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => {
+                Err(StartupError::BadVariable { variable: "LOG_FORMAT", message: format!("`{other}` is neither `json` nor `text`") })
+            }
+        }
+    }
+
     /// Reads every variable; `tailer` gives the file's values for what both carry.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>, tailer: &TailerConfig) -> Result<Settings, StartupError> {
         let tailer_api_url = url(lookup, "TAILER_API_URL")?
@@ -129,22 +124,8 @@ impl Settings {
             .to_owned();
         let tailer_api_audience =
             non_empty(lookup, "TAILER_API_AUDIENCE").or_else(|| tailer.audience.clone()).unwrap_or_else(|| tailer_api_url.clone());
-        let port = match non_empty(lookup, "PORT") {
-            None => 8080,
-            Some(p) => p
-                .parse()
-                .map_err(|_| StartupError::BadVariable { variable: "PORT", message: format!("`{p}` is not a port number (1-65535)") })?,
-        };
-        let log_format = match non_empty(lookup, "LOG_FORMAT").as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(StartupError::BadVariable {
-                    variable: "LOG_FORMAT",
-                    message: format!("`{other}` is neither `json` nor `text`"),
-                });
-            }
-        };
+        let port = Settings::port(lookup)?;
+        let log_format = Settings::log_format(lookup)?;
         let database_url = non_empty(lookup, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(StartupError::BadVariable { variable: "DATABASE_URL", message: "must start with sqlite:// or postgres://".into() });
@@ -158,7 +139,7 @@ impl Settings {
             })?),
         };
         let max_connections = match non_empty(lookup, "MAX_CONNECTIONS") {
-            None => crate::server::listen::DEFAULT_MAX_CONNECTIONS,
+            None => DEFAULT_MAX_CONNECTIONS,
             Some(n) => n.parse::<usize>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| StartupError::BadVariable {
                 variable: "MAX_CONNECTIONS",
                 message: format!("`{n}` is not a number of connections (1-100000)"),

@@ -10,7 +10,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use env::{LogFormat, Settings, StartupError, redact_url, redact_urls_in};
+pub use env::{DEFAULT_MAX_CONNECTIONS, LogFormat, Settings, StartupError, redact_url, redact_urls_in};
 pub use rules::{Effect, Matcher, Rule, Who};
 
 use crate::domain::{AppId, ChannelId, JobName, TeamId};
@@ -19,6 +19,12 @@ use crate::tailer::JobRef;
 /// The configuration embedded in the binary: the commented example, used by `demo` and
 /// `sim` when no file is given.
 pub const EXAMPLE_TOML: &str = include_str!("../../tailerbot.example.toml");
+
+/// The example configuration, as the simulator and the demo use it.
+pub fn embedded_config() -> Config {
+    // Tested: the example file is valid (tests/config.rs).
+    Config::parse(Path::new("tailerbot.example.toml"), EXAMPLE_TOML).expect("the embedded example configuration is valid")
+}
 
 /// A validated configuration file.
 #[derive(Debug, Clone)]

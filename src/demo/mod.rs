@@ -56,7 +56,7 @@ struct Demo {
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let factor = 1.0 / options.speed;
-    let mut config = crate::cli::embedded_config();
+    let mut config = crate::config::embedded_config();
     config.watch.poll_interval = Duration::from_secs(1);
     config.watch.max_poll_interval = Duration::from_secs(2);
     let local = SocketAddr::from(([127, 0, 0, 1], 0));

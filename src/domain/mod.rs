@@ -3,8 +3,10 @@
 
 mod action;
 mod ids;
+mod text;
 
 pub use action::{Action, ActionSet, UnknownAction};
 pub use ids::{
     Account, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, RunId, TeamId, UserGroupId, UserId,
 };
+pub use text::{MAX_TEXT_CHARS, is_format_character};

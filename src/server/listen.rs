@@ -32,8 +32,7 @@ pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(75);
 /// How often a quiet kept-alive connection is looked at, to start the header clock when
 /// a request begins.
 const IDLE_CHECK: Duration = Duration::from_secs(2);
-/// Connections served at once, unless `MAX_CONNECTIONS` says otherwise.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+pub use crate::config::DEFAULT_MAX_CONNECTIONS;
 
 /// The limits of one listener.
 #[derive(Debug, Clone, Copy)]

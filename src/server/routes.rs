@@ -85,7 +85,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     if let Ok(watched) = bot.store.active_watch_count().await {
         metrics::gauge!("tailerbot_watched_runs").set(watched as f64);
     }
-    if let Ok(Some(polled)) = bot.store.marker(crate::watch::subscriptions::POLLED_MARKER).await {
+    if let Ok(Some(polled)) = bot.store.marker(crate::store::POLLED_MARKER).await {
         metrics::gauge!("tailerbot_subscription_lag_seconds").set((now - polled).max(0) as f64 / 1000.0);
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::telemetry::metrics().render()).into_response()

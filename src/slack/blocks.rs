@@ -33,7 +33,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             // Foreign text (Tailer's answers, names) cannot reorder or hide what
             // follows: a format character shows as the replacement character.
-            c if crate::commands::is_format_character(c) => out.push('\u{FFFD}'),
+            c if crate::domain::is_format_character(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

@@ -78,7 +78,7 @@ impl CappedConnector {
 fn transport(error: &reqwest::Error) -> String {
     let what = if error.is_timeout() { "timed out" } else { "connection failed" };
     match std::error::Error::source(error) {
-        Some(source) => crate::config::redact_urls_in(&format!("{what}: {source}")),
+        Some(source) => crate::redact::redact_urls_in(&format!("{what}: {source}")),
         None => what.to_owned(),
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod blocks;
 pub mod connector;
+pub mod error;
 pub mod payload;
 pub mod standin;
 pub mod verify;

@@ -11,8 +11,7 @@ use crate::domain::{AppId, ChannelId, TeamId, UserId};
 #[error("{0}")]
 pub struct PayloadError(pub String);
 
-/// The longest command text the bot reads.
-pub const MAX_TEXT_CHARS: usize = 4000;
+pub use crate::domain::MAX_TEXT_CHARS;
 
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]

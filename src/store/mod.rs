@@ -28,6 +28,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::mpsc;
 
+/// The marker of the last complete subscription poll.
+pub const POLLED_MARKER: &str = "subscriptions_polled";
+
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
     OutboxMessage, OutboxMethod, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,

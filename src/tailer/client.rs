@@ -68,7 +68,7 @@ pub struct TailerClient {
 impl std::fmt::Debug for TailerClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TailerClient")
-            .field("base_url", &crate::config::redact_url(&self.base_url))
+            .field("base_url", &crate::redact::redact_url(&self.base_url))
             .field("options", &self.options)
             .finish()
     }
@@ -251,7 +251,7 @@ impl TailerClient {
         // named without credentials or query, its body never read.
         if (300..400).contains(&status) {
             let to = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let to = crate::config::redact_url(to.split(['?', '#']).next().unwrap_or_default());
+            let to = crate::redact::redact_url(to.split(['?', '#']).next().unwrap_or_default());
             let to = excerpt(to.as_bytes());
             return Err(TailerError::new(action, ErrorKind::BadRequest, Some(status), format!("a redirect (to {to}), not followed")));
         }
@@ -284,7 +284,7 @@ fn transport_error(action: TailerAction, error: &reqwest::Error) -> TailerError 
     };
     // reqwest's message may name the URL: shown without credentials.
     let detail = std::error::Error::source(error).map(|s| s.to_string()).unwrap_or_else(|| error.to_string());
-    let detail = crate::config::redact_urls_in(&detail);
+    let detail = crate::redact::redact_urls_in(&detail);
     TailerError::new(action, kind, None, detail)
 }
 

@@ -12,3 +12,7 @@ pub use client::{ClientOptions, LaunchError, TailerClient};
 pub use error::{ErrorKind, TailerError, excerpt};
 pub use request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
 pub use types::{Finality, JobRef, RunItem, RunStatus, format_duration, parse_duration, parse_timestamp};
+
+/// Runs read per job by a subscription poll (and by a new subscription, to know what it
+/// must not announce): more than usually start between two polls.
+pub const RUNS_PER_READ: u32 = 10;

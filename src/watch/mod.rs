@@ -5,10 +5,8 @@
 //! one function, and [`Workers::run_once`] runs every body once: what tests drive with
 //! a paused clock.
 
-pub mod cards;
 mod delivery;
 mod launches;
-mod stats;
 pub mod subscriptions;
 mod timers;
 mod watcher;
@@ -21,9 +19,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use crate::stats::Stats;
 pub use delivery::{CHANNEL_GAP_MS, Delivery, next_wait};
 pub use launches::Launches;
-pub use stats::Stats;
 pub use subscriptions::SubscriptionPoller;
 pub use timers::{Timers, thread_reply};
 pub use watcher::{Change, Observation, UNKNOWN_RUN_GRACE_MS, Watcher, decide};

@@ -17,15 +17,13 @@ use crate::slack::blocks::{Message, escape};
 use crate::store::{OutboxMessage, SubscriptionRow};
 use crate::tailer::{LastStatusQuery, RunItem, TailerClient};
 
-/// Runs read per job and poll: more than usually start between two polls.
-pub const RUNS_PER_POLL: u32 = 10;
+pub use crate::tailer::RUNS_PER_READ as RUNS_PER_POLL;
 /// Runs read when the first read may have missed runs that ended since the last one
 /// (pushed out of it by newer runs).
 pub const RUNS_PER_DEEP_POLL: u32 = 100;
 /// Runs that ended longer ago than this are never announced, whatever the downtime.
 pub const CATCH_UP_MS: i64 = 24 * 3_600_000;
-/// The marker of the last complete subscription poll.
-pub const POLLED_MARKER: &str = "subscriptions_polled";
+pub use crate::store::POLLED_MARKER;
 
 /// Turns a stored target back into a [`Target`].
 pub fn target(text: &str) -> Option<Target> {

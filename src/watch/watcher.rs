@@ -9,10 +9,11 @@ use std::sync::Arc;
 use futures::StreamExt;
 use rand::Rng;
 
-use super::{Stats, cards};
+use super::Stats;
 use crate::bot::Bot;
 use crate::config::{Job, WatchConfig};
 use crate::domain::RunId;
+use crate::messages::cards;
 use crate::store::{OutboxMessage, WatchRow, WatchUpdate};
 use crate::tailer::{ErrorKind, Finality, RunItem, TailerClient, TailerError};
 
@@ -234,13 +235,13 @@ fn messages(
                 let text = format!(
                     ":grey_question: Tailer has not shown run `{}` of {} for {} minutes: it does not seem to exist. I stopped watching.",
                     crate::slack::blocks::escape(&w.run_id),
-                    crate::bot::render::job_label(job),
+                    crate::messages::job_label(job),
                     UNKNOWN_RUN_GRACE_MS / 60_000
                 );
                 messages.push(cards::reply(card, &text, false));
             }
             Change::GaveUp => {
-                let status = last_item.as_ref().map(|i| crate::bot::render::status(&i.status)).unwrap_or_else(|| "unknown".into());
+                let status = last_item.as_ref().map(|i| crate::messages::status(&i.status)).unwrap_or_else(|| "unknown".into());
                 messages.push(cards::update(job, card, last_item.as_ref(), false, Some("No longer watched.")));
                 let text = format!(
                     ":hourglass: Still {status} after {} h — I stopped watching. `/tailer watch {} {}` follows it again.",

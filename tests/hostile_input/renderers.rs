@@ -11,10 +11,11 @@ use serde_json::Value;
 use tailerbot::bot::{Plan, render};
 use tailerbot::config::Job;
 use tailerbot::domain::{Account, Action, ConfigurationId, ConfigurationType, Environment, JobName, RunId};
+use tailerbot::messages::cards;
 use tailerbot::slack::blocks::{self, Button, ConfirmDialog, Message, escape, truncate};
 use tailerbot::store::{AuditEntry, AuditOutcome, CardRow, OutboxMessage};
 use tailerbot::tailer::{JobRef, RunItem, RunStatus};
-use tailerbot::watch::{cards, subscriptions, thread_reply};
+use tailerbot::watch::{subscriptions, thread_reply};
 
 use super::slack_rules::{check_message, limit_problems, markup_problem};
 use super::strategies::{hostile_text, short_text};

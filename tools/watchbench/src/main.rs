@@ -308,11 +308,11 @@ async fn watch(store: &Store, job: &Job, run: &str, channel: &str, interval_ms: 
     let card = CardRow {
         run_id: run.to_owned(),
         channel_id: channel.to_owned(),
-        lane: tailerbot::watch::cards::lane(run, channel),
+        lane: tailerbot::messages::cards::lane(run, channel),
         launched_by: None,
         watched_by: Some("U0BENCH".to_owned()),
     };
-    let post = tailerbot::watch::cards::post(job, &card, None);
+    let post = tailerbot::messages::cards::post(job, &card, None);
     let now = chrono_now_ms();
     store.start_watch(job.name.as_str(), &card, &post, now, interval_ms).await?;
     Ok(())

@@ -2,6 +2,8 @@
 //! outcomes. Every text that came from a person or from Tailer is escaped here; every
 //! list is cut to Slack's limits by [`Message::lines`].
 
+pub mod cards;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

@@ -2,8 +2,8 @@
 //! thread under it holding one reply per change. Built here as outbox messages; the card
 //! and its thread share one lane, so they reach Slack in order.
 
-use crate::bot::render;
 use crate::config::Job;
+use crate::messages as render;
 use crate::slack::blocks::{Button, Message, escape};
 use crate::store::{CardRow, OutboxMessage, OutboxMethod};
 use crate::tailer::{RunItem, RunStatus};
