@@ -224,6 +224,7 @@ mod interrupted_launch {
             reference: "cccc0003".into(),
             started_at: now,
             run_id: None,
+            execution_date: None,
         };
         bot.bot.store.begin_launch(&row, now).await.unwrap();
         bot.bot.store.retry_launch(&row.key, None, now).await.unwrap();

@@ -29,7 +29,14 @@ fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
 }
 
 fn card(run: &str, channel: &str) -> CardRow {
-    CardRow { run_id: run.into(), channel_id: channel.into(), lane: format!("card:{run}:{channel}"), launched_by: None, watched_by: None }
+    CardRow {
+        run_id: run.into(),
+        channel_id: channel.into(),
+        lane: format!("card:{run}:{channel}"),
+        launched_by: None,
+        watched_by: None,
+        execution_date: None,
+    }
 }
 
 fn confirmation(id: &str, action: Action) -> NewConfirmation {
@@ -334,6 +341,7 @@ contract! {
             reference: "ref1".into(),
             started_at: 0,
             run_id: None,
+            execution_date: None,
         };
         store.begin_launch(&launch, 0).await.unwrap();
         assert!(store.claim_interrupted_launches(29_999, 10).await.unwrap().is_empty(), "its replica is still making it");

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Ack, Audit, Bot, Context, render, targets};
+use super::{Ack, Audit, Bot, Context, Follower, render, targets};
 use crate::commands::{SubscriptionFilter, Target};
 use crate::config::Job;
 use crate::domain::{Action, RunId};
@@ -15,7 +15,7 @@ use crate::tailer::LastStatusQuery;
 
 impl Bot {
     pub(super) async fn watch_run(&self, ctx: &Context, job: &Job, run: &RunId) -> Ack {
-        match self.start_watching(job, run.as_str(), &ctx.channel, None, Some(&ctx.user)).await {
+        match self.start_watching(job, run.as_str(), &ctx.channel, Follower::Watcher(&ctx.user), None).await {
             Ok(true) => Ack::note(&format!(
                 ":eyes: Following run `{}` of {} here: its card follows it to the end.",
                 escape(run.as_str()),

@@ -246,8 +246,10 @@ impl Bot {
                 if click.action_id == "launch_again" { format!("launch {name}") } else { format!("mark {name} RUN_ID CHECKED") }
             ));
         };
+        // *Launch again* names the execution date its run was launched for, if any.
+        let execution_date = words.next().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
         let command = match click.action_id.as_str() {
-            "launch_again" => crate::commands::Command::Launch { job, execution_date: None },
+            "launch_again" => crate::commands::Command::Launch { job, execution_date },
             _ => crate::commands::Command::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked },
         };
         let Some(channel) = click.channel_id.clone() else {

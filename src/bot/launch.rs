@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::execute::Outcome;
-use super::{Bot, Context, render};
+use super::{Bot, Context, Follower, render};
 use crate::config::Job;
 use crate::domain::RunId;
 use crate::slack::blocks::escape;
@@ -26,6 +26,7 @@ impl Bot {
             reference: ctx.reference.clone(),
             started_at: self.now_ms(),
             run_id: None,
+            execution_date: execution_date.map(|d| d.to_string()),
         };
         if let Err(error) = self.store.begin_launch(&journal, self.now_ms()).await {
             tracing::error!(%error, "cannot note the launch before making it; not launching");
@@ -104,7 +105,7 @@ impl Bot {
         if let Err(error) = self.store.remember_run(&known).await {
             tracing::error!(%error, run = %run, "cannot remember the launched run");
         }
-        let followed = match self.start_watching(job, run.as_str(), &ctx.channel, Some(&ctx.user), None).await {
+        let followed = match self.start_watching(job, run.as_str(), &ctx.channel, Follower::Launcher(&ctx.user), execution_date).await {
             Ok(_) => true,
             Err(error) => {
                 tracing::error!(%error, run = %run, "cannot start watching the launched run; it is followed once the store is back");

@@ -31,7 +31,7 @@ use crate::domain::{ChannelId, UserId};
 use crate::slack::api::{ResponseBody, SlackApi};
 use crate::slack::blocks::Message;
 use crate::slack::payload::SlashCommand;
-use crate::store::{AuditEntry, OutboxBody, OutboxMessage, Store};
+use crate::store::{AuditEntry, OutboxMessage, Store};
 use crate::tailer::TailerClient;
 
 /// The bot's own deadline for an answer, well inside Slack's 3 s.
@@ -100,6 +100,13 @@ impl Ack {
     }
 }
 
+/// Who a run card is for: the person who launched the run, or who asked to watch it.
+#[derive(Debug, Clone, Copy)]
+pub enum Follower<'a> {
+    Launcher(&'a UserId),
+    Watcher(&'a UserId),
+}
+
 /// Who asked, where, and where later answers go.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -109,17 +116,6 @@ pub struct Context {
     pub response_url: Option<String>,
     /// A short id tying the user's message, the logs and the audit entry together.
     pub reference: String,
-}
-
-impl From<ResponseBody> for OutboxBody {
-    fn from(body: ResponseBody) -> OutboxBody {
-        OutboxBody {
-            text: body.text,
-            blocks: body.blocks,
-            response_type: Some(body.response_type.to_owned()),
-            replace_original: body.replace_original,
-        }
-    }
 }
 
 /// A short random reference for messages and logs.
@@ -199,21 +195,27 @@ impl Bot {
     }
 
     /// Follows a run in a channel: a card now, a thread reply at each change. False when
-    /// the channel already follows it.
+    /// the channel already follows it. `execution_date` is the one the bot launched the
+    /// run for, if any: the card shows it and *Launch again* keeps it.
     pub async fn start_watching(
         &self,
         job: &Job,
         run_id: &str,
         channel: &ChannelId,
-        launched_by: Option<&UserId>,
-        watched_by: Option<&UserId>,
+        by: Follower<'_>,
+        execution_date: Option<chrono::NaiveDate>,
     ) -> Result<bool, crate::store::StoreError> {
+        let (launched_by, watched_by) = match by {
+            Follower::Launcher(user) => (Some(user.to_string()), None),
+            Follower::Watcher(user) => (None, Some(user.to_string())),
+        };
         let card = crate::store::CardRow {
             run_id: run_id.to_owned(),
             channel_id: channel.to_string(),
             lane: crate::messages::cards::lane(run_id, channel.as_str()),
-            launched_by: launched_by.map(ToString::to_string),
-            watched_by: watched_by.map(ToString::to_string),
+            launched_by,
+            watched_by,
+            execution_date: execution_date.map(|d| d.to_string()),
         };
         // A run already followed elsewhere shows its current state on the new card.
         let current = match self.store.watch(run_id).await? {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use super::{ACK_DEADLINE, Ack, Bot, Context, RESPONSE_URL_LIFETIME_MS, reference, render};
+use crate::domain::Visibility;
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::Message;
-use crate::store::{OutboxMessage, OutboxMethod};
+use crate::store::{OutboxBody, OutboxMessage, OutboxMethod};
 
 impl Bot {
     /// Queues Slack writes durably and wakes the delivery worker. Should the store be
@@ -23,22 +24,10 @@ impl Bot {
             Err(error) => {
                 tracing::error!(%error, "cannot queue Slack messages; sending them directly");
                 for m in messages {
-                    let message = Message { text: m.body.text, blocks: m.body.blocks };
                     let sent = match (m.method, m.channel_id.as_deref(), m.response_url.as_deref()) {
-                        (OutboxMethod::Respond, _, Some(url)) => {
-                            let body = ResponseBody {
-                                response_type: if m.body.response_type.as_deref() == Some("in_channel") {
-                                    "in_channel"
-                                } else {
-                                    "ephemeral"
-                                },
-                                replace_original: m.body.replace_original,
-                                text: message.text,
-                                blocks: message.blocks,
-                            };
-                            self.slack.respond(url, &body).await
-                        }
+                        (OutboxMethod::Respond, _, Some(url)) => self.slack.respond(url, &ResponseBody::from(m.body)).await,
                         (OutboxMethod::Post, Some(channel), _) => {
+                            let message = Message { text: m.body.text, blocks: m.body.blocks };
                             self.slack.post_message(channel, &message, None, false, None).await.map(|_| ())
                         }
                         _ => Ok(()),
@@ -54,7 +43,7 @@ impl Bot {
     /// A later answer to a person: through the `response_url` when allowed, else the
     /// Web API; queued in the lane of the request so its answers stay in order.
     pub fn reply(&self, ctx: &Context, body: ResponseBody) -> OutboxMessage {
-        let in_channel = body.response_type == "in_channel";
+        let in_channel = body.response_type == Visibility::InChannel;
         let allowed_url = ctx.response_url.clone().filter(|u| self.slack.response_url_allowed(u));
         let method = match (&allowed_url, in_channel) {
             (Some(_), _) => OutboxMethod::Respond,
@@ -81,11 +70,11 @@ impl Bot {
     pub(super) async fn deliver(&self, ctx: &Context, body: ResponseBody) {
         let message = self.reply(ctx, body);
         let direct = message.method == OutboxMethod::Respond
-            && message.body.response_type.as_deref() != Some("in_channel")
+            && message.body.response_type != Some(Visibility::InChannel)
             && !self.queued_answers.contains_key(&message.lane);
         if let (true, Some(url)) = (direct, message.response_url.as_deref()) {
             let body = ResponseBody {
-                response_type: "ephemeral",
+                response_type: Visibility::Ephemeral,
                 replace_original: message.body.replace_original,
                 text: message.body.text.clone(),
                 blocks: message.body.blocks.clone(),
@@ -176,5 +165,29 @@ impl Bot {
             }
             .instrument(span),
         );
+    }
+}
+
+impl From<ResponseBody> for OutboxBody {
+    fn from(body: ResponseBody) -> OutboxBody {
+        OutboxBody {
+            text: body.text,
+            blocks: body.blocks,
+            response_type: Some(body.response_type),
+            replace_original: body.replace_original,
+        }
+    }
+}
+
+/// A queued answer back into what a `response_url` takes (ephemeral unless it says
+/// otherwise).
+impl From<OutboxBody> for ResponseBody {
+    fn from(body: OutboxBody) -> ResponseBody {
+        ResponseBody {
+            response_type: body.response_type.unwrap_or(Visibility::Ephemeral),
+            replace_original: body.replace_original,
+            text: body.text,
+            blocks: body.blocks,
+        }
     }
 }

@@ -4,9 +4,11 @@
 mod action;
 mod ids;
 mod text;
+mod visibility;
 
 pub use action::{Action, ActionSet, UnknownAction};
 pub use ids::{
     Account, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, RunId, TeamId, UserGroupId, UserId,
 };
 pub use text::{MAX_TEXT_CHARS, is_format_character};
+pub use visibility::Visibility;

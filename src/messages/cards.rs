@@ -31,6 +31,9 @@ pub fn render_card(job: &Job, card: &CardRow, item: Option<&RunItem>, final_stat
         (None, Some(by)) => fields.push(format!("*Watched by*\n<@{by}>")),
         _ => {}
     }
+    if let Some(date) = &card.execution_date {
+        fields.push(format!("*Execution date*\n{}", escape(date)));
+    }
     if let Some(start) = item.and_then(|i| i.start_execution_date) {
         fields.push(format!("*Started*\n{}", render::when(start)));
     }
@@ -42,8 +45,13 @@ pub fn render_card(job: &Job, card: &CardRow, item: Option<&RunItem>, final_stat
         m.context(note);
     }
     if final_status {
-        // Both name the run, so that a click is bound to the card's channel.
-        let mut buttons = vec![Button::new("Launch again", "launch_again", &format!("{} {}", job.name, card.run_id))];
+        // Both name the run, so that a click is bound to the card's channel; *Launch
+        // again* keeps the execution date the run was launched for.
+        let again = match &card.execution_date {
+            Some(date) => format!("{} {} {date}", job.name, card.run_id),
+            None => format!("{} {}", job.name, card.run_id),
+        };
+        let mut buttons = vec![Button::new("Launch again", "launch_again", &again)];
         if status.as_ref().is_some_and(RunStatus::is_failure) {
             buttons.push(Button::new("Mark as checked", "mark_checked", &format!("{} {}", job.name, card.run_id)).primary());
         }

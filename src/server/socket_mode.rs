@@ -27,8 +27,10 @@ fn response(ack: Ack) -> SlackCommandEventResponse {
             if let Some(blocks) = blocks {
                 content = content.with_blocks(blocks);
             }
-            let kind =
-                if body.response_type == "in_channel" { SlackMessageResponseType::InChannel } else { SlackMessageResponseType::Ephemeral };
+            let kind = match body.response_type {
+                crate::domain::Visibility::InChannel => SlackMessageResponseType::InChannel,
+                crate::domain::Visibility::Ephemeral => SlackMessageResponseType::Ephemeral,
+            };
             SlackCommandEventResponse::new(content).with_response_type(kind)
         }
     }

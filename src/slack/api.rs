@@ -10,7 +10,7 @@ use slack_morphism::prelude::SlackClientSession;
 use slack_morphism::{ClientResult, SlackApiToken, SlackApiTokenValue, SlackClient};
 
 use super::blocks::Message;
-use crate::domain::{ChannelId, UserGroupId, UserId};
+use crate::domain::{ChannelId, UserGroupId, UserId, Visibility};
 
 type Connector = super::connector::CappedConnector;
 
@@ -20,7 +20,7 @@ pub use super::error::{SlackError, SlackErrorKind};
 /// Where replies go after the HTTP answer, and which `response_url`s may be used.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ResponseBody {
-    pub response_type: &'static str,
+    pub response_type: Visibility,
     pub replace_original: bool,
     pub text: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -29,11 +29,11 @@ pub struct ResponseBody {
 
 impl ResponseBody {
     pub fn ephemeral(message: Message) -> Self {
-        ResponseBody { response_type: "ephemeral", replace_original: false, text: message.text, blocks: message.blocks }
+        ResponseBody { response_type: Visibility::Ephemeral, replace_original: false, text: message.text, blocks: message.blocks }
     }
 
     pub fn in_channel(message: Message) -> Self {
-        ResponseBody { response_type: "in_channel", replace_original: false, text: message.text, blocks: message.blocks }
+        ResponseBody { response_type: Visibility::InChannel, replace_original: false, text: message.text, blocks: message.blocks }
     }
 
     pub fn replacing(mut self) -> Self {

@@ -8,8 +8,8 @@ impl Store {
     /// Notes a launch about to be asked of Tailer, claimed by this replica.
     pub async fn begin_launch(&self, l: &LaunchRow, now_ms: i64) -> StoreResult<()> {
         on_backend!(self, pool => sqlx::query(
-            "INSERT INTO launches (key, job, channel_id, user_id, reference, started_at, state, lease_owner, lease_until)
-             VALUES ($1, $2, $3, $4, $5, $6, 'calling', $7, $8) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO launches (key, job, channel_id, user_id, reference, started_at, state, lease_owner, lease_until, execution_date)
+             VALUES ($1, $2, $3, $4, $5, $6, 'calling', $7, $8, $9) ON CONFLICT (key) DO NOTHING",
         )
         .bind(&l.key)
         .bind(&l.job)
@@ -19,6 +19,7 @@ impl Store {
         .bind(l.started_at)
         .bind(&*self.owner)
         .bind(now_ms + self.lease_ms)
+        .bind(&l.execution_date)
         .execute(pool)
         .await?
         .rows_affected());

@@ -180,7 +180,7 @@ pub struct OutboxBody {
     pub blocks: Vec<serde_json::Value>,
     /// For `response_url` posts: `ephemeral` or `in_channel`.
     #[serde(default)]
-    pub response_type: Option<String>,
+    pub response_type: Option<crate::domain::Visibility>,
     #[serde(default)]
     pub replace_original: bool,
 }
@@ -295,6 +295,8 @@ pub struct CardRow {
     pub lane: String,
     pub launched_by: Option<String>,
     pub watched_by: Option<String>,
+    /// The execution date (YYYY-MM-DD) the bot launched the run for, when it gave one.
+    pub execution_date: Option<String>,
 }
 
 /// A channel's subscription.
@@ -335,6 +337,8 @@ pub struct LaunchRow {
     pub started_at: i64,
     /// The run, once Tailer named it.
     pub run_id: Option<String>,
+    /// The execution date (YYYY-MM-DD) asked for, if any.
+    pub execution_date: Option<String>,
 }
 
 /// A write in progress (or interrupted): noted before Tailer is asked, with what is

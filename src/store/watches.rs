@@ -14,7 +14,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             // One statement decides: a card already active in the channel is left alone.
             let card_done = sqlx::query(
-                "INSERT INTO run_cards (run_id, channel_id, lane, launched_by, watched_by, created_at, active) VALUES ($1, $2, $3, $4, $5, $6, TRUE)
+                "INSERT INTO run_cards (run_id, channel_id, lane, launched_by, watched_by, created_at, active, execution_date) VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7)
                  ON CONFLICT (run_id, channel_id) DO UPDATE SET active = TRUE, lane = $3, watched_by = $5 WHERE NOT run_cards.active",
             )
             .bind(&card.run_id)
@@ -23,6 +23,7 @@ impl Store {
             .bind(&card.launched_by)
             .bind(&card.watched_by)
             .bind(now_ms)
+            .bind(&card.execution_date)
             .execute(&mut *tx)
             .await?;
             if card_done.rows_affected() == 0 {

@@ -196,12 +196,7 @@ impl Delivery {
         let result = match (m.method, channel) {
             (OutboxMethod::Respond, _) => {
                 let Some(url) = m.response_url.as_deref() else { return Sent::Failed("no response_url".into()) };
-                let body = ResponseBody {
-                    response_type: if m.body.response_type.as_deref() == Some("in_channel") { "in_channel" } else { "ephemeral" },
-                    replace_original: m.body.replace_original,
-                    text: message.text,
-                    blocks: message.blocks,
-                };
+                let body = ResponseBody::from(m.body.clone());
                 self.bot.slack.respond(url, &body).await.map(|()| None)
             }
             (OutboxMethod::Post, Some(channel)) => {
@@ -293,7 +288,7 @@ impl Delivery {
         // A fallback for an expired or refused response_url: the channel itself.
         if m.method == OutboxMethod::Respond {
             if let Some(channel) = &m.channel_id {
-                let in_channel = m.body.response_type.as_deref() == Some("in_channel");
+                let in_channel = m.body.response_type == Some(crate::domain::Visibility::InChannel);
                 let fallback = OutboxMessage {
                     lane: format!("{}:fallback", m.lane),
                     method: if in_channel { OutboxMethod::Post } else { OutboxMethod::Ephemeral },

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::bot::{Bot, render};
+use crate::bot::{Bot, Follower, render};
 use crate::domain::{Action, ChannelId, UserId};
 use crate::slack::blocks::{Message, escape};
 use crate::store::{AuditEntry, AuditOutcome, LaunchRow, OutboxMessage};
@@ -73,7 +73,8 @@ impl Launches {
                 }
                 // On its card now, or already (the launch had got that far): either way the
                 // launch's audit entry is this one (its write leaves it to this recovery).
-                match self.bot.start_watching(&job, run_id.as_str(), &channel, Some(&user), None).await {
+                let date = l.execution_date.as_deref().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
+                match self.bot.start_watching(&job, run_id.as_str(), &channel, Follower::Launcher(&user), date).await {
                     Ok(_) => {
                         self.audit(l, &job, AuditOutcome::Succeeded, run_id.to_string()).await;
                         followed = Some(run_id.to_string());

@@ -111,6 +111,7 @@ fn card() -> impl Strategy<Value = CardRow> {
             channel_id: "C0DATA".into(),
             launched_by,
             watched_by,
+            execution_date: None,
         },
     )
 }

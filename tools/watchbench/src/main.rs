@@ -311,6 +311,7 @@ async fn watch(store: &Store, job: &Job, run: &str, channel: &str, interval_ms: 
         lane: tailerbot::messages::cards::lane(run, channel),
         launched_by: None,
         watched_by: Some("U0BENCH".to_owned()),
+        execution_date: None,
     };
     let post = tailerbot::messages::cards::post(job, &card, None);
     let now = chrono_now_ms();
