@@ -13,6 +13,7 @@ pub mod domain;
 pub mod http_limits;
 pub mod manifest;
 pub mod messages;
+pub mod offline;
 pub mod redact;
 pub mod server;
 pub mod sim;

@@ -19,8 +19,8 @@ use tokio::io::AsyncBufReadExt;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::server::Application;
-use crate::sim::{RunningSimulator, SimOptions, Simulator};
-use crate::slack::standin::{RunningStandin, SlackEvent, SlackStandin};
+use crate::sim::{RunningSimulator, SimOptions};
+use crate::slack::standin::{RunningStandin, SlackEvent};
 use crate::slack::verify::Verifier;
 use transcript::{Names, render};
 
@@ -66,13 +66,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         running: (Duration::from_millis(2500), Duration::from_millis(3500)),
         invisible_after_launch: Duration::from_millis(300),
         ..SimOptions::default()
-    }
-    .with_catalog(&config.jobs);
-    let tailer = Simulator::start(sim, local).await.context("starting the Tailer simulator")?;
-    let standin = SlackStandin::new("xoxb-demo");
-    standin.set_usergroup("S0ONCALL", &[ONCALL]);
-    let slack = standin.start(local).await.context("starting the Slack stand-in")?;
-    config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
+    };
+    let crate::offline::OfflineWorld { tailer, slack } = crate::offline::start(&mut config, sim, "xoxb-demo", &[ONCALL], None)
+        .await
+        .context("starting the Tailer simulator and the Slack stand-in")?;
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let dir = std::env::temp_dir().join(format!("tailerbot-demo-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).context("creating a temporary folder")?;

@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 use tailerbot::bot::Bot;
 use tailerbot::clock::{AdjustableClock, Clock};
 use tailerbot::config::{Config, Settings};
+use tailerbot::offline::OfflineWorld;
 use tailerbot::server::Application;
-use tailerbot::sim::{RunningSimulator, SimOptions, Simulator};
-use tailerbot::slack::standin::{RunningStandin, SlackEvent, SlackStandin};
+use tailerbot::sim::{RunningSimulator, SimOptions};
+use tailerbot::slack::standin::{RunningStandin, SlackEvent};
 use tailerbot::slack::verify::Verifier;
 
 pub const SECRET: &str = "test-signing-secret";
@@ -77,13 +78,8 @@ impl TestBot {
 
     /// On this database (`DATABASE_URL`); `None`: an SQLite file in `dir`.
     pub async fn start_on(mut config: Config, sim: SimOptions, database: Option<String>) -> TestBot {
-        tailerbot::tls::install_crypto_provider();
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        let tailer = Simulator::start(sim.with_catalog(&config.jobs), local).await.unwrap();
-        let standin = SlackStandin::new(BOT_TOKEN);
-        standin.set_usergroup("S0ONCALL", &[ONCALL]);
-        let slack = standin.start(local).await.unwrap();
-        config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
+        let OfflineWorld { tailer, slack } = tailerbot::offline::start(&mut config, sim, BOT_TOKEN, &[ONCALL], None).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bot.db").display()));
         let settings = settings(&config, &environment(&slack.api_url(), &tailer.url(), &database));

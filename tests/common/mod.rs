@@ -112,10 +112,7 @@ pub async fn try_post_signed(http: &reqwest::Client, url: &str, secret: &str, ts
 
 /// The Tailer simulator (knowing the example catalog) and the Slack stand-in, on port 0.
 pub async fn world(options: SimOptions) -> (RunningSimulator, tailerbot::slack::standin::RunningStandin) {
-    tailerbot::tls::install_crypto_provider();
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = tailerbot::cli::embedded_config();
-    let tailer = Simulator::start(options.with_catalog(&config.jobs), local).await.unwrap();
-    let slack = tailerbot::slack::standin::SlackStandin::new(bot::BOT_TOKEN).start(local).await.unwrap();
-    (tailer, slack)
+    let mut config = tailerbot::config::embedded_config();
+    let world = tailerbot::offline::start(&mut config, options, bot::BOT_TOKEN, &[bot::ONCALL], None).await.unwrap();
+    (world.tailer, world.slack)
 }

@@ -14,9 +14,10 @@ use serde_json::Value;
 use tailerbot::bot::Bot;
 use tailerbot::clock::{Clock, TokioClock};
 use tailerbot::config::Config;
+use tailerbot::offline::OfflineWorld;
 use tailerbot::server::Application;
-use tailerbot::sim::{RunningSimulator, SimOptions, Simulator};
-use tailerbot::slack::standin::{RunningStandin, SlackEvent, SlackStandin};
+use tailerbot::sim::{RunningSimulator, SimOptions};
+use tailerbot::slack::standin::{RunningStandin, SlackEvent};
 use tailerbot::slack::verify::Verifier;
 use tailerbot::watch::Workers;
 
@@ -58,11 +59,8 @@ impl PausedBot {
         });
         let clock = TokioClock::starting_at(chrono::Utc::now());
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        let tailer = Simulator::start(SimOptions { clock: clock.clone(), ..sim }.with_catalog(&config.jobs), local).await.unwrap();
-        let standin = SlackStandin::new(BOT_TOKEN).with_clock(clock.clone());
-        standin.set_usergroup("S0ONCALL", &[ONCALL]);
-        let slack = standin.start(local).await.unwrap();
-        config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
+        let OfflineWorld { tailer, slack } =
+            tailerbot::offline::start(&mut config, sim, BOT_TOKEN, &[ONCALL], Some(clock.clone())).await.unwrap();
         config.tailer.max_requests_per_second = 1000;
         let dir = tempfile::tempdir().unwrap();
         let database = format!("sqlite://{}", dir.path().join("bot.db").display());

@@ -200,16 +200,36 @@ impl Serve {
         false
     }
 
-    /// Waits (at most `limit`) for the process to end by itself, as at a crash point.
+    /// Waits (at most `limit`) for the process to end by itself, as at a crash point. A
+    /// process still running then is killed and the test fails (it never hangs).
     pub async fn died(mut self, limit: Duration) -> std::process::ExitStatus {
-        let waited = tokio::time::timeout(limit, tokio::task::spawn_blocking(move || self.child.wait().unwrap())).await;
-        waited.expect("the process did not die at its crash point").unwrap()
+        match self.exit_within(limit).await {
+            Some(status) => status,
+            None => panic!("the process did not die at its crash point within {limit:?} (was the binary built without `crash-points`?)"),
+        }
     }
 
-    /// SIGTERM, then waits for a clean exit.
+    /// SIGTERM, then waits (at most 30 s) for the exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let id = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &id]).status().unwrap().success());
-        tokio::task::spawn_blocking(move || self.child.wait().unwrap()).await.unwrap()
+        self.exit_within(Duration::from_secs(30)).await.expect("serve did not stop within 30 s of SIGTERM")
+    }
+
+    /// The exit status once the process ends, or `None` (and the process killed) when it
+    /// still runs after `limit`.
+    async fn exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
