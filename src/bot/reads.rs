@@ -42,6 +42,23 @@ impl Bot {
                 return self.refuse(&denial);
             }
         }
+        // A run named with the wrong job would show, or follow, another job's run under
+        // this one's name.
+        if let Command::Status { run, job: Some(named) } | Command::Watch { run, job: named } = &command {
+            match self.job_of_run(run.as_str()).await {
+                Ok(Some(owner)) if owner != named.as_str() => {
+                    let verb = action.name();
+                    return Ack::note(&format!(
+                        "Run `{run}` belongs to `{owner}`, not `{named}`. Did you mean `/tailer {verb} {owner} {run}`?"
+                    ));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "cannot read which job a run belongs to");
+                    return Ack::store_unavailable(&ctx.reference);
+                }
+            }
+        }
         match command {
             Command::Help(None) => Ack::ephemeral(render::help()),
             Command::Help(Some(verb)) => Ack::ephemeral(render::help_verb(verb)),

@@ -130,6 +130,15 @@ impl Plan {
 pub const DOUBLE_SUBMIT_WINDOW_MS: i64 = 60_000;
 
 impl Bot {
+    /// The job a run belongs to, where the bot knows it: it launched the run, or a
+    /// channel watches it.
+    pub(super) async fn job_of_run(&self, run: &str) -> Result<Option<String>, crate::store::StoreError> {
+        if let Some(known) = self.store.known_run(run).await? {
+            return Ok(Some(known.job));
+        }
+        Ok(self.store.watch(run).await?.map(|w| w.job))
+    }
+
     pub(super) fn resolve<'c>(&'c self, command: &Command) -> Result<Vec<&'c Job>, String> {
         let config = &self.config;
         let jobs = match command {
@@ -163,6 +172,20 @@ impl Bot {
             Ok(jobs) => jobs,
             Err(message) => return Ack::note(&message),
         };
+        if let Command::Mark { job, run, status } = &command {
+            match self.job_of_run(run.as_str()).await {
+                Ok(Some(owner)) if owner != job.as_str() => {
+                    return Ack::note(&format!(
+                        "Run `{run}` belongs to `{owner}`, not `{job}`, so nothing was done. To mark it: `/tailer mark {owner} {run} {status}`."
+                    ));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "cannot read which job a run belongs to");
+                    return Ack::store_unavailable(&ctx.reference);
+                }
+            }
+        }
         let plan = Plan::from_command(&command, &jobs);
         let Authorized { confirm, second_person } =
             match self.authorize(&ctx, action, &jobs, Audit::Denials { detail: &plan.detail() }).await {

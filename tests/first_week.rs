@@ -1,0 +1,44 @@
+//! What a data team runs into in its first week, against the real binary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bot::{CHANNEL, text_of};
+use common::life::World;
+use common::process::command_answer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_named_with_the_wrong_job_is_refused_and_the_right_job_named() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = world.slack.response_url("r");
+    let (status, _) = command_answer(&life.url, &respond, "1.fw.1", "U0ANALYST", CHANNEL, "launch stock-enrich").await;
+    assert_eq!(status, 200);
+    // stock-enrich fails in the simulator: its card offers Mark as checked, naming the run.
+    let events = world.slack.slack.wait_for(Duration::from_secs(30), |e| e.iter().any(|e| e.button("Mark as checked").is_some())).await;
+    let card = events.iter().rev().find(|e| e.button("Mark as checked").is_some()).unwrap();
+    let (_, value) = card.button("Mark as checked").unwrap();
+    let run = value.split_whitespace().nth(1).unwrap().to_owned();
+
+    for (i, text) in [format!("mark iowa-prepare {run} CHECKED"), format!("status iowa-prepare {run}"), format!("watch iowa-prepare {run}")]
+        .iter()
+        .enumerate()
+    {
+        let (status, answer) = command_answer(&life.url, &respond, &format!("1.fw.w{i}"), "U0ANALYST", CHANNEL, text).await;
+        assert_eq!(status, 200);
+        let said = text_of(&answer);
+        assert!(said.contains("belongs to `stock-enrich`, not `iowa-prepare`"), "{text}: {said}");
+        assert_eq!(answer["response_type"], "ephemeral", "only its author sees it");
+    }
+    assert_eq!(world.tailer.sim.count("set_run_status"), 0, "nothing marked under the wrong job");
+
+    // Named with its own job, it is marked.
+    let text = format!("mark stock-enrich {run} CHECKED");
+    let (status, _) = command_answer(&life.url, &respond, "1.fw.2", "U0ANALYST", CHANNEL, &text).await;
+    assert_eq!(status, 200);
+    assert_eq!(world.tailer.sim.wait_for_count("set_run_status", 1, Duration::from_secs(10)).await, 1);
+    world.drained().await;
+    assert!(life.stop().await.success());
+    world.invariants_hold().await;
+}
