@@ -42,3 +42,27 @@ async fn a_run_named_with_the_wrong_job_is_refused_and_the_right_job_named() {
     assert!(life.stop().await.success());
     world.invariants_hold().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_things_read_right_one_job_real_dates_names_without_case_and_empty_tags() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = world.slack.response_url("s");
+    let ask = |n: u32, text: &'static str| {
+        let (url, respond) = (life.url.clone(), respond.clone());
+        async move { command_answer(&url, &respond, &format!("1.small.{n}"), "U0ANALYST", CHANNEL, text).await.1 }
+    };
+    let said = text_of(&ask(1, "jobs iowa-stores").await);
+    assert!(said.contains("*1 job*") && !said.contains("1 jobs"), "{said}");
+    let said = text_of(&ask(2, "launch iowa-prepare 2024-02-30").await);
+    assert!(said.contains("`2024-02-30` is not a real date"), "{said}");
+    let said = text_of(&ask(3, "disable tag:").await);
+    assert!(said.contains("`tag:` needs a tag name"), "{said}");
+    assert_eq!(world.tailer.sim.count("launch_job") + world.tailer.sim.count("set_configuration_status"), 0, "nothing ran");
+    // A job typed in another case is the same job.
+    let said = text_of(&ask(4, "launch IOWA-Prepare").await);
+    assert!(said.contains("On it: launch `iowa-prepare`"), "{said}");
+    assert_eq!(world.tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(10)).await, 1);
+    world.drained().await;
+    assert!(life.stop().await.success());
+}

@@ -46,7 +46,7 @@ impl Bot {
         // this one's name.
         if let Command::Status { run, job: Some(named) } | Command::Watch { run, job: named } = &command {
             match self.job_of_run(run.as_str()).await {
-                Ok(Some(owner)) if owner != named.as_str() => {
+                Ok(Some(owner)) if !owner.eq_ignore_ascii_case(named.as_str()) => {
                     let verb = action.name();
                     return Ack::note(&format!(
                         "Run `{run}` belongs to `{owner}`, not `{named}`. Did you mean `/tailer {verb} {owner} {run}`?"

@@ -5,9 +5,13 @@ use crate::commands::Target;
 use crate::config::{Config, Job};
 use crate::domain::JobName;
 
-/// Looks a job up; the error is the message for the user.
+/// Looks a job up, its exact name first, then without regard to case (`Sales-Daily` is
+/// `sales-daily`); the error is the message for the user.
 pub fn job<'c>(config: &'c Config, name: &JobName) -> Result<&'c Job, String> {
-    config.job(name.as_str()).ok_or_else(|| unknown_job(config, name.as_str()))
+    config
+        .job(name.as_str())
+        .or_else(|| config.jobs.iter().find(|j| j.name.as_str().eq_ignore_ascii_case(name.as_str())))
+        .ok_or_else(|| unknown_job(config, name.as_str()))
 }
 
 /// The jobs a target names (never empty).
@@ -15,7 +19,7 @@ pub fn jobs<'c>(config: &'c Config, target: &Target) -> Result<Vec<&'c Job>, Str
     match target {
         Target::Job(name) => Ok(vec![job(config, name)?]),
         Target::Tag(tag) => {
-            let jobs: Vec<&Job> = config.jobs.iter().filter(|j| j.tags.iter().any(|t| t == tag)).collect();
+            let jobs: Vec<&Job> = config.jobs.iter().filter(|j| j.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))).collect();
             if jobs.is_empty() {
                 let mut tags: Vec<&str> = config.jobs.iter().flat_map(|j| j.tags.iter().map(String::as_str)).collect();
                 tags.sort_unstable();

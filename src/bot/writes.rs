@@ -174,7 +174,7 @@ impl Bot {
         };
         if let Command::Mark { job, run, status } = &command {
             match self.job_of_run(run.as_str()).await {
-                Ok(Some(owner)) if owner != job.as_str() => {
+                Ok(Some(owner)) if !owner.eq_ignore_ascii_case(job.as_str()) => {
                     return Ack::note(&format!(
                         "Run `{run}` belongs to `{owner}`, not `{job}`, so nothing was done. To mark it: `/tailer mark {owner} {run} {status}`."
                     ));

@@ -58,7 +58,10 @@ impl<'a> Args<'a> {
     fn target(&mut self, all_allowed: bool) -> Result<Target, UsageError> {
         let word = self.required("a job name or `tag:<tag>`")?;
         if let Some(tag) = word.strip_prefix("tag:") {
-            let ok = !tag.is_empty() && tag.len() <= 64 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if tag.is_empty() {
+                return Err(self.error("`tag:` needs a tag name after it, as in `tag:daily`."));
+            }
+            let ok = tag.len() <= 64 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             return if ok { Ok(Target::Tag(tag.to_owned())) } else { Err(self.error(format!("`{}` is not a tag.", shorten(tag, 60)))) };
         }
         if word == "all" {
@@ -95,9 +98,7 @@ impl<'a> Args<'a> {
                 let job = self.job()?;
                 let execution_date = match self.take() {
                     None => None,
-                    Some(word) => {
-                        Some(date(word).ok_or_else(|| self.error(format!("`{}` is not a date: write YYYY-MM-DD.", shorten(word, 40))))?)
-                    }
+                    Some(word) => Some(date(word).ok_or_else(|| self.error(not_a_date(word)))?),
                 };
                 Command::Launch { job, execution_date }
             }
@@ -121,6 +122,8 @@ impl<'a> Args<'a> {
                         if execution_date.replace(d).is_some() {
                             return Err(self.error("The date is given twice."));
                         }
+                    } else if date_shaped(word) {
+                        return Err(self.error(not_a_date(word)));
                     } else if let Some(s) = self.status(word) {
                         if status.replace(s).is_some() {
                             return Err(self.error("The status is given twice."));
@@ -204,6 +207,20 @@ fn date(word: &str) -> Option<NaiveDate> {
         return None;
     }
     NaiveDate::parse_from_str(word, "%Y-%m-%d").ok()
+}
+
+/// `YYYY-MM-DD` in shape, whether or not such a day exists.
+fn date_shaped(word: &str) -> bool {
+    word.len() == 10 && word.char_indices().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() })
+}
+
+/// Why `word` is not a date: a day that does not exist (`2024-02-30`), or not the shape.
+fn not_a_date(word: &str) -> String {
+    if date_shaped(word) {
+        format!("`{word}` is not a real date: that month has no such day.")
+    } else {
+        format!("`{}` is not a date: write YYYY-MM-DD.", shorten(word, 40))
+    }
 }
 
 /// A run id as people paste it: a documented shape, starting with its date.

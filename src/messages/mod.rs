@@ -80,7 +80,7 @@ pub fn help_verb(action: Action) -> Message {
 }
 
 pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
-    let mut m = Message::new(&format!("{} jobs", jobs.len()));
+    let mut m = Message::new(&if jobs.len() == 1 { "1 job".to_owned() } else { format!("{} jobs", jobs.len()) });
     if jobs.is_empty() {
         m.section(&match filter {
             Some(f) => format!("No job you may see matches `{}`.", escape(f)),
