@@ -66,3 +66,42 @@ async fn small_things_read_right_one_job_real_dates_names_without_case_and_empty
     world.drained().await;
     assert!(life.stop().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_of_a_job_shows_its_latest_run_and_watch_takes_a_known_run_alone() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = |key: &str| world.slack.response_url(key);
+    let (status, _) = command_answer(&life.url, &respond("l"), "1.st.1", "U0ANALYST", CHANNEL, "launch iowa-prepare").await;
+    assert_eq!(status, 200);
+    let events = world.slack.slack.wait_for(Duration::from_secs(30), |e| e.iter().any(|e| e.button("Launch again").is_some())).await;
+    let card = events.iter().rev().find(|e| e.button("Launch again").is_some()).unwrap();
+    let run = card.button("Launch again").unwrap().1.split_whitespace().nth(1).unwrap().to_owned();
+
+    // `status <job>`: the latest run, not "not a run id".
+    command_answer(&life.url, &respond("st"), "1.st.2", "U0ANALYST", CHANNEL, "status iowa-prepare").await;
+    let said = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.ts.as_deref() == Some("st"))).await;
+    let said = said.iter().find(|e| e.ts.as_deref() == Some("st")).unwrap().visible_text();
+    assert!(said.contains(&run) && said.contains("SUCCESS"), "{said}");
+
+    // `watch <run>` alone, in another channel: the bot knows its job.
+    let (_, answer) = command_answer(&life.url, &respond("w"), "1.st.3", "U0ANALYST", "C0OTHER", &format!("watch {run}")).await;
+    assert!(!text_of(&answer).contains("needs"), "{answer}");
+    world
+        .slack
+        .slack
+        .wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.channel.as_deref() == Some("C0OTHER") && e.text.contains(&run)))
+        .await;
+    assert!(
+        world.slack.slack.events().iter().any(|e| e.channel.as_deref() == Some("C0OTHER") && e.text.contains(&run)),
+        "a card in C0OTHER"
+    );
+
+    // A run the bot does not know: it says what is missing.
+    let unknown = "20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1";
+    let (_, answer) = command_answer(&life.url, &respond("u"), "1.st.4", "U0ANALYST", CHANNEL, &format!("watch {unknown}")).await;
+    let said = text_of(&answer);
+    assert!(said.contains("don't know which job") && said.contains(&format!("/tailer watch &lt;job&gt; {unknown}")), "{said}");
+    world.drained().await;
+    assert!(life.stop().await.success());
+}

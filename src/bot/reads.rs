@@ -19,15 +19,32 @@ impl Bot {
         let action = command.action();
         // Checked per job below where a job is named.
         let job = match &command {
-            Command::Last { job, .. } | Command::Watch { job, .. } | Command::Status { job: Some(job), .. } => {
-                match targets::job(&self.config, job) {
-                    Ok(job) => Some(job.clone()),
-                    Err(message) => return Ack::note(&message),
-                }
-            }
+            Command::Last { job, .. }
+            | Command::Watch { job: Some(job), .. }
+            | Command::Status { job: Some(job), .. }
+            | Command::Latest { job } => match targets::job(&self.config, job) {
+                Ok(job) => Some(job.clone()),
+                Err(message) => return Ack::note(&message),
+            },
             Command::Audit { job: Some(name) } => match targets::job(&self.config, name) {
                 Ok(job) => Some(job.clone()),
                 Err(message) => return Ack::note(&message),
+            },
+            // A run alone: its job, where the bot knows it.
+            Command::Watch { job: None, run } => match self.job_of_run(run.as_str()).await {
+                Ok(Some(name)) => match self.config.job(&name) {
+                    Some(job) => Some(job.clone()),
+                    None => return Ack::note(&format!("Run `{run}` belongs to `{name}`, which is no longer in the catalog.")),
+                },
+                Ok(None) => {
+                    return Ack::note(&format!(
+                        "I don't know which job run `{run}` belongs to (I did not launch it and no channel follows it). Name it: `/tailer watch &lt;job&gt; {run}`."
+                    ));
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot read which job a run belongs to");
+                    return Ack::store_unavailable(&ctx.reference);
+                }
             },
             _ => None,
         };
@@ -44,7 +61,7 @@ impl Bot {
         }
         // A run named with the wrong job would show, or follow, another job's run under
         // this one's name.
-        if let Command::Status { run, job: Some(named) } | Command::Watch { run, job: named } = &command {
+        if let Command::Status { run, job: Some(named) } | Command::Watch { run, job: Some(named) } = &command {
             match self.job_of_run(run.as_str()).await {
                 Ok(Some(owner)) if !owner.eq_ignore_ascii_case(named.as_str()) => {
                     let verb = action.name();
@@ -99,6 +116,23 @@ impl Bot {
                             "Tailer has no status for run `{run}` of {} yet: a run that was just launched can take a moment to show.",
                             render::job_label(&job)
                         )),
+                        Err(error) => tailer_failed(&error, &reference),
+                    };
+                    ResponseBody::ephemeral(message)
+                });
+                Ack::Empty
+            }
+            Command::Latest { .. } => {
+                let Some(job) = job else { return Ack::Empty };
+                let bot = self.clone();
+                let reference = ctx.reference.clone();
+                self.after_ack(ctx, async move {
+                    let query = LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() };
+                    let message = match bot.tailer.get_last_status(&job.job, &query).await {
+                        Ok(items) => match items.first() {
+                            Some(item) => render::run(Some(&job), item),
+                            None => render::note(&format!("{} has no runs yet.", render::job_label(&job))),
+                        },
                         Err(error) => tailer_failed(&error, &reference),
                     };
                     ResponseBody::ephemeral(message)

@@ -104,7 +104,9 @@ impl<'a> Args<'a> {
             }
             Action::Status => match self.args.len() {
                 0 => return Err(self.error("`status` needs a run id.")),
-                1 => Command::Status { job: None, run: self.run()? },
+                // A run id alone; anything else is read as a job, whose latest run is shown.
+                1 if run_id(self.args[0]).is_some() => Command::Status { job: None, run: self.run()? },
+                1 => Command::Latest { job: self.job()? },
                 _ => Command::Status { job: Some(self.job()?), run: self.run()? },
             },
             Action::Last => {
@@ -144,7 +146,14 @@ impl<'a> Args<'a> {
                 };
                 Command::Running { configuration_type }
             }
-            Action::Watch => Command::Watch { job: self.job()?, run: self.run()? },
+            Action::Watch => match self.args.len() {
+                0 => return Err(self.error("`watch` needs a run id (and its job, unless the bot launched or follows the run).")),
+                1 if run_id(self.args[0]).is_some() => Command::Watch { job: None, run: self.run()? },
+                1 => {
+                    return Err(self.error(format!("`watch` needs a run id after the job: `watch {} <run_id>`.", shorten(self.args[0], 60))));
+                }
+                _ => Command::Watch { job: Some(self.job()?), run: self.run()? },
+            },
             Action::Unwatch => Command::Unwatch { run: self.run()? },
             Action::Subscribe => {
                 let target = self.target(true)?;

@@ -30,8 +30,8 @@ pub const VERBS: &[Verb] = &[
     },
     Verb {
         action: Action::Status,
-        usage: "status [<job>] <run_id>",
-        summary: "one run's status",
+        usage: "status [<job>] <run_id> | status <job>",
+        summary: "one run's status, or a job's latest run",
         example: "status iowa-prepare 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1",
     },
     Verb {
@@ -48,7 +48,7 @@ pub const VERBS: &[Verb] = &[
     },
     Verb {
         action: Action::Watch,
-        usage: "watch <job> <run_id>",
+        usage: "watch [<job>] <run_id>",
         summary: "follow an existing run in this channel",
         example: "watch sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1",
     },

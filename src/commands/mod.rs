@@ -67,21 +67,65 @@ pub const REASON_MAX_CHARS: usize = 500;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help(Option<Action>),
-    Jobs { filter: Option<String> },
-    Launch { job: JobName, execution_date: Option<NaiveDate> },
-    Status { job: Option<JobName>, run: RunId },
-    Last { job: JobName, limit: u32, status: Option<RunStatus>, execution_date: Option<NaiveDate> },
-    Running { configuration_type: Option<ConfigurationType> },
-    Watch { job: JobName, run: RunId },
-    Unwatch { run: RunId },
-    Subscribe { target: Target, filter: SubscriptionFilter },
-    Unsubscribe { target: Target },
+    Jobs {
+        filter: Option<String>,
+    },
+    Launch {
+        job: JobName,
+        execution_date: Option<NaiveDate>,
+    },
+    Status {
+        job: Option<JobName>,
+        run: RunId,
+    },
+    /// `status <job>`: the job's latest run.
+    Latest {
+        job: JobName,
+    },
+    Last {
+        job: JobName,
+        limit: u32,
+        status: Option<RunStatus>,
+        execution_date: Option<NaiveDate>,
+    },
+    Running {
+        configuration_type: Option<ConfigurationType>,
+    },
+    /// `watch <job> <run>`, or `watch <run>` for a run whose job the bot knows.
+    Watch {
+        job: Option<JobName>,
+        run: RunId,
+    },
+    Unwatch {
+        run: RunId,
+    },
+    Subscribe {
+        target: Target,
+        filter: SubscriptionFilter,
+    },
+    Unsubscribe {
+        target: Target,
+    },
     Subscriptions,
-    Disable { target: Target, duration: Option<Duration>, reason: Option<String> },
-    Enable { target: Target },
-    Reset { job: JobName },
-    Mark { job: JobName, run: RunId, status: RunStatus },
-    Audit { job: Option<JobName> },
+    Disable {
+        target: Target,
+        duration: Option<Duration>,
+        reason: Option<String>,
+    },
+    Enable {
+        target: Target,
+    },
+    Reset {
+        job: JobName,
+    },
+    Mark {
+        job: JobName,
+        run: RunId,
+        status: RunStatus,
+    },
+    Audit {
+        job: Option<JobName>,
+    },
     Doctor,
 }
 
@@ -92,7 +136,7 @@ impl Command {
             Command::Help(_) => Action::Help,
             Command::Jobs { .. } => Action::Jobs,
             Command::Launch { .. } => Action::Launch,
-            Command::Status { .. } => Action::Status,
+            Command::Status { .. } | Command::Latest { .. } => Action::Status,
             Command::Last { .. } => Action::Last,
             Command::Running { .. } => Action::Running,
             Command::Watch { .. } => Action::Watch,

@@ -30,6 +30,7 @@ fn valid_commands_parse_into_their_typed_form() {
         ("launch iowa-prepare 2024-09-18".into(), Command::Launch { job: job("iowa-prepare"), execution_date: Some(day("2024-09-18")) }),
         (format!("status {RUN}"), Command::Status { job: None, run: run() }),
         (format!("status sales-daily {RUN}"), Command::Status { job: Some(job("sales-daily")), run: run() }),
+        ("status sales-daily".into(), Command::Latest { job: job("sales-daily") }),
         ("last sales-daily".into(), Command::Last { job: job("sales-daily"), limit: 5, status: None, execution_date: None }),
         (
             "last sales-daily failed 2024-09-18 10".into(),
@@ -40,7 +41,8 @@ fn valid_commands_parse_into_their_typed_form() {
             "running table-to-table".into(),
             Command::Running { configuration_type: Some(ConfigurationType::parse("table-to-table").unwrap()) },
         ),
-        (format!("watch sales-daily {RUN}"), Command::Watch { job: job("sales-daily"), run: run() }),
+        (format!("watch sales-daily {RUN}"), Command::Watch { job: Some(job("sales-daily")), run: run() }),
+        (format!("watch {RUN}"), Command::Watch { job: None, run: run() }),
         (format!("unwatch {RUN}"), Command::Unwatch { run: run() }),
         ("subscribe sales-daily".into(), Command::Subscribe { target: Target::Job(job("sales-daily")), filter: SubscriptionFilter::All }),
         (
@@ -89,7 +91,7 @@ fn mistakes_say_what_is_wrong_and_show_the_usage() {
         ("launch iowa-prepare 2024-09-18 now".into(), Some(Action::Launch), "did not expect `now`"),
         ("launch <!channel>".into(), Some(Action::Launch), "not a job name"),
         ("status".into(), Some(Action::Status), "needs a run id"),
-        ("status iowa-prepare".into(), Some(Action::Status), "not a run id"),
+        ("status <!channel>".into(), Some(Action::Status), "not a job name"),
         ("last".into(), Some(Action::Last), "needs a job name"),
         ("last sales-daily 0".into(), Some(Action::Last), "between 1 and 50"),
         ("last sales-daily 51".into(), Some(Action::Last), "between 1 and 50"),

@@ -51,9 +51,10 @@ fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         (job(), prop::option::of(date())).prop_map(|(job, execution_date)| Command::Launch { job, execution_date }),
         (prop::option::of(job()), run()).prop_map(|(job, run)| Command::Status { job, run }),
+        job().prop_map(|job| Command::Latest { job }),
         (job(), 1u32..=50, prop::option::of(status()), prop::option::of(date()))
             .prop_map(|(job, limit, status, execution_date)| Command::Last { job, limit, status, execution_date }),
-        (job(), run()).prop_map(|(job, run)| Command::Watch { job, run }),
+        (prop::option::of(job()), run()).prop_map(|(job, run)| Command::Watch { job, run }),
         run().prop_map(|run| Command::Unwatch { run }),
         (prop_oneof![target(), Just(Target::All)], prop_oneof![Just(SubscriptionFilter::All), Just(SubscriptionFilter::Failures)])
             .prop_map(|(target, filter)| Command::Subscribe { target, filter }),
@@ -95,10 +96,11 @@ fn write(command: &Command) -> String {
     match command {
         Command::Launch { job, execution_date } => format!("launch {job}{}", opt(execution_date.map(|d| d.to_string()))),
         Command::Status { job, run } => format!("status{} {run}", opt(job.as_ref().map(ToString::to_string))),
+        Command::Latest { job } => format!("status {job}"),
         Command::Last { job, limit, status, execution_date } => {
             format!("last {job} {limit}{}{}", opt(status.as_ref().map(ToString::to_string)), opt(execution_date.map(|d| d.to_string())))
         }
-        Command::Watch { job, run } => format!("watch {job} {run}"),
+        Command::Watch { job, run } => format!("watch{} {run}", opt(job.as_ref().map(ToString::to_string))),
         Command::Unwatch { run } => format!("unwatch {run}"),
         Command::Subscribe { target, filter } => format!("subscribe {} {}", target_text(target), filter.as_str()),
         Command::Disable { target, duration, reason } => {
