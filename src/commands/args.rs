@@ -105,7 +105,7 @@ impl<'a> Args<'a> {
             Action::Status => match self.args.len() {
                 0 => return Err(self.error("`status` needs a run id.")),
                 // A run id alone; anything else is read as a job, whose latest run is shown.
-                1 if run_id(self.args[0]).is_some() => Command::Status { job: None, run: self.run()? },
+                1 if run_shaped(self.args[0]) => Command::Status { job: None, run: self.run()? },
                 1 => Command::Latest { job: self.job()? },
                 _ => Command::Status { job: Some(self.job()?), run: self.run()? },
             },
@@ -148,9 +148,11 @@ impl<'a> Args<'a> {
             }
             Action::Watch => match self.args.len() {
                 0 => return Err(self.error("`watch` needs a run id (and its job, unless the bot launched or follows the run).")),
-                1 if run_id(self.args[0]).is_some() => Command::Watch { job: None, run: self.run()? },
+                1 if run_shaped(self.args[0]) => Command::Watch { job: None, run: self.run()? },
                 1 => {
-                    return Err(self.error(format!("`watch` needs a run id after the job: `watch {} <run_id>`.", shorten(self.args[0], 60))));
+                    return Err(
+                        self.error(format!("`watch` needs a run id after the job: `watch {} <run_id>`.", shorten(self.args[0], 60)))
+                    );
                 }
                 _ => Command::Watch { job: Some(self.job()?), run: self.run()? },
             },
@@ -216,6 +218,13 @@ fn date(word: &str) -> Option<NaiveDate> {
         return None;
     }
     NaiveDate::parse_from_str(word, "%Y-%m-%d").ok()
+}
+
+/// A word meant as a run id (it starts with a run id's date, `20201230-`), even when it
+/// is not a valid one: it is read as a run, and refused as one, not as a job name.
+fn run_shaped(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    bytes.len() > 9 && bytes[..8].iter().all(u8::is_ascii_digit) && bytes[8] == b'-'
 }
 
 /// `YYYY-MM-DD` in shape, whether or not such a day exists.
