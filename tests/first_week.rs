@@ -105,3 +105,30 @@ async fn status_of_a_job_shows_its_latest_run_and_watch_takes_a_known_run_alone(
     world.drained().await;
     assert!(life.stop().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwatched_run_card_says_it_is_no_longer_followed() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let (status, _) =
+        command_answer(&life.url, &world.slack.response_url("l"), "1.uw.1", "U0ANALYST", CHANNEL, "launch iowa-prepare").await;
+    assert_eq!(status, 200);
+    let is_card =
+        |e: &tailerbot::slack::standin::SlackEvent| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run");
+    let events = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(is_card)).await;
+    let card = events.iter().find(|e| is_card(e)).unwrap().clone();
+    let run = card.text.split("· run ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+
+    let (_, answer) =
+        command_answer(&life.url, &world.slack.response_url("u"), "1.uw.2", "U0ANALYST", CHANNEL, &format!("unwatch {run}")).await;
+    assert!(text_of(&answer).contains("no longer follows"), "{answer}");
+    let edited = |e: &tailerbot::slack::standin::SlackEvent| {
+        e.method == "chat.update" && e.ts == card.ts && e.visible_text().contains("No longer followed")
+    };
+    world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(edited)).await;
+    world.drained().await;
+    assert!(life.stop().await.success());
+    let events = world.slack.slack.events();
+    let last_edit = events.iter().rev().find(|e| e.method == "chat.update" && e.ts == card.ts).expect("the card was edited");
+    assert!(last_edit.visible_text().contains("No longer followed in this channel"), "the card's last word: {}", last_edit.visible_text());
+}

@@ -30,14 +30,39 @@ impl Bot {
     }
 
     pub(super) async fn unwatch_run(&self, ctx: &Context, run: &RunId) -> Ack {
+        // The card as it was, to say on it that it is no longer followed.
+        let card =
+            self.store.cards(run.as_str()).await.ok().and_then(|cards| cards.into_iter().find(|c| c.channel_id == ctx.channel.as_str()));
         match self.store.unwatch(run.as_str(), ctx.channel.as_str()).await {
-            Ok(true) => Ack::note(&format!(":see_no_evil: This channel no longer follows run `{}`.", escape(run.as_str()))),
+            Ok(true) => {
+                if let Some(card) = card {
+                    self.card_no_longer_followed(ctx, &card).await;
+                }
+                Ack::note(&format!(":see_no_evil: This channel no longer follows run `{}`.", escape(run.as_str())))
+            }
             Ok(false) => Ack::note(&format!("This channel does not follow run `{}`.", escape(run.as_str()))),
             Err(error) => {
                 tracing::error!(%error, "cannot stop a watch");
                 Ack::store_unavailable(&ctx.reference)
             }
         }
+    }
+
+    /// Edits an unwatched run's card: its last known state, and that it is no longer
+    /// followed here (rather than a status frozen as if it were).
+    async fn card_no_longer_followed(&self, ctx: &Context, card: &crate::store::CardRow) {
+        let watch = match self.store.watch(&card.run_id).await {
+            Ok(Some(watch)) => watch,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the run to edit its card; the card keeps its last state");
+                return;
+            }
+        };
+        let Some(job) = self.config.job(&watch.job) else { return };
+        let item = watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok());
+        let note = format!("No longer followed in this channel (unwatched by <@{}>).", ctx.user);
+        self.enqueue(vec![crate::messages::cards::update(job, card, item.as_ref(), false, Some(&note))]).await;
     }
 
     /// The jobs of a target this person may (un)subscribe to; the error is for the user.
