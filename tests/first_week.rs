@@ -17,7 +17,7 @@ async fn a_run_named_with_the_wrong_job_is_refused_and_the_right_job_named() {
     assert_eq!(status, 200);
     // stock-enrich fails in the simulator: its card offers Mark as checked, naming the run.
     let events = world.slack.slack.wait_for(Duration::from_secs(30), |e| e.iter().any(|e| e.button("Mark as checked").is_some())).await;
-    let card = events.iter().rev().find(|e| e.button("Mark as checked").is_some()).unwrap();
+    let card = events.iter().rev().find(|e| e.button("Mark as checked").is_some()).unwrap().clone();
     let (_, value) = card.button("Mark as checked").unwrap();
     let run = value.split_whitespace().nth(1).unwrap().to_owned();
 
@@ -38,6 +38,12 @@ async fn a_run_named_with_the_wrong_job_is_refused_and_the_right_job_named() {
     let (status, _) = command_answer(&life.url, &respond, "1.fw.2", "U0ANALYST", CHANNEL, &text).await;
     assert_eq!(status, 200);
     assert_eq!(world.tailer.sim.wait_for_count("set_run_status", 1, Duration::from_secs(10)).await, 1);
+    // The card now says CHECKED and no longer offers to mark it.
+    let checked =
+        |e: &tailerbot::slack::standin::SlackEvent| e.method == "chat.update" && e.ts == card.ts && e.visible_text().contains("CHECKED");
+    let events = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(checked)).await;
+    let edit = events.iter().rev().find(|e| checked(e)).expect("the card shows CHECKED");
+    assert!(edit.button("Mark as checked").is_none() && edit.button("Launch again").is_some(), "{:?}", edit.buttons());
     world.drained().await;
     assert!(life.stop().await.success());
     world.invariants_hold().await;

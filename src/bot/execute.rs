@@ -348,13 +348,38 @@ impl Bot {
                 };
                 let status = RunStatus::parse(status);
                 match self.tailer.set_run_status(&job.job, &run, &status).await {
-                    Ok(()) => done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(&status), escape(run.as_str()))),
+                    Ok(()) => {
+                        self.cards_show_status(job, &run, &status).await;
+                        done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(&status), escape(run.as_str())))
+                    }
                     Err(error) => tailer_failed("mark", "marked", &error),
                 }
             }
             Action::Launch => self.launch(ctx, job, plan.execution_date).await,
             _ => failed(action.name(), &"not a write action"),
         }
+    }
+}
+
+impl Bot {
+    /// After a run's status was set by hand (a failure marked CHECKED): every card of the
+    /// run shows the new status, without the button that asked for it.
+    async fn cards_show_status(&self, job: &Job, run: &RunId, status: &RunStatus) {
+        let cards = match self.store.all_cards(run.as_str()).await {
+            Ok(cards) => cards,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the run's cards; they keep their last state");
+                return;
+            }
+        };
+        let item = match self.store.watch(run.as_str()).await {
+            Ok(Some(watch)) => watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok()),
+            _ => None,
+        };
+        let Some(mut item) = item else { return };
+        item.status = status.clone();
+        let edits = cards.iter().map(|card| crate::messages::cards::update(job, card, Some(&item), true, None)).collect();
+        self.enqueue(edits).await;
     }
 }
 

@@ -101,6 +101,14 @@ impl Store {
         .await?))
     }
 
+    /// Every card of a run, followed or not now.
+    pub async fn all_cards(&self, run_id: &str) -> StoreResult<Vec<CardRow>> {
+        Ok(on_backend!(self, pool => sqlx::query_as::<_, CardRow>("SELECT * FROM run_cards WHERE run_id = $1 ORDER BY created_at")
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?))
+    }
+
     /// The active cards of a run.
     pub async fn cards(&self, run_id: &str) -> StoreResult<Vec<CardRow>> {
         Ok(
