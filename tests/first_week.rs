@@ -138,3 +138,18 @@ async fn an_unwatched_run_card_says_it_is_no_longer_followed() {
     let last_edit = events.iter().rev().find(|e| e.method == "chat.update" && e.ts == card.ts).expect("the card was edited");
     assert!(last_edit.visible_text().contains("No longer followed in this channel"), "the card's last word: {}", last_edit.visible_text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_with_a_type_no_job_has_says_so_and_lists_the_types() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let (status, answer) = command_answer(&life.url, &world.slack.response_url("r"), "1.run.1", "U0ANALYST", CHANNEL, "running foo").await;
+    assert_eq!(status, 200);
+    let said = text_of(&answer);
+    assert!(
+        said.contains("`foo` is not a configuration type") && said.contains("`table-to-table`") && said.contains("`workflow`"),
+        "{said}"
+    );
+    assert_eq!(world.tailer.sim.count("get_by_status"), 0, "Tailer was not asked");
+    assert!(life.stop().await.success());
+}

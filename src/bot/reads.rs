@@ -155,6 +155,18 @@ impl Bot {
             }
             Command::Running { configuration_type } => {
                 let visible: Vec<Job> = self.visible(&ctx, action, &self.config.jobs).await.into_iter().cloned().collect();
+                // A type none of these jobs has would always answer "nothing running".
+                if let Some(wanted) = &configuration_type {
+                    let types: BTreeSet<&str> = visible.iter().map(|j| j.job.configuration_type.as_str()).collect();
+                    let known = types.contains(wanted.as_str()) || (wanted.as_str() == "gbq-to-gbq" && types.contains("table-to-table"));
+                    if !known {
+                        let list = types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+                        return Ack::note(&format!(
+                            "`{wanted}` is not a configuration type of any job you may see here; they are: {}.",
+                            if list.is_empty() { "none".to_owned() } else { list }
+                        ));
+                    }
+                }
                 let bot = self.clone();
                 let reference = ctx.reference.clone();
                 self.after_ack(ctx, async move {
