@@ -32,3 +32,23 @@ fn the_demo_refuses_a_speed_that_is_not_positive() {
     let out = Command::new(env!("CARGO_BIN_EXE_tailerbot")).args(["demo", "--speed", "0"]).env_clear().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_interactive_demo_refuses_a_person_it_does_not_know() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .args(["demo", "--interactive"])
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"as bob /tailer jobs\nclick Confirm as zed\nquit\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("nobody here is called `bob`: the people are ana, lead, oncall"), "{stdout}");
+    assert!(stdout.contains("nobody here is called `zed`"), "{stdout}");
+    assert!(!stdout.contains("@lead: /tailer jobs"), "bob's command was not run as someone else: {stdout}");
+}

@@ -136,7 +136,9 @@ impl Demo {
     }
 
     async fn interactive(&self) -> anyhow::Result<()> {
-        println!("Type `/tailer <command>` (as lead), `as ana /tailer <command>`, `click <label>` (as oncall), or `quit`.");
+        println!(
+            "Type `/tailer <command>` (as lead), `as ana /tailer <command>`, `click <label>` (as oncall), `click <label> as lead`, or `quit`."
+        );
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         loop {
             tokio::select! {
@@ -146,12 +148,27 @@ impl Demo {
                     if line == "quit" || line == "exit" {
                         break;
                     }
-                    let result = if let Some(label) = line.strip_prefix("click ") {
-                        self.click(ONCALL, label.trim()).await
+                    let result = if let Some(rest) = line.strip_prefix("click ") {
+                        // `click <label> as <name>`: someone else than oncall clicks.
+                        match rest.rsplit_once(" as ") {
+                            Some((label, who)) => match self.person(who.trim()) {
+                                Some(user) => self.click(&user, label.trim()).await,
+                                None => {
+                                    self.who_is(who.trim());
+                                    Ok(())
+                                }
+                            },
+                            None => self.click(ONCALL, rest.trim()).await,
+                        }
                     } else if let Some(rest) = line.strip_prefix("as ") {
                         let (who, text) = rest.split_once(' ').unwrap_or((rest, ""));
-                        let user = self.names.0.iter().find(|(_, n)| n.as_str() == who).map(|(id, _)| id.clone()).unwrap_or_else(|| LEAD.to_owned());
-                        self.say(&user, text.trim().trim_start_matches("/tailer").trim()).await
+                        match self.person(who) {
+                            Some(user) => self.say(&user, text.trim().trim_start_matches("/tailer").trim()).await,
+                            None => {
+                                self.who_is(who);
+                                Ok(())
+                            }
+                        }
                     } else if let Some(text) = line.strip_prefix("/tailer") {
                         self.say(LEAD, text.trim()).await
                     } else if line.is_empty() {
@@ -168,6 +185,18 @@ impl Demo {
             }
         }
         Ok(())
+    }
+
+    /// The user id of one of the demo's people, by name.
+    fn person(&self, name: &str) -> Option<String> {
+        self.names.0.iter().find(|(id, n)| n.as_str() == name && id.starts_with('U')).map(|(id, _)| id.clone())
+    }
+
+    /// Says that `name` is nobody here, and who is.
+    fn who_is(&self, name: &str) {
+        let mut people: Vec<&str> = self.names.0.iter().filter(|(id, _)| id.starts_with('U')).map(|(_, n)| n.as_str()).collect();
+        people.sort_unstable();
+        println!("  (nobody here is called `{name}`: the people are {})", people.join(", "));
     }
 
     /// Prints what arrives until `done` holds; fails after `limit`.
