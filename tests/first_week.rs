@@ -153,3 +153,30 @@ async fn running_with_a_type_no_job_has_says_so_and_lists_the_types() {
     assert_eq!(world.tailer.sim.count("get_by_status"), 0, "Tailer was not asked");
     assert!(life.stop().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_lists_requests_waiting_for_a_confirmation_apart_from_outcomes() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let ask = |n: u32, user: &'static str, text: &'static str| {
+        let (url, respond) = (life.url.clone(), world.slack.response_url(&format!("a{n}")));
+        async move { command_answer(&url, &respond, &format!("1.audit.{n}"), user, CHANNEL, text).await.1 }
+    };
+    ask(1, "U0DATALEAD", "disable sales-daily for 1h vendor late").await;
+    ask(2, "U0ANALYST", "launch iowa-prepare 2026-11-30").await;
+    // The launch's outcome is audited once it is done: asked until it shows (bounded).
+    let mut audit = String::new();
+    for n in 3..60 {
+        audit = text_of(&ask(n, "U0DATALEAD", "audit").await);
+        if audit.contains("*launch*") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (outcomes, asked) = audit.split_once("Asked for a confirmation").unwrap_or_else(|| panic!("two sections: {audit}"));
+    assert!(asked.contains("<@U0DATALEAD> *disable* `sales-daily` (PROD) → awaiting confirmation"), "{audit}");
+    assert!(!outcomes.contains("awaiting confirmation"), "no pending request among the outcomes: {audit}");
+    assert!(outcomes.contains("<@U0ANALYST> *launch* `iowa-prepare` (DEV)") && outcomes.contains("2026-11-30"), "{audit}");
+    world.drained().await;
+    assert!(life.stop().await.success());
+}

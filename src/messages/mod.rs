@@ -184,27 +184,34 @@ pub fn audit(entries: &[AuditEntry], job: Option<&str>) -> Message {
         m.section(&format!("No write action{scope} is on record."));
         return m;
     }
-    m.section(&format!("*Latest write actions{scope}*, newest first"));
-    let lines: Vec<String> = entries
-        .iter()
-        .map(|e| {
-            let at = DateTime::from_timestamp_millis(e.at).unwrap_or_default();
-            let target = match (&e.job, &e.environment) {
-                (Some(j), Some(env)) => format!(" `{}` ({})", escape(j), escape(env)),
-                (Some(j), None) => format!(" `{}`", escape(j)),
-                _ => String::new(),
-            };
-            format!(
-                "{} <@{}> *{}*{target} → {} — {}",
-                when(at),
-                e.user_id,
-                e.action,
-                e.outcome.as_str().replace('_', " "),
-                escape(&truncate(&e.detail, 300))
-            )
-        })
-        .collect();
-    m.lines(&lines, 0);
+    let line = |e: &AuditEntry| {
+        let at = DateTime::from_timestamp_millis(e.at).unwrap_or_default();
+        let target = match (&e.job, &e.environment) {
+            (Some(j), Some(env)) => format!(" `{}` ({})", escape(j), escape(env)),
+            (Some(j), None) => format!(" `{}`", escape(j)),
+            _ => String::new(),
+        };
+        format!(
+            "{} <@{}> *{}*{target} → {} — {}",
+            when(at),
+            e.user_id,
+            e.action,
+            e.outcome.as_str().replace('_', " "),
+            escape(&truncate(&e.detail, 300))
+        )
+    };
+    // Requests that asked for a confirmation are not outcomes: they are listed apart, and
+    // what became of them (confirmed, cancelled, expired, done) is among the outcomes.
+    let (asked, outcomes): (Vec<&AuditEntry>, Vec<&AuditEntry>) =
+        entries.iter().partition(|e| e.outcome == crate::store::AuditOutcome::AwaitingConfirmation);
+    if !outcomes.is_empty() {
+        m.section(&format!("*Latest write actions{scope}*, newest first"));
+        m.lines(&outcomes.iter().map(|e| line(e)).collect::<Vec<_>>(), 0);
+    }
+    if !asked.is_empty() {
+        m.section("*Asked for a confirmation*, newest first (what became of each is above)");
+        m.lines(&asked.iter().map(|e| line(e)).collect::<Vec<_>>(), 0);
+    }
     m
 }
 
