@@ -62,18 +62,15 @@ impl Bot {
         // A run named with the wrong job would show, or follow, another job's run under
         // this one's name.
         if let Command::Status { run, job: Some(named) } | Command::Watch { run, job: Some(named) } = &command {
-            match self.job_of_run(run.as_str()).await {
-                Ok(Some(owner)) if !owner.eq_ignore_ascii_case(named.as_str()) => {
+            match self.other_job_of(&ctx, run.as_str(), named.as_str()).await {
+                Err(ack) => return ack,
+                Ok(Some(owner)) => {
                     let verb = action.name();
                     return Ack::note(&format!(
                         "Run `{run}` belongs to `{owner}`, not `{named}`. Did you mean `/tailer {verb} {owner} {run}`?"
                     ));
                 }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "cannot read which job a run belongs to");
-                    return Ack::store_unavailable(&ctx.reference);
-                }
+                Ok(None) => {}
             }
         }
         match command {

@@ -139,6 +139,19 @@ impl Bot {
         Ok(self.store.watch(run).await?.map(|w| w.job))
     }
 
+    /// The job a run belongs to when it is not `named` (where the bot knows the run's
+    /// job); the answer to give when the store cannot say.
+    pub(super) async fn other_job_of(&self, ctx: &Context, run: &str, named: &str) -> Result<Option<String>, Ack> {
+        match self.job_of_run(run).await {
+            Ok(Some(owner)) if !owner.eq_ignore_ascii_case(named) => Ok(Some(owner)),
+            Ok(_) => Ok(None),
+            Err(error) => {
+                tracing::error!(%error, "cannot read which job a run belongs to");
+                Err(Ack::store_unavailable(&ctx.reference))
+            }
+        }
+    }
+
     pub(super) fn resolve<'c>(&'c self, command: &Command) -> Result<Vec<&'c Job>, String> {
         let config = &self.config;
         let jobs = match command {
@@ -173,17 +186,14 @@ impl Bot {
             Err(message) => return Ack::note(&message),
         };
         if let Command::Mark { job, run, status } = &command {
-            match self.job_of_run(run.as_str()).await {
-                Ok(Some(owner)) if !owner.eq_ignore_ascii_case(job.as_str()) => {
+            match self.other_job_of(&ctx, run.as_str(), job.as_str()).await {
+                Err(ack) => return ack,
+                Ok(Some(owner)) => {
                     return Ack::note(&format!(
                         "Run `{run}` belongs to `{owner}`, not `{job}`, so nothing was done. To mark it: `/tailer mark {owner} {run} {status}`."
                     ));
                 }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "cannot read which job a run belongs to");
-                    return Ack::store_unavailable(&ctx.reference);
-                }
+                Ok(None) => {}
             }
         }
         let plan = Plan::from_command(&command, &jobs);
