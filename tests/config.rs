@@ -117,6 +117,8 @@ fn malformed_ids_are_refused_with_the_expected_shape() {
         (format!("[slack]\naudit_channel = \"general\"\n{JOB}"), "slack.audit_channel", "channel id"),
         (format!("[slack]\nallowed_team_ids = [\"x\"]\n{JOB}"), "slack.allowed_team_ids", "team id"),
         (format!("[tailer]\nmax_response_bytes = 100\n{JOB}"), "tailer.max_response_bytes", "at least 1024"),
+        (format!("{JOB}\n[[rules]]\nusers = [\"*\", \"U0ANA\"]\n"), "rules #1.users", "`*` already means anyone"),
+        (format!("{JOB}\n[[rules]]\nactions = [\"read\", \"*\"]\n"), "rules #1.actions", "`*` already means every action"),
         (JOB.replace("name = \"iowa-prepare\"", "name = \"iowa prepare\""), "jobs #1.name", "job name"),
     ];
     for (text, key, expected) in cases {

@@ -258,6 +258,13 @@ fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut V
     let actions = match &r.actions {
         None => ActionSet::any(),
         Some(list) => {
+            if list.len() > 1 && list.iter().any(|a| a.get_ref() == "*") {
+                return Err(source.error(
+                    Some(list[0].span().start),
+                    key("actions"),
+                    "`*` already means every action: list either `*` alone or the actions",
+                ));
+            }
             let mut set = ActionSet::default();
             for entry in list {
                 set.add(entry.get_ref()).map_err(|e| source.error(Some(entry.span().start), key("actions"), e.to_string()))?;
@@ -269,6 +276,13 @@ fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut V
         (None, None) => Who::Anyone,
         (users, groups) => {
             let users = users.as_deref().unwrap_or_default();
+            if users.len() > 1 && users.iter().any(|u| u.get_ref() == "*") {
+                return Err(source.error(
+                    Some(users[0].span().start),
+                    key("users"),
+                    "`*` already means anyone: list either `*` alone or the user ids",
+                ));
+            }
             if users.iter().any(|u| u.get_ref() == "*") {
                 Who::Anyone
             } else {
