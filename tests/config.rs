@@ -161,6 +161,16 @@ fn a_file_without_rules_warns_that_everything_is_denied() {
 }
 
 #[test]
+fn a_storage_job_without_a_job_id_is_a_warning_naming_it() {
+    let text = JOB.replace("\"table-to-table\"", "\"storage-to-storage\"");
+    let config = parse(&format!("{text}{READ_RULE}")).unwrap();
+    let warning = config.warnings.iter().find(|w| w.contains("needs `job_id`")).expect("a warning");
+    assert!(warning.starts_with("line ") && warning.contains("job `iowa-prepare`"), "{warning}");
+    // The example's storage job has its job_id: no such warning.
+    assert!(!tailerbot::config::embedded_config().warnings.iter().any(|w| w.contains("needs `job_id`")));
+}
+
+#[test]
 fn a_job_id_unlike_the_derived_one_is_a_warning() {
     let text = JOB.replace(
         "configuration_id = \"000099_iowa_liquor_prepare_pda_DEV\"",

@@ -204,7 +204,17 @@ fn jobs(source: &Source, raw: &[RawJob], warnings: &mut Vec<String>) -> Result<V
                 }
                 Some(given)
             }
-            None => derived,
+            None => {
+                // Runs are looked up by job id: without one, `status`, `watch` and run
+                // cards cannot follow this job's runs.
+                if derived.is_none() && configuration_type.as_str() == "storage-to-storage" {
+                    warnings.push(format!(
+                        "line {}: job `{name}`: a storage-to-storage job needs `job_id` (`storage-to-storage|<account>|<configuration_id>|<ENV>|<file name template>`) for its runs to be followed",
+                        source.line_of(j.name.span().start)
+                    ));
+                }
+                derived
+            }
         };
         let tags = j
             .tags
