@@ -275,6 +275,16 @@ contract! {
         assert!(store.announce("C0OTHER", "run9", &message("s", "ended", None), 1).await.unwrap());
     }
 
+    async fn a_card_keeps_its_execution_date_and_says_where_it_was_posted_after_its_run_ended(store) {
+        let dated = CardRow { execution_date: Some("2026-11-30".into()), ..card("run7", "C0DATA") };
+        assert!(store.start_watch("iowa-prepare", &dated, &message("card:run7:C0DATA", "card", None), 0, 15_000).await.unwrap());
+        assert!(store.unwatch("run7", "C0DATA").await.unwrap());
+        assert!(store.cards("run7").await.unwrap().is_empty(), "no longer followed");
+        assert_eq!(store.all_cards("run7").await.unwrap(), vec![dated], "still on record, with its date");
+        assert_eq!(store.card_posted_in("run7", "C0DATA").await.unwrap().as_deref(), Some("iowa-prepare"));
+        assert_eq!(store.card_posted_in("run7", "C0OTHER").await.unwrap(), None);
+    }
+
     async fn racing_watches_of_one_run_in_one_channel_make_one_card(store) {
         let racers: Vec<_> = (0..8).map(|_| {
             let store = store.clone();
@@ -341,7 +351,8 @@ contract! {
             reference: "ref1".into(),
             started_at: 0,
             run_id: None,
-            execution_date: None,
+            // Kept, so that a launch taken over keeps its execution date.
+            execution_date: Some("2026-11-30".into()),
         };
         store.begin_launch(&launch, 0).await.unwrap();
         assert!(store.claim_interrupted_launches(29_999, 10).await.unwrap().is_empty(), "its replica is still making it");

@@ -121,7 +121,7 @@ impl Refusal {
             Refusal::SlowBody => "body_too_slow",
             Refusal::BrokenBody => "body_broken",
             Refusal::Unsigned(_) => "bad_signature",
-            Refusal::WrongType(_) => "not_a_form",
+            Refusal::WrongType(_) => "wrong_content_type",
             Refusal::Malformed(_) => "malformed",
             Refusal::NotAllowed { .. } => "not_allowed",
             Refusal::NoEndpoint => "no_endpoint",
