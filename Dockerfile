@@ -5,15 +5,19 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-# Dependencies only: a stub crate with the real manifest.
+# The other members of the workspace: the offline kit (the simulator, the Slack
+# stand-in, the clock they share) and the measuring tools.
+COPY crates ./crates
+COPY tools ./tools
+# Dependencies only: a stub bot with the real manifest.
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --package tailerbot \
     && rm -rf src target/release/deps/tailerbot* target/release/tailerbot*
 COPY src ./src
 COPY migrations ./migrations
 COPY manifest ./manifest
 COPY tailerbot.example.toml ./
-RUN cargo build --release --locked \
+RUN cargo build --release --locked --package tailerbot \
     && mkdir -p /out/var/lib/tailerbot /out/etc/tailerbot \
     && cp target/release/tailerbot /out/tailerbot \
     && cp tailerbot.example.toml /out/etc/tailerbot/tailerbot.toml

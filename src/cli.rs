@@ -144,7 +144,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
                 (None, _) => None,
             };
-            let options = SimOptions { seed, speed, token, ..SimOptions::default() }.with_catalog(&config.jobs);
+            let options =
+                SimOptions { seed, speed, token, ..SimOptions::default() }.with_catalog(crate::offline::configurations(&config.jobs));
             runtime().block_on(serve_sim(options, SocketAddr::new(bind, port), standin))
         }
     }

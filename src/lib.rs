@@ -4,7 +4,8 @@
 pub mod access;
 pub mod bot;
 pub mod cli;
-pub mod clock;
+/// The wall clock, injected wherever time decides an outcome.
+pub use tailerbot_clock as clock;
 pub mod commands;
 pub mod config;
 pub mod crash;
@@ -14,9 +15,12 @@ pub mod http_limits;
 pub mod manifest;
 pub mod messages;
 pub mod offline;
+pub mod outbox;
 pub mod redact;
 pub mod server;
-pub mod sim;
+pub mod shared;
+/// The Tailer simulator of `tailerbot sim`, the demo and the tests.
+pub use tailer_sim as sim;
 pub mod slack;
 pub mod stats;
 pub mod store;
@@ -24,3 +28,4 @@ pub mod tailer;
 pub mod telemetry;
 pub mod tls;
 pub mod watch;
+pub mod workers;

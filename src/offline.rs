@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::sim::{RunningSimulator, SimOptions, Simulator};
+use crate::config::Job;
+use crate::sim::{RunningSimulator, SimConfiguration, SimOptions, Simulator};
 use crate::slack::standin::{RunningStandin, SlackStandin};
 
 /// The on-call user group of the example configuration, and its one member.
@@ -35,7 +36,7 @@ pub async fn start(
         Some(clock) => SimOptions { clock: clock.clone(), ..sim },
         None => sim,
     };
-    let tailer = Simulator::start(sim.with_catalog(&config.jobs), local).await?;
+    let tailer = Simulator::start(sim.with_catalog(configurations(&config.jobs)), local).await?;
     let mut standin = SlackStandin::new(bot_token);
     if let Some(clock) = clock {
         standin = standin.with_clock(clock);
@@ -44,4 +45,20 @@ pub async fn start(
     let slack = standin.start(local).await?;
     config.slack.response_url_prefixes = vec![slack.response_url_prefix()];
     Ok(OfflineWorld { tailer, slack })
+}
+
+/// The data operations of a catalog, as the simulator knows them.
+pub fn configurations(jobs: &[Job]) -> Vec<SimConfiguration> {
+    jobs.iter()
+        .map(|j| {
+            let mut c = SimConfiguration::new(
+                j.job.account.as_str(),
+                j.job.environment.as_str(),
+                j.job.configuration_type.as_str(),
+                j.job.configuration_id.as_str(),
+            );
+            c.job_id = j.job.job_id.as_ref().map(|id| id.as_str().to_owned());
+            c
+        })
+        .collect()
 }

@@ -167,7 +167,7 @@ async fn mark_sets_a_runs_status() {
     bot.command(ANALYST, CHANNEL, &format!("mark iowa-prepare {DOCUMENTED_RUN} checked")).await;
     let text = bot.reply_to(&bot.last_trigger()).await.visible_text();
     assert!(text.contains("as *CHECKED*"), "{text}");
-    assert_eq!(bot.tailer.sim.status_of(DOCUMENTED_RUN), Some(tailerbot::tailer::RunStatus::Checked));
+    assert_eq!(bot.tailer.sim.status_of(DOCUMENTED_RUN), Some(tailerbot::sim::RunStatus::Checked));
 }
 
 #[tokio::test]

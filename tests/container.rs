@@ -51,3 +51,25 @@ async fn the_bot_serves_as_an_unprivileged_user() {
     assert!(ready, "ready as uid 65532, its database writable");
     assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), "65532", "the database belongs to the unprivileged user");
 }
+
+/// The image builds the workspace from what the Dockerfile copies: every member the
+/// manifest names is copied before the first build (cargo refuses a workspace with a
+/// member missing).
+#[test]
+fn the_image_build_copies_every_member_of_the_workspace() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml")).unwrap().parse().unwrap();
+    let members: Vec<String> =
+        manifest["workspace"]["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).filter(|m| m != ".").collect();
+    assert!(!members.is_empty());
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let before_first_build = dockerfile.split("cargo build").next().unwrap();
+    let copied: Vec<&str> =
+        before_first_build.lines().filter_map(|l| l.strip_prefix("COPY ")).filter_map(|l| l.split_whitespace().next()).collect();
+    for member in &members {
+        assert!(
+            copied.iter().any(|c| member == c || member.starts_with(&format!("{}/", c.trim_end_matches('/')))),
+            "the Dockerfile does not copy {member} before building: {copied:?}"
+        );
+    }
+}

@@ -172,7 +172,7 @@ async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the
         assert_eq!(common::paused::click(&bot, "U0INTRUDER", &finished, label).await, 200);
         bot.settle().await;
     }
-    assert_eq!(bot.tailer.sim.status_of(&run), Some(tailerbot::tailer::RunStatus::Failed), "not marked");
+    assert_eq!(bot.tailer.sim.status_of(&run), Some(tailerbot::sim::RunStatus::Failed), "not marked");
     assert_eq!(bot.tailer.sim.count("launch_job"), 1, "not launched again");
     let denied = bot.bot.store.recent_audit(Some("stock-enrich"), 20).await.unwrap();
     let denied = denied.iter().filter(|a| a.user_id == "U0INTRUDER" && a.outcome == tailerbot::store::AuditOutcome::Denied).count();
@@ -181,7 +181,7 @@ async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the
     let http = common::paused::click(&bot, ANALYST, &finished, "Mark as checked").await;
     assert_eq!(http, 200);
     bot.settle().await;
-    assert_eq!(bot.tailer.sim.status_of(&run), Some(tailerbot::tailer::RunStatus::Checked));
+    assert_eq!(bot.tailer.sim.status_of(&run), Some(tailerbot::sim::RunStatus::Checked));
 
     common::paused::click(&bot, ANALYST, &finished, "Launch again").await;
     bot.settle().await;

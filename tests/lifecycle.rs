@@ -121,7 +121,7 @@ async fn a_write_outlasting_a_deploys_drain_is_finished_by_the_next_start_once()
 mod resumed {
     use std::time::Duration;
 
-    use tailerbot::bot::Plan;
+    use tailerbot::commands::writes::Plan;
     use tailerbot::store::{AuditOutcome, WriteRow};
 
     use super::common::bot::{ANALYST, CHANNEL, example_config};
@@ -129,21 +129,13 @@ mod resumed {
 
     /// A `disable iowa-prepare` asked `age` ago, whose replica died, given back.
     async fn interrupted(bot: &PausedBot, reference: &str, age: Duration) {
-        let plan = Plan {
-            action: "disable".into(),
-            jobs: vec!["iowa-prepare".into()],
-            target: "iowa-prepare".into(),
-            execution_date: None,
-            duration_secs: None,
-            reason: Some("vendor late".into()),
-            run_id: None,
-            status: None,
-        };
+        let plan =
+            Plan { command: tailerbot::commands::parse("disable iowa-prepare vendor late").unwrap(), jobs: vec!["iowa-prepare".into()] };
         let now = bot.bot.now_ms();
         let row = WriteRow {
             reference: reference.into(),
             action: "disable".into(),
-            plan: serde_json::to_string(&plan).unwrap(),
+            plan: plan.to_json(),
             channel_id: CHANNEL.into(),
             user_id: ANALYST.into(),
             confirmed_by: None,

@@ -38,10 +38,13 @@ async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
     let config = tailerbot::cli::embedded_config();
     // The simulator accepts one token; the bot sends another: Tailer refuses it.
-    let tailer =
-        Simulator::start(SimOptions { token: Some("the-right-token".into()), ..SimOptions::default() }.with_catalog(&config.jobs), local)
-            .await
-            .unwrap();
+    let tailer = Simulator::start(
+        SimOptions { token: Some("the-right-token".into()), ..SimOptions::default() }
+            .with_catalog(tailerbot::offline::configurations(&config.jobs)),
+        local,
+    )
+    .await
+    .unwrap();
     let slack = SlackStandin::new("xoxb-VERY-SECRET-bot-token").start(local).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());

@@ -78,7 +78,7 @@ impl Shared {
             invisible_after_launch: Duration::from_millis(300),
             ..SimOptions::default()
         };
-        let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await.unwrap();
+        let tailer = Simulator::start(sim_options.with_catalog(tailerbot::offline::configurations(&config.jobs)), local).await.unwrap();
         let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config_path = write_config(dir.path(), &slack.response_url_prefix());

@@ -46,7 +46,7 @@ async fn after_kill_9_while_running_the_final_status_is_posted_exactly_once() {
         invisible_after_launch: Duration::from_millis(500),
         ..SimOptions::default()
     };
-    let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await.unwrap();
+    let tailer = Simulator::start(sim_options.with_catalog(tailerbot::offline::configurations(&config.jobs)), local).await.unwrap();
     let slack = SlackStandin::new(BOT_TOKEN).start(local).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), &slack.response_url_prefix());

@@ -219,3 +219,21 @@ async fn faults_can_be_armed_over_http() {
     let error = client(&sim.url(), quick_options()).get_last_status(&iowa(), &LastStatusQuery::default()).await.unwrap_err();
     assert_eq!(error.excerpt, "injected");
 }
+
+/// The simulator writes durations from the documentation, the client reads them from
+/// its own reading of it: the two agree, from seconds to days.
+#[test]
+fn the_clients_reading_of_a_duration_agrees_with_the_simulators_writing() {
+    for micros in [0_i64, 3_000_000, 84_002_519, 3_599_999_999, 90_061_000_001, 2 * 86_400_000_000 + 5_000_000] {
+        let text = tailerbot::sim::timedelta(micros);
+        assert_eq!(tailerbot::tailer::parse_duration(&text), Some(Duration::from_micros(micros as u64)), "{text}");
+    }
+}
+
+/// Every status the simulator can report is one the client knows by name.
+#[test]
+fn every_status_the_simulator_reports_is_one_the_client_knows() {
+    for status in tailerbot::sim::RunStatus::ALL {
+        assert!(!matches!(RunStatus::parse(status.as_str()), RunStatus::Other(_)), "{status}");
+    }
+}

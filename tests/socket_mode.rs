@@ -33,7 +33,8 @@ async fn commands_and_clicks_arrive_over_a_websocket_and_are_acknowledged() {
     tailerbot::tls::install_crypto_provider();
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = tailerbot::cli::embedded_config();
-    let tailer = Simulator::start(SimOptions::default().with_catalog(&config.jobs), local).await.unwrap();
+    let tailer =
+        Simulator::start(SimOptions::default().with_catalog(tailerbot::offline::configurations(&config.jobs)), local).await.unwrap();
     let standin = SlackStandin::new(BOT_TOKEN).with_app_token(APP_TOKEN);
     standin.set_usergroup("S0ONCALL", &[ONCALL]);
     let slack = standin.start(local).await.unwrap();

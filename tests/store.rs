@@ -10,21 +10,19 @@ use std::time::Duration;
 use common::db::{TestDb, postgres_skipped};
 use tailerbot::domain::Action;
 use tailerbot::store::{
-    CardRow, ConfirmationState, Decision, NewConfirmation, OutboxBody, OutboxMessage, OutboxMethod, Store, TimerRow, WatchUpdate,
+    CardRow, ConfirmationState, Decision, Destination, NewConfirmation, OutboxBody, OutboxMessage, Place, Store, TimerRow, WatchUpdate,
 };
 
 fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
+    let channel = "C0DATA".to_owned();
     OutboxMessage {
         lane: lane.into(),
-        method: if collapse.is_some() { OutboxMethod::Update } else { OutboxMethod::Post },
-        channel_id: Some("C0DATA".into()),
-        user_id: None,
-        in_thread: false,
-        root: false,
-        broadcast: false,
+        to: match collapse {
+            Some(_) => Destination::Update { channel },
+            None => Destination::Post { channel, place: Place::Channel, asked_by: None },
+        },
         collapse_key: collapse.map(str::to_owned),
-        response_url: None,
-        body: OutboxBody { text: text.into(), blocks: vec![], response_type: None, replace_original: false },
+        body: OutboxBody::plain(text.into(), vec![]),
     }
 }
 
@@ -234,6 +232,28 @@ contract! {
         assert!(!first.in_doubt, "claimed by this replica only");
         store.outbox_sent(&first, Some("1.1")).await.unwrap();
         assert_eq!(texts(&store, 0).await, vec!["a2", "b1"]);
+    }
+
+    async fn every_destination_comes_back_as_it_was_queued(store) {
+        let (channel, user) = ("C0DATA".to_owned(), "U0A".to_owned());
+        let destinations = vec![
+            Destination::Respond { url: "https://hooks.slack.com/commands/T/1/x".into(), channel: Some(channel.clone()), user: Some(user.clone()) },
+            Destination::Respond { url: "https://hooks.slack.com/commands/T/2/y".into(), channel: None, user: None },
+            Destination::Post { channel: channel.clone(), place: Place::Channel, asked_by: Some(user.clone()) },
+            Destination::Post { channel: channel.clone(), place: Place::Root, asked_by: None },
+            Destination::Post { channel: channel.clone(), place: Place::Thread { broadcast: true }, asked_by: None },
+            Destination::Post { channel: channel.clone(), place: Place::Thread { broadcast: false }, asked_by: None },
+            Destination::Update { channel: channel.clone() },
+            Destination::Ephemeral { channel: channel.clone(), user: user.clone() },
+        ];
+        let messages: Vec<OutboxMessage> = destinations
+            .iter()
+            .enumerate()
+            .map(|(i, to)| OutboxMessage::new(format!("lane{i}"), to.clone(), OutboxBody::plain(format!("m{i}"), vec![])))
+            .collect();
+        store.enqueue(&messages, 0).await.unwrap();
+        let back: Vec<Destination> = store.claim_outbox(0, 20).await.unwrap().into_iter().map(|r| r.message.to).collect();
+        assert_eq!(back, destinations);
     }
 
     async fn a_root_message_becomes_its_lane_thread(store) {

@@ -1,37 +1,34 @@
-//! The bot: from a verified, parsed Slack request to its answer. The immediate answer
-//! (the [`Ack`]) is decided from the store and the rules alone; whatever needs Tailer runs
-//! after it, on the task tracker that shutdown drains, and comes back through the
-//! `response_url` or the Web API.
+//! The request machinery every command and click goes through: who asked and where
+//! ([`Context`]), the one authorization step ([`Bot::authorize`]), the audit trail, the
+//! answer now ([`Ack`]) or later (through the outbox, `reply.rs`), and the one place
+//! where a failure becomes what the person reads ([`BotError`]). The commands
+//! themselves live in [`crate::commands`]. The immediate answer is decided from the
+//! store and the rules alone; whatever needs Tailer runs after it, on the task tracker
+//! that shutdown drains.
 
 mod authorize;
-mod execute;
-mod follow;
-mod interactions;
-mod launch;
-mod reads;
+mod error;
 mod reply;
-pub use crate::messages as render;
-pub mod targets;
-mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 pub use authorize::{Audit, Authorized, Denial};
-pub use writes::Plan;
+pub use error::{Answer, BotError, Internal};
 
 use crate::access::GroupCache;
 use crate::clock::SharedClock;
-use crate::commands;
 use crate::config::{Config, Job};
+use crate::domain::Action;
 use crate::domain::{ChannelId, UserId};
+use crate::messages as render;
+use crate::outbox::Outbox;
+use crate::shared::Core;
 use crate::slack::api::{ResponseBody, SlackApi};
 use crate::slack::blocks::Message;
-use crate::slack::payload::SlashCommand;
-use crate::store::{AuditEntry, OutboxMessage, Store};
+use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store};
 use crate::tailer::TailerClient;
 
 /// The bot's own deadline for an answer, well inside Slack's 3 s.
@@ -41,13 +38,14 @@ pub const CONFIRMATION_TTL: Duration = Duration::from_secs(600);
 /// How long user-group members are cached.
 pub const GROUP_TTL: Duration = Duration::from_secs(300);
 
-/// Everything the handlers share.
+/// What the request handlers share: the parts of the [`Core`] they use, the user-group
+/// cache, and the work started after an answer.
 pub struct Bot {
     /// The validated configuration: catalog, rules, settings.
     pub config: Arc<Config>,
     /// The Tailer API.
     pub tailer: TailerClient,
-    /// The Slack Web API and `response_url`s.
+    /// The Slack Web API, for reads (user groups, channels).
     pub slack: Arc<SlackApi>,
     /// User-group members, cached from Slack.
     pub groups: GroupCache<SlackApi>,
@@ -57,13 +55,10 @@ pub struct Bot {
     pub clock: SharedClock,
     /// Work started after an answer; shutdown waits for it.
     pub tasks: TaskTracker,
-    /// The background work's ceiling on requests to Tailer (`max_requests_per_second`),
-    /// shared by the watcher and the subscription poller.
-    pub tailer_limiter: Arc<governor::DefaultDirectRateLimiter>,
     /// What the doctor reports about the background work.
     pub stats: Arc<crate::stats::Stats>,
-    /// Wakes the outbox worker when a message is queued.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The one way out for what the bot says after its HTTP answer.
+    pub outbox: Outbox,
     /// Wakes the watcher when a run starts being watched.
     pub watch_wake: Arc<tokio::sync::Notify>,
     /// Lanes of answers whose direct send failed and that were queued instead: later
@@ -89,14 +84,8 @@ impl Ack {
         Ack::Message(ResponseBody::ephemeral(message))
     }
 
-    fn note(text: &str) -> Ack {
+    pub fn note(text: &str) -> Ack {
         Ack::ephemeral(render::note(text))
-    }
-
-    /// The one answer when the store cannot be reached: nothing was done (a write, a
-    /// click) or nothing can be said (a read), and the reference to find the log line.
-    fn store_unavailable(reference: &str) -> Ack {
-        Ack::note(&render::store_unavailable(reference))
     }
 }
 
@@ -124,74 +113,24 @@ pub fn reference() -> String {
 }
 
 impl Bot {
-    pub fn new(config: Arc<Config>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Bot {
-        let rate = std::num::NonZeroU32::new(config.tailer.max_requests_per_second).unwrap_or(std::num::NonZeroU32::MIN);
+    pub fn new(core: &Core) -> Bot {
         Bot {
-            groups: GroupCache::new(slack.clone(), GROUP_TTL),
-            config,
-            tailer,
-            slack,
-            store,
-            clock,
+            groups: GroupCache::new(core.slack.clone(), GROUP_TTL),
+            config: core.config.clone(),
+            tailer: core.tailer.clone(),
+            slack: core.slack.clone(),
+            store: core.store.clone(),
+            clock: core.clock.clone(),
             tasks: TaskTracker::new(),
-            // Evenly spaced, no burst on top: never more than the ceiling in any second.
-            tailer_limiter: Arc::new(governor::RateLimiter::direct(
-                governor::Quota::per_second(rate).allow_burst(std::num::NonZeroU32::MIN),
-            )),
-            stats: Arc::default(),
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-            watch_wake: Arc::new(tokio::sync::Notify::new()),
+            stats: core.stats.clone(),
+            outbox: core.outbox.clone(),
+            watch_wake: core.watch_wake.clone(),
             queued_answers: dashmap::DashMap::new(),
         }
     }
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
-    }
-
-    /// Answers a slash command.
-    pub async fn slash_command(self: &Arc<Self>, command: SlashCommand) -> Ack {
-        let ctx = Context {
-            user: command.user_id.clone(),
-            channel: command.channel_id.clone(),
-            team: command.team_id.to_string(),
-            response_url: Some(command.response_url.clone()),
-            reference: reference(),
-        };
-        let span = tracing::info_span!("command", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
-        async {
-            match self.store.first_time(&format!("trigger:{}", command.trigger_id), self.now_ms()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::info!("a replayed slash command (same trigger_id) was not acted on again");
-                    return Ack::Empty;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "cannot record the request");
-                    return Ack::store_unavailable(&ctx.reference);
-                }
-            }
-            // Another app's command, or this one renamed in Slack without the manifest:
-            // its text was written for something else, so nothing of it is acted on.
-            if command.command != commands::SLASH_COMMAND {
-                tracing::warn!(command = ?command.command, "a slash command that is not the bot's");
-                return Ack::note(&crate::slack::blocks::escape(&format!(
-                    "`{}` is not my command: I answer `{}`. (ref `{}`)",
-                    command.command,
-                    commands::SLASH_COMMAND,
-                    ctx.reference
-                )));
-            }
-            let parsed = match commands::parse(&command.text) {
-                Ok(parsed) => parsed,
-                // The explanation quotes what was typed: escaped like any foreign text.
-                Err(usage) => return Ack::note(&crate::slack::blocks::escape(&usage.explain())),
-            };
-            tracing::info!(action = %parsed.action(), "command");
-            if parsed.action().is_write() { self.write(ctx, parsed).await } else { self.read(ctx, parsed).await }
-        }
-        .instrument(span)
-        .await
     }
 
     /// Follows a run in a channel: a card now, a thread reply at each change. False when
@@ -225,13 +164,13 @@ impl Bot {
         let post = crate::messages::cards::post(job, &card, current.as_ref());
         let interval = self.config.watch.poll_interval.as_millis() as i64;
         let started = self.store.start_watch(job.name.as_str(), &card, &post, self.now_ms(), interval).await?;
-        self.outbox_wake.notify_one();
+        self.outbox.wake();
         self.watch_wake.notify_one();
         Ok(started)
     }
 
     /// The answer to a [`Denial`], with where to ask for access.
-    fn refuse(&self, denial: &Denial) -> Ack {
+    pub(crate) fn refuse(&self, denial: &Denial) -> Ack {
         let ask = match &self.config.slack.audit_channel {
             Some(channel) => format!("ask in <#{channel}> or the people who run this bot"),
             None => "ask the people who run this bot".to_owned(),
@@ -240,17 +179,17 @@ impl Bot {
     }
 
     /// Records a write attempt and echoes it to the audit channel.
-    async fn audit(self: &Arc<Self>, entry: AuditEntry) {
+    pub(crate) async fn audit(&self, entry: AuditEntry) {
         if let Err(error) = self.store.audit(&entry).await {
             tracing::error!(%error, reference = %entry.reference, action = %entry.action, outcome = entry.outcome.as_str(), "the audit entry could not be stored");
         }
         if let Some(echo) = self.audit_echo(&entry) {
-            self.enqueue(vec![echo]).await;
+            self.outbox.enqueue(vec![echo]).await;
         }
     }
 
     /// The line of the audit channel for an entry, when there is an audit channel.
-    fn audit_echo(&self, entry: &AuditEntry) -> Option<OutboxMessage> {
+    pub(crate) fn audit_echo(&self, entry: &AuditEntry) -> Option<OutboxMessage> {
         let channel = self.config.slack.audit_channel.clone()?;
         let target = entry.job.as_ref().map(|j| format!(" `{}` ({})", j, entry.environment.as_deref().unwrap_or("?"))).unwrap_or_default();
         let text = format!(
@@ -263,5 +202,45 @@ impl Bot {
             entry.reference
         );
         Some(OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), text, Vec::new()))
+    }
+
+    /// The job a run belongs to, where the bot knows it: it launched the run, or a
+    /// channel watches it.
+    pub(crate) async fn job_of_run(&self, run: &str) -> Result<Option<String>, crate::store::StoreError> {
+        if let Some(known) = self.store.known_run(run).await? {
+            return Ok(Some(known.job));
+        }
+        Ok(self.store.watch(run).await?.map(|w| w.job))
+    }
+
+    /// The job a run belongs to when it is not `named` (where the bot knows the run's
+    /// job).
+    pub(crate) async fn other_job_of(&self, ctx: &Context, run: &str, named: &str) -> Result<Option<String>, BotError> {
+        let owner = self.job_of_run(run).await.map_err(BotError::store(&ctx.reference, "cannot read which job a run belongs to"))?;
+        Ok(owner.filter(|owner| !owner.eq_ignore_ascii_case(named)))
+    }
+
+    pub(crate) fn entry(
+        &self,
+        ctx: &Context,
+        action: Action,
+        job: Option<&Job>,
+        outcome: AuditOutcome,
+        detail: String,
+        answer: Option<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: 0,
+            at: self.now_ms(),
+            reference: ctx.reference.clone(),
+            user_id: ctx.user.to_string(),
+            channel_id: ctx.channel.to_string(),
+            action,
+            job: job.map(|j| j.name.to_string()),
+            environment: job.map(|j| j.job.environment.to_string()),
+            outcome,
+            detail,
+            tailer_answer: answer,
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! The ways a reply leaves the bot after the HTTP answer: through the outbox (durable,
-//! in order per lane) or, for an answer only its asker sees, straight to the
-//! `response_url` first. Should the store be down, messages go out directly, best effort.
+//! How an answer reaches the person after the HTTP answer: as an outbox message to the
+//! request's `response_url` (or, without one, to the channel), in the request's lane;
+//! an answer only its asker sees is tried at the `response_url` at once and queued only
+//! if that fails.
 
 use std::sync::Arc;
 
@@ -8,78 +9,32 @@ use tracing::Instrument;
 
 use super::{ACK_DEADLINE, Ack, Bot, Context, RESPONSE_URL_LIFETIME_MS, reference, render};
 use crate::domain::Visibility;
+use crate::outbox::{Destination, OutboxMessage, Place};
 use crate::slack::api::ResponseBody;
-use crate::slack::blocks::Message;
-use crate::store::{OutboxBody, OutboxMessage, OutboxMethod};
 
 impl Bot {
-    /// Queues Slack writes durably and wakes the delivery worker. Should the store be
-    /// down, they are sent at once instead, best effort.
-    pub async fn enqueue(&self, messages: Vec<OutboxMessage>) {
-        if messages.is_empty() {
-            return;
-        }
-        match self.store.enqueue(&messages, self.now_ms()).await {
-            Ok(()) => self.outbox_wake.notify_one(),
-            Err(error) => {
-                tracing::error!(%error, "cannot queue Slack messages; sending them directly");
-                for m in messages {
-                    let sent = match (m.method, m.channel_id.as_deref(), m.response_url.as_deref()) {
-                        (OutboxMethod::Respond, _, Some(url)) => self.slack.respond(url, &ResponseBody::from(m.body)).await,
-                        (OutboxMethod::Post, Some(channel), _) => {
-                            let message = Message { text: m.body.text, blocks: m.body.blocks };
-                            self.slack.post_message(channel, &message, None, false, None).await.map(|_| ())
-                        }
-                        _ => Ok(()),
-                    };
-                    if let Err(error) = sent {
-                        tracing::error!(%error, "a direct send failed too");
-                    }
-                }
-            }
-        }
-    }
-
     /// A later answer to a person: through the `response_url` when allowed, else the
     /// Web API; queued in the lane of the request so its answers stay in order.
     pub fn reply(&self, ctx: &Context, body: ResponseBody) -> OutboxMessage {
         let in_channel = body.response_type == Visibility::InChannel;
-        let allowed_url = ctx.response_url.clone().filter(|u| self.slack.response_url_allowed(u));
-        let method = match (&allowed_url, in_channel) {
-            (Some(_), _) => OutboxMethod::Respond,
-            (None, true) => OutboxMethod::Post,
-            (None, false) => OutboxMethod::Ephemeral,
+        let (channel, user) = (ctx.channel.to_string(), ctx.user.to_string());
+        let to = match ctx.response_url.clone().filter(|u| self.outbox.response_url_allowed(u)) {
+            Some(url) => Destination::Respond { url, channel: Some(channel), user: Some(user) },
+            None if in_channel => Destination::Post { channel, place: Place::Channel, asked_by: Some(user) },
+            None => Destination::Ephemeral { channel, user },
         };
-        OutboxMessage {
-            lane: format!("reply:{}", ctx.reference),
-            method,
-            channel_id: Some(ctx.channel.to_string()),
-            user_id: Some(ctx.user.to_string()),
-            in_thread: false,
-            root: false,
-            broadcast: false,
-            collapse_key: None,
-            response_url: allowed_url,
-            body: body.into(),
-        }
+        OutboxMessage::new(format!("reply:{}", ctx.reference), to, body.into())
     }
 
     /// Sends a later answer. One only its asker sees (a read's) goes straight to the
     /// `response_url` and is queued durably only if that fails; others (a write's
     /// outcome, shown to the channel) are queued first, so a crash cannot lose them.
-    pub(super) async fn deliver(&self, ctx: &Context, body: ResponseBody) {
+    pub(crate) async fn deliver(&self, ctx: &Context, body: ResponseBody) {
         let message = self.reply(ctx, body);
-        let direct = message.method == OutboxMethod::Respond
-            && message.body.response_type != Some(Visibility::InChannel)
-            && !self.queued_answers.contains_key(&message.lane);
-        if let (true, Some(url)) = (direct, message.response_url.as_deref()) {
-            let body = ResponseBody {
-                response_type: Visibility::Ephemeral,
-                replace_original: message.body.replace_original,
-                text: message.body.text.clone(),
-                blocks: message.body.blocks.clone(),
-            };
-            match self.slack.respond(url, &body).await {
+        let direct = message.body.response_type != Some(Visibility::InChannel) && !self.queued_answers.contains_key(&message.lane);
+        if let (true, Destination::Respond { url, .. }) = (direct, &message.to) {
+            let body = ResponseBody { response_type: Visibility::Ephemeral, ..ResponseBody::from(message.body.clone()) };
+            match self.outbox.respond_now(url, &body).await {
                 Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(%error, "an answer could not be sent at once; queueing it");
@@ -87,7 +42,7 @@ impl Bot {
                 }
             }
         }
-        self.enqueue(vec![message]).await;
+        self.outbox.enqueue(vec![message]).await;
     }
 
     /// Notes that a lane's answers now go through the outbox, and forgets lanes whose
@@ -131,28 +86,17 @@ impl Bot {
 
     /// Posts an answer that missed the HTTP deadline to its `response_url`.
     pub async fn respond_later(&self, response_url: &str, body: ResponseBody) {
-        if !self.slack.response_url_allowed(response_url) {
+        if !self.outbox.response_url_allowed(response_url) {
             tracing::warn!("a late answer has a response_url outside the allowed prefixes; dropped");
             return;
         }
         // Only the response_url is known: no channel to fall back to.
-        let message = OutboxMessage {
-            lane: format!("reply:{}", reference()),
-            method: OutboxMethod::Respond,
-            channel_id: None,
-            user_id: None,
-            in_thread: false,
-            root: false,
-            broadcast: false,
-            collapse_key: None,
-            response_url: Some(response_url.to_owned()),
-            body: body.into(),
-        };
-        self.enqueue(vec![message]).await;
+        let to = Destination::Respond { url: response_url.to_owned(), channel: None, user: None };
+        self.outbox.enqueue(vec![OutboxMessage::new(format!("reply:{}", reference()), to, body.into())]).await;
     }
 
     /// Runs `work` after the answer; its message goes back to the person.
-    pub(super) fn after_ack<F>(self: &Arc<Self>, ctx: Context, work: F)
+    pub(crate) fn after_ack<F>(self: &Arc<Self>, ctx: Context, work: F)
     where
         F: Future<Output = ResponseBody> + Send + 'static,
     {
@@ -165,29 +109,5 @@ impl Bot {
             }
             .instrument(span),
         );
-    }
-}
-
-impl From<ResponseBody> for OutboxBody {
-    fn from(body: ResponseBody) -> OutboxBody {
-        OutboxBody {
-            text: body.text,
-            blocks: body.blocks,
-            response_type: Some(body.response_type),
-            replace_original: body.replace_original,
-        }
-    }
-}
-
-/// A queued answer back into what a `response_url` takes (ephemeral unless it says
-/// otherwise).
-impl From<OutboxBody> for ResponseBody {
-    fn from(body: OutboxBody) -> ResponseBody {
-        ResponseBody {
-            response_type: body.response_type.unwrap_or(Visibility::Ephemeral),
-            replace_original: body.replace_original,
-            text: body.text,
-            blocks: body.blocks,
-        }
     }
 }

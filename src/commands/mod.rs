@@ -1,18 +1,44 @@
-//! The text after `/tailer`, parsed by one pure function into a typed [`Command`]. Every
-//! mistake comes back as a [`UsageError`] that says what was wrong and shows the usage.
-//! Job names are only checked for shape here; the catalog resolves them later.
+//! The slash command `/tailer`, one family of verbs per file. Each family declares its
+//! verbs once (usage, summary, example: what `help` and the usage errors show), reads
+//! their words into the typed [`Command`], says what the rules must allow, and carries
+//! the command out through the request machinery of [`crate::bot`]:
+//!
+//! - [`catalog`]: `help`, `jobs`
+//! - [`runs`]: `status`, `last`, `running`
+//! - [`follow`]: `watch`, `unwatch`, `subscribe`, `unsubscribe`, `subscriptions`
+//! - [`writes`]: `launch`, `disable`, `enable`, `reset`, `mark`, their confirmations,
+//!   the buttons that stand for them, and the recovery of interrupted ones
+//! - [`operate`]: `audit`, `doctor`
+//!
+//! Parsing is one pure function, [`parse`]; every mistake comes back as a [`UsageError`]
+//! that says what was wrong and shows the usage. Job names are only checked for shape
+//! there; the catalog resolves them ([`targets`]).
 
 mod args;
-mod grammar;
+pub mod catalog;
+pub mod follow;
+pub mod operate;
+mod parse;
+pub mod runs;
+pub mod targets;
+mod verbs;
+pub mod writes;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
-use args::Args;
-pub use grammar::{VERBS, Verb, help_for, help_lines, verb};
+pub(crate) use parse::shorten;
+pub use parse::{UsageError, is_format_character, parse};
+pub use verbs::{Verb, help_for, help_lines, verb, verbs};
 
+use crate::bot::{Ack, Answer, Bot, BotError, Context, reference};
 use crate::domain::{Action, ConfigurationType, JobName, RunId};
+use crate::slack::blocks::escape;
+use crate::slack::payload::SlashCommand;
 use crate::tailer::RunStatus;
 
 /// What a command acts on.
@@ -23,6 +49,33 @@ pub enum Target {
     Tag(String),
     /// Every job (subscriptions only).
     All,
+}
+
+impl Target {
+    /// Reads the text [`Target`]'s `Display` writes.
+    pub fn parse(text: &str) -> Option<Target> {
+        if text == "all" {
+            return Some(Target::All);
+        }
+        match text.strip_prefix("tag:") {
+            Some(tag) if !tag.is_empty() => Some(Target::Tag(tag.to_owned())),
+            Some(_) => None,
+            None => JobName::parse(text).ok().map(Target::Job),
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Target, D::Error> {
+        let text = String::deserialize(d)?;
+        Target::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a target")))
+    }
 }
 
 impl std::fmt::Display for Target {
@@ -36,7 +89,8 @@ impl std::fmt::Display for Target {
 }
 
 /// Which finished runs a subscription announces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SubscriptionFilter {
     All,
     Failures,
@@ -63,8 +117,10 @@ pub const DISABLE_FOR_MAX: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The longest reason kept.
 pub const REASON_MAX_CHARS: usize = 500;
 
-/// A parsed command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed command. A write is kept in this form with its confirmation and in the
+/// journal of writes ([`writes::Plan`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verb", content = "with", rename_all = "snake_case")]
 pub enum Command {
     Help(Option<Action>),
     Jobs {
@@ -154,116 +210,114 @@ impl Command {
     }
 }
 
-/// What was wrong with a command, and the usage of the verb when one was recognised.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{problem}")]
-pub struct UsageError {
-    pub verb: Option<Action>,
-    pub problem: String,
-}
-
-impl UsageError {
-    fn new(verb: Action, problem: impl Into<String>) -> Self {
-        UsageError { verb: Some(verb), problem: problem.into() }
-    }
-
-    /// The problem, then the usage and an example (or the list of verbs).
-    pub fn explain(&self) -> String {
-        match self.verb {
-            Some(action) => {
-                let v = verb(action);
-                format!("{}\nUsage: `/tailer {}`\nExample: `/tailer {}`", self.problem, v.usage, v.example)
+/// The command as a person types it, which [`parse`] reads back into the same command:
+/// what a confirmation, the audit trail and "type this instead" show.
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut words: Vec<String> = vec![self.action().name().to_owned()];
+        let mut push = |word: &dyn std::fmt::Display| words.push(word.to_string());
+        match self {
+            Command::Help(topic) => topic.iter().for_each(|t| push(t)),
+            Command::Jobs { filter } => filter.iter().for_each(|t| push(t)),
+            Command::Launch { job, execution_date } => {
+                push(job);
+                execution_date.iter().for_each(|d| push(d));
             }
-            None => format!("{}\nType `/tailer help` for the list of commands.", self.problem),
+            Command::Status { job, run } | Command::Watch { job, run } => {
+                job.iter().for_each(|j| push(j));
+                push(run);
+            }
+            Command::Latest { job } | Command::Reset { job } => push(job),
+            Command::Last { job, limit, status, execution_date } => {
+                push(job);
+                push(limit);
+                status.iter().for_each(|s| push(&s.as_str()));
+                execution_date.iter().for_each(|d| push(d));
+            }
+            Command::Running { configuration_type } => configuration_type.iter().for_each(|t| push(t)),
+            Command::Unwatch { run } => push(run),
+            Command::Subscribe { target, filter } => {
+                push(target);
+                push(&filter.as_str());
+            }
+            Command::Unsubscribe { target } | Command::Enable { target } => push(target),
+            Command::Disable { target, duration, reason } => {
+                push(target);
+                if let Some(d) = duration {
+                    // One word (`1h30m`), as `for` takes it.
+                    push(&"for");
+                    push(&humantime::format_duration(*d).to_string().replace(' ', ""));
+                }
+                reason.iter().for_each(|r| push(r));
+            }
+            Command::Mark { job, run, status } => {
+                push(job);
+                push(run);
+                push(&status.as_str());
+            }
+            Command::Audit { job } => job.iter().for_each(|j| push(j)),
+            Command::Subscriptions | Command::Doctor => {}
         }
+        f.write_str(&words.join(" "))
     }
 }
 
-pub use crate::domain::is_format_character;
-
-/// `U+202E (right-to-left override)`: the code point, and a name for the common ones.
-fn format_character_name(c: char) -> String {
-    let name = match u32::from(c) {
-        0x202A => " (left-to-right embedding)",
-        0x202B => " (right-to-left embedding)",
-        0x202C => " (pop directional formatting)",
-        0x202D => " (left-to-right override)",
-        0x202E => " (right-to-left override)",
-        0x2066 => " (left-to-right isolate)",
-        0x2067 => " (right-to-left isolate)",
-        0x2068 => " (first strong isolate)",
-        0x2069 => " (pop directional isolate)",
-        0x200B => " (zero-width space)",
-        0x200C => " (zero-width non-joiner)",
-        0x200D => " (zero-width joiner)",
-        0x200E => " (left-to-right mark)",
-        0x200F => " (right-to-left mark)",
-        0xFEFF => " (zero-width no-break space)",
-        0x00AD => " (soft hyphen)",
-        _ => "",
+/// Answers a slash command: the immediate answer; whatever needs Tailer runs after it.
+pub async fn slash(bot: &Arc<Bot>, command: SlashCommand) -> Ack {
+    let ctx = Context {
+        user: command.user_id.clone(),
+        channel: command.channel_id.clone(),
+        team: command.team_id.to_string(),
+        response_url: Some(command.response_url.clone()),
+        reference: reference(),
     };
-    format!("U+{:04X}{name}", u32::from(c))
+    let span = tracing::info_span!("command", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
+    let outcome = receive(bot, ctx, command).instrument(span).await;
+    bot.answer_to(outcome)
 }
 
-/// Slack sends `&`, `<` and `>` as HTML entities; the bot works on the typed text.
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+async fn receive(bot: &Arc<Bot>, ctx: Context, command: SlashCommand) -> Answer {
+    let trigger = format!("trigger:{}", command.trigger_id);
+    if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&ctx.reference, "cannot record the request"))? {
+        tracing::info!("a replayed slash command (same trigger_id) was not acted on again");
+        return Ok(Ack::Empty);
+    }
+    // Another app's command, or this one renamed in Slack without the manifest: its text
+    // was written for something else, so nothing of it is acted on.
+    if command.command != SLASH_COMMAND {
+        tracing::warn!(command = ?command.command, "a slash command that is not the bot's");
+        return Err(BotError::user(escape(&format!(
+            "`{}` is not my command: I answer `{SLASH_COMMAND}`. (ref `{}`)",
+            command.command, ctx.reference
+        ))));
+    }
+    // The explanation quotes what was typed: escaped like any foreign text.
+    let parsed = parse(&command.text).map_err(|usage| BotError::user(escape(&usage.explain())))?;
+    tracing::info!(action = %parsed.action(), "command");
+    run(bot, ctx, parsed).await
 }
 
-/// Parses the text of a slash command.
-pub fn parse(text: &str) -> Result<Command, UsageError> {
-    if text.chars().count() > crate::domain::MAX_TEXT_CHARS {
-        return Err(UsageError {
-            verb: None,
-            problem: format!("That is longer than the {} characters I read.", crate::domain::MAX_TEXT_CHARS),
-        });
-    }
-    // Slack's clients cannot type these; kept, they would reach reasons, the audit trail
-    // and the logs (an escape sequence rewrites a terminal).
-    if let Some(c) = text.chars().find(|c| c.is_control() && !c.is_whitespace()) {
-        return Err(UsageError {
-            verb: None,
-            problem: format!("Your text contains a control character (U+{:04X}) that I do not read: please type it again.", u32::from(c)),
-        });
-    }
-    // Format characters (category Cf) are invisible, and some reorder what follows: a
-    // right-to-left override makes the audit channel show a line partly reversed.
-    if let Some(c) = text.chars().find(|c| is_format_character(*c)) {
-        return Err(UsageError {
-            verb: None,
-            problem: format!(
-                "Your text contains an invisible formatting character, {}, that I do not accept, because it changes how the text reads in the channel and the audit trail: please type it again without it.",
-                format_character_name(c)
-            ),
-        });
-    }
-    let text = unescape(text);
-    let mut words = text.split_whitespace();
-    let Some(first) = words.next() else {
-        return Ok(Command::Help(None));
-    };
-    let verb_name = first.to_ascii_lowercase();
-    let Some(action) = Action::from_name(&verb_name) else {
-        let closest = Action::ALL
-            .iter()
-            .map(|a| (strsim::levenshtein(a.name(), &verb_name), a.name()))
-            .min()
-            .filter(|(distance, _)| *distance <= 2)
-            .map(|(_, name)| format!(" Did you mean `{name}`?"))
-            .unwrap_or_default();
-        return Err(UsageError { verb: None, problem: format!("`{}` is not a command I know.{closest}", shorten(first, 40)) });
-    };
-    let args: Vec<&str> = words.collect();
-    Args { action, args: &args, next: 0 }.parse()
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut cut: String = text.chars().take(max).collect();
-        cut.push('…');
-        cut
+/// Carries a parsed command out, in its family.
+pub async fn run(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
+    match command {
+        Command::Help(topic) => Ok(catalog::help(topic)),
+        Command::Jobs { filter } => Ok(catalog::jobs(bot, &ctx, filter.as_deref()).await),
+        Command::Status { job, run } => runs::status(bot, ctx, job.as_ref(), run).await,
+        Command::Latest { job } => runs::latest(bot, ctx, &job).await,
+        Command::Last { job, limit, status, execution_date } => runs::last(bot, ctx, &job, limit, status, execution_date).await,
+        Command::Running { configuration_type } => runs::running(bot, ctx, configuration_type).await,
+        Command::Watch { job, run } => follow::watch(bot, &ctx, job.as_ref(), &run).await,
+        Command::Unwatch { run } => follow::unwatch(bot, &ctx, &run).await,
+        Command::Subscribe { target, filter } => follow::subscribe(bot, ctx, &target, filter).await,
+        Command::Unsubscribe { target } => follow::unsubscribe(bot, &ctx, &target).await,
+        Command::Subscriptions => follow::list(bot, &ctx).await,
+        Command::Audit { job } => operate::audit(bot, &ctx, job.as_ref()).await,
+        Command::Doctor => operate::doctor(bot, ctx).await,
+        write @ (Command::Launch { .. }
+        | Command::Disable { .. }
+        | Command::Enable { .. }
+        | Command::Reset { .. }
+        | Command::Mark { .. }) => writes::write(bot, ctx, write).await,
     }
 }
 

@@ -132,9 +132,29 @@ fn mistakes_say_what_is_wrong_and_show_the_usage() {
 
 #[test]
 fn every_example_of_the_help_parses_into_its_own_verb() {
-    for verb in VERBS {
+    for verb in verbs() {
         let command = parse(verb.example).unwrap_or_else(|e| panic!("{}: {}", verb.example, e.explain()));
         assert_eq!(command.action(), verb.action);
+    }
+}
+
+#[test]
+fn every_action_is_declared_once_by_one_family_with_its_own_usage_and_example() {
+    let declared: Vec<&Verb> = verbs().collect();
+    assert_eq!(declared.len(), Action::ALL.len());
+    for action in Action::ALL {
+        let matching: Vec<_> = declared.iter().filter(|v| v.action == action).collect();
+        assert_eq!(matching.len(), 1, "{action}");
+        assert!(matching[0].usage.starts_with(action.name()), "{action}");
+        assert!(matching[0].example.starts_with(action.name()), "{action}");
+    }
+}
+
+#[test]
+fn every_parsed_command_reads_back_from_its_own_text() {
+    for verb in verbs() {
+        let command = parse(verb.example).unwrap();
+        assert_eq!(parse(&command.to_string()).unwrap(), command, "{}", verb.example);
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::config::Job;
 use crate::messages as render;
 use crate::slack::blocks::{Button, Message, escape};
-use crate::store::{CardRow, OutboxMessage, OutboxMethod};
+use crate::store::{CardRow, OutboxMessage};
 use crate::tailer::{RunItem, RunStatus};
 
 /// The lane of a run's card in a channel.
@@ -71,10 +71,7 @@ pub fn post(job: &Job, card: &CardRow, item: Option<&RunItem>) -> OutboxMessage 
 /// An edit of the card; a newer pending edit replaces an older one.
 pub fn update(job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> OutboxMessage {
     let message = render_card(job, card, item, final_status, note);
-    let mut edit = OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks);
-    edit.method = OutboxMethod::Update;
-    edit.collapse_key = Some(format!("edit:{}", card.lane));
-    edit
+    OutboxMessage::update(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks)
 }
 
 /// A reply in the card's thread; `broadcast` also shows it in the channel.

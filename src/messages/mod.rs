@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::commands::{help_for, help_lines};
 use crate::config::Job;
-use crate::domain::Action;
 use crate::slack::blocks::{Button, ConfirmDialog, Message, date, escape, truncate};
 use crate::store::AuditEntry;
 use crate::tailer::{RunItem, RunStatus};
@@ -64,19 +62,6 @@ pub fn note(text: &str) -> Message {
     let mut m = Message::new(text);
     m.section(text);
     m
-}
-
-pub fn help() -> Message {
-    let mut m = Message::new("tailerbot commands");
-    // Escaped like the lines below: Slack would take a bare `<job>` for a link.
-    m.section(&escape("*Drive Tailer from Slack.* `<job>` is a name from `/tailer jobs`; `tag:<tag>` targets every job with that tag."));
-    m.lines(&help_lines().iter().map(|l| escape(l)).collect::<Vec<_>>(), 1);
-    m.context(&escape("`/tailer help <verb>` shows the details and an example."));
-    m
-}
-
-pub fn help_verb(action: Action) -> Message {
-    note(&escape(&help_for(action)))
 }
 
 pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
@@ -302,7 +287,7 @@ mod tests {
                 reference: "abcd1234".into(),
                 user_id: "U0ANALYST".into(),
                 channel_id: "C0DATA".into(),
-                action: Action::Disable,
+                action: crate::domain::Action::Disable,
                 job: Some(format!("<!channel>{}", "j".repeat(64))),
                 environment: Some("PROD".into()),
                 outcome: AuditOutcome::Failed,
@@ -313,17 +298,6 @@ mod tests {
         check(&audit(&entries, Some("<!channel>")));
         let summary = format!("disable `tag:daily` (2000 jobs) — reason: {}", escape(&format!("<!channel> {}", "w".repeat(500))));
         assert!(check(&confirmation(&summary, &refs, "U0DATALEAD", true, &"c".repeat(32))).contains("more_"));
-        check(&help());
-        for action in Action::ALL {
-            check(&help_verb(action));
-        }
-    }
-
-    #[test]
-    fn the_help_shows_its_placeholders_instead_of_sending_them_as_links() {
-        let raw = serde_json::to_string(&help()).unwrap();
-        assert!(raw.contains("`&lt;job&gt;`") && raw.contains("`tag:&lt;tag&gt;`") && raw.contains("help &lt;verb&gt;"), "{raw}");
-        assert!(!raw.contains("<job>") && !raw.contains("<tag>") && !raw.contains("<verb>"), "{raw}");
     }
 
     #[test]

@@ -26,11 +26,12 @@ pub use routes::{AppState, metrics_router, router};
 use crate::bot::Bot;
 use crate::clock::SharedClock;
 use crate::config::{Config, Settings, StartupError};
+use crate::shared::Core;
 use crate::slack::api::SlackApi;
 use crate::slack::verify::Verifier;
 use crate::store::Store;
 use crate::tailer::{ClientOptions, TailerClient};
-use crate::watch::Workers;
+use crate::workers::Workers;
 
 /// How long shutdown waits for work in flight, from the signal (Cloud Run allows 10 s).
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
@@ -92,8 +93,9 @@ impl Application {
             None => None,
         };
         let limits = listen::Limits { max_connections: settings.max_connections, ..listen::Limits::default() };
-        let bot = Arc::new(Bot::new(Arc::new(config), tailer, Arc::new(slack), store, clock.clone()));
-        let workers = Workers::new(bot.clone());
+        let core = Core::new(Arc::new(config), tailer, Arc::new(slack), store, clock.clone());
+        let bot = Arc::new(Bot::new(&core));
+        let workers = Workers::new(&core, bot.clone());
         Ok(Application {
             listener,
             metrics_listener,
@@ -186,7 +188,7 @@ impl Application {
             tracing::warn!(remaining = bot.tasks.len(), "shutdown deadline reached with work unfinished");
         }
         drain.cancel();
-        bot.outbox_wake.notify_one();
+        bot.outbox.wake();
         if tokio::time::timeout_at(deadline, loops.wait()).await.is_err() {
             let (depth, _) = bot.store.outbox_depth().await.unwrap_or_default();
             tracing::warn!(undelivered = depth, "shutdown deadline reached before the outbox was flushed; it resumes at the next start");

@@ -106,11 +106,13 @@ async fn slack(State(state): State<AppState>, SlackRequest(admitted): SlackReque
         Admitted::SslCheck => StatusCode::OK.into_response(),
         Admitted::Command(command) => {
             let response_url = Some(command.response_url.clone());
-            answer(state.bot.in_time(response_url, async move { bot.slash_command(command).await }).await)
+            answer(state.bot.in_time(response_url, async move { crate::commands::slash(&bot, command).await }).await)
         }
         // Slack shows nothing of the HTTP answer to a click: the bot answers through the
         // click's response_url, and this is always an empty 200.
-        Admitted::Interaction(interaction) => answer(state.bot.in_time(None, async move { bot.interaction(interaction).await }).await),
+        Admitted::Interaction(interaction) => {
+            answer(state.bot.in_time(None, async move { crate::commands::writes::clicks::interaction(&bot, interaction).await }).await)
+        }
         Admitted::UrlVerification(challenge) => Json(json!({ "challenge": challenge })).into_response(),
         // Events (mentions, the Home tab) arrive with a later version; acknowledged so
         // that Slack does not retry them.

@@ -58,7 +58,7 @@ async fn on_command(
     };
     let response_url = Some(command.response_url.clone());
     let worker = bot.clone();
-    Ok(response(bot.in_time(response_url, async move { worker.slash_command(command).await }).await))
+    Ok(response(bot.in_time(response_url, async move { crate::commands::slash(&worker, command).await }).await))
 }
 
 async fn on_interaction(event: SlackInteractionEvent, _client: Client, states: SlackClientEventsUserState) -> UserCallbackResult<()> {
@@ -67,7 +67,7 @@ async fn on_interaction(event: SlackInteractionEvent, _client: Client, states: S
         return Ok(());
     };
     let worker = bot.clone();
-    bot.in_time(None, async move { worker.interaction(interaction).await }).await;
+    bot.in_time(None, async move { crate::commands::writes::clicks::interaction(&worker, interaction).await }).await;
     Ok(())
 }
 

@@ -6,5 +6,6 @@ pub mod blocks;
 pub mod connector;
 pub mod error;
 pub mod payload;
-pub mod standin;
+/// The local stand-in of Slack the demo and the tests talk to.
+pub use slack_standin as standin;
 pub mod verify;

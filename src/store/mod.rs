@@ -12,6 +12,7 @@
 //! ([`Store::renew_leases`]) and released when the work is recorded. A replica that dies
 //! stops renewing; when its leases expire another one takes the work over.
 
+mod destination;
 mod launches;
 mod outbox;
 mod records;
@@ -31,9 +32,10 @@ use tokio::sync::mpsc;
 /// The marker of the last complete subscription poll.
 pub const POLLED_MARKER: &str = "subscriptions_polled";
 
+pub use destination::{Destination, DestinationColumns, OUTBOX_METHODS, Place};
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
-    OutboxMessage, OutboxMethod, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,
+    OutboxMessage, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,
 };
 
 /// How long a claim lasts without renewal, unless the configuration says otherwise.

@@ -4,7 +4,10 @@
 //! try timed out on the wire, is *in doubt*: it may be in Slack already, and the sender
 //! checks before sending it again.
 
-use super::{OutboxBody, OutboxMessage, OutboxMethod, OutboxRow, Store, StoreError, StoreResult, claim, on_backend};
+use super::{
+    Destination, DestinationColumns, OUTBOX_METHODS, OutboxBody, OutboxMessage, OutboxRow, Store, StoreError, StoreResult, claim,
+    on_backend,
+};
 
 /// Queues messages inside a caller's transaction (`$tx`); a collapsing message replaces
 /// the pending ones with its key.
@@ -18,19 +21,20 @@ macro_rules! enqueue_in {
                     .await?;
             }
             let body = serde_json::to_string(&m.body).map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?;
+            let to = m.to.to_columns();
             sqlx::query(
                 "INSERT INTO outbox (lane, method, channel_id, user_id, in_thread, root, broadcast, collapse_key, response_url, body, created_at, next_attempt_at, state)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 'pending')",
             )
             .bind(&m.lane)
-            .bind(m.method.as_str())
-            .bind(&m.channel_id)
-            .bind(&m.user_id)
-            .bind(m.in_thread)
-            .bind(m.root)
-            .bind(m.broadcast)
+            .bind(to.method)
+            .bind(&to.channel_id)
+            .bind(&to.user_id)
+            .bind(to.in_thread)
+            .bind(to.root)
+            .bind(to.broadcast)
             .bind(&m.collapse_key)
-            .bind(&m.response_url)
+            .bind(&to.response_url)
             .bind(body)
             .bind($now_ms)
             .execute(&mut *$tx)
@@ -70,9 +74,21 @@ impl Store {
             now_ms,
             limit
         );
-        let mut rows = rows.into_iter().map(OutboxRow::try_from).collect::<StoreResult<Vec<_>>>()?;
-        rows.sort_by_key(|r| r.id);
-        Ok(rows)
+        // A row that cannot be read (written by another version, or damaged) is given
+        // up with its reason rather than holding up every lane behind it.
+        let mut readable = Vec::with_capacity(rows.len());
+        for raw in rows {
+            let id = raw.id;
+            match OutboxRow::try_from(raw) {
+                Ok(row) => readable.push(row),
+                Err(error) => {
+                    tracing::error!(%error, id, "an outbox message cannot be read; giving up on it");
+                    self.outbox_failed(id, &error.to_string()).await?;
+                }
+            }
+        }
+        readable.sort_by_key(|r| r.id);
+        Ok(readable)
     }
 
     /// The earliest time this replica could claim a pending message, if any: a lane's
@@ -100,7 +116,7 @@ impl Store {
             .bind(row.id)
             .execute(&mut *tx)
             .await?;
-            if let (true, Some(ts), Some(channel)) = (row.message.root, ts, row.message.channel_id.as_deref()) {
+            if let (true, Some(ts), Some(channel)) = (row.message.to.is_root(), ts, row.message.to.channel()) {
                 sqlx::query(
                     "INSERT INTO threads (lane, channel_id, ts) VALUES ($1, $2, $3)
                      ON CONFLICT (lane) DO UPDATE SET ts = excluded.ts, channel_id = excluded.channel_id",
@@ -232,18 +248,50 @@ impl TryFrom<RawOutbox> for OutboxRow {
             attempts: r.attempts,
             in_doubt: r.in_doubt,
             message: OutboxMessage {
-                method: OutboxMethod::parse(&r.method)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox method `{}`", r.method)))?,
+                to: Destination::from_columns(DestinationColumns {
+                    method: OUTBOX_METHODS
+                        .into_iter()
+                        .find(|m| *m == r.method)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown outbox method `{}`", r.method)))?,
+                    channel_id: r.channel_id,
+                    user_id: r.user_id,
+                    in_thread: r.in_thread,
+                    root: r.root,
+                    broadcast: r.broadcast,
+                    response_url: r.response_url,
+                })
+                .map_err(StoreError::Corrupt)?,
                 body: serde_json::from_str::<OutboxBody>(&r.body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 lane: r.lane,
-                channel_id: r.channel_id,
-                user_id: r.user_id,
-                in_thread: r.in_thread,
-                root: r.root,
-                broadcast: r.broadcast,
                 collapse_key: r.collapse_key,
-                response_url: r.response_url,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Backend, Place};
+    use super::*;
+
+    fn post(lane: &str, text: &str) -> OutboxMessage {
+        let to = Destination::Post { channel: "C0DATA".into(), place: Place::Channel, asked_by: None };
+        OutboxMessage::new(lane, to, OutboxBody::plain(text.into(), vec![]))
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_message_is_given_up_without_holding_up_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("bot.db").display())).await.unwrap();
+        store.enqueue(&[post("a", "fine"), post("b", "damaged")], 0).await.unwrap();
+        let Backend::Sqlite(pool) = &store.backend else { unreachable!("a SQLite store") };
+        sqlx::query("UPDATE outbox SET method = 'carrier-pigeon' WHERE lane = 'b'").execute(pool).await.unwrap();
+
+        let claimed = store.claim_outbox(0, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.message.body.text.as_str()).collect::<Vec<_>>(), vec!["fine"]);
+        let (state, error): (String, Option<String>) =
+            sqlx::query_as("SELECT state, last_error FROM outbox WHERE lane = 'b'").fetch_one(pool).await.unwrap();
+        assert_eq!(state, "failed");
+        assert!(error.unwrap_or_default().contains("carrier-pigeon"), "the reason names what could not be read");
     }
 }

@@ -1,5 +1,6 @@
 //! The records the store keeps, as the rest of the bot sees them.
 
+use super::destination::{Destination, Place};
 use crate::domain::Action;
 
 /// What happened to a write attempt.
@@ -144,34 +145,6 @@ pub struct KnownRun {
     pub created_at: i64,
 }
 
-/// How an outbox message reaches Slack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutboxMethod {
-    /// `chat.postMessage` (in a thread when `in_thread`).
-    Post,
-    /// `chat.update` of the lane's root message.
-    Update,
-    /// `chat.postEphemeral` to `user_id`.
-    Ephemeral,
-    /// A post to a `response_url`.
-    Respond,
-}
-
-impl OutboxMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboxMethod::Post => "post",
-            OutboxMethod::Update => "update",
-            OutboxMethod::Ephemeral => "ephemeral",
-            OutboxMethod::Respond => "respond",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<OutboxMethod> {
-        [OutboxMethod::Post, OutboxMethod::Update, OutboxMethod::Ephemeral, OutboxMethod::Respond].into_iter().find(|m| m.as_str() == text)
-    }
-}
-
 /// What an outbox message says.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutboxBody {
@@ -190,56 +163,65 @@ pub struct OutboxBody {
 pub struct OutboxMessage {
     /// Messages of one lane (a thread, or a reply stream) go out in order.
     pub lane: String,
-    pub method: OutboxMethod,
-    pub channel_id: Option<String>,
-    /// Who sees an ephemeral message; who asked, to tell them about a permanent failure.
-    pub user_id: Option<String>,
-    /// Posted as a reply under the lane's root message.
-    pub in_thread: bool,
-    /// Its `ts` becomes the lane's root.
-    pub root: bool,
-    pub broadcast: bool,
+    pub to: Destination,
     /// A newer pending message with the same key replaces this one (card edits).
     pub collapse_key: Option<String>,
-    pub response_url: Option<String>,
     pub body: OutboxBody,
 }
 
 impl OutboxMessage {
+    pub fn new(lane: impl Into<String>, to: Destination, body: OutboxBody) -> OutboxMessage {
+        OutboxMessage { lane: lane.into(), to, collapse_key: None, body }
+    }
+
     /// A `chat.postMessage` of text and blocks to a channel (or a user id: their DM), in a
     /// lane; the builder methods below make it a reply, a broadcast, a root.
     pub fn post(lane: impl Into<String>, channel: impl Into<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+        let to = Destination::Post { channel: channel.into(), place: Place::Channel, asked_by: None };
+        OutboxMessage::new(lane, to, OutboxBody::plain(text, blocks))
+    }
+
+    /// A `chat.update` of the lane's root message; a newer pending edit with the same key
+    /// replaces this one.
+    pub fn update(lane: impl Into<String>, channel: impl Into<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+        let lane = lane.into();
+        let key = format!("edit:{lane}");
         OutboxMessage {
-            lane: lane.into(),
-            method: OutboxMethod::Post,
-            channel_id: Some(channel.into()),
-            user_id: None,
-            in_thread: false,
-            root: false,
-            broadcast: false,
-            collapse_key: None,
-            response_url: None,
-            body: OutboxBody { text, blocks, response_type: None, replace_original: false },
+            collapse_key: Some(key),
+            ..OutboxMessage::new(lane, Destination::Update { channel: channel.into() }, OutboxBody::plain(text, blocks))
         }
     }
 
     /// Under the lane's root message.
-    pub fn in_thread(mut self, broadcast: bool) -> OutboxMessage {
-        self.in_thread = true;
-        self.broadcast = broadcast;
-        self
+    pub fn in_thread(self, broadcast: bool) -> OutboxMessage {
+        self.placed(Place::Thread { broadcast })
     }
 
     /// Its `ts` becomes the lane's thread.
-    pub fn as_root(mut self) -> OutboxMessage {
-        self.root = true;
+    pub fn as_root(self) -> OutboxMessage {
+        self.placed(Place::Root)
+    }
+
+    fn placed(mut self, at: Place) -> OutboxMessage {
+        if let Destination::Post { place, .. } = &mut self.to {
+            *place = at;
+        }
         self
     }
 
     /// Who asked: told when it cannot be delivered.
     pub fn asked_by(mut self, user: Option<String>) -> OutboxMessage {
-        self.user_id = user;
+        if let Destination::Post { asked_by, .. } = &mut self.to {
+            *asked_by = user;
+        }
         self
+    }
+}
+
+impl OutboxBody {
+    /// Text and blocks, for the Web API.
+    pub fn plain(text: String, blocks: Vec<serde_json::Value>) -> OutboxBody {
+        OutboxBody { text, blocks, response_type: None, replace_original: false }
     }
 }
 

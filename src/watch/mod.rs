@@ -1,202 +1,50 @@
-//! The background work of `serve`: the watcher, the subscription poller, the timers,
-//! the recovery of interrupted writes and launches, the renewal of claims and the outbox worker.
-//! [`Workers::spawn`] runs them as loops that stop on the shutdown signal, the outbox
-//! last, after it has flushed what is queued (within a deadline); each loop's body is
-//! one function, and [`Workers::run_once`] runs every body once: what tests drive with
-//! a paused clock.
+//! Following runs and schedules: the watcher polls each watched run and updates its
+//! cards, the subscription poller announces the ends of scheduled runs, and the timers
+//! re-enable what a timed disable switched off. Each takes from the [`Core`] only what
+//! it needs; [`crate::workers`] runs them.
+//!
+//! [`Core`]: crate::shared::Core
 
-mod delivery;
-mod launches;
 pub mod subscriptions;
 mod timers;
 mod watcher;
-mod writes;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::outbox::Outbox;
+use crate::shared::{Core, TailerPace};
 pub use crate::stats::Stats;
-pub use delivery::{CHANNEL_GAP_MS, Delivery, next_wait};
-pub use launches::Launches;
+use crate::store::Store;
+use crate::tailer::TailerClient;
 pub use subscriptions::SubscriptionPoller;
 pub use timers::{Timers, thread_reply};
 pub use watcher::{Change, Observation, UNKNOWN_RUN_GRACE_MS, Watcher, decide};
-pub use writes::Writes;
 
-use crate::bot::Bot;
-
-/// The longest sleep of a loop between two passes.
-const TICK: Duration = Duration::from_secs(1);
-/// Passes of the timer loop between two prunings of the store (about ten minutes).
-const MAINTENANCE_EVERY: u64 = 600;
-/// The named lease of the subscription poll: one replica polls at a time.
-const SUBSCRIPTIONS_LEASE: &str = "subscriptions";
-
-/// The workers of one bot.
-pub struct Workers {
-    pub watcher: Watcher,
-    pub subscriptions: SubscriptionPoller,
-    pub timers: Timers,
-    pub delivery: Delivery,
-    pub launches: Launches,
-    pub writes: Writes,
-    bot: Arc<Bot>,
-    /// When the subscription poll is next due (ms since the epoch; 0: at once, which
-    /// catches up at start on what ended while the bot was down).
-    subscriptions_due: AtomicI64,
-    /// Passes of the housekeeping loop, for its occasional pruning.
-    passes: AtomicU64,
+/// What the watcher and the subscription poller take from the [`Core`]: both read
+/// Tailer under the shared pace, record in the store and queue messages.
+pub(crate) struct Polling {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// Without retries: the next poll is the retry.
+    pub tailer: TailerClient,
+    pub pace: Arc<TailerPace>,
+    pub outbox: Outbox,
+    pub clock: SharedClock,
+    pub stats: Arc<Stats>,
 }
 
-impl Workers {
-    pub fn new(bot: Arc<Bot>) -> Arc<Workers> {
-        Arc::new(Workers {
-            watcher: Watcher::new(bot.clone(), bot.stats.clone()),
-            subscriptions: SubscriptionPoller::new(bot.clone()),
-            timers: Timers::new(bot.clone()),
-            delivery: Delivery::new(bot.clone(), bot.stats.clone()),
-            launches: Launches::new(bot.clone()),
-            writes: Writes::new(bot.clone()),
-            bot,
-            subscriptions_due: AtomicI64::new(0),
-            passes: AtomicU64::new(0),
-        })
-    }
-
-    /// One iteration of every loop that [`Workers::spawn`] runs, through the same
-    /// functions, the outbox last (what the others queued goes out): what tests drive
-    /// with a paused clock.
-    pub async fn run_once(&self) {
-        self.renew_claims().await;
-        self.housekeeping_pass().await;
-        self.subscriptions_pass().await;
-        self.watcher.run_once().await;
-        self.delivery.run_once().await;
-    }
-
-    /// Keeps this replica's claims alive.
-    async fn renew_claims(&self) {
-        if let Err(error) = self.bot.store.renew_leases(self.bot.now_ms()).await {
-            tracing::warn!(%error, "cannot renew this replica's claims; another replica may take the work over");
+impl Polling {
+    pub fn new(core: &Core) -> Polling {
+        Polling {
+            config: core.config.clone(),
+            store: core.store.clone(),
+            tailer: core.tailer.without_retries(),
+            pace: core.tailer_pace.clone(),
+            outbox: core.outbox.clone(),
+            clock: core.clock.clone(),
+            stats: core.stats.clone(),
         }
-    }
-
-    /// Interrupted writes and launches, due timers, and now and then the pruning of the
-    /// store.
-    async fn housekeeping_pass(&self) {
-        self.writes.run_once().await;
-        self.launches.run_once().await;
-        self.timers.run_once().await;
-        if self.passes.fetch_add(1, Ordering::Relaxed) % MAINTENANCE_EVERY == 0 {
-            self.maintain().await;
-        }
-    }
-
-    /// The subscription poll when it is due, by whichever replica holds its lease;
-    /// returns when it is next due (ms).
-    async fn subscriptions_pass(&self) -> i64 {
-        let now = self.bot.now_ms();
-        let due = self.subscriptions_due.load(Ordering::Relaxed);
-        if now < due {
-            return due;
-        }
-        match self.bot.store.hold_lease(SUBSCRIPTIONS_LEASE, now).await {
-            Ok(true) => {
-                self.subscriptions.run_once().await;
-            }
-            Ok(false) => tracing::debug!("another replica polls the subscriptions"),
-            Err(error) => tracing::warn!(%error, "cannot take the subscription poll; trying again later"),
-        }
-        let next = now + self.bot.config.watch.subscription_poll.as_millis() as i64;
-        self.subscriptions_due.store(next, Ordering::Relaxed);
-        next
-    }
-
-    /// Forgets what no longer matters: request ids older than a day (Slack never replays
-    /// that late) and messages delivered more than a day ago.
-    pub async fn maintain(&self) {
-        let day_ago = self.bot.now_ms() - 24 * 3_600_000;
-        match (self.bot.store.forget_requests_before(day_ago).await, self.bot.store.prune_outbox(day_ago).await) {
-            (Ok(requests), Ok(messages)) => tracing::debug!(requests, messages, "pruned the store"),
-            (Err(error), _) | (_, Err(error)) => tracing::warn!(%error, "pruning the store failed; trying again later"),
-        }
-    }
-
-    /// Starts the loops. `stop` ends the pollers at once; `drain` ends the outbox once it
-    /// is empty (or at once, when it is cancelled too).
-    pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: CancellationToken, drain: CancellationToken) {
-        let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            loop {
-                w.watcher.run_once().await;
-                let wait = next_wait(w.bot.now_ms(), w.bot.store.next_watch_due().await.ok().flatten(), TICK);
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = w.bot.watch_wake.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
-                }
-            }
-            tracing::info!("watcher stopped");
-        });
-        let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            loop {
-                let due = w.subscriptions_pass().await;
-                let wait = Duration::from_millis(due.saturating_sub(w.bot.now_ms()).max(1) as u64);
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = tokio::time::sleep(wait) => {}
-                }
-            }
-            tracing::info!("subscription poller stopped");
-        });
-        let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            loop {
-                w.housekeeping_pass().await;
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = tokio::time::sleep(TICK) => {}
-                }
-            }
-            tracing::info!("timers stopped");
-        });
-        let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            // Claims live while this replica does: renewed three times per lease.
-            let every = w.bot.store.lease() / 3;
-            loop {
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = tokio::time::sleep(every) => {}
-                }
-                w.renew_claims().await;
-            }
-        });
-        let w = self.clone();
-        tracker.spawn(async move {
-            loop {
-                w.delivery.run_once().await;
-                let next = w.bot.store.outbox_next_due().await.ok().flatten();
-                if drain.is_cancelled() && next.is_none() {
-                    break;
-                }
-                let wait = next_wait(w.bot.now_ms(), next, TICK);
-                tokio::select! {
-                    () = drain.cancelled(), if !drain.is_cancelled() => {}
-                    () = w.bot.outbox_wake.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
-                }
-            }
-            tracing::info!("outbox flushed and stopped");
-        });
     }
 }

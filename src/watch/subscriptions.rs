@@ -4,18 +4,20 @@
 //! ended meanwhile are announced, up to a bound; older ones are not.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use crate::bot::{Bot, render};
 use crate::commands::Target;
 use crate::config::Job;
 use crate::domain::JobName;
+use crate::messages as render;
+use crate::shared::Core;
 use crate::slack::blocks::{Message, escape};
 use crate::store::{OutboxMessage, SubscriptionRow};
-use crate::tailer::{LastStatusQuery, RunItem, TailerClient};
+use crate::tailer::{LastStatusQuery, RunItem};
+
+use super::Polling;
 
 pub use crate::tailer::RUNS_PER_READ as RUNS_PER_POLL;
 /// Runs read when the first read may have missed runs that ended since the last one
@@ -58,16 +60,15 @@ pub fn announcement(channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
 
 /// Reads subscribed jobs and announces what ended.
 pub struct SubscriptionPoller {
-    bot: Arc<Bot>,
-    tailer: TailerClient,
+    p: Polling,
     /// What each job's last read in this process saw. Missing (a new process): read
     /// further back once.
     last_read: dashmap::DashMap<String, LastRead>,
 }
 
 impl SubscriptionPoller {
-    pub fn new(bot: Arc<Bot>) -> SubscriptionPoller {
-        SubscriptionPoller { tailer: bot.tailer.without_retries(), bot, last_read: dashmap::DashMap::new() }
+    pub fn new(core: &Core) -> SubscriptionPoller {
+        SubscriptionPoller { p: Polling::new(core), last_read: dashmap::DashMap::new() }
     }
 
     /// The subscriptions of each job (resolved now: tags and `all` follow the catalog).
@@ -75,7 +76,7 @@ impl SubscriptionPoller {
         let mut by_job: BTreeMap<String, Vec<SubscriptionRow>> = BTreeMap::new();
         for s in subscriptions {
             let Some(t) = target(&s.target) else { continue };
-            let Ok(jobs) = crate::bot::targets::jobs(&self.bot.config, &t) else { continue };
+            let Ok(jobs) = crate::commands::targets::jobs(&self.p.config, &t) else { continue };
             for job in jobs {
                 let entry = by_job.entry(job.name.to_string()).or_default();
                 if !entry.iter().any(|e| e.channel_id == s.channel_id && (e.filter == "all" || s.filter == "failures")) {
@@ -89,7 +90,7 @@ impl SubscriptionPoller {
 
     /// One pass over every subscribed job; returns how many announcements were queued.
     pub async fn run_once(&self) -> usize {
-        let subscriptions = match self.bot.store.subscriptions(None).await {
+        let subscriptions = match self.p.store.subscriptions(None).await {
             Ok(s) => s,
             Err(error) => {
                 tracing::error!(%error, "cannot read the subscriptions");
@@ -97,21 +98,21 @@ impl SubscriptionPoller {
             }
         };
         let by_job = self.by_job(subscriptions);
-        let concurrency = self.bot.config.watch.max_concurrent_polls.max(1);
+        let concurrency = self.p.config.watch.max_concurrent_polls.max(1);
         let counts: Vec<usize> = futures::stream::iter(by_job)
             .map(|(job, subs)| async move {
-                let Some(job) = self.bot.config.job(&job) else { return 0 };
+                let Some(job) = self.p.config.job(&job) else { return 0 };
                 self.poll_job(job, &subs).await
             })
             .buffer_unordered(concurrency)
             .collect()
             .await;
         let announced: usize = counts.iter().sum();
-        if let Err(error) = self.bot.store.set_marker(POLLED_MARKER, self.bot.now_ms()).await {
+        if let Err(error) = self.p.store.set_marker(POLLED_MARKER, self.p.clock.now_ms()).await {
             tracing::warn!(%error, "cannot record the subscription poll");
         }
         if announced > 0 {
-            self.bot.outbox_wake.notify_one();
+            self.p.outbox.wake();
         }
         announced
     }
@@ -131,8 +132,8 @@ impl SubscriptionPoller {
             };
         }
         self.last_read.insert(job.name.to_string(), LastRead::of(&items));
-        let now = self.bot.now_ms();
-        self.bot.stats.poll_ok(now);
+        let now = self.p.clock.now_ms();
+        self.p.stats.poll_ok(now);
         let mut announced = 0;
         for item in items.iter().filter(|i| i.status.is_final()) {
             // Without an end time, its start stands in; without either, it is not news.
@@ -146,7 +147,7 @@ impl SubscriptionPoller {
                 if ended < sub.created_at || ended < now - CATCH_UP_MS {
                     continue;
                 }
-                match self.bot.store.announce(&sub.channel_id, item.run_id.as_str(), &announcement(&sub.channel_id, job, item), now).await {
+                match self.p.store.announce(&sub.channel_id, item.run_id.as_str(), &announcement(&sub.channel_id, job, item), now).await {
                     Ok(true) => announced += 1,
                     Ok(false) => {}
                     Err(error) => tracing::error!(%error, "cannot queue an announcement; it will be tried next poll"),
@@ -158,12 +159,12 @@ impl SubscriptionPoller {
 
     /// A job's last `limit` runs, newest first; `None` (logged) when Tailer failed.
     async fn read(&self, job: &Job, limit: u32) -> Option<Vec<RunItem>> {
-        self.bot.tailer_limiter.until_ready().await;
+        self.p.pace.until_ready().await;
         let query = LastStatusQuery { limit: Some(limit), ..LastStatusQuery::default() };
-        match self.tailer.get_last_status(&job.job, &query).await {
+        match self.p.tailer.get_last_status(&job.job, &query).await {
             Ok(items) => Some(items),
             Err(error) => {
-                self.bot.stats.tailer_error(self.bot.now_ms());
+                self.p.stats.tailer_error(self.p.clock.now_ms());
                 tracing::warn!(%error, job = %job.name, "a subscription poll failed; trying again next time");
                 None
             }

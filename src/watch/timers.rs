@@ -4,11 +4,17 @@
 
 use std::sync::Arc;
 
-use crate::bot::{Bot, render};
+use crate::clock::SharedClock;
+use crate::config::Config;
 use crate::domain::{Action, ChannelId, UserId};
+use crate::messages as render;
+use crate::outbox::Outbox;
+use crate::shared::Core;
 use crate::slack::blocks::{Message, escape};
-use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, TimerRow};
+use crate::stats::Stats;
+use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store, TimerRow};
 use crate::tailer::ConfigurationStatus;
+use crate::tailer::TailerClient;
 
 /// Tries before a re-enable is reported as failed.
 const MAX_ATTEMPTS: i64 = 8;
@@ -22,17 +28,29 @@ pub fn thread_reply(lane: &str, channel: &str, text: &str) -> OutboxMessage {
 
 /// Carries out due timers.
 pub struct Timers {
-    bot: Arc<Bot>,
+    config: Arc<Config>,
+    store: Store,
+    tailer: TailerClient,
+    outbox: Outbox,
+    clock: SharedClock,
+    stats: Arc<Stats>,
 }
 
 impl Timers {
-    pub fn new(bot: Arc<Bot>) -> Timers {
-        Timers { bot }
+    pub fn new(core: &Core) -> Timers {
+        Timers {
+            config: core.config.clone(),
+            store: core.store.clone(),
+            tailer: core.tailer.clone(),
+            outbox: core.outbox.clone(),
+            clock: core.clock.clone(),
+            stats: core.stats.clone(),
+        }
     }
 
     /// One pass; returns how many timers were handled.
     pub async fn run_once(&self) -> usize {
-        let due = match self.bot.store.claim_timers(self.bot.now_ms(), 100).await {
+        let due = match self.store.claim_timers(self.clock.now_ms(), 100).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "cannot read the timers");
@@ -44,20 +62,20 @@ impl Timers {
             tracing::Instrument::instrument(self.fire(timer), span).await;
         }
         if !due.is_empty() {
-            self.bot.outbox_wake.notify_one();
+            self.outbox.wake();
         }
         due.len()
     }
 
     async fn fire(&self, t: &TimerRow) {
-        let now = self.bot.now_ms();
-        let Some(job) = self.bot.config.job(&t.job).cloned() else {
+        let now = self.clock.now_ms();
+        let Some(job) = self.config.job(&t.job).cloned() else {
             let text = format!(":grey_question: `{}` is no longer in the catalog: I did not re-enable it.", escape(&t.job));
             self.finish(t, "failed", &text).await;
             return;
         };
         let label = render::job_label(&job);
-        match self.bot.tailer.set_configuration_status(&job.job, ConfigurationStatus::Enable).await {
+        match self.tailer.set_configuration_status(&job.job, ConfigurationStatus::Enable).await {
             Ok(()) => {
                 crate::crash::point(crate::crash::AFTER_TIMER_FIRED);
                 self.audit(t, &job, AuditOutcome::Succeeded, "ok".into()).await;
@@ -65,10 +83,10 @@ impl Timers {
                 self.finish(t, "done", &text).await;
             }
             Err(error) if error.is_retryable() && t.attempts + 1 < MAX_ATTEMPTS => {
-                self.bot.stats.tailer_error(now);
+                self.stats.tailer_error(now);
                 let wait = (30_000_i64 << t.attempts.clamp(0, 5)).min(600_000);
                 tracing::warn!(%error, job = %job.name, "re-enabling failed; trying again");
-                if let Err(error) = self.bot.store.retry_timer(&t.id, now + wait).await {
+                if let Err(error) = self.store.retry_timer(&t.id, now + wait).await {
                     tracing::error!(%error, "cannot reschedule a timer");
                 }
             }
@@ -86,7 +104,7 @@ impl Timers {
 
     async fn finish(&self, t: &TimerRow, state: &str, text: &str) {
         let reply = thread_reply(&t.lane, &t.channel_id, text);
-        if let Err(error) = self.bot.store.finish_timer(&t.id, state, &[reply], self.bot.now_ms()).await {
+        if let Err(error) = self.store.finish_timer(&t.id, state, &[reply], self.clock.now_ms()).await {
             tracing::error!(%error, "cannot finish a timer; it will fire again");
         }
     }
@@ -94,7 +112,7 @@ impl Timers {
     async fn audit(&self, t: &TimerRow, job: &crate::config::Job, outcome: AuditOutcome, answer: String) {
         let entry = AuditEntry {
             id: 0,
-            at: self.bot.now_ms(),
+            at: self.clock.now_ms(),
             reference: t.id.chars().take(8).collect(),
             user_id: UserId::parse(&t.requested_by).map(|u| u.to_string()).unwrap_or_default(),
             channel_id: ChannelId::parse(&t.channel_id).map(|c| c.to_string()).unwrap_or_default(),
@@ -105,7 +123,7 @@ impl Timers {
             detail: format!("automatic re-enable{}", t.reason.as_deref().map(|r| format!(" (disabled: {r})")).unwrap_or_default()),
             tailer_answer: Some(answer),
         };
-        if let Err(error) = self.bot.store.audit(&entry).await {
+        if let Err(error) = self.store.audit(&entry).await {
             tracing::error!(%error, "cannot audit a re-enable");
         }
     }

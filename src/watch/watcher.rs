@@ -4,18 +4,17 @@
 //! `max_concurrent_polls` at once and under a global request rate. What a poll finds and
 //! the messages it causes are stored together; the outbox sends them.
 
-use std::sync::Arc;
-
 use futures::StreamExt;
 use rand::Rng;
 
-use super::Stats;
-use crate::bot::Bot;
 use crate::config::{Job, WatchConfig};
 use crate::domain::RunId;
 use crate::messages::cards;
+use crate::shared::Core;
 use crate::store::{OutboxMessage, WatchRow, WatchUpdate};
-use crate::tailer::{ErrorKind, Finality, RunItem, TailerClient, TailerError};
+use crate::tailer::{ErrorKind, Finality, RunItem, TailerError};
+
+use super::Polling;
 
 /// How long a run may stay unknown to Tailer (empty answers, 404) before the bot says so.
 pub const UNKNOWN_RUN_GRACE_MS: i64 = 5 * 60 * 1000;
@@ -106,20 +105,18 @@ pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitt
 
 /// Polls watched runs.
 pub struct Watcher {
-    bot: Arc<Bot>,
-    tailer: TailerClient,
-    stats: Arc<Stats>,
+    p: Polling,
 }
 
 impl Watcher {
-    pub fn new(bot: Arc<Bot>, stats: Arc<Stats>) -> Watcher {
-        Watcher { tailer: bot.tailer.without_retries(), bot, stats }
+    pub fn new(core: &Core) -> Watcher {
+        Watcher { p: Polling::new(core) }
     }
 
     /// One pass: polls every due run; returns how many were polled.
     pub async fn run_once(&self) -> usize {
-        let now = self.bot.now_ms();
-        let due = match self.bot.store.claim_watches(now, BATCH).await {
+        let now = self.p.clock.now_ms();
+        let due = match self.p.store.claim_watches(now, BATCH).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "cannot read the watched runs");
@@ -130,10 +127,10 @@ impl Watcher {
         if polled > 0 {
             crate::crash::point(crate::crash::AFTER_CLAIM);
         }
-        let concurrency = self.bot.config.watch.max_concurrent_polls.max(1);
+        let concurrency = self.p.config.watch.max_concurrent_polls.max(1);
         futures::stream::iter(due).for_each_concurrent(concurrency, |w| self.poll(w)).await;
         if polled > 0 {
-            self.bot.outbox_wake.notify_one();
+            self.p.outbox.wake();
         }
         polled
     }
@@ -144,14 +141,14 @@ impl Watcher {
     }
 
     async fn poll_in_span(&self, w: WatchRow) {
-        let Some(job) = self.bot.config.job(&w.job).cloned() else {
+        let Some(job) = self.p.config.job(&w.job).cloned() else {
             self.stop_orphan(&w).await;
             return;
         };
         let seen = match RunId::parse(&w.run_id) {
             Ok(run) => {
-                self.bot.tailer_limiter.until_ready().await;
-                match self.tailer.check_run_status(&job.job, &run).await {
+                self.p.pace.until_ready().await;
+                match self.p.tailer.check_run_status(&job.job, &run).await {
                     Ok(Some(item)) => Observation::Item(item),
                     Ok(None) => Observation::NotYet,
                     Err(error) => Observation::Failed(error),
@@ -159,19 +156,19 @@ impl Watcher {
             }
             Err(_) => Observation::NotYet,
         };
-        let now = self.bot.now_ms();
+        let now = self.p.clock.now_ms();
         match &seen {
             Observation::Failed(error) if error.kind != ErrorKind::NotFound => {
-                self.stats.tailer_error(now);
+                self.p.stats.tailer_error(now);
                 tracing::warn!(%error, "a poll failed; polling again later");
             }
             _ => {
-                self.stats.poll_ok(now);
+                self.p.stats.poll_ok(now);
             }
         }
         let jitter = rand::rng().random_range(0.9..1.1);
-        let (update, change) = decide(&w, seen, now, &self.bot.config.watch, jitter);
-        let cards = match self.bot.store.cards(&w.run_id).await {
+        let (update, change) = decide(&w, seen, now, &self.p.config.watch, jitter);
+        let cards = match self.p.store.cards(&w.run_id).await {
             Ok(cards) => cards,
             Err(error) => {
                 tracing::error!(%error, "cannot read the run's cards");
@@ -179,7 +176,7 @@ impl Watcher {
             }
         };
         let (messages, announced) = messages(&job, &w, &cards, &change, &update, now);
-        match self.bot.store.record_poll(&w.run_id, &update, &messages, &announced, now).await {
+        match self.p.store.record_poll(&w.run_id, &update, &messages, &announced, now).await {
             Ok(true) => {}
             Ok(false) => tracing::info!("the run is no longer this replica's to poll (stopped, or taken over); the poll is dropped"),
             Err(error) => tracing::error!(%error, "cannot record a poll; it will be done again"),
@@ -187,8 +184,8 @@ impl Watcher {
     }
 
     async fn stop_orphan(&self, w: &WatchRow) {
-        let now = self.bot.now_ms();
-        let cards = self.bot.store.cards(&w.run_id).await.unwrap_or_default();
+        let now = self.p.clock.now_ms();
+        let cards = self.p.store.cards(&w.run_id).await.unwrap_or_default();
         let text =
             format!(":grey_question: `{}` is no longer in the catalog: I stopped watching this run.", crate::slack::blocks::escape(&w.job));
         let messages: Vec<OutboxMessage> = cards.iter().map(|c| cards::reply(c, &text, false)).collect();
@@ -201,7 +198,7 @@ impl Watcher {
             item: w.item.clone(),
             active: false,
         };
-        if let Err(error) = self.bot.store.record_poll(&w.run_id, &update, &messages, &[], now).await {
+        if let Err(error) = self.p.store.record_poll(&w.run_id, &update, &messages, &[], now).await {
             tracing::error!(%error, "cannot stop an orphan watch");
         }
     }

@@ -19,7 +19,7 @@ use tailerbot::server::Application;
 use tailerbot::sim::{RunningSimulator, SimOptions};
 use tailerbot::slack::standin::{RunningStandin, SlackEvent};
 use tailerbot::slack::verify::Verifier;
-use tailerbot::watch::Workers;
+use tailerbot::workers::Workers;
 
 use super::bot::{BOT_TOKEN, ONCALL, SECRET, TEAM, form, read};
 

@@ -8,9 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use serde_json::Value;
-use tailerbot::bot::{Plan, render};
+use tailerbot::commands::writes::Plan;
+use tailerbot::commands::{Command, Target};
 use tailerbot::config::Job;
 use tailerbot::domain::{Account, Action, ConfigurationId, ConfigurationType, Environment, JobName, RunId};
+use tailerbot::messages as render;
 use tailerbot::messages::cards;
 use tailerbot::slack::blocks::{self, Button, ConfirmDialog, Message, escape, truncate};
 use tailerbot::store::{AuditEntry, AuditOutcome, CardRow, OutboxMessage};
@@ -142,24 +144,24 @@ fn entry() -> impl Strategy<Value = AuditEntry> {
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
-    (
-        prop::sample::select(vec!["launch", "disable", "enable", "reset", "mark"]),
-        hostile_text(200),
-        prop::option::of(any::<u64>()),
-        foreign(),
-        foreign(),
-        foreign(),
+    (0..5usize, hostile_text(200), prop::option::of(60u64..=30 * 24 * 3600), foreign(), foreign()).prop_map(
+        |(kind, tag, secs, reason, status)| {
+            let target = Target::Tag(tag);
+            let job = JobName::parse("sales-daily").unwrap();
+            let command = match kind {
+                0 => Command::Launch { job, execution_date: None },
+                1 => Command::Disable { target, duration: secs.map(Duration::from_secs), reason },
+                2 => Command::Enable { target },
+                3 => Command::Reset { job },
+                _ => Command::Mark {
+                    job,
+                    run: RunId::parse("20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1").unwrap(),
+                    status: RunStatus::Other(status.unwrap_or_default()),
+                },
+            };
+            Plan { command, jobs: Vec::new() }
+        },
     )
-        .prop_map(|(action, target, duration_secs, reason, run_id, status)| Plan {
-            action: action.to_owned(),
-            jobs: Vec::new(),
-            target,
-            execution_date: None,
-            duration_secs,
-            reason,
-            run_id,
-            status,
-        })
 }
 
 /// A label or dialog text: the callers' are never empty, but may be long.
@@ -317,9 +319,9 @@ proptest! {
 
 #[test]
 fn help_and_each_verbs_help_stay_within_the_limits() {
-    ok(json(&render::help())).unwrap();
+    ok(json(&tailerbot::commands::catalog::help_message(None))).unwrap();
     for action in Action::ALL {
-        ok(json(&render::help_verb(action))).unwrap_or_else(|e| panic!("help {action}: {e}"));
+        ok(json(&tailerbot::commands::catalog::help_message(Some(action)))).unwrap_or_else(|e| panic!("help {action}: {e}"));
     }
-    assert!(blocks::limit_violations(&json(&render::help())).is_empty());
+    assert!(blocks::limit_violations(&json(&tailerbot::commands::catalog::help_message(None))).is_empty());
 }

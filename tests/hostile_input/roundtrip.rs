@@ -122,4 +122,20 @@ proptest! {
         let text = write(&command);
         prop_assert_eq!(parse(&text), Ok(command), "{}", text);
     }
+
+    /// What the bot itself writes for a command (a confirmation's "type this instead",
+    /// the audit trail, a plan kept across a restart) is read back as the same command.
+    #[test]
+    fn the_text_the_bot_writes_for_a_command_parses_back_to_it(command in command()) {
+        let text = command.to_string();
+        prop_assert_eq!(parse(&text), Ok(command), "{}", text);
+    }
+
+    /// A write kept in the store comes back as the same typed command.
+    #[test]
+    fn a_stored_plan_comes_back_as_its_command(command in command()) {
+        prop_assume!(command.action().is_write());
+        let plan = tailerbot::commands::writes::Plan { command, jobs: vec!["sales-daily".into()] };
+        prop_assert_eq!(tailerbot::commands::writes::Plan::from_json(&plan.to_json()), Ok(plan));
+    }
 }

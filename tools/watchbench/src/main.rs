@@ -107,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
         history: 0,
         ..SimOptions::default()
     };
-    let tailer = Simulator::start(sim_options.with_catalog(&config.jobs), local).await?;
+    let tailer = Simulator::start(sim_options.with_catalog(tailerbot::offline::configurations(&config.jobs)), local).await?;
     let slack = SlackStandin::new(TOKEN).start(local).await?;
     let (database, schema) = database(&args.database, dir.path()).await?;
 

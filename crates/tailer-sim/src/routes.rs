@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::faults::{Fault, FaultKind};
 use super::{Simulator, lock};
-use crate::tailer::{RunStatus, TailerAction};
+use crate::api::{Action as TailerAction, RunStatus};
 
 /// One request as received.
 #[derive(Debug, Clone, Serialize)]
@@ -208,10 +208,10 @@ fn handle(sim: &Simulator, action: TailerAction, fields: &Fields) -> Outcome {
         }
         TailerAction::SetRunStatus => {
             let run_id = text(fields, "run_id")?;
-            let status = RunStatus::parse(text(fields, "status")?);
-            if !status.settable() {
-                return Err((StatusCode::BAD_REQUEST, format!("status `{status}` cannot be set")));
-            }
+            let asked = text(fields, "status")?;
+            let Some(status) = RunStatus::parse(asked).filter(|s| s.settable()) else {
+                return Err((StatusCode::BAD_REQUEST, format!("status `{asked}` cannot be set")));
+            };
             if state.set_status(run_id, status) {
                 Ok(json!({ "message": "ok" }))
             } else {

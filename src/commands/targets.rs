@@ -1,7 +1,7 @@
 //! From the names people type to catalog entries: a job name, or every job of a tag. An
 //! unknown name is answered with the closest names of the catalog.
 
-use crate::commands::Target;
+use super::Target;
 use crate::config::{Config, Job};
 use crate::domain::JobName;
 

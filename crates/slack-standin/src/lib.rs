@@ -139,7 +139,7 @@ pub struct SlackStandin {
     changed: Arc<Notify>,
     token: Arc<String>,
     usergroups: Arc<Mutex<HashMap<String, Vec<String>>>>,
-    clock: crate::clock::SharedClock,
+    clock: tailerbot_clock::SharedClock,
     socket: Arc<Socket>,
     /// Whether `response_url` posts are kept as events (else only counted).
     keep_responses: bool,
@@ -191,7 +191,7 @@ impl SlackStandin {
             changed: Arc::new(Notify::new()),
             token: Arc::new(bot_token.to_owned()),
             usergroups: Arc::new(Mutex::new(HashMap::new())),
-            clock: Arc::new(crate::clock::SystemClock),
+            clock: Arc::new(tailerbot_clock::SystemClock),
             socket: Arc::new(Socket {
                 app_token: Mutex::new(None),
                 addr: Mutex::new(None),
@@ -256,7 +256,7 @@ impl SlackStandin {
     }
 
     /// Stamps events with this clock (a test's paused one).
-    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> SlackStandin {
+    pub fn with_clock(mut self, clock: tailerbot_clock::SharedClock) -> SlackStandin {
         self.clock = clock;
         self
     }

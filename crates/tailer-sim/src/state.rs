@@ -12,8 +12,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
 use super::SimOptions;
-use crate::clock::SharedClock;
-use crate::tailer::RunStatus;
+use tailerbot_clock::SharedClock;
+
+use crate::api::{RunStatus, timedelta};
 
 /// One data operation the simulator knows.
 #[derive(Debug, Clone)]
@@ -219,7 +220,7 @@ impl SimState {
 
     fn status_at(&self, run: &SimRun, now: i64) -> (RunStatus, i64) {
         if let Some((status, at)) = &run.forced {
-            return (status.clone(), *at);
+            return (*status, *at);
         }
         let elapsed = now - run.created_ms;
         if elapsed < run.waiting_ms {
@@ -227,7 +228,7 @@ impl SimState {
         } else if elapsed < run.waiting_ms + run.running_ms {
             (RunStatus::Running, run.created_ms + run.waiting_ms)
         } else {
-            (run.outcome.clone(), run.created_ms + run.waiting_ms + run.running_ms)
+            (run.outcome, run.created_ms + run.waiting_ms + run.running_ms)
         }
     }
 
@@ -365,22 +366,3 @@ const DOCUMENTED_RUNS: &[(&str, &str, &str, i64)] = &[
     ("000099-jarvis-demo-iowa-liquor-storage-to-storage", "20201209-7b7b7a66-1cc0-4f09-a893-ce4a35adf09b", "2020-12-09T17:17:18+00:00", 4),
     ("000099-jarvis-demo-iowa-liquor-storage-to-storage", "20201209-cf026ae9-c79c-4cf9-8ffb-0bb63ad39469", "2020-12-09T17:17:23+00:00", 3),
 ];
-
-/// Python's `str(timedelta)` for a number of microseconds.
-fn timedelta(micros: i64) -> String {
-    crate::tailer::format_duration(Duration::from_micros(micros.max(0) as u64))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tailer::parse_duration;
-
-    #[test]
-    fn timedeltas_read_back_as_the_same_duration() {
-        for micros in [84_002_519_i64, 3_000_000, 90_061_000_001] {
-            let text = timedelta(micros);
-            assert_eq!(parse_duration(&text), Some(Duration::from_micros(micros as u64)), "{text}");
-        }
-    }
-}

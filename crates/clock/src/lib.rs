@@ -13,6 +13,11 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     fn unix(&self) -> i64 {
         self.now().timestamp()
     }
+
+    /// Milliseconds since the epoch: how the store keeps time.
+    fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
 }
 
 /// The system clock.

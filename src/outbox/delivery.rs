@@ -11,12 +11,11 @@ use dashmap::DashMap;
 use futures::StreamExt;
 use rand::Rng;
 
-use super::Stats;
-use crate::bot::Bot;
-use crate::domain::{ChannelId, UserId};
-use crate::slack::api::{ResponseBody, SlackError, SlackErrorKind};
-use crate::slack::blocks::Message;
-use crate::store::{OutboxBody, OutboxMessage, OutboxMethod, OutboxRow};
+use super::{Destination, Outbox, OutboxBody, OutboxMessage, Place, SendError};
+use crate::clock::SharedClock;
+use crate::slack::api::{SlackApi, SlackError, SlackErrorKind};
+use crate::stats::Stats;
+use crate::store::{OutboxRow, Store};
 
 /// Tries of a message in doubt whose check in Slack fails before it is posted anyway.
 const DOUBT_CHECKS: i64 = 5;
@@ -37,7 +36,10 @@ const TOKEN_REFUSED: &[&str] = &["invalid_auth", "not_authed", "account_inactive
 
 /// Delivers the outbox.
 pub struct Delivery {
-    bot: Arc<Bot>,
+    store: Store,
+    slack: Arc<SlackApi>,
+    outbox: Outbox,
+    clock: SharedClock,
     stats: Arc<Stats>,
     /// Channel → earliest time of its next post (ms). A cache: losing it only risks a
     /// burst that Slack tolerates.
@@ -60,8 +62,17 @@ enum Sent {
 }
 
 impl Delivery {
-    pub fn new(bot: Arc<Bot>, stats: Arc<Stats>) -> Delivery {
-        Delivery { bot, stats, pacing: DashMap::new(), unrecorded: DashMap::new(), token_refused: std::sync::Mutex::new(None) }
+    pub fn new(outbox: Outbox, stats: Arc<Stats>) -> Delivery {
+        Delivery {
+            store: outbox.store.clone(),
+            slack: outbox.slack.clone(),
+            clock: outbox.clock.clone(),
+            outbox,
+            stats,
+            pacing: DashMap::new(),
+            unrecorded: DashMap::new(),
+            token_refused: std::sync::Mutex::new(None),
+        }
     }
 
     /// Sends what is due, lane after lane, until nothing due is left (a lane's next
@@ -81,8 +92,8 @@ impl Delivery {
 
     /// One pass: the first due message of each lane.
     async fn pass(&self) -> usize {
-        let now = self.bot.now_ms();
-        let rows = match self.bot.store.claim_outbox(now, 64).await {
+        let now = self.clock.now_ms();
+        let rows = match self.store.claim_outbox(now, 64).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::error!(%error, "cannot read the outbox");
@@ -96,7 +107,7 @@ impl Delivery {
 
     async fn deliver(&self, row: OutboxRow, claimed_at: i64) {
         if let Some(ts) = self.unrecorded.get(&row.id).map(|t| t.clone()) {
-            match self.bot.store.outbox_sent(&row, ts.as_deref()).await {
+            match self.store.outbox_sent(&row, ts.as_deref()).await {
                 Ok(()) => {
                     self.unrecorded.remove(&row.id);
                 }
@@ -104,32 +115,29 @@ impl Delivery {
             }
             return;
         }
-        let now = self.bot.now_ms();
+        let now = self.clock.now_ms();
         if let Some(until) = self.token_held_until().filter(|until| *until > now) {
             self.defer(&row, until).await;
             return;
         }
-        let channel = row.message.channel_id.clone();
-        if row.message.method == OutboxMethod::Post {
-            if let Some(next) = channel.as_deref().and_then(|c| self.pacing.get(c).map(|t| *t)) {
+        if let Destination::Post { channel, .. } = &row.message.to {
+            if let Some(next) = self.pacing.get(channel).map(|t| *t) {
                 if next > now {
                     self.defer(&row, next).await;
                     return;
                 }
             }
-            if let Some(c) = &channel {
-                self.pacing.insert(c.clone(), now + CHANNEL_GAP_MS);
-            }
+            self.pacing.insert(channel.clone(), now + CHANNEL_GAP_MS);
         }
         // A claim that may have run out (this replica stalled past a third of its lease
         // before sending) may be another replica's now: sending too could post twice.
-        let store = &self.bot.store;
-        if self.bot.now_ms() > store.claim_holds_until(claimed_at) - store.lease().as_millis() as i64 / 3 {
+        let store = &self.store;
+        if self.clock.now_ms() > store.claim_holds_until(claimed_at) - store.lease().as_millis() as i64 / 3 {
             tracing::warn!(id = row.id, lane = %row.message.lane, "a claimed message waited too long to be sent; leaving it to the next claim");
             return;
         }
         let outcome = self.send(&row).await;
-        let store = &self.bot.store;
+        let store = &self.store;
         let result = match outcome {
             Sent::Done(ts) => {
                 crate::crash::point(crate::crash::AFTER_SLACK_POST);
@@ -165,24 +173,22 @@ impl Delivery {
     }
 
     async fn defer(&self, row: &OutboxRow, until: i64) {
-        if let Err(error) = self.bot.store.outbox_defer(row.id, until).await {
+        if let Err(error) = self.store.outbox_defer(row.id, until).await {
             tracing::error!(%error, "cannot defer an outbox message");
         }
     }
 
     async fn send(&self, row: &OutboxRow) -> Sent {
         let m = &row.message;
-        let message = Message { text: m.body.text.clone(), blocks: m.body.blocks.clone() };
-        let channel = m.channel_id.as_deref();
-        let thread = if m.in_thread || m.method == OutboxMethod::Update {
+        let thread = if m.to.needs_thread() {
             let store_failed = |error: crate::store::StoreError| SlackError {
                 method: "outbox",
                 kind: SlackErrorKind::Transport,
                 detail: error.to_string(),
             };
-            match self.bot.store.thread(&m.lane).await {
+            match self.store.thread(&m.lane).await {
                 Ok(Some((_, ts))) => Some(ts),
-                Ok(None) => match self.bot.store.lane_root_failed(&m.lane).await {
+                Ok(None) => match self.store.lane_root_failed(&m.lane).await {
                     Ok(true) => return Sent::Dropped("its thread's first message could not be posted".into()),
                     // No root in this lane: a reply goes to the channel itself.
                     Ok(false) => None,
@@ -193,62 +199,42 @@ impl Delivery {
         } else {
             None
         };
-        let result = match (m.method, channel) {
-            (OutboxMethod::Respond, _) => {
-                let Some(url) = m.response_url.as_deref() else { return Sent::Failed("no response_url".into()) };
-                let body = ResponseBody::from(m.body.clone());
-                self.bot.slack.respond(url, &body).await.map(|()| None)
-            }
-            (OutboxMethod::Post, Some(channel)) => {
-                if row.in_doubt {
-                    match self.bot.slack.find_posted(channel, thread.as_deref(), row.id, row.created_at).await {
-                        Ok(Some(ts)) => {
-                            tracing::info!(id = row.id, lane = %m.lane, "a message in doubt is already in Slack; not posting it again");
-                            return Sent::Done(Some(ts));
-                        }
-                        Ok(None) => tracing::info!(id = row.id, lane = %m.lane, "a message in doubt is not in Slack; posting it"),
-                        // Slack could not say: ask again later rather than risk a repeat,
-                        // a few times (the message stays in doubt).
-                        Err(error) if !error.is_permanent() && row.attempts < DOUBT_CHECKS => {
-                            tracing::warn!(%error, id = row.id, "cannot check whether a message in doubt reached Slack; checking again later");
-                            return self.failed_now(&error, row);
-                        }
-                        Err(error) => tracing::warn!(
-                            %error,
-                            id = row.id,
-                            "cannot check whether a message in doubt reached Slack, again; posting it (it may show twice)"
-                        ),
-                    }
+        if let (Destination::Post { channel, .. }, true) = (&m.to, row.in_doubt) {
+            match self.slack.find_posted(channel, thread.as_deref(), row.id, row.created_at).await {
+                Ok(Some(ts)) => {
+                    tracing::info!(id = row.id, lane = %m.lane, "a message in doubt is already in Slack; not posting it again");
+                    return Sent::Done(Some(ts));
                 }
-                let metadata = Some(crate::slack::api::outbox_metadata(row.id));
-                self.bot.slack.post_message(channel, &message, thread.as_deref(), m.broadcast, metadata).await.map(Some)
-            }
-            (OutboxMethod::Update, Some(channel)) => match (thread, ChannelId::parse(channel)) {
-                (Some(ts), Ok(channel)) => self.bot.slack.update_message(&channel, &ts, &message).await.map(|()| None),
-                _ => return Sent::Failed("the message to edit was never posted".into()),
-            },
-            (OutboxMethod::Ephemeral, Some(channel)) => {
-                match (m.user_id.as_deref().and_then(|u| UserId::parse(u).ok()), ChannelId::parse(channel)) {
-                    (Some(user), Ok(channel)) => self.bot.slack.post_ephemeral(&channel, &user, &message).await.map(|()| None),
-                    _ => return Sent::Failed("an ephemeral message without a user or channel".into()),
+                Ok(None) => tracing::info!(id = row.id, lane = %m.lane, "a message in doubt is not in Slack; posting it"),
+                // Slack could not say: ask again later rather than risk a repeat, a few
+                // times (the message stays in doubt).
+                Err(error) if !error.is_permanent() && row.attempts < DOUBT_CHECKS => {
+                    tracing::warn!(%error, id = row.id, "cannot check whether a message in doubt reached Slack; checking again later");
+                    return self.failed_now(&error, row);
                 }
+                Err(error) => tracing::warn!(
+                    %error,
+                    id = row.id,
+                    "cannot check whether a message in doubt reached Slack, again; posting it (it may show twice)"
+                ),
             }
-            (_, None) => return Sent::Failed("a message without a channel".into()),
-        };
-        match result {
+        }
+        let metadata = m.to.is_post().then(|| crate::slack::api::outbox_metadata(row.id));
+        match super::send(&self.slack, m, thread.as_deref(), metadata).await {
             Ok(ts) => Sent::Done(ts),
-            Err(error) => self.failed_now(&error, row),
+            Err(SendError::Slack(error)) => self.failed_now(&error, row),
+            Err(SendError::Unsendable(reason)) => Sent::Failed(reason.into()),
         }
     }
 
     fn failed_now(&self, error: &SlackError, row: &OutboxRow) -> Sent {
-        let now = self.bot.now_ms();
+        let now = self.clock.now_ms();
         match &error.kind {
             SlackErrorKind::RateLimited(after) => {
                 self.stats.slack_rate_limited(now);
                 let wait = after.map(|d| d.as_millis() as i64).unwrap_or(1_000).max(1_000);
-                if let Some(c) = &row.message.channel_id {
-                    self.pacing.insert(c.clone(), now + wait);
+                if let Destination::Post { channel, .. } = &row.message.to {
+                    self.pacing.insert(channel.clone(), now + wait);
                 }
                 tracing::warn!(method = error.method, wait_ms = wait, "Slack asked to slow down");
                 Sent::Later(now + wait, false)
@@ -277,7 +263,7 @@ impl Delivery {
                 let jitter = rand::rng().random_range(0..=base / 5);
                 tracing::warn!(%error, attempts = row.attempts + 1, "Slack failed; will retry");
                 let on_the_wire = matches!(error.kind, SlackErrorKind::Timeout | SlackErrorKind::Transport | SlackErrorKind::Http(500..));
-                Sent::Later(now + base + jitter, on_the_wire && row.message.method == OutboxMethod::Post)
+                Sent::Later(now + base + jitter, on_the_wire && row.message.to.is_post())
             }
         }
     }
@@ -285,32 +271,25 @@ impl Delivery {
     /// When Slack refused for good, the person who asked hears why, where possible.
     async fn tell_requester(&self, row: &OutboxRow, reason: &str) {
         let m = &row.message;
-        // A fallback for an expired or refused response_url: the channel itself.
-        if m.method == OutboxMethod::Respond {
-            if let Some(channel) = &m.channel_id {
-                let in_channel = m.body.response_type == Some(crate::domain::Visibility::InChannel);
-                let fallback = OutboxMessage {
-                    lane: format!("{}:fallback", m.lane),
-                    method: if in_channel { OutboxMethod::Post } else { OutboxMethod::Ephemeral },
-                    channel_id: Some(channel.clone()),
-                    user_id: m.user_id.clone(),
-                    in_thread: false,
-                    root: false,
-                    broadcast: false,
-                    collapse_key: None,
-                    response_url: None,
-                    body: OutboxBody { replace_original: false, response_type: None, ..m.body.clone() },
-                };
-                self.bot.enqueue(vec![fallback]).await;
-                return;
-            }
+        // A fallback for an expired or refused response_url: the channel itself, or
+        // only its asker there when the answer was for them alone.
+        if let Destination::Respond { channel: Some(channel), user, .. } = &m.to {
+            let in_channel = m.body.response_type == Some(crate::domain::Visibility::InChannel);
+            let to = match (in_channel, user) {
+                (true, _) => Destination::Post { channel: channel.clone(), place: Place::Channel, asked_by: user.clone() },
+                (false, Some(user)) => Destination::Ephemeral { channel: channel.clone(), user: user.clone() },
+                (false, None) => return,
+            };
+            let body = OutboxBody { replace_original: false, response_type: None, ..m.body.clone() };
+            self.outbox.enqueue(vec![OutboxMessage::new(format!("{}:fallback", m.lane), to, body)]).await;
+            return;
         }
         let channel_problem =
             ["not_in_channel", "channel_not_found", "is_archived", "restricted_action"].iter().any(|code| reason.contains(code));
-        let (Some(user), Some(channel), true) = (m.user_id.as_deref(), m.channel_id.as_deref(), channel_problem) else {
+        let (Some(user), Some(channel), true) = (m.to.person(), m.to.channel(), channel_problem) else {
             return;
         };
-        if m.method == OutboxMethod::Post && channel.starts_with('U') {
+        if m.to.is_post() && channel.starts_with('U') {
             return;
         }
         let text = if reason.contains("not_in_channel") {
@@ -323,7 +302,7 @@ impl Delivery {
         } else {
             format!(":warning: I could not post in <#{channel}>: {}.", crate::slack::blocks::escape(reason))
         };
-        self.bot.enqueue(vec![OutboxMessage::post(format!("notice:{user}"), user, text, Vec::new())]).await;
+        self.outbox.enqueue(vec![OutboxMessage::post(format!("notice:{user}"), user, text, Vec::new())]).await;
     }
 }
 

@@ -6,8 +6,11 @@
 
 use std::sync::Arc;
 
-use crate::bot::{Bot, Context, Plan, render};
+use crate::bot::{Bot, Context};
+use crate::commands::writes::Plan;
+use crate::commands::writes::execute::execute;
 use crate::domain::{ChannelId, UserId};
+use crate::messages as render;
 use crate::slack::blocks::escape;
 use crate::store::{OutboxMessage, WriteRow};
 
@@ -41,8 +44,7 @@ impl Writes {
     }
 
     async fn finish(&self, w: WriteRow) {
-        let (Ok(plan), Ok(channel), Ok(user)) =
-            (serde_json::from_str::<Plan>(&w.plan), ChannelId::parse(&w.channel_id), UserId::parse(&w.user_id))
+        let (Ok(plan), Ok(channel), Ok(user)) = (Plan::from_json(&w.plan), ChannelId::parse(&w.channel_id), UserId::parse(&w.user_id))
         else {
             tracing::error!("an interrupted write cannot be read any more; telling its channel");
             let text = format!(
@@ -66,7 +68,6 @@ impl Writes {
             response_url: w.response_url.clone().filter(|_| fresh),
             reference: w.reference.clone(),
         };
-        let bot = self.bot.clone();
-        bot.execute(ctx, plan, w, true).await;
+        execute(&self.bot, ctx, plan, w, true).await;
     }
 }

@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
-use crate::bot::{Bot, Follower, render};
+use crate::bot::{Bot, Follower};
+use crate::commands::writes::launch::own_run;
 use crate::domain::{Action, ChannelId, UserId};
+use crate::messages as render;
 use crate::slack::blocks::{Message, escape};
 use crate::store::{AuditEntry, AuditOutcome, LaunchRow, OutboxMessage};
 
@@ -38,7 +40,7 @@ impl Launches {
             tracing::Instrument::instrument(self.settle(launch), span).await;
         }
         if !interrupted.is_empty() {
-            self.bot.outbox_wake.notify_one();
+            self.bot.outbox.wake();
         }
         interrupted.len()
     }
@@ -55,7 +57,7 @@ impl Launches {
         let named = l.run_id.as_deref().and_then(|r| crate::domain::RunId::parse(r).ok());
         let found = match named {
             Some(run) => Ok(Some(run)),
-            None => self.bot.own_run(&job, l.started_at, &l.channel_id, &l.user_id).await,
+            None => own_run(&self.bot, &job, l.started_at, &l.channel_id, &l.user_id).await,
         };
         let mut followed = None;
         match found {
@@ -99,7 +101,7 @@ impl Launches {
                 message.section(&text);
                 let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), message.text, message.blocks)
                     .asked_by(Some(l.user_id.clone()));
-                self.bot.enqueue(vec![post]).await;
+                self.bot.outbox.enqueue(vec![post]).await;
             }
             Err(error) => {
                 self.bot.stats.tailer_error(self.bot.now_ms());

@@ -3,6 +3,7 @@
 //! or malformed token, and faults on demand. `tailerbot sim` serves it alone; the demo and
 //! the tests start it on port 0 through [`Simulator::start`].
 
+mod api;
 mod faults;
 mod routes;
 mod state;
@@ -14,13 +15,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use api::{Action, RunStatus, timedelta};
 pub use faults::{Fault, FaultKind};
 pub use routes::RecordedRequest;
 pub use state::SimConfiguration;
 
-use crate::clock::{SharedClock, SystemClock};
-use crate::config::Job;
-use crate::tailer::RunStatus;
+use tailerbot_clock::{SharedClock, SystemClock};
 
 /// How the simulator behaves.
 #[derive(Debug, Clone)]
@@ -68,21 +68,9 @@ impl Default for SimOptions {
 }
 
 impl SimOptions {
-    /// Knows the data operations of a catalog.
-    pub fn with_catalog(mut self, jobs: &[Job]) -> Self {
-        self.configurations = jobs
-            .iter()
-            .map(|j| {
-                let mut c = SimConfiguration::new(
-                    j.job.account.as_str(),
-                    j.job.environment.as_str(),
-                    j.job.configuration_type.as_str(),
-                    j.job.configuration_id.as_str(),
-                );
-                c.job_id = j.job.job_id.as_ref().map(|id| id.as_str().to_owned());
-                c
-            })
-            .collect();
+    /// Knows these data operations (and only these, besides the documented examples).
+    pub fn with_catalog(mut self, configurations: impl IntoIterator<Item = SimConfiguration>) -> Self {
+        self.configurations = configurations.into_iter().collect();
         self
     }
 }

@@ -1,0 +1,248 @@
+//! Following runs and jobs from a channel: `watch` / `unwatch` a run (a card and its
+//! thread), `subscribe` / `unsubscribe` / `subscriptions` for finished runs however they
+//! were started. The machinery is the watcher's; this is the conversation.
+
+use std::sync::Arc;
+
+use super::args::{Args, run_shaped};
+use super::runs::{readable, same_job};
+use super::{Command, SubscriptionFilter, Target, UsageError, Verb, shorten, targets};
+use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context, Follower};
+use crate::config::Job;
+use crate::domain::{Action, JobName, RunId};
+use crate::messages as render;
+use crate::slack::api::ResponseBody;
+use crate::slack::blocks::{Message, escape};
+use crate::store::SubscriptionRow;
+use crate::tailer::LastStatusQuery;
+
+pub(super) const VERBS: &[Verb] = &[
+    Verb {
+        action: Action::Watch,
+        usage: "watch [<job>] <run_id>",
+        summary: "follow an existing run in this channel",
+        example: "watch sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1",
+        parse: parse_watch,
+    },
+    Verb {
+        action: Action::Unwatch,
+        usage: "unwatch <run_id>",
+        summary: "stop following a run in this channel",
+        example: "unwatch 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1",
+        parse: |args| Ok(Command::Unwatch { run: args.run()? }),
+    },
+    Verb {
+        action: Action::Subscribe,
+        usage: "subscribe <job>|tag:<tag>|all [failures|all]",
+        summary: "tell this channel about finished runs, however they were started (default: all)",
+        example: "subscribe tag:daily failures",
+        parse: parse_subscribe,
+    },
+    Verb {
+        action: Action::Unsubscribe,
+        usage: "unsubscribe <job>|tag:<tag>|all",
+        summary: "stop a subscription of this channel",
+        example: "unsubscribe tag:daily",
+        parse: |args| Ok(Command::Unsubscribe { target: args.target(true)? }),
+    },
+    Verb {
+        action: Action::Subscriptions,
+        usage: "subscriptions",
+        summary: "this channel's subscriptions",
+        example: "subscriptions",
+        parse: |_| Ok(Command::Subscriptions),
+    },
+];
+
+fn parse_watch(args: &mut Args<'_>) -> Result<Command, UsageError> {
+    Ok(match args.args.len() {
+        0 => return Err(args.error("`watch` needs a run id (and its job, unless the bot launched or follows the run).")),
+        1 if run_shaped(args.args[0]) => Command::Watch { job: None, run: args.run()? },
+        1 => return Err(args.error(format!("`watch` needs a run id after the job: `watch {} <run_id>`.", shorten(args.args[0], 60)))),
+        _ => Command::Watch { job: Some(args.job()?), run: args.run()? },
+    })
+}
+
+fn parse_subscribe(args: &mut Args<'_>) -> Result<Command, UsageError> {
+    let target = args.target(true)?;
+    let filter = match args.take().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("all") => SubscriptionFilter::All,
+        Some("failures") => SubscriptionFilter::Failures,
+        Some(other) => return Err(args.error(format!("`{}` is neither `failures` nor `all`.", shorten(other, 40)))),
+    };
+    Ok(Command::Subscribe { target, filter })
+}
+
+/// `watch [<job>] <run>`: a run alone is read as the job the bot knows it by.
+pub(super) async fn watch(bot: &Arc<Bot>, ctx: &Context, named: Option<&JobName>, run: &RunId) -> Answer {
+    let job = match named {
+        Some(name) => {
+            let job = readable(bot, ctx, Action::Watch, name).await?;
+            same_job(bot, ctx, Action::Watch, run, name).await?;
+            job
+        }
+        None => {
+            let owner =
+                bot.job_of_run(run.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot read which job a run belongs to"))?;
+            let Some(name) = owner else {
+                return Err(BotError::user(format!(
+                    "I don't know which job run `{run}` belongs to (I did not launch it and no channel follows it). Name it: `/tailer watch &lt;job&gt; {run}`."
+                )));
+            };
+            let Some(job) = bot.config.job(&name).cloned() else {
+                return Err(BotError::user(format!("Run `{run}` belongs to `{name}`, which is no longer in the catalog.")));
+            };
+            bot.authorize(ctx, Action::Watch, &[&job], Audit::No).await?;
+            job
+        }
+    };
+    watch_job_run(bot, ctx, &job, run).await
+}
+
+async fn watch_job_run(bot: &Bot, ctx: &Context, job: &Job, run: &RunId) -> Answer {
+    let started = bot
+        .start_watching(job, run.as_str(), &ctx.channel, Follower::Watcher(&ctx.user), None)
+        .await
+        .map_err(BotError::store(&ctx.reference, "cannot start a watch"))?;
+    Ok(match started {
+        true => Ack::note(&format!(
+            ":eyes: Following run `{}` of {} here: its card follows it to the end.",
+            escape(run.as_str()),
+            render::job_label(job)
+        )),
+        false => Ack::note(&format!("This channel already follows run `{}`.", escape(run.as_str()))),
+    })
+}
+
+pub(super) async fn unwatch(bot: &Arc<Bot>, ctx: &Context, run: &RunId) -> Answer {
+    bot.authorize(ctx, Action::Unwatch, &[], Audit::No).await?;
+    // The card as it was, to say on it that it is no longer followed.
+    let card = bot.store.cards(run.as_str()).await.ok().and_then(|cards| cards.into_iter().find(|c| c.channel_id == ctx.channel.as_str()));
+    let stopped =
+        bot.store.unwatch(run.as_str(), ctx.channel.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot stop a watch"))?;
+    Ok(match stopped {
+        true => {
+            if let Some(card) = card {
+                card_no_longer_followed(bot, ctx, &card).await;
+            }
+            Ack::note(&format!(":see_no_evil: This channel no longer follows run `{}`.", escape(run.as_str())))
+        }
+        false => Ack::note(&format!("This channel does not follow run `{}`.", escape(run.as_str()))),
+    })
+}
+
+/// Edits an unwatched run's card: its last known state, and that it is no longer
+/// followed here (rather than a status frozen as if it were).
+async fn card_no_longer_followed(bot: &Bot, ctx: &Context, card: &crate::store::CardRow) {
+    let watch = match bot.store.watch(&card.run_id).await {
+        Ok(Some(watch)) => watch,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the run to edit its card; the card keeps its last state");
+            return;
+        }
+    };
+    let Some(job) = bot.config.job(&watch.job) else { return };
+    let item = watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok());
+    let note = format!("No longer followed in this channel (unwatched by <@{}>).", ctx.user);
+    bot.outbox.enqueue(vec![crate::messages::cards::update(job, card, item.as_ref(), false, Some(&note))]).await;
+}
+
+/// The jobs of a target this person may (un)subscribe to; the error is for the user.
+async fn subscribable(bot: &Arc<Bot>, ctx: &Context, target: &Target, action: Action) -> Result<Vec<Job>, BotError> {
+    let jobs = targets::jobs(&bot.config, target).map_err(BotError::User)?;
+    bot.authorize(ctx, action, &jobs, Audit::No).await?;
+    Ok(jobs.into_iter().cloned().collect())
+}
+
+pub(super) async fn subscribe(bot: &Arc<Bot>, ctx: Context, target: &Target, filter: SubscriptionFilter) -> Answer {
+    let jobs = subscribable(bot, &ctx, target, Action::Subscribe).await?;
+    let row = SubscriptionRow {
+        channel_id: ctx.channel.to_string(),
+        target: target.to_string(),
+        filter: filter.as_str().to_owned(),
+        created_by: ctx.user.to_string(),
+        created_at: bot.now_ms(),
+    };
+    let new = bot.store.subscribe(&row).await.map_err(BotError::store(&ctx.reference, "cannot store a subscription"))?;
+    let what = match filter {
+        SubscriptionFilter::All => "every finished run",
+        SubscriptionFilter::Failures => "every failed run",
+    };
+    let text = format!(
+        ":bell: This channel will hear about {what} of `{}` ({} job{}) — {} by <@{}>.",
+        escape(&target.to_string()),
+        jobs.len(),
+        if jobs.len() == 1 { "" } else { "s" },
+        if new { "subscribed" } else { "subscription changed" },
+        ctx.user
+    );
+    // Runs already finished are not news: mark them known, after the answer.
+    let later = bot.clone();
+    let channel = ctx.channel.to_string();
+    bot.tasks.spawn(async move { mark_history_known(&later, &channel, &jobs).await });
+    Ok(Ack::Message(ResponseBody::in_channel(render::note(&text))))
+}
+
+/// Marks the runs already final as known in a channel, so that a new subscription
+/// does not replay history. Should Tailer fail now, runs whose end time is known are
+/// still filtered by the subscription's creation time.
+async fn mark_history_known(bot: &Bot, channel: &str, jobs: &[Job]) {
+    let query = LastStatusQuery { limit: Some(crate::tailer::RUNS_PER_READ), ..LastStatusQuery::default() };
+    for job in jobs {
+        match bot.tailer.get_last_status(&job.job, &query).await {
+            Ok(items) => {
+                for item in items.iter().filter(|i| i.status.is_final()) {
+                    if let Err(error) = bot.store.mark_announced(channel, item.run_id.as_str(), bot.now_ms()).await {
+                        tracing::warn!(%error, "cannot record a subscription's starting point");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, job = %job.name, "cannot read the runs before a subscription; relying on end times"),
+        }
+    }
+}
+
+pub(super) async fn unsubscribe(bot: &Arc<Bot>, ctx: &Context, target: &Target) -> Answer {
+    subscribable(bot, ctx, target, Action::Unsubscribe).await?;
+    let removed = bot
+        .store
+        .unsubscribe(ctx.channel.as_str(), &target.to_string())
+        .await
+        .map_err(BotError::store(&ctx.reference, "cannot remove a subscription"))?;
+    Ok(match removed {
+        true => Ack::Message(ResponseBody::in_channel(render::note(&format!(
+            ":no_bell: This channel no longer hears about `{}` — unsubscribed by <@{}>.",
+            escape(&target.to_string()),
+            ctx.user
+        )))),
+        false => Ack::note(&format!(
+            "This channel has no subscription to `{}`. `/tailer subscriptions` lists what it has.",
+            escape(&target.to_string())
+        )),
+    })
+}
+
+pub(super) async fn list(bot: &Arc<Bot>, ctx: &Context) -> Answer {
+    bot.authorize(ctx, Action::Subscriptions, &[], Audit::No).await?;
+    let rows =
+        bot.store.subscriptions(Some(ctx.channel.as_str())).await.map_err(BotError::store(&ctx.reference, "cannot read subscriptions"))?;
+    Ok(match rows {
+        rows if rows.is_empty() => {
+            Ack::note("This channel has no subscription. `/tailer subscribe &lt;job&gt;|tag:&lt;tag&gt;|all [failures]` adds one.")
+        }
+        rows => {
+            let mut m = Message::new("Subscriptions of this channel");
+            m.section("*Subscriptions of this channel*");
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    let since = chrono::DateTime::from_timestamp_millis(r.created_at).unwrap_or_default();
+                    format!("• `{}` — {} — by <@{}> since {}", escape(&r.target), escape(&r.filter), r.created_by, render::when(since))
+                })
+                .collect();
+            m.lines(&lines, 0);
+            Ack::ephemeral(m)
+        }
+    })
+}

@@ -1,0 +1,313 @@
+//! Button clicks. *Confirm* and *Cancel* act on a stored confirmation exactly once: the
+//! store decides which of two racing clicks wins, whichever replica received them.
+
+use std::sync::Arc;
+
+use tracing::Instrument;
+
+use super::execute::{execute, journal, timers_for};
+use super::{Plan, write};
+use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context, reference};
+use crate::commands::Command;
+use crate::messages as render;
+
+use crate::config::Job;
+use crate::domain::{ChannelId, UserId};
+use crate::slack::api::ResponseBody;
+use crate::slack::payload::{BlockAction, Interaction};
+use crate::store::{AuditOutcome, Confirmation, ConfirmationState, Decision};
+
+/// Answers an interaction. Notes for the clicker go to the click's `response_url`
+/// (ephemeral); the HTTP answer is always empty.
+pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
+    let to = match &interaction {
+        Interaction::BlockAction(click) => Some(Context {
+            user: click.user_id.clone(),
+            channel: click.channel_id.clone().unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
+            team: click.team_id.to_string(),
+            response_url: click.response_url.clone(),
+            reference: reference(),
+        }),
+        Interaction::Other { .. } => None,
+    };
+    let answer = clicked(bot, interaction).await;
+    if let (Ack::Message(body), Some(ctx)) = (bot.answer_to(answer), to) {
+        bot.deliver(&ctx, body).await;
+    }
+    Ack::Empty
+}
+
+async fn clicked(bot: &Arc<Bot>, interaction: Interaction) -> Answer {
+    let click = match interaction {
+        Interaction::BlockAction(click) => click,
+        Interaction::Other { kind, .. } => {
+            tracing::info!(%kind, "ignored an interaction the bot does not use");
+            return Ok(Ack::Empty);
+        }
+    };
+    // One reference for what the clicker is told and for the log lines of this click.
+    let reference = reference();
+    let span = tracing::info_span!("click", reference = %reference, action_id = %click.action_id, user = %click.user_id);
+    async {
+        let trigger = format!("trigger:{}", click.trigger_id);
+        if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&reference, "cannot record the click"))? {
+            tracing::info!("a replayed click (same trigger_id) was not acted on again");
+            return Ok(Ack::Empty);
+        }
+        match click.action_id.as_str() {
+            "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
+            "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
+            "launch_again" | "mark_checked" => card_button(bot, click, reference).await,
+            other => {
+                tracing::warn!(action_id = %other, "a click on a button the bot does not know");
+                Ok(Ack::Empty)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: ConfirmationState, reference: String) -> Answer {
+    let confirmation = bot
+        .store
+        .confirmation(&click.value)
+        .await
+        .map_err(BotError::store(&reference, "cannot read the confirmation"))?
+        .ok_or_else(|| BotError::user("This confirmation does not exist (any more)."))?;
+    let request = &confirmation.request;
+    let Ok(plan) = Plan::from_json(&request.plan) else {
+        tracing::error!(id = %request.id, "a stored plan cannot be read");
+        return Err(BotError::user(":warning: This confirmation cannot be read any more; nothing was done."));
+    };
+    let jobs: Vec<Job> = plan.jobs.iter().filter_map(|n| bot.config.job(n).cloned()).collect();
+    let job_refs: Vec<&Job> = jobs.iter().collect();
+    let channel = ChannelId::parse(&request.channel_id)
+        .unwrap_or_else(|_| click.channel_id.clone().unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")));
+    let requester = UserId::parse(&request.requester).unwrap_or_else(|_| click.user_id.clone());
+    // The context of the original request, so the audit and the outcome name the requester.
+    let ctx = Context {
+        user: requester.clone(),
+        channel: channel.clone(),
+        team: request.team_id.clone(),
+        response_url: click.response_url.clone(),
+        reference,
+    };
+    let action = plan.action();
+    let clicker = &click.user_id;
+    // The clicker is the actor of the audit entries of this click.
+    let clicker_ctx = Context { user: clicker.clone(), ..ctx.clone() };
+    // A confirmation acts only where it was asked: its workspace, and its channel.
+    if let Some(elsewhere) = misplaced(&click, &request.team_id, &request.channel_id) {
+        let detail = format!("{} a confirmation of: {} — clicked {elsewhere}", verb(to), plan_detail(&plan));
+        for job in &jobs {
+            bot.audit(bot.entry(&clicker_ctx, action, Some(job), AuditOutcome::Denied, detail.clone(), None)).await;
+        }
+        tracing::warn!(clicked = %elsewhere, confirmation = %request.id, "refused a confirmation click from another place");
+        let done = if to == ConfirmationState::Cancelled { "cancelled" } else { "confirmed" };
+        return Err(BotError::user(if click.team_id.as_str() == request.team_id {
+            format!(
+                ":no_entry: This confirmation was asked in <#{}>; it can only be {done} there, so nothing was done.",
+                request.channel_id
+            )
+        } else {
+            format!(
+                ":no_entry: This confirmation was asked in another workspace; it can only be {done} from that workspace, so nothing was done."
+            )
+        }));
+    }
+    if jobs.len() != plan.jobs.len() {
+        bot.audit(bot.entry(
+            &clicker_ctx,
+            action,
+            None,
+            AuditOutcome::Failed,
+            format!("{} — the catalog changed since it was asked", plan_detail(&plan)),
+            None,
+        ))
+        .await;
+        return Err(BotError::user(":warning: The catalog changed since this was asked, so nothing was done. Please ask again."));
+    }
+
+    if !(to == ConfirmationState::Cancelled && clicker == &requester) {
+        if to == ConfirmationState::Confirmed && request.second_person && clicker == &requester {
+            return Err(BotError::user(
+                ":raised_hand: This needs a second person: someone other than you, whom the rules allow, must confirm it.",
+            ));
+        }
+        let detail = format!("{} a confirmation of: {}", verb(to), plan_detail(&plan));
+        if let Err(mut denial) = bot.authorize(&clicker_ctx, action, &job_refs, Audit::Denials { detail: &detail }).await {
+            denial.what = format!("{} (so you cannot {} it)", denial.what, verb(to));
+            return Err(denial.into());
+        }
+    }
+
+    let summary = plan.summary(&job_refs);
+    // A confirmed write is noted with the decision, in one transaction: a crash after
+    // the click cannot leave it confirmed and never done.
+    let journal = journal(bot, &ctx, &plan, Some(clicker), click.message_ts.clone());
+    let decision = match to {
+        ConfirmationState::Confirmed => {
+            let timers = timers_for(&journal, &plan);
+            bot.store.confirm_and_begin(&request.id, clicker.as_str(), bot.now_ms(), &journal, &timers).await
+        }
+        _ => bot.store.decide(&request.id, to, clicker.as_str(), bot.now_ms()).await,
+    };
+    Ok(match decision.map_err(BotError::store(&ctx.reference, "cannot record the decision"))? {
+        Decision::NotFound => return Err(BotError::user("This confirmation does not exist (any more).")),
+        Decision::AlreadyDecided(c) => return Err(BotError::user(already(&c))),
+        Decision::Expired(_) => {
+            for job in &jobs {
+                bot.audit(bot.entry(&ctx, action, Some(job), AuditOutcome::Expired, plan_detail(&plan), None)).await;
+            }
+            let body = ResponseBody::in_channel(render::note(&format!(
+                ":hourglass: Expired: nobody confirmed *{summary}* within 10 minutes, so nothing was done. Ask again if it is still needed."
+            )))
+            .replacing();
+            bot.after_ack(ctx, async move { body });
+            Ack::Empty
+        }
+        Decision::Decided(_) if to == ConfirmationState::Cancelled => {
+            for job in &jobs {
+                bot.audit(bot.entry(
+                    &clicker_ctx,
+                    action,
+                    Some(job),
+                    AuditOutcome::Cancelled,
+                    format!("{} (asked by {requester})", plan_detail(&plan)),
+                    None,
+                ))
+                .await;
+            }
+            let body =
+                ResponseBody::in_channel(render::note(&format!(":no_entry_sign: Cancelled by <@{clicker}>: {summary}. Nothing was done.")))
+                    .replacing();
+            bot.after_ack(ctx, async move { body });
+            Ack::Empty
+        }
+        Decision::Decided(_) => {
+            for job in &jobs {
+                bot.audit(bot.entry(
+                    &clicker_ctx,
+                    action,
+                    Some(job),
+                    AuditOutcome::Confirmed,
+                    format!("{} (asked by {requester})", plan_detail(&plan)),
+                    None,
+                ))
+                .await;
+            }
+            let later = bot.clone();
+            let confirmer = clicker.clone();
+            let progress =
+                ResponseBody::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…")))
+                    .replacing();
+            let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, confirmed_by = %confirmer, action = %plan.action(), target = %plan.target());
+            crate::crash::point(crate::crash::AFTER_CONFIRMATION);
+            bot.tasks.spawn(
+                async move {
+                    later.deliver(&ctx, progress).await;
+                    execute(&later, ctx, plan, journal, false).await;
+                }
+                .instrument(span),
+            );
+            Ack::Empty
+        }
+    })
+}
+
+/// The buttons of a finished run card: the same path, rules and confirmation as the
+/// commands they stand for.
+///
+/// A button acts only in the channel of the card it belongs to: its value names the
+/// run, and the bot must have posted that run's card in the click's channel.
+async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+    let mut words = click.value.split_whitespace();
+    let job = words.next().and_then(|j| crate::domain::JobName::parse(j).ok());
+    let run = words.next().and_then(|r| crate::domain::RunId::parse(r).ok());
+    let (Some(job), Some(run)) = (job, run) else {
+        // Cards posted before buttons named their run: the run is unknown, so the
+        // place cannot be checked.
+        tracing::warn!(value = %click.value, "a card button without a run: not acted on");
+        let name = click.value.split_whitespace().next().and_then(|j| crate::domain::JobName::parse(j).ok());
+        let name = name.as_ref().map_or("JOB", |n| n.as_str());
+        return Err(BotError::user(format!(
+            ":warning: This button is from an older card and cannot be used any more; nothing was done. Type `/tailer {}` instead.",
+            if click.action_id == "launch_again" { format!("launch {name}") } else { format!("mark {name} RUN_ID CHECKED") }
+        )));
+    };
+    // *Launch again* names the execution date its run was launched for, if any.
+    let execution_date = words.next().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
+    let command = match click.action_id.as_str() {
+        "launch_again" => Command::Launch { job, execution_date },
+        _ => Command::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked },
+    };
+    let Some(channel) = click.channel_id.clone() else {
+        tracing::warn!("a card button clicked with no channel: not acted on");
+        return Ok(Ack::Empty);
+    };
+    let ctx = Context {
+        user: click.user_id.clone(),
+        channel: channel.clone(),
+        team: click.team_id.to_string(),
+        response_url: click.response_url.clone(),
+        reference,
+    };
+    // The card names the run's job as the bot knows it; the button's word must agree.
+    let posted = bot
+        .store
+        .card_posted_in(run.as_str(), channel.as_str())
+        .await
+        .map_err(BotError::store(&ctx.reference, "cannot check where the card was posted"))?;
+    match posted {
+        Some(card_job) if card_job == command_job(&command) => write(bot, ctx, command).await,
+        _ => {
+            let action = command.action();
+            let job = bot.config.job(command_job(&command)).cloned();
+            let detail = format!("{} — a card button for run {run} clicked where the bot posted no card of it", click.action_id);
+            bot.audit(bot.entry(&ctx, action, job.as_ref(), AuditOutcome::Denied, detail, None)).await;
+            tracing::warn!(%run, %channel, "refused a card button clicked outside the card's channel");
+            Err(BotError::user(
+                ":no_entry: This button belongs to a run card in another channel; it only works there, so nothing was done.",
+            ))
+        }
+    }
+}
+
+/// Where a click came from when it is not where its confirmation was asked: another
+/// workspace, or another channel.
+fn misplaced(click: &BlockAction, team: &str, channel: &str) -> Option<String> {
+    if click.team_id.as_str() != team {
+        return Some(format!("from workspace {}", click.team_id));
+    }
+    match &click.channel_id {
+        Some(from) if from.as_str() == channel => None,
+        Some(from) => Some(format!("in channel {from}")),
+        None => Some("outside any channel".to_owned()),
+    }
+}
+
+fn command_job(command: &Command) -> &str {
+    match command {
+        Command::Launch { job, .. } | Command::Mark { job, .. } => job.as_str(),
+        _ => "",
+    }
+}
+
+fn verb(to: ConfirmationState) -> &'static str {
+    if to == ConfirmationState::Cancelled { "cancel" } else { "confirm" }
+}
+
+fn plan_detail(plan: &Plan) -> String {
+    format!("{} {}", plan.action(), plan.target())
+}
+
+fn already(c: &Confirmation) -> String {
+    let by = c.decided_by.as_deref().map(|u| format!(" by <@{u}>")).unwrap_or_default();
+    match c.state {
+        ConfirmationState::Confirmed => format!("This was already confirmed{by}; it is done once."),
+        ConfirmationState::Cancelled => format!("This was already cancelled{by}."),
+        ConfirmationState::Expired => "This confirmation expired.".to_owned(),
+        ConfirmationState::Pending => "This confirmation is still pending.".to_owned(),
+    }
+}

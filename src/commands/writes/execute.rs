@@ -1,0 +1,374 @@
+//! Carrying a write out: job by job against Tailer, each job's outcome noted in the
+//! write's journal with its audit entry, and the answer queued in the transaction that
+//! settles the write. A write interrupted by a crash is *resumed* (by the next start, or
+//! another replica): the jobs whose outcome was noted keep it; the others are done again
+//! when that is still what was asked (every write but a launch is idempotent, and a
+//! recent one cannot have been overtaken), or reported as unknown with what to check.
+//! A launch is never made again: one that was under way is the launch recovery's
+//! (`launch.rs` makes launches).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::Plan;
+use super::launch::{Outcome, launch};
+use crate::bot::{Bot, Context};
+use crate::commands::Command;
+use crate::config::Job;
+use crate::domain::{Action, RunId, UserId};
+use crate::messages as render;
+use crate::slack::api::ResponseBody;
+use crate::slack::blocks::{Message, escape};
+use crate::store::{AuditOutcome, OutboxMessage, TimerRow, WriteRow, WriteStep};
+use crate::tailer::{ConfigurationStatus, RunStatus, TailerError};
+
+/// An interrupted write is done again only this soon after it was asked: later, the
+/// world may have moved on (someone enabled the job by hand), and it is reported instead.
+pub const REDO_WINDOW_MS: i64 = 10 * 60_000;
+
+/// A step outcome that needs no words: a launch the launch recovery took over.
+const TAKEN_OVER: &str = "taken_over";
+
+/// The journal entry of a write about to be made.
+pub(super) fn journal(bot: &Bot, ctx: &Context, plan: &Plan, confirmed_by: Option<&UserId>, question_ts: Option<String>) -> WriteRow {
+    WriteRow {
+        reference: ctx.reference.clone(),
+        action: plan.action().name().to_owned(),
+        plan: plan.to_json(),
+        channel_id: ctx.channel.to_string(),
+        user_id: ctx.user.to_string(),
+        confirmed_by: confirmed_by.map(ToString::to_string),
+        response_url: ctx.response_url.clone(),
+        replace_question: confirmed_by.is_some(),
+        question_ts,
+        started_at: bot.now_ms(),
+        steps: "[]".into(),
+    }
+}
+
+/// The re-enables of a timed disable, one per job, due from the journal's start:
+/// stored with the journal, before Tailer is asked (re-enabling a job that was not
+/// disabled is harmless; a job left off is not).
+pub(super) fn timers_for(journal: &WriteRow, plan: &Plan) -> Vec<TimerRow> {
+    let Some(due) = re_enable_at(journal, plan) else { return Vec::new() };
+    plan.jobs
+        .iter()
+        .map(|job| TimerRow {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            job: job.clone(),
+            due_at: due.timestamp_millis(),
+            channel_id: journal.channel_id.clone(),
+            lane: format!("write:{}", journal.reference),
+            requested_by: journal.user_id.clone(),
+            reason: plan.reason().map(str::to_owned),
+            attempts: 0,
+        })
+        .collect()
+}
+
+/// Carries a noted write out (or, `resumed`, finishes one that was interrupted), job
+/// by job; the answer replaces the confirmation message when there was one.
+pub(crate) async fn execute(bot: &Arc<Bot>, ctx: Context, plan: Plan, journal: WriteRow, resumed: bool) {
+    let reference = journal.reference.clone();
+    let action = plan.action();
+    let confirmed_by = journal.confirmed_by.as_deref().and_then(|u| UserId::parse(u).ok());
+    let replace = journal.replace_question;
+    let jobs: Vec<Job> = plan.jobs.iter().filter_map(|name| bot.config.job(name).cloned()).collect();
+    if jobs.len() != plan.jobs.len() {
+        let body = ResponseBody::in_channel(render::note(&format!(
+            ":warning: The catalog changed since this was asked; nothing was done. (ref `{}`)",
+            ctx.reference
+        )));
+        let answer = bot.reply(&ctx, if replace { body.replacing() } else { body });
+        settle(bot, &reference, vec![answer]).await;
+        return;
+    }
+    let lane = format!("write:{}", ctx.reference);
+    let mut steps: Vec<WriteStep> = serde_json::from_str(&journal.steps).unwrap_or_default();
+    for job in &jobs {
+        if steps.iter().any(|s| s.job == job.name.as_str()) {
+            continue;
+        }
+        let (outcome, audited) = if resumed {
+            resume_job(bot, &ctx, action, job, &plan, &journal, &lane).await
+        } else {
+            (carry_out(bot, &ctx, action, job, &plan, &journal, &lane).await, true)
+        };
+        crate::crash::point(crate::crash::AFTER_TAILER_WRITE);
+        let mut detail = plan.detail();
+        if let Some(by) = &confirmed_by {
+            detail.push_str(&format!(" (confirmed by {by})"));
+        }
+        if resumed {
+            detail.push_str(" (finished after the bot restarted)");
+        }
+        let outcome_name = if audited { outcome.audit.as_str() } else { TAKEN_OVER };
+        steps.push(WriteStep { job: job.name.to_string(), outcome: outcome_name.to_owned(), line: outcome.line });
+        let entry = audited.then(|| bot.entry(&ctx, action, Some(job), outcome.audit, detail, Some(outcome.answer)));
+        let echo: Vec<OutboxMessage> = entry.iter().filter_map(|e| bot.audit_echo(e)).collect();
+        let noted = serde_json::to_string(&steps).unwrap_or_default();
+        match bot.store.write_step(&reference, &noted, entry.as_ref(), &echo, bot.now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("a write's step was noted after the write was settled elsewhere"),
+            Err(error) => {
+                tracing::error!(%error, "cannot note a write's step; its audit entry is sent to the audit channel only");
+                bot.outbox.enqueue(echo).await;
+            }
+        }
+    }
+    let quiet = steps.iter().all(|s| s.outcome == AuditOutcome::Succeeded.as_str() || s.outcome == TAKEN_OVER);
+    let lines: Vec<String> = steps.into_iter().map(|s| s.line).collect();
+    let answer = outcome_message(bot, &ctx, action, &plan, &lines, quiet, confirmed_by.as_ref(), replace, resumed);
+    settle(bot, &reference, answer).await;
+}
+
+/// The answer to a write: none for launches that worked (their cards speak), else the
+/// lines with who asked, confirmed and why.
+#[allow(clippy::too_many_arguments)]
+fn outcome_message(
+    bot: &Bot,
+    ctx: &Context,
+    action: Action,
+    plan: &Plan,
+    lines: &[String],
+    quiet: bool,
+    confirmed_by: Option<&UserId>,
+    replace: bool,
+    resumed: bool,
+) -> Vec<OutboxMessage> {
+    if action == Action::Launch && quiet && !replace {
+        return Vec::new();
+    }
+    let mut by = format!(" — by <@{}>", ctx.user);
+    if let Some(confirmer) = confirmed_by {
+        by.push_str(&format!(", confirmed by <@{confirmer}>"));
+    }
+    if let Some(reason) = plan.reason() {
+        by.push_str(&format!(" — reason: {}", escape(reason)));
+    }
+    let mut message = Message::new(&lines.join("\n"));
+    message.lines(lines, 1);
+    let mut footer = format!("{by} · ref `{}`", ctx.reference);
+    if resumed {
+        footer.push_str(" · finished after the bot restarted");
+    }
+    message.context(footer.trim_start_matches(" — "));
+    let timed = action == Action::Disable && plan.duration().is_some();
+    if timed && !replace {
+        // Posted, not sent to the response_url: its ts roots the re-enable's thread.
+        let post = OutboxMessage::post(format!("write:{}", ctx.reference), ctx.channel.to_string(), message.text, message.blocks)
+            .as_root()
+            .asked_by(Some(ctx.user.to_string()));
+        return vec![post];
+    }
+    let body = ResponseBody::in_channel(message);
+    vec![bot.reply(ctx, if replace { body.replacing() } else { body })]
+}
+
+/// Settles a write with its answer. Should the store fail, the answer is sent
+/// directly and the write given back, to be settled again once the store answers.
+async fn settle(bot: &Bot, reference: &str, answer: Vec<OutboxMessage>) {
+    match bot.store.finish_write(reference, &answer, bot.now_ms()).await {
+        Ok(true) => bot.outbox.wake(),
+        Ok(false) => tracing::warn!(%reference, "a write was settled elsewhere already; its answer is not sent twice"),
+        Err(error) => {
+            tracing::error!(%error, %reference, "cannot settle a write; sending its answer directly");
+            bot.outbox.enqueue(answer).await;
+            if let Err(error) = bot.store.retry_write(reference, bot.now_ms() + 30_000).await {
+                tracing::error!(%error, "cannot give the write back either; it is settled once the store answers");
+            }
+        }
+    }
+}
+
+/// One job of an interrupted write; false when its audit is left to the launch
+/// recovery.
+async fn resume_job(
+    bot: &Arc<Bot>,
+    ctx: &Context,
+    action: Action,
+    job: &Job,
+    plan: &Plan,
+    journal: &WriteRow,
+    lane: &str,
+) -> (Outcome, bool) {
+    let label = render::job_label(job);
+    let now = bot.now_ms();
+    if action == Action::Launch {
+        let key = format!("{}:{}", journal.reference, job.name);
+        return match bot.store.launch_state(&key).await {
+            // Settled before the crash: its run is on its card.
+            Ok(Some((state, Some(run)))) if state == "done" => (
+                Outcome { line: format!(":rocket: Launched {label}: run `{}`", escape(&run)), audit: AuditOutcome::Succeeded, answer: run },
+                true,
+            ),
+            // Settled without a run: refused, or not known (the channel was told then).
+            Ok(Some((state, None))) if state == "done" => (
+                Outcome {
+                    line: format!(
+                        ":warning: I could not tell whether {label} was launched. Check `/tailer last {}` before launching it again. (ref `{}`)",
+                        job.name, ctx.reference
+                    ),
+                    audit: AuditOutcome::Unknown,
+                    answer: "settled before the restart without a run".into(),
+                },
+                true,
+            ),
+            // Tailer may have been asked: the launch recovery finds the run and follows it.
+            Ok(Some(_)) | Err(_) => (
+                Outcome {
+                    line: format!(
+                        ":rocket: {label}: the launch was under way when the bot stopped; its run is followed on a card here once found (or this channel is told)"
+                    ),
+                    audit: AuditOutcome::Unknown,
+                    answer: "taken over by the launch recovery".into(),
+                },
+                false,
+            ),
+            Ok(None) => (
+                Outcome {
+                    line: format!(
+                        ":x: Did not launch {label}: the bot stopped before asking Tailer. Launch it again if it is still needed. (ref `{}`)",
+                        ctx.reference
+                    ),
+                    audit: AuditOutcome::Failed,
+                    answer: "interrupted before Tailer was asked".into(),
+                },
+                true,
+            ),
+        };
+    }
+    let due = re_enable_at(journal, plan);
+    let recent = now - journal.started_at <= REDO_WINDOW_MS && due.is_none_or(|d| d.timestamp_millis() > now);
+    if recent {
+        tracing::warn!(job = %job.name, "finishing a write interrupted by a restart");
+        return (carry_out(bot, ctx, action, job, plan, journal, lane).await, true);
+    }
+    tracing::warn!(job = %job.name, "a write was interrupted too long ago to be done again; reporting it as unknown");
+    let mut line = format!(
+        ":warning: The bot stopped while asking Tailer to {} {label} and cannot tell whether it was done. Check it in Tailer; doing it again (`/tailer {}`) is harmless. (ref `{}`)",
+        action.name(),
+        escape(&plan.command_text()),
+        ctx.reference
+    );
+    if let Some(due) = due.filter(|d| d.timestamp_millis() > now) {
+        line.push_str(&format!(" Its re-enable stays scheduled for {}.", render::when(due)));
+    }
+    (Outcome { line, audit: AuditOutcome::Unknown, answer: "interrupted; outcome unknown".into() }, true)
+}
+
+async fn carry_out(bot: &Arc<Bot>, ctx: &Context, action: Action, job: &Job, plan: &Plan, journal: &WriteRow, lane: &str) -> Outcome {
+    let label = render::job_label(job);
+    let failed = |verb: &str, error: &dyn std::fmt::Display| Outcome {
+        line: format!(":x: Could not {verb} {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
+        audit: AuditOutcome::Failed,
+        answer: error.to_string(),
+    };
+    // Refused: Tailer did nothing. Otherwise (a 5xx, no answer in time, an answer that
+    // cannot be read) it may have acted: the outcome is unknown, not failed.
+    let tailer_failed = |verb: &str, done: &str, error: &TailerError| {
+        if error.certainly_not_applied() {
+            tracing::warn!(%error, job = %job.name, "a write failed: Tailer did nothing");
+            return failed(verb, error);
+        }
+        tracing::warn!(%error, job = %job.name, "a write's outcome is unknown: Tailer may have done it");
+        Outcome {
+            line: format!(
+                ":warning: I could not tell whether {label} was {done}: {}. Doing it again is harmless. (ref `{}`)",
+                escape(&error.to_string()),
+                ctx.reference
+            ),
+            audit: AuditOutcome::Unknown,
+            answer: error.to_string(),
+        }
+    };
+    let done = |line: String| Outcome { line, audit: AuditOutcome::Succeeded, answer: "ok".into() };
+    match action {
+        Action::Disable | Action::Enable => {
+            let to = if action == Action::Disable { ConfigurationStatus::Disable } else { ConfigurationStatus::Enable };
+            let due = re_enable_at(journal, plan);
+            match bot.tailer.set_configuration_status(&job.job, to).await {
+                Ok(()) if action == Action::Enable => {
+                    let mut line = format!(":large_green_circle: Enabled {label}");
+                    match bot.store.cancel_timers_but(job.name.as_str(), None).await {
+                        Ok(0) => {}
+                        Ok(_) => line.push_str(" (its timed re-enable is cancelled)"),
+                        Err(error) => tracing::error!(%error, "cannot cancel the timed re-enables of an enabled job"),
+                    }
+                    done(line)
+                }
+                Ok(()) => {
+                    // A newer disable replaces an older timed one (this one's re-enable stays).
+                    if let Err(error) = bot.store.cancel_timers_but(job.name.as_str(), Some(lane)).await {
+                        tracing::error!(%error, "cannot cancel an older timed re-enable");
+                    }
+                    let mut line = format!(":red_circle: Disabled {label}");
+                    if let Some(due) = due {
+                        line.push_str(&format!(" until {} — it is re-enabled automatically then", render::when(due)));
+                    }
+                    done(line)
+                }
+                Err(error) => {
+                    let mut outcome = tailer_failed(action.name(), if action == Action::Disable { "disabled" } else { "enabled" }, &error);
+                    match due {
+                        // Not disabled: nothing to re-enable.
+                        Some(_) if outcome.audit == AuditOutcome::Failed => {
+                            if let Err(error) = bot.store.cancel_write_timer(job.name.as_str(), lane).await {
+                                tracing::error!(%error, "cannot cancel the re-enable of a refused disable (re-enabling is harmless)");
+                            }
+                        }
+                        Some(due) => outcome.line.push_str(&format!(" Its re-enable stays scheduled for {}.", render::when(due))),
+                        None => {}
+                    }
+                    outcome
+                }
+            }
+        }
+        Action::Reset => match bot.tailer.reset_workflow_status(&job.job).await {
+            Ok(()) => done(format!(":arrows_counterclockwise: Reset the triggers of {label}")),
+            Err(error) => tailer_failed("reset", "reset", &error),
+        },
+        Action::Mark => {
+            let Command::Mark { run, status, .. } = &plan.command else {
+                return failed("mark", &"the stored plan is not a mark");
+            };
+            match bot.tailer.set_run_status(&job.job, run, status).await {
+                Ok(()) => {
+                    cards_show_status(bot, job, run, status).await;
+                    done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(status), escape(run.as_str())))
+                }
+                Err(error) => tailer_failed("mark", "marked", &error),
+            }
+        }
+        Action::Launch => launch(bot, ctx, job, plan.execution_date()).await,
+        _ => failed(action.name(), &"not a write action"),
+    }
+}
+
+/// After a run's status was set by hand (a failure marked CHECKED): every card of the
+/// run shows the new status, without the button that asked for it.
+async fn cards_show_status(bot: &Bot, job: &Job, run: &RunId, status: &RunStatus) {
+    let cards = match bot.store.all_cards(run.as_str()).await {
+        Ok(cards) => cards,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the run's cards; they keep their last state");
+            return;
+        }
+    };
+    let item = match bot.store.watch(run.as_str()).await {
+        Ok(Some(watch)) => watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok()),
+        _ => None,
+    };
+    let Some(mut item) = item else { return };
+    item.status = status.clone();
+    let edits = cards.iter().map(|card| crate::messages::cards::update(job, card, Some(&item), true, None)).collect();
+    bot.outbox.enqueue(edits).await;
+}
+
+/// When a timed disable's re-enable is due: from the moment the write began.
+fn re_enable_at(journal: &WriteRow, plan: &Plan) -> Option<DateTime<Utc>> {
+    let duration = plan.duration().filter(|_| plan.action() == Action::Disable)?;
+    let start = DateTime::<Utc>::from_timestamp_millis(journal.started_at)?;
+    start.checked_add_signed(chrono::Duration::from_std(duration).ok()?)
+}

@@ -1,0 +1,149 @@
+//! Launches: noted before Tailer is asked (so that one interrupted by a crash is taken
+//! over, never made again), then followed on a card; and how the run a launch made is
+//! told apart from the job's other runs when Tailer's answer was lost.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::bot::{Bot, Context, Follower};
+use crate::config::Job;
+use crate::domain::RunId;
+use crate::messages as render;
+use crate::slack::blocks::escape;
+use crate::store::{AuditOutcome, KnownRun};
+use crate::tailer::{LaunchError, TailerError};
+
+/// What happened to one job of a write.
+pub(super) struct Outcome {
+    pub line: String,
+    pub audit: AuditOutcome,
+    pub answer: String,
+}
+
+pub(super) async fn launch(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> Outcome {
+    // Noted first: if this replica dies before the run is followed, another one finds
+    // the run and follows it (never launching again).
+    let journal = crate::store::LaunchRow {
+        key: format!("{}:{}", ctx.reference, job.name),
+        job: job.name.to_string(),
+        channel_id: ctx.channel.to_string(),
+        user_id: ctx.user.to_string(),
+        reference: ctx.reference.clone(),
+        started_at: bot.now_ms(),
+        run_id: None,
+        execution_date: execution_date.map(|d| d.to_string()),
+    };
+    if let Err(error) = bot.store.begin_launch(&journal, bot.now_ms()).await {
+        tracing::error!(%error, "cannot note the launch before making it; not launching");
+        return Outcome {
+            line: format!(
+                ":x: Did not launch {}: I cannot reach my database, and a launch I cannot follow is not made. (ref `{}`)",
+                render::job_label(job),
+                ctx.reference
+            ),
+            audit: AuditOutcome::Failed,
+            answer: error.to_string(),
+        };
+    }
+    let (outcome, followed) = launch_now(bot, ctx, job, execution_date).await;
+    let settled = if followed {
+        let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
+        bot.store.end_launch(&journal.key, run).await
+    } else {
+        // Launched but not on its card (the store failed): left for the recovery,
+        // which follows the run once the store is back.
+        let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
+        bot.store.retry_launch(&journal.key, run, bot.now_ms() + 5_000).await
+    };
+    if let Err(error) = settled {
+        tracing::error!(%error, "cannot note how the launch ended; it will be looked at again (never relaunched)");
+    }
+    outcome
+}
+
+/// Launches, and follows the run on a card; false when the run could not be followed.
+async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> (Outcome, bool) {
+    let label = render::job_label(job);
+    let started = bot.clock.now();
+    let run = match bot.tailer.launch_job(&job.job, execution_date).await {
+        Ok(run) => run,
+        Err(LaunchError::NotLaunched(error)) => {
+            tracing::warn!(%error, job = %job.name, "a launch failed: nothing was launched");
+            return (
+                Outcome {
+                    line: format!(":x: Did not launch {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
+                    audit: AuditOutcome::Failed,
+                    answer: error.to_string(),
+                },
+                true,
+            );
+        }
+        Err(LaunchError::OutcomeUnknown(error)) => {
+            tracing::warn!(%error, job = %job.name, "launch outcome unknown; looking for the run");
+            match own_run(bot, job, started.timestamp_millis(), ctx.channel.as_str(), ctx.user.as_str()).await {
+                Ok(Some(run)) => run,
+                _ => {
+                    return (
+                        Outcome {
+                            line: format!(
+                                ":warning: I could not tell whether {label} was launched: {}. Check `/tailer last {}` before launching it again. (ref `{}`)",
+                                escape(&error.to_string()),
+                                job.name,
+                                ctx.reference
+                            ),
+                            audit: AuditOutcome::Unknown,
+                            answer: error.to_string(),
+                        },
+                        true,
+                    );
+                }
+            }
+        }
+    };
+    let known = KnownRun {
+        run_id: run.to_string(),
+        job: job.name.to_string(),
+        channel_id: Some(ctx.channel.to_string()),
+        launched_by: Some(ctx.user.to_string()),
+        created_at: bot.now_ms(),
+    };
+    if let Err(error) = bot.store.remember_run(&known).await {
+        tracing::error!(%error, run = %run, "cannot remember the launched run");
+    }
+    let followed = match bot.start_watching(job, run.as_str(), &ctx.channel, Follower::Launcher(&ctx.user), execution_date).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::error!(%error, run = %run, "cannot start watching the launched run; it is followed once the store is back");
+            false
+        }
+    };
+    let outcome = Outcome {
+        line: format!(":rocket: Launched {label}: run `{}`", escape(run.as_str())),
+        audit: AuditOutcome::Succeeded,
+        answer: run.to_string(),
+    };
+    (outcome, followed)
+}
+
+/// The run a launch made, when it can be told apart from the job's other runs started
+/// since `since_ms`: the one the bot noted for this person in this channel, else the
+/// only one that no other launch of the bot noted (two people launching one job at
+/// once each get their own run, never the other's).
+pub(crate) async fn own_run(bot: &Bot, job: &Job, since_ms: i64, channel: &str, user: &str) -> Result<Option<RunId>, TailerError> {
+    let noted = match bot.store.runs_launched_since(job.name.as_str(), since_ms - 2_000).await {
+        Ok(noted) => noted,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the runs the bot launched; telling runs apart by Tailer alone");
+            Vec::new()
+        }
+    };
+    let (mine, others): (Vec<KnownRun>, Vec<KnownRun>) =
+        noted.into_iter().partition(|r| r.channel_id.as_deref() == Some(channel) && r.launched_by.as_deref() == Some(user));
+    if let [run] = mine.as_slice() {
+        return Ok(RunId::parse(&run.run_id).ok());
+    }
+    let taken: Vec<String> = others.into_iter().map(|r| r.run_id).collect();
+    let since = DateTime::<Utc>::from_timestamp_millis(since_ms).unwrap_or_else(Utc::now);
+    Ok(bot.tailer.find_launched_run(&job.job, since, &taken).await?.map(|item| item.run_id))
+}

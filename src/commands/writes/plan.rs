@@ -1,0 +1,209 @@
+//! A write to carry out: the typed command and the catalog jobs it was resolved to when
+//! it was asked. Kept as JSON with its confirmation and in the journal of writes, so that
+//! a confirmation clicked later, or a write finished by the next start, does exactly
+//! what was asked (a tag that gained a job meanwhile does not widen it).
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::commands::Command;
+use crate::config::Job;
+use crate::domain::Action;
+use crate::messages as render;
+use crate::slack::blocks::escape;
+
+/// A write and its jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// A write command (`launch`, `disable`, `enable`, `reset`, `mark`).
+    pub command: Command,
+    /// Catalog names.
+    pub jobs: Vec<String>,
+}
+
+impl Plan {
+    pub fn new(command: Command, jobs: &[&Job]) -> Plan {
+        Plan { command, jobs: jobs.iter().map(|j| j.name.to_string()).collect() }
+    }
+
+    /// The write action (a plan is made of write commands only).
+    pub fn action(&self) -> Action {
+        self.command.action()
+    }
+
+    /// What was typed as the target (`sales-daily`, `tag:daily`).
+    pub fn target(&self) -> String {
+        match &self.command {
+            Command::Launch { job, .. } | Command::Reset { job } | Command::Mark { job, .. } => job.to_string(),
+            Command::Disable { target, .. } | Command::Enable { target } => target.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn execution_date(&self) -> Option<NaiveDate> {
+        match &self.command {
+            Command::Launch { execution_date, .. } => *execution_date,
+            _ => None,
+        }
+    }
+
+    /// How long a disable lasts before its re-enable.
+    pub fn duration(&self) -> Option<Duration> {
+        match &self.command {
+            Command::Disable { duration, .. } => *duration,
+            _ => None,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match &self.command {
+            Command::Disable { reason, .. } => reason.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// "disable `sales-daily` (PROD) for 2h — reason: late source", escaped.
+    pub fn summary(&self, jobs: &[&Job]) -> String {
+        let what = if jobs.len() == 1 { render::job_label(jobs[0]) } else { format!("`{}` ({} jobs)", escape(&self.target()), jobs.len()) };
+        let mut text = match &self.command {
+            Command::Mark { run, status, .. } => format!("mark run `{}` of {what} as {}", escape(run.as_str()), escape(status.as_str())),
+            _ => format!("{} {what}", self.action()),
+        };
+        if let Some(date) = self.execution_date() {
+            text.push_str(&format!(" for {date}"));
+        }
+        if let Some(duration) = self.duration() {
+            text.push_str(&format!(" for {}", humantime::format_duration(duration)));
+        }
+        if let Some(reason) = self.reason() {
+            text.push_str(&format!(" — reason: {}", escape(reason)));
+        }
+        text
+    }
+
+    /// The command that asks for this plan again (`disable sales-daily for 2h late`).
+    pub fn command_text(&self) -> String {
+        self.command.to_string()
+    }
+
+    /// The plan in words for the audit trail (`disable sales-daily for 2h — late`).
+    pub fn detail(&self) -> String {
+        match &self.command {
+            Command::Disable { target, duration, reason: Some(reason) } => {
+                format!("{} — {reason}", Command::Disable { target: target.clone(), duration: *duration, reason: None })
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The plan as the store keeps it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A stored plan, in this version's form or in the form before plans kept the typed
+    /// command (a confirmation pending, or a write under way, across the upgrade).
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Typed { command: Command, jobs: Vec<String> },
+            Words(Legacy),
+        }
+        let plan = match serde_json::from_str::<Stored>(text).map_err(|e| e.to_string())? {
+            Stored::Typed { command, jobs } => Plan { command, jobs },
+            Stored::Words(legacy) => {
+                let command = crate::commands::parse(&legacy.words()).map_err(|e| e.to_string())?;
+                Plan { command, jobs: legacy.jobs }
+            }
+        };
+        if plan.action().is_write() { Ok(plan) } else { Err(format!("`{}` is not a write", plan.action())) }
+    }
+}
+
+/// A plan as versions before this one stored it: the command in words.
+#[derive(Deserialize)]
+struct Legacy {
+    action: String,
+    jobs: Vec<String>,
+    target: String,
+    #[serde(default)]
+    execution_date: Option<NaiveDate>,
+    #[serde(default)]
+    duration_secs: Option<u64>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+impl Legacy {
+    fn words(&self) -> String {
+        let mut text = format!("{} {}", self.action, self.target);
+        if let Some(d) = self.execution_date {
+            text.push_str(&format!(" {d}"));
+        }
+        if let (Some(run), Some(status)) = (&self.run_id, &self.status) {
+            text.push_str(&format!(" {run} {status}"));
+        }
+        if let Some(secs) = self.duration_secs {
+            text.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs)).to_string().replace(' ', "")));
+        }
+        if let Some(reason) = &self.reason {
+            text.push_str(&format!(" {reason}"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Plan {
+        let config = crate::config::embedded_config();
+        let jobs = vec![config.job("sales-daily").unwrap()];
+        Plan::new(crate::commands::parse(text).unwrap(), &jobs)
+    }
+
+    #[test]
+    fn the_command_text_of_a_plan_asks_for_the_same_command_again() {
+        let plan = plan("disable sales-daily for 1h30m source table late");
+        assert_eq!(plan.command_text(), "disable sales-daily for 1h30m source table late");
+        assert_eq!(crate::commands::parse(&plan.command_text()).unwrap(), plan.command);
+        assert_eq!(plan.detail(), "disable sales-daily for 1h30m — source table late");
+    }
+
+    #[test]
+    fn a_stored_plan_comes_back_as_the_same_typed_command() {
+        for text in [
+            "launch sales-daily 2026-11-30",
+            "disable tag:daily for 2h late",
+            "enable sales-daily",
+            "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
+        ] {
+            let plan = plan(text);
+            assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_plan_stored_by_the_previous_version_is_read_as_the_same_command() {
+        let legacy = r#"{"action":"disable","jobs":["sales-daily"],"target":"tag:daily","execution_date":null,"duration_secs":5400,"reason":"late source","run_id":null,"status":null}"#;
+        let read = Plan::from_json(legacy).unwrap();
+        assert_eq!(read.command, crate::commands::parse("disable tag:daily for 1h30m late source").unwrap());
+        assert_eq!(read.jobs, vec!["sales-daily".to_owned()]);
+        let launch = r#"{"action":"launch","jobs":["sales-daily"],"target":"sales-daily","execution_date":"2026-11-30"}"#;
+        assert_eq!(Plan::from_json(launch).unwrap().execution_date(), NaiveDate::from_ymd_opt(2026, 11, 30));
+    }
+
+    #[test]
+    fn a_stored_read_command_is_not_a_plan() {
+        let stored = serde_json::json!({"command": {"verb": "doctor"}, "jobs": []}).to_string();
+        assert!(Plan::from_json(&stored).is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! The parts the request handlers and the background workers share, built once at start
+//! from the configuration: each handler and worker takes from [`Core`] what it needs, and
+//! nothing holds the whole of it.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::outbox::Outbox;
+use crate::slack::api::SlackApi;
+use crate::stats::Stats;
+use crate::store::Store;
+use crate::tailer::TailerClient;
+
+/// The background work's ceiling on requests to Tailer (`max_requests_per_second`).
+pub type TailerPace = governor::DefaultDirectRateLimiter;
+
+/// What is built once and shared.
+#[derive(Clone)]
+pub struct Core {
+    /// The validated configuration: catalog, rules, settings.
+    pub config: Arc<Config>,
+    /// What must survive a restart.
+    pub store: Store,
+    /// The Tailer API.
+    pub tailer: TailerClient,
+    /// The Slack Web API and `response_url`s.
+    pub slack: Arc<SlackApi>,
+    /// The wall clock (injected in tests).
+    pub clock: SharedClock,
+    /// What the doctor reports about the background work.
+    pub stats: Arc<Stats>,
+    /// The one way out for what the bot says later.
+    pub outbox: Outbox,
+    /// Shared by the watcher and the subscription poller: evenly spaced, no burst on
+    /// top, so never more than the ceiling in any second.
+    pub tailer_pace: Arc<TailerPace>,
+    /// Wakes the watcher when a run starts being watched.
+    pub watch_wake: Arc<Notify>,
+}
+
+impl Core {
+    pub fn new(config: Arc<Config>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Core {
+        let rate = NonZeroU32::new(config.tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let quota = governor::Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
+        Core {
+            outbox: Outbox::new(store.clone(), slack.clone(), clock.clone()),
+            config,
+            store,
+            tailer,
+            slack,
+            clock,
+            stats: Arc::default(),
+            tailer_pace: Arc::new(governor::RateLimiter::direct(quota)),
+            watch_wake: Arc::new(Notify::new()),
+        }
+    }
+}

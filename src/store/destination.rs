@@ -1,0 +1,135 @@
+//! Where a queued Slack message goes: a typed [`Destination`], kept in the `outbox`
+//! table's columns.
+
+/// Where a queued message goes, and how it reaches Slack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A post to a `response_url` (its body says whether the channel sees it). Should
+    /// Slack refuse it for good, the answer goes to `channel` instead: to the channel
+    /// when it was for the channel, else to `user` alone.
+    Respond { url: String, channel: Option<String>, user: Option<String> },
+    /// `chat.postMessage` to a channel (or a user id: their DM). `asked_by` hears about
+    /// it should the channel refuse the bot.
+    Post { channel: String, place: Place, asked_by: Option<String> },
+    /// `chat.update` of the lane's root message.
+    Update { channel: String },
+    /// `chat.postEphemeral`: seen by `user` alone.
+    Ephemeral { channel: String, user: String },
+}
+
+/// Where in a channel a post goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// In the channel.
+    Channel,
+    /// In the channel; its `ts` becomes the lane's thread.
+    Root,
+    /// Under the lane's root message (in the channel when the lane has none);
+    /// `broadcast` also shows it in the channel.
+    Thread { broadcast: bool },
+}
+
+/// A [`Destination`] as the `outbox` table keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationColumns {
+    pub method: &'static str,
+    pub channel_id: Option<String>,
+    pub user_id: Option<String>,
+    pub in_thread: bool,
+    pub root: bool,
+    pub broadcast: bool,
+    pub response_url: Option<String>,
+}
+
+impl Destination {
+    /// The channel it goes to, or falls back to.
+    pub fn channel(&self) -> Option<&str> {
+        match self {
+            Destination::Respond { channel, .. } => channel.as_deref(),
+            Destination::Post { channel, .. } | Destination::Update { channel } | Destination::Ephemeral { channel, .. } => Some(channel),
+        }
+    }
+
+    /// The person it answers: told when it cannot be delivered.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Destination::Respond { user, .. } => user.as_deref(),
+            Destination::Post { asked_by, .. } => asked_by.as_deref(),
+            Destination::Ephemeral { user, .. } => Some(user),
+            Destination::Update { .. } => None,
+        }
+    }
+
+    /// Under the lane's root (a thread reply), or the root itself (an edit).
+    pub fn needs_thread(&self) -> bool {
+        matches!(self, Destination::Post { place: Place::Thread { .. }, .. } | Destination::Update { .. })
+    }
+
+    pub fn is_post(&self) -> bool {
+        matches!(self, Destination::Post { .. })
+    }
+
+    pub fn is_root(&self) -> bool {
+        matches!(self, Destination::Post { place: Place::Root, .. })
+    }
+
+    /// The columns of the `outbox` table.
+    pub fn to_columns(&self) -> DestinationColumns {
+        match self {
+            Destination::Respond { url, channel, user } => DestinationColumns {
+                method: "respond",
+                channel_id: channel.clone(),
+                user_id: user.clone(),
+                response_url: Some(url.clone()),
+                ..DestinationColumns::default()
+            },
+            Destination::Post { channel, place, asked_by } => DestinationColumns {
+                method: "post",
+                channel_id: Some(channel.clone()),
+                user_id: asked_by.clone(),
+                in_thread: matches!(place, Place::Thread { .. }),
+                root: *place == Place::Root,
+                broadcast: matches!(place, Place::Thread { broadcast: true }),
+                ..DestinationColumns::default()
+            },
+            Destination::Update { channel } => {
+                DestinationColumns { method: "update", channel_id: Some(channel.clone()), ..DestinationColumns::default() }
+            }
+            Destination::Ephemeral { channel, user } => DestinationColumns {
+                method: "ephemeral",
+                channel_id: Some(channel.clone()),
+                user_id: Some(user.clone()),
+                ..DestinationColumns::default()
+            },
+        }
+    }
+
+    /// Back from the columns; what cannot be sent is an error naming what is missing.
+    pub fn from_columns(c: DestinationColumns) -> Result<Destination, String> {
+        let channel = |c: &DestinationColumns| c.channel_id.clone().ok_or_else(|| format!("a `{}` message without a channel", c.method));
+        Ok(match c.method {
+            "respond" => Destination::Respond {
+                url: c.response_url.clone().ok_or("a `respond` message without a response_url")?,
+                channel: c.channel_id,
+                user: c.user_id,
+            },
+            "post" => Destination::Post {
+                channel: channel(&c)?,
+                place: match (c.root, c.in_thread) {
+                    (true, _) => Place::Root,
+                    (false, true) => Place::Thread { broadcast: c.broadcast },
+                    (false, false) => Place::Channel,
+                },
+                asked_by: c.user_id,
+            },
+            "update" => Destination::Update { channel: channel(&c)? },
+            "ephemeral" => {
+                Destination::Ephemeral { channel: channel(&c)?, user: c.user_id.clone().ok_or("an `ephemeral` message without a user")? }
+            }
+            other => return Err(format!("unknown outbox method `{other}`")),
+        })
+    }
+}
+
+/// The methods the `outbox` table knows.
+pub const OUTBOX_METHODS: [&str; 4] = ["post", "update", "ephemeral", "respond"];
