@@ -10,6 +10,26 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, LogFormat, Settings};
 use crate::sim::{SimOptions, Simulator};
 
+/// What `serve --help` lists after the options: everything `serve` reads.
+const SERVE_ENVIRONMENT: &str = "Environment:
+  SLACK_SIGNING_SECRET            verifies Slack's requests (required over HTTP)
+  SLACK_BOT_TOKEN                 xoxb-... for the Web API (required)
+  SLACK_APP_TOKEN                 xapp-...: when set, Socket Mode (no public URL)
+  SLACK_API_URL                   the Web API base [default: https://slack.com/api]
+  TAILER_API_URL                  the Tailer API base
+  TAILER_API_AUDIENCE             the `aud` of the signed token [default: TAILER_API_URL]
+  GOOGLE_APPLICATION_CREDENTIALS  a service-account key file (JSON): the bot signs its tokens
+  TAILER_API_TOKEN                a bearer token, when no key file is given
+  TAILERBOT_CONFIG                the configuration file [default: tailerbot.toml]
+  DATABASE_URL                    sqlite://PATH or postgres://... [default: sqlite://tailerbot.db]
+  PORT                            the listen port [default: 8080]
+  METRICS_PORT                    serve /metrics on this port instead of PORT
+  MAX_CONNECTIONS                 HTTP connections served at once [default: 256]
+  RUST_LOG, LOG_FORMAT            the log filter [default: info]; json or text [default: text]
+
+Before it serves, serve asks Slack (auth.test) and Tailer (one read) whether they
+accept the credentials, and stops with the variable to fix when they refuse them.";
+
 /// A Slack chat-ops bot for Tailer.
 #[derive(Debug, Parser)]
 #[command(name = "tailerbot", version, about)]
@@ -27,6 +47,7 @@ pub enum Command {
         config: Option<PathBuf>,
     },
     /// Serve the bot: Slack's endpoints, and the work after each answer.
+    #[command(after_help = SERVE_ENVIRONMENT)]
     Serve,
     /// Play a conversation with the bot, offline: the bot, a Tailer simulator and a Slack
     /// stand-in in one process, printed as Slack would show it.
@@ -87,8 +108,9 @@ pub enum Command {
 
 /// Runs a parsed command line; returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    // The demo prints a conversation: only warnings go to the log unless RUST_LOG says more.
-    let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    // The demo prints a conversation, which log lines would cut into: none unless
+    // RUST_LOG asks (what goes wrong in it ends the demo with its error).
+    let default_level = if matches!(cli.command, Command::Demo { .. }) { "off" } else { "info" };
     crate::telemetry::init(log_format(), default_level);
     match cli.command {
         Command::CheckConfig { config } => check_config(config),
@@ -172,7 +194,7 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     let config = match Config::load(&path) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            print_config_errors(&e);
             return ExitCode::from(2);
         }
     };
@@ -184,11 +206,20 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Every mistake of a configuration, one `error:` line each, in the order of the file.
+fn print_config_errors(e: &crate::config::ConfigError) {
+    for mistake in e.all() {
+        let alone = crate::config::ConfigError { also: Vec::new(), ..mistake.clone() };
+        eprintln!("error: {alone}");
+    }
+}
+
 /// What `check-config` prints for a valid file.
 pub fn describe(path: &Path, config: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "{}: valid ({} jobs, {} rules)", path.display(), config.jobs.len(), config.rules.len());
+    let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
+    let _ = writeln!(out, "{}: valid ({}, {})", path.display(), plural(config.jobs.len(), "job"), plural(config.rules.len(), "rule"));
     let _ = writeln!(out, "\nCatalog:");
     for job in &config.jobs {
         let tags = if job.tags.is_empty() { String::new() } else { format!(" [tags: {}]", job.tags.join(", ")) };
@@ -217,7 +248,7 @@ async fn serve() -> ExitCode {
     let config = match Config::load(&path) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            print_config_errors(&e);
             return ExitCode::from(2);
         }
     };
@@ -242,6 +273,17 @@ async fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let preflight = app.preflight(&settings).await;
+    for warning in &preflight.warnings {
+        tracing::warn!(%warning, "start-up check");
+    }
+    if !preflight.refused.is_empty() {
+        for refusal in &preflight.refused {
+            tracing::error!(%refusal, "start-up check");
+            eprintln!("error: {refusal}");
+        }
+        return ExitCode::from(2);
+    }
     match app.run_until(crate::server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

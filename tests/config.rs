@@ -47,6 +47,34 @@ fn check_config_accepts_the_example_and_prints_catalog_and_rules() {
 }
 
 #[test]
+fn check_config_reports_every_mistake_at_once_each_with_its_job_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let second = JOB.replace("iowa-prepare", "stock-enrich").replace("\"DEV\"", "\"dev\"");
+    let third = JOB.replace("iowa-prepare", "sales-daily").replace("\"000099\"", "\"99\"");
+    let text = format!("[watch]\npoll_interval_secs = 0\n{JOB}{second}{third}\n[[rules]]\nactions = [\"lanch\"]\n");
+    std::fs::write(&path, &text).unwrap();
+    let out = check_config(&path);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 4, "one line per mistake:\n{stderr}");
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for (expected, at) in [
+        ("watch.poll_interval_secs: must be at least 1".to_owned(), line_of("poll_interval_secs = 0")),
+        ("jobs #2 (stock-enrich).environment".to_owned(), line_of("\"dev\"")),
+        ("jobs #3 (sales-daily).account".to_owned(), line_of("\"99\"")),
+        ("rules #1.actions: unknown action `lanch`".to_owned(), line_of("lanch")),
+    ] {
+        let with_line = format!("bad.toml:{at}: {expected}");
+        assert!(errors.iter().any(|e| e.contains(&with_line)), "missing `{with_line}` in:\n{stderr}");
+    }
+    // In the order of the file.
+    let lines: Vec<usize> = errors.iter().map(|e| e.split(':').nth(2).unwrap().parse().unwrap()).collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
+}
+
+#[test]
 fn check_config_rejects_an_unknown_key_with_exit_2_and_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
@@ -94,7 +122,7 @@ fn omitted_rule_keys_mean_any_and_allow() {
 fn a_duplicate_job_name_is_refused_with_both_lines() {
     let error = parse(&format!("{JOB}{JOB}{READ_RULE}")).unwrap_err();
     assert_eq!(error.line, Some(10));
-    assert_eq!(error.key.as_deref(), Some("jobs #2.name"));
+    assert_eq!(error.key.as_deref(), Some("jobs #2 (iowa-prepare).name"));
     assert!(error.message.contains("duplicate job name `iowa-prepare` (first defined at line 3)"), "{error}");
 }
 
@@ -109,8 +137,8 @@ fn an_unknown_action_is_refused_with_the_known_ones() {
 #[test]
 fn malformed_ids_are_refused_with_the_expected_shape() {
     let cases = [
-        (JOB.replace("\"000099\"", "\"99\""), "jobs #1.account", "six digits"),
-        (JOB.replace("\"DEV\"", "\"dev\""), "jobs #1.environment", "upper-case"),
+        (JOB.replace("\"000099\"", "\"99\""), "jobs #1 (iowa-prepare).account", "six digits"),
+        (JOB.replace("\"DEV\"", "\"dev\""), "jobs #1 (iowa-prepare).environment", "upper-case"),
         (format!("{JOB}\n[[rules]]\nusers = [\"bob\"]\n"), "rules #1.users", "`U` or `W`"),
         (format!("{JOB}\n[[rules]]\nchannels = [\"#general\"]\n"), "rules #1.channels", "channel id"),
         (format!("{JOB}\n[[rules]]\nusergroups = [\"U123\"]\n"), "rules #1.usergroups", "`S`"),
@@ -225,4 +253,5 @@ fn tailer_credentials_are_required_and_never_printed() {
     let missing_key = settings(&[("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json"), ("TAILER_API_TOKEN", "t")], &config).unwrap();
     let error = missing_key.token_source(clock).unwrap_err();
     assert!(error.to_string().contains("/nonexistent/sa.json"), "the key file wins and is named: {error}");
+    assert!(error.to_string().starts_with("GOOGLE_APPLICATION_CREDENTIALS: "), "with the variable that names it: {error}");
 }

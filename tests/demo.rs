@@ -7,6 +7,7 @@ fn the_demo_plays_the_whole_conversation_and_exits_0() {
     let out = Command::new(env!("CARGO_BIN_EXE_tailerbot")).args(["demo", "--speed", "4"]).env_clear().output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "no log line cuts into the transcript: {}", String::from_utf8_lossy(&out.stderr));
     for expected in [
         "@ana: /tailer launch iowa-prepare",
         "✎ edited:",
@@ -21,6 +22,13 @@ fn the_demo_plays_the_whole_conversation_and_exits_0() {
         "@oncall clicks [Confirm]",
         "Disabled `sales-daily` (PROD)",
         "confirmed by @oncall",
+        "@ana: /tailer disabled",
+        "`sales-daily` (PROD) is disabled since",
+        "@lead clicks [Enable]",
+        "Enabled `sales-daily` (PROD)",
+        "@ana: /tailer subscribe stock-enrich failures",
+        "(Tailer's own schedule starts a run of stock-enrich.)",
+        "FAILED `stock-enrich` (DEV) · run `",
         "The demo ran for",
     ] {
         assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");

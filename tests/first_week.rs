@@ -180,3 +180,109 @@ async fn the_audit_lists_requests_waiting_for_a_confirmation_apart_from_outcomes
     world.drained().await;
     assert!(life.stop().await.success());
 }
+
+/// An HTTP answer as a message a person can click in.
+fn answer_message(answer: &serde_json::Value) -> tailerbot::slack::standin::SlackEvent {
+    tailerbot::slack::standin::SlackEvent {
+        seq: 0,
+        at_ms: 0,
+        method: "response".into(),
+        channel: Some(CHANNEL.into()),
+        ts: None,
+        thread_ts: None,
+        broadcast: false,
+        user: None,
+        response_type: answer["response_type"].as_str().map(str::to_owned),
+        replace_original: false,
+        text: answer["text"].as_str().unwrap_or_default().to_owned(),
+        blocks: answer["blocks"].as_array().cloned().unwrap_or_default(),
+    }
+}
+
+/// What is off is listed (through restarts, a deploy and a crash), a launch of it asks
+/// first, *Launch anyway* launches, and *Enable* switches it on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_off_is_listed_a_launch_of_it_asks_first_and_enable_switches_it_on() {
+    let world = World::new().await;
+    let mut life = world.life().await;
+    let respond = world.slack.response_url("off");
+    let ask = |url: String, n: &str, text: &str| {
+        let (respond, n, text) = (respond.clone(), n.to_owned(), text.to_owned());
+        async move { command_answer(&url, &respond, &format!("1.off.{n}"), "U0ANALYST", CHANNEL, &text).await.1 }
+    };
+    let said = text_of(&ask(life.url.clone(), "0", "disabled").await);
+    assert!(said.contains("Nothing you may see here is switched off"), "{said}");
+
+    ask(life.url.clone(), "1", "disable iowa-prepare vendor late").await;
+    assert_eq!(world.tailer.sim.wait_for_count("set_configuration_status", 1, Duration::from_secs(10)).await, 1);
+    // The "Disabled" message offers Enable.
+    let disabled = |e: &tailerbot::slack::standin::SlackEvent| e.visible_text().contains("Disabled `iowa-prepare`");
+    let events = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(disabled)).await;
+    let outcome = events.iter().find(|e| disabled(e)).unwrap();
+    assert_eq!(outcome.button("Enable").map(|(_, v)| v), Some("iowa-prepare".to_owned()), "{:?}", outcome.buttons());
+
+    // Known through a deploy and a crash.
+    assert!(life.stop().await.success());
+    life = world.life().await;
+    let said = text_of(&ask(life.url.clone(), "2", "disabled").await);
+    assert!(said.contains("`iowa-prepare` (DEV) is disabled since") && said.contains("by <@U0ANALYST>"), "{said}");
+    assert!(said.contains("reason: vendor late"), "{said}");
+    life.kill_hard();
+    life = world.life().await;
+    let listed = ask(life.url.clone(), "3", "disabled").await;
+    assert!(text_of(&listed).contains("`iowa-prepare` (DEV) is disabled since"), "{}", text_of(&listed));
+
+    // A launch asks first, and launches nothing.
+    let warning = ask(life.url.clone(), "4", "launch iowa-prepare 2026-11-30").await;
+    let said = text_of(&warning);
+    assert!(said.contains("`iowa-prepare` (DEV) is disabled since") && said.contains("would end DEACTIVATED"), "{said}");
+    assert_eq!(warning["response_type"], "ephemeral");
+    assert_eq!(world.tailer.sim.count("launch_job"), 0, "not launched");
+    // Launch anyway keeps the execution date, and is not taken for a repeat.
+    let warning = answer_message(&warning);
+    assert_eq!(warning.button("Launch anyway").map(|(_, v)| v), Some("iowa-prepare 2026-11-30".to_owned()));
+    let status = common::process::click(&life.url, &respond, "1.off.click1", "U0ANALYST", &warning, "Launch anyway").await;
+    assert_eq!(status, 200);
+    assert_eq!(world.tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(10)).await, 1);
+    let launched = world.tailer.sim.requests().into_iter().find(|r| r.action == "launch_job").unwrap();
+    assert_eq!(launched.body["execution_date"], "2026-11-30", "{:?}", launched.body);
+
+    // Enable, from the list.
+    let status = common::process::click(&life.url, &respond, "1.off.click2", "U0ANALYST", &answer_message(&listed), "Enable").await;
+    assert_eq!(status, 200);
+    assert_eq!(world.tailer.sim.wait_for_count("set_configuration_status", 2, Duration::from_secs(10)).await, 2);
+    assert_eq!(world.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
+    let mut listed_now = String::new();
+    for n in 0..50 {
+        listed_now = text_of(&ask(life.url.clone(), &format!("5.{n}"), "disabled").await);
+        if listed_now.contains("Nothing you may see here is switched off") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(listed_now.contains("Nothing you may see here is switched off"), "{listed_now}");
+    world.drained().await;
+    assert!(life.stop().await.success());
+}
+
+/// A write Tailer refuses (a typo in a run id) changed nothing: only its author hears
+/// it, once, and the reference shows once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_tailer_refuses_is_told_only_to_its_author_with_the_reference_once() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = world.slack.response_url("typo");
+    let (status, _) = command_answer(&life.url, &respond, "1.typo.1", "U0ANALYST", CHANNEL, "mark stock-enrich 20261201-xyz CHECKED").await;
+    assert_eq!(status, 200);
+    let refused = |e: &tailerbot::slack::standin::SlackEvent| e.visible_text().contains("Could not mark");
+    let events = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(refused)).await;
+    let answers: Vec<_> = events.iter().filter(|e| refused(e)).collect();
+    assert_eq!(answers.len(), 1, "once: {answers:?}");
+    let answer = answers[0];
+    assert_eq!((answer.method.as_str(), answer.response_type.as_deref()), ("response_url", Some("ephemeral")), "{answer:?}");
+    assert_eq!(answer.visible_text().matches("ref `").count(), 1, "{}", answer.visible_text());
+    world.drained().await;
+    let events = world.slack.slack.events();
+    assert!(!events.iter().any(|e| e.method == "chat.postMessage" && refused(e)), "the channel is not told");
+    assert!(life.stop().await.success());
+}

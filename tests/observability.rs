@@ -37,18 +37,23 @@ async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
     tailerbot::tls::install_crypto_provider();
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
     let config = tailerbot::cli::embedded_config();
-    // The simulator accepts one token; the bot sends another: Tailer refuses it.
+    let secrets = ["SIGNING-SECRET-do-not-log", "xoxb-VERY-SECRET-bot-token", "tailer-TOKEN-do-not-log"];
+    // The simulator accepts the bot's token at start, then refuses the launch with a 401.
     let tailer = Simulator::start(
-        SimOptions { token: Some("the-right-token".into()), ..SimOptions::default() }
+        SimOptions { token: Some(secrets[2].into()), ..SimOptions::default() }
             .with_catalog(tailerbot::offline::configurations(&config.jobs)),
         local,
     )
     .await
     .unwrap();
+    tailer.sim.inject(tailerbot::sim::Fault::new(
+        Some("launch_job"),
+        tailerbot::sim::FaultKind::Status { status: 401, message: "token refused".into() },
+        1,
+    ));
     let slack = SlackStandin::new("xoxb-VERY-SECRET-bot-token").start(local).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
-    let secrets = ["SIGNING-SECRET-do-not-log", "xoxb-VERY-SECRET-bot-token", "tailer-TOKEN-do-not-log"];
     let db = common::process::database(dir.path());
     let mut serve = common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url())
         .var("SLACK_SIGNING_SECRET", secrets[0])

@@ -63,3 +63,77 @@ async fn sigterm_lets_the_work_in_flight_finish() {
     let status = stopped.await.unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// A first deploy with a wrong secret stops at once, naming the variable to fix, rather
+/// than serving a bot whose every message would be refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_checks_the_slack_token_and_the_tailer_credentials_at_start_and_says_which_is_wrong() {
+    let (tailer, slack) = common::world(SimOptions { token: Some("the-tailer-token".into()), ..SimOptions::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
+    let db = common::process::database(dir.path());
+    let start = |slack_token: &str, tailer_token: &str| {
+        common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url())
+            .var("SLACK_BOT_TOKEN", slack_token)
+            .var("TAILER_API_TOKEN", tailer_token)
+            .capture_logs()
+            .spawn()
+    };
+    let limit = Duration::from_secs(20);
+
+    let (status, stderr) = start("xoxb-not-this-one", "the-tailer-token").exits_within(limit).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(2), "{stderr}");
+    assert!(stderr.contains("SLACK_BOT_TOKEN: Slack refuses the bot token (invalid_auth)"), "{stderr}");
+    assert!(!stderr.contains("TAILER_API_TOKEN:"), "Tailer accepted its token: {stderr}");
+    assert!(!stderr.contains("xoxb-not-this-one"), "the token is not printed: {stderr}");
+
+    let (status, stderr) = start(common::bot::BOT_TOKEN, "not-the-tailer-token").exits_within(limit).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(2), "{stderr}");
+    assert!(stderr.contains("TAILER_API_TOKEN: Tailer refuses the credentials"), "{stderr}");
+    assert!(!stderr.contains("SLACK_BOT_TOKEN:"), "Slack accepted its token: {stderr}");
+    assert!(!stderr.contains("not-the-tailer-token"), "the token is not printed: {stderr}");
+
+    // Both right: it serves.
+    let mut serve = start(common::bot::BOT_TOKEN, "the-tailer-token");
+    assert!(serve.ready().await, "serves with the right credentials");
+    assert!(serve.stop().await.success());
+}
+
+/// Slack out of reach at start is not a wrong token: the bot starts and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_when_slack_cannot_be_asked_and_warns() {
+    let (tailer, slack) = common::world(SimOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
+    let db = common::process::database(dir.path());
+    let nowhere = format!("http://{}/api", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    let mut serve = common::process::ServeEnv::new(&config_path, &db, &nowhere, &tailer.url()).spawn();
+    assert!(serve.ready().await, "a Slack out of reach does not stop the start");
+    assert!(serve.stop().await.success());
+}
+
+#[test]
+fn serve_help_lists_the_environment_it_reads() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tailerbot")).args(["serve", "--help"]).env_clear().output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for variable in [
+        "SLACK_SIGNING_SECRET",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "TAILER_API_URL",
+        "TAILER_API_AUDIENCE",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "TAILER_API_TOKEN",
+        "TAILERBOT_CONFIG",
+        "DATABASE_URL",
+        "PORT",
+        "METRICS_PORT",
+        "MAX_CONNECTIONS",
+        "RUST_LOG",
+        "LOG_FORMAT",
+    ] {
+        assert!(help.contains(variable), "{variable} missing from:\n{help}");
+    }
+}

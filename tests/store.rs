@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::db::{TestDb, postgres_skipped};
 use tailerbot::domain::Action;
 use tailerbot::store::{
-    CardRow, ConfirmationState, Decision, Destination, NewConfirmation, OutboxBody, OutboxMessage, Place, Store, TimerRow, WatchUpdate,
+    CardRow, ConfirmationState, Decision, Destination, NewConfirmation, OutboxBody, OutboxMessage, Place, Store, SwitchRow, TimerRow,
+    WatchUpdate,
 };
 
 fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
@@ -356,10 +357,32 @@ contract! {
         store.add_timer(&timer, 0).await.unwrap();
         assert!(store.claim_timers(999, 10).await.unwrap().is_empty());
         assert_eq!(store.claim_timers(1_000, 10).await.unwrap().len(), 1);
-        assert!(store.finish_timer("t1", "done", &[message("write:1", "re-enabled", None)], 1_000).await.unwrap());
-        assert!(!store.finish_timer("t1", "done", &[message("write:1", "re-enabled", None)], 1_001).await.unwrap());
+        let on = SwitchRow::by_bot("sales-daily", false, "U0A", None, 1_000, None);
+        assert!(store.finish_timer("t1", "done", Some(&on), &[message("write:1", "re-enabled", None)], 1_000).await.unwrap());
+        assert!(!store.finish_timer("t1", "done", None, &[message("write:1", "re-enabled", None)], 1_001).await.unwrap());
         assert_eq!(store.outbox_depth().await.unwrap().0, 1);
         assert!(store.pending_timers().await.unwrap().is_empty());
+        assert_eq!(store.switch("sales-daily").await.unwrap(), Some(on), "the re-enable is noted with the timer");
+    }
+
+    async fn what_is_switched_off_keeps_the_newest_fact(store) {
+        let off = SwitchRow::by_bot("sales-daily", true, "U0A", Some("vendor late"), 1_000, Some(9_000));
+        store.set_switch(&off).await.unwrap();
+        // An older fact (a run that ended DEACTIVATED before) changes nothing.
+        store.seen_deactivated("sales-daily", 500).await.unwrap();
+        assert_eq!(store.switch("sales-daily").await.unwrap(), Some(off.clone()));
+        store.set_switch(&SwitchRow::by_bot("sales-daily", false, "U0B", None, 900, None)).await.unwrap();
+        assert_eq!(store.switch("sales-daily").await.unwrap(), Some(off), "an older enable does not undo a newer disable");
+        let on = SwitchRow::by_bot("sales-daily", false, "U0B", None, 2_000, None);
+        store.set_switch(&on).await.unwrap();
+        assert!(store.switched_off().await.unwrap().is_empty(), "enabled again");
+        // A run that ended DEACTIVATED after the bot enabled it: someone switched it off.
+        store.seen_deactivated("sales-daily", 3_000).await.unwrap();
+        let seen = store.switched_off().await.unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].by_user.as_deref(), seen[0].source.as_str(), seen[0].since_ms), (None, "tailer", 3_000));
+        store.seen_deactivated("stock-enrich", 10).await.unwrap();
+        assert_eq!(store.switched_off().await.unwrap().iter().map(|s| s.job.as_str()).collect::<Vec<_>>(), vec!["stock-enrich", "sales-daily"]);
     }
 
     async fn a_launch_left_calling_is_taken_over_once_its_claim_runs_out_and_settled_once(store) {
@@ -394,13 +417,16 @@ contract! {
         assert_eq!(store.writes_in_progress().await.unwrap(), 1);
         assert!(store.claim_interrupted_writes(1_000, 10).await.unwrap().is_empty(), "its replica holds it");
         let entry = audit_entry("ref1");
-        assert!(store.write_step("ref1", r#"[{"job":"sales-daily","outcome":"succeeded","line":"done"}]"#, Some(&entry), &[], 1).await.unwrap());
+        let off = SwitchRow::by_bot("sales-daily", true, "U0A", Some("vendor late"), 1, Some(7_200_001));
+        let step = r#"[{"job":"sales-daily","outcome":"succeeded","line":"done"}]"#;
+        assert!(store.write_step("ref1", step, Some(&entry), Some(&off), &[], 1).await.unwrap());
+        assert_eq!(store.switched_off().await.unwrap(), vec![off], "what is off is noted with the step");
         let taken = store.claim_interrupted_writes(60_000, 10).await.unwrap();
         assert_eq!(taken.len(), 1, "taken over once the lease ran out");
         assert!(taken[0].steps.contains("succeeded"), "with what was known");
         assert!(store.finish_write("ref1", &[message("write:ref1", "answer", None)], 60_001).await.unwrap());
         assert!(!store.finish_write("ref1", &[message("write:ref1", "again", None)], 60_002).await.unwrap(), "settled once");
-        assert!(!store.write_step("ref1", "[]", Some(&entry), &[], 60_003).await.unwrap(), "nothing is noted after");
+        assert!(!store.write_step("ref1", "[]", Some(&entry), None, &[], 60_003).await.unwrap(), "nothing is noted after");
         assert_eq!(texts(&store, 60_004).await, vec!["answer"]);
         assert_eq!(store.writes_in_progress().await.unwrap(), 0);
         assert_eq!(store.recent_audit(Some("sales-daily"), 10).await.unwrap().len(), 1);

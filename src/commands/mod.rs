@@ -8,7 +8,7 @@
 //! - [`follow`]: `watch`, `unwatch`, `subscribe`, `unsubscribe`, `subscriptions`
 //! - [`writes`]: `launch`, `disable`, `enable`, `reset`, `mark`, their confirmations,
 //!   the buttons that stand for them, and the recovery of interrupted ones
-//! - [`operate`]: `audit`, `doctor`
+//! - [`operate`]: `disabled`, `audit`, `doctor`
 //!
 //! Parsing is one pure function, [`parse`]; every mistake comes back as a [`UsageError`]
 //! that says what was wrong and shows the usage. Job names are only checked for shape
@@ -163,6 +163,8 @@ pub enum Command {
         target: Target,
     },
     Subscriptions,
+    /// What is switched off now.
+    Disabled,
     Disable {
         target: Target,
         duration: Option<Duration>,
@@ -200,6 +202,7 @@ impl Command {
             Command::Subscribe { .. } => Action::Subscribe,
             Command::Unsubscribe { .. } => Action::Unsubscribe,
             Command::Subscriptions => Action::Subscriptions,
+            Command::Disabled => Action::Disabled,
             Command::Disable { .. } => Action::Disable,
             Command::Enable { .. } => Action::Enable,
             Command::Reset { .. } => Action::Reset,
@@ -256,7 +259,7 @@ impl std::fmt::Display for Command {
                 push(&status.as_str());
             }
             Command::Audit { job } => job.iter().for_each(|j| push(j)),
-            Command::Subscriptions | Command::Doctor => {}
+            Command::Subscriptions | Command::Disabled | Command::Doctor => {}
         }
         f.write_str(&words.join(" "))
     }
@@ -272,8 +275,8 @@ pub async fn slash(bot: &Arc<Bot>, command: SlashCommand) -> Ack {
         reference: reference(),
     };
     let span = tracing::info_span!("command", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
-    let outcome = receive(bot, ctx, command).instrument(span).await;
-    bot.answer_to(outcome)
+    // Turned into the answer within the span: a failure's log line names who and where.
+    async { bot.answer_to(receive(bot, ctx, command).await) }.instrument(span).await
 }
 
 async fn receive(bot: &Arc<Bot>, ctx: Context, command: SlashCommand) -> Answer {
@@ -313,6 +316,7 @@ pub async fn run(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
         Command::Subscriptions => follow::list(bot, &ctx).await,
         Command::Audit { job } => operate::audit(bot, &ctx, job.as_ref()).await,
         Command::Doctor => operate::doctor(bot, ctx).await,
+        Command::Disabled => operate::disabled(bot, &ctx).await,
         write @ (Command::Launch { .. }
         | Command::Disable { .. }
         | Command::Enable { .. }

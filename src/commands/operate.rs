@@ -17,6 +17,13 @@ const AUDIT_LINES: u32 = 20;
 
 pub(super) const VERBS: &[Verb] = &[
     Verb {
+        action: Action::Disabled,
+        usage: "disabled",
+        summary: "the data operations switched off now: by whom, why, until when",
+        example: "disabled",
+        parse: |_| Ok(Command::Disabled),
+    },
+    Verb {
         action: Action::Audit,
         usage: "audit [job]",
         summary: "who did what, latest first",
@@ -65,6 +72,20 @@ pub(super) async fn audit(bot: &Arc<Bot>, ctx: &Context, name: Option<&JobName>)
         }
     }
     Ok(Ack::ephemeral(render::audit(&visible, name.map(|n| n.as_str()))))
+}
+
+/// Every data operation the bot knows to be off (it switched it off, or a run of it
+/// ended DEACTIVATED), among the jobs this person may see here, each with *Enable*.
+pub(super) async fn disabled(bot: &Arc<Bot>, ctx: &Context) -> Answer {
+    let off = bot.store.switched_off().await.map_err(BotError::store(&ctx.reference, "cannot read what is switched off"))?;
+    let mut shown = Vec::new();
+    for switch in off {
+        let Some(job) = bot.config.job(&switch.job) else { continue };
+        if !bot.visible(ctx, Action::Disabled, [job]).await.is_empty() {
+            shown.push((job, switch));
+        }
+    }
+    Ok(Ack::ephemeral(render::disabled(&shown)))
 }
 
 /// The bot's own health, after the acknowledgement.

@@ -79,7 +79,7 @@ impl std::fmt::Debug for Settings {
 pub enum StartupError {
     #[error("{variable}: {message}")]
     BadVariable { variable: &'static str, message: String },
-    #[error(transparent)]
+    #[error("GOOGLE_APPLICATION_CREDENTIALS: {0}")]
     KeyFile(#[from] KeyFileError),
     #[error(
         "no Tailer credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or TAILER_API_TOKEN to a bearer token"

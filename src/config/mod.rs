@@ -127,6 +127,7 @@ impl Config {
             line: None,
             key: None,
             message: format!("cannot read the configuration file: {e}"),
+            also: Vec::new(),
         })?;
         Config::parse(path, &text)
     }
@@ -147,14 +148,34 @@ impl Config {
     }
 }
 
-/// An invalid configuration, located.
+/// An invalid configuration, located: the first mistake of the file, and the others
+/// found with it (each section, job and rule is checked, so that one run of
+/// `check-config` lists every mistake).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
     pub path: PathBuf,
     pub line: Option<usize>,
-    /// The dotted key, e.g. `jobs[2].account`.
+    /// The dotted key, e.g. `jobs #2 (sales-daily).account`.
     pub key: Option<String>,
     pub message: String,
+    /// The other mistakes, in the order of the file.
+    pub also: Vec<ConfigError>,
+}
+
+impl ConfigError {
+    /// Every mistake, the first one first.
+    pub fn all(&self) -> impl Iterator<Item = &ConfigError> {
+        std::iter::once(self).chain(self.also.iter())
+    }
+
+    /// One error from several, in the order of the file (`None` when there are none).
+    pub fn of(mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        let mut errors = errors.into_iter();
+        let mut first = errors.next()?;
+        first.also.extend(errors);
+        Some(first)
+    }
 }
 
 impl std::fmt::Display for ConfigError {
@@ -167,6 +188,10 @@ impl std::fmt::Display for ConfigError {
         if let Some(key) = &self.key {
             write!(f, "{key}: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        for other in &self.also {
+            write!(f, "\n{other}")?;
+        }
+        Ok(())
     }
 }

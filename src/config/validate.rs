@@ -29,7 +29,13 @@ impl Source<'_> {
     }
 
     fn error(&self, offset: Option<usize>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError { path: self.path.to_owned(), line: offset.map(|o| self.line_of(o)), key: Some(key.into()), message: message.into() }
+        ConfigError {
+            path: self.path.to_owned(),
+            line: offset.map(|o| self.line_of(o)),
+            key: Some(key.into()),
+            message: message.into(),
+            also: Vec::new(),
+        }
     }
 
     fn id<T>(&self, value: &Spanned<String>, key: impl Into<String>, parse: fn(&str) -> Result<T, IdError>) -> Result<T, ConfigError> {
@@ -70,15 +76,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         line: e.span().map(|s| source.line_of(s.start)),
         key: None,
         message: e.message().trim().to_owned(),
+        also: Vec::new(),
     })?;
+    // Every section, job and rule is checked even after a mistake, so that all of them
+    // are reported at once.
     let mut warnings = Vec::new();
-    let slack = slack(&source, &raw)?;
-    let watch = watch(&source, &raw)?;
-    let tailer = tailer(&source, &raw)?;
-    let jobs = jobs(&source, &raw.jobs, &mut warnings)?;
-    let rules = raw.rules.iter().enumerate().map(|(i, r)| rule(&source, i + 1, r, &mut warnings)).collect::<Result<Vec<_>, _>>()?;
+    let mut errors = Vec::new();
+    let slack = keep(&mut errors, slack(&source, &raw));
+    let watch = keep(&mut errors, watch(&source, &raw));
+    let tailer = keep(&mut errors, tailer(&source, &raw));
+    let mut seen = HashMap::new();
+    let jobs: Vec<Option<Job>> =
+        raw.jobs.iter().enumerate().map(|(i, j)| keep(&mut errors, job(&source, i, j, &mut seen, &mut warnings))).collect();
+    let rules: Vec<Option<Rule>> =
+        raw.rules.iter().enumerate().map(|(i, r)| keep(&mut errors, rule(&source, i + 1, r, &mut warnings))).collect();
+    if let Some(error) = ConfigError::of(errors) {
+        return Err(error);
+    }
+    let (Some(slack), Some(watch), Some(tailer)) = (slack, watch, tailer) else {
+        unreachable!("a section that failed left an error");
+    };
+    let jobs: Vec<Job> = jobs.into_iter().flatten().collect();
+    let rules: Vec<Rule> = rules.into_iter().flatten().collect();
     reachability(&jobs, &rules, &mut warnings);
     Ok(Config { slack, watch, tailer, jobs, rules, warnings })
+}
+
+/// The value, or `None` with its mistake noted.
+fn keep<T>(errors: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
 }
 
 fn slack(source: &Source, raw: &RawConfig) -> Result<SlackConfig, ConfigError> {
@@ -176,79 +202,80 @@ fn tailer(source: &Source, raw: &RawConfig) -> Result<TailerConfig, ConfigError>
     })
 }
 
-fn jobs(source: &Source, raw: &[RawJob], warnings: &mut Vec<String>) -> Result<Vec<Job>, ConfigError> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut jobs = Vec::with_capacity(raw.len());
-    for (i, j) in raw.iter().enumerate() {
-        let key = |field: &str| format!("jobs #{}.{field}", i + 1);
-        let name = source.id(&j.name, key("name"), JobName::parse)?;
-        let line = source.line_of(j.name.span().start);
-        if let Some(first) = seen.insert(name.as_str().to_owned(), line) {
-            return Err(source.error(
-                Some(j.name.span().start),
-                key("name"),
-                format!("duplicate job name `{name}` (first defined at line {first}): names must be unique"),
-            ));
-        }
-        let configuration_type = source.id(&j.configuration_type, key("configuration_type"), ConfigurationType::parse)?;
-        let configuration_id = source.id(&j.configuration_id, key("configuration_id"), ConfigurationId::parse)?;
-        let derived = JobRef::derived_job_id(&configuration_type, &configuration_id);
-        let job_id = match &j.job_id {
-            Some(v) => {
-                let given = source.id(v, key("job_id"), JobId::parse)?;
-                if let Some(derived) = derived.as_ref().filter(|d| **d != given) {
-                    warnings.push(format!(
-                        "line {}: job `{name}`: job_id `{given}` differs from the usual `{derived}` for {configuration_type}",
-                        source.line_of(v.span().start)
-                    ));
-                }
-                Some(given)
-            }
-            None => {
-                // Runs are looked up by job id: without one, `status`, `watch` and run
-                // cards cannot follow this job's runs.
-                if derived.is_none() && configuration_type.as_str() == "storage-to-storage" {
-                    warnings.push(format!(
-                        "line {}: job `{name}`: a storage-to-storage job needs `job_id` (`storage-to-storage|<account>|<configuration_id>|<ENV>|<file name template>`) for its runs to be followed",
-                        source.line_of(j.name.span().start)
-                    ));
-                }
-                derived
-            }
-        };
-        let tags = j
-            .tags
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(|t| {
-                let tag = t.get_ref();
-                let ok = !tag.is_empty() && tag.len() <= 64 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-                if ok {
-                    Ok(tag.clone())
-                } else {
-                    Err(source.error(
-                        Some(t.span().start),
-                        key("tags"),
-                        format!("`{tag}` is not a valid tag: letters, digits, `-`, `_` or `.`"),
-                    ))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        jobs.push(Job {
-            job: JobRef {
-                account: source.id(&j.account, key("account"), Account::parse)?,
-                environment: source.id(&j.environment, key("environment"), Environment::parse)?,
-                configuration_type,
-                configuration_id,
-                job_id,
-            },
-            name,
-            description: j.description.clone(),
-            tags,
-        });
+/// One job of the catalog; `seen` holds the names before it (with their lines).
+fn job(source: &Source, i: usize, j: &RawJob, seen: &mut HashMap<String, usize>, warnings: &mut Vec<String>) -> Result<Job, ConfigError> {
+    // Named by its number, and by its name when it has a valid one.
+    let label = match JobName::parse(j.name.get_ref()) {
+        Ok(name) => format!("jobs #{} ({name})", i + 1),
+        Err(_) => format!("jobs #{}", i + 1),
+    };
+    let key = |field: &str| format!("{label}.{field}");
+    let name = source.id(&j.name, key("name"), JobName::parse)?;
+    let line = source.line_of(j.name.span().start);
+    if let Some(first) = seen.insert(name.as_str().to_owned(), line) {
+        return Err(source.error(
+            Some(j.name.span().start),
+            key("name"),
+            format!("duplicate job name `{name}` (first defined at line {first}): names must be unique"),
+        ));
     }
-    Ok(jobs)
+    let configuration_type = source.id(&j.configuration_type, key("configuration_type"), ConfigurationType::parse)?;
+    let configuration_id = source.id(&j.configuration_id, key("configuration_id"), ConfigurationId::parse)?;
+    let derived = JobRef::derived_job_id(&configuration_type, &configuration_id);
+    let job_id = match &j.job_id {
+        Some(v) => {
+            let given = source.id(v, key("job_id"), JobId::parse)?;
+            if let Some(derived) = derived.as_ref().filter(|d| **d != given) {
+                warnings.push(format!(
+                    "line {}: job `{name}`: job_id `{given}` differs from the usual `{derived}` for {configuration_type}",
+                    source.line_of(v.span().start)
+                ));
+            }
+            Some(given)
+        }
+        None => {
+            // Runs are looked up by job id: without one, `status`, `watch` and run
+            // cards cannot follow this job's runs.
+            if derived.is_none() && configuration_type.as_str() == "storage-to-storage" {
+                warnings.push(format!(
+                    "line {}: job `{name}`: a storage-to-storage job needs `job_id` (`storage-to-storage|<account>|<configuration_id>|<ENV>|<file name template>`) for its runs to be followed",
+                    source.line_of(j.name.span().start)
+                ));
+            }
+            derived
+        }
+    };
+    let tags = j
+        .tags
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            let tag = t.get_ref();
+            let ok = !tag.is_empty() && tag.len() <= 64 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if ok {
+                Ok(tag.clone())
+            } else {
+                Err(source.error(
+                    Some(t.span().start),
+                    key("tags"),
+                    format!("`{tag}` is not a valid tag: letters, digits, `-`, `_` or `.`"),
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Job {
+        job: JobRef {
+            account: source.id(&j.account, key("account"), Account::parse)?,
+            environment: source.id(&j.environment, key("environment"), Environment::parse)?,
+            configuration_type,
+            configuration_id,
+            job_id,
+        },
+        name,
+        description: j.description.clone(),
+        tags,
+    })
 }
 
 fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, warnings: &mut Vec<String>) -> Result<Rule, ConfigError> {

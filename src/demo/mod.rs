@@ -42,7 +42,7 @@ pub struct DemoOptions {
 struct Demo {
     url: String,
     slack: RunningStandin,
-    _tailer: RunningSimulator,
+    tailer: RunningSimulator,
     verifier: Verifier,
     http: reqwest::Client,
     clock: SharedClock,
@@ -59,6 +59,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let mut config = crate::config::embedded_config();
     config.watch.poll_interval = Duration::from_secs(1);
     config.watch.max_poll_interval = Duration::from_secs(2);
+    config.watch.subscription_poll = Duration::from_secs(1);
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
     let sim = SimOptions {
         speed: factor,
@@ -92,7 +93,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let demo = Demo {
         url,
         slack,
-        _tailer: tailer,
+        tailer,
         verifier: Verifier::new(SecretString::from(secret)),
         http: reqwest::Client::new(),
         clock,
@@ -132,6 +133,19 @@ impl Demo {
         self.wait_for_button("Confirm", limit).await?;
         self.click(ONCALL, "Confirm").await?;
         self.follow(limit, |e| e.iter().any(|e| e.replace_original && e.text.contains("Disabled"))).await?;
+        // What is off, and switched on again from the list.
+        self.say(ANA, "disabled").await?;
+        self.click(LEAD, "Enable").await?;
+        self.follow(limit, |e| e.iter().any(|e| e.button("Confirm").is_some())).await?;
+        self.click(ONCALL, "Confirm").await?;
+        self.follow(limit, |e| e.iter().any(|e| e.replace_original && e.text.contains("Enabled"))).await?;
+        // A run the bot did not start: the subscription tells the channel how it ended.
+        self.say(ANA, "subscribe stock-enrich failures").await?;
+        println!("\n(Tailer's own schedule starts a run of stock-enrich.)");
+        let before = self.slack.slack.events().len();
+        self.tailer.sim.start_scheduled_run("000099_stock_enrich_failing_DEV").context("the simulator knows stock-enrich")?;
+        let alert = |e: &SlackEvent| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.visible_text().contains("FAILED");
+        self.follow(Duration::from_secs_f64((40.0 * factor).max(20.0)), |e| e.iter().skip(before).any(alert)).await?;
         Ok(())
     }
 

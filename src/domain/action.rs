@@ -17,6 +17,7 @@ pub enum Action {
     Subscribe,
     Unsubscribe,
     Subscriptions,
+    Disabled,
     Audit,
     Doctor,
     Launch,
@@ -28,7 +29,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, reads first, in the order of product.md.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::Help,
         Action::Jobs,
         Action::Status,
@@ -39,6 +40,7 @@ impl Action {
         Action::Subscribe,
         Action::Unsubscribe,
         Action::Subscriptions,
+        Action::Disabled,
         Action::Audit,
         Action::Doctor,
         Action::Launch,
@@ -61,6 +63,7 @@ impl Action {
             Action::Subscribe => "subscribe",
             Action::Unsubscribe => "unsubscribe",
             Action::Subscriptions => "subscriptions",
+            Action::Disabled => "disabled",
             Action::Audit => "audit",
             Action::Doctor => "doctor",
             Action::Launch => "launch",

@@ -32,7 +32,7 @@ const MAX_BACKOFF_MS: i64 = 300_000;
 /// holds everything, tries one message now and then (backing off up to
 /// [`MAX_BACKOFF_MS`]), and resumes when the token works again (or at the next start,
 /// with a new token).
-const TOKEN_REFUSED: &[&str] = &["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"];
+pub const TOKEN_REFUSED: &[&str] = &["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"];
 
 /// Delivers the outbox.
 pub struct Delivery {

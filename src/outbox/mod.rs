@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use crate::store::{Destination, OutboxBody, OutboxMessage, Place};
-pub use delivery::{CHANNEL_GAP_MS, Delivery, next_wait};
+pub use delivery::{CHANNEL_GAP_MS, Delivery, TOKEN_REFUSED, next_wait};
 
 use crate::clock::SharedClock;
 use crate::domain::{ChannelId, UserId};
@@ -45,9 +45,10 @@ impl Outbox {
             Ok(()) => self.wake(),
             Err(error) => {
                 tracing::error!(%error, "cannot queue Slack messages; sending them directly");
-                for m in messages {
-                    // No thread can be looked up: a reply goes to the channel itself.
-                    if let Err(error) = send(&self.slack, &m, None, None).await {
+                // No thread can be looked up: a reply goes to the channel itself, and
+                // an edit of a card (which needs its message) waits for the next one.
+                for m in messages.iter().filter(|m| !matches!(m.to, Destination::Update { .. })) {
+                    if let Err(error) = send(&self.slack, m, None, None).await {
                         tracing::error!(%error, lane = %m.lane, "a direct send failed too");
                     }
                 }

@@ -4,6 +4,7 @@
 
 pub mod edge;
 pub mod listen;
+pub mod preflight;
 mod routes;
 pub mod socket_mode;
 
@@ -117,6 +118,12 @@ impl Application {
 
     pub fn bot(&self) -> Arc<Bot> {
         self.state.bot.clone()
+    }
+
+    /// Asks Slack and Tailer whether they accept the bot's credentials (see
+    /// [`preflight`]).
+    pub async fn preflight(&self, settings: &Settings) -> preflight::Preflight {
+        preflight::check(&self.state.bot, settings).await
     }
 
     /// The background workers, for tests that drive them one pass at a time.

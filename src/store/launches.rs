@@ -1,6 +1,6 @@
 //! Launches being made: noted before Tailer is asked, settled once the run is followed
 //! (or the launch failed). One left `calling` by a replica that died is claimed by
-//! another when its lease runs out; see `watch::launches`.
+//! another when its lease runs out; see `commands::writes::recovery`.
 
 use super::{LaunchRow, Store, StoreResult, claim, on_backend};
 

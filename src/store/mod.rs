@@ -18,6 +18,7 @@ mod outbox;
 mod records;
 mod requests;
 mod subscriptions;
+mod switches;
 mod watches;
 mod writes;
 
@@ -37,6 +38,7 @@ pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
     OutboxMessage, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,
 };
+pub use switches::SwitchRow;
 
 /// How long a claim lasts without renewal, unless the configuration says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);

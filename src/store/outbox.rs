@@ -44,6 +44,9 @@ macro_rules! enqueue_in {
 }
 pub(super) use enqueue_in;
 
+/// How long an outbox row this version cannot read waits before it is tried again.
+const UNREADABLE_RETRY_MS: i64 = 5 * 60_000;
+
 impl Store {
     /// Queues messages in one transaction.
     pub async fn enqueue(&self, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<()> {
@@ -74,16 +77,19 @@ impl Store {
             now_ms,
             limit
         );
-        // A row that cannot be read (written by another version, or damaged) is given
-        // up with its reason rather than holding up every lane behind it.
+        // A row this version cannot read (written by a newer one during a rolling
+        // deploy, or damaged) is put back for later rather than holding up the other
+        // lanes: a replica that reads it will send it.
         let mut readable = Vec::with_capacity(rows.len());
         for raw in rows {
             let id = raw.id;
             match OutboxRow::try_from(raw) {
                 Ok(row) => readable.push(row),
                 Err(error) => {
-                    tracing::error!(%error, id, "an outbox message cannot be read; giving up on it");
-                    self.outbox_failed(id, &error.to_string()).await?;
+                    tracing::error!(%error, id, "an outbox message cannot be read by this version; leaving it for another try");
+                    if let Err(error) = self.outbox_retry(id, now_ms + UNREADABLE_RETRY_MS, &error.to_string(), false).await {
+                        tracing::error!(%error, id, "cannot put an unreadable outbox message back");
+                    }
                 }
             }
         }
@@ -280,7 +286,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unreadable_message_is_given_up_without_holding_up_the_others() {
+    async fn an_unreadable_message_is_put_back_without_holding_up_the_others() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&format!("sqlite://{}", dir.path().join("bot.db").display())).await.unwrap();
         store.enqueue(&[post("a", "fine"), post("b", "damaged")], 0).await.unwrap();
@@ -289,9 +295,12 @@ mod tests {
 
         let claimed = store.claim_outbox(0, 10).await.unwrap();
         assert_eq!(claimed.iter().map(|r| r.message.body.text.as_str()).collect::<Vec<_>>(), vec!["fine"]);
-        let (state, error): (String, Option<String>) =
-            sqlx::query_as("SELECT state, last_error FROM outbox WHERE lane = 'b'").fetch_one(pool).await.unwrap();
-        assert_eq!(state, "failed");
+        let (state, error, next): (String, Option<String>, i64) =
+            sqlx::query_as("SELECT state, last_error, next_attempt_at FROM outbox WHERE lane = 'b'").fetch_one(pool).await.unwrap();
+        assert_eq!(state, "pending", "kept for a version that reads it");
+        assert_eq!(next, UNREADABLE_RETRY_MS, "and tried again later");
         assert!(error.unwrap_or_default().contains("carrier-pigeon"), "the reason names what could not be read");
+        let again = store.claim_outbox(1, 10).await.unwrap();
+        assert!(again.iter().all(|r| r.message.lane != "b"), "not before then");
     }
 }

@@ -2,7 +2,7 @@
 //! (the last successful poll) the doctor reads.
 
 use super::outbox::enqueue_in;
-use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, TimerRow, claim, on_backend};
+use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, SwitchRow, TimerRow, claim, on_backend};
 
 /// Adds a pending timer through `$executor` (a pool or a caller's transaction).
 macro_rules! add_timer_in {
@@ -140,7 +140,14 @@ impl Store {
 
     /// Finishes a timer (`done` or `failed`) and queues what it says, atomically, once:
     /// false (nothing queued) when it was no longer pending.
-    pub async fn finish_timer(&self, id: &str, state: &str, messages: &[OutboxMessage], now_ms: i64) -> StoreResult<bool> {
+    pub async fn finish_timer(
+        &self,
+        id: &str,
+        state: &str,
+        switch: Option<&SwitchRow>,
+        messages: &[OutboxMessage],
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
@@ -152,6 +159,9 @@ impl Store {
             .await?.rows_affected();
             if done == 0 {
                 return Ok(false);
+            }
+            if let Some(switch) = switch {
+                super::switches::switch_in!(&mut *tx, switch);
             }
             enqueue_in!(tx, messages, now_ms);
             tx.commit().await?;

@@ -1,9 +1,10 @@
 //! Writes in progress: noted (with a timed disable's re-enable timers) before Tailer is
 //! asked, each job's outcome added as it is known, settled in the transaction that
 //! queues the answer. One left `calling` by a replica that died is claimed by another
-//! when its lease runs out, or by the next start on SQLite; see `watch::writes`.
+//! when its lease runs out, or by the next start on SQLite; see `commands::writes::recovery`.
 
-use super::{AuditEntry, OutboxMessage, Store, StoreResult, TimerRow, WriteRow, claim, on_backend};
+use super::switches::switch_in;
+use super::{AuditEntry, OutboxMessage, Store, StoreResult, SwitchRow, TimerRow, WriteRow, claim, on_backend};
 use crate::store::outbox::enqueue_in;
 use crate::store::requests::audit_in;
 
@@ -67,6 +68,7 @@ impl Store {
         reference: &str,
         steps: &str,
         audit: Option<&AuditEntry>,
+        switch: Option<&SwitchRow>,
         messages: &[OutboxMessage],
         now_ms: i64,
     ) -> StoreResult<bool> {
@@ -83,6 +85,9 @@ impl Store {
             }
             if let Some(audit) = audit {
                 audit_in!(&mut *tx, audit);
+            }
+            if let Some(switch) = switch {
+                switch_in!(&mut *tx, switch);
             }
             enqueue_in!(tx, messages, now_ms);
             tx.commit().await?;

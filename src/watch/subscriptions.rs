@@ -10,7 +10,6 @@ use futures::StreamExt;
 
 use crate::commands::Target;
 use crate::config::Job;
-use crate::domain::JobName;
 use crate::messages as render;
 use crate::shared::Core;
 use crate::slack::blocks::{Message, escape};
@@ -26,17 +25,6 @@ pub const RUNS_PER_DEEP_POLL: u32 = 100;
 /// Runs that ended longer ago than this are never announced, whatever the downtime.
 pub const CATCH_UP_MS: i64 = 24 * 3_600_000;
 pub use crate::store::POLLED_MARKER;
-
-/// Turns a stored target back into a [`Target`].
-pub fn target(text: &str) -> Option<Target> {
-    match text {
-        "all" => Some(Target::All),
-        t => match t.strip_prefix("tag:") {
-            Some(tag) => Some(Target::Tag(tag.to_owned())),
-            None => JobName::parse(t).ok().map(Target::Job),
-        },
-    }
-}
 
 /// When a run ended, as far as its item tells.
 pub fn ended_at(item: &RunItem) -> Option<DateTime<Utc>> {
@@ -75,7 +63,7 @@ impl SubscriptionPoller {
     fn by_job(&self, subscriptions: Vec<SubscriptionRow>) -> BTreeMap<String, Vec<SubscriptionRow>> {
         let mut by_job: BTreeMap<String, Vec<SubscriptionRow>> = BTreeMap::new();
         for s in subscriptions {
-            let Some(t) = target(&s.target) else { continue };
+            let Some(t) = Target::parse(&s.target) else { continue };
             let Ok(jobs) = crate::commands::targets::jobs(&self.p.config, &t) else { continue };
             for job in jobs {
                 let entry = by_job.entry(job.name.to_string()).or_default();
@@ -135,6 +123,9 @@ impl SubscriptionPoller {
         let now = self.p.clock.now_ms();
         self.p.stats.poll_ok(now);
         let mut announced = 0;
+        if let Some(newest) = items.first() {
+            super::watcher::seen_deactivated(&self.p.store, job, newest, now).await;
+        }
         for item in items.iter().filter(|i| i.status.is_final()) {
             // Without an end time, its start stands in; without either, it is not news.
             let Some(ended) = ended_at(item).or(item.start_execution_date).map(|t| t.timestamp_millis()) else {

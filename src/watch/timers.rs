@@ -12,7 +12,7 @@ use crate::outbox::Outbox;
 use crate::shared::Core;
 use crate::slack::blocks::{Message, escape};
 use crate::stats::Stats;
-use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store, TimerRow};
+use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store, SwitchRow, TimerRow};
 use crate::tailer::ConfigurationStatus;
 use crate::tailer::TailerClient;
 
@@ -80,7 +80,8 @@ impl Timers {
                 crate::crash::point(crate::crash::AFTER_TIMER_FIRED);
                 self.audit(t, &job, AuditOutcome::Succeeded, "ok".into()).await;
                 let text = format!(":large_green_circle: Re-enabled {label}: the disable asked by <@{}> is over.", t.requested_by);
-                self.finish(t, "done", &text).await;
+                let on = SwitchRow::by_bot(job.name.as_str(), false, &t.requested_by, None, now, None);
+                self.finish_switching(t, "done", &text, Some(&on)).await;
             }
             Err(error) if error.is_retryable() && t.attempts + 1 < MAX_ATTEMPTS => {
                 self.stats.tailer_error(now);
@@ -103,8 +104,13 @@ impl Timers {
     }
 
     async fn finish(&self, t: &TimerRow, state: &str, text: &str) {
+        self.finish_switching(t, state, text, None).await;
+    }
+
+    /// Finishes a timer; a re-enable records that the job is on, in the same transaction.
+    async fn finish_switching(&self, t: &TimerRow, state: &str, text: &str, switch: Option<&SwitchRow>) {
         let reply = thread_reply(&t.lane, &t.channel_id, text);
-        if let Err(error) = self.store.finish_timer(&t.id, state, &[reply], self.clock.now_ms()).await {
+        if let Err(error) = self.store.finish_timer(&t.id, state, switch, &[reply], self.clock.now_ms()).await {
             tracing::error!(%error, "cannot finish a timer; it will fire again");
         }
     }

@@ -103,6 +103,18 @@ pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitt
     (update, change)
 }
 
+/// A run that ended DEACTIVATED: its job is switched off, whoever did it (what
+/// `disabled` lists, and what a launch warns about).
+pub(crate) async fn seen_deactivated(store: &crate::store::Store, job: &Job, item: &RunItem, now_ms: i64) {
+    if item.status != crate::tailer::RunStatus::Deactivated {
+        return;
+    }
+    let at = item.start_execution_date.map_or(now_ms, |t| t.timestamp_millis());
+    if let Err(error) = store.seen_deactivated(job.name.as_str(), at).await {
+        tracing::warn!(%error, "cannot note that a job is switched off");
+    }
+}
+
 /// Polls watched runs.
 pub struct Watcher {
     p: Polling,
@@ -176,6 +188,9 @@ impl Watcher {
             }
         };
         let (messages, announced) = messages(&job, &w, &cards, &change, &update, now);
+        if let Change::Status { item, .. } = &change {
+            seen_deactivated(&self.p.store, &job, item, now).await;
+        }
         match self.p.store.record_poll(&w.run_id, &update, &messages, &announced, now).await {
             Ok(true) => {}
             Ok(false) => tracing::info!("the run is no longer this replica's to poll (stopped, or taken over); the poll is dropped"),

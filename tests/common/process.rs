@@ -209,6 +209,17 @@ impl Serve {
         }
     }
 
+    /// Waits (at most `limit`) for the process to end by itself: its status and what it
+    /// wrote on stderr (when captured). A process still running then is killed.
+    pub async fn exits_within(mut self, limit: Duration) -> (Option<std::process::ExitStatus>, String) {
+        let status = self.exit_within(limit).await;
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        }
+        (status, text)
+    }
+
     /// SIGTERM, then waits (at most 30 s) for the exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let id = self.child.id().to_string();

@@ -176,6 +176,15 @@ impl Simulator {
         lock(&self.inner.state).configurations.iter().find(|c| c.configuration_id == configuration_id).map(|c| c.activated)
     }
 
+    /// Starts a run of a configuration as Tailer's own schedule does (not through the
+    /// API): a run the bot did not launch, for the demo and tests. `None` for a
+    /// configuration the simulator does not know.
+    pub fn start_scheduled_run(&self, configuration_id: &str) -> Option<String> {
+        let mut state = lock(&self.inner.state);
+        let configuration = state.configurations.iter().position(|c| c.configuration_id == configuration_id)?;
+        Some(state.launch(configuration, None))
+    }
+
     pub(crate) fn record(&self, request: RecordedRequest) {
         let mut requests = lock(&self.inner.requests);
         if requests.len() >= MAX_RECORDED {

@@ -30,42 +30,45 @@ pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
         }),
         Interaction::Other { .. } => None,
     };
-    let answer = clicked(bot, interaction).await;
-    if let (Ack::Message(body), Some(ctx)) = (bot.answer_to(answer), to) {
+    if let (Ack::Message(body), Some(ctx)) = (clicked(bot, interaction).await, to) {
         bot.deliver(&ctx, body).await;
     }
     Ack::Empty
 }
 
-async fn clicked(bot: &Arc<Bot>, interaction: Interaction) -> Answer {
+async fn clicked(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     let click = match interaction {
         Interaction::BlockAction(click) => click,
         Interaction::Other { kind, .. } => {
             tracing::info!(%kind, "ignored an interaction the bot does not use");
-            return Ok(Ack::Empty);
+            return Ack::Empty;
         }
     };
     // One reference for what the clicker is told and for the log lines of this click.
     let reference = reference();
     let span = tracing::info_span!("click", reference = %reference, action_id = %click.action_id, user = %click.user_id);
-    async {
-        let trigger = format!("trigger:{}", click.trigger_id);
-        if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&reference, "cannot record the click"))? {
-            tracing::info!("a replayed click (same trigger_id) was not acted on again");
-            return Ok(Ack::Empty);
-        }
-        match click.action_id.as_str() {
-            "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
-            "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
-            "launch_again" | "mark_checked" => card_button(bot, click, reference).await,
-            other => {
-                tracing::warn!(action_id = %other, "a click on a button the bot does not know");
-                Ok(Ack::Empty)
-            }
+    // Turned into the answer within the span: a failure's log line names who clicked what.
+    async { bot.answer_to(act(bot, click, reference).await) }.instrument(span).await
+}
+
+/// What a click does.
+async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+    let trigger = format!("trigger:{}", click.trigger_id);
+    if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&reference, "cannot record the click"))? {
+        tracing::info!("a replayed click (same trigger_id) was not acted on again");
+        return Ok(Ack::Empty);
+    }
+    match click.action_id.as_str() {
+        "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
+        "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
+        "launch_again" | "mark_checked" => card_button(bot, click, reference).await,
+        "launch_anyway" => switch_button(bot, click, reference).await,
+        enable if enable.starts_with("enable") => switch_button(bot, click, reference).await,
+        other => {
+            tracing::warn!(action_id = %other, "a click on a button the bot does not know");
+            Ok(Ack::Empty)
         }
     }
-    .instrument(span)
-    .await
 }
 
 async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: ConfirmationState, reference: String) -> Answer {
@@ -76,8 +79,8 @@ async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: Confirmatio
         .map_err(BotError::store(&reference, "cannot read the confirmation"))?
         .ok_or_else(|| BotError::user("This confirmation does not exist (any more)."))?;
     let request = &confirmation.request;
-    let Ok(plan) = Plan::from_json(&request.plan) else {
-        tracing::error!(id = %request.id, "a stored plan cannot be read");
+    let plan = Plan::from_json(&request.plan);
+    let Ok(plan) = plan.inspect_err(|error| tracing::error!(id = %request.id, %error, "a stored plan cannot be read")) else {
         return Err(BotError::user(":warning: This confirmation cannot be read any more; nothing was done."));
     };
     let jobs: Vec<Job> = plan.jobs.iter().filter_map(|n| bot.config.job(n).cloned()).collect();
@@ -214,6 +217,34 @@ async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: Confirmatio
             Ack::Empty
         }
     })
+}
+
+/// *Enable* (on the answer to `disabled`, on a "Disabled" message, on the warning before a
+/// launch of a job that is off) and *Launch anyway*: the commands they stand for, typed
+/// by the clicker where they clicked, under the rules (and confirmation) of that place.
+async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+    let Some(channel) = click.channel_id.clone() else {
+        tracing::warn!("a button clicked with no channel: not acted on");
+        return Ok(Ack::Empty);
+    };
+    let ctx = Context {
+        user: click.user_id.clone(),
+        channel,
+        team: click.team_id.to_string(),
+        response_url: click.response_url.clone(),
+        reference,
+    };
+    let text = match click.action_id.as_str() {
+        "launch_anyway" => format!("launch {}", click.value),
+        _ => format!("enable {}", click.value),
+    };
+    // The value is read as the command it stands for: a forged one is refused as typed.
+    let command = crate::commands::parse(&text).map_err(|usage| BotError::user(crate::slack::blocks::escape(&usage.explain())))?;
+    match command {
+        Command::Launch { .. } => super::write_if_off(bot, ctx, command, super::IfOff::LaunchAnyway).await,
+        Command::Enable { .. } => write(bot, ctx, command).await,
+        other => Err(BotError::user(format!("This button cannot `{}`; nothing was done.", other.action()))),
+    }
 }
 
 /// The buttons of a finished run card: the same path, rules and confirmation as the

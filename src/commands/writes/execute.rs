@@ -20,7 +20,7 @@ use crate::domain::{Action, RunId, UserId};
 use crate::messages as render;
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::{Message, escape};
-use crate::store::{AuditOutcome, OutboxMessage, TimerRow, WriteRow, WriteStep};
+use crate::store::{AuditOutcome, OutboxMessage, SwitchRow, TimerRow, WriteRow, WriteStep};
 use crate::tailer::{ConfigurationStatus, RunStatus, TailerError};
 
 /// An interrupted write is done again only this soon after it was asked: later, the
@@ -107,8 +107,13 @@ pub(crate) async fn execute(bot: &Arc<Bot>, ctx: Context, plan: Plan, journal: W
         steps.push(WriteStep { job: job.name.to_string(), outcome: outcome_name.to_owned(), line: outcome.line });
         let entry = audited.then(|| bot.entry(&ctx, action, Some(job), outcome.audit, detail, Some(outcome.answer)));
         let echo: Vec<OutboxMessage> = entry.iter().filter_map(|e| bot.audit_echo(e)).collect();
+        // What is now off (or on again), noted with the outcome.
+        let switched = (outcome.audit == AuditOutcome::Succeeded && matches!(action, Action::Disable | Action::Enable)).then(|| {
+            let until = re_enable_at(&journal, &plan).map(|d| d.timestamp_millis());
+            SwitchRow::by_bot(job.name.as_str(), action == Action::Disable, ctx.user.as_str(), plan.reason(), bot.now_ms(), until)
+        });
         let noted = serde_json::to_string(&steps).unwrap_or_default();
-        match bot.store.write_step(&reference, &noted, entry.as_ref(), &echo, bot.now_ms()).await {
+        match bot.store.write_step(&reference, &noted, entry.as_ref(), switched.as_ref(), &echo, bot.now_ms()).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!("a write's step was noted after the write was settled elsewhere"),
             Err(error) => {
@@ -118,26 +123,44 @@ pub(crate) async fn execute(bot: &Arc<Bot>, ctx: Context, plan: Plan, journal: W
         }
     }
     let quiet = steps.iter().all(|s| s.outcome == AuditOutcome::Succeeded.as_str() || s.outcome == TAKEN_OVER);
-    let lines: Vec<String> = steps.into_iter().map(|s| s.line).collect();
-    let answer = outcome_message(bot, &ctx, action, &plan, &lines, quiet, confirmed_by.as_ref(), replace, resumed);
+    // Tailer refused every job: nothing changed, and only the person who asked needs to
+    // know (a typo in a run id is not the channel's business).
+    let nothing_done = !steps.is_empty() && steps.iter().all(|s| s.outcome == AuditOutcome::Failed.as_str());
+    let switched_off = action == Action::Disable && steps.iter().any(|s| s.outcome == AuditOutcome::Succeeded.as_str());
+    let lines: Vec<String> = steps.into_iter().map(|s| s.line.replace(&format!(" (ref `{}`)", ctx.reference), "")).collect();
+    let shape = Shape { quiet, nothing_done, switched_off, replace, resumed };
+    let answer = outcome_message(bot, &ctx, action, &plan, &lines, shape, confirmed_by.as_ref());
     settle(bot, &reference, answer).await;
 }
 
-/// The answer to a write: none for launches that worked (their cards speak), else the
-/// lines with who asked, confirmed and why.
-#[allow(clippy::too_many_arguments)]
+/// What decides the form of a write's answer.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Every job went as asked.
+    quiet: bool,
+    /// Tailer refused every job: nothing changed.
+    nothing_done: bool,
+    /// A disable switched something off: the answer offers *Enable*.
+    switched_off: bool,
+    /// The answer replaces the confirmation message.
+    replace: bool,
+    /// Finished after the bot restarted.
+    resumed: bool,
+}
+
+/// The answer to a write: none for launches that worked (their cards speak), only to
+/// the person who asked when nothing changed, else the lines in the channel with who
+/// asked, confirmed and why (the reference once, in the footer).
 fn outcome_message(
     bot: &Bot,
     ctx: &Context,
     action: Action,
     plan: &Plan,
     lines: &[String],
-    quiet: bool,
+    shape: Shape,
     confirmed_by: Option<&UserId>,
-    replace: bool,
-    resumed: bool,
 ) -> Vec<OutboxMessage> {
-    if action == Action::Launch && quiet && !replace {
+    if action == Action::Launch && shape.quiet && !shape.replace {
         return Vec::new();
     }
     let mut by = format!(" — by <@{}>", ctx.user);
@@ -148,14 +171,20 @@ fn outcome_message(
         by.push_str(&format!(" — reason: {}", escape(reason)));
     }
     let mut message = Message::new(&lines.join("\n"));
-    message.lines(lines, 1);
+    message.lines(lines, 2);
     let mut footer = format!("{by} · ref `{}`", ctx.reference);
-    if resumed {
+    if shape.resumed {
         footer.push_str(" · finished after the bot restarted");
     }
     message.context(footer.trim_start_matches(" — "));
+    if shape.switched_off {
+        message.actions("disabled", &[render::enable_button(&plan.target())]);
+    }
+    if shape.nothing_done && !shape.replace && !shape.resumed {
+        return vec![bot.reply(ctx, ResponseBody::ephemeral(message))];
+    }
     let timed = action == Action::Disable && plan.duration().is_some();
-    if timed && !replace {
+    if timed && !shape.replace {
         // Posted, not sent to the response_url: its ts roots the re-enable's thread.
         let post = OutboxMessage::post(format!("write:{}", ctx.reference), ctx.channel.to_string(), message.text, message.blocks)
             .as_root()
@@ -163,7 +192,7 @@ fn outcome_message(
         return vec![post];
     }
     let body = ResponseBody::in_channel(message);
-    vec![bot.reply(ctx, if replace { body.replacing() } else { body })]
+    vec![bot.reply(ctx, if shape.replace { body.replacing() } else { body })]
 }
 
 /// Settles a write with its answer. Should the store fail, the answer is sent

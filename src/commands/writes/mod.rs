@@ -137,9 +137,22 @@ pub(crate) fn resolve<'c>(bot: &'c Bot, command: &Command) -> Result<Vec<&'c Job
     Ok(jobs)
 }
 
+/// What a launch of a job known to be switched off does: ask first (the command as
+/// typed), or go ahead (*Launch anyway*: the run ends DEACTIVATED, as Tailer does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IfOff {
+    Ask,
+    LaunchAnyway,
+}
+
 /// A write command: refused, asked for confirmation, or noted and carried out after the
 /// acknowledgement.
 pub(crate) async fn write(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
+    write_if_off(bot, ctx, command, IfOff::Ask).await
+}
+
+/// [`write`], saying what a launch of a job that is off does.
+pub(crate) async fn write_if_off(bot: &Arc<Bot>, ctx: Context, command: Command, if_off: IfOff) -> Answer {
     let action = command.action();
     let jobs = resolve(bot, &command).map_err(BotError::User)?;
     if let Command::Mark { job, run, status } = &command {
@@ -151,6 +164,13 @@ pub(crate) async fn write(bot: &Arc<Bot>, ctx: Context, command: Command) -> Ans
     }
     let plan = Plan::new(command, &jobs);
     let Authorized { confirm, second_person } = bot.authorize(&ctx, action, &jobs, Audit::Denials { detail: &plan.detail() }).await?;
+    // A job known to be off would launch into a run that ends DEACTIVATED at once: said
+    // first, before the launch counts as asked (so that *Launch anyway* is not a repeat).
+    if let (Command::Launch { execution_date, .. }, IfOff::Ask, [job]) = (&plan.command, if_off, jobs.as_slice()) {
+        if let Some(answer) = switched_off_first(bot, job, *execution_date).await {
+            return Ok(answer);
+        }
+    }
     // The same write twice within a minute (Enter pressed twice) is done once.
     let key = format!("write:{}:{}:{}", ctx.user, ctx.channel, plan.detail());
     let first = bot
@@ -203,4 +223,31 @@ async fn ask_confirmation(bot: &Arc<Bot>, ctx: Context, plan: &Plan, jobs: &[&Jo
     }
     let message = render::confirmation(&plan.summary(jobs), jobs, ctx.user.as_str(), second_person, &id);
     Ok(Ack::Message(ResponseBody::in_channel(message)))
+}
+
+/// The answer to a launch of a job the bot knows to be off: why it is off, with
+/// *Launch anyway* and *Enable*; `None` when it is on (or the store cannot say: the
+/// launch goes ahead, as it would without the bot's knowledge).
+async fn switched_off_first(bot: &Bot, job: &Job, execution_date: Option<chrono::NaiveDate>) -> Option<Ack> {
+    let switch = match bot.store.switch(job.name.as_str()).await {
+        Ok(switch) => switch.filter(|s| s.off)?,
+        Err(error) => {
+            tracing::warn!(%error, "cannot tell whether the job is switched off; launching");
+            return None;
+        }
+    };
+    let mut m = crate::slack::blocks::Message::new(&format!("{} is disabled", job.name));
+    m.section(&format!(
+        ":double_vertical_bar: {}. Launched now, its run would end DEACTIVATED without running. Launch it anyway, or enable it first?",
+        render::switched_off(job, &switch)
+    ));
+    let again = match execution_date {
+        Some(date) => format!("{} {date}", job.name),
+        None => job.name.to_string(),
+    };
+    m.actions(
+        "switched_off",
+        &[crate::slack::blocks::Button::new("Launch anyway", "launch_anyway", &again), render::enable_button(job.name.as_str()).primary()],
+    );
+    Some(Ack::ephemeral(m))
 }

@@ -6,16 +6,18 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::commands::Command;
+use crate::commands::{Command, Target};
 use crate::config::Job;
 use crate::domain::Action;
+use crate::domain::{JobName, RunId};
 use crate::messages as render;
 use crate::slack::blocks::escape;
+use crate::tailer::RunStatus;
 
 /// A write and its jobs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// A write command (`launch`, `disable`, `enable`, `reset`, `mark`).
     pub command: Command,
@@ -98,9 +100,26 @@ impl Plan {
         }
     }
 
-    /// The plan as the store keeps it.
+    /// The plan as the store keeps it: the typed command, and beside it the fields the
+    /// previous version reads, so that during a rolling deploy (or after a rollback) a
+    /// replica of either version can confirm or finish what the other one noted.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let (run_id, status) = match &self.command {
+            Command::Mark { run, status, .. } => (Some(run.to_string()), Some(status.as_str().to_owned())),
+            _ => (None, None),
+        };
+        let stored = serde_json::json!({
+            "command": self.command,
+            "jobs": self.jobs,
+            "action": self.action().name(),
+            "target": self.target(),
+            "execution_date": self.execution_date(),
+            "duration_secs": self.duration().map(|d| d.as_secs()),
+            "reason": self.reason(),
+            "run_id": run_id,
+            "status": status,
+        });
+        stored.to_string()
     }
 
     /// A stored plan, in this version's form or in the form before plans kept the typed
@@ -110,20 +129,17 @@ impl Plan {
         #[serde(untagged)]
         enum Stored {
             Typed { command: Command, jobs: Vec<String> },
-            Words(Legacy),
+            Fields(Legacy),
         }
         let plan = match serde_json::from_str::<Stored>(text).map_err(|e| e.to_string())? {
             Stored::Typed { command, jobs } => Plan { command, jobs },
-            Stored::Words(legacy) => {
-                let command = crate::commands::parse(&legacy.words()).map_err(|e| e.to_string())?;
-                Plan { command, jobs: legacy.jobs }
-            }
+            Stored::Fields(legacy) => Plan { command: legacy.command()?, jobs: legacy.jobs },
         };
         if plan.action().is_write() { Ok(plan) } else { Err(format!("`{}` is not a write", plan.action())) }
     }
 }
 
-/// A plan as versions before this one stored it: the command in words.
+/// A plan as versions before this one stored it: the command in fields.
 #[derive(Deserialize)]
 struct Legacy {
     action: String,
@@ -142,21 +158,26 @@ struct Legacy {
 }
 
 impl Legacy {
-    fn words(&self) -> String {
-        let mut text = format!("{} {}", self.action, self.target);
-        if let Some(d) = self.execution_date {
-            text.push_str(&format!(" {d}"));
-        }
-        if let (Some(run), Some(status)) = (&self.run_id, &self.status) {
-            text.push_str(&format!(" {run} {status}"));
-        }
-        if let Some(secs) = self.duration_secs {
-            text.push_str(&format!(" for {}", humantime::format_duration(Duration::from_secs(secs)).to_string().replace(' ', "")));
-        }
-        if let Some(reason) = &self.reason {
-            text.push_str(&format!(" {reason}"));
-        }
-        text
+    /// The command the fields describe, built from them (not re-parsed as text, which
+    /// would read Slack's entities in a reason twice).
+    fn command(&self) -> Result<Command, String> {
+        let job = || JobName::parse(&self.target).map_err(|e| e.to_string());
+        let target = || Target::parse(&self.target).ok_or_else(|| format!("`{}` is not a target", self.target));
+        Ok(match self.action.as_str() {
+            "launch" => Command::Launch { job: job()?, execution_date: self.execution_date },
+            "disable" => {
+                Command::Disable { target: target()?, duration: self.duration_secs.map(Duration::from_secs), reason: self.reason.clone() }
+            }
+            "enable" => Command::Enable { target: target()? },
+            "reset" => Command::Reset { job: job()? },
+            "mark" => {
+                let (Some(run), Some(status)) = (&self.run_id, &self.status) else {
+                    return Err("a stored mark without its run or status".into());
+                };
+                Command::Mark { job: job()?, run: RunId::parse(run).map_err(|e| e.to_string())?, status: RunStatus::parse(status) }
+            }
+            other => return Err(format!("`{other}` is not a write")),
+        })
     }
 }
 
@@ -199,6 +220,28 @@ mod tests {
         assert_eq!(read.jobs, vec!["sales-daily".to_owned()]);
         let launch = r#"{"action":"launch","jobs":["sales-daily"],"target":"sales-daily","execution_date":"2026-11-30"}"#;
         assert_eq!(Plan::from_json(launch).unwrap().execution_date(), NaiveDate::from_ymd_opt(2026, 11, 30));
+    }
+
+    #[test]
+    fn a_plan_stored_by_this_version_is_read_by_the_previous_one_as_the_same_write() {
+        for text in [
+            "launch sales-daily 2026-11-30",
+            "disable tag:daily for 2h late",
+            "enable sales-daily",
+            "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
+        ] {
+            let plan = plan(text);
+            // The previous version's reader: the fields alone.
+            let legacy: Legacy = serde_json::from_str(&plan.to_json()).unwrap();
+            assert_eq!(legacy.command().unwrap(), plan.command, "{text}");
+            assert_eq!(legacy.jobs, plan.jobs);
+        }
+    }
+
+    #[test]
+    fn a_reason_with_slacks_entities_keeps_them_across_the_upgrade() {
+        let legacy = r#"{"action":"disable","jobs":["sales-daily"],"target":"sales-daily","reason":"a &lt; b"}"#;
+        assert_eq!(Plan::from_json(legacy).unwrap().reason(), Some("a &lt; b"));
     }
 
     #[test]

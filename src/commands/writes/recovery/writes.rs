@@ -1,7 +1,7 @@
 //! Writes interrupted by the death of the replica making them: noted `calling` before
 //! Tailer was asked, never settled. Another replica (or this one after a restart) takes
 //! each over once its claim runs out and finishes it through the same code that makes
-//! writes (`Bot::execute`, resumed): the answer says what is known, the audit trail
+//! writes (`writes::execute`, resumed): the answer says what is known, the audit trail
 //! gets an outcome for every job, a confirmation message loses its hourglass.
 
 use std::sync::Arc;
@@ -44,8 +44,11 @@ impl Writes {
     }
 
     async fn finish(&self, w: WriteRow) {
-        let (Ok(plan), Ok(channel), Ok(user)) = (Plan::from_json(&w.plan), ChannelId::parse(&w.channel_id), UserId::parse(&w.user_id))
-        else {
+        let (Ok(plan), Ok(channel), Ok(user)) = (
+            Plan::from_json(&w.plan).inspect_err(|error| tracing::error!(%error, "a stored plan cannot be read")),
+            ChannelId::parse(&w.channel_id),
+            UserId::parse(&w.user_id),
+        ) else {
             tracing::error!("an interrupted write cannot be read any more; telling its channel");
             let text = format!(
                 ":warning: A write asked here was interrupted (the bot stopped while making it) and its record cannot be read: check `/tailer audit` and Tailer. (ref `{}`)",
