@@ -1,6 +1,9 @@
 # tailerbot: a multi-stage build. The first stage compiles the dependencies alone (a
 # layer that survives source changes), then the bot; the runtime stage is distroless:
 # no shell, the non-root user 65532 ("nonroot"), CA certificates for Slack's and Tailer's TLS.
+# No configuration is built in (only the example, beside where yours goes): mount yours at
+# /etc/tailerbot/tailerbot.toml or give it whole in TAILERBOT_CONFIG_TOML, so that a first
+# deploy never runs the example's jobs.
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -20,7 +23,7 @@ COPY tailerbot.example.toml ./
 RUN cargo build --release --locked --package tailerbot \
     && mkdir -p /out/var/lib/tailerbot /out/etc/tailerbot \
     && cp target/release/tailerbot /out/tailerbot \
-    && cp tailerbot.example.toml /out/etc/tailerbot/tailerbot.toml
+    && cp tailerbot.example.toml /out/etc/tailerbot/tailerbot.example.toml
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/tailerbot /usr/local/bin/tailerbot

@@ -21,6 +21,7 @@ const SERVE_ENVIRONMENT: &str = "Environment:
   GOOGLE_APPLICATION_CREDENTIALS  a service-account key file (JSON): the bot signs its tokens
   TAILER_API_TOKEN                a bearer token, when no key file is given
   TAILERBOT_CONFIG                the configuration file [default: tailerbot.toml]
+  TAILERBOT_CONFIG_TOML           the whole configuration (TOML), instead of a file
   DATABASE_URL                    sqlite://PATH or postgres://... [default: sqlite://tailerbot.db]
   PORT                            the listen port [default: 8080]
   METRICS_PORT                    serve /metrics on this port instead of PORT
@@ -42,7 +43,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration and print the catalog and the rules (exit 2 when invalid).
     CheckConfig {
-        /// The configuration file (default: $TAILERBOT_CONFIG, else tailerbot.toml).
+        /// The configuration file (default: the text of $TAILERBOT_CONFIG_TOML, else the file
+        /// $TAILERBOT_CONFIG, else tailerbot.toml).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -190,8 +192,12 @@ fn runtime() -> tokio::runtime::Runtime {
 pub use crate::config::embedded_config;
 
 fn check_config(path: Option<PathBuf>) -> ExitCode {
-    let path = path.unwrap_or_else(|| Settings::config_path(&|name| std::env::var(name).ok()));
-    let config = match Config::load(&path) {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let shown = match (&path, lookup(crate::config::CONFIG_TEXT_VARIABLE).filter(|t| !t.trim().is_empty())) {
+        (None, Some(_)) => PathBuf::from(crate::config::CONFIG_TEXT_VARIABLE),
+        _ => path.clone().unwrap_or_else(|| Settings::config_path(&lookup)),
+    };
+    let config = match Config::from_environment(&lookup, path.as_deref()) {
         Ok(config) => config,
         Err(e) => {
             print_config_errors(&e);
@@ -202,7 +208,7 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    print!("{}", describe(&path, &config));
+    print!("{}", describe(&shown, &config));
     ExitCode::SUCCESS
 }
 
@@ -244,8 +250,7 @@ pub fn describe(path: &Path, config: &Config) -> String {
 }
 
 async fn serve() -> ExitCode {
-    let path = Settings::config_path(&|name| std::env::var(name).ok());
-    let config = match Config::load(&path) {
+    let config = match Config::from_environment(&|name| std::env::var(name).ok(), None) {
         Ok(config) => config,
         Err(e) => {
             print_config_errors(&e);

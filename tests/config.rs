@@ -255,3 +255,39 @@ fn tailer_credentials_are_required_and_never_printed() {
     assert!(error.to_string().contains("/nonexistent/sa.json"), "the key file wins and is named: {error}");
     assert!(error.to_string().starts_with("GOOGLE_APPLICATION_CREDENTIALS: "), "with the variable that names it: {error}");
 }
+
+#[test]
+fn the_whole_configuration_can_come_from_tailerbot_config_toml_and_wins_over_the_file() {
+    let run = |toml: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+            .arg("check-config")
+            .env_clear()
+            .env("TAILERBOT_CONFIG", "/nonexistent/tailerbot.toml")
+            .env("TAILERBOT_CONFIG_TOML", toml)
+            .output()
+            .unwrap()
+    };
+    let out = run(&format!("{JOB}{READ_RULE}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("TAILERBOT_CONFIG_TOML: valid (1 job, 1 rule)"), "{stdout}");
+    let out = run(&format!("{JOB}\n[[rules]]\nactions = [\"lanch\"]\n"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: TAILERBOT_CONFIG_TOML:10: rules #1.actions"), "its mistakes are located in it: {stderr}");
+}
+
+#[test]
+fn a_missing_configuration_file_says_where_a_configuration_can_come_from() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .arg("check-config")
+        .env_clear()
+        .env("TAILERBOT_CONFIG", "/nonexistent/tailerbot.toml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in ["/nonexistent/tailerbot.toml", "tailerbot.example.toml", "TAILERBOT_CONFIG", "TAILERBOT_CONFIG_TOML"] {
+        assert!(stderr.contains(expected), "missing {expected} in {stderr}");
+    }
+}

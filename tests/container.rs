@@ -73,3 +73,23 @@ fn the_image_build_copies_every_member_of_the_workspace() {
         );
     }
 }
+
+/// The image carries no configuration of its own: a first deploy without one stops and
+/// says what to give it, rather than running the example's jobs.
+#[test]
+fn the_image_runs_no_configuration_but_the_one_it_is_given() {
+    let dockerfile = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("TAILERBOT_CONFIG=/etc/tailerbot/tailerbot.toml"), "it looks where a mounted file goes");
+    assert!(!dockerfile.contains("/out/etc/tailerbot/tailerbot.toml"), "and puts nothing there itself");
+    let out = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .arg("serve")
+        .env_clear()
+        .env("TAILERBOT_CONFIG", "/nonexistent/etc/tailerbot/tailerbot.toml")
+        .env("SLACK_SIGNING_SECRET", "s")
+        .env("SLACK_BOT_TOKEN", "xoxb-t")
+        .env("TAILER_API_TOKEN", "t")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TAILERBOT_CONFIG_TOML"), "{}", String::from_utf8_lossy(&out.stderr));
+}

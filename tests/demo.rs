@@ -60,3 +60,25 @@ fn the_interactive_demo_refuses_a_person_it_does_not_know() {
     assert!(stdout.contains("nobody here is called `zed`"), "{stdout}");
     assert!(!stdout.contains("@lead: /tailer jobs"), "bob's command was not run as someone else: {stdout}");
 }
+
+/// A cancelled confirmation does not stand in the way of the next one, and what is on
+/// its way when the person quits is still shown.
+#[test]
+fn the_interactive_demo_confirms_after_a_cancel_and_shows_the_outcome_before_it_quits() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .args(["demo", "--interactive"])
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = "/tailer disable sales-daily late\nclick Cancel\n/tailer enable sales-daily\nclick Confirm\nquit\n";
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Cancelled by @oncall: disable `sales-daily` (PROD)"), "{stdout}");
+    assert!(stdout.contains("Enabled `sales-daily` (PROD)"), "{stdout}");
+}

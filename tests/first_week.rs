@@ -286,3 +286,28 @@ async fn a_write_tailer_refuses_is_told_only_to_its_author_with_the_reference_on
     assert!(!events.iter().any(|e| e.method == "chat.postMessage" && refused(e)), "the channel is not told");
     assert!(life.stop().await.success());
 }
+
+/// Watching a run that already ended posts its card in its final state, never "waiting".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_a_run_that_ended_posts_its_final_state() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = world.slack.response_url("end");
+    command_answer(&life.url, &respond, "1.end.1", "U0ANALYST", CHANNEL, "launch iowa-prepare").await;
+    let ended = |e: &tailerbot::slack::standin::SlackEvent| e.thread_ts.is_some() && e.visible_text().contains("SUCCESS");
+    let events = world.slack.slack.wait_for(Duration::from_secs(30), |e| e.iter().any(ended)).await;
+    let card = events.iter().find(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL)).unwrap();
+    let run = card.text.split("run ").nth(1).unwrap().trim_matches('`').split_whitespace().next().unwrap().trim_matches('`').to_owned();
+
+    let (status, _) = command_answer(&life.url, &respond, "1.end.2", "U0ANALYST", "C0OTHER", &format!("watch iowa-prepare {run}")).await;
+    assert_eq!(status, 200);
+    let first_in_other = |e: &[tailerbot::slack::standin::SlackEvent]| {
+        e.iter().find(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some("C0OTHER") && e.thread_ts.is_none()).cloned()
+    };
+    let events = world.slack.slack.wait_for(Duration::from_secs(10), |e| first_in_other(e).is_some()).await;
+    let card = first_in_other(&events).unwrap();
+    let said = card.visible_text();
+    assert!(said.contains("SUCCESS") && !said.contains("waiting"), "{said}");
+    world.drained().await;
+    assert!(life.stop().await.success());
+}

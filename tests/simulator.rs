@@ -237,3 +237,29 @@ fn every_status_the_simulator_reports_is_one_the_client_knows() {
         assert!(!matches!(RunStatus::parse(status.as_str()), RunStatus::Other(_)), "{status}");
     }
 }
+
+/// Every run id in the examples of `help` is one the simulator knows (a documented run of
+/// that very job), so that a person trying `help`'s examples in the demo or against
+/// `tailerbot sim` gets an answer, not "not found".
+#[tokio::test]
+async fn the_run_ids_of_the_help_examples_are_runs_the_simulator_knows_for_that_job() {
+    let config = tailerbot::config::embedded_config();
+    let sim = sim(SimOptions::default().with_catalog(tailerbot::offline::configurations(&config.jobs))).await;
+    let client = client(&sim.url(), quick_options());
+    let mut checked = 0;
+    for verb in tailerbot::commands::verbs() {
+        let command = tailerbot::commands::parse(verb.example).unwrap();
+        let (job, run) = match &command {
+            tailerbot::commands::Command::Status { job: Some(job), run }
+            | tailerbot::commands::Command::Watch { job: Some(job), run }
+            | tailerbot::commands::Command::Mark { job, run, .. } => (job.clone(), run.clone()),
+            tailerbot::commands::Command::Unwatch { run } => (tailerbot::domain::JobName::parse("iowa-prepare").unwrap(), run.clone()),
+            _ => continue,
+        };
+        let job = config.job(job.as_str()).unwrap_or_else(|| panic!("{}: no job {job}", verb.example));
+        let item = client.check_run_status(&job.job, &run).await.unwrap_or_else(|e| panic!("{}: {e}", verb.example));
+        assert!(item.is_some(), "{}: the simulator does not know the run", verb.example);
+        checked += 1;
+    }
+    assert!(checked >= 4, "status, watch, unwatch and mark were checked");
+}

@@ -135,7 +135,8 @@ impl Bot {
 
     /// Follows a run in a channel: a card now, a thread reply at each change. False when
     /// the channel already follows it. `execution_date` is the one the bot launched the
-    /// run for, if any: the card shows it and *Launch again* keeps it.
+    /// run for, if any: the card shows it and *Launch again* keeps it. `seen` is the run
+    /// as Tailer just showed it, when the caller asked: the card starts from there.
     pub async fn start_watching(
         &self,
         job: &Job,
@@ -143,6 +144,7 @@ impl Bot {
         channel: &ChannelId,
         by: Follower<'_>,
         execution_date: Option<chrono::NaiveDate>,
+        seen: Option<crate::tailer::RunItem>,
     ) -> Result<bool, crate::store::StoreError> {
         let (launched_by, watched_by) = match by {
             Follower::Launcher(user) => (Some(user.to_string()), None),
@@ -159,7 +161,7 @@ impl Bot {
         // A run already followed elsewhere shows its current state on the new card.
         let current = match self.store.watch(run_id).await? {
             Some(w) if w.active => w.item.and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(&i).ok()),
-            _ => None,
+            _ => seen,
         };
         let post = crate::messages::cards::post(job, &card, current.as_ref());
         let interval = self.config.watch.poll_interval.as_millis() as i64;

@@ -21,14 +21,14 @@ pub(super) const VERBS: &[Verb] = &[
         action: Action::Watch,
         usage: "watch [<job>] <run_id>",
         summary: "follow an existing run in this channel",
-        example: "watch sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1",
+        example: "watch iowa-prepare 20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179",
         parse: parse_watch,
     },
     Verb {
         action: Action::Unwatch,
         usage: "unwatch <run_id>",
         summary: "stop following a run in this channel",
-        example: "unwatch 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1",
+        example: "unwatch 20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179",
         parse: |args| Ok(Command::Unwatch { run: args.run()? }),
     },
     Verb {
@@ -100,8 +100,18 @@ pub(super) async fn watch(bot: &Arc<Bot>, ctx: &Context, named: Option<&JobName>
 }
 
 async fn watch_job_run(bot: &Bot, ctx: &Context, job: &Job, run: &RunId) -> Answer {
+    // A run no channel follows now (one that ended, maybe) is asked for once, so that
+    // its card starts where the run is, not at "waiting".
+    let followed = bot.store.watch(run.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot read the run"))?;
+    let seen = match followed {
+        Some(w) if w.active => None,
+        _ => bot.tailer.check_run_status(&job.job, run).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read the run before posting its card; the watcher will");
+            None
+        }),
+    };
     let started = bot
-        .start_watching(job, run.as_str(), &ctx.channel, Follower::Watcher(&ctx.user), None)
+        .start_watching(job, run.as_str(), &ctx.channel, Follower::Watcher(&ctx.user), None, seen)
         .await
         .map_err(BotError::store(&ctx.reference, "cannot start a watch"))?;
     Ok(match started {

@@ -22,7 +22,7 @@ pub(super) const VERBS: &[Verb] = &[
         action: Action::Status,
         usage: "status [<job>] <run_id> | status <job>",
         summary: "one run's status, or a job's latest run",
-        example: "status iowa-prepare 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1",
+        example: "status iowa-prepare 20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179",
         parse: parse_status,
     },
     Verb {

@@ -119,17 +119,35 @@ pub struct Job {
     pub tags: Vec<String>,
 }
 
+/// The variable naming the configuration file.
+pub const CONFIG_PATH_VARIABLE: &str = "TAILERBOT_CONFIG";
+/// The variable holding the whole configuration (TOML), which wins over the file.
+pub const CONFIG_TEXT_VARIABLE: &str = "TAILERBOT_CONFIG_TOML";
+
 impl Config {
     /// Reads and validates a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            path: path.to_owned(),
-            line: None,
-            key: None,
-            message: format!("cannot read the configuration file: {e}"),
-            also: Vec::new(),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    ". Write one (the example: `tailerbot.example.toml`) and mount it there, set {CONFIG_PATH_VARIABLE} to where it is, or give it whole in {CONFIG_TEXT_VARIABLE}"
+                )
+            } else {
+                String::new()
+            };
+            ConfigError { path: path.to_owned(), line: None, key: None, message: format!("cannot read the configuration file: {e}{hint}"), also: Vec::new() }
         })?;
         Config::parse(path, &text)
+    }
+
+    /// The configuration `serve` and `check-config` use: the whole text from
+    /// `TAILERBOT_CONFIG_TOML` when it is set (a secret, on Cloud Run), else the file of
+    /// `TAILERBOT_CONFIG` (or `--config`), else `tailerbot.toml`.
+    pub fn from_environment(lookup: &dyn Fn(&str) -> Option<String>, file: Option<&Path>) -> Result<Config, ConfigError> {
+        match lookup(CONFIG_TEXT_VARIABLE).filter(|t| !t.trim().is_empty()) {
+            Some(text) if file.is_none() => Config::parse(Path::new(CONFIG_TEXT_VARIABLE), &text),
+            _ => Config::load(&file.map(Path::to_owned).unwrap_or_else(|| crate::config::Settings::config_path(lookup))),
+        }
     }
 
     /// Validates the text of a file; `path` is used in messages only.

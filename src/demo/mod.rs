@@ -198,7 +198,22 @@ impl Demo {
                 () = tokio::time::sleep(Duration::from_millis(200)) => self.print_new(),
             }
         }
+        self.settle().await;
         Ok(())
+    }
+
+    /// Before leaving, what is still on its way is shown: until nothing new came for a
+    /// second (at most ten).
+    async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
+            let seen = self.slack.slack.events().len();
+            let more = self.slack.slack.wait_for(Duration::from_secs(1), |e| e.len() > seen).await;
+            self.print_new();
+            if more.len() == seen {
+                return;
+            }
+        }
     }
 
     /// The user id of one of the demo's people, by name.

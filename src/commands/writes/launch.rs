@@ -111,7 +111,7 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
     if let Err(error) = bot.store.remember_run(&known).await {
         tracing::error!(%error, run = %run, "cannot remember the launched run");
     }
-    let followed = match bot.start_watching(job, run.as_str(), &ctx.channel, Follower::Launcher(&ctx.user), execution_date).await {
+    let followed = match bot.start_watching(job, run.as_str(), &ctx.channel, Follower::Launcher(&ctx.user), execution_date, None).await {
         Ok(_) => true,
         Err(error) => {
             tracing::error!(%error, run = %run, "cannot start watching the launched run; it is followed once the store is back");

@@ -61,7 +61,7 @@ pub(super) const VERBS: &[Verb] = &[
         action: Action::Mark,
         usage: "mark <job> <run_id> <STATUS>",
         summary: "set a run's status, e.g. a handled failure to CHECKED",
-        example: "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
+        example: "mark iowa-prepare 20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179 CHECKED",
         parse: parse_mark,
     },
 ];

@@ -76,7 +76,7 @@ impl Launches {
                 // On its card now, or already (the launch had got that far): either way the
                 // launch's audit entry is this one (its write leaves it to this recovery).
                 let date = l.execution_date.as_deref().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
-                match self.bot.start_watching(&job, run_id.as_str(), &channel, Follower::Launcher(&user), date).await {
+                match self.bot.start_watching(&job, run_id.as_str(), &channel, Follower::Launcher(&user), date, None).await {
                     Ok(_) => {
                         self.audit(l, &job, AuditOutcome::Succeeded, run_id.to_string()).await;
                         followed = Some(run_id.to_string());
