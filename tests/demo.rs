@@ -82,3 +82,24 @@ fn the_interactive_demo_confirms_after_a_cancel_and_shows_the_outcome_before_it_
     assert!(stdout.contains("Cancelled by @oncall: disable `sales-daily` (PROD)"), "{stdout}");
     assert!(stdout.contains("Enabled `sales-daily` (PROD)"), "{stdout}");
 }
+
+/// The demo's PROD rule wants a second person: the one who asked cannot confirm.
+#[test]
+fn the_interactive_demo_asks_a_second_person_to_confirm_prod() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .args(["demo", "--interactive"])
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = "/tailer disable sales-daily late\nclick Confirm as lead\nclick Confirm\nquit\n";
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("This needs a second person"), "{stdout}");
+    assert!(stdout.contains("Disabled `sales-daily` (PROD)"), "oncall confirms: {stdout}");
+}

@@ -311,3 +311,47 @@ async fn watching_a_run_that_ended_posts_its_final_state() {
     world.drained().await;
     assert!(life.stop().await.success());
 }
+
+/// *Enable and launch*: one click switches the job on, then launches it (with its date),
+/// under the rules of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enable_and_launch_switches_the_job_on_then_launches_it() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = world.slack.response_url("el");
+    let ask = |n: &str, text: &str| {
+        let (url, respond, n, text) = (life.url.clone(), respond.clone(), n.to_owned(), text.to_owned());
+        async move { command_answer(&url, &respond, &format!("1.el.{n}"), "U0ANALYST", CHANNEL, &text).await.1 }
+    };
+    ask("1", "disable iowa-prepare").await;
+    assert_eq!(world.tailer.sim.wait_for_count("set_configuration_status", 1, Duration::from_secs(10)).await, 1);
+    let mut warning = serde_json::Value::Null;
+    for n in 0..50 {
+        warning = ask(&format!("2.{n}"), "launch iowa-prepare 2026-11-29").await;
+        if text_of(&warning).contains("is disabled since") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let warning = answer_message(&warning);
+    assert_eq!(warning.button("Enable and launch").map(|(_, v)| v), Some("iowa-prepare 2026-11-29".to_owned()), "{:?}", warning.buttons());
+    let status = common::process::click(&life.url, &respond, "1.el.click", "U0ANALYST", &warning, "Enable and launch").await;
+    assert_eq!(status, 200);
+    assert_eq!(world.tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(10)).await, 1);
+    let requests = world.tailer.sim.requests();
+    let enable = requests.iter().rposition(|r| r.action == "set_configuration_status").unwrap();
+    let launch = requests.iter().position(|r| r.action == "launch_job").unwrap();
+    assert!(enable < launch, "enabled first, then launched");
+    assert_eq!(requests[launch].body["execution_date"], "2026-11-29");
+    assert_eq!(world.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
+    // One answer tells both, and the run is followed on its card.
+    let both = |e: &tailerbot::slack::standin::SlackEvent| {
+        e.visible_text().contains("Enabled `iowa-prepare`") && e.visible_text().contains("Launched")
+    };
+    world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(both)).await;
+    assert!(world.slack.slack.events().iter().any(both), "{:?}", world.slack.slack.events());
+    let said = text_of(&ask("3", "disabled").await);
+    assert!(said.contains("Nothing you may see here is switched off"), "{said}");
+    world.drained().await;
+    assert!(life.stop().await.success());
+}

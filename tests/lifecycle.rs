@@ -129,8 +129,11 @@ mod resumed {
 
     /// A `disable iowa-prepare` asked `age` ago, whose replica died, given back.
     async fn interrupted(bot: &PausedBot, reference: &str, age: Duration) {
-        let plan =
-            Plan { command: tailerbot::commands::parse("disable iowa-prepare vendor late").unwrap(), jobs: vec!["iowa-prepare".into()] };
+        let plan = Plan {
+            command: tailerbot::commands::parse("disable iowa-prepare vendor late").unwrap(),
+            jobs: vec!["iowa-prepare".into()],
+            then: None,
+        };
         let now = bot.bot.now_ms();
         let row = WriteRow {
             reference: reference.into(),

@@ -57,6 +57,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let factor = 1.0 / options.speed;
     let mut config = crate::config::embedded_config();
+    // Four eyes on PROD, to try: whoever asks, someone else confirms.
+    for rule in config.rules.iter_mut().filter(|r| r.confirm) {
+        rule.second_person = true;
+    }
     config.watch.poll_interval = Duration::from_secs(1);
     config.watch.max_poll_interval = Duration::from_secs(2);
     config.watch.subscription_poll = Duration::from_secs(1);
@@ -108,7 +112,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         answers: std::sync::Mutex::new(Vec::new()),
     };
     println!("tailerbot demo: the bot, a Tailer simulator and a Slack stand-in, all on this machine.");
-    println!("#data is a channel; ana is an analyst, lead and oncall may act on PROD after a confirmation.\n");
+    println!("#data is a channel; ana is an analyst; lead and oncall may act on PROD, each confirming what the other asks.\n");
     let result = if options.interactive { demo.interactive().await } else { demo.script(factor).await };
     let _ = stop.send(());
     let _ = server.await;

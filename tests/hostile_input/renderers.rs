@@ -159,7 +159,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                     status: RunStatus::Other(status.unwrap_or_default()),
                 },
             };
-            Plan { command, jobs: Vec::new() }
+            Plan { command, jobs: Vec::new(), then: None }
         },
     )
 }

@@ -135,7 +135,7 @@ proptest! {
     #[test]
     fn a_stored_plan_comes_back_as_its_command(command in command()) {
         prop_assume!(command.action().is_write());
-        let plan = tailerbot::commands::writes::Plan { command, jobs: vec!["sales-daily".into()] };
+        let plan = tailerbot::commands::writes::Plan { command, jobs: vec!["sales-daily".into()], then: None };
         prop_assert_eq!(tailerbot::commands::writes::Plan::from_json(&plan.to_json()), Ok(plan));
     }
 }

@@ -62,7 +62,7 @@ async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
         "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
         "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
         "launch_again" | "mark_checked" => card_button(bot, click, reference).await,
-        "launch_anyway" => switch_button(bot, click, reference).await,
+        "launch_anyway" | "enable_and_launch" => switch_button(bot, click, reference).await,
         enable if enable.starts_with("enable") => switch_button(bot, click, reference).await,
         other => {
             tracing::warn!(action_id = %other, "a click on a button the bot does not know");
@@ -219,9 +219,10 @@ async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: Confirmatio
     })
 }
 
-/// *Enable* (on the answer to `disabled`, on a "Disabled" message, on the warning before a
-/// launch of a job that is off) and *Launch anyway*: the commands they stand for, typed
-/// by the clicker where they clicked, under the rules (and confirmation) of that place.
+/// *Enable* (on the answer to `disabled`, on a "Disabled" message), *Launch anyway* and
+/// *Enable and launch* (on the question before a launch of a job that is off): the
+/// commands they stand for, typed by the clicker where they clicked, under the rules
+/// (and confirmation) of that place.
 async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
     let Some(channel) = click.channel_id.clone() else {
         tracing::warn!("a button clicked with no channel: not acted on");
@@ -235,15 +236,20 @@ async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) ->
         reference,
     };
     let text = match click.action_id.as_str() {
-        "launch_anyway" => format!("launch {}", click.value),
+        "launch_anyway" | "enable_and_launch" => format!("launch {}", click.value),
         _ => format!("enable {}", click.value),
     };
     // The value is read as the command it stands for: a forged one is refused as typed.
     let command = crate::commands::parse(&text).map_err(|usage| BotError::user(crate::slack::blocks::escape(&usage.explain())))?;
-    match command {
-        Command::Launch { .. } => super::write_if_off(bot, ctx, command, super::IfOff::LaunchAnyway).await,
-        Command::Enable { .. } => write(bot, ctx, command).await,
-        other => Err(BotError::user(format!("This button cannot `{}`; nothing was done.", other.action()))),
+    match (command, click.action_id.as_str()) {
+        (launch @ Command::Launch { .. }, "enable_and_launch") => {
+            let Command::Launch { job, .. } = &launch else { unreachable!("matched above") };
+            let enable = Command::Enable { target: crate::commands::Target::Job(job.clone()) };
+            super::write_then(bot, ctx, enable, Some(launch), super::IfOff::LaunchAnyway).await
+        }
+        (command @ Command::Launch { .. }, _) => super::write_if_off(bot, ctx, command, super::IfOff::LaunchAnyway).await,
+        (command @ Command::Enable { .. }, _) => write(bot, ctx, command).await,
+        (other, _) => Err(BotError::user(format!("This button cannot `{}`; nothing was done.", other.action()))),
     }
 }
 

@@ -86,40 +86,15 @@ pub(crate) async fn execute(bot: &Arc<Bot>, ctx: Context, plan: Plan, journal: W
     }
     let lane = format!("write:{}", ctx.reference);
     let mut steps: Vec<WriteStep> = serde_json::from_str(&journal.steps).unwrap_or_default();
-    for job in &jobs {
-        if steps.iter().any(|s| s.job == job.name.as_str()) {
-            continue;
-        }
-        let (outcome, audited) = if resumed {
-            resume_job(bot, &ctx, action, job, &plan, &journal, &lane).await
-        } else {
-            (carry_out(bot, &ctx, action, job, &plan, &journal, &lane).await, true)
-        };
-        crate::crash::point(crate::crash::AFTER_TAILER_WRITE);
-        let mut detail = plan.detail();
-        if let Some(by) = &confirmed_by {
-            detail.push_str(&format!(" (confirmed by {by})"));
-        }
-        if resumed {
-            detail.push_str(" (finished after the bot restarted)");
-        }
-        let outcome_name = if audited { outcome.audit.as_str() } else { TAKEN_OVER };
-        steps.push(WriteStep { job: job.name.to_string(), outcome: outcome_name.to_owned(), line: outcome.line });
-        let entry = audited.then(|| bot.entry(&ctx, action, Some(job), outcome.audit, detail, Some(outcome.answer)));
-        let echo: Vec<OutboxMessage> = entry.iter().filter_map(|e| bot.audit_echo(e)).collect();
-        // What is now off (or on again), noted with the outcome.
-        let switched = (outcome.audit == AuditOutcome::Succeeded && matches!(action, Action::Disable | Action::Enable)).then(|| {
-            let until = re_enable_at(&journal, &plan).map(|d| d.timestamp_millis());
-            SwitchRow::by_bot(job.name.as_str(), action == Action::Disable, ctx.user.as_str(), plan.reason(), bot.now_ms(), until)
-        });
-        let noted = serde_json::to_string(&steps).unwrap_or_default();
-        match bot.store.write_step(&reference, &noted, entry.as_ref(), switched.as_ref(), &echo, bot.now_ms()).await {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!("a write's step was noted after the write was settled elsewhere"),
-            Err(error) => {
-                tracing::error!(%error, "cannot note a write's step; its audit entry is sent to the audit channel only");
-                bot.outbox.enqueue(echo).await;
-            }
+    let run = Steps { ctx: &ctx, journal: &journal, lane: &lane, resumed, confirmed_by: confirmed_by.as_ref() };
+    run.each_job(bot, &plan, &jobs, "", &mut steps).await;
+    // The second write (*Enable and launch*) once the first went through for every job;
+    // its steps are told apart by their prefix.
+    if let Some(next) = plan.next() {
+        let first_done =
+            jobs.iter().all(|j| steps.iter().any(|s| s.job == j.name.as_str() && s.outcome == AuditOutcome::Succeeded.as_str()));
+        if first_done {
+            run.each_job(bot, &next, &jobs, THEN, &mut steps).await;
         }
     }
     let quiet = steps.iter().all(|s| s.outcome == AuditOutcome::Succeeded.as_str() || s.outcome == TAKEN_OVER);
@@ -131,6 +106,64 @@ pub(crate) async fn execute(bot: &Arc<Bot>, ctx: Context, plan: Plan, journal: W
     let shape = Shape { quiet, nothing_done, switched_off, replace, resumed };
     let answer = outcome_message(bot, &ctx, action, &plan, &lines, shape, confirmed_by.as_ref());
     settle(bot, &reference, answer).await;
+}
+
+/// The prefix of the steps of a plan's second write.
+const THEN: &str = "then:";
+
+/// What every step of a write shares.
+struct Steps<'a> {
+    ctx: &'a Context,
+    journal: &'a WriteRow,
+    lane: &'a str,
+    resumed: bool,
+    confirmed_by: Option<&'a UserId>,
+}
+
+impl Steps<'_> {
+    /// Each job of `plan` not yet in `steps` (under `prefix`), carried out (or, resumed,
+    /// finished), its outcome noted with its audit entry and what it switched.
+    async fn each_job(&self, bot: &Arc<Bot>, plan: &Plan, jobs: &[Job], prefix: &str, steps: &mut Vec<WriteStep>) {
+        let (ctx, journal, lane) = (self.ctx, self.journal, self.lane);
+        let action = plan.action();
+        for job in jobs {
+            let key = format!("{prefix}{}", job.name);
+            if steps.iter().any(|s| s.job == key) {
+                continue;
+            }
+            let (outcome, audited) = if self.resumed {
+                resume_job(bot, ctx, action, job, plan, journal, lane).await
+            } else {
+                (carry_out(bot, ctx, action, job, plan, journal, lane).await, true)
+            };
+            crate::crash::point(crate::crash::AFTER_TAILER_WRITE);
+            let mut detail = plan.detail();
+            if let Some(by) = self.confirmed_by {
+                detail.push_str(&format!(" (confirmed by {by})"));
+            }
+            if self.resumed {
+                detail.push_str(" (finished after the bot restarted)");
+            }
+            let outcome_name = if audited { outcome.audit.as_str() } else { TAKEN_OVER };
+            steps.push(WriteStep { job: key, outcome: outcome_name.to_owned(), line: outcome.line });
+            let entry = audited.then(|| bot.entry(ctx, action, Some(job), outcome.audit, detail, Some(outcome.answer)));
+            let echo: Vec<OutboxMessage> = entry.iter().filter_map(|e| bot.audit_echo(e)).collect();
+            // What is now off (or on again), noted with the outcome.
+            let switched = (outcome.audit == AuditOutcome::Succeeded && matches!(action, Action::Disable | Action::Enable)).then(|| {
+                let until = re_enable_at(journal, plan).map(|d| d.timestamp_millis());
+                SwitchRow::by_bot(job.name.as_str(), action == Action::Disable, ctx.user.as_str(), plan.reason(), bot.now_ms(), until)
+            });
+            let noted = serde_json::to_string(&steps).unwrap_or_default();
+            match bot.store.write_step(&journal.reference, &noted, entry.as_ref(), switched.as_ref(), &echo, bot.now_ms()).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("a write's step was noted after the write was settled elsewhere"),
+                Err(error) => {
+                    tracing::error!(%error, "cannot note a write's step; its audit entry is sent to the audit channel only");
+                    bot.outbox.enqueue(echo).await;
+                }
+            }
+        }
+    }
 }
 
 /// What decides the form of a write's answer.

@@ -153,6 +153,12 @@ pub(crate) async fn write(bot: &Arc<Bot>, ctx: Context, command: Command) -> Ans
 
 /// [`write`], saying what a launch of a job that is off does.
 pub(crate) async fn write_if_off(bot: &Arc<Bot>, ctx: Context, command: Command, if_off: IfOff) -> Answer {
+    write_then(bot, ctx, command, None, if_off).await
+}
+
+/// [`write`], followed by a second write on the same jobs once the first went through
+/// (*Enable and launch*): both under the rules, confirmed first when either asks it.
+pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Command, then: Option<Command>, if_off: IfOff) -> Answer {
     let action = command.action();
     let jobs = resolve(bot, &command).map_err(BotError::User)?;
     if let Command::Mark { job, run, status } = &command {
@@ -162,8 +168,17 @@ pub(crate) async fn write_if_off(bot: &Arc<Bot>, ctx: Context, command: Command,
             )));
         }
     }
-    let plan = Plan::new(command, &jobs);
-    let Authorized { confirm, second_person } = bot.authorize(&ctx, action, &jobs, Audit::Denials { detail: &plan.detail() }).await?;
+    let mut plan = Plan::new(command, &jobs);
+    if let Some(next) = then {
+        plan = plan.then(next);
+    }
+    let Authorized { mut confirm, mut second_person } =
+        bot.authorize(&ctx, action, &jobs, Audit::Denials { detail: &plan.detail() }).await?;
+    if let Some(next) = plan.next() {
+        let second = bot.authorize(&ctx, next.action(), &jobs, Audit::Denials { detail: &plan.detail() }).await?;
+        confirm |= second.confirm;
+        second_person |= second.second_person;
+    }
     // A job known to be off would launch into a run that ends DEACTIVATED at once: said
     // first, before the launch counts as asked (so that *Launch anyway* is not a repeat).
     if let (Command::Launch { execution_date, .. }, IfOff::Ask, [job]) = (&plan.command, if_off, jobs.as_slice()) {
@@ -238,7 +253,7 @@ async fn switched_off_first(bot: &Bot, job: &Job, execution_date: Option<chrono:
     };
     let mut m = crate::slack::blocks::Message::new(&format!("{} is disabled", job.name));
     m.section(&format!(
-        ":double_vertical_bar: {}. Launched now, its run would end DEACTIVATED without running. Launch it anyway, or enable it first?",
+        ":double_vertical_bar: {}. Launched now, its run would end DEACTIVATED without running. Enable it and launch, or launch it anyway?",
         render::switched_off(job, &switch)
     ));
     let again = match execution_date {
@@ -247,7 +262,10 @@ async fn switched_off_first(bot: &Bot, job: &Job, execution_date: Option<chrono:
     };
     m.actions(
         "switched_off",
-        &[crate::slack::blocks::Button::new("Launch anyway", "launch_anyway", &again), render::enable_button(job.name.as_str()).primary()],
+        &[
+            crate::slack::blocks::Button::new("Enable and launch", "enable_and_launch", &again).primary(),
+            crate::slack::blocks::Button::new("Launch anyway", "launch_anyway", &again),
+        ],
     );
     Some(Ack::ephemeral(m))
 }

@@ -23,11 +23,24 @@ pub struct Plan {
     pub command: Command,
     /// Catalog names.
     pub jobs: Vec<String>,
+    /// A second write, made once the first one went through for every job: the launch
+    /// of *Enable and launch*.
+    pub then: Option<Command>,
 }
 
 impl Plan {
     pub fn new(command: Command, jobs: &[&Job]) -> Plan {
-        Plan { command, jobs: jobs.iter().map(|j| j.name.to_string()).collect() }
+        Plan { command, jobs: jobs.iter().map(|j| j.name.to_string()).collect(), then: None }
+    }
+
+    /// This plan, then `next` once it went through.
+    pub fn then(self, next: Command) -> Plan {
+        Plan { then: Some(next), ..self }
+    }
+
+    /// The second write alone, as a plan of its own (for its execution and its words).
+    pub fn next(&self) -> Option<Plan> {
+        self.then.clone().map(|command| Plan { command, jobs: self.jobs.clone(), then: None })
     }
 
     /// The write action (a plan is made of write commands only).
@@ -82,6 +95,9 @@ impl Plan {
         if let Some(reason) = self.reason() {
             text.push_str(&format!(" — reason: {}", escape(reason)));
         }
+        if let Some(next) = self.next() {
+            text.push_str(&format!(", then {}", next.summary(jobs)));
+        }
         text
     }
 
@@ -92,11 +108,15 @@ impl Plan {
 
     /// The plan in words for the audit trail (`disable sales-daily for 2h — late`).
     pub fn detail(&self) -> String {
-        match &self.command {
+        let detail = match &self.command {
             Command::Disable { target, duration, reason: Some(reason) } => {
                 format!("{} — {reason}", Command::Disable { target: target.clone(), duration: *duration, reason: None })
             }
             other => other.to_string(),
+        };
+        match &self.then {
+            Some(next) => format!("{detail}, then {next}"),
+            None => detail,
         }
     }
 
@@ -111,6 +131,7 @@ impl Plan {
         let stored = serde_json::json!({
             "command": self.command,
             "jobs": self.jobs,
+            "then": self.then,
             "action": self.action().name(),
             "target": self.target(),
             "execution_date": self.execution_date(),
@@ -128,13 +149,21 @@ impl Plan {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Stored {
-            Typed { command: Command, jobs: Vec<String> },
+            Typed {
+                command: Command,
+                jobs: Vec<String>,
+                #[serde(default)]
+                then: Option<Command>,
+            },
             Fields(Legacy),
         }
         let plan = match serde_json::from_str::<Stored>(text).map_err(|e| e.to_string())? {
-            Stored::Typed { command, jobs } => Plan { command, jobs },
-            Stored::Fields(legacy) => Plan { command: legacy.command()?, jobs: legacy.jobs },
+            Stored::Typed { command, jobs, then } => Plan { command, jobs, then },
+            Stored::Fields(legacy) => Plan { command: legacy.command()?, jobs: legacy.jobs, then: None },
         };
+        if plan.then.as_ref().is_some_and(|next| !next.action().is_write()) {
+            return Err("the second write of a plan is not a write".into());
+        }
         if plan.action().is_write() { Ok(plan) } else { Err(format!("`{}` is not a write", plan.action())) }
     }
 }
@@ -242,6 +271,19 @@ mod tests {
     fn a_reason_with_slacks_entities_keeps_them_across_the_upgrade() {
         let legacy = r#"{"action":"disable","jobs":["sales-daily"],"target":"sales-daily","reason":"a &lt; b"}"#;
         assert_eq!(Plan::from_json(legacy).unwrap().reason(), Some("a &lt; b"));
+    }
+
+    #[test]
+    fn a_plan_with_a_second_write_keeps_it_in_words_and_in_the_store() {
+        let config = crate::config::embedded_config();
+        let jobs = vec![config.job("iowa-prepare").unwrap()];
+        let launch = crate::commands::parse("launch iowa-prepare 2026-11-30").unwrap();
+        let plan = Plan::new(crate::commands::parse("enable iowa-prepare").unwrap(), &jobs).then(launch.clone());
+        assert_eq!(plan.summary(&jobs), "enable `iowa-prepare` (DEV), then launch `iowa-prepare` (DEV) for 2026-11-30");
+        assert_eq!(plan.detail(), "enable iowa-prepare, then launch iowa-prepare 2026-11-30");
+        let back = Plan::from_json(&plan.to_json()).unwrap();
+        assert_eq!(back, plan);
+        assert_eq!(back.next().map(|p| p.command), Some(launch));
     }
 
     #[test]
