@@ -99,29 +99,51 @@ pub(super) async fn watch(bot: &Arc<Bot>, ctx: &Context, named: Option<&JobName>
     watch_job_run(bot, ctx, &job, run).await
 }
 
-async fn watch_job_run(bot: &Bot, ctx: &Context, job: &Job, run: &RunId) -> Answer {
-    // A run no channel follows now (one that ended, maybe) is asked for once, so that
-    // its card starts where the run is, not at "waiting".
+async fn watch_job_run(bot: &Arc<Bot>, ctx: &Context, job: &Job, run: &RunId) -> Answer {
     let followed = bot.store.watch(run.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot read the run"))?;
-    let seen = match followed {
-        Some(w) if w.active => None,
-        _ => bot.tailer.check_run_status(&job.job, run).await.unwrap_or_else(|error| {
+    if followed.is_some_and(|w| w.active) {
+        // Followed elsewhere: the new card starts from what the watcher last saw.
+        return Ok(Ack::Message(start_card(bot, ctx, job, run, None).await?));
+    }
+    // A run no channel follows now (one that ended, maybe) is asked for once, after the
+    // answer, so that its card starts where the run is, not at "waiting".
+    let (later, job, run, asked) = (bot.clone(), job.clone(), run.clone(), ctx.clone());
+    bot.after_ack(ctx.clone(), async move {
+        let seen = later.tailer.check_run_status(&job.job, &run).await.unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot read the run before posting its card; the watcher will");
             None
-        }),
-    };
+        });
+        match start_card(&later, &asked, &job, &run, seen).await {
+            Ok(body) => body,
+            Err(error) => match later.answer_to(Err(error)) {
+                Ack::Message(body) => body,
+                Ack::Empty => ResponseBody::ephemeral(render::note("Nothing was done.")),
+            },
+        }
+    });
+    Ok(Ack::Empty)
+}
+
+/// Posts the run's card here (from `seen`, when Tailer was just asked); what to tell the
+/// person who asked.
+async fn start_card(
+    bot: &Bot,
+    ctx: &Context,
+    job: &Job,
+    run: &RunId,
+    seen: Option<crate::tailer::RunItem>,
+) -> Result<ResponseBody, BotError> {
     let started = bot
         .start_watching(job, run.as_str(), &ctx.channel, Follower::Watcher(&ctx.user), None, seen)
         .await
         .map_err(BotError::store(&ctx.reference, "cannot start a watch"))?;
-    Ok(match started {
-        true => Ack::note(&format!(
-            ":eyes: Following run `{}` of {} here: its card follows it to the end.",
-            escape(run.as_str()),
-            render::job_label(job)
-        )),
-        false => Ack::note(&format!("This channel already follows run `{}`.", escape(run.as_str()))),
-    })
+    let text = match started {
+        true => {
+            format!(":eyes: Following run `{}` of {} here: its card follows it to the end.", escape(run.as_str()), render::job_label(job))
+        }
+        false => format!("This channel already follows run `{}`.", escape(run.as_str())),
+    };
+    Ok(ResponseBody::ephemeral(render::note(&text)))
 }
 
 pub(super) async fn unwatch(bot: &Arc<Bot>, ctx: &Context, run: &RunId) -> Answer {

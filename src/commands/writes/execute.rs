@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::Plan;
 use super::launch::{Outcome, launch};
+use super::resume::resume_job;
 use crate::bot::{Bot, Context};
 use crate::commands::Command;
 use crate::config::Job;
@@ -22,10 +23,6 @@ use crate::slack::api::ResponseBody;
 use crate::slack::blocks::{Message, escape};
 use crate::store::{AuditOutcome, OutboxMessage, SwitchRow, TimerRow, WriteRow, WriteStep};
 use crate::tailer::{ConfigurationStatus, RunStatus, TailerError};
-
-/// An interrupted write is done again only this soon after it was asked: later, the
-/// world may have moved on (someone enabled the job by hand), and it is reported instead.
-pub const REDO_WINDOW_MS: i64 = 10 * 60_000;
 
 /// A step outcome that needs no words: a launch the launch recovery took over.
 const TAKEN_OVER: &str = "taken_over";
@@ -244,9 +241,7 @@ async fn settle(bot: &Bot, reference: &str, answer: Vec<OutboxMessage>) {
     }
 }
 
-/// One job of an interrupted write; false when its audit is left to the launch
-/// recovery.
-async fn resume_job(
+pub(super) async fn carry_out(
     bot: &Arc<Bot>,
     ctx: &Context,
     action: Action,
@@ -254,73 +249,7 @@ async fn resume_job(
     plan: &Plan,
     journal: &WriteRow,
     lane: &str,
-) -> (Outcome, bool) {
-    let label = render::job_label(job);
-    let now = bot.now_ms();
-    if action == Action::Launch {
-        let key = format!("{}:{}", journal.reference, job.name);
-        return match bot.store.launch_state(&key).await {
-            // Settled before the crash: its run is on its card.
-            Ok(Some((state, Some(run)))) if state == "done" => (
-                Outcome { line: format!(":rocket: Launched {label}: run `{}`", escape(&run)), audit: AuditOutcome::Succeeded, answer: run },
-                true,
-            ),
-            // Settled without a run: refused, or not known (the channel was told then).
-            Ok(Some((state, None))) if state == "done" => (
-                Outcome {
-                    line: format!(
-                        ":warning: I could not tell whether {label} was launched. Check `/tailer last {}` before launching it again. (ref `{}`)",
-                        job.name, ctx.reference
-                    ),
-                    audit: AuditOutcome::Unknown,
-                    answer: "settled before the restart without a run".into(),
-                },
-                true,
-            ),
-            // Tailer may have been asked: the launch recovery finds the run and follows it.
-            Ok(Some(_)) | Err(_) => (
-                Outcome {
-                    line: format!(
-                        ":rocket: {label}: the launch was under way when the bot stopped; its run is followed on a card here once found (or this channel is told)"
-                    ),
-                    audit: AuditOutcome::Unknown,
-                    answer: "taken over by the launch recovery".into(),
-                },
-                false,
-            ),
-            Ok(None) => (
-                Outcome {
-                    line: format!(
-                        ":x: Did not launch {label}: the bot stopped before asking Tailer. Launch it again if it is still needed. (ref `{}`)",
-                        ctx.reference
-                    ),
-                    audit: AuditOutcome::Failed,
-                    answer: "interrupted before Tailer was asked".into(),
-                },
-                true,
-            ),
-        };
-    }
-    let due = re_enable_at(journal, plan);
-    let recent = now - journal.started_at <= REDO_WINDOW_MS && due.is_none_or(|d| d.timestamp_millis() > now);
-    if recent {
-        tracing::warn!(job = %job.name, "finishing a write interrupted by a restart");
-        return (carry_out(bot, ctx, action, job, plan, journal, lane).await, true);
-    }
-    tracing::warn!(job = %job.name, "a write was interrupted too long ago to be done again; reporting it as unknown");
-    let mut line = format!(
-        ":warning: The bot stopped while asking Tailer to {} {label} and cannot tell whether it was done. Check it in Tailer; doing it again (`/tailer {}`) is harmless. (ref `{}`)",
-        action.name(),
-        escape(&plan.command_text()),
-        ctx.reference
-    );
-    if let Some(due) = due.filter(|d| d.timestamp_millis() > now) {
-        line.push_str(&format!(" Its re-enable stays scheduled for {}.", render::when(due)));
-    }
-    (Outcome { line, audit: AuditOutcome::Unknown, answer: "interrupted; outcome unknown".into() }, true)
-}
-
-async fn carry_out(bot: &Arc<Bot>, ctx: &Context, action: Action, job: &Job, plan: &Plan, journal: &WriteRow, lane: &str) -> Outcome {
+) -> Outcome {
     let label = render::job_label(job);
     let failed = |verb: &str, error: &dyn std::fmt::Display| Outcome {
         line: format!(":x: Could not {verb} {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
@@ -429,7 +358,7 @@ async fn cards_show_status(bot: &Bot, job: &Job, run: &RunId, status: &RunStatus
 }
 
 /// When a timed disable's re-enable is due: from the moment the write began.
-fn re_enable_at(journal: &WriteRow, plan: &Plan) -> Option<DateTime<Utc>> {
+pub(super) fn re_enable_at(journal: &WriteRow, plan: &Plan) -> Option<DateTime<Utc>> {
     let duration = plan.duration().filter(|_| plan.action() == Action::Disable)?;
     let start = DateTime::<Utc>::from_timestamp_millis(journal.started_at)?;
     start.checked_add_signed(chrono::Duration::from_std(duration).ok()?)

@@ -9,11 +9,12 @@ mod execute;
 mod launch;
 mod plan;
 pub mod recovery;
+mod resume;
 
 use std::sync::Arc;
 
-pub use execute::REDO_WINDOW_MS;
 pub use plan::Plan;
+pub use resume::REDO_WINDOW_MS;
 
 use super::args::{Args, date, not_a_date};
 use super::{Command, DISABLE_FOR_MAX, DISABLE_FOR_MIN, REASON_MAX_CHARS, RunStatus, UsageError, Verb, shorten, targets};
