@@ -43,19 +43,8 @@ fn the_demo_refuses_a_speed_that_is_not_positive() {
 
 #[test]
 fn the_interactive_demo_refuses_a_person_it_does_not_know() {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
-        .args(["demo", "--interactive"])
-        .env_clear()
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"as bob /tailer jobs\nclick Confirm as zed\nquit\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let (success, stdout, stderr) = interactive("as bob /tailer jobs\nclick Confirm as zed\nquit\n");
+    assert!(success, "{stdout}\n{stderr}");
     assert!(stdout.contains("nobody here is called `bob`: the people are ana, lead, oncall"), "{stdout}");
     assert!(stdout.contains("nobody here is called `zed`"), "{stdout}");
     assert!(!stdout.contains("@lead: /tailer jobs"), "bob's command was not run as someone else: {stdout}");
@@ -65,20 +54,9 @@ fn the_interactive_demo_refuses_a_person_it_does_not_know() {
 /// its way when the person quits is still shown.
 #[test]
 fn the_interactive_demo_confirms_after_a_cancel_and_shows_the_outcome_before_it_quits() {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
-        .args(["demo", "--interactive"])
-        .env_clear()
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let script = "/tailer disable sales-daily late\nclick Cancel\n/tailer enable sales-daily\nclick Confirm\nquit\n";
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let (success, stdout, stderr) = interactive(script);
+    assert!(success, "{stdout}\n{stderr}");
     assert!(stdout.contains("Cancelled by @oncall: disable `sales-daily` (PROD)"), "{stdout}");
     assert!(stdout.contains("Enabled `sales-daily` (PROD)"), "{stdout}");
 }
@@ -86,6 +64,16 @@ fn the_interactive_demo_confirms_after_a_cancel_and_shows_the_outcome_before_it_
 /// The demo's PROD rule wants a second person: the one who asked cannot confirm.
 #[test]
 fn the_interactive_demo_asks_a_second_person_to_confirm_prod() {
+    let script = "/tailer disable sales-daily late\nclick Confirm as lead\nclick Confirm\nquit\n";
+    let (success, stdout, stderr) = interactive(script);
+    assert!(success, "{stdout}\n{stderr}");
+    assert!(stdout.contains("This needs a second person"), "{stdout}");
+    assert!(stdout.contains("Disabled `sales-daily` (PROD)"), "oncall confirms: {stdout}");
+}
+
+/// Runs `demo --interactive` with `script` on its input: the exit status's success and what
+/// it printed.
+fn interactive(script: &str) -> (bool, String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
         .args(["demo", "--interactive"])
@@ -95,11 +83,7 @@ fn the_interactive_demo_asks_a_second_person_to_confirm_prod() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let script = "/tailer disable sales-daily late\nclick Confirm as lead\nclick Confirm\nquit\n";
     child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("This needs a second person"), "{stdout}");
-    assert!(stdout.contains("Disabled `sales-daily` (PROD)"), "oncall confirms: {stdout}");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }

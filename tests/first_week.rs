@@ -183,20 +183,7 @@ async fn the_audit_lists_requests_waiting_for_a_confirmation_apart_from_outcomes
 
 /// An HTTP answer as a message a person can click in.
 fn answer_message(answer: &serde_json::Value) -> tailerbot::slack::standin::SlackEvent {
-    tailerbot::slack::standin::SlackEvent {
-        seq: 0,
-        at_ms: 0,
-        method: "response".into(),
-        channel: Some(CHANNEL.into()),
-        ts: None,
-        thread_ts: None,
-        broadcast: false,
-        user: None,
-        response_type: answer["response_type"].as_str().map(str::to_owned),
-        replace_original: false,
-        text: answer["text"].as_str().unwrap_or_default().to_owned(),
-        blocks: answer["blocks"].as_array().cloned().unwrap_or_default(),
-    }
+    tailerbot::slack::standin::SlackEvent::from_answer(CHANNEL, None, answer)
 }
 
 /// What is off is listed (through restarts, a deploy and a crash), a launch of it asks

@@ -302,20 +302,7 @@ impl Demo {
             .finish();
         let answer = self.post("/slack/commands", body).await?;
         if answer.is_object() {
-            let event = SlackEvent {
-                seq: 0,
-                at_ms: 0,
-                method: "response_url".into(),
-                channel: Some(CHANNEL.into()),
-                ts: Some(format!("1690000000.{n:06}")),
-                thread_ts: None,
-                broadcast: false,
-                user: None,
-                response_type: answer["response_type"].as_str().map(str::to_owned),
-                replace_original: false,
-                text: answer["text"].as_str().unwrap_or_default().to_owned(),
-                blocks: answer["blocks"].as_array().cloned().unwrap_or_default(),
-            };
+            let event = SlackEvent::from_answer(CHANNEL, Some(format!("1690000000.{n:06}")), &answer);
             for line in render(&event, &self.names) {
                 println!("{line}");
             }

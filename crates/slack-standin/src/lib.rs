@@ -41,6 +41,25 @@ pub struct SlackEvent {
 }
 
 impl SlackEvent {
+    /// A message a bot gave as the HTTP answer to a request in `channel` (Slack shows it
+    /// like one sent to the `response_url`): clickable like the others.
+    pub fn from_answer(channel: &str, ts: Option<String>, answer: &Value) -> SlackEvent {
+        SlackEvent {
+            seq: 0,
+            at_ms: 0,
+            method: "response_url".into(),
+            channel: Some(channel.to_owned()),
+            ts,
+            thread_ts: None,
+            broadcast: false,
+            user: None,
+            response_type: answer["response_type"].as_str().map(str::to_owned),
+            replace_original: false,
+            text: answer["text"].as_str().unwrap_or_default().to_owned(),
+            blocks: answer["blocks"].as_array().cloned().unwrap_or_default(),
+        }
+    }
+
     /// The labels of the buttons it carries.
     pub fn buttons(&self) -> Vec<String> {
         self.blocks
