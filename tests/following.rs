@@ -200,3 +200,19 @@ async fn a_newer_disable_replaces_an_older_timed_re_enable() {
     bot.step(Duration::from_secs(3 * 3600)).await;
     assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
 }
+
+/// A Home tab leaves through the outbox like any message: published for its user, and a
+/// newer one queued before it went out replaces the older.
+#[tokio::test(start_paused = true)]
+async fn a_home_tab_is_published_for_its_user_through_the_outbox_the_newest_only() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let section = |text: &str| serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
+    let home = |text: &str| tailerbot::store::OutboxMessage::home(ANALYST, text.to_owned(), vec![section(text)]);
+    bot.bot.outbox.enqueue(vec![home("older")]).await;
+    bot.bot.outbox.enqueue(vec![home("newer")]).await;
+    bot.workers.delivery.run_once().await;
+    let published: Vec<_> = bot.slack.slack.events().into_iter().filter(|e| e.method == "views.publish").collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].user.as_deref(), Some(ANALYST));
+    assert!(published[0].visible_text().contains("newer"), "{:?}", published[0]);
+}

@@ -246,6 +246,7 @@ contract! {
             Destination::Post { channel: channel.clone(), place: Place::Thread { broadcast: false }, asked_by: None },
             Destination::Update { channel: channel.clone() },
             Destination::Ephemeral { channel: channel.clone(), user: user.clone() },
+            Destination::View { user: user.clone() },
         ];
         let messages: Vec<OutboxMessage> = destinations
             .iter()

@@ -1,5 +1,6 @@
 //! The one way out for what the bot says after an HTTP answer. A message names its
-//! [`Destination`] (a `response_url`, a post, an edit of a card, an ephemeral) and is
+//! [`Destination`] (a `response_url`, a post, an edit of a card, an ephemeral, a Home
+//! tab) and is
 //! queued in the store; the [`Delivery`] worker sends it, in order per lane, paced per
 //! channel, retried, and told to the person it was for when Slack refuses it for good.
 //! Should the store be down, [`Outbox::enqueue`] sends at once instead, best effort,
@@ -112,6 +113,10 @@ pub async fn send(
         Destination::Ephemeral { channel, user } => match (ChannelId::parse(channel), UserId::parse(user)) {
             (Ok(channel), Ok(user)) => Ok(slack.post_ephemeral(&channel, &user, &message()).await.map(|()| None)?),
             _ => Err(SendError::Unsendable("an ephemeral message without a valid user or channel")),
+        },
+        Destination::View { user } => match UserId::parse(user) {
+            Ok(user) => Ok(slack.publish_home(&user, &m.body.blocks).await.map(|()| None)?),
+            Err(_) => Err(SendError::Unsendable("a Home tab without a valid user")),
         },
     }
 }

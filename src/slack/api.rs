@@ -243,6 +243,13 @@ impl SlackApi {
         Ok(())
     }
 
+    /// `views.publish`: `user`'s Home tab becomes these blocks.
+    pub async fn publish_home(&self, user: &UserId, blocks: &[serde_json::Value]) -> Result<(), SlackError> {
+        let body = serde_json::json!({"user_id": user.as_str(), "view": {"type": "home", "blocks": blocks}});
+        let _: Acknowledged = self.timed("views.publish", self.session().http_session_api.http_post("views.publish", &body, None)).await?;
+        Ok(())
+    }
+
     /// `usergroups.users.list`: the members of a user group.
     pub async fn usergroup_members(&self, group: &UserGroupId) -> Result<Vec<UserId>, SlackError> {
         let params = vec![("usergroup", Some(group.as_str()))];

@@ -15,6 +15,8 @@ pub enum Destination {
     Update { channel: String },
     /// `chat.postEphemeral`: seen by `user` alone.
     Ephemeral { channel: String, user: String },
+    /// `views.publish`: the blocks become `user`'s Home tab.
+    View { user: String },
 }
 
 /// Where in a channel a post goes.
@@ -47,6 +49,7 @@ impl Destination {
         match self {
             Destination::Respond { channel, .. } => channel.as_deref(),
             Destination::Post { channel, .. } | Destination::Update { channel } | Destination::Ephemeral { channel, .. } => Some(channel),
+            Destination::View { .. } => None,
         }
     }
 
@@ -55,7 +58,7 @@ impl Destination {
         match self {
             Destination::Respond { user, .. } => user.as_deref(),
             Destination::Post { asked_by, .. } => asked_by.as_deref(),
-            Destination::Ephemeral { user, .. } => Some(user),
+            Destination::Ephemeral { user, .. } | Destination::View { user } => Some(user),
             Destination::Update { .. } => None,
         }
     }
@@ -101,6 +104,9 @@ impl Destination {
                 user_id: Some(user.clone()),
                 ..DestinationColumns::default()
             },
+            Destination::View { user } => {
+                DestinationColumns { method: "view", user_id: Some(user.clone()), ..DestinationColumns::default() }
+            }
         }
     }
 
@@ -126,10 +132,11 @@ impl Destination {
             "ephemeral" => {
                 Destination::Ephemeral { channel: channel(&c)?, user: c.user_id.clone().ok_or("an `ephemeral` message without a user")? }
             }
+            "view" => Destination::View { user: c.user_id.clone().ok_or("a `view` message without a user")? },
             other => return Err(format!("unknown outbox method `{other}`")),
         })
     }
 }
 
 /// The methods the `outbox` table knows.
-pub const OUTBOX_METHODS: [&str; 4] = ["post", "update", "ephemeral", "respond"];
+pub const OUTBOX_METHODS: [&str; 5] = ["post", "update", "ephemeral", "respond", "view"];

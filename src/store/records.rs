@@ -192,6 +192,14 @@ impl OutboxMessage {
         }
     }
 
+    /// `user`'s Home tab, made of these blocks; a newer pending one replaces this one.
+    pub fn home(user: impl Into<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+        let user = user.into();
+        let lane = format!("home:{user}");
+        let message = OutboxMessage::new(lane.clone(), Destination::View { user }, OutboxBody::plain(text, blocks));
+        OutboxMessage { collapse_key: Some(lane), ..message }
+    }
+
     /// Under the lane's root message.
     pub fn in_thread(self, broadcast: bool) -> OutboxMessage {
         self.placed(Place::Thread { broadcast })

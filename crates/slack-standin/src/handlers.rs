@@ -107,6 +107,27 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
     if method == "auth.test" {
         return Json(json!({"ok": true, "user_id": "U0TAILERBOT", "team_id": "T0001"})).into_response();
     }
+    if method == "views.publish" {
+        let Some(user) = text_of(&body, "user_id") else {
+            return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
+        };
+        let view = body.get("view").cloned().unwrap_or_default();
+        slack.record(SlackEvent {
+            seq: 0,
+            at_ms: 0,
+            method: method.to_owned(),
+            channel: None,
+            ts: None,
+            thread_ts: None,
+            broadcast: false,
+            user: Some(user),
+            response_type: None,
+            replace_original: false,
+            text: String::new(),
+            blocks: view["blocks"].as_array().cloned().unwrap_or_default(),
+        });
+        return Json(json!({"ok": true, "view": view})).into_response();
+    }
     let Some(channel) = text_of(&body, "channel").or_else(|| (method == "usergroups.users.list").then(String::new)) else {
         return Json(json!({"ok": false, "error": "channel_not_found"})).into_response();
     };

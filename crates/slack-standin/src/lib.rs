@@ -24,7 +24,8 @@ pub struct SlackEvent {
     pub seq: u64,
     /// When it arrived (unix ms, by the stand-in's clock).
     pub at_ms: i64,
-    /// `chat.postMessage`, `chat.update`, `chat.postEphemeral` or `response_url`.
+    /// `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `views.publish` (`user`'s
+    /// Home tab) or `response_url`.
     pub method: String,
     pub channel: Option<String>,
     /// The message's ts (new for a post, the edited one for an update).
