@@ -181,11 +181,6 @@ async fn the_audit_lists_requests_waiting_for_a_confirmation_apart_from_outcomes
     assert!(life.stop().await.success());
 }
 
-/// An HTTP answer as a message a person can click in.
-fn answer_message(answer: &serde_json::Value) -> tailerbot::slack::standin::SlackEvent {
-    tailerbot::slack::standin::SlackEvent::from_answer(CHANNEL, None, answer)
-}
-
 /// What is off is listed (through restarts, a deploy and a crash), a launch of it asks
 /// first, *Launch anyway* launches, and *Enable* switches it on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,7 +221,7 @@ async fn what_is_off_is_listed_a_launch_of_it_asks_first_and_enable_switches_it_
     assert_eq!(warning["response_type"], "ephemeral");
     assert_eq!(world.tailer.sim.count("launch_job"), 0, "not launched");
     // Launch anyway keeps the execution date, and is not taken for a repeat.
-    let warning = answer_message(&warning);
+    let warning = common::bot::as_event(&warning);
     assert_eq!(warning.button("Launch anyway").map(|(_, v)| v), Some("iowa-prepare 2026-11-30".to_owned()));
     let status = common::process::click(&life.url, &respond, "1.off.click1", "U0ANALYST", &warning, "Launch anyway").await;
     assert_eq!(status, 200);
@@ -235,7 +230,7 @@ async fn what_is_off_is_listed_a_launch_of_it_asks_first_and_enable_switches_it_
     assert_eq!(launched.body["execution_date"], "2026-11-30", "{:?}", launched.body);
 
     // Enable, from the list.
-    let status = common::process::click(&life.url, &respond, "1.off.click2", "U0ANALYST", &answer_message(&listed), "Enable").await;
+    let status = common::process::click(&life.url, &respond, "1.off.click2", "U0ANALYST", &common::bot::as_event(&listed), "Enable").await;
     assert_eq!(status, 200);
     assert_eq!(world.tailer.sim.wait_for_count("set_configuration_status", 2, Duration::from_secs(10)).await, 2);
     assert_eq!(world.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
@@ -320,7 +315,7 @@ async fn enable_and_launch_switches_the_job_on_then_launches_it() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let warning = answer_message(&warning);
+    let warning = common::bot::as_event(&warning);
     assert_eq!(warning.button("Enable and launch").map(|(_, v)| v), Some("iowa-prepare 2026-11-29".to_owned()), "{:?}", warning.buttons());
     let status = common::process::click(&life.url, &respond, "1.el.click", "U0ANALYST", &warning, "Enable and launch").await;
     assert_eq!(status, 200);

@@ -185,39 +185,12 @@ pub async fn read(response: reqwest::Response) -> (u16, Value) {
 
 /// All the text of a JSON answer (fallback text and block texts).
 pub fn text_of(body: &Value) -> String {
-    let event = SlackEvent {
-        seq: 0,
-        at_ms: 0,
-        method: String::new(),
-        channel: None,
-        ts: None,
-        thread_ts: None,
-        broadcast: false,
-        user: None,
-        response_type: None,
-        replace_original: false,
-        text: body["text"].as_str().unwrap_or_default().to_owned(),
-        blocks: body["blocks"].as_array().cloned().unwrap_or_default(),
-    };
-    event.visible_text()
+    as_event(body).visible_text()
 }
 
 /// An HTTP answer seen as the message Slack would show in `CHANNEL`.
 pub fn as_event(body: &Value) -> SlackEvent {
-    SlackEvent {
-        seq: 0,
-        at_ms: 0,
-        method: "http_answer".into(),
-        channel: Some(CHANNEL.to_owned()),
-        ts: Some("1700000000.000001".into()),
-        thread_ts: None,
-        broadcast: false,
-        user: None,
-        response_type: body["response_type"].as_str().map(str::to_owned),
-        replace_original: false,
-        text: body["text"].as_str().unwrap_or_default().to_owned(),
-        blocks: body["blocks"].as_array().cloned().unwrap_or_default(),
-    }
+    SlackEvent::from_answer(CHANNEL, Some("1700000000.000001".into()), body)
 }
 
 /// The form Slack posts when `user` clicks the button labelled `label` on `message`.
