@@ -93,6 +93,10 @@ async fn status_of_a_job_shows_its_latest_run_and_watch_takes_a_known_run_alone(
     // `watch <run>` alone, in another channel: the bot knows its job.
     let (_, answer) = command_answer(&life.url, &respond("w"), "1.st.3", "U0ANALYST", "C0OTHER", &format!("watch {run}")).await;
     assert!(!text_of(&answer).contains("needs"), "{answer}");
+    // A run no channel follows any more: Tailer is asked after the answer, which then says so.
+    let said = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.ts.as_deref() == Some("w"))).await;
+    let said = said.iter().find(|e| e.ts.as_deref() == Some("w")).unwrap().visible_text();
+    assert!(said.contains(&format!("Following run `{run}` of `iowa-prepare`")), "{said}");
     world
         .slack
         .slack

@@ -214,6 +214,14 @@ impl Legacy {
 mod tests {
     use super::*;
 
+    /// One write of each kind, as typed.
+    const WRITES: [&str; 4] = [
+        "launch sales-daily 2026-11-30",
+        "disable tag:daily for 2h late",
+        "enable sales-daily",
+        "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
+    ];
+
     fn plan(text: &str) -> Plan {
         let config = crate::config::embedded_config();
         let jobs = vec![config.job("sales-daily").unwrap()];
@@ -230,12 +238,7 @@ mod tests {
 
     #[test]
     fn a_stored_plan_comes_back_as_the_same_typed_command() {
-        for text in [
-            "launch sales-daily 2026-11-30",
-            "disable tag:daily for 2h late",
-            "enable sales-daily",
-            "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
-        ] {
+        for text in WRITES {
             let plan = plan(text);
             assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan, "{text}");
         }
@@ -253,12 +256,7 @@ mod tests {
 
     #[test]
     fn a_plan_stored_by_this_version_is_read_by_the_previous_one_as_the_same_write() {
-        for text in [
-            "launch sales-daily 2026-11-30",
-            "disable tag:daily for 2h late",
-            "enable sales-daily",
-            "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
-        ] {
+        for text in WRITES {
             let plan = plan(text);
             // The previous version's reader: the fields alone.
             let legacy: Legacy = serde_json::from_str(&plan.to_json()).unwrap();
