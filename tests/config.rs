@@ -87,6 +87,33 @@ fn check_config_rejects_an_unknown_key_with_exit_2_and_its_line() {
 }
 
 #[test]
+fn check_config_refuses_a_run_url_template_that_cannot_make_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    for (template, says) in [
+        ("https://studio.example.com/{account}/{run}", "unknown placeholder `{run}`; the placeholders are {account}"),
+        ("ftp://studio.example.com/{run_id}", "is not an http(s) URL"),
+        ("https://studio.example.com/{run_id", "a `{` without its `}`"),
+    ] {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, format!("[tailer]\nrun_url_template = \"{template}\"\n{JOB}{READ_RULE}")).unwrap();
+        let out = check_config(&path);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{template}: {stderr}");
+        assert!(stderr.contains("bad.toml:2: tailer.run_url_template") && stderr.contains(says), "{template}: {stderr}");
+    }
+    // The example's own (commented) template is accepted once written in.
+    let path = dir.path().join("good.toml");
+    let example = example().replace("# run_url_template = ", "run_url_template = ");
+    std::fs::write(&path, &example).unwrap();
+    let out = check_config(&path);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = parse(&example).unwrap();
+    let job = config.job("sales-daily").unwrap();
+    let url = config.tailer.run_url_template.as_ref().unwrap().for_job(job, "20201230-113940-abc");
+    assert_eq!(url.as_deref(), Some("https://studio.example.com/000099/runs/000099_sales_daily_PROD/20201230-113940-abc"));
+}
+
+#[test]
 fn check_config_names_a_missing_file() {
     let out = check_config(Path::new("/nonexistent/tailerbot.toml"));
     assert_eq!(out.status.code(), Some(2));

@@ -341,3 +341,63 @@ async fn enable_and_launch_switches_the_job_on_then_launches_it() {
     world.drained().await;
     assert!(life.stop().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_run_url_template_the_card_its_reply_and_the_alert_link_to_the_run() {
+    let world = World::new().await;
+    // A template using the job id, whose `|` must be encoded to keep Slack's link whole.
+    let template = "https://studio.example.com/{account}/{environment}/runs/{job_id}/{run_id}?type={configuration_type}";
+    let text = std::fs::read_to_string(&world.config).unwrap();
+    let written = text.replace(
+        "# run_url_template = \"https://studio.example.com/{account}/runs/{configuration_id}/{run_id}\"",
+        &format!("run_url_template = \"{template}\""),
+    );
+    assert_ne!(written, text, "the example carries the commented template");
+    std::fs::write(&world.config, written).unwrap();
+    let life = world.life().await;
+    let respond = world.slack.response_url("links");
+    let subs = "C0SUBS";
+    let (status, _) = command_answer(&life.url, &respond, "1.link.1", "U0ANALYST", subs, "subscribe stock-enrich failures").await;
+    assert_eq!(status, 200);
+    let (status, _) = command_answer(&life.url, &respond, "1.link.2", "U0ANALYST", CHANNEL, "launch stock-enrich").await;
+    assert_eq!(status, 200);
+
+    // stock-enrich fails in the simulator: its final card links to the run and opens it.
+    let ended = |e: &tailerbot::slack::standin::SlackEvent| e.link_button("Open in Tailer").is_some();
+    let events = world.slack.slack.wait_for(Duration::from_secs(30), |e| e.iter().any(ended)).await;
+    let card = events.iter().rev().find(|e| ended(e)).unwrap().clone();
+    let run = card.button("Mark as checked").unwrap().1.split_whitespace().nth(1).unwrap().to_owned();
+    let url = format!("https://studio.example.com/000099/DEV/runs/gbq-to-gbq%7C000099_stock_enrich_failing_DEV/{run}?type=table-to-table");
+    assert_eq!(card.link_button("Open in Tailer").as_deref(), Some(url.as_str()));
+    let link = format!("<{url}|{run}>");
+    let card_text = serde_json::to_string(&card.blocks).unwrap();
+    assert!(card_text.contains(&link), "the card's run id is the link: {card_text}");
+    // Only a finished run's card has the button; the first post had the link alone.
+    let first = events.iter().find(|e| e.method == "chat.postMessage" && e.ts == card.ts).expect("the card's post");
+    assert!(first.link_button("Open in Tailer").is_none() && serde_json::to_string(&first.blocks).unwrap().contains(&link));
+
+    // The final reply in its thread, and the alert in the subscribed channel, link too.
+    let alerted = |e: &tailerbot::slack::standin::SlackEvent| e.channel.as_deref() == Some(subs) && e.method == "chat.postMessage";
+    let replied = |e: &tailerbot::slack::standin::SlackEvent| e.thread_ts == card.ts && e.visible_text().contains("FAILED");
+    let events = world.slack.slack.wait_for(Duration::from_secs(30), |e| e.iter().any(alerted) && e.iter().any(replied)).await;
+    let alert = events.iter().find(|e| alerted(e)).expect("an alert in the subscribed channel");
+    assert!(alert.visible_text().contains(&link), "{}", alert.visible_text());
+    let reply = events.iter().find(|e| replied(e)).expect("a final reply in the card's thread");
+    assert!(reply.visible_text().contains(&link), "{}", reply.visible_text());
+    for e in events.iter().filter(|e| e.method != "response_url") {
+        let message = serde_json::json!({"text": e.text, "blocks": e.blocks});
+        assert_eq!(tailerbot::slack::blocks::limit_violations(&message), Vec::<String>::new(), "{e:?}");
+    }
+
+    // A click on the link button is acknowledged and does nothing more.
+    let launches = world.tailer.sim.count("launch_job");
+    let opened = world.slack.response_url("open");
+    let status = common::process::click(&life.url, &opened, "1.link.3", "U0ANALYST", &card, "Open in Tailer").await;
+    assert_eq!(status, 200);
+    world.drained().await;
+    assert_eq!(world.tailer.sim.count("launch_job"), launches);
+    let answered = world.slack.slack.events().iter().filter(|e| e.method == "response_url" && e.ts.as_deref() == Some("open")).count();
+    assert_eq!(answered, 0, "the click is not answered");
+    assert!(life.stop().await.success());
+    world.invariants_hold().await;
+}

@@ -23,7 +23,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, Job};
 use crate::domain::Action;
 use crate::domain::{ChannelId, UserId};
-use crate::messages as render;
+use crate::messages::{self as render, Links};
 use crate::outbox::Outbox;
 use crate::shared::Core;
 use crate::slack::api::{ResponseBody, SlackApi};
@@ -163,7 +163,7 @@ impl Bot {
             Some(w) if w.active => w.item.and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(&i).ok()),
             _ => seen,
         };
-        let post = crate::messages::cards::post(job, &card, current.as_ref());
+        let post = crate::messages::cards::post(Links::of(&self.config), job, &card, current.as_ref());
         let interval = self.config.watch.poll_interval.as_millis() as i64;
         let started = self.store.start_watch(job.name.as_str(), &card, &post, self.now_ms(), interval).await?;
         self.outbox.wake();

@@ -10,7 +10,7 @@ use super::{Command, SubscriptionFilter, Target, UsageError, Verb, shorten, targ
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context, Follower};
 use crate::config::Job;
 use crate::domain::{Action, JobName, RunId};
-use crate::messages as render;
+use crate::messages::{self as render, Links};
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::{Message, escape};
 use crate::store::SubscriptionRow;
@@ -177,7 +177,7 @@ async fn card_no_longer_followed(bot: &Bot, ctx: &Context, card: &crate::store::
     let Some(job) = bot.config.job(&watch.job) else { return };
     let item = watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok());
     let note = format!("No longer followed in this channel (unwatched by <@{}>).", ctx.user);
-    bot.outbox.enqueue(vec![crate::messages::cards::update(job, card, item.as_ref(), false, Some(&note))]).await;
+    bot.outbox.enqueue(vec![crate::messages::cards::update(Links::of(&bot.config), job, card, item.as_ref(), false, Some(&note))]).await;
 }
 
 /// The jobs of a target this person may (un)subscribe to; the error is for the user.

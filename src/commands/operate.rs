@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{Command, UsageError, Verb};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
 use crate::domain::{Action, JobName};
-use crate::messages as render;
+use crate::messages::{self as render, Links};
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::Message;
 use crate::tailer::LastStatusQuery;
@@ -71,7 +71,7 @@ pub(super) async fn audit(bot: &Arc<Bot>, ctx: &Context, name: Option<&JobName>)
             visible.push(entry);
         }
     }
-    Ok(Ack::ephemeral(render::audit(&visible, name.map(|n| n.as_str()))))
+    Ok(Ack::ephemeral(render::audit(Links::of(&bot.config), |j| bot.config.job(j), &visible, name.map(|n| n.as_str()))))
 }
 
 /// Every data operation the bot knows to be off (it switched it off, or a run of it

@@ -12,7 +12,7 @@ use super::{Command, LAST_DEFAULT, LAST_MAX, UsageError, Verb, shorten, targets}
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
 use crate::config::Job;
 use crate::domain::{Action, ConfigurationType, JobName, RunId};
-use crate::messages as render;
+use crate::messages::{self as render, Links};
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::{Message, escape};
 use crate::tailer::{ByStatusQuery, JobRef, LastStatusQuery, RunItem, RunStatus, TailerError};
@@ -143,10 +143,11 @@ pub(super) async fn status(bot: &Arc<Bot>, ctx: Context, named: Option<&JobName>
         },
     };
     let tailer = bot.tailer.clone();
+    let config = bot.config.clone();
     let reference = ctx.reference.clone();
     bot.after_ack(ctx, async move {
         let message = match tailer.check_run_status(&job.job, &run).await {
-            Ok(Some(item)) => render::run(Some(&job), &item),
+            Ok(Some(item)) => render::run(Links::of(&config), Some(&job), &item),
             Ok(None) => render::note(&format!(
                 "Tailer has no status for run `{run}` of {} yet: a run that was just launched can take a moment to show.",
                 render::job_label(&job)
@@ -162,12 +163,13 @@ pub(super) async fn status(bot: &Arc<Bot>, ctx: Context, named: Option<&JobName>
 pub(super) async fn latest(bot: &Arc<Bot>, ctx: Context, name: &JobName) -> Answer {
     let job = readable(bot, &ctx, Action::Status, name).await?;
     let tailer = bot.tailer.clone();
+    let config = bot.config.clone();
     let reference = ctx.reference.clone();
     bot.after_ack(ctx, async move {
         let query = LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() };
         let message = match tailer.get_last_status(&job.job, &query).await {
             Ok(items) => match items.first() {
-                Some(item) => render::run(Some(&job), item),
+                Some(item) => render::run(Links::of(&config), Some(&job), item),
                 None => render::note(&format!("{} has no runs yet.", render::job_label(&job))),
             },
             Err(error) => tailer_failed(&error, &reference),
@@ -187,11 +189,12 @@ pub(super) async fn last(
 ) -> Answer {
     let job = readable(bot, &ctx, Action::Last, name).await?;
     let tailer = bot.tailer.clone();
+    let config = bot.config.clone();
     let reference = ctx.reference.clone();
     bot.after_ack(ctx, async move {
         let query = LastStatusQuery { execution_date, status, limit: Some(limit) };
         let message = match tailer.get_last_status(&job.job, &query).await {
-            Ok(items) => render::last_runs(&job, &items),
+            Ok(items) => render::last_runs(Links::of(&config), &job, &items),
             Err(error) => tailer_failed(&error, &reference),
         };
         ResponseBody::ephemeral(message)
@@ -249,7 +252,7 @@ async fn running_now(bot: &Bot, visible: &[Job], configuration_type: Option<&Con
             Err(error) => return tailer_failed(&error, reference),
         }
     }
-    render::running(&found)
+    render::running(Links::of(&bot.config), &found)
 }
 
 /// Whether a run item belongs to a configured data operation.

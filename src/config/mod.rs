@@ -5,6 +5,7 @@
 mod env;
 mod file;
 mod rules;
+mod run_url;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 pub use env::{DEFAULT_MAX_CONNECTIONS, LogFormat, Settings, StartupError, redact_url, redact_urls_in};
 pub use rules::{Effect, Matcher, Rule, Who};
+pub use run_url::{MAX_URL_CHARS, RunUrlTemplate};
 
 use crate::domain::{AppId, ChannelId, JobName, TeamId};
 use crate::tailer::JobRef;
@@ -81,6 +83,8 @@ pub struct TailerConfig {
     pub max_requests_per_second: u32,
     /// The largest answer read from Tailer; a larger one is refused as undecodable.
     pub max_response_bytes: usize,
+    /// Where a person opens a run; without it, run ids are not links.
+    pub run_url_template: Option<RunUrlTemplate>,
 }
 
 impl std::fmt::Debug for TailerConfig {
@@ -92,6 +96,7 @@ impl std::fmt::Debug for TailerConfig {
             .field("max_retries", &self.max_retries)
             .field("max_requests_per_second", &self.max_requests_per_second)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("run_url_template", &self.run_url_template)
             .finish()
     }
 }
@@ -106,6 +111,7 @@ impl Default for TailerConfig {
             max_retries: 3,
             max_requests_per_second: 20,
             max_response_bytes: crate::http_limits::DEFAULT_MAX_ANSWER,
+            run_url_template: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::file::{RawConfig, RawJob, RawRule};
 use super::rules::{Effect, Matcher, Rule, Who};
-use super::{Config, ConfigError, Job, SlackConfig, TailerConfig, WatchConfig};
+use super::{Config, ConfigError, Job, RunUrlTemplate, SlackConfig, TailerConfig, WatchConfig};
 use crate::domain::{
     Account, ActionSet, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, TeamId, UserGroupId,
     UserId,
@@ -198,6 +198,12 @@ fn tailer(source: &Source, raw: &RawConfig) -> Result<TailerConfig, ConfigError>
             }
             Some(v) => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
             None => crate::http_limits::DEFAULT_MAX_ANSWER,
+        },
+        run_url_template: match &t.run_url_template {
+            Some(v) => {
+                Some(RunUrlTemplate::parse(v.get_ref()).map_err(|e| source.error(Some(v.span().start), "tailer.run_url_template", e))?)
+            }
+            None => None,
         },
     })
 }

@@ -3,7 +3,7 @@
 //! and its thread share one lane, so they reach Slack in order.
 
 use crate::config::Job;
-use crate::messages as render;
+use crate::messages::{self as render, Links};
 use crate::slack::blocks::{Button, Message, escape};
 use crate::store::{CardRow, OutboxMessage};
 use crate::tailer::{RunItem, RunStatus};
@@ -13,15 +13,19 @@ pub fn lane(run_id: &str, channel_id: &str) -> String {
     format!("card:{run_id}:{channel_id}")
 }
 
+/// The action of the *Open in Tailer* link button: Slack opens the page and tells the
+/// bot of the click, which needs nothing more.
+pub const OPEN_IN_TAILER: &str = "open_in_tailer";
+
 /// The card as it stands.
-pub fn render_card(job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> Message {
+pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> Message {
     let status = item.map(|i| i.status.clone());
     let headline = match &status {
         Some(s) => format!("{} {} · run {}", job.name, s, card.run_id),
         None => format!("{} · run {}", job.name, card.run_id),
     };
     let mut m = Message::new(&escape(&headline));
-    m.section(&format!(":rocket: {} · run `{}`", render::job_label(job), escape(&card.run_id)));
+    m.section(&format!(":rocket: {} · run {}", render::job_label(job), links.run(job, &card.run_id)));
     let mut fields = vec![match &status {
         Some(s) => format!("*Status*\n{}", render::status(s)),
         None => "*Status*\n:hourglass: waiting for Tailer to show the run".to_owned(),
@@ -55,22 +59,23 @@ pub fn render_card(job: &Job, card: &CardRow, item: Option<&RunItem>, final_stat
         if status.as_ref().is_some_and(RunStatus::is_failure) {
             buttons.push(Button::new("Mark as checked", "mark_checked", &format!("{} {}", job.name, card.run_id)).primary());
         }
+        buttons.extend(links.url(job, &card.run_id).and_then(|url| Button::link("Open in Tailer", OPEN_IN_TAILER, &url)));
         m.actions("run_card", &buttons);
     }
     m
 }
 
 /// The card's first post, root of its lane.
-pub fn post(job: &Job, card: &CardRow, item: Option<&RunItem>) -> OutboxMessage {
-    let message = render_card(job, card, item, false, None);
+pub fn post(links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>) -> OutboxMessage {
+    let message = render_card(links, job, card, item, false, None);
     OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks)
         .as_root()
         .asked_by(card.launched_by.clone().or_else(|| card.watched_by.clone()))
 }
 
 /// An edit of the card; a newer pending edit replaces an older one.
-pub fn update(job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> OutboxMessage {
-    let message = render_card(job, card, item, final_status, note);
+pub fn update(links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> OutboxMessage {
+    let message = render_card(links, job, card, item, final_status, note);
     OutboxMessage::update(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks)
 }
 
@@ -81,11 +86,14 @@ pub fn reply(card: &CardRow, text: &str, broadcast: bool) -> OutboxMessage {
     OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks).in_thread(broadcast)
 }
 
-/// The thread reply for a new status.
-pub fn status_reply(card: &CardRow, item: &RunItem, job: &Job) -> OutboxMessage {
+/// The thread reply for a new status; a final one names the run, linked to its page.
+pub fn status_reply(links: Links, card: &CardRow, item: &RunItem, job: &Job) -> OutboxMessage {
     let mut text = format!("{} {}", render::status(&item.status), render::job_label(job));
     if let Some(d) = item.duration.filter(|_| item.status.is_final()) {
         text.push_str(&format!(" after {}", render::duration(d)));
+    }
+    if item.status.is_final() && links.url(job, item.run_id.as_str()).is_some() {
+        text.push_str(&format!(" · run {}", links.run(job, item.run_id.as_str())));
     }
     reply(card, &text, item.status.is_failure())
 }

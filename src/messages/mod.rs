@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Job;
+use crate::config::{Config, Job, RunUrlTemplate};
+use crate::domain::Action;
 use crate::slack::blocks::{Button, ConfirmDialog, Message, date, escape, truncate};
-use crate::store::{AuditEntry, SwitchRow};
+use crate::store::{AuditEntry, AuditOutcome, SwitchRow};
 use crate::tailer::{RunItem, RunStatus};
 
 /// The emoji shown with a status.
@@ -45,6 +46,53 @@ pub fn duration(d: Duration) -> String {
 /// A time each reader sees in their own zone.
 pub fn when(t: DateTime<Utc>) -> String {
     date(t.timestamp(), &t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+/// How a run is named in a message: a link to its page when `[tailer]
+/// run_url_template` is set, its id in code otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Links<'a>(Option<&'a RunUrlTemplate>);
+
+impl<'a> Links<'a> {
+    pub fn of(config: &'a Config) -> Links<'a> {
+        Links(config.tailer.run_url_template.as_ref())
+    }
+
+    pub fn new(template: Option<&'a RunUrlTemplate>) -> Links<'a> {
+        Links(template)
+    }
+
+    /// No links: run ids in code.
+    pub fn none() -> Links<'static> {
+        Links(None)
+    }
+
+    /// The page of a run of a catalog job.
+    pub fn url(&self, job: &Job, run_id: &str) -> Option<String> {
+        self.0?.for_job(job, run_id)
+    }
+
+    /// `<url|run id>`, or `` `run id` `` without a template.
+    pub fn run(&self, job: &Job, run_id: &str) -> String {
+        named(self.url(job, run_id), run_id)
+    }
+
+    /// A run as Tailer described it, through its catalog job when the bot knows it.
+    pub fn item(&self, job: Option<&Job>, item: &RunItem) -> String {
+        let url = match job {
+            Some(job) => self.url(job, item.run_id.as_str()),
+            None => self.0.and_then(|t| t.for_item(item)),
+        };
+        named(url, item.run_id.as_str())
+    }
+}
+
+fn named(url: Option<String>, run_id: &str) -> String {
+    match url {
+        // A `|` would end the link's text early; Tailer's run ids have none.
+        Some(url) if !run_id.contains('|') => format!("<{}|{}>", escape(&url), escape(run_id)),
+        _ => format!("`{}`", escape(run_id)),
+    }
 }
 
 /// `` `sales-daily` (PROD) ``.
@@ -96,8 +144,8 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
     m
 }
 
-fn run_line(item: &RunItem) -> String {
-    let mut line = format!("{} `{}`", status(&item.status), escape(item.run_id.as_str()));
+fn run_line(links: Links, job: Option<&Job>, item: &RunItem) -> String {
+    let mut line = format!("{} {}", status(&item.status), links.item(job, item));
     if let Some(start) = item.start_execution_date {
         line.push_str(&format!(" · started {}", when(start)));
     }
@@ -108,13 +156,13 @@ fn run_line(item: &RunItem) -> String {
 }
 
 /// One run, in fields.
-pub fn run(job: Option<&Job>, item: &RunItem) -> Message {
+pub fn run(links: Links, job: Option<&Job>, item: &RunItem) -> Message {
     let name = job
         .map(job_label)
         .or_else(|| item.configuration_id.as_deref().map(|c| format!("`{}`", escape(c))))
         .unwrap_or_else(|| "a run".into());
     let mut m = Message::new(&format!("{} {}: {}", name, escape(item.run_id.as_str()), escape(item.status.as_str())));
-    m.section(&format!("{} · run `{}`", name, escape(item.run_id.as_str())));
+    m.section(&format!("{} · run {}", name, links.item(job, item)));
     let mut fields = vec![format!("*Status*\n{}", status(&item.status))];
     if let Some(env) = item.environment.as_deref().or(job.map(|j| j.job.environment.as_str())) {
         fields.push(format!("*Environment*\n{}", escape(env)));
@@ -132,19 +180,19 @@ pub fn run(job: Option<&Job>, item: &RunItem) -> Message {
     m
 }
 
-pub fn last_runs(job: &Job, items: &[RunItem]) -> Message {
+pub fn last_runs(links: Links, job: &Job, items: &[RunItem]) -> Message {
     let mut m = Message::new(&format!("Last runs of {}", job.name));
     if items.is_empty() {
         m.section(&format!("{} has no run matching that.", job_label(job)));
         return m;
     }
     m.section(&format!("*Last {} run{} of {}*, newest first", items.len(), if items.len() == 1 { "" } else { "s" }, job_label(job)));
-    m.lines(&items.iter().map(run_line).collect::<Vec<_>>(), 0);
+    m.lines(&items.iter().map(|item| run_line(links, Some(job), item)).collect::<Vec<_>>(), 0);
     m
 }
 
 /// Runs in progress, each with the catalog name when the bot knows it.
-pub fn running(items: &[(Option<&Job>, RunItem)]) -> Message {
+pub fn running(links: Links, items: &[(Option<&Job>, RunItem)]) -> Message {
     let mut m = Message::new(&format!("{} runs in progress", items.len()));
     if items.is_empty() {
         m.section("Nothing is running right now.");
@@ -155,14 +203,15 @@ pub fn running(items: &[(Option<&Job>, RunItem)]) -> Message {
         .iter()
         .map(|(job, item)| {
             let name = job.map(job_label).unwrap_or_else(|| format!("`{}`", escape(item.configuration_id.as_deref().unwrap_or("?"))));
-            format!("{name} · {}", run_line(item))
+            format!("{name} · {}", run_line(links, *job, item))
         })
         .collect();
     m.lines(&lines, 0);
     m
 }
 
-pub fn audit(entries: &[AuditEntry], job: Option<&str>) -> Message {
+/// The audit trail; `catalog` finds a job by name, for the links to runs.
+pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entries: &[AuditEntry], job: Option<&str>) -> Message {
     let mut m = Message::new("Audit trail");
     let scope = job.map(|j| format!(" of `{}`", escape(j))).unwrap_or_default();
     if entries.is_empty() {
@@ -176,19 +225,31 @@ pub fn audit(entries: &[AuditEntry], job: Option<&str>) -> Message {
             (Some(j), None) => format!(" `{}`", escape(j)),
             _ => String::new(),
         };
-        format!(
-            "{} <@{}> *{}*{target} → {} — {}",
-            when(at),
-            e.user_id,
-            e.action,
-            e.outcome.as_str().replace('_', " "),
-            escape(&truncate(&e.detail, 300))
-        )
+        let mut detail = escape(&truncate(&e.detail, 300));
+        // The run a launch made, or the one a mark names (`mark <job> <run> <STATUS>`),
+        // links to its page.
+        let known = e.job.as_deref().and_then(&catalog);
+        match (e.action, e.outcome, known) {
+            (Action::Launch, AuditOutcome::Succeeded, Some(job)) => {
+                if let Some(url) = e.tailer_answer.as_deref().and_then(|run| links.url(job, run).map(|url| (run, url))) {
+                    detail.push_str(&format!(" · run {}", named(Some(url.1), url.0)));
+                }
+            }
+            (Action::Mark, _, Some(job)) if e.detail.chars().count() <= 300 => {
+                let words: Vec<&str> = e.detail.split(' ').collect();
+                if let Some(url) = words.get(2).and_then(|run| links.url(job, run)) {
+                    let word = |(i, w): (usize, &&str)| if i == 2 { named(Some(url.clone()), w) } else { escape(w) };
+                    detail = words.iter().enumerate().map(word).collect::<Vec<_>>().join(" ");
+                }
+            }
+            _ => {}
+        }
+        format!("{} <@{}> *{}*{target} → {} — {detail}", when(at), e.user_id, e.action, e.outcome.as_str().replace('_', " "))
     };
     // Requests that asked for a confirmation are not outcomes: they are listed apart, and
     // what became of them (confirmed, cancelled, expired, done) is among the outcomes.
     let (asked, outcomes): (Vec<&AuditEntry>, Vec<&AuditEntry>) =
-        entries.iter().partition(|e| e.outcome == crate::store::AuditOutcome::AwaitingConfirmation);
+        entries.iter().partition(|e| e.outcome == AuditOutcome::AwaitingConfirmation);
     if !outcomes.is_empty() {
         m.section(&format!("*Latest write actions{scope}*, newest first"));
         m.lines(&outcomes.iter().map(|e| line(e)).collect::<Vec<_>>(), 0);
@@ -318,17 +379,29 @@ mod tests {
 
     #[test]
     fn the_largest_realistic_outputs_stay_within_slacks_limits_and_are_escaped() {
+        largest_outputs(Links::none());
+        // The longest template, with long values: links as long as a message takes.
+        let template = RunUrlTemplate::parse(&format!(
+            "https://studio.example.com/{}/{{account}}/{{environment}}/{{configuration_id}}/{{run_id}}",
+            "p".repeat(crate::config::MAX_URL_CHARS / 2)
+        ))
+        .unwrap();
+        largest_outputs(Links(Some(&template)));
+    }
+
+    fn largest_outputs(links: Links) {
         let jobs: Vec<Job> = (0..2000).map(job).collect();
         let refs: Vec<&Job> = jobs.iter().collect();
         assert!(check(&self::jobs(&refs, Some("<b>"))).contains("more_"));
         let items: Vec<RunItem> = (0..50).map(item).collect();
-        check(&last_runs(&jobs[0], &items));
-        check(&run(Some(&jobs[0]), &items[0]));
-        check(&run(None, &items[0]));
+        let linked = check(&last_runs(links, &jobs[0], &items));
+        assert_eq!(linked.contains("|20201230-113940-"), links.0.is_some(), "run ids are links exactly when a template is set");
+        check(&run(links, Some(&jobs[0]), &items[0]));
+        check(&run(links, None, &items[0]));
         let running_items: Vec<(Option<&Job>, RunItem)> =
             (0..500).map(|i| (if i % 2 == 0 { Some(&jobs[i]) } else { None }, item(i))).collect();
-        assert!(check(&running(&running_items)).contains("more_"));
-        let entries: Vec<AuditEntry> = (0..20)
+        assert!(check(&running(links, &running_items)).contains("more_"));
+        let mut entries: Vec<AuditEntry> = (0..20)
             .map(|i| AuditEntry {
                 id: i,
                 at: 1_700_000_000_000,
@@ -343,9 +416,78 @@ mod tests {
                 tailer_answer: None,
             })
             .collect();
-        check(&audit(&entries, Some("<!channel>")));
+        for (i, e) in entries.iter_mut().enumerate().take(10) {
+            e.job = Some(jobs[i].name.to_string());
+            e.outcome = AuditOutcome::Succeeded;
+            e.action = if i % 2 == 0 { Action::Launch } else { Action::Mark };
+            e.tailer_answer = Some(item(i).run_id.to_string());
+            e.detail = format!("mark {} {} CHECKED", jobs[i].name, item(i).run_id);
+        }
+        check(&audit(links, |name| jobs.iter().find(|j| j.name.as_str() == name), &entries, Some("<!channel>")));
         let summary = format!("disable `tag:daily` (2000 jobs) — reason: {}", escape(&format!("<!channel> {}", "w".repeat(500))));
         assert!(check(&confirmation(&summary, &refs, "U0DATALEAD", true, &"c".repeat(32))).contains("more_"));
+    }
+
+    #[test]
+    fn the_audit_links_the_run_a_launch_made_and_the_run_a_mark_names() {
+        let template = RunUrlTemplate::parse("https://studio.example.com/{configuration_id}/{run_id}").unwrap();
+        let jobs = [job(1)];
+        let catalog = |name: &str| jobs.iter().find(|j| j.name.as_str() == name);
+        let entry = |action, detail: &str, answer: &str| AuditEntry {
+            id: 1,
+            at: 1_700_000_000_000,
+            reference: "abcd1234".into(),
+            user_id: "U0ANALYST".into(),
+            channel_id: "C0DATA".into(),
+            action,
+            job: Some(jobs[0].name.to_string()),
+            environment: Some("PROD".into()),
+            outcome: AuditOutcome::Succeeded,
+            detail: detail.into(),
+            tailer_answer: Some(answer.into()),
+        };
+        let url = |run: &str| format!("https://studio.example.com/{}/{run}", jobs[0].job.configuration_id);
+        let name = jobs[0].name.to_string();
+        let entries = [
+            entry(Action::Launch, &format!("launch {name}"), "20201230-1"),
+            entry(Action::Mark, &format!("mark {name} 20201230-2 CHECKED"), "ok"),
+        ];
+        let shown = serde_json::to_string(&audit(Links(Some(&template)), catalog, &entries, None)).unwrap();
+        assert!(shown.contains(&format!("launch {name} · run <{}|20201230-1>", url("20201230-1"))), "{shown}");
+        assert!(shown.contains(&format!("mark {name} <{}|20201230-2> CHECKED", url("20201230-2"))), "{shown}");
+        // Without a template, nothing changes.
+        let plain = serde_json::to_string(&audit(Links::none(), catalog, &entries, None)).unwrap();
+        assert!(!plain.contains("https://") && plain.contains(&format!("mark {name} 20201230-2 CHECKED")), "{plain}");
+    }
+
+    #[test]
+    fn only_a_finished_card_has_open_in_tailer_and_only_with_a_template() {
+        let template = RunUrlTemplate::parse("https://studio.example.com/{run_id}").unwrap();
+        let (job, mut running, card) = (
+            job(1),
+            item(1),
+            crate::store::CardRow {
+                run_id: item(1).run_id.to_string(),
+                channel_id: "C0DATA".into(),
+                lane: "card".into(),
+                launched_by: Some("U0ANALYST".into()),
+                watched_by: None,
+                execution_date: None,
+            },
+        );
+        running.status = RunStatus::Running;
+        let open = |m: &Message| serde_json::to_string(m).unwrap().contains("\"url\":\"https://studio.example.com/");
+        let links = Links(Some(&template));
+        assert!(!open(&cards::render_card(links, &job, &card, Some(&running), false, None)));
+        assert!(open(&cards::render_card(links, &job, &card, Some(&running), true, None)));
+        assert!(!open(&cards::render_card(Links::none(), &job, &card, Some(&running), true, None)));
+        let linked = format!("<https://studio.example.com/{0}|{0}>", card.run_id);
+        assert!(serde_json::to_string(&cards::render_card(links, &job, &card, None, false, None)).unwrap().contains(&linked));
+        // A thread reply names the run only once it ended.
+        let reply = |item: &RunItem| serde_json::to_string(&cards::status_reply(links, &card, item, &job).body).unwrap();
+        assert!(!reply(&running).contains(&linked));
+        running.status = RunStatus::Failed;
+        assert!(reply(&running).contains(&linked), "{}", reply(&running));
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub const MAX_MESSAGE_TEXT: usize = 4000;
 pub const MAX_BUTTON_TEXT: usize = 75;
 pub const MAX_ACTION_ID: usize = 255;
 pub const MAX_BUTTON_VALUE: usize = 2000;
+/// A link button's `url`.
+pub const MAX_BUTTON_URL: usize = 3000;
 pub const MAX_CONFIRM_TITLE: usize = 100;
 pub const MAX_CONFIRM_TEXT: usize = 300;
 pub const MAX_CONFIRM_BUTTON: usize = 30;
@@ -91,6 +93,8 @@ pub struct Button {
     pub value: String,
     pub style: Option<&'static str>,
     pub confirm: Option<ConfirmDialog>,
+    /// A link button: Slack opens this page (and still tells the app of the click).
+    pub url: Option<String>,
 }
 
 /// The dialog Slack shows before a dangerous button acts.
@@ -104,7 +108,12 @@ pub struct ConfirmDialog {
 
 impl Button {
     pub fn new(label: &str, action_id: &str, value: &str) -> Button {
-        Button { label: label.to_owned(), action_id: action_id.to_owned(), value: value.to_owned(), style: None, confirm: None }
+        Button { label: label.to_owned(), action_id: action_id.to_owned(), value: value.to_owned(), style: None, confirm: None, url: None }
+    }
+
+    /// A button that opens `url` (none when it is longer than a button takes).
+    pub fn link(label: &str, action_id: &str, url: &str) -> Option<Button> {
+        (url.chars().count() <= MAX_BUTTON_URL).then(|| Button { url: Some(url.to_owned()), ..Button::new(label, action_id, "") })
     }
 
     pub fn danger(mut self, dialog: ConfirmDialog) -> Button {
@@ -123,8 +132,11 @@ impl Button {
             "type": "button",
             "text": {"type": "plain_text", "text": truncate(&self.label, MAX_BUTTON_TEXT), "emoji": true},
             "action_id": truncate(&self.action_id, MAX_ACTION_ID),
-            "value": truncate(&self.value, MAX_BUTTON_VALUE),
         });
+        match &self.url {
+            Some(url) => button["url"] = json!(url),
+            None => button["value"] = json!(truncate(&self.value, MAX_BUTTON_VALUE)),
+        }
         if let Some(style) = self.style {
             button["style"] = json!(style);
         }
@@ -230,6 +242,20 @@ impl Message {
     }
 }
 
+/// Whether every `<...>` token of a mrkdwn text is closed and none is nested.
+fn tokens_whole(text: &str) -> bool {
+    let mut open = false;
+    for c in text.chars() {
+        match (c, open) {
+            ('<', false) => open = true,
+            ('>', true) => open = false,
+            ('<', true) | ('>', false) => return false,
+            _ => {}
+        }
+    }
+    !open
+}
+
 /// Checks a message against the limits of slack-platform.md; returns what breaks them.
 pub fn limit_violations(message: &Value) -> Vec<String> {
     let mut problems = Vec::new();
@@ -242,6 +268,15 @@ pub fn limit_violations(message: &Value) -> Vec<String> {
         problems.push(format!("{} blocks", blocks.len()));
     }
     for block in &blocks {
+        // A link or mention cut in two shows as raw markup.
+        let texts = std::iter::once(&block["text"]["text"])
+            .chain(block["fields"].as_array().into_iter().flatten().map(|f| &f["text"]))
+            .chain(block["elements"].as_array().into_iter().flatten().filter(|e| e["type"] == "mrkdwn").map(|e| &e["text"]));
+        for text in texts.filter_map(Value::as_str) {
+            if !tokens_whole(text) {
+                problems.push(format!("a link or mention cut in two: {text:?}"));
+            }
+        }
         if count(&block["text"]["text"]) > MAX_SECTION_TEXT {
             problems.push("section text over 3000".to_owned());
         }
@@ -256,7 +291,7 @@ pub fn limit_violations(message: &Value) -> Vec<String> {
                 if count(&e["text"]["text"]) > MAX_BUTTON_TEXT && e["type"] == "button" {
                     problems.push("button text over 75".to_owned());
                 }
-                if count(&e["action_id"]) > MAX_ACTION_ID || count(&e["value"]) > MAX_BUTTON_VALUE {
+                if count(&e["action_id"]) > MAX_ACTION_ID || count(&e["value"]) > MAX_BUTTON_VALUE || count(&e["url"]) > MAX_BUTTON_URL {
                     problems.push("button id or value too long".to_owned());
                 }
                 if let Some(id) = e["action_id"].as_str() {

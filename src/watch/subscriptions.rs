@@ -10,9 +10,9 @@ use futures::StreamExt;
 
 use crate::commands::Target;
 use crate::config::Job;
-use crate::messages as render;
+use crate::messages::{self as render, Links};
 use crate::shared::Core;
-use crate::slack::blocks::{Message, escape};
+use crate::slack::blocks::Message;
 use crate::store::{OutboxMessage, SubscriptionRow};
 use crate::tailer::{LastStatusQuery, RunItem};
 
@@ -33,8 +33,8 @@ pub fn ended_at(item: &RunItem) -> Option<DateTime<Utc>> {
 }
 
 /// The announcement of a finished run.
-pub fn announcement(channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
-    let mut line = format!("{} {} · run `{}`", render::status(&item.status), render::job_label(job), escape(item.run_id.as_str()));
+pub fn announcement(links: Links, channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
+    let mut line = format!("{} {} · run {}", render::status(&item.status), render::job_label(job), links.item(Some(job), item));
     if let Some(end) = ended_at(item) {
         line.push_str(&format!(" · ended {}", render::when(end)));
     }
@@ -138,7 +138,17 @@ impl SubscriptionPoller {
                 if ended < sub.created_at || ended < now - CATCH_UP_MS {
                     continue;
                 }
-                match self.p.store.announce(&sub.channel_id, item.run_id.as_str(), &announcement(&sub.channel_id, job, item), now).await {
+                match self
+                    .p
+                    .store
+                    .announce(
+                        &sub.channel_id,
+                        item.run_id.as_str(),
+                        &announcement(Links::of(&self.p.config), &sub.channel_id, job, item),
+                        now,
+                    )
+                    .await
+                {
                     Ok(true) => announced += 1,
                     Ok(false) => {}
                     Err(error) => tracing::error!(%error, "cannot queue an announcement; it will be tried next poll"),

@@ -9,7 +9,7 @@ use rand::Rng;
 
 use crate::config::{Job, WatchConfig};
 use crate::domain::RunId;
-use crate::messages::cards;
+use crate::messages::{Links, cards};
 use crate::shared::Core;
 use crate::store::{OutboxMessage, WatchRow, WatchUpdate};
 use crate::tailer::{ErrorKind, Finality, RunItem, TailerError};
@@ -187,7 +187,7 @@ impl Watcher {
                 return;
             }
         };
-        let (messages, announced) = messages(&job, &w, &cards, &change, &update, now);
+        let (messages, announced) = messages(Links::of(&self.p.config), &job, &w, &cards, &change, &update, now);
         if let Change::Status { item, .. } = &change {
             seen_deactivated(&self.p.store, &job, item, now).await;
         }
@@ -221,6 +221,7 @@ impl Watcher {
 
 /// The messages a change causes on each card, and the channels now told of the end.
 fn messages(
+    links: Links,
     job: &Job,
     w: &WatchRow,
     cards: &[crate::store::CardRow],
@@ -235,15 +236,15 @@ fn messages(
         match change {
             Change::Nothing => {}
             Change::Status { item, is_final, note } => {
-                messages.push(cards::update(job, card, Some(item), *is_final, note.as_deref()));
-                messages.push(cards::status_reply(card, item, job));
+                messages.push(cards::update(links, job, card, Some(item), *is_final, note.as_deref()));
+                messages.push(cards::status_reply(links, card, item, job));
                 if *is_final {
                     announced.push(card.channel_id.clone());
                 }
             }
             Change::NeverKnown => {
                 let note = "Tailer does not know this run.";
-                messages.push(cards::update(job, card, None, false, Some(note)));
+                messages.push(cards::update(links, job, card, None, false, Some(note)));
                 let text = format!(
                     ":grey_question: Tailer has not shown run `{}` of {} for {} minutes: it does not seem to exist. I stopped watching.",
                     crate::slack::blocks::escape(&w.run_id),
@@ -254,7 +255,7 @@ fn messages(
             }
             Change::GaveUp => {
                 let status = last_item.as_ref().map(|i| crate::messages::status(&i.status)).unwrap_or_else(|| "unknown".into());
-                messages.push(cards::update(job, card, last_item.as_ref(), false, Some("No longer watched.")));
+                messages.push(cards::update(links, job, card, last_item.as_ref(), false, Some("No longer watched.")));
                 let text = format!(
                     ":hourglass: Still {status} after {} h — I stopped watching. `/tailer watch {} {}` follows it again.",
                     (now - w.started_at).max(0) / 3_600_000,

@@ -10,16 +10,16 @@ use proptest::prelude::*;
 use serde_json::Value;
 use tailerbot::commands::writes::Plan;
 use tailerbot::commands::{Command, Target};
-use tailerbot::config::Job;
-use tailerbot::domain::{Account, Action, ConfigurationId, ConfigurationType, Environment, JobName, RunId};
+use tailerbot::config::{Job, RunUrlTemplate};
+use tailerbot::domain::{Account, Action, ConfigurationId, ConfigurationType, Environment, JobId, JobName, RunId};
 use tailerbot::messages as render;
-use tailerbot::messages::cards;
+use tailerbot::messages::{Links, cards};
 use tailerbot::slack::blocks::{self, Button, ConfirmDialog, Message, escape, truncate};
 use tailerbot::store::{AuditEntry, AuditOutcome, CardRow, OutboxMessage};
 use tailerbot::tailer::{JobRef, RunItem, RunStatus};
 use tailerbot::watch::{subscriptions, thread_reply};
 
-use super::slack_rules::{check_message, limit_problems, markup_problem};
+use super::slack_rules::{RUN_PAGES, check_message, limit_problems, markup_problem};
 use super::strategies::{hostile_text, short_text};
 
 /// The people a message may mention: those the generated data names.
@@ -45,7 +45,7 @@ fn job() -> impl Strategy<Value = Job> {
                 environment: Environment::parse(&environment).unwrap(),
                 configuration_type: ConfigurationType::parse(&configuration_type).unwrap(),
                 configuration_id: ConfigurationId::parse(&configuration_id).unwrap(),
-                job_id: None,
+                job_id: Some(JobId::parse(&format!("gbq-to-gbq|{configuration_id}")).unwrap()),
             },
             description,
             tags,
@@ -127,8 +127,9 @@ fn entry() -> impl Strategy<Value = AuditEntry> {
         prop::sample::select(vec![AuditOutcome::Denied, AuditOutcome::Confirmed, AuditOutcome::Failed, AuditOutcome::Succeeded]),
         hostile_text(2000),
         any::<i64>(),
+        foreign(),
     )
-        .prop_map(|(user_id, action, job, environment, outcome, detail, at)| AuditEntry {
+        .prop_map(|(user_id, action, job, environment, outcome, detail, at, tailer_answer)| AuditEntry {
             id: 1,
             at,
             reference: "abcd1234".into(),
@@ -139,7 +140,7 @@ fn entry() -> impl Strategy<Value = AuditEntry> {
             environment,
             outcome,
             detail,
-            tailer_answer: None,
+            tailer_answer,
         })
 }
 
@@ -167,6 +168,14 @@ fn plan() -> impl Strategy<Value = Plan> {
 /// A label or dialog text: the callers' are never empty, but may be long.
 fn long_label(max: usize) -> impl Strategy<Value = String> {
     hostile_text(max).prop_filter("not empty", |t| !t.is_empty())
+}
+
+/// Run pages with every placeholder, so that each hostile value is encoded in a link.
+fn template() -> RunUrlTemplate {
+    RunUrlTemplate::parse(&format!(
+        "{RUN_PAGES}{{account}}/{{environment}}/{{configuration_type}}/{{configuration_id}}/{{job_id}}/{{run_id}}?a=1&b=2"
+    ))
+    .unwrap()
 }
 
 fn json(message: &Message) -> Value {
@@ -198,18 +207,31 @@ proptest! {
         job in job(),
         items in prop::collection::vec(item(), 0..30),
         known in any::<bool>(),
+        linked in any::<bool>(),
     ) {
+        let template = template();
+        let links = Links::new(linked.then_some(&template));
         for item in &items {
-            ok(json(&render::run(known.then_some(&job), item)))?;
+            ok(json(&render::run(links, known.then_some(&job), item)))?;
         }
-        ok(json(&render::last_runs(&job, &items)))?;
+        let last = json(&render::last_runs(links, &job, &items));
+        prop_assert_eq!(last.to_string().contains(RUN_PAGES), linked && !items.is_empty(), "links exactly with a template");
+        ok(last)?;
         let running: Vec<(Option<&Job>, RunItem)> = items.iter().map(|i| (known.then_some(&job), i.clone())).collect();
-        ok(json(&render::running(&running)))?;
+        ok(json(&render::running(links, &running)))?;
     }
 
     #[test]
-    fn the_audit_trail_escapes_what_people_and_tailer_wrote(entries in prop::collection::vec(entry(), 0..25), job in foreign()) {
-        ok(json(&render::audit(&entries, job.as_deref())))?;
+    fn the_audit_trail_escapes_what_people_and_tailer_wrote(
+        entries in prop::collection::vec(entry(), 0..25),
+        job in foreign(),
+        catalog in prop::collection::vec(self::job(), 0..3),
+        linked in any::<bool>(),
+    ) {
+        let template = template();
+        // Whatever an entry names is taken for a catalog job, so that its runs are linked.
+        let known = |_: &str| catalog.first();
+        ok(json(&render::audit(Links::new(linked.then_some(&template)), known, &entries, job.as_deref())))?;
     }
 
     #[test]
@@ -233,15 +255,18 @@ proptest! {
         item in prop::option::of(item()),
         final_status in any::<bool>(),
         unknown_status in short_text(),
+        linked in any::<bool>(),
     ) {
+        let template = template();
+        let links = Links::new(linked.then_some(&template));
         let note = format!("Tailer has shown `{}` unchanged for a while: taken as final.", escape(&unknown_status));
         for note in [None, Some(note.as_str()), Some("No longer watched.")] {
-            ok(json(&cards::render_card(&job, &card, item.as_ref(), final_status, note)))?;
+            ok(json(&cards::render_card(links, &job, &card, item.as_ref(), final_status, note)))?;
         }
-        ok(outbox(&cards::post(&job, &card, item.as_ref())))?;
+        ok(outbox(&cards::post(links, &job, &card, item.as_ref())))?;
         if let Some(item) = &item {
-            ok(outbox(&cards::status_reply(&card, item, &job)))?;
-            ok(outbox(&subscriptions::announcement("C0DATA", &job, item)))?;
+            ok(outbox(&cards::status_reply(links, &card, item, &job)))?;
+            ok(outbox(&subscriptions::announcement(links, "C0DATA", &job, item)))?;
         }
     }
 

@@ -81,6 +81,16 @@ impl SlackEvent {
             .map(|e| (e["action_id"].as_str().unwrap_or_default().to_owned(), e["value"].as_str().unwrap_or_default().to_owned()))
     }
 
+    /// The page a link button with that label opens.
+    pub fn link_button(&self, label: &str) -> Option<String> {
+        self.blocks
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+            .find(|e| e["text"]["text"] == label)
+            .and_then(|e| e["url"].as_str().map(str::to_owned))
+    }
+
     /// All the text a person would read: fallback text and every text in the blocks.
     pub fn visible_text(&self) -> String {
         let mut out = Vec::new();

@@ -53,6 +53,10 @@ async fn clicked(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
 
 /// What a click does.
 async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+    if click.action_id == crate::messages::cards::OPEN_IN_TAILER {
+        // A link button: Slack opened the page; the click needs nothing from the bot.
+        return Ok(Ack::Empty);
+    }
     let trigger = format!("trigger:{}", click.trigger_id);
     if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&reference, "cannot record the click"))? {
         tracing::info!("a replayed click (same trigger_id) was not acted on again");

@@ -18,7 +18,7 @@ use crate::bot::{Bot, Context};
 use crate::commands::Command;
 use crate::config::Job;
 use crate::domain::{Action, RunId, UserId};
-use crate::messages as render;
+use crate::messages::{self as render, Links};
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::{Message, escape};
 use crate::store::{AuditOutcome, OutboxMessage, SwitchRow, TimerRow, WriteRow, WriteStep};
@@ -353,7 +353,8 @@ async fn cards_show_status(bot: &Bot, job: &Job, run: &RunId, status: &RunStatus
     };
     let Some(mut item) = item else { return };
     item.status = status.clone();
-    let edits = cards.iter().map(|card| crate::messages::cards::update(job, card, Some(&item), true, None)).collect();
+    let edits =
+        cards.iter().map(|card| crate::messages::cards::update(Links::of(&bot.config), job, card, Some(&item), true, None)).collect();
     bot.outbox.enqueue(edits).await;
 }
 
