@@ -60,6 +60,9 @@ pub enum Command {
         /// Type the commands yourself: `/tailer ...`, `as ana /tailer ...`, `click <label>`.
         #[arg(long)]
         interactive: bool,
+        /// Where the chart of `history` is saved, as Slack received it.
+        #[arg(long, default_value = "tailerbot-demo-history.png")]
+        chart: PathBuf,
     },
     /// Exit 0 when the bot on this machine answers its liveness check (for container
     /// health checks: no shell or curl needed).
@@ -132,12 +135,12 @@ pub fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Demo { speed, interactive } => {
+        Command::Demo { speed, interactive, chart } => {
             if !(speed > 0.0 && speed.is_finite()) {
                 eprintln!("error: --speed must be a positive number");
                 return ExitCode::from(2);
             }
-            match runtime().block_on(crate::demo::run(crate::demo::DemoOptions { speed, interactive })) {
+            match runtime().block_on(crate::demo::run(crate::demo::DemoOptions { speed, interactive, chart })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crash;
 pub mod demo;
 pub mod domain;
+pub mod history;
 pub mod http_limits;
 pub mod manifest;
 pub mod messages;

@@ -4,7 +4,10 @@ use std::process::Command;
 
 #[test]
 fn the_demo_plays_the_whole_conversation_and_exits_0() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tailerbot")).args(["demo", "--speed", "4"]).env_clear().output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("history.png");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_tailerbot")).args(["demo", "--speed", "4", "--chart"]).arg(&chart).env_clear().output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "no log line cuts into the transcript: {}", String::from_utf8_lossy(&out.stderr));
@@ -29,10 +32,19 @@ fn the_demo_plays_the_whole_conversation_and_exits_0() {
         "@ana: /tailer subscribe stock-enrich failures",
         "(Tailer's own schedule starts a run of stock-enrich.)",
         "FAILED `stock-enrich` (DEV) · run `",
+        "@ana: /tailer history sales-daily 30",
+        "tailerbot shared a picture: 🖼  sales-daily (PROD): the last 30 runs",
+        "of 30 ended runs (",
+        "Duration: median ",
+        &format!("(the picture Slack received is saved as {})", chart.display()),
         "The demo ran for",
     ] {
         assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");
     }
+    // The picture is the chart: a PNG of the announced size.
+    let png = std::fs::read(&chart).unwrap();
+    let reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (1000, 500));
 }
 
 #[test]

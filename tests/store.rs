@@ -11,7 +11,7 @@ use common::db::{TestDb, postgres_skipped};
 use tailerbot::domain::Action;
 use tailerbot::store::{
     CardRow, ConfirmationState, Decision, Destination, NewConfirmation, OutboxBody, OutboxMessage, Place, Store, SwitchRow, TimerRow,
-    WatchUpdate,
+    Upload, WatchUpdate,
 };
 
 fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
@@ -247,6 +247,8 @@ contract! {
             Destination::Update { channel: channel.clone() },
             Destination::Ephemeral { channel: channel.clone(), user: user.clone() },
             Destination::View { user: user.clone() },
+            Destination::Upload { channel: channel.clone(), thread_ts: Some("1700000000.000001".into()), asked_by: Some(user.clone()) },
+            Destination::Upload { channel: channel.clone(), thread_ts: None, asked_by: None },
         ];
         let messages: Vec<OutboxMessage> = destinations
             .iter()
@@ -256,6 +258,16 @@ contract! {
         store.enqueue(&messages, 0).await.unwrap();
         let back: Vec<Destination> = store.claim_outbox(0, 20).await.unwrap().into_iter().map(|r| r.message.to).collect();
         assert_eq!(back, destinations);
+    }
+
+    async fn a_file_to_upload_comes_back_byte_for_byte(store) {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        let file = Upload { filename: "chart.png".into(), title: "t".into(), alt_text: "a".into(), bytes: bytes.clone() };
+        let upload = OutboxMessage::upload("history:r", "C0DATA", None, OutboxBody::plain("words".into(), vec![]), file.clone());
+        store.enqueue(&[upload], 0).await.unwrap();
+        let back = store.claim_outbox(0, 10).await.unwrap().remove(0).message;
+        assert_eq!(back.body.upload, Some(file));
+        assert_eq!(back.body.text, "words");
     }
 
     async fn a_root_message_becomes_its_lane_thread(store) {

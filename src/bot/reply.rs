@@ -100,12 +100,22 @@ impl Bot {
     where
         F: Future<Output = ResponseBody> + Send + 'static,
     {
+        self.after_ack_maybe(ctx, async move { Some(work.await) });
+    }
+
+    /// Runs `work` after the answer; the message it may return goes back to the person
+    /// (none: the work said what it had to say some other way).
+    pub(crate) fn after_ack_maybe<F>(self: &Arc<Self>, ctx: Context, work: F)
+    where
+        F: Future<Output = Option<ResponseBody>> + Send + 'static,
+    {
         let bot = self.clone();
         let span = tracing::info_span!("after_ack", reference = %ctx.reference, user = %ctx.user);
         self.tasks.spawn(
             async move {
-                let body = work.await;
-                bot.deliver(&ctx, body).await;
+                if let Some(body) = work.await {
+                    bot.deliver(&ctx, body).await;
+                }
             }
             .instrument(span),
         );

@@ -17,6 +17,7 @@
 mod args;
 pub mod catalog;
 pub mod follow;
+pub mod history;
 pub mod operate;
 mod parse;
 pub mod runs;
@@ -181,6 +182,11 @@ pub enum Command {
         run: RunId,
         status: RunStatus,
     },
+    /// A chart of the job's last `limit` runs, with a summary.
+    History {
+        job: JobName,
+        limit: u32,
+    },
     Audit {
         job: Option<JobName>,
     },
@@ -207,6 +213,7 @@ impl Command {
             Command::Enable { .. } => Action::Enable,
             Command::Reset { .. } => Action::Reset,
             Command::Mark { .. } => Action::Mark,
+            Command::History { .. } => Action::History,
             Command::Audit { .. } => Action::Audit,
             Command::Doctor => Action::Doctor,
         }
@@ -257,6 +264,10 @@ impl std::fmt::Display for Command {
                 push(job);
                 push(run);
                 push(&status.as_str());
+            }
+            Command::History { job, limit } => {
+                push(job);
+                push(limit);
             }
             Command::Audit { job } => job.iter().for_each(|j| push(j)),
             Command::Subscriptions | Command::Disabled | Command::Doctor => {}
@@ -314,6 +325,7 @@ pub async fn run(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
         Command::Subscribe { target, filter } => follow::subscribe(bot, ctx, &target, filter).await,
         Command::Unsubscribe { target } => follow::unsubscribe(bot, &ctx, &target).await,
         Command::Subscriptions => follow::list(bot, &ctx).await,
+        Command::History { job, limit } => history::history(bot, ctx, &job, limit).await,
         Command::Audit { job } => operate::audit(bot, &ctx, job.as_ref()).await,
         Command::Doctor => operate::doctor(bot, ctx).await,
         Command::Disabled => operate::disabled(bot, &ctx).await,

@@ -36,6 +36,8 @@ pub struct DemoOptions {
     pub speed: f64,
     /// Read `/tailer ...` and `click <label>` lines from standard input.
     pub interactive: bool,
+    /// Where a chart the bot uploads (`history`) is saved.
+    pub chart: std::path::PathBuf,
 }
 
 /// Everything the demo drives.
@@ -51,6 +53,8 @@ struct Demo {
     names: Names,
     /// Messages answered in HTTP (confirmations): clickable like the others.
     answers: std::sync::Mutex<Vec<SlackEvent>>,
+    /// Where an uploaded chart is saved.
+    chart: std::path::PathBuf,
 }
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
@@ -70,6 +74,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         waiting: (Duration::from_millis(1000), Duration::from_millis(1500)),
         running: (Duration::from_millis(2500), Duration::from_millis(3500)),
         invisible_after_launch: Duration::from_millis(300),
+        // A week of past runs, four a day, for `history`.
+        history: 30,
+        history_running: Some((Duration::from_secs(8 * 60), Duration::from_secs(25 * 60))),
+        history_failures: 0.1,
         ..SimOptions::default()
     };
     let crate::offline::OfflineWorld { tailer, slack } = crate::offline::start(&mut config, sim, "xoxb-demo", &[ONCALL], None)
@@ -110,6 +118,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             (CHANNEL.to_owned(), "data".to_owned()),
         ])),
         answers: std::sync::Mutex::new(Vec::new()),
+        chart: options.chart.clone(),
     };
     println!("tailerbot demo: the bot, a Tailer simulator and a Slack stand-in, all on this machine.");
     println!("#data is a channel; ana is an analyst; lead and oncall may act on PROD, each confirming what the other asks.\n");
@@ -150,6 +159,9 @@ impl Demo {
         self.tailer.sim.start_scheduled_run("000099_stock_enrich_failing_DEV").context("the simulator knows stock-enrich")?;
         let alert = |e: &SlackEvent| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.visible_text().contains("FAILED");
         self.follow(Duration::from_secs_f64((40.0 * factor).max(20.0)), |e| e.iter().skip(before).any(alert)).await?;
+        // Is this normal? The last month of a job, in a picture.
+        self.say(ANA, "history sales-daily 30").await?;
+        self.follow(limit, |e| e.iter().any(|e| e.file.is_some())).await?;
         Ok(())
     }
 
@@ -254,6 +266,12 @@ impl Demo {
         for event in events.iter().skip(from) {
             for line in render(event, &self.names) {
                 println!("{line}");
+            }
+            if let Some(file) = &event.file {
+                match std::fs::write(&self.chart, &file.bytes) {
+                    Ok(()) => println!("    (the picture Slack received is saved as {})", self.chart.display()),
+                    Err(error) => println!("    (the picture could not be saved as {}: {error})", self.chart.display()),
+                }
             }
         }
     }

@@ -37,6 +37,7 @@ const EMOJI: &[(&str, &str)] = &[
     (":raised_hand:", "✋"),
     (":repeat:", "🔁"),
     (":wave:", "👋"),
+    (":bar_chart:", "📊"),
 ];
 
 /// Mrkdwn as plain terminal text.
@@ -113,6 +114,11 @@ pub fn render(event: &SlackEvent, names: &Names) -> Vec<String> {
     let body = lines(event, names);
     let (head, indent) = match event.method.as_str() {
         "chat.update" => ("  ✎ edited:".to_owned(), "    "),
+        "files.completeUploadExternal" => {
+            let file = event.file.clone().unwrap_or_default();
+            let title = file.title.unwrap_or(file.filename);
+            (format!("  tailerbot shared a picture: 🖼  {title} ({} KB)", file.bytes.len().div_ceil(1024)), "    ")
+        }
         "chat.postEphemeral" => ("  tailerbot (only you):".to_owned(), "    "),
         "response_url" if event.response_type.as_deref() == Some("in_channel") && event.replace_original => {
             ("  tailerbot (replacing the message above):".to_owned(), "    ")

@@ -18,6 +18,7 @@ pub enum Action {
     Unsubscribe,
     Subscriptions,
     Disabled,
+    History,
     Audit,
     Doctor,
     Launch,
@@ -29,7 +30,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, reads first, in the order of product.md.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::Help,
         Action::Jobs,
         Action::Status,
@@ -41,6 +42,7 @@ impl Action {
         Action::Unsubscribe,
         Action::Subscriptions,
         Action::Disabled,
+        Action::History,
         Action::Audit,
         Action::Doctor,
         Action::Launch,
@@ -64,6 +66,7 @@ impl Action {
             Action::Unsubscribe => "unsubscribe",
             Action::Subscriptions => "subscriptions",
             Action::Disabled => "disabled",
+            Action::History => "history",
             Action::Audit => "audit",
             Action::Doctor => "doctor",
             Action::Launch => "launch",

@@ -120,7 +120,7 @@ impl Delivery {
             self.defer(&row, until).await;
             return;
         }
-        if let Destination::Post { channel, .. } = &row.message.to {
+        if let Destination::Post { channel, .. } | Destination::Upload { channel, .. } = &row.message.to {
             if let Some(next) = self.pacing.get(channel).map(|t| *t) {
                 if next > now {
                     self.defer(&row, next).await;
@@ -233,7 +233,7 @@ impl Delivery {
             SlackErrorKind::RateLimited(after) => {
                 self.stats.slack_rate_limited(now);
                 let wait = after.map(|d| d.as_millis() as i64).unwrap_or(1_000).max(1_000);
-                if let Destination::Post { channel, .. } = &row.message.to {
+                if let Destination::Post { channel, .. } | Destination::Upload { channel, .. } = &row.message.to {
                     self.pacing.insert(channel.clone(), now + wait);
                 }
                 tracing::warn!(method = error.method, wait_ms = wait, "Slack asked to slow down");
@@ -284,6 +284,15 @@ impl Delivery {
             self.outbox.enqueue(vec![OutboxMessage::new(format!("{}:fallback", m.lane), to, body)]).await;
             return;
         }
+        // A file Slack will not take: the words go out alone, with what to grant.
+        if let Destination::Upload { channel, asked_by, .. } = &m.to {
+            let mut blocks = m.body.blocks.clone();
+            blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text": upload_refused(reason)}]}));
+            let to = Destination::Post { channel: channel.clone(), place: Place::Channel, asked_by: asked_by.clone() };
+            let body = OutboxBody::plain(m.body.text.clone(), blocks);
+            self.outbox.enqueue(vec![OutboxMessage::new(format!("{}:fallback", m.lane), to, body)]).await;
+            return;
+        }
         let channel_problem =
             ["not_in_channel", "channel_not_found", "is_archived", "restricted_action"].iter().any(|code| reason.contains(code));
         let (Some(user), Some(channel), true) = (m.to.person(), m.to.channel(), channel_problem) else {
@@ -304,6 +313,18 @@ impl Delivery {
         };
         self.outbox.enqueue(vec![OutboxMessage::post(format!("notice:{user}"), user, text, Vec::new())]).await;
     }
+}
+
+/// What to grant when Slack refuses a file, in words for the channel.
+fn upload_refused(reason: &str) -> String {
+    let why = if reason.contains("missing_scope") || reason.contains("no_permission") {
+        "the app may not upload files: an admin adds the `files:write` scope (the app's manifest has it) and reinstalls the app".to_owned()
+    } else if ["not_in_channel", "channel_not_found"].iter().any(|code| reason.contains(code)) {
+        "I am not a member of this channel: invite me with `/invite @tailerbot`".to_owned()
+    } else {
+        format!("Slack refused it ({})", crate::slack::blocks::escape(reason))
+    };
+    format!(":warning: I could not upload the chart: {why}. The figures above are the history in words.")
 }
 
 /// Waits before the next pass: until the earliest due message, at most `cap`.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use crate::store::{Destination, OutboxBody, OutboxMessage, Place};
+pub use crate::store::{Destination, OutboxBody, OutboxMessage, Place, Upload};
 pub use delivery::{CHANNEL_GAP_MS, Delivery, TOKEN_REFUSED, next_wait};
 
 use crate::clock::SharedClock;
@@ -118,6 +118,10 @@ pub async fn send(
             Ok(user) => Ok(slack.publish_home(&user, &m.body.blocks).await.map(|()| None)?),
             Err(_) => Err(SendError::Unsendable("a Home tab without a valid user")),
         },
+        Destination::Upload { channel, thread_ts, .. } => match (ChannelId::parse(channel), &m.body.upload) {
+            (Ok(channel), Some(file)) => Ok(slack.upload_file(&channel, thread_ts.as_deref(), file, &message()).await.map(|()| None)?),
+            _ => Err(SendError::Unsendable("an upload without a valid channel or a file")),
+        },
     }
 }
 
@@ -128,6 +132,7 @@ impl From<ResponseBody> for OutboxBody {
             blocks: body.blocks,
             response_type: Some(body.response_type),
             replace_original: body.replace_original,
+            upload: None,
         }
     }
 }

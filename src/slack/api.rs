@@ -11,6 +11,7 @@ use slack_morphism::{ClientResult, SlackApiToken, SlackApiTokenValue, SlackClien
 
 use super::blocks::Message;
 use crate::domain::{ChannelId, UserGroupId, UserId, Visibility};
+use crate::store::Upload;
 
 type Connector = super::connector::CappedConnector;
 
@@ -125,6 +126,9 @@ pub struct SlackApi {
     http: reqwest::Client,
     timeout: Duration,
     response_url_prefixes: Vec<String>,
+    /// `scheme://host:port` of the Web API: an upload URL there is trusted (a local
+    /// stand-in's), as is any https one Slack gives.
+    api_origin: String,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -156,6 +160,7 @@ impl SlackApi {
             http,
             timeout,
             response_url_prefixes,
+            api_origin: origin(api_url).unwrap_or_default(),
         })
     }
 
@@ -265,6 +270,74 @@ impl SlackApi {
         Ok(())
     }
 
+    /// Uploads a file with Slack's external flow: an upload URL
+    /// (`files.getUploadURLExternal`), the bytes posted there, then
+    /// `files.completeUploadExternal` sharing it into `channel` (under `thread_ts`) with
+    /// the message's blocks. Should it fail half-way, the next try starts over: a file
+    /// never completed is never shown.
+    pub async fn upload_file(
+        &self,
+        channel: &ChannelId,
+        thread_ts: Option<&str>,
+        file: &Upload,
+        message: &Message,
+    ) -> Result<(), SlackError> {
+        let request = slack_morphism::api::SlackApiFilesGetUploadUrlExternalRequest {
+            filename: file.filename.clone(),
+            length: file.bytes.len(),
+            alt_txt: Some(file.alt_text.chars().take(1000).collect()),
+            snippet_type: None,
+        };
+        let target = self.timed("files.getUploadURLExternal", self.session().get_upload_url_external(&request)).await?;
+        let url = target.upload_url.0.to_string();
+        let result = self.send_bytes(&url, &file.bytes).await;
+        count("files.upload", &result);
+        result?;
+        let mut body = serde_json::json!({
+            "files": [{"id": target.file_id.to_string(), "title": file.title}],
+            "channel_id": channel.as_str(),
+            "blocks": message.blocks,
+        });
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = serde_json::json!(ts);
+        }
+        let _: Acknowledged = self
+            .timed("files.completeUploadExternal", self.session().http_session_api.http_post("files.completeUploadExternal", &body, None))
+            .await?;
+        Ok(())
+    }
+
+    /// Posts a file's bytes to the upload URL Slack gave: https, or on the Web API's own
+    /// origin (a local stand-in); anything else is refused unsent.
+    async fn send_bytes(&self, url: &str, bytes: &[u8]) -> Result<(), SlackError> {
+        const METHOD: &str = "files.upload";
+        let trusted = url.starts_with("https://") || origin(url).is_some_and(|o| o == self.api_origin);
+        if !trusted {
+            return Err(SlackError {
+                method: METHOD,
+                kind: SlackErrorKind::Disallowed,
+                detail: "an upload URL Slack would not give".into(),
+            });
+        }
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .map_err(|e| SlackError {
+                method: METHOD,
+                kind: if e.is_timeout() { SlackErrorKind::Timeout } else { SlackErrorKind::Transport },
+                detail: String::new(),
+            })?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            429 => Err(SlackError { method: METHOD, kind: SlackErrorKind::RateLimited(None), detail: String::new() }),
+            status => Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: String::new() }),
+        }
+    }
+
     /// Whether a `response_url` may be posted to.
     pub fn response_url_allowed(&self, url: &str) -> bool {
         self.response_url_prefixes.iter().any(|p| url.starts_with(p.as_str()))
@@ -303,4 +376,11 @@ impl SlackApi {
         }
         Ok(())
     }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{}://{}{port}", parsed.scheme(), parsed.host_str()?))
 }

@@ -17,6 +17,9 @@ pub enum Destination {
     Ephemeral { channel: String, user: String },
     /// `views.publish`: the blocks become `user`'s Home tab.
     View { user: String },
+    /// The body's file, uploaded into `channel` (under `thread_ts` when given) with the
+    /// body's blocks; `asked_by` hears about it should the channel refuse the bot.
+    Upload { channel: String, thread_ts: Option<String>, asked_by: Option<String> },
 }
 
 /// Where in a channel a post goes.
@@ -41,6 +44,7 @@ pub struct DestinationColumns {
     pub root: bool,
     pub broadcast: bool,
     pub response_url: Option<String>,
+    pub thread_ts: Option<String>,
 }
 
 impl Destination {
@@ -48,7 +52,10 @@ impl Destination {
     pub fn channel(&self) -> Option<&str> {
         match self {
             Destination::Respond { channel, .. } => channel.as_deref(),
-            Destination::Post { channel, .. } | Destination::Update { channel } | Destination::Ephemeral { channel, .. } => Some(channel),
+            Destination::Post { channel, .. }
+            | Destination::Update { channel }
+            | Destination::Ephemeral { channel, .. }
+            | Destination::Upload { channel, .. } => Some(channel),
             Destination::View { .. } => None,
         }
     }
@@ -57,7 +64,7 @@ impl Destination {
     pub fn person(&self) -> Option<&str> {
         match self {
             Destination::Respond { user, .. } => user.as_deref(),
-            Destination::Post { asked_by, .. } => asked_by.as_deref(),
+            Destination::Post { asked_by, .. } | Destination::Upload { asked_by, .. } => asked_by.as_deref(),
             Destination::Ephemeral { user, .. } | Destination::View { user } => Some(user),
             Destination::Update { .. } => None,
         }
@@ -107,6 +114,13 @@ impl Destination {
             Destination::View { user } => {
                 DestinationColumns { method: "view", user_id: Some(user.clone()), ..DestinationColumns::default() }
             }
+            Destination::Upload { channel, thread_ts, asked_by } => DestinationColumns {
+                method: "upload",
+                channel_id: Some(channel.clone()),
+                user_id: asked_by.clone(),
+                thread_ts: thread_ts.clone(),
+                ..DestinationColumns::default()
+            },
         }
     }
 
@@ -133,10 +147,11 @@ impl Destination {
                 Destination::Ephemeral { channel: channel(&c)?, user: c.user_id.clone().ok_or("an `ephemeral` message without a user")? }
             }
             "view" => Destination::View { user: c.user_id.clone().ok_or("a `view` message without a user")? },
+            "upload" => Destination::Upload { channel: channel(&c)?, thread_ts: c.thread_ts, asked_by: c.user_id },
             other => return Err(format!("unknown outbox method `{other}`")),
         })
     }
 }
 
 /// The methods the `outbox` table knows.
-pub const OUTBOX_METHODS: [&str; 5] = ["post", "update", "ephemeral", "respond", "view"];
+pub const OUTBOX_METHODS: [&str; 6] = ["post", "update", "ephemeral", "respond", "view", "upload"];

@@ -36,7 +36,7 @@ pub const POLLED_MARKER: &str = "subscriptions_polled";
 pub use destination::{Destination, DestinationColumns, OUTBOX_METHODS, Place};
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
-    OutboxMessage, OutboxRow, SubscriptionRow, TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,
+    OutboxMessage, OutboxRow, SubscriptionRow, TimerRow, Upload, WatchRow, WatchUpdate, WriteRow, WriteStep,
 };
 pub use switches::SwitchRow;
 

@@ -23,8 +23,8 @@ macro_rules! enqueue_in {
             let body = serde_json::to_string(&m.body).map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?;
             let to = m.to.to_columns();
             sqlx::query(
-                "INSERT INTO outbox (lane, method, channel_id, user_id, in_thread, root, broadcast, collapse_key, response_url, body, created_at, next_attempt_at, state)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 'pending')",
+                "INSERT INTO outbox (lane, method, channel_id, user_id, in_thread, root, broadcast, collapse_key, response_url, body, created_at, next_attempt_at, state, thread_ts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 'pending', $12)",
             )
             .bind(&m.lane)
             .bind(to.method)
@@ -37,6 +37,7 @@ macro_rules! enqueue_in {
             .bind(&to.response_url)
             .bind(body)
             .bind($now_ms)
+            .bind(&to.thread_ts)
             .execute(&mut *$tx)
             .await?;
         }
@@ -238,6 +239,7 @@ struct RawOutbox {
     broadcast: bool,
     collapse_key: Option<String>,
     response_url: Option<String>,
+    thread_ts: Option<String>,
     body: String,
     created_at: i64,
     attempts: i64,
@@ -265,6 +267,7 @@ impl TryFrom<RawOutbox> for OutboxRow {
                     root: r.root,
                     broadcast: r.broadcast,
                     response_url: r.response_url,
+                    thread_ts: r.thread_ts,
                 })
                 .map_err(StoreError::Corrupt)?,
                 body: serde_json::from_str::<OutboxBody>(&r.body).map_err(|e| StoreError::Corrupt(e.to_string()))?,

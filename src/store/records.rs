@@ -156,6 +156,42 @@ pub struct OutboxBody {
     pub response_type: Option<crate::domain::Visibility>,
     #[serde(default)]
     pub replace_original: bool,
+    /// A file to upload with the blocks (`Destination::Upload`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Upload>,
+}
+
+/// A file uploaded with a message: a PNG, kept in the outbox until Slack has it.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Upload {
+    pub filename: String,
+    pub title: String,
+    /// What a screen reader says of it.
+    pub alt_text: String,
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload").field("filename", &self.filename).field("bytes", &self.bytes.len()).finish_non_exhaustive()
+    }
+}
+
+/// Bytes as base64 text in the stored JSON.
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A Slack write, queued.
@@ -200,6 +236,19 @@ impl OutboxMessage {
         OutboxMessage { collapse_key: Some(lane), ..message }
     }
 
+    /// A file uploaded into `channel` (under `thread_ts` when given), with the message's
+    /// blocks beside it.
+    pub fn upload(
+        lane: impl Into<String>,
+        channel: impl Into<String>,
+        thread_ts: Option<String>,
+        message: OutboxBody,
+        file: Upload,
+    ) -> OutboxMessage {
+        let to = Destination::Upload { channel: channel.into(), thread_ts, asked_by: None };
+        OutboxMessage::new(lane, to, OutboxBody { upload: Some(file), ..message })
+    }
+
     /// Under the lane's root message.
     pub fn in_thread(self, broadcast: bool) -> OutboxMessage {
         self.placed(Place::Thread { broadcast })
@@ -219,7 +268,7 @@ impl OutboxMessage {
 
     /// Who asked: told when it cannot be delivered.
     pub fn asked_by(mut self, user: Option<String>) -> OutboxMessage {
-        if let Destination::Post { asked_by, .. } = &mut self.to {
+        if let Destination::Post { asked_by, .. } | Destination::Upload { asked_by, .. } = &mut self.to {
             *asked_by = user;
         }
         self
@@ -229,7 +278,7 @@ impl OutboxMessage {
 impl OutboxBody {
     /// Text and blocks, for the Web API.
     pub fn plain(text: String, blocks: Vec<serde_json::Value>) -> OutboxBody {
-        OutboxBody { text, blocks, response_type: None, replace_original: false }
+        OutboxBody { text, blocks, response_type: None, replace_original: false, upload: None }
     }
 }
 

@@ -107,6 +107,12 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
     if method == "auth.test" {
         return Json(json!({"ok": true, "user_id": "U0TAILERBOT", "team_id": "T0001"})).into_response();
     }
+    if method == "files.getUploadURLExternal" {
+        return upload_url(slack, &body);
+    }
+    if method == "files.completeUploadExternal" {
+        return complete_upload(slack, &body);
+    }
     if method == "views.publish" {
         let Some(user) = text_of(&body, "user_id") else {
             return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
@@ -125,6 +131,7 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
             replace_original: false,
             text: String::new(),
             blocks: view["blocks"].as_array().cloned().unwrap_or_default(),
+            file: None,
         });
         return Json(json!({"ok": true, "view": view})).into_response();
     }
@@ -144,6 +151,7 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
         replace_original: false,
         text: text.clone(),
         blocks,
+        file: None,
     };
     match method {
         "chat.postMessage" => {
@@ -283,6 +291,7 @@ pub(super) fn respond(slack: &SlackStandin, key: String, body: &[u8], failure: O
         replace_original: body.get("replace_original").and_then(Value::as_bool).unwrap_or(false),
         text: text_of(&body, "text").unwrap_or_default(),
         blocks: body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default(),
+        file: None,
     });
     (StatusCode::OK, "ok").into_response()
 }
@@ -309,4 +318,67 @@ pub(super) async fn responses(State(slack): State<SlackStandin>, Query(query): Q
     let keys: serde_json::Map<String, Value> = matching.map(|(key, n)| (key.clone(), json!(n))).collect();
     let total: u64 = keys.values().filter_map(Value::as_u64).sum();
     Json(json!({"total": total, "distinct": keys.len(), "keys": keys}))
+}
+
+/// `files.getUploadURLExternal`: a file id and where to post its bytes.
+fn upload_url(slack: &SlackStandin, body: &Value) -> Response {
+    let filename = text_of(body, "filename").unwrap_or_default();
+    let length = text_of(body, "length").and_then(|l| l.parse::<usize>().ok()).unwrap_or(0);
+    let addr = *lock(&slack.socket.addr);
+    let (false, 1.., Some(addr)) = (filename.is_empty(), length, addr) else {
+        return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
+    };
+    let mut inner = lock(&slack.inner);
+    inner.files_asked += 1;
+    let id = format!("F{:08}", inner.files_asked);
+    let file = UploadedFile { id: id.clone(), filename, alt_text: text_of(body, "alt_txt"), length, ..UploadedFile::default() };
+    inner.uploads.insert(id.clone(), file);
+    Json(json!({"ok": true, "upload_url": format!("http://{addr}/upload/{id}"), "file_id": id})).into_response()
+}
+
+/// The upload itself: the bytes of a file asked for, as Slack's upload URL takes them.
+pub(super) async fn upload(State(slack): State<SlackStandin>, Path(file): Path<String>, body: Bytes) -> Response {
+    if let Some(kind) = slack.take_fault("files.upload") {
+        return fault_response(kind);
+    }
+    let mut inner = lock(&slack.inner);
+    match inner.uploads.get_mut(&file) {
+        Some(pending) => {
+            pending.bytes = body.to_vec();
+            (StatusCode::OK, format!("OK - {}", body.len())).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "no such upload").into_response(),
+    }
+}
+
+/// `files.completeUploadExternal`: shares an uploaded file into a channel (under a
+/// thread), with blocks; a file whose bytes are missing or not the length announced is
+/// refused, as Slack does.
+fn complete_upload(slack: &SlackStandin, body: &Value) -> Response {
+    let refuse = |code: &str| Json(json!({"ok": false, "error": code})).into_response();
+    let Some(first) = body["files"].as_array().and_then(|f| f.first()) else {
+        return refuse("invalid_arguments");
+    };
+    let id = first["id"].as_str().unwrap_or_default().to_owned();
+    let Some(channel) = text_of(body, "channel_id") else {
+        return refuse("invalid_arguments");
+    };
+    let Some(mut file) = lock(&slack.inner).uploads.remove(&id) else {
+        return refuse("file_not_found");
+    };
+    if file.bytes.len() != file.length {
+        return refuse("file_upload_size_mismatch");
+    }
+    file.title = first["title"].as_str().map(str::to_owned);
+    let event = SlackEvent {
+        method: "files.completeUploadExternal".into(),
+        channel: Some(channel),
+        thread_ts: text_of(body, "thread_ts"),
+        text: text_of(body, "initial_comment").unwrap_or_default(),
+        blocks: body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default(),
+        file: Some(file),
+        ..SlackEvent::default()
+    };
+    slack.record(event);
+    Json(json!({"ok": true, "files": [{"id": id, "title": first["title"]}]})).into_response()
 }

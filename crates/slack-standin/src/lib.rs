@@ -16,16 +16,17 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
 mod handlers;
-use handlers::{api, api_get, response_url, responses, socket};
+use handlers::{api, api_get, response_url, responses, socket, upload};
 
 /// What the stand-in was asked to do, in order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SlackEvent {
     pub seq: u64,
     /// When it arrived (unix ms, by the stand-in's clock).
     pub at_ms: i64,
     /// `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `views.publish` (`user`'s
-    /// Home tab) or `response_url`.
+    /// Home tab), `files.completeUploadExternal` (a file shared, in `file`) or
+    /// `response_url`.
     pub method: String,
     pub channel: Option<String>,
     /// The message's ts (new for a post, the edited one for an update).
@@ -39,6 +40,22 @@ pub struct SlackEvent {
     pub replace_original: bool,
     pub text: String,
     pub blocks: Vec<Value>,
+    /// The file a `files.completeUploadExternal` shared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<UploadedFile>,
+}
+
+/// A file uploaded through the external flow and shared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UploadedFile {
+    pub id: String,
+    pub filename: String,
+    pub title: Option<String>,
+    pub alt_text: Option<String>,
+    /// The length announced to `files.getUploadURLExternal`.
+    pub length: usize,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
 }
 
 impl SlackEvent {
@@ -58,6 +75,7 @@ impl SlackEvent {
             replace_original: false,
             text: answer["text"].as_str().unwrap_or_default().to_owned(),
             blocks: answer["blocks"].as_array().cloned().unwrap_or_default(),
+            file: None,
         }
     }
 
@@ -160,6 +178,10 @@ struct Inner {
     metadata: HashMap<String, Value>,
     /// Posts accepted per `response_url` key, kept or not as events.
     responses: HashMap<String, u64>,
+    /// Files asked for with `files.getUploadURLExternal`, by id, not yet shared.
+    uploads: HashMap<String, UploadedFile>,
+    /// How many uploads were asked for: the next file id.
+    files_asked: u64,
 }
 
 /// The stand-in's state, shared with tests.
@@ -312,6 +334,7 @@ impl SlackStandin {
         Router::new()
             .route("/api/{method}", post(api).get(api_get))
             .route("/response/{key}", post(response_url))
+            .route("/upload/{file}", post(upload))
             .route("/socket", axum::routing::get(socket))
             .route("/_standin/responses", axum::routing::get(responses))
             .with_state(self.clone())
@@ -341,6 +364,7 @@ impl SlackStandin {
     }
 
     /// Waits until the events satisfy `done`, at most `limit`; returns them either way.
+    /// `done` runs under the stand-in's lock: it must not call the stand-in.
     pub async fn wait_for(&self, limit: Duration, done: impl Fn(&[SlackEvent]) -> bool) -> Vec<SlackEvent> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {

@@ -37,8 +37,12 @@ pub struct SimOptions {
     pub invisible_after_launch: Duration,
     /// Only this bearer token is accepted; `None`: any well-formed one.
     pub token: Option<String>,
-    /// Finished runs made up per configuration at start.
+    /// Finished runs made up per configuration at start, six hours apart.
     pub history: usize,
+    /// How long those made-up runs ran (not scaled by `speed`); `None`: as `running`.
+    pub history_running: Option<(Duration, Duration)>,
+    /// The share of those runs that failed (besides configurations that always fail).
+    pub history_failures: f64,
     /// `check_run_status` of a run nobody launched: 404 (true) or empty `results`.
     pub unknown_run_is_404: bool,
     /// The data operations Tailer knows; others get 404.
@@ -59,6 +63,8 @@ impl Default for SimOptions {
             invisible_after_launch: Duration::from_secs(1),
             token: None,
             history: 3,
+            history_running: None,
+            history_failures: 0.0,
             unknown_run_is_404: true,
             configurations: Vec::new(),
             clock: Arc::new(SystemClock),

@@ -154,7 +154,25 @@ impl SimState {
             for age in (1..=self.options.history as i64).rev() {
                 let created_ms = -age * 6 * 3600 * 1000;
                 self.add_run(configuration, created_ms, None, false);
+                self.vary_past_run();
             }
+        }
+    }
+
+    /// Gives the run just made up the past's own timing and, now and then, a failure.
+    fn vary_past_run(&mut self) {
+        let (running, failures) = (self.options.history_running, self.options.history_failures);
+        let failed = failures > 0.0 && self.rng.random_bool(failures.clamp(0.0, 1.0));
+        let running_ms = running.map(|(low, high)| {
+            let (low, high) = (low.as_millis() as i64, high.as_millis() as i64);
+            if high > low { self.rng.random_range(low..high) } else { low }
+        });
+        let Some(run) = self.runs.last_mut() else { return };
+        if let Some(ms) = running_ms {
+            run.running_ms = ms;
+        }
+        if failed && run.outcome == RunStatus::Success {
+            run.outcome = RunStatus::Failed;
         }
     }
 
