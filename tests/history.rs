@@ -120,6 +120,20 @@ async fn a_refused_upload_posts_the_summary_alone_with_what_to_grant() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_refuses_the_file_and_the_words_has_its_asker_told_in_a_direct_message() {
+    let bot = TestBot::start_with(example_config(), with_history(5)).await;
+    let not_member = || StandinFaultKind::Error { code: "not_in_channel".into() };
+    bot.slack.slack.inject(StandinFault { method: Some("files.getUploadURLExternal".into()), kind: not_member(), times: 1 });
+    bot.slack.slack.inject(StandinFault { method: Some("chat.postMessage".into()), kind: not_member(), times: 1 });
+    bot.command(ANALYST, CHANNEL, "history sales-daily").await;
+    let told = |e: &SlackEvent| e.method == "chat.postMessage" && e.channel.as_deref() == Some(ANALYST);
+    let events = bot.wait(|e| e.iter().any(told)).await;
+    let notice = events.iter().find(|e| told(e)).expect("a direct message to the asker").visible_text();
+    assert!(notice.contains("I am not a member") && notice.contains("/invite @tailerbot"), "{notice}");
+    assert!(uploads(&events).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_upload_is_sent_again_and_shared_once() {
     let bot = TestBot::start_with(example_config(), with_history(5)).await;
     let slow_down = StandinFaultKind::RateLimited { retry_after_secs: 1 };

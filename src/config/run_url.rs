@@ -69,8 +69,8 @@ impl fmt::Debug for RunUrlTemplate {
 /// The template as errors and `Debug` show it: without credentials or a query, where
 /// a page address may carry a token.
 fn shown(text: &str) -> String {
-    match text.split_once('?') {
-        Some((before, _)) => format!("{}?[redacted]", redact_url(before)),
+    match text.find(['?', '#']) {
+        Some(at) => format!("{}{}[redacted]", redact_url(&text[..at]), &text[at..at + 1]),
         None => redact_url(text),
     }
 }
@@ -129,7 +129,11 @@ impl RunUrlTemplate {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => url.push_str(text),
-                Part::Field(field) => url.extend(utf8_percent_encode(value(*field).filter(|v| !v.is_empty())?, VALUE)),
+                Part::Field(field) => match value(*field).filter(|v| !v.is_empty())? {
+                    // A path segment of dots alone would climb the path: encoded too.
+                    dots @ ("." | "..") => url.push_str(&dots.replace('.', "%2E")),
+                    value => url.extend(utf8_percent_encode(value, VALUE)),
+                },
             }
         }
         (url.len() <= MAX_URL_CHARS).then_some(url)
@@ -191,6 +195,13 @@ mod tests {
     }
 
     #[test]
+    fn a_value_of_dots_alone_cannot_climb_the_path() {
+        let t = RunUrlTemplate::parse("https://studio.example.com/runs/{run_id}").unwrap();
+        assert_eq!(t.fill(|_| Some("..")).unwrap(), "https://studio.example.com/runs/%2E%2E");
+        assert_eq!(t.fill(|_| Some("a.b")).unwrap(), "https://studio.example.com/runs/a.b");
+    }
+
+    #[test]
     fn an_unknown_value_gives_no_url() {
         let t = RunUrlTemplate::parse("https://studio.example.com/{job_id}/{run_id}").unwrap();
         assert_eq!(t.fill(|f| (f == Field::RunId).then_some("r1")), None);
@@ -231,5 +242,7 @@ mod tests {
         let t = RunUrlTemplate::parse("https://user:secret@studio.example.com/{run_id}?token=abc").unwrap();
         let shown = format!("{t:?}");
         assert!(!shown.contains("secret") && !shown.contains("abc"), "{shown}");
+        let t = RunUrlTemplate::parse("https://studio.example.com/{run_id}#token=abc").unwrap();
+        assert!(!format!("{t:?}").contains("abc"));
     }
 }

@@ -111,7 +111,7 @@ fn draw(pixels: &mut [u8], title: &str, runs: &[Run], summary: &Summary) -> Resu
         let y = median / per;
         chart
             .draw_series(LineSeries::new([(-0.5, y), (n as f64 - 0.5, y)], MEDIAN.stroke_width(2)))?
-            .label(format!("median {}", crate::messages::duration(std::time::Duration::from_secs_f64(median))))
+            .label(format!("median {}", super::secs(median)))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], MEDIAN.stroke_width(2)));
     }
     chart

@@ -19,8 +19,9 @@ pub const HISTORY_MAX: u32 = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Success,
+    /// Failed, or failed and marked CHECKED since: a failure someone looked at is still one.
     Failed,
-    /// Still going, checked, deactivated, unknown.
+    /// Still going, deactivated, unknown.
     Other,
 }
 
@@ -28,10 +29,15 @@ impl Kind {
     pub fn of(status: &RunStatus) -> Kind {
         match status {
             RunStatus::Success => Kind::Success,
-            s if s.is_failure() => Kind::Failed,
+            s if failed(s) => Kind::Failed,
             _ => Kind::Other,
         }
     }
+}
+
+/// A failure, handled (CHECKED) or not.
+fn failed(status: &RunStatus) -> bool {
+    status.is_failure() || *status == RunStatus::Checked
 }
 
 /// One bar.
@@ -50,10 +56,11 @@ pub fn bars(items: &[RunItem]) -> Vec<Run> {
         .collect()
 }
 
-/// Oldest first: by start, the runs without one kept where Tailer's order puts them.
+/// Oldest first: by start; a run without one has not started yet, so it is the newest
+/// (among those, Tailer's order is kept: the sort is stable).
 fn oldest_first(items: &[RunItem]) -> Vec<&RunItem> {
     let mut runs: Vec<&RunItem> = items.iter().rev().collect();
-    runs.sort_by_key(|i| i.start_execution_date.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN));
+    runs.sort_by_key(|i| i.start_execution_date.map(|t| t.timestamp_millis()).unwrap_or(i64::MAX));
     runs
 }
 
@@ -80,14 +87,14 @@ impl Summary {
         let mut durations: Vec<f64> = ended.iter().filter_map(|i| i.duration.map(|d| d.as_secs_f64())).collect();
         durations.sort_by(f64::total_cmp);
         let last_failure =
-            oldest_first(items).into_iter().rev().find(|i| i.status.is_failure()).map(|i| (i.run_id.to_string(), i.start_execution_date));
+            oldest_first(items).into_iter().rev().find(|i| failed(&i.status)).map(|i| (i.run_id.to_string(), i.start_execution_date));
         let longest =
             ended.iter().filter_map(|i| i.duration.map(|d| (i.run_id.to_string(), d.as_secs_f64()))).max_by(|a, b| a.1.total_cmp(&b.1));
         Summary {
             runs: items.len(),
             ended: ended.len(),
             successes: ended.iter().filter(|i| i.status == RunStatus::Success).count(),
-            failures: ended.iter().filter(|i| i.status.is_failure()).count(),
+            failures: ended.iter().filter(|i| failed(&i.status)).count(),
             median_secs: median(&durations),
             p95_secs: nearest_rank(&durations, 0.95),
             last_failure,
@@ -118,8 +125,9 @@ fn nearest_rank(sorted: &[f64], p: f64) -> Option<f64> {
     sorted.get(rank.max(1) - 1).copied()
 }
 
-fn secs(s: f64) -> String {
-    render::duration(std::time::Duration::from_secs_f64(s.max(0.0)))
+/// Seconds in words; a figure past what a duration holds (Tailer's answer) is the largest.
+pub fn secs(s: f64) -> String {
+    render::duration(std::time::Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(std::time::Duration::MAX))
 }
 
 /// The chart's title: the job, its environment, how many runs.
@@ -165,7 +173,7 @@ pub fn summary_message(links: Links, job: &Job, summary: &Summary, items: &[RunI
     if let Some((run, longest)) = &summary.longest {
         lines.push(format!("• Longest: run {} · {}", item(run).map(|i| links.item(Some(job), i)).unwrap_or_default(), secs(*longest)));
     }
-    m.section(&lines.join("\n"));
+    m.lines(&lines, 1);
     m
 }
 

@@ -64,6 +64,22 @@ fn the_summary_of_a_fixed_history_has_its_figures() {
 }
 
 #[test]
+fn a_failure_marked_checked_is_still_a_failure_and_a_run_not_started_is_the_newest() {
+    let mut items = fixed();
+    // Run 7 failed and was looked at; a queued run has no start yet (Tailer lists it first).
+    items.iter_mut().find(|i| i.run_id.as_str().ends_with("run7")).unwrap().status = RunStatus::Checked;
+    let mut queued = run(28, RunStatus::Waiting, None);
+    queued.start_execution_date = None;
+    items.insert(0, queued);
+    let s = Summary::of(&items);
+    assert_eq!((s.successes, s.failures), (7, 2));
+    assert_eq!(s.last_failure.as_ref().map(|(r, _)| r.as_str()), Some("20261107-060000-run7"));
+    let bars = bars(&items);
+    assert_eq!(bars.iter().filter(|b| b.kind == Kind::Failed).count(), 2);
+    assert_eq!(bars.last().unwrap().started, None, "the queued run is drawn last, as the newest");
+}
+
+#[test]
 fn percentiles_of_few_or_even_counts() {
     assert_eq!(median(&[]), None);
     assert_eq!(median(&[4.0]), Some(4.0));
@@ -102,8 +118,11 @@ fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     (info.width, info.height, pixels)
 }
 
+/// Pixels of `colour` in the lower half of the picture: where the bars stand, below the
+/// legend (which shows the same colours).
 fn count(pixels: &[u8], colour: plotters::style::RGBColor) -> usize {
-    pixels.chunks_exact(3).filter(|p| p[0] == colour.0 && p[1] == colour.1 && p[2] == colour.2).count()
+    let lower = pixels.len() / 3 / 2 * 3;
+    pixels[lower..].chunks_exact(3).filter(|p| p[0] == colour.0 && p[1] == colour.1 && p[2] == colour.2).count()
 }
 
 #[test]
@@ -136,4 +155,8 @@ fn a_hundred_runs_and_runs_without_durations_still_draw() {
     assert_eq!((w, h), (chart::WIDTH, chart::HEIGHT));
     let none: Vec<RunItem> = vec![run(1, RunStatus::Running, None)];
     decode(&chart::render("t", &bars(&none), &Summary::of(&none)).unwrap());
+    // Whatever Tailer says a duration is.
+    let mut absurd = vec![run(1, RunStatus::Success, Some(1)), run(2, RunStatus::Failed, Some(2))];
+    absurd[0].duration = Some(Duration::MAX);
+    decode(&chart::render("t", &bars(&absurd), &Summary::of(&absurd)).unwrap());
 }

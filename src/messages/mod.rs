@@ -235,7 +235,7 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
                     detail.push_str(&format!(" · run {}", named(Some(url.1), url.0)));
                 }
             }
-            (Action::Mark, _, Some(job)) if e.detail.chars().count() <= 300 => {
+            (Action::Mark, AuditOutcome::Succeeded, Some(job)) if e.detail.chars().count() <= 300 => {
                 let words: Vec<&str> = e.detail.split(' ').collect();
                 if let Some(url) = words.get(2).and_then(|run| links.url(job, run)) {
                     let word = |(i, w): (usize, &&str)| if i == 2 { named(Some(url.clone()), w) } else { escape(w) };

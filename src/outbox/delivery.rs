@@ -286,7 +286,9 @@ impl Delivery {
         }
         // A file Slack will not take: the words go out alone, with what to grant.
         if let Destination::Upload { channel, asked_by, .. } = &m.to {
-            let mut blocks = m.body.blocks.clone();
+            // Blocks Slack refused would be refused again: then the note alone.
+            let blocks_refused = ["invalid_blocks", "msg_too_long"].iter().any(|code| reason.contains(code));
+            let mut blocks = if blocks_refused { Vec::new() } else { m.body.blocks.clone() };
             blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text": upload_refused(reason)}]}));
             let to = Destination::Post { channel: channel.clone(), place: Place::Channel, asked_by: asked_by.clone() };
             let body = OutboxBody::plain(m.body.text.clone(), blocks);
@@ -324,7 +326,7 @@ fn upload_refused(reason: &str) -> String {
     } else {
         format!("Slack refused it ({})", crate::slack::blocks::escape(reason))
     };
-    format!(":warning: I could not upload the chart: {why}. The figures above are the history in words.")
+    format!(":warning: I could not upload the chart: {why}.")
 }
 
 /// Waits before the next pass: until the earliest due message, at most `cap`.

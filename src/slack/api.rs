@@ -307,11 +307,14 @@ impl SlackApi {
         Ok(())
     }
 
-    /// Posts a file's bytes to the upload URL Slack gave: https, or on the Web API's own
-    /// origin (a local stand-in); anything else is refused unsent.
+    /// Posts a file's bytes to the upload URL Slack gave: https on Slack's own domain, or
+    /// on the Web API's own origin (a local stand-in); anything else is refused unsent.
     async fn send_bytes(&self, url: &str, bytes: &[u8]) -> Result<(), SlackError> {
         const METHOD: &str = "files.upload";
-        let trusted = url.starts_with("https://") || origin(url).is_some_and(|o| o == self.api_origin);
+        let slacks = reqwest::Url::parse(url)
+            .ok()
+            .is_some_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| h == "slack.com" || h.ends_with(".slack.com")));
+        let trusted = slacks || origin(url).is_some_and(|o| o == self.api_origin);
         if !trusted {
             return Err(SlackError {
                 method: METHOD,

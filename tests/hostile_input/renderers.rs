@@ -214,6 +214,10 @@ proptest! {
         for item in &items {
             ok(json(&render::run(links, known.then_some(&job), item)))?;
         }
+        let summary = tailerbot::history::Summary::of(&items);
+        if !items.is_empty() {
+            ok(json(&tailerbot::history::summary_message(links, &job, &summary, &items)))?;
+        }
         let last = json(&render::last_runs(links, &job, &items));
         prop_assert_eq!(last.to_string().contains(RUN_PAGES), linked && !items.is_empty(), "links exactly with a template");
         ok(last)?;
