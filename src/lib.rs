@@ -8,6 +8,7 @@ pub mod cli;
 pub use tailerbot_clock as clock;
 pub mod commands;
 pub mod config;
+pub mod conversation;
 pub mod crash;
 pub mod demo;
 pub mod domain;

@@ -20,6 +20,8 @@ fn the_demo_plays_the_whole_conversation_and_exits_0() {
         "↳ tailerbot (also sent to the channel):",
         "FAILED `stock-enrich` (DEV)",
         "[Launch again] [Mark as checked]",
+        "(in the card's thread) @ana: @tailerbot status",
+        "Status: ❌ FAILED · Environment: DEV",
         "@lead: /tailer disable sales-daily",
         "[Confirm] [Cancel]",
         "@oncall clicks [Confirm]",

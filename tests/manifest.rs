@@ -64,6 +64,12 @@ fn the_http_manifest_points_every_endpoint_at_the_url_and_passes_slacks_schema()
     assert_eq!(m["settings"]["interactivity"]["request_url"], "https://tailerbot.example.com/slack/interactions");
     assert_eq!(m["settings"]["event_subscriptions"]["request_url"], "https://tailerbot.example.com/slack/events");
     assert_eq!(m["settings"]["socket_mode_enabled"], false);
+    let scopes = m["oauth_config"]["scopes"]["bot"].as_array().unwrap();
+    for scope in ["app_mentions:read", "im:history", "files:write", "commands", "chat:write"] {
+        assert!(scopes.iter().any(|s| s == scope), "{scope} in {scopes:?}");
+    }
+    assert_eq!(m["features"]["app_home"]["home_tab_enabled"], true);
+    assert_eq!(m["settings"]["event_subscriptions"]["bot_events"], serde_json::json!(["app_mention", "app_home_opened", "message.im"]));
     within_slack_limits(&m);
     validate_against_slacks_schema(&m);
 }
@@ -72,6 +78,8 @@ fn the_http_manifest_points_every_endpoint_at_the_url_and_passes_slacks_schema()
 fn the_socket_mode_manifest_needs_no_url_and_passes_slacks_schema() {
     let m = manifest(&["--socket-mode"]);
     assert_eq!(m["settings"]["socket_mode_enabled"], true);
+    // Events come over the socket too: mentions, the Home tab, direct messages.
+    assert_eq!(m["settings"]["event_subscriptions"]["bot_events"], serde_json::json!(["app_mention", "app_home_opened", "message.im"]));
     assert!(m["settings"]["interactivity"]["request_url"].is_null());
     assert!(m["features"]["slash_commands"][0]["url"].is_null());
     within_slack_limits(&m);

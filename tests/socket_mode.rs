@@ -102,6 +102,24 @@ async fn commands_and_clicks_arrive_over_a_websocket_and_are_acknowledged() {
     assert!(events.iter().any(|e| e.visible_text().contains("confirmed by <@U0ONCALL>")), "{events:?}");
     assert_eq!(tailer.sim.is_activated("000099_sales_daily_PROD"), Some(false));
 
+    // A mention comes over the socket too (an `events_api` envelope), and is answered in
+    // a thread under it.
+    slack_standin.socket_send(&json!({
+        "envelope_id": "e-mention",
+        "type": "events_api",
+        "accepts_response_payload": false,
+        "payload": {
+            "team_id": TEAM, "api_app_id": "A0TAILER", "type": "event_callback", "event_id": "Ev0SOCKET", "event_time": 1_700_000_000,
+            "event": {"type": "app_mention", "user": ANALYST, "channel": CHANNEL, "text": "<@U0TAILERBOT> jobs iowa",
+                      "ts": "1700000900.000001", "event_ts": "1700000900.000001"},
+        },
+    }));
+    slack_standin.wait_ack("e-mention", Duration::from_secs(5)).await.expect("the event acknowledged");
+    let under = |e: &tailerbot::slack::standin::SlackEvent| e.thread_ts.as_deref() == Some("1700000900.000001");
+    let events = slack_standin.wait_for(Duration::from_secs(10), |e| e.iter().any(under)).await;
+    let answer = events.iter().find(|e| under(e)).expect("an answer under the mention");
+    assert!(answer.method == "chat.postMessage" && answer.visible_text().contains("iowa-prepare"), "{answer:?}");
+
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }

@@ -105,6 +105,11 @@ pub struct Context {
     pub response_url: Option<String>,
     /// A short id tying the user's message, the logs and the audit entry together.
     pub reference: String,
+    /// The thread later answers go under (a conversation: a mention, a direct message).
+    pub thread: Option<String>,
+    /// Answers are for everyone in the thread, not only the asker (a conversation); a
+    /// refusal still goes to the asker alone.
+    pub public: bool,
 }
 
 /// A short random reference for messages and logs.

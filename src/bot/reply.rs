@@ -16,14 +16,23 @@ impl Bot {
     /// A later answer to a person: through the `response_url` when allowed, else the
     /// Web API; queued in the lane of the request so its answers stay in order.
     pub fn reply(&self, ctx: &Context, body: ResponseBody) -> OutboxMessage {
-        let in_channel = body.response_type == Visibility::InChannel;
+        // In a conversation, an answer is for everyone in its thread.
+        let in_channel = body.response_type == Visibility::InChannel || ctx.public;
         let (channel, user) = (ctx.channel.to_string(), ctx.user.to_string());
+        let place = match &ctx.thread {
+            Some(ts) => Place::Reply { ts: ts.clone() },
+            None => Place::Channel,
+        };
         let to = match ctx.response_url.clone().filter(|u| self.outbox.response_url_allowed(u)) {
             Some(url) => Destination::Respond { url, channel: Some(channel), user: Some(user) },
-            None if in_channel => Destination::Post { channel, place: Place::Channel, asked_by: Some(user) },
-            None => Destination::Ephemeral { channel, user },
+            None if in_channel => Destination::Post { channel, place, asked_by: Some(user) },
+            None => Destination::Ephemeral { channel, user, thread_ts: ctx.thread.clone() },
         };
-        OutboxMessage::new(format!("reply:{}", ctx.reference), to, body.into())
+        let mut body: crate::outbox::OutboxBody = body.into();
+        if in_channel && ctx.response_url.is_none() {
+            body.response_type = Some(Visibility::InChannel);
+        }
+        OutboxMessage::new(format!("reply:{}", ctx.reference), to, body)
     }
 
     /// Sends a later answer. One only its asker sees (a read's) goes straight to the

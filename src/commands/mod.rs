@@ -284,6 +284,8 @@ pub async fn slash(bot: &Arc<Bot>, command: SlashCommand) -> Ack {
         team: command.team_id.to_string(),
         response_url: Some(command.response_url.clone()),
         reference: reference(),
+        thread: None,
+        public: false,
     };
     let span = tracing::info_span!("command", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
     // Turned into the answer within the span: a failure's log line names who and where.

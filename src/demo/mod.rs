@@ -142,6 +142,17 @@ impl Demo {
         self.follow(limit, |e| ended(e, "SUCCESS", 1)).await?;
         self.say(ANA, "launch stock-enrich").await?;
         self.follow(limit, |e| ended(e, "FAILED", 1)).await?;
+        // Where the conversation is: in the failed run's thread, the run goes without saying.
+        let events = self.slack.slack.events();
+        let card = events
+            .iter()
+            .find(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("stock-enrich"))
+            .and_then(|e| e.ts.clone())
+            .context("the card of stock-enrich")?;
+        let before = events.len();
+        self.mention(ANA, "status", &card).await?;
+        let answered = |e: &SlackEvent| e.thread_ts.as_deref() == Some(card.as_str()) && e.visible_text().contains("Status");
+        self.follow(limit, |e| e.iter().skip(before).any(answered)).await?;
         self.say(LEAD, "disable sales-daily for 1h source table late (INC-7)").await?;
         self.wait_for_button("Confirm", limit).await?;
         self.click(ONCALL, "Confirm").await?;
@@ -283,10 +294,12 @@ impl Demo {
 
     async fn post(&self, path: &str, body: String) -> anyhow::Result<Value> {
         let (ts, signature) = self.sign(&body);
+        // As Slack sends them: events as JSON, commands and clicks as forms.
+        let content_type = if path == "/slack/events" { "application/json" } else { "application/x-www-form-urlencoded" };
         let response = self
             .http
             .post(format!("{}{path}", self.url))
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", content_type)
             .header("x-slack-request-timestamp", ts)
             .header("x-slack-signature", signature)
             .body(body)
@@ -326,6 +339,24 @@ impl Demo {
             }
             self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event);
         }
+        Ok(())
+    }
+
+    /// `@tailerbot <text>` from `user`, in the thread of the message `root` in #data.
+    async fn mention(&self, user: &str, text: &str, root: &str) -> anyhow::Result<()> {
+        self.print_new();
+        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
+        let name = self.names.0.get(user).map(String::as_str).unwrap_or(user);
+        println!("\n#data  (in the card's thread) @{name}: @tailerbot {text}");
+        let event = json!({
+            "team_id": "T0001",
+            "api_app_id": "A0TAILERBOT",
+            "type": "event_callback",
+            "event_id": format!("Ev{n:08}"),
+            "event": {"type": "app_mention", "user": user, "channel": CHANNEL, "text": format!("<@U0TAILERBOT> {text}"),
+                      "ts": format!("1690000100.{n:06}"), "thread_ts": root},
+        });
+        self.post("/slack/events", event.to_string()).await?;
         Ok(())
     }
 

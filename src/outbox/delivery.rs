@@ -197,7 +197,7 @@ impl Delivery {
                 Err(error) => return self.failed_now(&store_failed(error), row),
             }
         } else {
-            None
+            m.to.explicit_thread().map(str::to_owned)
         };
         if let (Destination::Post { channel, .. }, true) = (&m.to, row.in_doubt) {
             match self.slack.find_posted(channel, thread.as_deref(), row.id, row.created_at).await {
@@ -277,7 +277,7 @@ impl Delivery {
             let in_channel = m.body.response_type == Some(crate::domain::Visibility::InChannel);
             let to = match (in_channel, user) {
                 (true, _) => Destination::Post { channel: channel.clone(), place: Place::Channel, asked_by: user.clone() },
-                (false, Some(user)) => Destination::Ephemeral { channel: channel.clone(), user: user.clone() },
+                (false, Some(user)) => Destination::Ephemeral { channel: channel.clone(), user: user.clone(), thread_ts: None },
                 (false, None) => return,
             };
             let body = OutboxBody { replace_original: false, response_type: None, ..m.body.clone() };

@@ -49,7 +49,7 @@ impl Outbox {
                 // No thread can be looked up: a reply goes to the channel itself, and
                 // an edit of a card (which needs its message) waits for the next one.
                 for m in messages.iter().filter(|m| !matches!(m.to, Destination::Update { .. })) {
-                    if let Err(error) = send(&self.slack, m, None, None).await {
+                    if let Err(error) = send(&self.slack, m, m.to.explicit_thread(), None).await {
                         tracing::error!(%error, lane = %m.lane, "a direct send failed too");
                     }
                 }
@@ -91,8 +91,9 @@ pub enum SendError {
 }
 
 /// Sends one message to Slack now: no pacing, no check for a copy in doubt. `thread` is
-/// the `ts` of the lane's root, for a reply (absent: in the channel) or an edit; a post
-/// carries `metadata` to be found again. Returns the `ts` of a post.
+/// the `ts` of the lane's root, for a reply (absent: in the channel) or an edit, or the
+/// thread the message names itself; a post carries `metadata` to be found again. Returns
+/// the `ts` of a post.
 pub async fn send(
     slack: &SlackApi,
     m: &OutboxMessage,
@@ -110,16 +111,16 @@ pub async fn send(
             (Some(ts), Ok(channel)) => Ok(slack.update_message(&channel, ts, &message()).await.map(|()| None)?),
             _ => Err(SendError::Unsendable("the message to edit was never posted")),
         },
-        Destination::Ephemeral { channel, user } => match (ChannelId::parse(channel), UserId::parse(user)) {
-            (Ok(channel), Ok(user)) => Ok(slack.post_ephemeral(&channel, &user, &message()).await.map(|()| None)?),
+        Destination::Ephemeral { channel, user, .. } => match (ChannelId::parse(channel), UserId::parse(user)) {
+            (Ok(channel), Ok(user)) => Ok(slack.post_ephemeral(&channel, &user, thread, &message()).await.map(|()| None)?),
             _ => Err(SendError::Unsendable("an ephemeral message without a valid user or channel")),
         },
         Destination::View { user } => match UserId::parse(user) {
             Ok(user) => Ok(slack.publish_home(&user, &m.body.blocks).await.map(|()| None)?),
             Err(_) => Err(SendError::Unsendable("a Home tab without a valid user")),
         },
-        Destination::Upload { channel, thread_ts, .. } => match (ChannelId::parse(channel), &m.body.upload) {
-            (Ok(channel), Some(file)) => Ok(slack.upload_file(&channel, thread_ts.as_deref(), file, &message()).await.map(|()| None)?),
+        Destination::Upload { channel, .. } => match (ChannelId::parse(channel), &m.body.upload) {
+            (Ok(channel), Some(file)) => Ok(slack.upload_file(&channel, thread, file, &message()).await.map(|()| None)?),
             _ => Err(SendError::Unsendable("an upload without a valid channel or a file")),
         },
     }

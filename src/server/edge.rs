@@ -65,6 +65,11 @@ pub struct Event {
     pub team_id: Option<String>,
     #[serde(default)]
     pub api_app_id: Option<String>,
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// The event itself (`event_callback`), read by [`crate::conversation`].
+    #[serde(default)]
+    pub event: Option<serde_json::Value>,
 }
 
 /// A request that passed the edge.

@@ -114,9 +114,8 @@ async fn slack(State(state): State<AppState>, SlackRequest(admitted): SlackReque
             answer(state.bot.in_time(None, async move { crate::commands::writes::clicks::interaction(&bot, interaction).await }).await)
         }
         Admitted::UrlVerification(challenge) => Json(json!({ "challenge": challenge })).into_response(),
-        // Events (mentions, the Home tab) arrive with a later version; acknowledged so
-        // that Slack does not retry them.
-        Admitted::Event(_) => StatusCode::OK.into_response(),
+        // Acknowledged at once (so that Slack does not retry), handled after.
+        Admitted::Event(event) => answer(crate::conversation::event(&bot, event.into())),
     }
 }
 

@@ -73,8 +73,9 @@ async fn on_interaction(event: SlackInteractionEvent, _client: Client, states: S
 
 async fn on_push(event: SlackPushEventCallback, _client: Client, states: SlackClientEventsUserState) -> UserCallbackResult<()> {
     let Some(bot) = bot(&states).await else { return Ok(()) };
-    // Events (mentions, the Home tab) come with a later version; admitted and acknowledged.
-    let _ = admitted(&bot, Endpoint::Events, serde_json::to_value(&event));
+    if let Some(Admitted::Event(event)) = admitted(&bot, Endpoint::Events, serde_json::to_value(&event)) {
+        crate::conversation::event(&bot, event.into());
+    }
     Ok(())
 }
 

@@ -71,6 +71,8 @@ struct UpdateMessage<'a> {
 struct PostEphemeral<'a> {
     channel: &'a str,
     user: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thread_ts: Option<&'a str>,
     text: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     blocks: &'a [serde_json::Value],
@@ -241,8 +243,15 @@ impl SlackApi {
     }
 
     /// `chat.postEphemeral`: a message only `user` sees.
-    pub async fn post_ephemeral(&self, channel: &ChannelId, user: &UserId, message: &Message) -> Result<(), SlackError> {
-        let body = PostEphemeral { channel: channel.as_str(), user: user.as_str(), text: &message.text, blocks: &message.blocks };
+    pub async fn post_ephemeral(
+        &self,
+        channel: &ChannelId,
+        user: &UserId,
+        thread_ts: Option<&str>,
+        message: &Message,
+    ) -> Result<(), SlackError> {
+        let body =
+            PostEphemeral { channel: channel.as_str(), user: user.as_str(), thread_ts, text: &message.text, blocks: &message.blocks };
         let _: Acknowledged =
             self.timed("chat.postEphemeral", self.session().http_session_api.http_post("chat.postEphemeral", &body, None)).await?;
         Ok(())

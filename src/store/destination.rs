@@ -13,8 +13,8 @@ pub enum Destination {
     Post { channel: String, place: Place, asked_by: Option<String> },
     /// `chat.update` of the lane's root message.
     Update { channel: String },
-    /// `chat.postEphemeral`: seen by `user` alone.
-    Ephemeral { channel: String, user: String },
+    /// `chat.postEphemeral`: seen by `user` alone (under `thread_ts` when given).
+    Ephemeral { channel: String, user: String, thread_ts: Option<String> },
     /// `views.publish`: the blocks become `user`'s Home tab.
     View { user: String },
     /// The body's file, uploaded into `channel` (under `thread_ts` when given) with the
@@ -23,7 +23,7 @@ pub enum Destination {
 }
 
 /// Where in a channel a post goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
     /// In the channel.
     Channel,
@@ -32,6 +32,8 @@ pub enum Place {
     /// Under the lane's root message (in the channel when the lane has none);
     /// `broadcast` also shows it in the channel.
     Thread { broadcast: bool },
+    /// Under the message with this `ts`: a person's message the bot answers in its thread.
+    Reply { ts: String },
 }
 
 /// A [`Destination`] as the `outbox` table keeps it.
@@ -79,6 +81,15 @@ impl Destination {
         matches!(self, Destination::Post { .. })
     }
 
+    /// The thread it goes under when it names one itself (not through its lane).
+    pub fn explicit_thread(&self) -> Option<&str> {
+        match self {
+            Destination::Post { place: Place::Reply { ts }, .. } => Some(ts),
+            Destination::Ephemeral { thread_ts, .. } | Destination::Upload { thread_ts, .. } => thread_ts.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn is_root(&self) -> bool {
         matches!(self, Destination::Post { place: Place::Root, .. })
     }
@@ -97,18 +108,23 @@ impl Destination {
                 method: "post",
                 channel_id: Some(channel.clone()),
                 user_id: asked_by.clone(),
-                in_thread: matches!(place, Place::Thread { .. }),
+                in_thread: matches!(place, Place::Thread { .. } | Place::Reply { .. }),
                 root: *place == Place::Root,
                 broadcast: matches!(place, Place::Thread { broadcast: true }),
+                thread_ts: match place {
+                    Place::Reply { ts } => Some(ts.clone()),
+                    _ => None,
+                },
                 ..DestinationColumns::default()
             },
             Destination::Update { channel } => {
                 DestinationColumns { method: "update", channel_id: Some(channel.clone()), ..DestinationColumns::default() }
             }
-            Destination::Ephemeral { channel, user } => DestinationColumns {
+            Destination::Ephemeral { channel, user, thread_ts } => DestinationColumns {
                 method: "ephemeral",
                 channel_id: Some(channel.clone()),
                 user_id: Some(user.clone()),
+                thread_ts: thread_ts.clone(),
                 ..DestinationColumns::default()
             },
             Destination::View { user } => {
@@ -135,17 +151,20 @@ impl Destination {
             },
             "post" => Destination::Post {
                 channel: channel(&c)?,
-                place: match (c.root, c.in_thread) {
-                    (true, _) => Place::Root,
-                    (false, true) => Place::Thread { broadcast: c.broadcast },
-                    (false, false) => Place::Channel,
+                place: match (c.root, c.in_thread, c.thread_ts.clone()) {
+                    (true, _, _) => Place::Root,
+                    (false, true, Some(ts)) => Place::Reply { ts },
+                    (false, true, None) => Place::Thread { broadcast: c.broadcast },
+                    (false, false, _) => Place::Channel,
                 },
                 asked_by: c.user_id,
             },
             "update" => Destination::Update { channel: channel(&c)? },
-            "ephemeral" => {
-                Destination::Ephemeral { channel: channel(&c)?, user: c.user_id.clone().ok_or("an `ephemeral` message without a user")? }
-            }
+            "ephemeral" => Destination::Ephemeral {
+                channel: channel(&c)?,
+                user: c.user_id.clone().ok_or("an `ephemeral` message without a user")?,
+                thread_ts: c.thread_ts.clone(),
+            },
             "view" => Destination::View { user: c.user_id.clone().ok_or("a `view` message without a user")? },
             "upload" => Destination::Upload { channel: channel(&c)?, thread_ts: c.thread_ts, asked_by: c.user_id },
             other => return Err(format!("unknown outbox method `{other}`")),

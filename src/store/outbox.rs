@@ -185,6 +185,16 @@ impl Store {
             .await?))
     }
 
+    /// The lane whose root message is `ts` in `channel` (a card's, for a reply in its
+    /// thread).
+    pub async fn lane_of_thread(&self, channel: &str, ts: &str) -> StoreResult<Option<String>> {
+        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, String>("SELECT lane FROM threads WHERE channel_id = $1 AND ts = $2")
+            .bind(channel)
+            .bind(ts)
+            .fetch_optional(pool)
+            .await?))
+    }
+
     /// Whether the first message of a lane was given up on (its thread will never exist).
     pub async fn lane_root_failed(&self, lane: &str) -> StoreResult<bool> {
         Ok(

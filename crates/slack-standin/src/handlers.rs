@@ -179,7 +179,7 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
             Json(json!({"ok": true, "channel": channel, "ts": ts, "text": text})).into_response()
         }
         "chat.postEphemeral" => {
-            slack.record(SlackEvent { user: text_of(&body, "user"), ..base });
+            slack.record(SlackEvent { user: text_of(&body, "user"), thread_ts: text_of(&body, "thread_ts"), ..base });
             Json(json!({"ok": true, "message_ts": "1700000000.999999"})).into_response()
         }
         "conversations.history" | "conversations.replies" => {

@@ -27,6 +27,8 @@ pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
             team: click.team_id.to_string(),
             response_url: click.response_url.clone(),
             reference: reference(),
+            thread: None,
+            public: false,
         }),
         Interaction::Other { .. } => None,
     };
@@ -99,6 +101,8 @@ async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: Confirmatio
         team: request.team_id.clone(),
         response_url: click.response_url.clone(),
         reference,
+        thread: None,
+        public: false,
     };
     let action = plan.action();
     let clicker = &click.user_id;
@@ -238,6 +242,8 @@ async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) ->
         team: click.team_id.to_string(),
         response_url: click.response_url.clone(),
         reference,
+        thread: None,
+        public: false,
     };
     let text = match click.action_id.as_str() {
         "launch_anyway" | "enable_and_launch" => format!("launch {}", click.value),
@@ -293,6 +299,8 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
         team: click.team_id.to_string(),
         response_url: click.response_url.clone(),
         reference,
+        thread: None,
+        public: false,
     };
     // The card names the run's job as the bot knows it; the button's word must agree.
     let posted = bot

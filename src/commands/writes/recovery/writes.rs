@@ -70,6 +70,8 @@ impl Writes {
             team: String::new(),
             response_url: w.response_url.clone().filter(|_| fresh),
             reference: w.reference.clone(),
+            thread: None,
+            public: false,
         };
         execute(&self.bot, ctx, plan, w, true).await;
     }

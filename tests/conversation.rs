@@ -1,0 +1,176 @@
+//! Mentions and direct messages (Events API): the slash grammar where the conversation
+//! is, the run implied in a run card's thread, answers in the thread, refusals to the
+//! asker alone, each delivery handled once however often Slack sends it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bot::{ANALYST, CHANNEL, TestBot, example_config};
+use serde_json::{Value, json};
+use tailerbot::sim::SimOptions;
+use tailerbot::slack::standin::SlackEvent;
+
+const BOT_USER: &str = "U0TAILERBOT";
+
+/// An `event_callback` as Slack delivers it.
+fn delivery(event_id: &str, event: Value) -> String {
+    json!({
+        "token": "deprecated",
+        "team_id": "T0001",
+        "api_app_id": "A0TAILER",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1_700_000_000,
+        "event": event,
+    })
+    .to_string()
+}
+
+fn mention(user: &str, text: &str, ts: &str, thread_ts: Option<&str>) -> Value {
+    let mut event =
+        json!({"type": "app_mention", "user": user, "text": format!("<@{BOT_USER}> {text}"), "channel": CHANNEL, "ts": ts, "event_ts": ts});
+    if let Some(thread) = thread_ts {
+        event["thread_ts"] = json!(thread);
+    }
+    event
+}
+
+async fn send(bot: &TestBot, body: &str) -> (u16, Value) {
+    common::bot::read(bot.post_signed("/slack/events", body).await).await
+}
+
+/// A launched run's card, once its run has ended.
+async fn ended_card(bot: &TestBot) -> SlackEvent {
+    let (status, _) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    assert_eq!(status, 200);
+    let events = bot.slack.slack.wait_for(Duration::from_secs(20), |e| e.iter().any(|e| e.button("Launch again").is_some())).await;
+    let edit = events.iter().find(|e| e.button("Launch again").is_some()).expect("the run ended").clone();
+    events.iter().find(|e| e.method == "chat.postMessage" && e.ts == edit.ts).expect("the card's post").clone()
+}
+
+fn quick() -> SimOptions {
+    SimOptions {
+        waiting: (Duration::from_millis(100), Duration::from_millis(100)),
+        running: (Duration::from_millis(300), Duration::from_millis(300)),
+        invisible_after_launch: Duration::from_millis(50),
+        ..SimOptions::default()
+    }
+}
+
+/// Every event handled and everything it queued sent.
+async fn settled(bot: &TestBot) {
+    bot.bot.tasks.close();
+    bot.bot.tasks.wait().await;
+    for _ in 0..400 {
+        if bot.bot.store.outbox_depth().await.unwrap().0 == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the outbox never drained");
+}
+
+fn in_thread<'e>(events: &'e [SlackEvent], root: &str, method: &str) -> Vec<&'e SlackEvent> {
+    events.iter().filter(|e| e.method == method && e.thread_ts.as_deref() == Some(root)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mention_in_a_run_cards_thread_is_answered_there_with_the_runs_status() {
+    let bot = TestBot::start_with(example_config(), quick()).await;
+    let card = ended_card(&bot).await;
+    let root = card.ts.clone().unwrap();
+    let before = bot.slack.slack.events().len();
+    let (status, body) = send(&bot, &delivery("Ev01", mention(ANALYST, "status", "1700000100.000001", Some(&root)))).await;
+    assert_eq!((status, body), (200, Value::Null), "acknowledged at once, empty");
+    let answered = |e: &[SlackEvent]| {
+        e.iter().skip(before).any(|e| {
+            e.method == "chat.postMessage" && e.thread_ts.as_deref() == Some(root.as_str()) && e.visible_text().contains("SUCCESS")
+        })
+    };
+    let events = bot.wait(answered).await;
+    let answer =
+        events.iter().skip(before).find(|e| e.method == "chat.postMessage" && e.thread_ts.as_deref() == Some(root.as_str())).unwrap();
+    let text = answer.visible_text();
+    assert!(text.contains("`iowa-prepare` (DEV)") && text.contains("SUCCESS"), "the run's status: {text}");
+    assert_eq!(answer.channel.as_deref(), Some(CHANNEL));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_slack_retries_is_answered_once() {
+    let bot = TestBot::start().await;
+    let event = mention(ANALYST, "jobs iowa", "1700000200.000001", None);
+    let (status, _) = send(&bot, &delivery("Ev02", event.clone())).await;
+    assert_eq!(status, 200);
+    let answered = |e: &[SlackEvent]| !in_thread(e, "1700000200.000001", "chat.postMessage").is_empty();
+    bot.wait(answered).await;
+    // Slack retries the same event (it did not see the first acknowledgement in time).
+    for _ in 0..2 {
+        let (status, _) = send(&bot, &delivery("Ev02", event.clone())).await;
+        assert_eq!(status, 200);
+    }
+    // A different event afterwards is answered: the retries were handled (dropped) before it.
+    send(&bot, &delivery("Ev03", mention(ANALYST, "jobs sales", "1700000300.000001", None))).await;
+    bot.wait(|e| !in_thread(e, "1700000300.000001", "chat.postMessage").is_empty()).await;
+    settled(&bot).await;
+    let all = bot.slack.slack.events();
+    assert_eq!(in_thread(&all, "1700000200.000001", "chat.postMessage").len(), 1, "answered once");
+    let said = in_thread(&all, "1700000200.000001", "chat.postMessage")[0].visible_text();
+    assert!(said.contains("iowa-prepare"), "under the mention, for everyone: {said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_goes_to_the_asker_alone_in_the_thread() {
+    let bot = TestBot::start().await;
+    send(&bot, &delivery("Ev04", mention(ANALYST, "launch sales-daly", "1700000400.000001", None))).await;
+    let refused = |e: &[SlackEvent]| !in_thread(e, "1700000400.000001", "chat.postEphemeral").is_empty();
+    let events = bot.wait(refused).await;
+    let note = in_thread(&events, "1700000400.000001", "chat.postEphemeral")[0];
+    assert_eq!(note.user.as_deref(), Some(ANALYST));
+    assert!(note.visible_text().contains("Did you mean `sales-daily`"), "{}", note.visible_text());
+    assert!(in_thread(&events, "1700000400.000001", "chat.postMessage").is_empty(), "nothing for the channel");
+    // `again` outside a card's thread says where it works.
+    send(&bot, &delivery("Ev05", mention(ANALYST, "again", "1700000500.000001", None))).await;
+    let events = bot.wait(|e| !in_thread(e, "1700000500.000001", "chat.postEphemeral").is_empty()).await;
+    assert!(in_thread(&events, "1700000500.000001", "chat.postEphemeral")[0].visible_text().contains("thread of a run card"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn again_in_a_run_cards_thread_launches_the_same_job_and_date() {
+    let bot = TestBot::start_with(example_config(), quick()).await;
+    let (status, _) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare 2026-11-30").await;
+    assert_eq!(status, 200);
+    let events = bot.slack.slack.wait_for(Duration::from_secs(20), |e| e.iter().any(|e| e.button("Launch again").is_some())).await;
+    let root = events.iter().find(|e| e.button("Launch again").is_some()).unwrap().ts.clone().unwrap();
+    // A minute later (sooner, the same request twice is taken for a double send).
+    bot.clock.advance(Duration::from_secs(61));
+    send(&bot, &delivery("Ev06", mention(ANALYST, "again", "1700000600.000001", Some(&root)))).await;
+    let launched = bot.tailer.sim.wait_for_count("launch_job", 2, Duration::from_secs(10)).await;
+    let said: Vec<String> = bot
+        .slack
+        .slack
+        .events()
+        .iter()
+        .filter(|e| e.thread_ts.as_deref() == Some(root.as_str()) || e.method == "chat.postEphemeral")
+        .map(|e| e.visible_text())
+        .collect();
+    assert_eq!(launched, 2, "{said:?}");
+    let launches: Vec<Value> = bot.tailer.sim.requests().into_iter().filter(|r| r.action == "launch_job").map(|r| r.body).collect();
+    assert_eq!(launches[1]["execution_date"], launches[0]["execution_date"], "the same execution date: {launches:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_message_reads_like_a_mention_and_the_bots_own_messages_are_ignored() {
+    let bot = TestBot::start().await;
+    let dm = json!({"type": "message", "channel_type": "im", "user": ANALYST, "channel": "D0ANALYST", "ts": "1700000700.000001", "text": "jobs iowa"});
+    send(&bot, &delivery("Ev07", dm)).await;
+    let events = bot.wait(|e| e.iter().any(|e| e.channel.as_deref() == Some("D0ANALYST"))).await;
+    let answer = events.iter().find(|e| e.channel.as_deref() == Some("D0ANALYST")).unwrap();
+    assert!(answer.visible_text().contains("iowa-prepare"), "{}", answer.visible_text());
+    // The bot's own message in that conversation (its answer, echoed by Slack) is not read.
+    let own = json!({"type": "message", "channel_type": "im", "user": BOT_USER, "bot_id": "B0TAILERBOT", "channel": "D0ANALYST", "ts": "1700000800.000001", "text": "jobs"});
+    send(&bot, &delivery("Ev08", own)).await;
+    settled(&bot).await;
+    let answers = bot.slack.slack.events().iter().filter(|e| e.channel.as_deref() == Some("D0ANALYST")).count();
+    assert_eq!(answers, 1, "only the person's message was answered");
+}
