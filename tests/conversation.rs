@@ -174,3 +174,39 @@ async fn a_direct_message_reads_like_a_mention_and_the_bots_own_messages_are_ign
     let answers = bot.slack.slack.events().iter().filter(|e| e.channel.as_deref() == Some("D0ANALYST")).count();
     assert_eq!(answers, 1, "only the person's message was answered");
 }
+
+/// Posts an event to a running `serve`, signed now.
+async fn send_to(url: &str, body: &str) -> u16 {
+    let http = reqwest::Client::new();
+    let now = chrono::Utc::now().timestamp();
+    common::post_signed(&http, &format!("{url}/slack/events"), common::bot::SECRET, now, body.to_owned()).await.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_retried_to_another_replica_or_after_a_restart_is_answered_once() {
+    if common::db::postgres_skipped() {
+        return;
+    }
+    let world = common::life::World::postgres().await;
+    let (first, second) = (world.life().await, world.life().await);
+    let event = delivery("EvREPLICAS", mention(ANALYST, "jobs iowa", "1700001000.000001", None));
+    assert_eq!(send_to(&first.url, &event).await, 200);
+    let answered = |e: &[SlackEvent]| !in_thread(e, "1700001000.000001", "chat.postMessage").is_empty();
+    world.slack.slack.wait_for(Duration::from_secs(20), answered).await;
+    // Slack retries it on another replica, then on a replica started since (a deploy).
+    assert_eq!(send_to(&second.url, &event).await, 200);
+    let mut first = first;
+    assert!(first.terminate().await.success());
+    let third = world.life().await;
+    assert_eq!(send_to(&third.url, &event).await, 200);
+    // A later event goes through the third replica: the retries before it were handled.
+    send_to(&third.url, &delivery("EvAFTER", mention(ANALYST, "jobs sales", "1700001100.000001", None))).await;
+    world.slack.slack.wait_for(Duration::from_secs(20), |e| !in_thread(e, "1700001100.000001", "chat.postMessage").is_empty()).await;
+    world.drained().await;
+    assert!(second.stop().await.success() && third.stop().await.success());
+    // Nothing was queued besides (a second answer left unsent would show here).
+    world.invariants_hold().await;
+    let events = world.slack.slack.events();
+    assert_eq!(in_thread(&events, "1700001000.000001", "chat.postMessage").len(), 1, "answered once");
+    world.finish().await;
+}

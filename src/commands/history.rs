@@ -60,7 +60,7 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Respon
     }
     let summary = Summary::of(&items);
     let mut message = history::summary_message(Links::of(&bot.config), job, &summary, &items);
-    message.context(&format!("Asked by <@{}> with `/tailer history {} {limit}`", ctx.user, job.name));
+    message.context(&format!("Asked by <@{}>: `history {} {limit}`", ctx.user, job.name));
     let title = history::title(job, items.len());
     let bars = history::bars(&items);
     let drawn = {
@@ -87,7 +87,8 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Respon
         bytes: png,
     };
     let body = OutboxBody::plain(message.text, message.blocks);
-    let upload = OutboxMessage::upload(format!("history:{}", ctx.reference), ctx.channel.to_string(), None, body, file);
+    // Under the thread it was asked in (a mention), else in the channel.
+    let upload = OutboxMessage::upload(format!("history:{}", ctx.reference), ctx.channel.to_string(), ctx.thread.clone(), body, file);
     bot.outbox.enqueue(vec![upload.asked_by(Some(ctx.user.to_string()))]).await;
     None
 }

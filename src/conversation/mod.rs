@@ -200,7 +200,8 @@ async fn card_of_thread(bot: &Bot, ctx: &Context, root: &str) -> Result<Option<C
     let Some(run) = lane.strip_prefix("card:").and_then(|rest| rest.rsplit_once(':')).map(|(run, _)| run.to_owned()) else {
         return Ok(None);
     };
-    let card = bot.store.card_in(&run, ctx.channel.as_str()).await.map_err(store("cannot read the run's card"))?;
+    let cards = bot.store.all_cards(&run).await.map_err(store("cannot read the run's card"))?;
+    let card = cards.into_iter().find(|c| c.channel_id == ctx.channel.as_str());
     let job = bot.job_of_run(&run).await.map_err(store("cannot read which job a run belongs to"))?;
     let (Some(job), Ok(run)) = (job.and_then(|j| JobName::parse(&j).ok()), RunId::parse(&run)) else {
         return Ok(None);

@@ -110,15 +110,6 @@ impl Store {
     }
 
     /// The active cards of a run.
-    /// A run's card in a channel, followed still or not (a run that ended keeps its card).
-    pub async fn card_in(&self, run_id: &str, channel_id: &str) -> StoreResult<Option<CardRow>> {
-        Ok(on_backend!(self, pool => sqlx::query_as::<_, CardRow>("SELECT * FROM run_cards WHERE run_id = $1 AND channel_id = $2")
-            .bind(run_id)
-            .bind(channel_id)
-            .fetch_optional(pool)
-            .await?))
-    }
-
     pub async fn cards(&self, run_id: &str) -> StoreResult<Vec<CardRow>> {
         Ok(
             on_backend!(self, pool => sqlx::query_as::<_, CardRow>("SELECT * FROM run_cards WHERE run_id = $1 AND active ORDER BY created_at")
