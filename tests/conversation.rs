@@ -210,3 +210,74 @@ async fn a_delivery_retried_to_another_replica_or_after_a_restart_is_answered_on
     assert_eq!(in_thread(&events, "1700001000.000001", "chat.postMessage").len(), 1, "answered once");
     world.finish().await;
 }
+
+fn home_opened(user: &str) -> Value {
+    json!({"type": "app_home_opened", "user": user, "channel": format!("D{}", &user[1..]), "tab": "home", "event_ts": "1700002000.000001"})
+}
+
+/// A click on a button of a Home tab: no channel, no `response_url`, a view container.
+fn home_click(user: &str, home: &SlackEvent, label: &str, trigger: &str) -> String {
+    let (action_id, value) = home.button(label).unwrap_or_else(|| panic!("no button {label} on the Home tab"));
+    let payload = json!({
+        "type": "block_actions",
+        "team": {"id": common::bot::TEAM, "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": common::bot::TEAM},
+        "api_app_id": "A0TAILER",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "view": {"id": "V0HOME", "type": "home"},
+        "trigger_id": trigger,
+        "actions": [{"action_id": action_id, "block_id": "disabled", "value": value, "type": "button", "action_ts": "1.2"}],
+    });
+    common::bot::form(&[("payload", &payload.to_string())])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_and_its_enable_goes_through_the_rules() {
+    let bot = TestBot::start().await;
+    // A run still going (the simulator's runs take 10 s or more), then its job switched off.
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage" && e.visible_text().contains("iowa-prepare"))).await;
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 1h testing the Home tab").await;
+    bot.wait(|e| e.iter().any(|e| e.visible_text().contains("Disabled `iowa-prepare` (DEV)"))).await;
+    bot.command(common::bot::LEAD, CHANNEL, "disable sales-daily for 2h").await;
+
+    let published =
+        |user: &'static str| move |e: &[SlackEvent]| e.iter().any(|e| e.method == "views.publish" && e.user.as_deref() == Some(user));
+    send(&bot, &delivery("EvHOME1", home_opened(ANALYST))).await;
+    let events = bot.wait(published(ANALYST)).await;
+    let home = events.iter().rev().find(|e| e.method == "views.publish").unwrap().clone();
+    let text = home.visible_text();
+    for expected in [
+        "`iowa-prepare` (DEV) is disabled since",
+        "reason: testing the Home tab",
+        "*Runs being followed* (1)\n• `iowa-prepare` (DEV) · run `",
+        "*Failed in the last 24 h*",
+        "`stock-enrich` (DEV)",
+        "*Waiting for a confirmation* (0)",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in the Home tab:\n{text}");
+    }
+    assert!(home.blocks.len() <= 100);
+    let view = json!({"text": "home", "blocks": home.blocks});
+    assert_eq!(tailerbot::slack::blocks::limit_violations(&view), Vec::<String>::new());
+
+    // The lead's own tab shows what waits for someone's confirmation.
+    send(&bot, &delivery("EvHOME2", home_opened(common::bot::LEAD))).await;
+    let events = bot.wait(published(common::bot::LEAD)).await;
+    let lead = events.iter().rev().find(|e| e.method == "views.publish" && e.user.as_deref() == Some(common::bot::LEAD)).unwrap();
+    assert!(
+        lead.visible_text().contains("*Waiting for a confirmation* (1)") && lead.visible_text().contains("disable sales-daily"),
+        "{}",
+        lead.visible_text()
+    );
+
+    // *Enable* on the tab: the command it stands for, under the rules; the outcome in the
+    // clicker's direct messages.
+    let trigger = bot.trigger();
+    let response = bot.post_signed("/slack/interactions", &home_click(ANALYST, &home, "Enable", &trigger)).await;
+    assert_eq!(response.status(), 200);
+    let told = |e: &SlackEvent| e.channel.as_deref() == Some(ANALYST) && e.visible_text().contains("Enabled `iowa-prepare` (DEV)");
+    let events = bot.wait(|e| e.iter().any(told)).await;
+    assert!(events.iter().any(told), "the outcome in a direct message");
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
+}

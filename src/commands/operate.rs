@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use super::{Command, UsageError, Verb};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
+use crate::config::Job;
 use crate::domain::{Action, JobName};
 use crate::messages::{self as render, Links};
 use crate::slack::api::ResponseBody;
 use crate::slack::blocks::Message;
+use crate::store::SwitchRow;
 use crate::tailer::LastStatusQuery;
 
 /// The newest audit entries `audit` shows.
@@ -77,6 +79,11 @@ pub(super) async fn audit(bot: &Arc<Bot>, ctx: &Context, name: Option<&JobName>)
 /// Every data operation the bot knows to be off (it switched it off, or a run of it
 /// ended DEACTIVATED), among the jobs this person may see here, each with *Enable*.
 pub(super) async fn disabled(bot: &Arc<Bot>, ctx: &Context) -> Answer {
+    Ok(Ack::ephemeral(render::disabled(&switched_off_visible(bot, ctx).await?)))
+}
+
+/// What is switched off now among the jobs this person may see.
+pub(crate) async fn switched_off_visible<'a>(bot: &'a Bot, ctx: &Context) -> Result<Vec<(&'a Job, SwitchRow)>, BotError> {
     let off = bot.store.switched_off().await.map_err(BotError::store(&ctx.reference, "cannot read what is switched off"))?;
     let mut shown = Vec::new();
     for switch in off {
@@ -85,7 +92,7 @@ pub(super) async fn disabled(bot: &Arc<Bot>, ctx: &Context) -> Answer {
             shown.push((job, switch));
         }
     }
-    Ok(Ack::ephemeral(render::disabled(&shown)))
+    Ok(shown)
 }
 
 /// The bot's own health, after the acknowledgement.

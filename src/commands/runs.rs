@@ -225,34 +225,46 @@ pub(super) async fn running(bot: &Arc<Bot>, ctx: Context, configuration_type: Op
 
 /// Runs in RUNNING for every account and type of the visible jobs.
 async fn running_now(bot: &Bot, visible: &[Job], configuration_type: Option<&ConfigurationType>, reference: &str) -> Message {
+    match runs_in(bot, visible, configuration_type, RunStatus::Running).await {
+        Ok(found) => {
+            let found: Vec<(Option<&Job>, RunItem)> = found.into_iter().map(|(job, item)| (Some(job), item)).collect();
+            render::running(Links::of(&bot.config), &found)
+        }
+        Err(error) => tailer_failed(&error, reference),
+    }
+}
+
+/// The runs in `status` (Tailer's latest 100 per account and type) of the `visible` jobs,
+/// each with its job: one read per account and configuration type.
+pub(crate) async fn runs_in<'a>(
+    bot: &Bot,
+    visible: &'a [Job],
+    configuration_type: Option<&ConfigurationType>,
+    status: RunStatus,
+) -> Result<Vec<(&'a Job, RunItem)>, TailerError> {
     let pairs: BTreeSet<(String, String)> = visible
         .iter()
         .filter(|j| configuration_type.is_none_or(|t| &j.job.configuration_type == t))
         .map(|j| (j.job.account.to_string(), j.job.configuration_type.to_string()))
         .collect();
-    let mut found: Vec<(Option<&Job>, RunItem)> = Vec::new();
+    let mut found = Vec::new();
     for (account, configuration_type) in pairs {
         let query = ByStatusQuery {
             account: crate::domain::Account::parse(&account).expect("taken from a parsed account"),
             configuration_type: ConfigurationType::parse(&configuration_type).expect("taken from a parsed type"),
             environment: None,
-            status: Some(RunStatus::Running),
+            status: Some(status.clone()),
             execution_date: None,
             limit: Some(100),
         };
-        match bot.tailer.get_by_status(&query).await {
-            Ok(items) => {
-                for item in items {
-                    // Only runs of jobs this person may see.
-                    if let Some(job) = visible.iter().find(|j| same_operation(&j.job, &item)) {
-                        found.push((Some(job), item));
-                    }
-                }
+        for item in bot.tailer.get_by_status(&query).await? {
+            // Only runs of jobs this person may see.
+            if let Some(job) = visible.iter().find(|j| same_operation(&j.job, &item)) {
+                found.push((job, item));
             }
-            Err(error) => return tailer_failed(&error, reference),
         }
     }
-    render::running(Links::of(&bot.config), &found)
+    Ok(found)
 }
 
 /// Whether a run item belongs to a configured data operation.

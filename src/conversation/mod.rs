@@ -5,6 +5,8 @@
 //! card the run is implied (`status`, `again`, `mark CHECKED`, `unwatch`). Answers go
 //! in the thread, refusals only to the person who asked.
 
+mod home;
+
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -54,6 +56,18 @@ struct Inner {
     ts: Option<String>,
     #[serde(default)]
     thread_ts: Option<String>,
+    /// `app_home_opened`: `home` or `messages`.
+    #[serde(default)]
+    tab: Option<String>,
+}
+
+/// What an event asks of the bot.
+#[derive(Debug, Clone)]
+enum Asked {
+    /// A mention or a direct message.
+    Said(Said),
+    /// The Home tab opened: it is published for that person.
+    Home { user: UserId, channel: ChannelId },
 }
 
 /// A message to the bot: who, where, what, and the thread it belongs to.
@@ -77,7 +91,7 @@ pub fn event(bot: &Arc<Bot>, delivery: Delivery) -> Ack {
 }
 
 async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
-    let Some(said) = read(&delivery) else {
+    let Some(asked) = read(&delivery) else {
         return;
     };
     // Once per event, however often Slack delivers it.
@@ -91,12 +105,33 @@ async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
             Err(error) => {
                 let reference = reference();
                 tracing::error!(%error, %reference, "cannot record an event; not acting on it");
-                let ctx = Context { public: false, ..context(&said, &delivery, reference.clone()) };
-                bot.deliver(&ctx, ephemeral(&crate::messages::store_unavailable(&reference))).await;
+                if let Asked::Said(said) = &asked {
+                    let ctx = Context { public: false, ..context(said, &delivery, reference.clone()) };
+                    bot.deliver(&ctx, ephemeral(&crate::messages::store_unavailable(&reference))).await;
+                }
                 return;
             }
         }
     }
+    let said = match asked {
+        Asked::Said(said) => said,
+        Asked::Home { user, channel } => {
+            let ctx = Context {
+                user,
+                channel,
+                team: delivery.team_id.clone().unwrap_or_default(),
+                response_url: None,
+                reference: reference(),
+                thread: None,
+                public: false,
+            };
+            if let Err(error) = home::publish(bot, &ctx).await {
+                // The tab shows what it showed before; the next opening tries again.
+                tracing::error!(?error, reference = %ctx.reference, "cannot publish a Home tab");
+            }
+            return;
+        }
+    };
     let ctx = context(&said, &delivery, reference());
     let span = tracing::info_span!("mention", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
     async {
@@ -129,8 +164,16 @@ fn context(said: &Said, delivery: &Delivery, reference: String) -> Context {
 
 /// The message an event carries, when it is one the bot answers: a mention, or a
 /// direct message from a person (not from a bot, this one included; not an edit).
-fn read(delivery: &Delivery) -> Option<Said> {
+fn read(delivery: &Delivery) -> Option<Asked> {
     let inner: Inner = serde_json::from_value(delivery.event.clone()?).ok()?;
+    if inner.kind == "app_home_opened" {
+        if inner.tab.as_deref() != Some("home") {
+            return None;
+        }
+        let user = UserId::parse(inner.user.as_deref()?).ok()?;
+        let channel = ChannelId::parse(inner.channel.as_deref()?).ok()?;
+        return Some(Asked::Home { user, channel });
+    }
     let direct = inner.kind == "message" && inner.channel_type.as_deref() == Some("im");
     if !(inner.kind == "app_mention" || direct) {
         return None;
@@ -143,7 +186,7 @@ fn read(delivery: &Delivery) -> Option<Said> {
     let ts = inner.ts.filter(|ts| plausible_ts(ts))?;
     let in_thread = inner.thread_ts.filter(|ts| plausible_ts(ts));
     let text = inner.text.unwrap_or_default();
-    Some(Said { user, channel, thread: in_thread.clone().unwrap_or(ts), in_thread, text })
+    Some(Asked::Said(Said { user, channel, thread: in_thread.clone().unwrap_or(ts), in_thread, text }))
 }
 
 /// A Slack message timestamp: digits, a dot, digits.
@@ -252,11 +295,15 @@ mod tests {
     fn only_mentions_and_direct_messages_from_people_are_read() {
         let delivery = |event: serde_json::Value| Delivery { event: Some(event), ..Delivery::default() };
         let mention = serde_json::json!({"type": "app_mention", "user": "U0ANALYST", "channel": "C0DATA", "ts": "1700000000.000100", "text": "<@U0BOT> jobs"});
-        let said = read(&delivery(mention.clone())).unwrap();
-        assert_eq!((said.thread.as_str(), said.in_thread.as_deref()), ("1700000000.000100", None), "answered under the mention");
+        let said = |d: Delivery| match read(&d) {
+            Some(Asked::Said(said)) => Some(said),
+            _ => None,
+        };
+        let said_now = said(delivery(mention.clone())).unwrap();
+        assert_eq!((said_now.thread.as_str(), said_now.in_thread.as_deref()), ("1700000000.000100", None), "answered under the mention");
         let mut in_thread = mention.clone();
         in_thread["thread_ts"] = "1700000000.000001".into();
-        assert_eq!(read(&delivery(in_thread)).unwrap().thread, "1700000000.000001");
+        assert_eq!(said(delivery(in_thread)).unwrap().thread, "1700000000.000001");
         let mut from_a_bot = mention.clone();
         from_a_bot["bot_id"] = "B0TAILERBOT".into();
         assert!(read(&delivery(from_a_bot)).is_none(), "the bot's own messages, and other bots', are not read");

@@ -157,6 +157,9 @@ impl Demo {
         self.wait_for_button("Confirm", limit).await?;
         self.click(ONCALL, "Confirm").await?;
         self.follow(limit, |e| e.iter().any(|e| e.replace_original && e.text.contains("Disabled"))).await?;
+        // What ana sees at a glance: what is off, followed, failed, waiting.
+        self.open_home(ANA).await?;
+        self.follow(limit, |e| e.iter().any(|e| e.method == "views.publish")).await?;
         // What is off, and switched on again from the list.
         self.say(ANA, "disabled").await?;
         self.click(LEAD, "Enable").await?;
@@ -355,6 +358,23 @@ impl Demo {
             "event_id": format!("Ev{n:08}"),
             "event": {"type": "app_mention", "user": user, "channel": CHANNEL, "text": format!("<@U0TAILERBOT> {text}"),
                       "ts": format!("1690000100.{n:06}"), "thread_ts": root},
+        });
+        self.post("/slack/events", event.to_string()).await?;
+        Ok(())
+    }
+
+    /// `user` opens the bot's Home tab.
+    async fn open_home(&self, user: &str) -> anyhow::Result<()> {
+        self.print_new();
+        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
+        let name = self.names.0.get(user).map(String::as_str).unwrap_or(user);
+        println!("\n(@{name} opens tailerbot's Home tab)");
+        let event = json!({
+            "team_id": "T0001",
+            "api_app_id": "A0TAILERBOT",
+            "type": "event_callback",
+            "event_id": format!("Ev{n:08}"),
+            "event": {"type": "app_home_opened", "user": user, "channel": "D0DEMOHOME", "tab": "home"},
         });
         self.post("/slack/events", event.to_string()).await?;
         Ok(())

@@ -114,6 +114,7 @@ pub fn render(event: &SlackEvent, names: &Names) -> Vec<String> {
     let body = lines(event, names);
     let (head, indent) = match event.method.as_str() {
         "chat.update" => ("  ✎ edited:".to_owned(), "    "),
+        "views.publish" => (format!("  🏠 the Home tab of @{}:", names.user(event.user.as_deref().unwrap_or_default())), "    "),
         "files.completeUploadExternal" => {
             let file = event.file.clone().unwrap_or_default();
             let title = file.title.unwrap_or(file.filename);

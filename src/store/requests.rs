@@ -127,6 +127,19 @@ impl Store {
         Ok(())
     }
 
+    /// What `user` asked that still waits for a confirmation, newest first.
+    pub async fn pending_confirmations_of(&self, user: &str, now_ms: i64, limit: u32) -> StoreResult<Vec<Confirmation>> {
+        let rows = on_backend!(self, pool => sqlx::query_as::<_, RawConfirmation>(
+            "SELECT * FROM confirmations WHERE requester = $1 AND state = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT $3",
+        )
+        .bind(user)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?);
+        rows.into_iter().map(Confirmation::try_from).collect()
+    }
+
     pub async fn confirmation(&self, id: &str) -> StoreResult<Option<Confirmation>> {
         let row = on_backend!(self, pool => sqlx::query_as::<_, RawConfirmation>("SELECT * FROM confirmations WHERE id = $1")
             .bind(id)

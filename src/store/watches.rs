@@ -109,6 +109,18 @@ impl Store {
             .await?))
     }
 
+    /// The runs followed now, newest first, each with a channel its card is in:
+    /// `(run_id, job, last status seen, channel)`.
+    pub async fn followed_runs(&self, limit: u32) -> StoreResult<Vec<(String, String, Option<String>, String)>> {
+        Ok(on_backend!(self, pool => sqlx::query_as::<_, (String, String, Option<String>, String)>(
+            "SELECT w.run_id, w.job, w.status, c.channel_id FROM watches w JOIN run_cards c ON c.run_id = w.run_id
+             WHERE w.active AND c.active ORDER BY w.started_at DESC, c.channel_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?))
+    }
+
     /// The active cards of a run.
     pub async fn cards(&self, run_id: &str) -> StoreResult<Vec<CardRow>> {
         Ok(

@@ -1,0 +1,117 @@
+//! The Home tab: published (`views.publish`, through the outbox) when a person opens it:
+//! what is switched off (each with *Enable*), the runs being followed, the runs that
+//! failed in the last 24 h, and what the person asked that waits for a confirmation,
+//! all among the jobs the rules let them read. Its buttons go through the rules like
+//! the commands they stand for.
+
+use chrono::{DateTime, Utc};
+
+use crate::bot::{Bot, BotError, Context};
+use crate::config::Job;
+use crate::domain::Action;
+use crate::messages::{self as render, Links};
+use crate::outbox::OutboxMessage;
+use crate::slack::blocks::{Message, escape};
+use crate::store::Confirmation;
+use crate::tailer::RunStatus;
+
+/// How far back failed runs are shown.
+const FAILED_WITHIN_MS: i64 = 24 * 3_600_000;
+/// The most lines of each part (the view's blocks stay within Slack's limits; longer
+/// lists end with "…and N more").
+const MOST: u32 = 20;
+
+/// The person's Home tab, queued for publishing.
+pub(super) async fn publish(bot: &Bot, ctx: &Context) -> Result<(), BotError> {
+    let view = render_home(bot, ctx).await?;
+    bot.outbox.enqueue(vec![OutboxMessage::home(ctx.user.to_string(), view.text, view.blocks)]).await;
+    Ok(())
+}
+
+async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
+    let links = Links::of(&bot.config);
+    let mut m = Message::new("tailerbot");
+    m.section(&format!(":house: *tailerbot* · what you may see, as of {}", render::when(bot.clock.now())));
+    m.context("Type `/tailer help` anywhere, or mention @tailerbot. `/tailer launch &lt;job&gt;` launches.");
+
+    // Switched off, each with *Enable* (the click is checked against the rules).
+    let off = crate::commands::operate::switched_off_visible(bot, ctx).await?;
+    m.divider();
+    m.extend(render::disabled(&off));
+
+    // Followed runs.
+    let readable: Vec<&Job> = bot.visible(ctx, Action::Status, &bot.config.jobs).await;
+    let followed = bot.store.followed_runs(MOST * 5).await.map_err(BotError::store(&ctx.reference, "cannot read the followed runs"))?;
+    let lines: Vec<String> = followed
+        .iter()
+        .filter_map(|(run, job, status, channel)| {
+            let job = readable.iter().find(|j| j.name.as_str() == job)?;
+            let status =
+                status.as_deref().map(|s| render::status(&RunStatus::parse(s))).unwrap_or_else(|| ":hourglass: not shown yet".into());
+            Some(format!("• {} · run {} · {status} · in <#{}>", render::job_label(job), links.run(job, run), escape(channel)))
+        })
+        .collect();
+    m.divider();
+    m.section(&format!("*Runs being followed* ({})", lines.len()));
+    if lines.is_empty() {
+        m.context("No run is being followed now.");
+    } else {
+        m.lines(&lines, 8);
+    }
+
+    // Failed in the last 24 h: one read per account and type of the readable jobs.
+    let owned: Vec<Job> = readable.iter().map(|j| (*j).clone()).collect();
+    m.divider();
+    match crate::commands::runs::runs_in(bot, &owned, None, RunStatus::Failed).await {
+        Ok(failed) => {
+            let since = bot.clock.now().timestamp_millis() - FAILED_WITHIN_MS;
+            let recent: Vec<String> = failed
+                .iter()
+                .filter(|(_, item)| ended(item).is_some_and(|t| t.timestamp_millis() >= since))
+                .map(|(job, item)| {
+                    let when = ended(item).map(|t| format!(" · {}", render::when(t))).unwrap_or_default();
+                    format!("• {} · run {}{when}", render::job_label(job), links.item(Some(job), item))
+                })
+                .collect();
+            m.section(&format!("*Failed in the last 24 h* ({})", recent.len()));
+            if recent.is_empty() {
+                m.context("No run of the jobs you may see failed in the last 24 h.");
+            } else {
+                m.lines(&recent, 4);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "a Tailer read for a Home tab failed");
+            m.section("*Failed in the last 24 h*");
+            m.context(&format!(":warning: Tailer could not be asked: {} (ref `{}`)", escape(&error.to_string()), ctx.reference));
+        }
+    }
+
+    // What this person asked that waits for someone's confirmation.
+    let pending = bot
+        .store
+        .pending_confirmations_of(ctx.user.as_str(), bot.now_ms(), MOST)
+        .await
+        .map_err(BotError::store(&ctx.reference, "cannot read the confirmations"))?;
+    m.divider();
+    m.section(&format!("*Waiting for a confirmation* ({})", pending.len()));
+    if pending.is_empty() {
+        m.context("Nothing you asked waits for a confirmation.");
+    } else {
+        m.lines(&pending.iter().map(asked).collect::<Vec<_>>(), 0);
+    }
+    Ok(m)
+}
+
+/// When a run ended, as far as its item tells.
+fn ended(item: &crate::tailer::RunItem) -> Option<DateTime<Utc>> {
+    crate::watch::subscriptions::ended_at(item)
+}
+
+/// One pending confirmation: what, where, until when.
+fn asked(c: &Confirmation) -> String {
+    let what =
+        crate::commands::writes::Plan::from_json(&c.request.plan).map(|p| p.detail()).unwrap_or_else(|_| c.request.action.to_string());
+    let until = DateTime::from_timestamp_millis(c.request.expires_at).map(render::when).unwrap_or_default();
+    format!("• `{}` in <#{}> · until {until}", escape(&what), escape(&c.request.channel_id))
+}
