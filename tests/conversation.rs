@@ -49,6 +49,15 @@ async fn ended_card(bot: &TestBot) -> SlackEvent {
     events.iter().find(|e| e.method == "chat.postMessage" && e.ts == edit.ts).expect("the card's post").clone()
 }
 
+/// The example catalog and rules, polled every second.
+fn fast_config() -> tailerbot::config::Config {
+    let mut config = example_config();
+    config.watch.poll_interval = Duration::from_secs(1);
+    config.watch.max_poll_interval = Duration::from_secs(2);
+    config.watch.subscription_poll = Duration::from_secs(1);
+    config
+}
+
 fn quick() -> SimOptions {
     SimOptions {
         waiting: (Duration::from_millis(100), Duration::from_millis(100)),
@@ -77,7 +86,7 @@ fn in_thread<'e>(events: &'e [SlackEvent], root: &str, method: &str) -> Vec<&'e 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mention_in_a_run_cards_thread_is_answered_there_with_the_runs_status() {
-    let bot = TestBot::start_with(example_config(), quick()).await;
+    let bot = TestBot::start_with(fast_config(), quick()).await;
     let card = ended_card(&bot).await;
     let root = card.ts.clone().unwrap();
     let before = bot.slack.slack.events().len();
@@ -137,7 +146,7 @@ async fn a_refusal_goes_to_the_asker_alone_in_the_thread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn again_in_a_run_cards_thread_launches_the_same_job_and_date() {
-    let bot = TestBot::start_with(example_config(), quick()).await;
+    let bot = TestBot::start_with(fast_config(), quick()).await;
     let (status, _) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare 2026-11-30").await;
     assert_eq!(status, 200);
     let events = bot.slack.slack.wait_for(Duration::from_secs(20), |e| e.iter().any(|e| e.button("Launch again").is_some())).await;
@@ -280,4 +289,61 @@ async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_and_its_enab
     let events = bot.wait(|e| e.iter().any(told)).await;
     assert!(events.iter().any(told), "the outcome in a direct message");
     assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_alert_carries_its_actions_each_checked_against_the_rules_at_the_click() {
+    // The analyst may not act on anything; the lead may act on DEV.
+    let text = tailerbot::config::EXAMPLE_TOML.replacen(
+        "[[rules]]",
+        "[[rules]]\neffect = \"deny\"\nactions = [\"write\"]\nusers = [\"U0ANALYST\"]\n\n[[rules]]",
+        1,
+    );
+    let mut config = tailerbot::config::Config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+    config.watch.poll_interval = Duration::from_secs(1);
+    config.watch.subscription_poll = Duration::from_secs(1);
+    let bot = TestBot::start_with(config, quick()).await;
+    let subs = "C0SUBS";
+    bot.command(ANALYST, subs, "subscribe stock-enrich failures").await;
+    // A run Tailer's schedule starts after the subscription, and fails.
+    bot.tailer.sim.start_scheduled_run("000099_stock_enrich_failing_DEV").unwrap();
+    let alerted =
+        |e: &SlackEvent| e.channel.as_deref() == Some(subs) && e.method == "chat.postMessage" && e.button("Disable for 1h").is_some();
+    let events = bot.slack.slack.wait_for(Duration::from_secs(20), |e| e.iter().any(alerted)).await;
+    let alert = events.iter().find(|e| alerted(e)).expect("a failure alert with its actions").clone();
+    assert_eq!(alert.buttons(), vec!["Launch again", "Mark as checked", "Disable for 1h"]);
+
+    // Refused for the analyst, at the click: nothing switched off.
+    let note = bot.click_note(ANALYST, &alert, "Disable for 1h").await;
+    assert!(note.contains("You may not *disable*"), "{note}");
+    assert_eq!(bot.tailer.sim.is_activated("000099_stock_enrich_failing_DEV"), Some(true));
+    // Done for the lead: switched off for an hour, with the run as the reason.
+    bot.click(common::bot::LEAD, &alert, "Disable for 1h").await;
+    let done = |e: &SlackEvent| e.visible_text().contains("Disabled `stock-enrich` (DEV)");
+    let events = bot.wait(|e| e.iter().any(done)).await;
+    let outcome = events.iter().find(|e| done(e)).unwrap().visible_text();
+    assert!(outcome.contains("after run ") && outcome.contains("failed"), "{outcome}");
+    assert_eq!(bot.tailer.sim.is_activated("000099_stock_enrich_failing_DEV"), Some(false));
+    // Marked as checked from the alert.
+    bot.click(common::bot::LEAD, &alert, "Mark as checked").await;
+    assert_eq!(bot.tailer.sim.wait_for_count("set_run_status", 1, Duration::from_secs(10)).await, 1);
+
+    // The same button clicked where the bot said nothing of that run is refused.
+    let mut elsewhere = alert.clone();
+    elsewhere.channel = Some(CHANNEL.into());
+    let note = bot.click_note(common::bot::LEAD, &elsewhere, "Launch again").await;
+    assert!(note.contains("only works there"), "{note}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_runs_thread_reply_carries_the_same_actions() {
+    let bot = TestBot::start_with(fast_config(), quick()).await;
+    bot.command(ANALYST, CHANNEL, "launch stock-enrich 2026-11-30").await;
+    let failed = |e: &SlackEvent| e.thread_ts.is_some() && e.visible_text().contains("FAILED") && e.button("Disable for 1h").is_some();
+    let events = bot.slack.slack.wait_for(Duration::from_secs(20), |e| e.iter().any(failed)).await;
+    let reply = events.iter().find(|e| failed(e)).expect("the failure's thread reply with its actions");
+    assert!(reply.broadcast, "also shown in the channel");
+    assert_eq!(reply.buttons(), vec!["Launch again", "Mark as checked", "Disable for 1h"]);
+    let (_, again) = reply.button("Launch again").unwrap();
+    assert!(again.ends_with(" 2026-11-30"), "the same execution date: {again}");
 }

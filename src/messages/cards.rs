@@ -17,6 +17,25 @@ pub fn lane(run_id: &str, channel_id: &str) -> String {
 /// bot of the click, which needs nothing more.
 pub const OPEN_IN_TAILER: &str = "open_in_tailer";
 
+/// How long *Disable for 1h* switches a job off.
+pub const DISABLE_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The buttons of a failed run where people hear of it (its card, its thread reply, a
+/// subscription alert): *Launch again* (with the run's execution date), *Mark as
+/// checked*, *Disable for 1h*. Each names the job and the run, so that a click is bound
+/// to the channel the bot told of the run, and each is checked against the rules then.
+pub fn failure_buttons(job: &Job, run: &str, execution_date: Option<&str>) -> Vec<Button> {
+    let again = match execution_date {
+        Some(date) => format!("{} {run} {date}", job.name),
+        None => format!("{} {run}", job.name),
+    };
+    vec![
+        Button::new("Launch again", "launch_again", &again),
+        Button::new("Mark as checked", "mark_checked", &format!("{} {run}", job.name)).primary(),
+        Button::new("Disable for 1h", "disable_hour", &format!("{} {run}", job.name)),
+    ]
+}
+
 /// The card as it stands.
 pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> Message {
     let status = item.map(|i| i.status.clone());
@@ -49,15 +68,11 @@ pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunIte
         m.context(note);
     }
     if final_status {
-        // Both name the run, so that a click is bound to the card's channel; *Launch
+        // They name the run, so that a click is bound to the card's channel; *Launch
         // again* keeps the execution date the run was launched for.
-        let again = match &card.execution_date {
-            Some(date) => format!("{} {} {date}", job.name, card.run_id),
-            None => format!("{} {}", job.name, card.run_id),
-        };
-        let mut buttons = vec![Button::new("Launch again", "launch_again", &again)];
-        if status.as_ref().is_some_and(RunStatus::is_failure) {
-            buttons.push(Button::new("Mark as checked", "mark_checked", &format!("{} {}", job.name, card.run_id)).primary());
+        let mut buttons = failure_buttons(job, &card.run_id, card.execution_date.as_deref());
+        if !status.as_ref().is_some_and(RunStatus::is_failure) {
+            buttons.truncate(1);
         }
         buttons.extend(links.url(job, &card.run_id).and_then(|url| Button::link("Open in Tailer", OPEN_IN_TAILER, &url)));
         m.actions("run_card", &buttons);
@@ -86,7 +101,8 @@ pub fn reply(card: &CardRow, text: &str, broadcast: bool) -> OutboxMessage {
     OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks).in_thread(broadcast)
 }
 
-/// The thread reply for a new status; a final one names the run, linked to its page.
+/// The thread reply for a new status; a final one names the run, linked to its page; a
+/// failure carries what to do about it.
 pub fn status_reply(links: Links, card: &CardRow, item: &RunItem, job: &Job) -> OutboxMessage {
     let mut text = format!("{} {}", render::status(&item.status), render::job_label(job));
     if let Some(d) = item.duration.filter(|_| item.status.is_final()) {
@@ -95,5 +111,12 @@ pub fn status_reply(links: Links, card: &CardRow, item: &RunItem, job: &Job) -> 
     if item.status.is_final() && links.url(job, item.run_id.as_str()).is_some() {
         text.push_str(&format!(" · run {}", links.run(job, item.run_id.as_str())));
     }
-    reply(card, &text, item.status.is_failure())
+    let mut message = reply(card, &text, item.status.is_failure());
+    if item.status.is_failure() {
+        let mut m = Message::new(&text);
+        m.section(&text);
+        m.actions("failed_run", &failure_buttons(job, &card.run_id, card.execution_date.as_deref()));
+        message.body.blocks = m.blocks;
+    }
+    message
 }

@@ -109,6 +109,16 @@ impl Store {
         Ok(true)
     }
 
+    /// Whether the end of `run_id` was announced in `channel_id` (a subscription alert).
+    pub async fn announced_in(&self, channel_id: &str, run_id: &str) -> StoreResult<bool> {
+        let n = on_backend!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM announced WHERE channel_id = $1 AND run_id = $2")
+            .bind(channel_id)
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?);
+        Ok(n > 0)
+    }
+
     pub async fn add_timer(&self, t: &TimerRow, now_ms: i64) -> StoreResult<()> {
         on_backend!(self, pool => add_timer_in!(pool, t, now_ms));
         Ok(())

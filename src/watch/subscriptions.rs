@@ -43,6 +43,9 @@ pub fn announcement(links: Links, channel: &str, job: &Job, item: &RunItem) -> O
     }
     let mut message = Message::new(&line);
     message.section(&line);
+    if item.status.is_failure() {
+        message.actions("failed_run", &crate::messages::cards::failure_buttons(job, item.run_id.as_str(), None));
+    }
     OutboxMessage::post(format!("subscription:{channel}"), channel, message.text, message.blocks)
 }
 

@@ -67,7 +67,7 @@ async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
     match click.action_id.as_str() {
         "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
         "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
-        "launch_again" | "mark_checked" => card_button(bot, click, reference).await,
+        "launch_again" | "mark_checked" | "disable_hour" => card_button(bot, click, reference).await,
         "launch_anyway" | "enable_and_launch" => switch_button(bot, click, reference).await,
         enable if enable.starts_with("enable") => switch_button(bot, click, reference).await,
         other => {
@@ -286,6 +286,11 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
     let execution_date = words.next().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
     let command = match click.action_id.as_str() {
         "launch_again" => Command::Launch { job, execution_date },
+        "disable_hour" => Command::Disable {
+            target: super::super::Target::Job(job),
+            duration: Some(crate::messages::cards::DISABLE_FOR),
+            reason: Some(format!("after run {run} failed")),
+        },
         _ => Command::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked },
     };
     let Some(channel) = click.channel_id.clone() else {
@@ -307,8 +312,16 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
         .card_posted_in(run.as_str(), channel.as_str())
         .await
         .map_err(BotError::store(&ctx.reference, "cannot check where the card was posted"))?;
+    // Or the end of that run was announced here (a subscription alert).
+    let announced = posted.is_none()
+        && bot
+            .store
+            .announced_in(channel.as_str(), run.as_str())
+            .await
+            .map_err(BotError::store(&ctx.reference, "cannot check where the run was announced"))?;
     match posted {
         Some(card_job) if card_job == command_job(&command) => write(bot, ctx, command).await,
+        None if announced => write(bot, ctx, command).await,
         _ => {
             let action = command.action();
             let job = bot.config.job(command_job(&command)).cloned();
@@ -337,7 +350,9 @@ fn misplaced(click: &BlockAction, team: &str, channel: &str) -> Option<String> {
 
 fn command_job(command: &Command) -> &str {
     match command {
-        Command::Launch { job, .. } | Command::Mark { job, .. } => job.as_str(),
+        Command::Launch { job, .. } | Command::Mark { job, .. } | Command::Disable { target: super::super::Target::Job(job), .. } => {
+            job.as_str()
+        }
         _ => "",
     }
 }
