@@ -176,6 +176,7 @@ async fn a_direct_message_reads_like_a_mention_and_the_bots_own_messages_are_ign
     let events = bot.wait(|e| e.iter().any(|e| e.channel.as_deref() == Some("D0ANALYST"))).await;
     let answer = events.iter().find(|e| e.channel.as_deref() == Some("D0ANALYST")).unwrap();
     assert!(answer.visible_text().contains("iowa-prepare"), "{}", answer.visible_text());
+    assert_eq!((answer.method.as_str(), answer.thread_ts.as_deref()), ("chat.postMessage", None), "in the conversation, not a thread");
     // The bot's own message in that conversation (its answer, echoed by Slack) is not read.
     let own = json!({"type": "message", "channel_type": "im", "user": BOT_USER, "bot_id": "B0TAILERBOT", "channel": "D0ANALYST", "ts": "1700000800.000001", "text": "jobs"});
     send(&bot, &delivery("Ev08", own)).await;
@@ -224,24 +225,8 @@ fn home_opened(user: &str) -> Value {
     json!({"type": "app_home_opened", "user": user, "channel": format!("D{}", &user[1..]), "tab": "home", "event_ts": "1700002000.000001"})
 }
 
-/// A click on a button of a Home tab: no channel, no `response_url`, a view container.
-fn home_click(user: &str, home: &SlackEvent, label: &str, trigger: &str) -> String {
-    let (action_id, value) = home.button(label).unwrap_or_else(|| panic!("no button {label} on the Home tab"));
-    let payload = json!({
-        "type": "block_actions",
-        "team": {"id": common::bot::TEAM, "domain": "example"},
-        "user": {"id": user, "username": "someone", "team_id": common::bot::TEAM},
-        "api_app_id": "A0TAILER",
-        "container": {"type": "view", "view_id": "V0HOME"},
-        "view": {"id": "V0HOME", "type": "home"},
-        "trigger_id": trigger,
-        "actions": [{"action_id": action_id, "block_id": "disabled", "value": value, "type": "button", "action_ts": "1.2"}],
-    });
-    common::bot::form(&[("payload", &payload.to_string())])
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_and_its_enable_goes_through_the_rules() {
+async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_within_slacks_limits() {
     let bot = TestBot::start().await;
     // A run still going (the simulator's runs take 10 s or more), then its job switched off.
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
@@ -266,9 +251,9 @@ async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_and_its_enab
     ] {
         assert!(text.contains(expected), "missing {expected:?} in the Home tab:\n{text}");
     }
-    assert!(home.blocks.len() <= 100);
     let view = json!({"text": "home", "blocks": home.blocks});
     assert_eq!(tailerbot::slack::blocks::limit_violations(&view), Vec::<String>::new());
+    assert!(text.contains("`/tailer enable &lt;job&gt;` in a channel switches one on"), "{text}");
 
     // The lead's own tab shows what waits for someone's confirmation.
     send(&bot, &delivery("EvHOME2", home_opened(common::bot::LEAD))).await;
@@ -279,16 +264,6 @@ async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_and_its_enab
         "{}",
         lead.visible_text()
     );
-
-    // *Enable* on the tab: the command it stands for, under the rules; the outcome in the
-    // clicker's direct messages.
-    let trigger = bot.trigger();
-    let response = bot.post_signed("/slack/interactions", &home_click(ANALYST, &home, "Enable", &trigger)).await;
-    assert_eq!(response.status(), 200);
-    let told = |e: &SlackEvent| e.channel.as_deref() == Some(ANALYST) && e.visible_text().contains("Enabled `iowa-prepare` (DEV)");
-    let events = bot.wait(|e| e.iter().any(told)).await;
-    assert!(events.iter().any(told), "the outcome in a direct message");
-    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

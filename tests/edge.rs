@@ -410,7 +410,7 @@ async fn a_card_button_acts_only_in_the_channel_of_its_card() {
         );
         assert_eq!(post_click(&serve.url, body).await, 200);
         let note = told(&slack.slack, key).await;
-        assert!(note.contains("belongs to a run card in another channel"), "{note}");
+        assert!(note.contains("belongs to a message about this run in another channel"), "{note}");
     }
     assert_eq!(tailer.sim.count("launch_job"), launches, "no launch from another channel");
     assert_eq!(tailer.sim.count("set_run_status"), 0, "no mark from another channel");

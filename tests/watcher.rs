@@ -36,7 +36,7 @@ async fn a_successful_run_gets_one_card_one_reply_per_change_and_a_launch_again_
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failed_run_is_broadcast_and_offers_mark_as_checked() {
+async fn a_failed_run_is_broadcast_and_offers_what_to_do_about_it() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     bot.command(ANALYST, CHANNEL, "launch stock-enrich").await;
     let events = bot.run_until(STEP, LONG, |e| ended(e, "FAILED")).await;
@@ -45,7 +45,7 @@ async fn a_failed_run_is_broadcast_and_offers_mark_as_checked() {
     let failed = replies(&events, &ts).into_iter().find(|r| r.visible_text().contains("*FAILED*")).unwrap();
     assert!(failed.broadcast, "a failure is also shown in the channel");
     let last = last_edit(&events, &ts).unwrap();
-    assert_eq!(last.buttons(), vec!["Launch again", "Mark as checked"]);
+    assert_eq!(last.buttons(), vec!["Launch again", "Mark as checked", "Disable for 1h"]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -25,8 +25,7 @@ impl Bot {
         };
         let to = match ctx.response_url.clone().filter(|u| self.outbox.response_url_allowed(u)) {
             Some(url) => Destination::Respond { url, channel: Some(channel), user: Some(user) },
-            // A person's direct messages are theirs alone: a post there is private anyway.
-            None if in_channel || ctx.channel.is_person() => Destination::Post { channel, place, asked_by: Some(user) },
+            None if in_channel => Destination::Post { channel, place, asked_by: Some(user) },
             None => Destination::Ephemeral { channel, user, thread_ts: ctx.thread.clone() },
         };
         let mut body: crate::outbox::OutboxBody = body.into();

@@ -1,8 +1,7 @@
 //! The Home tab: published (`views.publish`, through the outbox) when a person opens it:
 //! what is switched off (each with *Enable*), the runs being followed, the runs that
 //! failed in the last 24 h, and what the person asked that waits for a confirmation,
-//! all among the jobs the rules let them read. Its buttons go through the rules like
-//! the commands they stand for.
+//! all among the jobs the rules let them read.
 
 use chrono::{DateTime, Utc};
 
@@ -34,10 +33,17 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     m.section(&format!(":house: *tailerbot* · what you may see, as of {}", render::when(bot.clock.now())));
     m.context("Type `/tailer help` anywhere, or mention @tailerbot. `/tailer launch &lt;job&gt;` launches.");
 
-    // Switched off, each with *Enable* (the click is checked against the rules).
+    // Switched off: `/tailer enable` in a channel switches one on (there, the rules and
+    // confirmations of that channel apply).
     let off = crate::commands::operate::switched_off_visible(bot, ctx).await?;
     m.divider();
-    m.extend(render::disabled(&off));
+    m.section(&format!("*Switched off* ({})", off.len()));
+    if off.is_empty() {
+        m.context("Nothing you may see is switched off, as far as I know.");
+    } else {
+        m.lines(&off.iter().map(|(job, switch)| format!("• {}", render::switched_off(job, switch))).collect::<Vec<_>>(), 12);
+        m.context("`/tailer enable &lt;job&gt;` in a channel switches one on.");
+    }
 
     // Followed runs.
     let readable: Vec<&Job> = bot.visible(ctx, Action::Status, &bot.config.jobs).await;

@@ -76,8 +76,9 @@ struct Said {
     user: UserId,
     channel: ChannelId,
     text: String,
-    /// Where answers go: the thread the message is in, or the message itself.
-    thread: String,
+    /// Where answers go: the thread the message is in, or a thread under a mention (a
+    /// direct message outside a thread is answered in the conversation itself).
+    thread: Option<String>,
     /// The thread the message was written in, when it was.
     in_thread: Option<String>,
 }
@@ -157,7 +158,7 @@ fn context(said: &Said, delivery: &Delivery, reference: String) -> Context {
         team: delivery.team_id.clone().unwrap_or_default(),
         response_url: None,
         reference,
-        thread: Some(said.thread.clone()),
+        thread: said.thread.clone(),
         public: true,
     }
 }
@@ -186,7 +187,8 @@ fn read(delivery: &Delivery) -> Option<Asked> {
     let ts = inner.ts.filter(|ts| plausible_ts(ts))?;
     let in_thread = inner.thread_ts.filter(|ts| plausible_ts(ts));
     let text = inner.text.unwrap_or_default();
-    Some(Asked::Said(Said { user, channel, thread: in_thread.clone().unwrap_or(ts), in_thread, text }))
+    let thread = if direct { in_thread.clone() } else { Some(in_thread.clone().unwrap_or(ts)) };
+    Some(Asked::Said(Said { user, channel, thread, in_thread, text }))
 }
 
 /// A Slack message timestamp: digits, a dot, digits.
@@ -300,15 +302,19 @@ mod tests {
             _ => None,
         };
         let said_now = said(delivery(mention.clone())).unwrap();
-        assert_eq!((said_now.thread.as_str(), said_now.in_thread.as_deref()), ("1700000000.000100", None), "answered under the mention");
+        assert_eq!(
+            (said_now.thread.as_deref(), said_now.in_thread.as_deref()),
+            (Some("1700000000.000100"), None),
+            "answered under the mention"
+        );
         let mut in_thread = mention.clone();
         in_thread["thread_ts"] = "1700000000.000001".into();
-        assert_eq!(said(delivery(in_thread)).unwrap().thread, "1700000000.000001");
+        assert_eq!(said(delivery(in_thread)).unwrap().thread.as_deref(), Some("1700000000.000001"));
         let mut from_a_bot = mention.clone();
         from_a_bot["bot_id"] = "B0TAILERBOT".into();
         assert!(read(&delivery(from_a_bot)).is_none(), "the bot's own messages, and other bots', are not read");
         let dm = serde_json::json!({"type": "message", "channel_type": "im", "user": "U0ANALYST", "channel": "D0ANALYST", "ts": "1700000000.000200", "text": "jobs"});
-        assert!(read(&delivery(dm.clone())).is_some());
+        assert_eq!(said(delivery(dm.clone())).unwrap().thread, None, "a direct message is answered in the conversation");
         let mut edited = dm.clone();
         edited["subtype"] = "message_changed".into();
         assert!(read(&delivery(edited)).is_none());

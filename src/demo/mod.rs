@@ -348,35 +348,26 @@ impl Demo {
     /// `@tailerbot <text>` from `user`, in the thread of the message `root` in #data.
     async fn mention(&self, user: &str, text: &str, root: &str) -> anyhow::Result<()> {
         self.print_new();
-        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
         let name = self.names.0.get(user).map(String::as_str).unwrap_or(user);
         println!("\n#data  (in the card's thread) @{name}: @tailerbot {text}");
-        let event = json!({
-            "team_id": "T0001",
-            "api_app_id": "A0TAILERBOT",
-            "type": "event_callback",
-            "event_id": format!("Ev{n:08}"),
-            "event": {"type": "app_mention", "user": user, "channel": CHANNEL, "text": format!("<@U0TAILERBOT> {text}"),
-                      "ts": format!("1690000100.{n:06}"), "thread_ts": root},
-        });
-        self.post("/slack/events", event.to_string()).await?;
-        Ok(())
+        let ts = format!("1690000100.{:06}", self.triggers.load(Ordering::SeqCst));
+        self.event(json!({"type": "app_mention", "user": user, "channel": CHANNEL, "text": format!("<@U0TAILERBOT> {text}"), "ts": ts, "thread_ts": root}))
+            .await
     }
 
     /// `user` opens the bot's Home tab.
     async fn open_home(&self, user: &str) -> anyhow::Result<()> {
         self.print_new();
-        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
         let name = self.names.0.get(user).map(String::as_str).unwrap_or(user);
         println!("\n(@{name} opens tailerbot's Home tab)");
-        let event = json!({
-            "team_id": "T0001",
-            "api_app_id": "A0TAILERBOT",
-            "type": "event_callback",
-            "event_id": format!("Ev{n:08}"),
-            "event": {"type": "app_home_opened", "user": user, "channel": "D0DEMOHOME", "tab": "home"},
-        });
-        self.post("/slack/events", event.to_string()).await?;
+        self.event(json!({"type": "app_home_opened", "user": user, "channel": "D0DEMOHOME", "tab": "home"})).await
+    }
+
+    /// Delivers an event as Slack's Events API does.
+    async fn event(&self, event: Value) -> anyhow::Result<()> {
+        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
+        let delivery = json!({"team_id": "T0001", "api_app_id": "A0TAILERBOT", "type": "event_callback", "event_id": format!("Ev{n:08}"), "event": event});
+        self.post("/slack/events", delivery.to_string()).await?;
         Ok(())
     }
 

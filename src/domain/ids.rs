@@ -123,19 +123,6 @@ id_type!(
     ChannelId, "Slack channel id", "`C`, `G` or `D` followed by upper-case letters and digits",
     |v| slack_id(v, &['C', 'G', 'D'])
 );
-impl ChannelId {
-    /// Where a person's direct messages with the bot are: Slack takes their user id as
-    /// the channel of `chat.postMessage`. For a click on the Home tab, which has no channel.
-    pub fn direct_messages(user: &UserId) -> ChannelId {
-        ChannelId(user.as_str().to_owned())
-    }
-
-    /// Whether this is a person's direct messages named by their user id.
-    pub fn is_person(&self) -> bool {
-        self.0.starts_with(['U', 'W'])
-    }
-}
-
 id_type!(
     /// A Slack user group id (`S...`).
     UserGroupId, "Slack user group id", "`S` followed by upper-case letters and digits",

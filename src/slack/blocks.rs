@@ -180,15 +180,6 @@ impl Message {
         true
     }
 
-    /// Another message's blocks after these, as many as there is room for.
-    pub fn extend(&mut self, other: Message) {
-        for block in other.blocks {
-            if !self.push(block) {
-                break;
-            }
-        }
-    }
-
     /// A section of mrkdwn (already escaped where it needs to be).
     pub fn section(&mut self, mrkdwn: &str) -> bool {
         self.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION_TEXT)}}))

@@ -23,7 +23,7 @@ pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     let to = match &interaction {
         Interaction::BlockAction(click) => Some(Context {
             user: click.user_id.clone(),
-            channel: click.channel_id.clone().unwrap_or_else(|| ChannelId::direct_messages(&click.user_id)),
+            channel: click.channel_id.clone().unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
             team: click.team_id.to_string(),
             response_url: click.response_url.clone(),
             reference: reference(),
@@ -232,9 +232,10 @@ async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: Confirmatio
 /// commands they stand for, typed by the clicker where they clicked, under the rules
 /// (and confirmation) of that place.
 async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
-    // On the Home tab there is no channel: the answer goes to the clicker's direct
-    // messages with the bot.
-    let channel = click.channel_id.clone().unwrap_or_else(|| ChannelId::direct_messages(&click.user_id));
+    let Some(channel) = click.channel_id.clone() else {
+        tracing::warn!("a button clicked with no channel: not acted on");
+        return Ok(Ack::Empty);
+    };
     let ctx = Context {
         user: click.user_id.clone(),
         channel,
@@ -329,7 +330,7 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
             bot.audit(bot.entry(&ctx, action, job.as_ref(), AuditOutcome::Denied, detail, None)).await;
             tracing::warn!(%run, %channel, "refused a card button clicked outside the card's channel");
             Err(BotError::user(
-                ":no_entry: This button belongs to a run card in another channel; it only works there, so nothing was done.",
+                ":no_entry: This button belongs to a message about this run in another channel; it only works there, so nothing was done.",
             ))
         }
     }
