@@ -322,3 +322,22 @@ async fn a_failed_runs_thread_reply_carries_the_same_actions() {
     let (_, again) = reply.button("Launch again").unwrap();
     assert!(again.ends_with(" 2026-11-30"), "the same execution date: {again}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_four_eyes_write_asked_in_a_direct_message_is_sent_to_a_channel_where_someone_else_can_confirm() {
+    let mut config = example_config();
+    for rule in config.rules.iter_mut().filter(|r| r.confirm) {
+        rule.second_person = true;
+    }
+    let bot = TestBot::start_with(config, SimOptions::default()).await;
+    let lead = common::bot::LEAD;
+    let dm = json!({"type": "message", "channel_type": "im", "user": lead, "channel": "D0DATALEAD", "ts": "1700003000.000001", "text": "disable sales-daily for 1h"});
+    send(&bot, &delivery("EvDM4EYES", dm)).await;
+    let told = |e: &SlackEvent| e.method == "chat.postEphemeral" && e.channel.as_deref() == Some("D0DATALEAD");
+    let events = bot.wait(|e| e.iter().any(told)).await;
+    let note = events.iter().find(|e| told(e)).expect("told in the conversation").visible_text();
+    assert!(note.contains("someone else must confirm") && note.contains("ask in your team's channel"), "{note}");
+    settled(&bot).await;
+    assert!(!bot.slack.slack.events().iter().any(|e| e.button("Confirm").is_some()), "no question nobody else could answer");
+    assert_eq!(bot.tailer.sim.is_activated("000099_sales_daily_PROD"), Some(true));
+}

@@ -187,6 +187,14 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Command, t
             return Ok(answer);
         }
     }
+    // In a direct message with the bot no one else sees the question: a write that needs
+    // a second person is asked where one can answer.
+    if confirm && second_person && ctx.channel.as_str().starts_with('D') {
+        return Err(BotError::user(format!(
+            ":busts_in_silhouette: To {} someone else must confirm, and no one else sees this conversation: ask in your team's channel.",
+            plan.summary(&jobs)
+        )));
+    }
     // The same write twice within a minute (Enter pressed twice) is done once.
     let key = format!("write:{}:{}:{}", ctx.user, ctx.channel, plan.detail());
     let first = bot
