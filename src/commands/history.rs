@@ -67,14 +67,14 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Respon
         let (title, summary) = (title.clone(), summary.clone());
         tokio::task::spawn_blocking(move || history::chart::render(&title, &bars, &summary)).await
     };
-    let png = match drawn {
-        Ok(Ok(png)) => png,
-        failed => {
-            let error = match failed {
-                Ok(Err(error)) => error.to_string(),
-                Err(panic) => panic.to_string(),
-                Ok(Ok(_)) => unreachable!(),
-            };
+    let failed = match drawn {
+        Ok(Ok(png)) => Ok(png),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => Err(panic.to_string()),
+    };
+    let png = match failed {
+        Ok(png) => png,
+        Err(error) => {
             tracing::error!(%error, job = %job.name, "cannot draw a history chart; sending the summary alone");
             message.context(&format!(":warning: I could not draw the chart (ref `{}`).", ctx.reference));
             return Some(ResponseBody::in_channel(message));

@@ -96,8 +96,10 @@ pub fn update(links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>, f
 
 /// A reply in the card's thread; `broadcast` also shows it in the channel.
 pub fn reply(card: &CardRow, text: &str, broadcast: bool) -> OutboxMessage {
-    let mut message = Message::new(text);
-    message.section(text);
+    reply_of(card, render::note(text), broadcast)
+}
+
+fn reply_of(card: &CardRow, message: Message, broadcast: bool) -> OutboxMessage {
     OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks).in_thread(broadcast)
 }
 
@@ -111,12 +113,9 @@ pub fn status_reply(links: Links, card: &CardRow, item: &RunItem, job: &Job) -> 
     if item.status.is_final() && links.url(job, item.run_id.as_str()).is_some() {
         text.push_str(&format!(" · run {}", links.run(job, item.run_id.as_str())));
     }
-    let mut message = reply(card, &text, item.status.is_failure());
+    let mut message = render::note(&text);
     if item.status.is_failure() {
-        let mut m = Message::new(&text);
-        m.section(&text);
-        m.actions("failed_run", &failure_buttons(job, &card.run_id, card.execution_date.as_deref()));
-        message.body.blocks = m.blocks;
+        message.actions("failed_run", &failure_buttons(job, &card.run_id, card.execution_date.as_deref()));
     }
-    message
+    reply_of(card, message, item.status.is_failure())
 }

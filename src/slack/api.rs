@@ -320,11 +320,7 @@ impl SlackApi {
     /// on the Web API's own origin (a local stand-in); anything else is refused unsent.
     async fn send_bytes(&self, url: &str, bytes: &[u8]) -> Result<(), SlackError> {
         const METHOD: &str = "files.upload";
-        let slacks = reqwest::Url::parse(url)
-            .ok()
-            .is_some_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| h == "slack.com" || h.ends_with(".slack.com")));
-        let trusted = slacks || origin(url).is_some_and(|o| o == self.api_origin);
-        if !trusted {
+        if !upload_url_trusted(url, &self.api_origin) {
             return Err(SlackError {
                 method: METHOD,
                 kind: SlackErrorKind::Disallowed,
@@ -390,9 +386,40 @@ impl SlackApi {
     }
 }
 
+/// Whether bytes may be posted to an upload URL: https on Slack's own domain, or on the
+/// Web API's own origin (a local stand-in's).
+fn upload_url_trusted(url: &str, api_origin: &str) -> bool {
+    let slacks = reqwest::Url::parse(url)
+        .ok()
+        .is_some_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| h == "slack.com" || h.ends_with(".slack.com")));
+    slacks || origin(url).is_some_and(|o| o == api_origin)
+}
+
 /// `scheme://host[:port]` of a URL.
 fn origin(url: &str) -> Option<String> {
     let parsed = reqwest::Url::parse(url).ok()?;
     let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
     Some(format!("{}://{}{port}", parsed.scheme(), parsed.host_str()?))
+}
+
+#[cfg(test)]
+mod upload_tests {
+    use super::upload_url_trusted;
+
+    #[test]
+    fn bytes_go_only_to_slacks_upload_hosts_or_the_apis_own_origin() {
+        let api = "http://127.0.0.1:4000";
+        assert!(upload_url_trusted("https://files.slack.com/upload/v1/abc", api));
+        assert!(upload_url_trusted("http://127.0.0.1:4000/upload/F1", api));
+        for refused in [
+            "http://files.slack.com/upload/v1/abc",
+            "https://files.slack.com.evil.example/upload",
+            "https://notslack.com/upload",
+            "https://metadata.google.internal/computeMetadata/v1/",
+            "http://127.0.0.1:4001/upload/F1",
+            "not a url",
+        ] {
+            assert!(!upload_url_trusted(refused, api), "{refused}");
+        }
+    }
 }
