@@ -253,7 +253,9 @@ async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_within_slack
     }
     let view = json!({"text": "home", "blocks": home.blocks});
     assert_eq!(tailerbot::slack::blocks::limit_violations(&view), Vec::<String>::new());
-    assert!(text.contains("`/tailer enable &lt;job&gt;` in a channel switches one on"), "{text}");
+    assert_eq!(home.buttons(), ["Launch…", "Enable iowa-prepare"], "what the rules let the analyst do from here");
+    let metadata = home.view.as_ref().unwrap()["private_metadata"].as_str().unwrap().to_owned();
+    assert!(metadata.contains("D0ANALYST"), "the tab's clicks act in the analyst's conversation with the bot: {metadata}");
 
     // The lead's own tab shows what waits for someone's confirmation.
     send(&bot, &delivery("EvHOME2", home_opened(common::bot::LEAD))).await;
@@ -340,4 +342,153 @@ async fn a_four_eyes_write_asked_in_a_direct_message_is_sent_to_a_channel_where_
     settled(&bot).await;
     assert!(!bot.slack.slack.events().iter().any(|e| e.button("Confirm").is_some()), "no question nobody else could answer");
     assert_eq!(bot.tailer.sim.is_activated("000099_sales_daily_PROD"), Some(true));
+}
+
+/// The example's rules with `first` (TOML `[[rules]]` entries) before them.
+fn rules_first(first: &str) -> tailerbot::config::Config {
+    let text = tailerbot::config::EXAMPLE_TOML.replacen("[[rules]]", &format!("{first}\n[[rules]]"), 1);
+    let mut config = tailerbot::config::Config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+    config.watch.poll_interval = Duration::from_secs(1);
+    config.watch.max_poll_interval = Duration::from_secs(2);
+    config
+}
+
+/// The last Home tab published for `user`.
+fn tab_of(events: &[SlackEvent], user: &str) -> SlackEvent {
+    events.iter().rev().find(|e| e.method == "views.publish" && e.user.as_deref() == Some(user)).expect("a Home tab").clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_tabs_buttons_switch_on_and_launch_under_the_rules_answered_in_the_persons_conversation() {
+    // The analyst may not write; the lead may act on DEV.
+    let bot =
+        TestBot::start_with(rules_first("[[rules]]\neffect = \"deny\"\nactions = [\"write\"]\nusers = [\"U0ANALYST\"]\n"), quick()).await;
+    let lead = common::bot::LEAD;
+    bot.command(lead, CHANNEL, "disable iowa-prepare for 1h incident 42").await;
+    bot.wait(|e| e.iter().any(|e| e.visible_text().contains("Disabled `iowa-prepare` (DEV)"))).await;
+
+    send(&bot, &delivery("EvTAB1", home_opened(ANALYST))).await;
+    send(&bot, &delivery("EvTAB2", home_opened(lead))).await;
+    let events =
+        bot.wait(|e| [ANALYST, lead].iter().all(|u| e.iter().any(|e| e.method == "views.publish" && e.user.as_deref() == Some(*u)))).await;
+    let (analyst_tab, lead_tab) = (tab_of(&events, ANALYST), tab_of(&events, lead));
+    assert!(analyst_tab.visible_text().contains("reason: incident 42"), "{}", analyst_tab.visible_text());
+    assert_eq!(analyst_tab.buttons(), Vec::<String>::new(), "the rules let the analyst neither switch on nor launch");
+    assert_eq!(lead_tab.buttons(), ["Launch…", "Enable iowa-prepare"]);
+    let enable = lead_tab.button("Enable iowa-prepare").unwrap();
+
+    // The button clicked by someone the rules refuse (a tab published before the rules
+    // changed): nothing switched on, the refusal in their conversation with the bot.
+    let (status, body) = bot.click_in_view(ANALYST, &analyst_tab, enable.clone()).await;
+    assert_eq!((status, body), (200, Value::Null));
+    let events = bot.wait(|e| e.iter().any(|e| e.channel.as_deref() == Some("D0ANALYST"))).await;
+    let refusal = events.iter().find(|e| e.channel.as_deref() == Some("D0ANALYST")).unwrap();
+    assert!(refusal.visible_text().contains("You may not *enable*"), "{}", refusal.visible_text());
+    let off = |bot: &TestBot| {
+        let store = bot.bot.store.clone();
+        async move { store.switched_off().await.unwrap().iter().any(|s| s.job == "iowa-prepare") }
+    };
+    assert!(off(&bot).await, "still switched off");
+
+    // The lead's click: switched on, said in the lead's conversation with the bot.
+    bot.click_in_view(lead, &lead_tab, enable).await;
+    let events = bot.wait(|e| e.iter().any(|e| e.channel.as_deref() == Some("D0DATALEAD") && e.visible_text().contains("Enabled"))).await;
+    let done = events.iter().find(|e| e.channel.as_deref() == Some("D0DATALEAD") && e.visible_text().contains("Enabled")).unwrap();
+    assert_eq!(done.method, "chat.postMessage", "a message the lead keeps, not an ephemeral one");
+    assert!(!off(&bot).await, "switched on");
+
+    // *Launch…* opens the launch form with the click's trigger, no channel chosen for them.
+    let launch = lead_tab.button("Launch…").unwrap();
+    bot.click_in_view(lead, &lead_tab, launch.clone()).await;
+    let trigger = bot.last_trigger();
+    let events = bot.wait(|e| e.iter().any(|e| e.method == "views.open")).await;
+    let form = events.iter().find(|e| e.method == "views.open").unwrap();
+    assert_eq!(form.trigger_id.as_deref(), Some(trigger.as_str()));
+    assert!(form.view.as_ref().unwrap()["blocks"][2]["element"].get("initial_conversation").is_none());
+    // Someone else's tab acts for no one: a click on it from another person opens nothing.
+    bot.click_in_view(ANALYST, &lead_tab, launch).await;
+    settled(&bot).await;
+    assert_eq!(bot.slack.slack.calls("views.open"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_alone_opens_a_form_of_what_the_rules_allow_whose_submission_launches_with_the_date() {
+    let bot = TestBot::start_with(fast_config(), quick()).await;
+    let (status, body) = bot.command(ANALYST, CHANNEL, "launch").await;
+    assert_eq!((status, body), (200, Value::Null), "nothing shown in the channel: the form opens");
+    let trigger = bot.last_trigger();
+    let events = bot.wait(|e| e.iter().any(|e| e.method == "views.open")).await;
+    let form = events.iter().find(|e| e.method == "views.open").unwrap().clone();
+    assert_eq!(form.trigger_id.as_deref(), Some(trigger.as_str()), "opened with the command's trigger_id");
+    // The analyst may launch the DEV jobs; PROD ones are for the lead and on-call.
+    assert_eq!(form.options("job"), ["iowa-prepare", "iowa-stores-files", "iowa-load-workflow", "stock-enrich"]);
+    let view = form.view.clone().unwrap();
+    assert_eq!(view["blocks"][2]["element"]["initial_conversation"], CHANNEL, "the card goes where the command was typed");
+    assert!(view["blocks"].as_array().unwrap().len() <= 100);
+
+    let (status, answer) = bot.submit(ANALYST, &form, &[("job", "iowa-prepare"), ("date", "2026-11-30")]).await;
+    assert_eq!((status, answer), (200, Value::Null), "the form closes");
+    let card = |e: &SlackEvent| {
+        e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL) && e.visible_text().contains("`iowa-prepare` (DEV)")
+    };
+    bot.wait(|e| e.iter().any(card)).await;
+    // Submitted again (a double click): launched once.
+    let (status, answer) = bot.submit(ANALYST, &form, &[("job", "iowa-prepare"), ("date", "2026-11-30")]).await;
+    assert_eq!((status, answer), (200, Value::Null));
+    settled(&bot).await;
+    let launched: Vec<Option<String>> = bot
+        .tailer
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.action == "launch_job")
+        .map(|r| r.body["execution_date"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(launched, [Some("2026-11-30".to_owned())]);
+    assert_eq!(bot.slack.slack.events().iter().filter(|e| card(e) && e.thread_ts.is_none()).count(), 1, "one card");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_form_the_rules_refuse_is_answered_under_its_field_and_launches_nothing() {
+    // DEV jobs are launched in C0OPS only.
+    let bot = TestBot::start_with(
+        rules_first(
+            "[[rules]]\nactions = [\"launch\"]\nenvironments = [\"DEV\"]\nchannels = [\"C0OPS\"]\n\n[[rules]]\neffect = \"deny\"\nactions = [\"launch\"]\nenvironments = [\"DEV\"]\n",
+        ),
+        quick(),
+    )
+    .await;
+    bot.command(ANALYST, CHANNEL, "launch").await;
+    let events = bot.wait(|e| e.iter().any(|e| e.method == "views.open")).await;
+    let form = events.iter().find(|e| e.method == "views.open").unwrap().clone();
+    assert_eq!(form.options("job"), ["iowa-prepare", "iowa-stores-files", "iowa-load-workflow", "stock-enrich"], "launchable in C0OPS");
+    let errors = |answer: &Value| {
+        assert_eq!(answer["response_action"], "errors", "{answer}");
+        answer["errors"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect::<Vec<_>>()
+    };
+
+    // Here (the default channel) the rules refuse: said under the channel.
+    let (status, answer) = bot.submit(ANALYST, &form, &[("job", "iowa-prepare")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        errors(&answer),
+        [("channel".to_owned(), "The rules do not let you launch iowa-prepare in that channel. Choose another one.".to_owned())]
+    );
+    // A job not offered (a forged choice): under the job.
+    let (_, answer) = bot.submit(ANALYST, &form, &[("job", "sales-daily"), ("channel", "C0OPS")]).await;
+    assert_eq!(errors(&answer), [("job".to_owned(), "The rules do not let you launch sales-daily (PROD). Choose another job.".to_owned())]);
+    // Not a date, and nothing chosen: under each.
+    let (_, answer) = bot.submit(ANALYST, &form, &[("date", "2026-02-30"), ("channel", "C0OPS")]).await;
+    let mut fields: Vec<String> = errors(&answer).into_iter().map(|(field, _)| field).collect();
+    fields.sort();
+    assert_eq!(fields, ["date", "job"]);
+    settled(&bot).await;
+    assert_eq!(bot.tailer.sim.count("launch_job"), 0, "nothing launched");
+    let denied = bot.bot.store.recent_audit(None, 50).await.unwrap();
+    assert!(denied.iter().any(|e| e.outcome.as_str() == "denied" && e.detail.contains("from the launch form")), "the refusal is audited");
+
+    // Where the rules allow it: launched, the card there.
+    let (_, answer) = bot.submit(ANALYST, &form, &[("job", "iowa-prepare"), ("channel", "C0OPS")]).await;
+    assert_eq!(answer, Value::Null);
+    bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some("C0OPS"))).await;
 }

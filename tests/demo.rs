@@ -30,6 +30,11 @@ fn the_demo_plays_the_whole_conversation_and_exits_0() {
         "(@ana opens tailerbot's Home tab)",
         "🏠 the Home tab of @ana:",
         "Failed in the last 24 h (",
+        "(@ana clicks [Launch…] on the Home tab)",
+        "🗔 a form opens: Launch a job",
+        "Job: one of iowa-prepare (DEV), ",
+        "(@ana chooses job: iowa-prepare, date: 2026-11-30, channel: C0DATA and clicks [Launch])",
+        "Launched by: @ana · Execution date: 2026-11-30",
         "@ana: /tailer disabled",
         "`sales-daily` (PROD) is disabled since",
         "@lead clicks [Enable]",
@@ -76,6 +81,22 @@ fn the_interactive_demo_confirms_after_a_cancel_and_shows_the_outcome_before_it_
     assert!(success, "{stdout}\n{stderr}");
     assert!(stdout.contains("Cancelled by @oncall: disable `sales-daily` (PROD)"), "{stdout}");
     assert!(stdout.contains("Enabled `sales-daily` (PROD)"), "{stdout}");
+}
+
+/// `/tailer launch` alone opens the form; `submit` fills it and the run is launched for
+/// that date.
+#[test]
+fn the_interactive_demo_launches_through_the_form() {
+    let (success, stdout, stderr) = interactive(
+        "/tailer launch
+submit stock-enrich 2026-11-29
+quit
+",
+    );
+    assert!(success, "{stdout}\n{stderr}");
+    assert!(stdout.contains("🗔 a form opens: Launch a job"), "{stdout}");
+    assert!(stdout.contains("Follow the run in: a channel (#C0DATA unless changed)"), "{stdout}");
+    assert!(stdout.contains("`stock-enrich` (DEV) · run `") && stdout.contains("Execution date: 2026-11-29"), "{stdout}");
 }
 
 /// The demo's PROD rule wants a second person: the one who asked cannot confirm.

@@ -207,7 +207,7 @@ async fn a_newer_disable_replaces_an_older_timed_re_enable() {
 async fn a_home_tab_is_published_for_its_user_through_the_outbox_the_newest_only() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     let section = |text: &str| serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
-    let home = |text: &str| tailerbot::store::OutboxMessage::home(ANALYST, text.to_owned(), vec![section(text)]);
+    let home = |text: &str| tailerbot::store::OutboxMessage::home(ANALYST, Some("D0ANALYST".into()), text.to_owned(), vec![section(text)]);
     bot.bot.outbox.enqueue(vec![home("older")]).await;
     bot.bot.outbox.enqueue(vec![home("newer")]).await;
     bot.workers.delivery.run_once().await;

@@ -120,6 +120,39 @@ async fn commands_and_clicks_arrive_over_a_websocket_and_are_acknowledged() {
     let answer = events.iter().find(|e| under(e)).expect("an answer under the mention");
     assert!(answer.method == "chat.postMessage" && answer.visible_text().contains("iowa-prepare"), "{answer:?}");
 
+    // `launch` alone opens the form with the envelope's trigger; a submission the rules
+    // refuse is answered on the acknowledgement, under the field.
+    slack_standin.socket_send(&command("e-form", ANALYST, "launch", &slack.response_url("e-form")));
+    slack_standin.wait_ack("e-form", Duration::from_secs(5)).await.expect("the command acknowledged");
+    let events = slack_standin.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "views.open")).await;
+    let form = events.iter().find(|e| e.method == "views.open").unwrap().clone();
+    assert_eq!(form.trigger_id.as_deref(), Some("e-form.trigger"));
+    let mut view = form.view.clone().unwrap();
+    view["team_id"] = json!(TEAM);
+    view["hash"] = json!("1.abc");
+    view["state"] = json!({"values": {
+        "job": {"job": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "sales-daily"}, "value": "sales-daily"}}},
+        "date": {"date": {"type": "datepicker"}},
+        "channel": {"channel": {"type": "conversations_select", "selected_conversation": CHANNEL}},
+    }});
+    slack_standin.socket_send(&json!({
+        "envelope_id": "e-submit",
+        "type": "interactive",
+        "accepts_response_payload": true,
+        "payload": {
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "example"},
+            "user": {"id": ANALYST, "team_id": TEAM},
+            "api_app_id": "A0TAILERBOT",
+            "trigger_id": "e-submit.trigger",
+            "view": view,
+        },
+    }));
+    let ack = slack_standin.wait_ack("e-submit", Duration::from_secs(5)).await.expect("the submission acknowledged");
+    assert_eq!(ack["payload"]["response_action"], "errors", "{ack}");
+    assert!(ack["payload"]["errors"]["job"].as_str().is_some_and(|e| e.contains("sales-daily (PROD)")), "{ack}");
+    assert_eq!(tailer.sim.count("launch_job"), 1, "nothing more launched");
+
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }

@@ -248,7 +248,8 @@ contract! {
             Destination::Ephemeral { channel: channel.clone(), user: user.clone(), thread_ts: None },
             Destination::Ephemeral { channel: channel.clone(), user: user.clone(), thread_ts: Some("1700000000.000002".into()) },
             Destination::Post { channel: channel.clone(), place: Place::Reply { ts: "1700000000.000003".into() }, asked_by: Some(user.clone()) },
-            Destination::View { user: user.clone() },
+            Destination::View { user: user.clone(), dm: Some("D0ANALYST".into()) },
+            Destination::View { user: user.clone(), dm: None },
             Destination::Upload { channel: channel.clone(), thread_ts: Some("1700000000.000001".into()), asked_by: Some(user.clone()) },
             Destination::Upload { channel: channel.clone(), thread_ts: None, asked_by: None },
         ];

@@ -77,6 +77,9 @@ pub enum Ack {
     Empty,
     /// 200 with a message.
     Message(ResponseBody),
+    /// 200 with `response_action: errors`: a submitted modal stays open, each message
+    /// under its field (`block_id`, message).
+    FieldErrors(Vec<(String, String)>),
 }
 
 impl Ack {

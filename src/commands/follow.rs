@@ -117,7 +117,7 @@ async fn watch_job_run(bot: &Arc<Bot>, ctx: &Context, job: &Job, run: &RunId) ->
             Ok(body) => body,
             Err(error) => match later.answer_to(Err(error)) {
                 Ack::Message(body) => body,
-                Ack::Empty => ResponseBody::ephemeral(render::note("Nothing was done.")),
+                Ack::Empty | Ack::FieldErrors(_) => ResponseBody::ephemeral(render::note("Nothing was done.")),
             },
         }
     });

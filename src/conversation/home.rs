@@ -10,10 +10,13 @@ use crate::config::Job;
 use crate::domain::Action;
 use crate::messages::{self as render, Links};
 use crate::outbox::OutboxMessage;
-use crate::slack::blocks::{Message, escape};
+use crate::slack::blocks::{Button, Message, escape};
 use crate::store::Confirmation;
 use crate::tailer::RunStatus;
 
+/// The `callback_id` of the Home tab: its clicks act in the person's conversation with
+/// the bot, which its `private_metadata` names.
+pub const HOME_VIEW: &str = "home";
 /// How far back failed runs are shown.
 const FAILED_WITHIN_MS: i64 = 24 * 3_600_000;
 /// The most lines of each part (the view's blocks stay within Slack's limits; longer
@@ -23,7 +26,7 @@ const MOST: u32 = 20;
 /// The person's Home tab, queued for publishing.
 pub(super) async fn publish(bot: &Bot, ctx: &Context) -> Result<(), BotError> {
     let view = render_home(bot, ctx).await?;
-    bot.outbox.enqueue(vec![OutboxMessage::home(ctx.user.to_string(), view.text, view.blocks)]).await;
+    bot.outbox.enqueue(vec![OutboxMessage::home(ctx.user.to_string(), Some(ctx.channel.to_string()), view.text, view.blocks)]).await;
     Ok(())
 }
 
@@ -31,18 +34,33 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     let links = Links::of(&bot.config);
     let mut m = Message::new("tailerbot");
     m.section(&format!(":house: *tailerbot* · what you may see, as of {}", render::when(bot.clock.now())));
-    m.context("Type `/tailer help` anywhere, or mention @tailerbot. `/tailer launch &lt;job&gt;` launches.");
+    m.context("Type `/tailer help` anywhere, or mention @tailerbot. What the buttons here do is answered in our conversation.");
+    if !super::modal::launchable(bot, ctx).await.is_empty() {
+        m.actions("home", &[Button::new("Launch…", super::modal::HOME_LAUNCH, "").primary()]);
+    }
 
-    // Switched off: `/tailer enable` in a channel switches one on (there, the rules and
-    // confirmations of that channel apply).
+    // Switched off, each with *Enable* where the rules let this person switch it on
+    // here (in their conversation with the bot, as if typed there).
     let off = crate::commands::operate::switched_off_visible(bot, ctx).await?;
     m.divider();
     m.section(&format!("*Switched off* ({})", off.len()));
     if off.is_empty() {
         m.context("Nothing you may see is switched off, as far as I know.");
     } else {
-        m.lines(&off.iter().map(|(job, switch)| format!("• {}", render::switched_off(job, switch))).collect::<Vec<_>>(), 12);
-        m.context("`/tailer enable &lt;job&gt;` in a channel switches one on.");
+        m.lines(&off.iter().map(|(job, switch)| format!("• {}", render::switched_off(job, switch))).collect::<Vec<_>>(), 13);
+        let jobs: Vec<&Job> = off.iter().map(|(job, _)| *job).collect();
+        let enabled: Vec<&Job> = bot.visible(ctx, Action::Enable, jobs).await;
+        let buttons: Vec<Button> = enabled
+            .iter()
+            .take(render::ENABLE_BUTTONS)
+            .map(|job| Button { label: format!("Enable {}", job.name), ..render::enable_button(job.name.as_str()) })
+            .collect();
+        if !buttons.is_empty() {
+            m.actions("home_enable", &buttons);
+        }
+        if enabled.len() < off.len() || enabled.len() > render::ENABLE_BUTTONS {
+            m.context("`/tailer enable &lt;job&gt;` in a channel switches on the others, under that channel's rules.");
+        }
     }
 
     // Followed runs.

@@ -6,6 +6,9 @@
 //! in the thread, refusals only to the person who asked.
 
 mod home;
+pub mod modal;
+
+pub use home::HOME_VIEW;
 
 use std::sync::Arc;
 

@@ -160,6 +160,15 @@ impl Demo {
         // What ana sees at a glance: what is off, followed, failed, waiting.
         self.open_home(ANA).await?;
         self.follow(limit, |e| e.iter().any(|e| e.method == "views.publish")).await?;
+        // A launch through the form: a job ana may launch, a date picked, the card in #data.
+        self.click_home(ANA, "Launch…").await?;
+        self.follow(limit, |e| e.iter().any(|e| e.method == "views.open")).await?;
+        let cards = |e: &[SlackEvent]| {
+            e.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("iowa-prepare")).count()
+        };
+        let before = cards(&self.slack.slack.events());
+        self.submit_form(ANA, &[("job", "iowa-prepare"), ("date", "2026-11-30"), ("channel", CHANNEL)]).await?;
+        self.follow(limit, |e| cards(e) > before).await?;
         // What is off, and switched on again from the list.
         self.say(ANA, "disabled").await?;
         self.click(LEAD, "Enable").await?;
@@ -181,7 +190,8 @@ impl Demo {
 
     async fn interactive(&self) -> anyhow::Result<()> {
         println!(
-            "Type `/tailer <command>` (as lead), `as ana /tailer <command>`, `click <label>` (as oncall), `click <label> as lead`, or `quit`."
+            "Type `/tailer <command>` (as lead), `as ana /tailer <command>`, `click <label>` (as oncall), `click <label> as lead`, \
+             `home` (lead's Home tab), `submit <job> [YYYY-MM-DD]` (the launch form, as lead), or `quit`."
         );
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         loop {
@@ -213,6 +223,16 @@ impl Demo {
                                 Ok(())
                             }
                         }
+                    } else if line == "home" {
+                        self.open_home(LEAD).await
+                    } else if let Some(rest) = line.strip_prefix("submit ") {
+                        let mut words = rest.split_whitespace();
+                        let job = words.next().unwrap_or_default();
+                        let date = words.next();
+                        let mut values = vec![("job", job)];
+                        values.extend(date.map(|d| ("date", d)));
+                        values.push(("channel", CHANNEL));
+                        self.submit_form(LEAD, &values).await
                     } else if let Some(text) = line.strip_prefix("/tailer") {
                         self.say(LEAD, text.trim()).await
                     } else if line.is_empty() {
@@ -363,6 +383,37 @@ impl Demo {
         self.event(json!({"type": "app_home_opened", "user": user, "channel": "D0DEMOHOME", "tab": "home"})).await
     }
 
+    /// `user` clicks the button labelled `label` on their Home tab.
+    async fn click_home(&self, user: &str, label: &str) -> anyhow::Result<()> {
+        self.print_new();
+        let events = self.slack.slack.events();
+        let tab = events.iter().rev().find(|e| e.method == "views.publish" && e.user.as_deref() == Some(user)).context("no Home tab")?;
+        let action = tab.button(label).with_context(|| format!("no [{label}] on the Home tab"))?;
+        println!("\n(@{} clicks [{label}] on the Home tab)", self.names.0.get(user).map(String::as_str).unwrap_or(user));
+        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
+        let payload = tab.view_click("T0001", user, action, &format!("9200.{n}.demo"));
+        let body = form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
+        self.post("/slack/interactions", body).await?;
+        Ok(())
+    }
+
+    /// `user` fills the last form opened (block → value) and submits it.
+    async fn submit_form(&self, user: &str, values: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.print_new();
+        let events = self.slack.slack.events();
+        let form = events.iter().rev().find(|e| e.method == "views.open").context("no form is open")?;
+        let chosen: Vec<String> = values.iter().map(|(field, value)| format!("{field}: {value}")).collect();
+        println!("\n(@{} chooses {} and clicks [Launch])", self.names.0.get(user).map(String::as_str).unwrap_or(user), chosen.join(", "));
+        let n = self.triggers.fetch_add(1, Ordering::SeqCst);
+        let payload = form.submission("T0001", user, values, &format!("9300.{n}.demo"));
+        let body = form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
+        let answer = self.post("/slack/interactions", body).await?;
+        if answer["response_action"] == "errors" {
+            println!("  the form says: {}", answer["errors"]);
+        }
+        Ok(())
+    }
+
     /// Delivers an event as Slack's Events API does.
     async fn event(&self, event: Value) -> anyhow::Result<()> {
         let n = self.triggers.fetch_add(1, Ordering::SeqCst);
@@ -396,6 +447,10 @@ impl Demo {
             bail!("no message carries a [{label}] button");
         };
         let (action_id, value) = message.button(label).unwrap_or_default();
+        if message.method == "views.publish" {
+            let user = message.user.clone().unwrap_or_else(|| user.to_owned());
+            return self.click_home(&user, label).await;
+        }
         println!("\n#data  @{} clicks [{label}]", self.names.0.get(user).map(String::as_str).unwrap_or(user));
         let n = self.triggers.fetch_add(1, Ordering::SeqCst);
         let trigger = format!("9100.{n}.demo");

@@ -94,6 +94,26 @@ pub fn lines(event: &SlackEvent, names: &Names) -> Vec<String> {
                     .collect();
                 out.push(format!("({})", parts.join(" ")));
             }
+            Some("input") => {
+                let label = block["label"]["text"].as_str().unwrap_or_default();
+                let element = &block["element"];
+                let options: Vec<&str> =
+                    element["options"].as_array().into_iter().flatten().filter_map(|o| o["text"]["text"].as_str()).collect();
+                let what = match element["type"].as_str() {
+                    Some("static_select") if options.len() > 4 => {
+                        format!("one of {}, … ({} in all)", options[..4].join(", "), options.len())
+                    }
+                    Some("static_select") => format!("one of {}", options.join(", ")),
+                    Some("datepicker") => "a date from the calendar".to_owned(),
+                    Some("conversations_select") => match element["initial_conversation"].as_str() {
+                        Some(channel) => format!("a channel (#{channel} unless changed)"),
+                        None => "a channel".to_owned(),
+                    },
+                    _ => "some text".to_owned(),
+                };
+                let optional = if block["optional"] == true { " (optional)" } else { "" };
+                out.push(format!("{label}{optional}: {what}"));
+            }
             Some("actions") => {
                 let labels: Vec<String> = event.buttons().iter().map(|l| format!("[{l}]")).collect();
                 if !labels.is_empty() {
@@ -115,6 +135,10 @@ pub fn render(event: &SlackEvent, names: &Names) -> Vec<String> {
     let (head, indent) = match event.method.as_str() {
         "chat.update" => ("  ✎ edited:".to_owned(), "    "),
         "views.publish" => (format!("  🏠 the Home tab of @{}:", names.user(event.user.as_deref().unwrap_or_default())), "    "),
+        "views.open" => {
+            let title = event.view.as_ref().and_then(|v| v["title"]["text"].as_str()).unwrap_or("a form").to_owned();
+            (format!("  🗔 a form opens: {title}"), "    ")
+        }
         "files.completeUploadExternal" => {
             let file = event.file.clone().unwrap_or_default();
             let title = file.title.unwrap_or(file.filename);

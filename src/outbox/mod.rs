@@ -115,8 +115,8 @@ pub async fn send(
             (Ok(channel), Ok(user)) => Ok(slack.post_ephemeral(&channel, &user, thread, &message()).await.map(|()| None)?),
             _ => Err(SendError::Unsendable("an ephemeral message without a valid user or channel")),
         },
-        Destination::View { user } => match UserId::parse(user) {
-            Ok(user) => Ok(slack.publish_home(&user, &m.body.blocks).await.map(|()| None)?),
+        Destination::View { user, dm } => match UserId::parse(user) {
+            Ok(user) => Ok(slack.publish_home(&user, dm.as_deref(), &m.body.blocks).await.map(|()| None)?),
             Err(_) => Err(SendError::Unsendable("a Home tab without a valid user")),
         },
         Destination::Upload { channel, .. } => match (ChannelId::parse(channel), &m.body.upload) {

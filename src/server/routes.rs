@@ -95,7 +95,14 @@ fn answer(ack: Ack) -> Response {
     match ack {
         Ack::Empty => StatusCode::OK.into_response(),
         Ack::Message(body) => Json(body).into_response(),
+        Ack::FieldErrors(errors) => Json(view_errors(&errors)).into_response(),
     }
+}
+
+/// The answer that keeps a modal open with a message under each field.
+pub(crate) fn view_errors(errors: &[(String, String)]) -> serde_json::Value {
+    let errors: serde_json::Map<String, serde_json::Value> = errors.iter().map(|(block, text)| (block.clone(), json!(text))).collect();
+    json!({"response_action": "errors", "errors": errors})
 }
 
 /// Every Slack endpoint: what [`SlackRequest`] admitted, handed to the bot, which answers

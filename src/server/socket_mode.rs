@@ -20,7 +20,7 @@ async fn bot(states: &SlackClientEventsUserState) -> Option<Arc<Bot>> {
 /// The answer to a command envelope, from the bot's [`Ack`].
 fn response(ack: Ack) -> SlackCommandEventResponse {
     match ack {
-        Ack::Empty => SlackCommandEventResponse::new(SlackMessageContent::new()),
+        Ack::Empty | Ack::FieldErrors(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
         Ack::Message(body) => {
             let blocks: Option<Vec<SlackBlock>> = serde_json::from_value(serde_json::Value::Array(body.blocks)).ok();
             let mut content = SlackMessageContent::new().with_text(body.text);
@@ -61,14 +61,23 @@ async fn on_command(
     Ok(response(bot.in_time(response_url, async move { crate::commands::slash(&worker, command).await }).await))
 }
 
-async fn on_interaction(event: SlackInteractionEvent, _client: Client, states: SlackClientEventsUserState) -> UserCallbackResult<()> {
-    let Some(bot) = bot(&states).await else { return Ok(()) };
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Client,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackInteractionResponse> {
+    let Some(bot) = bot(&states).await else { return Ok(SlackInteractionResponse::Empty) };
     let Some(Admitted::Interaction(interaction)) = admitted(&bot, Endpoint::Interactions, serde_json::to_value(&event)) else {
-        return Ok(());
+        return Ok(SlackInteractionResponse::Empty);
     };
     let worker = bot.clone();
-    bot.in_time(None, async move { crate::commands::writes::clicks::interaction(&worker, interaction).await }).await;
-    Ok(())
+    // A modal's submission may be answered with errors under its fields; a click never.
+    Ok(match bot.in_time(None, async move { crate::commands::writes::clicks::interaction(&worker, interaction).await }).await {
+        Ack::FieldErrors(errors) => SlackInteractionResponse::ViewSubmission(SlackViewSubmissionResponse::Errors(
+            SlackViewSubmissionErrorsResponse::new(errors.into_iter().collect()),
+        )),
+        _ => SlackInteractionResponse::Empty,
+    })
 }
 
 async fn on_push(event: SlackPushEventCallback, _client: Client, states: SlackClientEventsUserState) -> UserCallbackResult<()> {

@@ -18,6 +18,28 @@ type Connector = super::connector::CappedConnector;
 use super::error::count;
 pub use super::error::{SlackError, SlackErrorKind};
 
+/// The `private_metadata` of a view the bot makes: the channel its buttons and its
+/// submission act in and answer to (none: empty), and, for a view made for one person
+/// (a Home tab), who.
+pub fn view_metadata(channel: Option<&str>, user: Option<&UserId>) -> String {
+    let Some(channel) = channel else { return String::new() };
+    let mut metadata = serde_json::json!({ "channel": channel });
+    if let Some(user) = user {
+        metadata["user"] = user.as_str().into();
+    }
+    metadata.to_string()
+}
+
+/// The channel a view's `private_metadata` names, when it is one the bot wrote for
+/// `clicker` (a view made for someone else names no channel).
+pub fn metadata_channel(metadata: &str, clicker: &UserId) -> Option<ChannelId> {
+    let value: serde_json::Value = serde_json::from_str(metadata).ok()?;
+    if value.get("user").is_some_and(|owner| owner.as_str() != Some(clicker.as_str())) {
+        return None;
+    }
+    ChannelId::parse(value.get("channel")?.as_str()?).ok()
+}
+
 /// Where replies go after the HTTP answer, and which `response_url`s may be used.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ResponseBody {
@@ -257,10 +279,22 @@ impl SlackApi {
         Ok(())
     }
 
-    /// `views.publish`: `user`'s Home tab becomes these blocks.
-    pub async fn publish_home(&self, user: &UserId, blocks: &[serde_json::Value]) -> Result<(), SlackError> {
-        let body = serde_json::json!({"user_id": user.as_str(), "view": {"type": "home", "blocks": blocks}});
+    /// `views.publish`: `user`'s Home tab becomes these blocks; its clicks carry `dm` (the
+    /// person's conversation with the bot) as the view's `private_metadata`.
+    pub async fn publish_home(&self, user: &UserId, dm: Option<&str>, blocks: &[serde_json::Value]) -> Result<(), SlackError> {
+        let body = serde_json::json!({
+            "user_id": user.as_str(),
+            "view": {"type": "home", "callback_id": crate::conversation::HOME_VIEW, "private_metadata": view_metadata(dm, Some(user)), "blocks": blocks},
+        });
         let _: Acknowledged = self.timed("views.publish", self.session().http_session_api.http_post("views.publish", &body, None)).await?;
+        Ok(())
+    }
+
+    /// `views.open`: a modal, opened with the `trigger_id` of the request that asked for
+    /// it (Slack takes it for 3 s after that request).
+    pub async fn open_view(&self, trigger_id: &str, view: &serde_json::Value) -> Result<(), SlackError> {
+        let body = serde_json::json!({"trigger_id": trigger_id, "view": view});
+        let _: Acknowledged = self.timed("views.open", self.session().http_session_api.http_post("views.open", &body, None)).await?;
         Ok(())
     }
 

@@ -136,13 +136,44 @@ pub struct BlockAction {
     pub trigger_id: String,
     pub action_id: String,
     pub value: String,
+    /// The view that carried the button (a Home tab, a modal), when not a message.
+    pub view: Option<ViewOf>,
+}
+
+/// The view a click or a submission came from, as the bot made it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ViewOf {
+    pub id: String,
+    pub callback_id: String,
+    /// What the bot put in the view for itself (at most 3,000 characters).
+    pub private_metadata: String,
+}
+
+/// A modal submitted (`view_submission`): who, which view, and the value of each input
+/// block, by its `block_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewSubmission {
+    pub team_id: TeamId,
+    pub api_app_id: Option<AppId>,
+    pub user_id: UserId,
+    pub view: ViewOf,
+    /// Each input's value: a select's option value, a date, a conversation, a text.
+    pub values: Vec<(String, String)>,
+}
+
+impl ViewSubmission {
+    /// The value given in the input block `block_id`, if any.
+    pub fn value(&self, block_id: &str) -> Option<&str> {
+        self.values.iter().find(|(block, _)| block == block_id).map(|(_, value)| value.as_str())
+    }
 }
 
 /// What the `payload` of an interaction holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Interaction {
     BlockAction(BlockAction),
-    /// Another kind (modal submissions, shortcuts...): acknowledged, nothing done.
+    ViewSubmission(ViewSubmission),
+    /// Another kind (a modal closed, shortcuts...): acknowledged, nothing done.
     Other {
         kind: String,
         team_id: Option<TeamId>,
@@ -164,7 +195,46 @@ struct RawInteraction {
     trigger_id: Option<String>,
     #[serde(default)]
     actions: Vec<RawAction>,
+    view: Option<RawView>,
 }
+
+#[derive(Deserialize)]
+struct RawView {
+    id: String,
+    #[serde(default)]
+    callback_id: String,
+    #[serde(default)]
+    private_metadata: String,
+    #[serde(default)]
+    state: Option<RawState>,
+}
+
+#[derive(Deserialize)]
+struct RawState {
+    /// block_id → action_id → the element's state.
+    #[serde(default)]
+    values: std::collections::BTreeMap<String, std::collections::BTreeMap<String, RawInput>>,
+}
+
+/// The state of one input element: whichever of these its type has.
+#[derive(Deserialize)]
+struct RawInput {
+    selected_option: Option<RawOption>,
+    selected_date: Option<String>,
+    selected_conversation: Option<String>,
+    selected_channel: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawOption {
+    value: String,
+}
+
+/// The most input blocks a submission is read for (the bot's modals have a few).
+const MAX_INPUTS: usize = 20;
+/// The longest value of one input (a select's value is at most 150; text inputs 3,000).
+const MAX_INPUT_CHARS: usize = 3_000;
 
 #[derive(Deserialize)]
 struct RawId {
@@ -204,6 +274,35 @@ impl Interaction {
             return Err(PayloadError("`payload` is not a JSON object".into()));
         }
         let raw: RawInteraction = serde_json::from_value(value).map_err(not_known)?;
+        let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
+        let missing = |name: &str| PayloadError(format!("missing `{name}`"));
+        if raw.kind == "view_submission" {
+            let view = raw.view.ok_or_else(|| missing("view"))?;
+            let inputs = view.state.map(|s| s.values).unwrap_or_default();
+            if inputs.len() > MAX_INPUTS {
+                return Err(PayloadError("a submission with more inputs than the bot's modals have".into()));
+            }
+            let mut values = Vec::new();
+            for (block, actions) in inputs {
+                let input = actions.into_values().next();
+                let given = input.and_then(|i| {
+                    i.selected_option.map(|o| o.value).or(i.selected_date).or(i.selected_conversation).or(i.selected_channel).or(i.value)
+                });
+                if let Some(given) = given {
+                    if given.chars().count() > MAX_INPUT_CHARS {
+                        return Err(PayloadError("an input is larger than Slack allows".into()));
+                    }
+                    values.push((block, given));
+                }
+            }
+            return Ok(Interaction::ViewSubmission(ViewSubmission {
+                team_id: TeamId::parse(&raw.team.ok_or_else(|| missing("team"))?.id).map_err(id_error)?,
+                api_app_id: raw.api_app_id.filter(|v| !v.is_empty()).as_deref().map(AppId::parse).transpose().map_err(id_error)?,
+                user_id: UserId::parse(&raw.user.ok_or_else(|| missing("user"))?.id).map_err(id_error)?,
+                view: ViewOf { id: view.id, callback_id: view.callback_id, private_metadata: view.private_metadata },
+                values,
+            }));
+        }
         if raw.kind != "block_actions" {
             return Ok(Interaction::Other {
                 kind: raw.kind.chars().take(40).collect(),
@@ -211,8 +310,6 @@ impl Interaction {
                 api_app_id: raw.api_app_id.and_then(|a| AppId::parse(&a).ok()),
             });
         }
-        let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
-        let missing = |name: &str| PayloadError(format!("missing `{name}`"));
         let action = raw.actions.into_iter().next().ok_or_else(|| missing("actions"))?;
         if action.action_id.len() > 255 || action.value.as_ref().is_some_and(|v| v.len() > 2000) {
             return Err(PayloadError("an action is larger than Slack allows".into()));
@@ -227,6 +324,7 @@ impl Interaction {
             trigger_id: trigger(&raw.trigger_id.ok_or_else(|| missing("trigger_id"))?)?,
             action_id: action.action_id,
             value: action.value.unwrap_or_default(),
+            view: raw.view.map(|v| ViewOf { id: v.id, callback_id: v.callback_id, private_metadata: v.private_metadata }),
         }))
     }
 
@@ -234,6 +332,7 @@ impl Interaction {
     pub fn origin(&self) -> (Option<&TeamId>, Option<&AppId>) {
         match self {
             Interaction::BlockAction(a) => (Some(&a.team_id), a.api_app_id.as_ref()),
+            Interaction::ViewSubmission(s) => (Some(&s.team_id), s.api_app_id.as_ref()),
             Interaction::Other { team_id, api_app_id, .. } => (team_id.as_ref(), api_app_id.as_ref()),
         }
     }
@@ -261,10 +360,43 @@ mod tests {
 
     #[test]
     fn other_interactions_are_recognised_and_left_alone() {
-        let body = format!("payload={}", urlencode(r#"{"type": "view_submission"}"#));
+        let body = format!("payload={}", urlencode(r#"{"type": "view_closed"}"#));
         assert!(
-            matches!(Interaction::from_form(&form_fields(body.as_bytes()).unwrap()).unwrap(), Interaction::Other { kind, .. } if kind == "view_submission")
+            matches!(Interaction::from_form(&form_fields(body.as_bytes()).unwrap()).unwrap(), Interaction::Other { kind, .. } if kind == "view_closed")
         );
+    }
+
+    #[test]
+    fn a_submission_is_read_as_the_value_of_each_input() {
+        let payload = serde_json::json!({
+            "type": "view_submission",
+            "team": {"id": "T0001"},
+            "user": {"id": "U0ANALYST"},
+            "api_app_id": "A0TAILER",
+            "trigger_id": "1.2.3",
+            "view": {
+                "id": "V0001", "callback_id": "launch", "private_metadata": "{\"channel\":\"C0DATA\"}",
+                "state": {"values": {
+                    "job": {"job": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "sales"}, "value": "sales-daily"}}},
+                    "date": {"date": {"type": "datepicker", "selected_date": "2026-11-30"}},
+                    "channel": {"channel": {"type": "conversations_select", "selected_conversation": "C0OPS"}},
+                    "empty": {"empty": {"type": "datepicker", "selected_date": null}},
+                }},
+            },
+        });
+        let Interaction::ViewSubmission(submitted) = Interaction::from_json(&payload.to_string()).unwrap() else { panic!("a submission") };
+        assert_eq!(submitted.view.callback_id, "launch");
+        assert_eq!(submitted.view.private_metadata, r#"{"channel":"C0DATA"}"#);
+        assert_eq!(
+            (submitted.value("job"), submitted.value("date"), submitted.value("channel"), submitted.value("empty")),
+            (Some("sales-daily"), Some("2026-11-30"), Some("C0OPS"), None)
+        );
+        let mut too_long = payload.clone();
+        too_long["view"]["state"]["values"]["job"]["job"]["selected_option"]["value"] = "x".repeat(3_001).into();
+        assert!(Interaction::from_json(&too_long.to_string()).is_err());
+        let mut no_user = payload;
+        no_user.as_object_mut().unwrap().remove("user");
+        assert!(Interaction::from_json(&no_user.to_string()).is_err());
     }
 
     #[test]

@@ -15,8 +15,9 @@ pub enum Destination {
     Update { channel: String },
     /// `chat.postEphemeral`: seen by `user` alone (under `thread_ts` when given).
     Ephemeral { channel: String, user: String, thread_ts: Option<String> },
-    /// `views.publish`: the blocks become `user`'s Home tab.
-    View { user: String },
+    /// `views.publish`: the blocks become `user`'s Home tab; `dm` is the person's direct
+    /// conversation with the bot, where the tab's buttons act and answer.
+    View { user: String, dm: Option<String> },
     /// The body's file, uploaded into `channel` (under `thread_ts` when given) with the
     /// body's blocks; `asked_by` hears about it should the channel refuse the bot.
     Upload { channel: String, thread_ts: Option<String>, asked_by: Option<String> },
@@ -67,7 +68,7 @@ impl Destination {
         match self {
             Destination::Respond { user, .. } => user.as_deref(),
             Destination::Post { asked_by, .. } | Destination::Upload { asked_by, .. } => asked_by.as_deref(),
-            Destination::Ephemeral { user, .. } | Destination::View { user } => Some(user),
+            Destination::Ephemeral { user, .. } | Destination::View { user, .. } => Some(user),
             Destination::Update { .. } => None,
         }
     }
@@ -127,8 +128,8 @@ impl Destination {
                 thread_ts: thread_ts.clone(),
                 ..DestinationColumns::default()
             },
-            Destination::View { user } => {
-                DestinationColumns { method: "view", user_id: Some(user.clone()), ..DestinationColumns::default() }
+            Destination::View { user, dm } => {
+                DestinationColumns { method: "view", user_id: Some(user.clone()), channel_id: dm.clone(), ..DestinationColumns::default() }
             }
             Destination::Upload { channel, thread_ts, asked_by } => DestinationColumns {
                 method: "upload",
@@ -165,7 +166,7 @@ impl Destination {
                 user: c.user_id.clone().ok_or("an `ephemeral` message without a user")?,
                 thread_ts: c.thread_ts.clone(),
             },
-            "view" => Destination::View { user: c.user_id.clone().ok_or("a `view` message without a user")? },
+            "view" => Destination::View { user: c.user_id.clone().ok_or("a `view` message without a user")?, dm: c.channel_id.clone() },
             "upload" => Destination::Upload { channel: channel(&c)?, thread_ts: c.thread_ts, asked_by: c.user_id },
             other => return Err(format!("unknown outbox method `{other}`")),
         })

@@ -228,11 +228,12 @@ impl OutboxMessage {
         }
     }
 
-    /// `user`'s Home tab, made of these blocks; a newer pending one replaces this one.
-    pub fn home(user: impl Into<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+    /// `user`'s Home tab, made of these blocks, its buttons acting in `dm` (the person's
+    /// direct conversation with the bot); a newer pending one replaces this one.
+    pub fn home(user: impl Into<String>, dm: Option<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
         let user = user.into();
         let lane = format!("home:{user}");
-        let message = OutboxMessage::new(lane.clone(), Destination::View { user }, OutboxBody::plain(text, blocks));
+        let message = OutboxMessage::new(lane.clone(), Destination::View { user, dm }, OutboxBody::plain(text, blocks));
         OutboxMessage { collapse_key: Some(lane), ..message }
     }
 

@@ -167,6 +167,21 @@ impl TestBot {
             .unwrap_or_else(|| panic!("no reply to {key}"))
     }
 
+    /// Clicks `action` (`(action_id, value)`, as [`SlackEvent::button`] gives it) on a view
+    /// the bot made (a Home tab), as Slack sends it: no channel, no `response_url`.
+    pub async fn click_in_view(&self, user: &str, view: &SlackEvent, action: (String, String)) -> (u16, Value) {
+        let payload = view.view_click(TEAM, user, action, &self.trigger());
+        read(self.post_signed("/slack/interactions", &form(&[("payload", &payload.to_string())])).await).await
+    }
+
+    /// Submits the modal `opened` (a `views.open` the stand-in saw) as `user`, with
+    /// `values` (block_id → the option value, date or conversation chosen): the HTTP
+    /// status and answer (`response_action`).
+    pub async fn submit(&self, user: &str, opened: &SlackEvent, values: &[(&str, &str)]) -> (u16, Value) {
+        let payload = opened.submission(TEAM, user, values, &self.trigger());
+        read(self.post_signed("/slack/interactions", &form(&[("payload", &payload.to_string())])).await).await
+    }
+
     /// The last trigger id issued.
     pub fn last_trigger(&self) -> String {
         format!("1000.{}.abc", self.next_trigger.load(std::sync::atomic::Ordering::SeqCst) - 1)

@@ -183,9 +183,13 @@ proptest! {
                 prop_assert_eq!(&payload["type"], "block_actions");
                 prop_assert_eq!(payload["actions"][0]["action_id"].as_str(), Some(click.action_id.as_str()));
             }
+            Ok(Interaction::ViewSubmission(submitted)) => {
+                prop_assert_eq!(&payload["type"], "view_submission");
+                prop_assert_eq!(payload["view"]["id"].as_str(), Some(submitted.view.id.as_str()));
+            }
             Ok(Interaction::Other { kind, .. }) => {
                 let said = payload["type"].as_str().unwrap_or_default();
-                prop_assert!(said != "block_actions" && said.starts_with(kind.as_str()), "{:?} from {}", kind, payload);
+                prop_assert!(said != "block_actions" && said != "view_submission" && said.starts_with(kind.as_str()), "{:?} from {}", kind, payload);
             }
             Err(_) => {}
         }

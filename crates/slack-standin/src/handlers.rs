@@ -113,6 +113,9 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
     if method == "files.completeUploadExternal" {
         return complete_upload(slack, &body);
     }
+    if method == "views.open" {
+        return open_view(slack, &body);
+    }
     if method == "views.publish" {
         let Some(user) = text_of(&body, "user_id") else {
             return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
@@ -132,6 +135,8 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
             text: String::new(),
             blocks: view["blocks"].as_array().cloned().unwrap_or_default(),
             file: None,
+            view: Some(view.clone()),
+            trigger_id: None,
         });
         return Json(json!({"ok": true, "view": view})).into_response();
     }
@@ -152,6 +157,8 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
         text: text.clone(),
         blocks,
         file: None,
+        view: None,
+        trigger_id: None,
     };
     match method {
         "chat.postMessage" => {
@@ -292,6 +299,8 @@ pub(super) fn respond(slack: &SlackStandin, key: String, body: &[u8], failure: O
         text: text_of(&body, "text").unwrap_or_default(),
         blocks: body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default(),
         file: None,
+        view: None,
+        trigger_id: None,
     });
     (StatusCode::OK, "ok").into_response()
 }
@@ -381,4 +390,30 @@ fn complete_upload(slack: &SlackStandin, body: &Value) -> Response {
     };
     slack.record(event);
     Json(json!({"ok": true, "files": [{"id": id, "title": first["title"]}]})).into_response()
+}
+
+/// `views.open`: a modal, opened with a `trigger_id` that Slack takes once.
+fn open_view(slack: &SlackStandin, body: &Value) -> Response {
+    let (Some(trigger), Some(view)) = (text_of(body, "trigger_id"), body.get("view").filter(|v| v.is_object())) else {
+        return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
+    };
+    if view["type"] != "modal" || view["blocks"].as_array().is_none_or(|b| b.len() > 100) {
+        return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
+    }
+    let inner = lock(&slack.inner);
+    if inner.events.iter().any(|e| e.trigger_id.as_deref() == Some(trigger.as_str())) {
+        return Json(json!({"ok": false, "error": "exchanged_trigger_id"})).into_response();
+    }
+    let opened = inner.events.iter().filter(|e| e.method == "views.open").count();
+    drop(inner);
+    let mut view = view.clone();
+    view["id"] = json!(format!("V{:08}", opened + 1));
+    slack.record(SlackEvent {
+        method: "views.open".into(),
+        blocks: view["blocks"].as_array().cloned().unwrap_or_default(),
+        view: Some(view.clone()),
+        trigger_id: Some(trigger),
+        ..SlackEvent::default()
+    });
+    Json(json!({"ok": true, "view": view})).into_response()
 }

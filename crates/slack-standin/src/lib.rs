@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
@@ -43,6 +43,13 @@ pub struct SlackEvent {
     /// The file a `files.completeUploadExternal` shared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<UploadedFile>,
+    /// `views.open` and `views.publish`: the whole view (`callback_id`,
+    /// `private_metadata`...), with the `id` the stand-in gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<Value>,
+    /// `views.open`: the `trigger_id` it was opened with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger_id: Option<String>,
 }
 
 /// A file uploaded through the external flow and shared.
@@ -76,7 +83,80 @@ impl SlackEvent {
             text: answer["text"].as_str().unwrap_or_default().to_owned(),
             blocks: answer["blocks"].as_array().cloned().unwrap_or_default(),
             file: None,
+            view: None,
+            trigger_id: None,
         }
+    }
+
+    /// The `block_actions` payload Slack sends when `user` clicks `action` (`(action_id,
+    /// value)`) on this view (a Home tab): no channel, no `response_url`; the view's id,
+    /// `callback_id` and `private_metadata` as the app set them.
+    pub fn view_click(&self, team: &str, user: &str, action: (String, String), trigger: &str) -> Value {
+        let shown = self.view.clone().unwrap_or_default();
+        let id = shown["id"].as_str().unwrap_or("V0HOME").to_owned();
+        json!({
+            "type": "block_actions",
+            "team": {"id": team, "domain": "example"},
+            "user": {"id": user, "username": "someone", "team_id": team},
+            "api_app_id": "A0TAILER",
+            "container": {"type": "view", "view_id": id},
+            "trigger_id": trigger,
+            "view": {
+                "id": id, "type": shown["type"], "callback_id": shown["callback_id"],
+                "private_metadata": shown["private_metadata"], "blocks": shown["blocks"], "hash": "1.abc",
+            },
+            "actions": [{"action_id": action.0, "block_id": "home", "value": action.1, "type": "button", "action_ts": "1.2"}],
+        })
+    }
+
+    /// The `view_submission` payload Slack sends when `user` submits this modal with
+    /// `values` (block_id → the option value, date or conversation chosen); an input not
+    /// given keeps its initial value.
+    pub fn submission(&self, team: &str, user: &str, values: &[(&str, &str)], trigger: &str) -> Value {
+        let view = self.view.clone().unwrap_or_default();
+        let mut state = serde_json::Map::new();
+        for block in view["blocks"].as_array().into_iter().flatten().filter(|b| b["type"] == "input") {
+            let id = block["block_id"].as_str().unwrap_or_default();
+            let element = &block["element"];
+            let given = values.iter().find(|(b, _)| *b == id).map(|(_, v)| (*v).to_owned());
+            let kind = element["type"].as_str().unwrap_or_default();
+            let value = match kind {
+                "static_select" => {
+                    json!({"type": kind, "selected_option": given.map(|v| json!({"text": {"type": "plain_text", "text": v}, "value": v}))})
+                }
+                "datepicker" => {
+                    json!({"type": kind, "selected_date": given.or_else(|| element["initial_date"].as_str().map(str::to_owned))})
+                }
+                "conversations_select" => json!({
+                    "type": kind,
+                    "selected_conversation": given.or_else(|| element["initial_conversation"].as_str().map(str::to_owned)),
+                }),
+                _ => json!({"type": kind, "value": given}),
+            };
+            state.insert(id.to_owned(), json!({ element["action_id"].as_str().unwrap_or(id): value }));
+        }
+        json!({
+            "type": "view_submission",
+            "team": {"id": team, "domain": "example"},
+            "user": {"id": user, "username": "someone", "team_id": team},
+            "api_app_id": "A0TAILER",
+            "trigger_id": trigger,
+            "view": {
+                "id": view["id"], "type": "modal", "callback_id": view["callback_id"],
+                "private_metadata": view["private_metadata"], "blocks": view["blocks"],
+                "state": {"values": state}, "hash": "1.abc",
+            },
+        })
+    }
+
+    /// The option values of the select in the input block `block_id` (a modal's).
+    pub fn options(&self, block_id: &str) -> Vec<String> {
+        self.blocks
+            .iter()
+            .filter(|b| b["block_id"] == block_id)
+            .flat_map(|b| b["element"]["options"].as_array().cloned().unwrap_or_default())
+            .filter_map(|o| o["value"].as_str().map(str::to_owned))
+            .collect()
     }
 
     /// The labels of the buttons it carries.

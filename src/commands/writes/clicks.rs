@@ -23,15 +23,21 @@ pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     let to = match &interaction {
         Interaction::BlockAction(click) => Some(Context {
             user: click.user_id.clone(),
-            channel: click.channel_id.clone().unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
+            // Without a channel, only the click's response_url can be answered.
+            channel: place_of(click).unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
             team: click.team_id.to_string(),
             response_url: click.response_url.clone(),
             reference: reference(),
             thread: None,
-            public: false,
+            // From the Home tab: answered in the person's conversation with the bot.
+            public: from_home(click),
         }),
+        Interaction::ViewSubmission(_) => None,
         Interaction::Other { .. } => None,
     };
+    if let Interaction::ViewSubmission(submission) = interaction {
+        return crate::conversation::modal::submitted(bot, submission).await;
+    }
     if let (Ack::Message(body), Some(ctx)) = (clicked(bot, interaction).await, to) {
         bot.deliver(&ctx, body).await;
     }
@@ -41,6 +47,10 @@ pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
 async fn clicked(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     let click = match interaction {
         Interaction::BlockAction(click) => click,
+        Interaction::ViewSubmission(submission) => {
+            tracing::warn!(view = %submission.view.callback_id, "a submission reached the click handler");
+            return Ack::Empty;
+        }
         Interaction::Other { kind, .. } => {
             tracing::info!(%kind, "ignored an interaction the bot does not use");
             return Ack::Empty;
@@ -68,6 +78,7 @@ async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
         "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
         "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
         "launch_again" | "mark_checked" | "disable_hour" => card_button(bot, click, reference).await,
+        crate::conversation::modal::HOME_LAUNCH => home_launch(bot, click, reference).await,
         "launch_anyway" | "enable_and_launch" => switch_button(bot, click, reference).await,
         enable if enable.starts_with("enable") => switch_button(bot, click, reference).await,
         other => {
@@ -232,7 +243,7 @@ async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: Confirmatio
 /// commands they stand for, typed by the clicker where they clicked, under the rules
 /// (and confirmation) of that place.
 async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
-    let Some(channel) = click.channel_id.clone() else {
+    let Some(channel) = place_of(&click) else {
         tracing::warn!("a button clicked with no channel: not acted on");
         return Ok(Ack::Empty);
     };
@@ -243,7 +254,7 @@ async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) ->
         response_url: click.response_url.clone(),
         reference,
         thread: None,
-        public: false,
+        public: from_home(&click),
     };
     let text = match click.action_id.as_str() {
         "launch_anyway" | "enable_and_launch" => format!("launch {}", click.value),
@@ -334,6 +345,40 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
             ))
         }
     }
+}
+
+/// Where a click acts and is answered: the channel of the message that carried the
+/// button, or, for the Home tab, the person's conversation with the bot (the tab's
+/// `private_metadata`).
+fn place_of(click: &BlockAction) -> Option<ChannelId> {
+    click.channel_id.clone().or_else(|| {
+        let view = click.view.as_ref().filter(|v| v.callback_id == crate::conversation::HOME_VIEW)?;
+        crate::slack::api::metadata_channel(&view.private_metadata, &click.user_id)
+    })
+}
+
+/// Whether a click came from the Home tab (its answers are posted in the person's
+/// conversation with the bot, which only they read).
+fn from_home(click: &BlockAction) -> bool {
+    click.channel_id.is_none() && place_of(click).is_some()
+}
+
+/// *Launch* on the Home tab: the launch modal, opened with the click's `trigger_id`.
+async fn home_launch(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+    let Some(channel) = place_of(&click) else {
+        tracing::warn!("*Launch* clicked outside the Home tab: not acted on");
+        return Ok(Ack::Empty);
+    };
+    let ctx = Context {
+        user: click.user_id.clone(),
+        channel,
+        team: click.team_id.to_string(),
+        response_url: None,
+        reference,
+        thread: None,
+        public: true,
+    };
+    crate::conversation::modal::open_launch(bot, &ctx, &click.trigger_id, None).await
 }
 
 /// Where a click came from when it is not where its confirmation was asked: another

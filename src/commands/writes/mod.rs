@@ -33,7 +33,7 @@ pub(super) const VERBS: &[Verb] = &[
     Verb {
         action: Action::Launch,
         usage: "launch <job> [YYYY-MM-DD]",
-        summary: "launch a job (optionally for an execution date); its run is followed in a thread",
+        summary: "launch a job (optionally for an execution date); its run is followed in a thread. `launch` alone opens a form",
         example: "launch iowa-prepare 2024-09-18",
         parse: parse_launch,
     },
