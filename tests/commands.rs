@@ -36,10 +36,10 @@ async fn jobs_lists_the_catalog_and_filters_it() {
 #[tokio::test]
 async fn a_usage_mistake_is_answered_with_the_usage_and_nothing_runs() {
     let bot = TestBot::start().await;
-    let (status, body) = bot.command(ANALYST, CHANNEL, "launch").await;
+    let (status, body) = bot.command(ANALYST, CHANNEL, "mark iowa-prepare").await;
     assert_eq!(status, 200);
     assert_eq!(body["response_type"], "ephemeral");
-    assert!(text_of(&body).contains("Usage: `/tailer launch &lt;job&gt; [YYYY-MM-DD]`"), "the usage, escaped: {body}");
+    assert!(text_of(&body).contains("Usage: `/tailer mark &lt;job&gt; &lt;run_id&gt; &lt;STATUS&gt;`"), "the usage, escaped: {body}");
     assert_eq!(bot.tailer.sim.requests().len(), 0);
 }
 
