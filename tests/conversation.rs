@@ -405,10 +405,16 @@ async fn the_home_tabs_buttons_switch_on_and_launch_under_the_rules_answered_in_
     let form = events.iter().find(|e| e.method == "views.open").unwrap();
     assert_eq!(form.trigger_id.as_deref(), Some(trigger.as_str()));
     assert!(form.view.as_ref().unwrap()["blocks"][2]["element"].get("initial_conversation").is_none());
-    // Someone else's tab acts for no one: a click on it from another person opens nothing.
-    bot.click_in_view(ANALYST, &lead_tab, launch).await;
+    // Someone else's tab acts for no one: a click on it from another person (one the
+    // rules let launch) opens nothing and says nothing in the tab owner's conversation.
+    settled(&bot).await;
+    let in_lead_dm = |bot: &TestBot| bot.slack.slack.events().iter().filter(|e| e.channel.as_deref() == Some("D0DATALEAD")).count();
+    let before = in_lead_dm(&bot);
+    bot.click_in_view(common::bot::ONCALL, &lead_tab, launch).await;
+    bot.click_in_view(common::bot::ONCALL, &lead_tab, lead_tab.button("Enable iowa-prepare").unwrap()).await;
     settled(&bot).await;
     assert_eq!(bot.slack.slack.calls("views.open"), 1);
+    assert_eq!(in_lead_dm(&bot), before, "nothing more in the lead's conversation");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,9 +438,11 @@ async fn launch_alone_opens_a_form_of_what_the_rules_allow_whose_submission_laun
         e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL) && e.visible_text().contains("`iowa-prepare` (DEV)")
     };
     bot.wait(|e| e.iter().any(card)).await;
-    // Submitted again (a double click): launched once.
+    // Submitted again (Slack's answer lost, the form still open): launched once, and the
+    // form says why.
     let (status, answer) = bot.submit(ANALYST, &form, &[("job", "iowa-prepare"), ("date", "2026-11-30")]).await;
-    assert_eq!((status, answer), (200, Value::Null));
+    assert_eq!((status, answer["response_action"].as_str()), (200, Some("errors")));
+    assert!(answer["errors"]["job"].as_str().is_some_and(|e| e.contains("less than a minute ago")), "{answer}");
     settled(&bot).await;
     let launched: Vec<Option<String>> = bot
         .tailer
@@ -477,6 +485,9 @@ async fn a_launch_form_the_rules_refuse_is_answered_under_its_field_and_launches
     // A job not offered (a forged choice): under the job.
     let (_, answer) = bot.submit(ANALYST, &form, &[("job", "sales-daily"), ("channel", "C0OPS")]).await;
     assert_eq!(errors(&answer), [("job".to_owned(), "The rules do not let you launch sales-daily (PROD). Choose another job.".to_owned())]);
+    // A job no longer in the catalog (the form opened before a deploy):
+    let (_, answer) = bot.submit(ANALYST, &form, &[("job", "old-job"), ("channel", "C0OPS")]).await;
+    assert_eq!(errors(&answer), [("job".to_owned(), "Choose a job from the list: that one is not in the catalog (any more).".to_owned())]);
     // Not a date, and nothing chosen: under each.
     let (_, answer) = bot.submit(ANALYST, &form, &[("date", "2026-02-30"), ("channel", "C0OPS")]).await;
     let mut fields: Vec<String> = errors(&answer).into_iter().map(|(field, _)| field).collect();

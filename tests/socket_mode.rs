@@ -153,6 +153,26 @@ async fn commands_and_clicks_arrive_over_a_websocket_and_are_acknowledged() {
     assert!(ack["payload"]["errors"]["job"].as_str().is_some_and(|e| e.contains("sales-daily (PROD)")), "{ack}");
     assert_eq!(tailer.sim.count("launch_job"), 1, "nothing more launched");
 
+    // The Home tab over the socket: its *Launch…* opens the form (the view of a click
+    // comes through slack-morphism's typed events, without an id).
+    slack_standin.socket_send(&json!({
+        "envelope_id": "e-home", "type": "events_api", "accepts_response_payload": false,
+        "payload": {
+            "team_id": TEAM, "api_app_id": "A0TAILER", "type": "event_callback", "event_id": "Ev0HOME", "event_time": 1_700_000_000,
+            "event": {"type": "app_home_opened", "user": ANALYST, "channel": "D0ANALYST", "tab": "home", "event_ts": "1700000950.000001"},
+        },
+    }));
+    let events = slack_standin.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "views.publish")).await;
+    let tab = events.iter().find(|e| e.method == "views.publish").unwrap().clone();
+    let mut click = tab.view_click(TEAM, ANALYST, tab.button("Launch…").expect("Launch… on the tab"), "e-home-click.trigger");
+    click["view"].as_object_mut().unwrap().remove("id");
+    slack_standin
+        .socket_send(&json!({"envelope_id": "e-home-click", "type": "interactive", "accepts_response_payload": false, "payload": click}));
+    slack_standin.wait_ack("e-home-click", Duration::from_secs(5)).await.expect("the click acknowledged");
+    let events = slack_standin.wait_for(Duration::from_secs(10), |e| e.iter().filter(|e| e.method == "views.open").count() == 2).await;
+    let form = events.iter().rev().find(|e| e.method == "views.open").unwrap();
+    assert_eq!(form.trigger_id.as_deref(), Some("e-home-click.trigger"));
+
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }

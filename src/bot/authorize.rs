@@ -88,6 +88,15 @@ impl Bot {
         self.verdict(ctx, action, environment).await.allowed()
     }
 
+    /// Whether `ctx.user` may `action` on `job` here without a second person's
+    /// confirmation (which no one could give in a direct conversation with the bot).
+    pub async fn allowed_alone(&self, ctx: &Context, action: Action, job: &Job) -> bool {
+        matches!(
+            self.verdict(ctx, action, Some(&job.job.environment)).await,
+            access::Verdict::Allow { confirm, second_person, .. } if !(confirm && second_person)
+        )
+    }
+
     async fn verdict(&self, ctx: &Context, action: Action, environment: Option<&Environment>) -> Verdict {
         let request = access::Request { user: &ctx.user, channel: &ctx.channel, action, environment };
         access::decide(&self.config.rules, request, &self.groups).await

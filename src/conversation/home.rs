@@ -48,8 +48,12 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
         m.context("Nothing you may see is switched off, as far as I know.");
     } else {
         m.lines(&off.iter().map(|(job, switch)| format!("• {}", render::switched_off(job, switch))).collect::<Vec<_>>(), 13);
-        let jobs: Vec<&Job> = off.iter().map(|(job, _)| *job).collect();
-        let enabled: Vec<&Job> = bot.visible(ctx, Action::Enable, jobs).await;
+        let mut enabled: Vec<&Job> = Vec::new();
+        for (job, _) in &off {
+            if bot.allowed_alone(ctx, Action::Enable, job).await {
+                enabled.push(job);
+            }
+        }
         let buttons: Vec<Button> = enabled
             .iter()
             .take(render::ENABLE_BUTTONS)

@@ -59,6 +59,29 @@ pub async fn open_launch(bot: &Arc<Bot>, ctx: &Context, trigger: &str, origin: O
 /// The jobs `ctx.user` may launch in at least one channel. Rules name channels or any,
 /// so each channel a rule names, and one no rule names, stand for every channel.
 pub(crate) async fn launchable<'j>(bot: &'j Bot, ctx: &Context) -> Vec<&'j Job> {
+    let places = places(bot);
+    let mut jobs = Vec::new();
+    for job in &bot.config.jobs {
+        if launchable_somewhere(bot, ctx, job, &places).await {
+            jobs.push(job);
+        }
+    }
+    jobs
+}
+
+/// Whether the rules let `ctx.user` launch `job` in one of `places`.
+async fn launchable_somewhere(bot: &Bot, ctx: &Context, job: &Job, places: &[ChannelId]) -> bool {
+    for place in places {
+        let there = Context { channel: place.clone(), ..ctx.clone() };
+        if !bot.visible(&there, Action::Launch, [job]).await.is_empty() {
+            return true;
+        }
+    }
+    false
+}
+
+/// A channel for each that a rule names, and one that no rule names.
+fn places(bot: &Bot) -> Vec<ChannelId> {
     let mut places: Vec<ChannelId> = Vec::new();
     for rule in &bot.config.rules {
         if let Matcher::Only(channels) = &rule.channels {
@@ -74,17 +97,7 @@ pub(crate) async fn launchable<'j>(bot: &'j Bot, ctx: &Context) -> Vec<&'j Job> 
         .find(|c| !places.contains(c))
         .expect("a channel no rule names");
     places.push(unnamed);
-    let mut jobs = Vec::new();
-    for job in &bot.config.jobs {
-        for place in &places {
-            let there = Context { channel: place.clone(), ..ctx.clone() };
-            if !bot.visible(&there, Action::Launch, [job]).await.is_empty() {
-                jobs.push(job);
-                break;
-            }
-        }
-    }
-    jobs
+    places
 }
 
 /// The modal: a job (only those given), an optional date, a channel (`origin` first).
@@ -107,7 +120,7 @@ pub fn launch_view(jobs: &[&Job], origin: Option<&ChannelId>) -> Value {
         "type": "conversations_select",
         "action_id": CHANNEL,
         "placeholder": {"type": "plain_text", "text": "Choose a channel"},
-        "filter": {"include": ["public", "private", "im"], "exclude_bot_users": true},
+        "filter": {"include": ["public", "private"]},
     });
     if let Some(origin) = origin {
         channel["initial_conversation"] = json!(origin.as_str());
@@ -124,7 +137,7 @@ pub fn launch_view(jobs: &[&Job], origin: Option<&ChannelId>) -> Value {
             "block_id": DATE,
             "optional": true,
             "label": {"type": "plain_text", "text": "Execution date"},
-            "hint": {"type": "plain_text", "text": "Leave it empty to launch without one, as `/tailer launch <job>` does."},
+            "hint": {"type": "plain_text", "text": "Leave it empty to launch without one, as /tailer launch JOB does."},
             "element": {"type": "datepicker", "action_id": DATE, "placeholder": {"type": "plain_text", "text": "No execution date"}},
         }),
         json!({
@@ -168,8 +181,11 @@ pub async fn submitted(bot: &Arc<Bot>, submission: ViewSubmission) -> Ack {
         }
         match launch(bot, &submission, reference.clone()).await {
             Ok(ack) => ack,
-            // A message cannot answer a submission: said under the first field instead.
+            // A message cannot answer a submission: said under the job instead.
             Err(BotError::User(text)) => Ack::FieldErrors(vec![(JOB.to_owned(), plain(&text))]),
+            Err(BotError::Denied(denial)) => {
+                Ack::FieldErrors(vec![(JOB.to_owned(), plain(&format!("You may not {} {} there.", denial.action, denial.what)))])
+            }
             Err(error) => {
                 bot.answer_to(Err(error));
                 Ack::FieldErrors(vec![(
@@ -222,7 +238,7 @@ async fn launch(bot: &Arc<Bot>, submission: &ViewSubmission, reference: String) 
     let detail = format!("launch {} (from the launch form)", job.name);
     if bot.authorize(&ctx, Action::Launch, &[job], Audit::Denials { detail: &detail }).await.is_err() {
         tracing::info!(job = %job.name, channel = %ctx.channel, "a launch from the form refused by the rules");
-        let elsewhere = launchable(bot, &ctx).await.iter().any(|j| j.name == job.name);
+        let elsewhere = launchable_somewhere(bot, &ctx, job, &places(bot)).await;
         let error = if elsewhere {
             (CHANNEL, format!("The rules do not let you launch {} in that channel. Choose another one.", job.name))
         } else {
@@ -230,37 +246,26 @@ async fn launch(bot: &Arc<Bot>, submission: &ViewSubmission, reference: String) 
         };
         return Ok(Ack::FieldErrors(vec![(error.0.to_owned(), error.1)]));
     }
-    // One launch per form, however often it is submitted.
-    if !bot
-        .store
-        .first_time(&format!("view:{}", submission.view.id), bot.now_ms())
-        .await
-        .map_err(BotError::store(&ctx.reference, "cannot record the form"))?
-    {
-        tracing::info!("a form submitted again was not acted on again");
-        return Ok(Ack::Empty);
-    }
-    // The origin of the form, for the log: where it was opened.
+    // The path of `launch`, awaited: what it refuses (the same launch asked less than a
+    // minute ago, a second person needed where no one else is) is said in the form,
+    // which stays open; once it answers, the write is in the store's journal, which
+    // the next start finishes should this process die.
     let opened_in = metadata_channel(&submission.view.private_metadata, &submission.user_id);
     tracing::info!(job = %job.name, channel = %ctx.channel, opened_in = ?opened_in.as_ref().map(ChannelId::as_str), "launch from the form");
     let command = Command::Launch { job: job.name.clone(), execution_date };
-    let later = bot.clone();
-    let span = tracing::info_span!("form_launch", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
-    bot.tasks.spawn(
-        async move {
-            let outcome = crate::commands::run(&later, ctx.clone(), command).await;
-            if let Ack::Message(body) = later.answer_to(outcome) {
-                later.deliver(&ctx, body).await;
-            }
+    match crate::commands::run(bot, ctx.clone(), command).await? {
+        Ack::Message(body) => {
+            bot.deliver(&ctx, body).await;
+            Ok(Ack::Empty)
         }
-        .instrument(span),
-    );
-    Ok(Ack::Empty)
+        other => Ok(other),
+    }
 }
 
-/// A message as plain text for a field's error: no markup, short.
+/// A message as plain text for a field's error: no markup (bold, code, emoji codes
+/// stay readable), short.
 fn plain(text: &str) -> String {
-    let text = text.replace(['*', '`', '_'], "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let text = text.replace(['*', '`'], "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
     truncate(text.trim(), 300)
 }
 
@@ -313,7 +318,7 @@ mod tests {
 
     #[test]
     fn a_field_error_is_plain_short_text() {
-        assert_eq!(plain("*You* may not `launch` &lt;job&gt;"), "You may not launch <job>");
+        assert_eq!(plain("*You* may not `launch` &lt;job&gt; sales_daily"), "You may not launch <job> sales_daily");
         assert!(plain(&"x".repeat(1_000)).chars().count() <= 300);
     }
 }

@@ -200,6 +200,8 @@ struct RawInteraction {
 
 #[derive(Deserialize)]
 struct RawView {
+    /// Slack sends it; a view re-read from Socket Mode's typed events may lack it.
+    #[serde(default)]
     id: String,
     #[serde(default)]
     callback_id: String,
@@ -276,8 +278,17 @@ impl Interaction {
         let raw: RawInteraction = serde_json::from_value(value).map_err(not_known)?;
         let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
         let missing = |name: &str| PayloadError(format!("missing `{name}`"));
+        if let Some(view) = &raw.view {
+            let id_like = |v: &str| v.len() <= 255 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            if !id_like(&view.id) || !id_like(&view.callback_id) || view.private_metadata.len() > 3_000 {
+                return Err(PayloadError("a view with an id, callback_id or private_metadata Slack would not send".into()));
+            }
+        }
         if raw.kind == "view_submission" {
             let view = raw.view.ok_or_else(|| missing("view"))?;
+            if view.id.is_empty() {
+                return Err(missing("view.id"));
+            }
             let inputs = view.state.map(|s| s.values).unwrap_or_default();
             if inputs.len() > MAX_INPUTS {
                 return Err(PayloadError("a submission with more inputs than the bot's modals have".into()));
