@@ -444,15 +444,7 @@ async fn launch_alone_opens_a_form_of_what_the_rules_allow_whose_submission_laun
     assert_eq!((status, answer["response_action"].as_str()), (200, Some("errors")));
     assert!(answer["errors"]["job"].as_str().is_some_and(|e| e.contains("less than a minute ago")), "{answer}");
     settled(&bot).await;
-    let launched: Vec<Option<String>> = bot
-        .tailer
-        .sim
-        .requests()
-        .iter()
-        .filter(|r| r.action == "launch_job")
-        .map(|r| r.body["execution_date"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(launched, [Some("2026-11-30".to_owned())]);
+    assert_eq!(common::launched_dates(&bot.tailer.sim), [Some("2026-11-30".to_owned())]);
     assert_eq!(bot.slack.slack.events().iter().filter(|e| card(e) && e.thread_ts.is_none()).count(), 1, "one card");
 }
 

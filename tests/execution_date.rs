@@ -18,16 +18,8 @@ fn card_with(events: &[SlackEvent], label: &str) -> Option<SlackEvent> {
     events.iter().rev().find(|e| e.thread_ts.is_none() && e.button(label).is_some()).cloned()
 }
 
-/// The execution dates Tailer was asked to launch with, in order.
 fn launched_dates(world: &World) -> Vec<Option<String>> {
-    world
-        .tailer
-        .sim
-        .requests()
-        .iter()
-        .filter(|r| r.action == "launch_job")
-        .map(|r| r.body["execution_date"].as_str().map(str::to_owned))
-        .collect()
+    common::launched_dates(&world.tailer.sim)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -224,7 +224,11 @@ impl Demo {
                             }
                         }
                     } else if line == "home" {
-                        self.open_home(LEAD).await
+                        let tabs = |e: &[SlackEvent]| e.iter().filter(|e| e.method == "views.publish").count();
+                        let published = tabs(&self.slack.slack.events());
+                        let opened = self.open_home(LEAD).await;
+                        self.follow(Duration::from_secs(5), |e| tabs(e) > published).await.ok();
+                        opened
                     } else if let Some(rest) = line.strip_prefix("submit ") {
                         let mut words = rest.split_whitespace();
                         let job = words.next().unwrap_or_default();
@@ -409,7 +413,9 @@ impl Demo {
         let body = form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
         let answer = self.post("/slack/interactions", body).await?;
         if answer["response_action"] == "errors" {
-            println!("  the form says: {}", answer["errors"]);
+            for (field, error) in answer["errors"].as_object().into_iter().flatten() {
+                println!("  🗔 the form stays open; under {field}: {}", error.as_str().unwrap_or_default());
+            }
         }
         Ok(())
     }

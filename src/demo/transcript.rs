@@ -16,6 +16,7 @@ impl Names {
 }
 
 const EMOJI: &[(&str, &str)] = &[
+    (":house:", "🏠"),
     (":rocket:", "🚀"),
     (":hourglass_flowing_sand:", "⏳"),
     (":hourglass:", "⌛"),

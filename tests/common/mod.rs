@@ -116,3 +116,9 @@ pub async fn world(options: SimOptions) -> (RunningSimulator, tailerbot::slack::
     let world = tailerbot::offline::start(&mut config, options, bot::BOT_TOKEN, &[bot::ONCALL], None).await.unwrap();
     (world.tailer, world.slack)
 }
+
+/// The execution dates Tailer was asked to launch with, in order.
+#[allow(dead_code)]
+pub fn launched_dates(sim: &Simulator) -> Vec<Option<String>> {
+    sim.requests().iter().filter(|r| r.action == "launch_job").map(|r| r.body["execution_date"].as_str().map(str::to_owned)).collect()
+}
