@@ -50,7 +50,7 @@ impl Core {
             outbox: Outbox::new(store.clone(), slack.clone(), clock.clone()),
             config,
             store,
-            tailer,
+            tailer: tailer.with_clock(clock.clone()),
             slack,
             clock,
             stats: Arc::default(),

@@ -324,3 +324,29 @@ async fn a_dev_only_reader_sees_only_dev_audit_entries() {
     assert!(text.contains("`iowa-prepare` (DEV)"), "{text}");
     assert!(!text.contains("INC-42") && !text.contains("sales-daily"), "PROD entries stay hidden: {text}");
 }
+
+/// In an incident everyone asks the same thing at once: Tailer is asked once, every
+/// person is answered, and `/metrics` says how the reads were shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_people_asking_last_at_once_cost_tailer_one_read() {
+    let bot = TestBot::start().await;
+    let asks = (0..50).map(|i| {
+        let bot = &bot;
+        async move { bot.command(&format!("U0PERSON{i:02}"), CHANNEL, "last sales-daily").await }
+    });
+    for (status, _) in futures::future::join_all(asks).await {
+        assert_eq!(status, 200);
+    }
+    let answered = |e: &[tailerbot::slack::standin::SlackEvent]| {
+        e.iter().filter(|e| e.method == "response_url" && e.visible_text().contains("`sales-daily` (PROD)")).count() >= 50
+    };
+    bot.wait(answered).await;
+    assert_eq!(bot.tailer.sim.count("get_last_status"), 1, "one read for fifty people");
+    let metrics = bot.http.get(format!("{}/metrics", bot.url)).send().await.unwrap().text().await.unwrap();
+    let shared: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("tailerbot_tailer_reads_shared_total{") && !l.contains("how=\"fetched\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(shared >= 49.0, "49 reads joined one on its way or were answered from it:\n{metrics}");
+}

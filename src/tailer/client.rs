@@ -63,6 +63,8 @@ pub struct TailerClient {
     base_url: String,
     tokens: Arc<TokenSource>,
     options: ClientOptions,
+    /// Identical reads made once, shared by every clone of this client.
+    reads: Arc<super::share::Reads>,
 }
 
 impl std::fmt::Debug for TailerClient {
@@ -96,7 +98,19 @@ impl TailerClient {
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("tailerbot/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(TailerClient { http, base_url: base_url.trim_end_matches('/').to_owned(), tokens, options })
+        Ok(TailerClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            tokens,
+            options,
+            reads: Arc::new(super::share::Reads::default()),
+        })
+    }
+
+    /// The same client, keeping answers by `clock` (the bot's).
+    pub fn with_clock(mut self, clock: tailerbot_clock::SharedClock) -> TailerClient {
+        self.reads = Arc::new(super::share::Reads::new(clock));
+        self
     }
 
     /// The same client without retries, for callers that retry on their own schedule
@@ -114,6 +128,8 @@ impl TailerClient {
     /// Launches a job. Retried only when the connection could not even be made.
     pub async fn launch_job(&self, job: &JobRef, execution_date: Option<NaiveDate>) -> Result<RunId, LaunchError> {
         let body = RequestBody::launch_job(job, execution_date);
+        // A new run changes what `last` and `running` answer.
+        self.reads.forget();
         let attempt = || async {
             let bytes = self.send_once(&body).await?;
             decode::<LaunchAnswer>(TailerAction::LaunchJob, &bytes).map(|a| a.run_id)
@@ -127,20 +143,38 @@ impl TailerClient {
 
     /// One run. `Ok(None)` when Tailer answers with no item: right after a launch the run
     /// may not show yet. A 404 comes back as [`ErrorKind::NotFound`].
+    /// A run that has ended is kept a few seconds (only a write changes it); one still
+    /// going is not.
     pub async fn check_run_status(&self, job: &JobRef, run_id: &RunId) -> Result<Option<RunItem>, TailerError> {
         let body = RequestBody::check_run_status(job, run_id);
-        let items = self.run_list(&body).await?;
-        Ok(items.into_iter().find(|item| &item.run_id == run_id))
+        // Not shown yet (right after a launch) is not an answer to keep either.
+        let ended =
+            |items: &[RunItem]| (!items.is_empty() && items.iter().all(|item| item.status.is_final())).then_some(super::share::KEEP_FOR);
+        let items = self.shared_run_list(body, ended).await?;
+        Ok(items.iter().find(|item| &item.run_id == run_id).cloned())
     }
 
-    /// The last runs of a data operation, newest first.
+    /// The last runs of a data operation, newest first (kept a few seconds).
     pub async fn get_last_status(&self, job: &JobRef, query: &LastStatusQuery) -> Result<Vec<RunItem>, TailerError> {
-        self.run_list(&RequestBody::get_last_status(job, query)).await
+        let items = self.shared_run_list(RequestBody::get_last_status(job, query), |_| Some(super::share::KEEP_FOR)).await?;
+        Ok(items.as_ref().clone())
     }
 
-    /// Runs in a status across an account.
+    /// Runs in a status across an account (kept a few seconds).
     pub async fn get_by_status(&self, query: &ByStatusQuery) -> Result<Vec<RunItem>, TailerError> {
-        self.run_list(&RequestBody::get_by_status(query)).await
+        let items = self.shared_run_list(RequestBody::get_by_status(query), |_| Some(super::share::KEEP_FOR)).await?;
+        Ok(items.as_ref().clone())
+    }
+
+    /// A read made once for everyone asking it at the same time (see [`super::share`]).
+    async fn shared_run_list(
+        &self,
+        body: RequestBody,
+        keep: impl Fn(&[RunItem]) -> Option<Duration>,
+    ) -> Result<Arc<Vec<RunItem>>, TailerError> {
+        let key = serde_json::to_string(&body).unwrap_or_else(|_| format!("{body:?}"));
+        let client = self.clone();
+        self.reads.read(key, keep, async move { client.run_list(&body).await }).await
     }
 
     /// Sets a run's status (e.g. a handled failure to CHECKED). Repeating it is harmless.
@@ -163,8 +197,9 @@ impl TailerClient {
     /// exactly one. Several (someone else launched too) or none: `None`, and the outcome
     /// stays unknown rather than adopting a run that may not be ours.
     pub async fn find_launched_run(&self, job: &JobRef, since: DateTime<Utc>, taken: &[String]) -> Result<Option<RunItem>, TailerError> {
+        // Asked now, not kept from before the launch.
         let query = LastStatusQuery { limit: Some(20), ..LastStatusQuery::default() };
-        let runs = self.get_last_status(job, &query).await?;
+        let runs = self.run_list(&RequestBody::get_last_status(job, &query)).await?;
         let since_second = since.timestamp() - 2;
         let mut candidates = runs.into_iter().filter(|run| {
             run.run_id.launched_at().is_some_and(|t| t.and_utc().timestamp() >= since_second)
@@ -182,7 +217,11 @@ impl TailerClient {
     }
 
     async fn ack(&self, body: &RequestBody) -> Result<(), TailerError> {
-        let answer: AckAnswer = self.call(body).await?;
+        // A write may change what reads answered: nothing kept survives it.
+        self.reads.forget();
+        let answer: Result<AckAnswer, TailerError> = self.call(body).await;
+        self.reads.forget();
+        let answer = answer?;
         match answer.code {
             Some(code) if !(200..300).contains(&code) => Err(TailerError::new(
                 body.action,

@@ -5,12 +5,14 @@ mod auth;
 mod client;
 mod error;
 mod request;
+mod share;
 mod types;
 
 pub use auth::{AuthError, KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner, TOKEN_LIFETIME_SECS, TokenSource};
 pub use client::{ClientOptions, LaunchError, TailerClient};
 pub use error::{ErrorKind, TailerError, excerpt};
 pub use request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
+pub use share::{KEEP_FOR, Reads};
 pub use types::{Finality, JobRef, RunItem, RunStatus, format_duration, parse_duration, parse_timestamp};
 
 /// Runs read per job by a subscription poll (and by a new subscription, to know what it
