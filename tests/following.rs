@@ -216,3 +216,45 @@ async fn a_home_tab_is_published_for_its_user_through_the_outbox_the_newest_only
     assert_eq!(published[0].user.as_deref(), Some(ANALYST));
     assert!(published[0].visible_text().contains("newer"), "{:?}", published[0]);
 }
+
+/// A backlog of thousands of answers and announcements (queued after their
+/// `response_url` failed, or while Slack was away) does not hold up a run's status: once
+/// the run has ended, its card and final thread reply are the first things the outbox
+/// sends, ahead of the backlog queued before them.
+#[tokio::test(start_paused = true)]
+async fn a_runs_final_reply_overtakes_a_backlog_of_thousands_of_answers() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    bot.run_until(STEP, Duration::from_secs(120), |e| e.iter().any(|e| e.thread_ts.is_some() && e.visible_text().contains("*RUNNING*")))
+        .await;
+    let backlog: Vec<tailerbot::store::OutboxMessage> = (0..3_000)
+        .map(|i| {
+            let to = tailerbot::store::Destination::Ephemeral { channel: format!("C0BULK{i}"), user: ANALYST.into(), thread_ts: None };
+            tailerbot::store::OutboxMessage::new(
+                format!("reply:bulk{i}"),
+                to,
+                tailerbot::store::OutboxBody::plain(format!("answer {i}"), vec![]),
+            )
+        })
+        .collect();
+    let now = tailerbot::clock::Clock::now_ms(&*bot.clock);
+    bot.bot.store.enqueue(&backlog, now).await.unwrap();
+    // The watcher alone, until it has seen the run end (its final messages queued behind
+    // the backlog).
+    for _ in 0..60 {
+        if bot.bot.store.active_watch_count().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::advance(STEP).await;
+        bot.workers.watcher.run_once().await;
+    }
+    assert_eq!(bot.bot.store.active_watch_count().await.unwrap(), 0, "the run ended");
+    // Two passes of the outbox (a lane sends one message per pass: the card's edit, then
+    // the thread reply): the run's status goes out, the backlog waits.
+    bot.workers.delivery.pass().await;
+    bot.workers.delivery.pass().await;
+    let events = bot.slack.slack.events();
+    assert!(events.iter().any(|e| e.thread_ts.is_some() && e.visible_text().contains("*SUCCESS*")), "the final reply was sent");
+    let backlog_sent = events.iter().filter(|e| e.method == "chat.postEphemeral").count();
+    assert!(backlog_sent <= 128, "{backlog_sent} of the backlog went out in those passes: no more than they hold");
+}

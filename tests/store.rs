@@ -235,6 +235,19 @@ contract! {
         assert_eq!(texts(&store, 0).await, vec!["a2", "b1"]);
     }
 
+    async fn a_runs_status_is_claimed_before_a_backlog_of_answers_and_announcements(store) {
+        // Thousands of answers and announcements queued first, each in its own lane, all due.
+        let backlog: Vec<OutboxMessage> = (0..3_000)
+            .map(|i| message(&if i % 2 == 0 { format!("reply:{i}") } else { format!("subscription:C0SUB{i}") }, &format!("bulk {i}"), None))
+            .collect();
+        store.enqueue(&backlog, 0).await.unwrap();
+        store.enqueue(&[message("card:20261201-060000-abc:C0DATA", "final status", None), message("write:ref1", "disabled", None)], 1).await.unwrap();
+        store.enqueue(&[message("home:U0A", "home", None)], 2).await.unwrap();
+        let claimed = texts(&store, 10).await;
+        assert_eq!(claimed[..3], ["final status", "disabled", "home"], "{claimed:?}");
+        assert_eq!(claimed[3..], ["bulk 0", "bulk 1", "bulk 2", "bulk 3", "bulk 4", "bulk 5", "bulk 6"], "then the oldest lanes");
+    }
+
     async fn every_destination_comes_back_as_it_was_queued(store) {
         let (channel, user) = ("C0DATA".to_owned(), "U0A".to_owned());
         let destinations = vec![

@@ -90,8 +90,9 @@ impl Delivery {
         handled
     }
 
-    /// One pass: the first due message of each lane.
-    async fn pass(&self) -> usize {
+    /// One pass: the first due message of each lane (at most 64), the most urgent
+    /// lanes first ([`crate::store::urgency`]); returns how many were handled.
+    pub async fn pass(&self) -> usize {
         let now = self.clock.now_ms();
         let rows = match self.store.claim_outbox(now, 64).await {
             Ok(rows) => rows,

@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 pub const POLLED_MARKER: &str = "subscriptions_polled";
 
 pub use destination::{Destination, DestinationColumns, OUTBOX_METHODS, Place};
+pub use outbox::urgency;
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
     OutboxMessage, OutboxRow, SubscriptionRow, TimerRow, Upload, WatchRow, WatchUpdate, WriteRow, WriteStep,

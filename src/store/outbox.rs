@@ -45,6 +45,20 @@ macro_rules! enqueue_in {
 }
 pub(super) use enqueue_in;
 
+/// How soon a lane's messages go out, by its kind (the claim's `ORDER BY` says the
+/// same): 0 a run's card and thread replies, and a write's outcome (what people in an
+/// incident wait for); 1 a Home tab; 2 the rest (answers queued after their
+/// `response_url` failed, subscription announcements, audit echoes, notices).
+pub fn urgency(lane: &str) -> u8 {
+    if lane.starts_with("card:") || lane.starts_with("write:") {
+        0
+    } else if lane.starts_with("home:") {
+        1
+    } else {
+        2
+    }
+}
+
 /// How long an outbox row this version cannot read waits before it is tried again.
 const UNREADABLE_RETRY_MS: i64 = 5 * 60_000;
 
@@ -60,8 +74,10 @@ impl Store {
     }
 
     /// Claims the first pending message of each lane that is due and that no live
-    /// replica holds, oldest lanes first. A message taken over from a replica that
-    /// died comes back `in_doubt`.
+    /// replica holds: a run's card and thread, and a write's outcome, before anything
+    /// else (see [`urgency`]), then oldest lanes first, so that a backlog of answers or
+    /// announcements never holds up a run's status. A message taken over from a
+    /// replica that died comes back `in_doubt`.
     pub async fn claim_outbox(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<OutboxRow>> {
         let rows = claim!(
             self,
@@ -73,7 +89,8 @@ impl Store {
                    WHERE o.state = 'pending' AND o.next_attempt_at <= $3
                      AND (o.lease_until IS NULL OR o.lease_until <= $3 OR o.lease_owner = $1)
                      AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')
-                   ORDER BY o.id LIMIT $4{lock})
+                   ORDER BY CASE WHEN o.lane LIKE 'card:%' OR o.lane LIKE 'write:%' THEN 0 WHEN o.lane LIKE 'home:%' THEN 1 ELSE 2 END, o.id
+                   LIMIT $4{lock})
                  RETURNING *",
             now_ms,
             limit
@@ -94,7 +111,7 @@ impl Store {
                 }
             }
         }
-        readable.sort_by_key(|r| r.id);
+        readable.sort_by_key(|r| (urgency(&r.message.lane), r.id));
         Ok(readable)
     }
 
