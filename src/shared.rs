@@ -16,7 +16,7 @@ use crate::store::Store;
 use crate::tailer::TailerClient;
 
 /// The background work's ceiling on requests to Tailer (`max_requests_per_second`).
-pub type TailerPace = governor::DefaultDirectRateLimiter;
+pub type TailerPace = crate::tailer::Pace;
 
 /// What is built once and shared.
 #[derive(Clone)]
@@ -35,8 +35,9 @@ pub struct Core {
     pub stats: Arc<Stats>,
     /// The one way out for what the bot says later.
     pub outbox: Outbox,
-    /// Shared by the watcher and the subscription poller: evenly spaced, no burst on
-    /// top, so never more than the ceiling in any second.
+    /// The ceiling on requests to Tailer, kept by the client for every call (commands,
+    /// Home tabs, the watcher, the subscription poller): evenly spaced, no burst on top,
+    /// so never more than the ceiling in any second.
     pub tailer_pace: Arc<TailerPace>,
     /// Wakes the watcher when a run starts being watched.
     pub watch_wake: Arc<Notify>,
@@ -46,15 +47,16 @@ impl Core {
     pub fn new(config: Arc<Config>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Core {
         let rate = NonZeroU32::new(config.tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
         let quota = governor::Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
+        let tailer_pace = Arc::new(governor::RateLimiter::direct(quota));
         Core {
             outbox: Outbox::new(store.clone(), slack.clone(), clock.clone()),
             config,
             store,
-            tailer: tailer.with_clock(clock.clone()),
+            tailer: tailer.with_clock(clock.clone()).with_pace(tailer_pace.clone()),
             slack,
             clock,
             stats: Arc::default(),
-            tailer_pace: Arc::new(governor::RateLimiter::direct(quota)),
+            tailer_pace,
             watch_wake: Arc::new(Notify::new()),
         }
     }

@@ -350,3 +350,36 @@ async fn fifty_people_asking_last_at_once_cost_tailer_one_read() {
         .sum();
     assert!(shared >= 49.0, "49 reads joined one on its way or were answered from it:\n{metrics}");
 }
+
+/// More people than the way to Tailer holds: those beyond its places and its queue are
+/// told at once that the bot is busy, without Tailer being asked; everyone is answered,
+/// and `/metrics` counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_calls_tailer_may_have_waiting_a_read_is_answered_busy_at_once() {
+    let mut config = example_config();
+    config.tailer.max_calls_in_flight = 1;
+    config.tailer.max_calls_waiting = 2;
+    let bot = TestBot::start_with(config, SimOptions::default()).await;
+    bot.tailer.sim.inject(Fault { action: Some("get_last_status".into()), kind: FaultKind::Delay { millis: 1_000 }, times: 100 });
+    // Ten different reads (nothing to share), all at once.
+    let asks = (1..=10).map(|n| {
+        let bot = &bot;
+        async move { bot.command(ANALYST, CHANNEL, &format!("last sales-daily {n}")).await }
+    });
+    for (status, _) in futures::future::join_all(asks).await {
+        assert_eq!(status, 200);
+    }
+    let answers = |e: &[tailerbot::slack::standin::SlackEvent]| e.iter().filter(|e| e.method == "response_url").count();
+    let events = bot.wait(|e| answers(e) >= 10).await;
+    assert_eq!(answers(&events), 10, "everyone is answered, once");
+    let busy = events.iter().filter(|e| e.visible_text().contains("the bot is busy, try again in a moment")).count();
+    assert!(busy >= 1, "some were told the bot is busy");
+    assert_eq!(bot.tailer.sim.count("get_last_status"), 10 - busy, "a busy read never reached Tailer");
+    let metrics = bot.http.get(format!("{}/metrics", bot.url)).send().await.unwrap().text().await.unwrap();
+    let counted: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("tailerbot_busy_total{upstream=\"tailer\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0);
+    assert!(counted >= busy as f64, "counted in /metrics:\n{metrics}");
+}

@@ -49,6 +49,8 @@ pub struct RawTailer {
     pub max_retries: Option<Spanned<u64>>,
     pub max_requests_per_second: Option<Spanned<u64>>,
     pub max_response_bytes: Option<Spanned<u64>>,
+    pub max_calls_in_flight: Option<Spanned<u64>>,
+    pub max_calls_waiting: Option<Spanned<u64>>,
     pub run_url_template: Option<Spanned<String>>,
 }
 

@@ -83,6 +83,10 @@ pub struct TailerConfig {
     pub max_requests_per_second: u32,
     /// The largest answer read from Tailer; a larger one is refused as undecodable.
     pub max_response_bytes: usize,
+    /// Calls to Tailer on their way at once, and calls waiting for a place; beyond,
+    /// a call is refused as busy ("try again in a moment").
+    pub max_calls_in_flight: usize,
+    pub max_calls_waiting: usize,
     /// Where a person opens a run; without it, run ids are not links.
     pub run_url_template: Option<RunUrlTemplate>,
 }
@@ -96,6 +100,8 @@ impl std::fmt::Debug for TailerConfig {
             .field("max_retries", &self.max_retries)
             .field("max_requests_per_second", &self.max_requests_per_second)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_calls_in_flight", &self.max_calls_in_flight)
+            .field("max_calls_waiting", &self.max_calls_waiting)
             .field("run_url_template", &self.run_url_template)
             .finish()
     }
@@ -111,6 +117,8 @@ impl Default for TailerConfig {
             max_retries: 3,
             max_requests_per_second: 20,
             max_response_bytes: crate::http_limits::DEFAULT_MAX_ANSWER,
+            max_calls_in_flight: 64,
+            max_calls_waiting: 1_000,
             run_url_template: None,
         }
     }

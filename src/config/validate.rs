@@ -199,6 +199,12 @@ fn tailer(source: &Source, raw: &RawConfig) -> Result<TailerConfig, ConfigError>
             Some(v) => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
             None => crate::http_limits::DEFAULT_MAX_ANSWER,
         },
+        max_calls_in_flight: usize::try_from(positive(source, &t.max_calls_in_flight, "tailer.max_calls_in_flight", 64)?)
+            .unwrap_or(usize::MAX),
+        max_calls_waiting: match &t.max_calls_waiting {
+            Some(v) => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
+            None => 1_000,
+        },
         run_url_template: match &t.run_url_template {
             Some(v) => {
                 Some(RunUrlTemplate::parse(v.get_ref()).map_err(|e| source.error(Some(v.span().start), "tailer.run_url_template", e))?)

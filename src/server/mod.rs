@@ -76,6 +76,8 @@ impl Application {
             timeout: config.tailer.timeout,
             max_retries: config.tailer.max_retries,
             max_response_bytes: config.tailer.max_response_bytes,
+            max_in_flight: config.tailer.max_calls_in_flight,
+            max_waiting: config.tailer.max_calls_waiting,
             ..ClientOptions::default()
         };
         let tailer = TailerClient::new(&settings.tailer_api_url, tokens, options).context("building the Tailer client")?;

@@ -28,6 +28,9 @@ pub struct ClientOptions {
     pub max_backoff: Duration,
     /// The largest answer read; a larger one is refused as undecodable, unread.
     pub max_response_bytes: usize,
+    /// Calls on their way at once, and calls waiting for a place; beyond, refused as busy.
+    pub max_in_flight: usize,
+    pub max_waiting: usize,
 }
 
 impl Default for ClientOptions {
@@ -39,6 +42,8 @@ impl Default for ClientOptions {
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(5),
             max_response_bytes: crate::http_limits::DEFAULT_MAX_ANSWER,
+            max_in_flight: 64,
+            max_waiting: 1_000,
         }
     }
 }
@@ -65,6 +70,8 @@ pub struct TailerClient {
     options: ClientOptions,
     /// Identical reads made once, shared by every clone of this client.
     reads: Arc<super::share::Reads>,
+    /// The bounded way to Tailer, shared by every clone of this client.
+    gate: Arc<super::gate::Gate>,
 }
 
 impl std::fmt::Debug for TailerClient {
@@ -102,9 +109,17 @@ impl TailerClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             tokens,
-            options,
             reads: Arc::new(super::share::Reads::default()),
+            gate: Arc::new(super::gate::Gate::new(options.max_in_flight, options.max_waiting, None)),
+            options,
         })
+    }
+
+    /// The same client, every call of it counting against `pace` (the ceiling on
+    /// requests per second).
+    pub fn with_pace(mut self, pace: Arc<super::gate::Pace>) -> TailerClient {
+        self.gate = Arc::new(super::gate::Gate::new(self.options.max_in_flight, self.options.max_waiting, Some(pace)));
+        self
     }
 
     /// The same client, keeping answers by `clock` (the bot's).
@@ -263,7 +278,10 @@ impl TailerClient {
     /// One HTTP exchange, counted and timed. Returns the body of a 2xx answer.
     async fn send_once(&self, body: &RequestBody) -> Result<bytes::Bytes, TailerError> {
         let started = std::time::Instant::now();
-        let result = self.exchange(body).await;
+        let result = match self.gate.enter(body.action).await {
+            Ok(_place) => self.exchange(body).await,
+            Err(busy) => Err(busy),
+        };
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.kind.label(),

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Connect,
     /// No complete answer in time.
     Timeout,
+    /// Not sent: too many calls to Tailer were waiting already (the bot is overloaded).
+    Busy,
     /// A success status with a body that is not what the action answers.
     Undecodable,
     /// The token could not be produced.
@@ -42,6 +44,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Undecodable => "undecodable",
             ErrorKind::Auth => "auth",
+            ErrorKind::Busy => "busy",
         }
     }
 }
@@ -93,6 +96,7 @@ impl TailerError {
                 | ErrorKind::RateLimited
                 | ErrorKind::Connect
                 | ErrorKind::Auth
+                | ErrorKind::Busy
         )
     }
 }
@@ -109,6 +113,7 @@ impl fmt::Display for TailerError {
             ErrorKind::Timeout => "did not answer in time",
             ErrorKind::Undecodable => "gave an answer the bot cannot read",
             ErrorKind::Auth => "could not be called: no token",
+            ErrorKind::Busy => "was not asked: the bot is busy, try again in a moment",
         };
         write!(f, "Tailer {what} ({}", self.action)?;
         if let Some(status) = self.status {

@@ -4,6 +4,7 @@
 mod auth;
 mod client;
 mod error;
+mod gate;
 mod request;
 mod share;
 mod types;
@@ -11,6 +12,7 @@ mod types;
 pub use auth::{AuthError, KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner, TOKEN_LIFETIME_SECS, TokenSource};
 pub use client::{ClientOptions, LaunchError, TailerClient};
 pub use error::{ErrorKind, TailerError, excerpt};
+pub use gate::{Gate, Pace};
 pub use request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
 pub use share::{KEEP_FOR, Reads};
 pub use types::{Finality, JobRef, RunItem, RunStatus, format_duration, parse_duration, parse_timestamp};

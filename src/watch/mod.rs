@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::outbox::Outbox;
-use crate::shared::{Core, TailerPace};
+use crate::shared::Core;
 pub use crate::stats::Stats;
 use crate::store::Store;
 use crate::tailer::TailerClient;
@@ -28,8 +28,8 @@ pub(crate) struct Polling {
     pub config: Arc<Config>,
     pub store: Store,
     /// Without retries: the next poll is the retry.
+    /// It keeps to the shared ceiling on requests per second.
     pub tailer: TailerClient,
-    pub pace: Arc<TailerPace>,
     pub outbox: Outbox,
     pub clock: SharedClock,
     pub stats: Arc<Stats>,
@@ -41,7 +41,6 @@ impl Polling {
             config: core.config.clone(),
             store: core.store.clone(),
             tailer: core.tailer.without_retries(),
-            pace: core.tailer_pace.clone(),
             outbox: core.outbox.clone(),
             clock: core.clock.clone(),
             stats: core.stats.clone(),

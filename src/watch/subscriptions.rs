@@ -163,7 +163,6 @@ impl SubscriptionPoller {
 
     /// A job's last `limit` runs, newest first; `None` (logged) when Tailer failed.
     async fn read(&self, job: &Job, limit: u32) -> Option<Vec<RunItem>> {
-        self.p.pace.until_ready().await;
         let query = LastStatusQuery { limit: Some(limit), ..LastStatusQuery::default() };
         match self.p.tailer.get_last_status(&job.job, &query).await {
             Ok(items) => Some(items),

@@ -159,7 +159,7 @@ impl Watcher {
         };
         let seen = match RunId::parse(&w.run_id) {
             Ok(run) => {
-                self.p.pace.until_ready().await;
+                // The client keeps to max_requests_per_second (shared with commands).
                 match self.p.tailer.check_run_status(&job.job, &run).await {
                     Ok(Some(item)) => Observation::Item(item),
                     Ok(None) => Observation::NotYet,

@@ -63,6 +63,7 @@ pub fn quick_options() -> ClientOptions {
         min_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
         max_response_bytes: tailerbot::http_limits::DEFAULT_MAX_ANSWER,
+        ..ClientOptions::default()
     }
 }
 
