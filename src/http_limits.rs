@@ -59,3 +59,51 @@ pub fn size(bytes: usize) -> String {
         format!("{bytes} bytes")
     }
 }
+
+/// Places for calls to one upstream: at most `max_in_flight` on their way at once, at
+/// most `max_waiting` more waiting for a place; beyond, none is given (the caller says
+/// it is busy, or queues the work durably) instead of piling up connections and memory.
+#[derive(Debug)]
+pub struct Places {
+    places: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+/// Counts a waiting call until it has its place (or is dropped).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Places {
+    pub fn new(max_in_flight: usize, max_waiting: usize) -> Places {
+        Places { places: tokio::sync::Semaphore::new(max_in_flight.max(1)), waiting: Default::default(), max_waiting }
+    }
+
+    /// A place, at once or after waiting in the queue; none when the queue is full.
+    pub async fn enter(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        use std::sync::atomic::Ordering;
+        if let Ok(permit) = self.places.try_acquire() {
+            return Some(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let _waiting = Waiting(&self.waiting);
+        self.places.acquire().await.ok()
+    }
+
+    /// Calls waiting for a place now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn max_waiting(&self) -> usize {
+        self.max_waiting
+    }
+}

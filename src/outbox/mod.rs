@@ -29,11 +29,19 @@ pub struct Outbox {
     slack: Arc<SlackApi>,
     clock: SharedClock,
     wake: Arc<Notify>,
+    /// Answers posted to `response_url`s at once: bounded, the rest queued durably.
+    answers: Arc<crate::http_limits::Places>,
 }
+
+/// Answers on their way to `response_url`s at once, and answers waiting for a place;
+/// beyond, an answer goes through the outbox (durable, sent by its worker).
+const ANSWERS_IN_FLIGHT: usize = 64;
+const ANSWERS_WAITING: usize = 1_000;
 
 impl Outbox {
     pub fn new(store: Store, slack: Arc<SlackApi>, clock: SharedClock) -> Outbox {
-        Outbox { store, slack, clock, wake: Arc::new(Notify::new()) }
+        let answers = Arc::new(crate::http_limits::Places::new(ANSWERS_IN_FLIGHT, ANSWERS_WAITING));
+        Outbox { store, slack, clock, wake: Arc::new(Notify::new()), answers }
     }
 
     /// Queues messages durably, in one transaction, and wakes the delivery worker.
@@ -75,7 +83,17 @@ impl Outbox {
 
     /// Posts to a `response_url` now, without queueing: an answer only its asker sees,
     /// queued by the caller if this fails.
+    /// At most [`ANSWERS_IN_FLIGHT`] at once and [`ANSWERS_WAITING`] waiting: beyond,
+    /// refused as busy (the caller queues it durably).
     pub async fn respond_now(&self, url: &str, body: &ResponseBody) -> Result<(), SlackError> {
+        let Some(_place) = self.answers.enter().await else {
+            metrics::counter!("tailerbot_busy_total", "upstream" => "response_url").increment(1);
+            return Err(SlackError {
+                method: "response_url",
+                kind: crate::slack::api::SlackErrorKind::Busy,
+                detail: format!("{ANSWERS_WAITING} answers are waiting already; queued instead"),
+            });
+        };
         self.slack.respond(url, body).await
     }
 }

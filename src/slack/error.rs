@@ -43,6 +43,8 @@ pub enum SlackErrorKind {
     Timeout,
     /// A `response_url` outside the configured prefixes: never posted to.
     Disallowed,
+    /// Not sent: too many calls of this kind were waiting already (queued instead).
+    Busy,
 }
 
 /// A failed Slack call.
@@ -65,6 +67,7 @@ fn describe(kind: &SlackErrorKind, detail: &str) -> String {
         SlackErrorKind::Transport => "connection failed".to_owned(),
         SlackErrorKind::Timeout => "timed out".to_owned(),
         SlackErrorKind::Disallowed => "response_url outside the allowed prefixes".to_owned(),
+        SlackErrorKind::Busy => "not sent: busy".to_owned(),
     };
     if detail.is_empty() { head } else { format!("{head} ({detail})") }
 }
@@ -77,7 +80,7 @@ impl SlackError {
             // A redirect is never followed, so asking again cannot help either.
             SlackErrorKind::Http(status) => (300..500).contains(status) && *status != 429 && *status != 408,
             SlackErrorKind::Disallowed => true,
-            SlackErrorKind::RateLimited(_) | SlackErrorKind::Transport | SlackErrorKind::Timeout => false,
+            SlackErrorKind::RateLimited(_) | SlackErrorKind::Transport | SlackErrorKind::Timeout | SlackErrorKind::Busy => false,
         }
     }
 
@@ -106,6 +109,7 @@ pub(super) fn count<T>(method: &'static str, result: &Result<T, SlackError>) {
         Err(SlackError { kind: SlackErrorKind::Timeout, .. }) => "timeout".to_owned(),
         Err(SlackError { kind: SlackErrorKind::Transport, .. }) => "transport".to_owned(),
         Err(SlackError { kind: SlackErrorKind::Disallowed, .. }) => "disallowed".to_owned(),
+        Err(SlackError { kind: SlackErrorKind::Busy, .. }) => "busy".to_owned(),
     };
     metrics::counter!("tailerbot_slack_calls_total", "method" => method, "outcome" => outcome).increment(1);
 }

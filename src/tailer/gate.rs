@@ -5,9 +5,10 @@
 //! again in a moment, instead of the process piling up connections and memory.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::SemaphorePermit;
+
+use crate::http_limits::Places;
 
 use super::error::{ErrorKind, TailerError};
 use super::request::TailerAction;
@@ -16,56 +17,28 @@ use super::request::TailerAction;
 pub type Pace = governor::DefaultDirectRateLimiter;
 
 /// Places on the way to Tailer, the queue behind them, and the pace.
+#[derive(Debug)]
 pub struct Gate {
-    places: Semaphore,
-    waiting: AtomicUsize,
-    max_waiting: usize,
+    places: Places,
     pace: Option<Arc<Pace>>,
-}
-
-impl std::fmt::Debug for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gate")
-            .field("free", &self.places.available_permits())
-            .field("waiting", &self.waiting.load(Ordering::Relaxed))
-            .field("max_waiting", &self.max_waiting)
-            .finish()
-    }
-}
-
-/// Counts a waiting call until it has its place (or is dropped).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 impl Gate {
     pub fn new(max_in_flight: usize, max_waiting: usize, pace: Option<Arc<Pace>>) -> Gate {
-        Gate { places: Semaphore::new(max_in_flight.max(1)), waiting: AtomicUsize::new(0), max_waiting, pace }
+        Gate { places: Places::new(max_in_flight, max_waiting), pace }
     }
 
     /// A place for one call of `action`, once the pace allows it; refused at once when
     /// the queue is full.
     pub async fn enter(&self, action: TailerAction) -> Result<SemaphorePermit<'_>, TailerError> {
-        let permit = match self.places.try_acquire() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    metrics::counter!("tailerbot_busy_total", "upstream" => "tailer").increment(1);
-                    return Err(TailerError::new(
-                        action,
-                        ErrorKind::Busy,
-                        None,
-                        format!("{} calls to Tailer are waiting already", self.max_waiting),
-                    ));
-                }
-                let _waiting = Waiting(&self.waiting);
-                self.places.acquire().await.expect("the gate's semaphore is never closed")
-            }
+        let Some(permit) = self.places.enter().await else {
+            metrics::counter!("tailerbot_busy_total", "upstream" => "tailer").increment(1);
+            return Err(TailerError::new(
+                action,
+                ErrorKind::Busy,
+                None,
+                format!("{} calls to Tailer are waiting already", self.places.max_waiting()),
+            ));
         };
         if let Some(pace) = &self.pace {
             pace.until_ready().await;
@@ -75,7 +48,7 @@ impl Gate {
 
     /// Calls waiting for a place now.
     pub fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::SeqCst)
+        self.places.waiting()
     }
 }
 
