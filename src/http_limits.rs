@@ -86,11 +86,17 @@ impl Places {
 
     /// A place, at once or after waiting in the queue; none when the queue is full.
     pub async fn enter(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.enter_or_wait(false).await
+    }
+
+    /// A place; with `always`, waited for however long the queue (for work that must
+    /// not be refused, counted in the queue all the same).
+    pub async fn enter_or_wait(&self, always: bool) -> Option<tokio::sync::SemaphorePermit<'_>> {
         use std::sync::atomic::Ordering;
         if let Ok(permit) = self.places.try_acquire() {
             return Some(permit);
         }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting && !always {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return None;
         }

@@ -241,7 +241,7 @@ contract! {
             .map(|i| message(&if i % 2 == 0 { format!("reply:{i}") } else { format!("subscription:C0SUB{i}") }, &format!("bulk {i}"), None))
             .collect();
         store.enqueue(&backlog, 0).await.unwrap();
-        store.enqueue(&[message("card:20261201-060000-abc:C0DATA", "final status", None), message("write:ref1", "disabled", None)], 1).await.unwrap();
+        store.enqueue(&[message("card:20261201-060000-abc:C0DATA", "final status", None), message("said:ref1", "disabled", None)], 1).await.unwrap();
         store.enqueue(&[message("home:U0A", "home", None)], 2).await.unwrap();
         let claimed = texts(&store, 10).await;
         assert_eq!(claimed[..3], ["final status", "disabled", "home"], "{claimed:?}");

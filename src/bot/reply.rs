@@ -32,7 +32,10 @@ impl Bot {
         if in_channel && ctx.response_url.is_none() {
             body.response_type = Some(Visibility::InChannel);
         }
-        OutboxMessage::new(format!("reply:{}", ctx.reference), to, body)
+        // Shown to everyone (a write's outcome, an answer in a conversation): among the
+        // first things sent; only to its asker: after them.
+        let kind = if in_channel { "said" } else { "reply" };
+        OutboxMessage::new(format!("{kind}:{}", ctx.reference), to, body)
     }
 
     /// Sends a later answer. One only its asker sees (a read's) goes straight to the

@@ -111,10 +111,12 @@ async fn health(bot: &Bot) -> Message {
         Err(error) => lines.push(format!(":x: Store: {}", crate::slack::blocks::escape(&error.to_string()))),
     }
     match bot.config.jobs.first() {
-        Some(job) => match bot.tailer.get_last_status(&job.job, &LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() }).await {
-            Ok(_) => lines.push(format!(":white_check_mark: Tailer: reachable at {}", bot.tailer.base_url())),
-            Err(error) => lines.push(format!(":x: Tailer: {}", crate::slack::blocks::escape(&error.to_string()))),
-        },
+        Some(job) => {
+            match bot.tailer.get_last_status_now(&job.job, &LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() }).await {
+                Ok(_) => lines.push(format!(":white_check_mark: Tailer: reachable at {}", bot.tailer.base_url())),
+                Err(error) => lines.push(format!(":x: Tailer: {}", crate::slack::blocks::escape(&error.to_string()))),
+            }
+        }
         None => lines.push(":grey_question: Tailer: no job in the catalog to ask about".to_owned()),
     }
     match bot.slack.auth_test().await {

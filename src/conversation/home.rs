@@ -111,7 +111,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
         Err(error) => {
             tracing::warn!(%error, "a Tailer read for a Home tab failed");
             m.section("*Failed in the last 24 h*");
-            m.context(&format!(":warning: Tailer could not be asked: {} (ref `{}`)", escape(&error.to_string()), ctx.reference));
+            m.context(&format!(":warning: {} (ref `{}`)", escape(&error.to_string()), ctx.reference));
         }
     }
 

@@ -23,8 +23,8 @@ macro_rules! enqueue_in {
             let body = serde_json::to_string(&m.body).map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?;
             let to = m.to.to_columns();
             sqlx::query(
-                "INSERT INTO outbox (lane, method, channel_id, user_id, in_thread, root, broadcast, collapse_key, response_url, body, created_at, next_attempt_at, state, thread_ts)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 'pending', $12)",
+                "INSERT INTO outbox (lane, method, channel_id, user_id, in_thread, root, broadcast, collapse_key, response_url, body, created_at, next_attempt_at, state, thread_ts, urgency)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 'pending', $12, $13)",
             )
             .bind(&m.lane)
             .bind(to.method)
@@ -38,6 +38,7 @@ macro_rules! enqueue_in {
             .bind(body)
             .bind($now_ms)
             .bind(&to.thread_ts)
+            .bind(i64::from($crate::store::urgency(&m.lane)))
             .execute(&mut *$tx)
             .await?;
         }
@@ -45,12 +46,13 @@ macro_rules! enqueue_in {
 }
 pub(super) use enqueue_in;
 
-/// How soon a lane's messages go out, by its kind (the claim's `ORDER BY` says the
-/// same): 0 a run's card and thread replies, and a write's outcome (what people in an
-/// incident wait for); 1 a Home tab; 2 the rest (answers queued after their
+/// How soon a lane's messages go out, by its kind (stored with each message, the claim's
+/// order): 0 a run's card and thread replies, what a write did and what a conversation
+/// was answered (`said:`, answers shown to everyone: what people in an incident wait
+/// for); 1 a Home tab; 2 the rest (answers only their asker sees, queued after their
 /// `response_url` failed, subscription announcements, audit echoes, notices).
 pub fn urgency(lane: &str) -> u8 {
-    if lane.starts_with("card:") || lane.starts_with("write:") {
+    if lane.starts_with("card:") || lane.starts_with("write:") || lane.starts_with("said:") {
         0
     } else if lane.starts_with("home:") {
         1
@@ -89,7 +91,7 @@ impl Store {
                    WHERE o.state = 'pending' AND o.next_attempt_at <= $3
                      AND (o.lease_until IS NULL OR o.lease_until <= $3 OR o.lease_owner = $1)
                      AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')
-                   ORDER BY CASE WHEN o.lane LIKE 'card:%' OR o.lane LIKE 'write:%' THEN 0 WHEN o.lane LIKE 'home:%' THEN 1 ELSE 2 END, o.id
+                   ORDER BY o.urgency, o.id
                    LIMIT $4{lock})
                  RETURNING *",
             now_ms,

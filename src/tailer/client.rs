@@ -149,11 +149,16 @@ impl TailerClient {
             let bytes = self.send_once(&body).await?;
             decode::<LaunchAnswer>(TailerAction::LaunchJob, &bytes).map(|a| a.run_id)
         };
-        attempt
-            .retry(self.backoff())
-            .when(|e: &TailerError| e.kind == ErrorKind::Connect)
-            .await
-            .map_err(|e| if e.certainly_not_applied() { LaunchError::NotLaunched(e) } else { LaunchError::OutcomeUnknown(e) })
+        let launched = attempt.retry(self.backoff()).when(|e: &TailerError| e.kind == ErrorKind::Connect).await;
+        // And after it: a read on its way meanwhile is not kept.
+        self.reads.forget();
+        launched.map_err(|e| if e.certainly_not_applied() { LaunchError::NotLaunched(e) } else { LaunchError::OutcomeUnknown(e) })
+    }
+
+    /// The last runs of a data operation, asked of Tailer now (never a shared or kept
+    /// answer): for checking that Tailer answers at all.
+    pub async fn get_last_status_now(&self, job: &JobRef, query: &LastStatusQuery) -> Result<Vec<RunItem>, TailerError> {
+        self.run_list(&RequestBody::get_last_status(job, query)).await
     }
 
     /// One run. `Ok(None)` when Tailer answers with no item: right after a launch the run
@@ -185,11 +190,11 @@ impl TailerClient {
     async fn shared_run_list(
         &self,
         body: RequestBody,
-        keep: impl Fn(&[RunItem]) -> Option<Duration>,
+        keep: impl Fn(&[RunItem]) -> Option<Duration> + Send + 'static,
     ) -> Result<Arc<Vec<RunItem>>, TailerError> {
         let key = serde_json::to_string(&body).unwrap_or_else(|_| format!("{body:?}"));
-        let client = self.clone();
-        self.reads.read(key, keep, async move { client.run_list(&body).await }).await
+        let (client, action) = (self.clone(), body.action);
+        self.reads.read(action, key, keep, async move { client.run_list(&body).await }).await
     }
 
     /// Sets a run's status (e.g. a handled failure to CHECKED). Repeating it is harmless.

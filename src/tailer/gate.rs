@@ -28,10 +28,12 @@ impl Gate {
         Gate { places: Places::new(max_in_flight, max_waiting), pace }
     }
 
-    /// A place for one call of `action`, once the pace allows it; refused at once when
-    /// the queue is full.
+    /// A place for one call of `action`, once the pace allows it; a read is refused at
+    /// once when the queue is full. A write waits for its place however long the queue:
+    /// people asked for it (a refusal between two attempts would misreport one that may
+    /// have reached Tailer), and there are few.
     pub async fn enter(&self, action: TailerAction) -> Result<SemaphorePermit<'_>, TailerError> {
-        let Some(permit) = self.places.enter().await else {
+        let Some(permit) = self.places.enter_or_wait(!action.is_read()).await else {
             metrics::counter!("tailerbot_busy_total", "upstream" => "tailer").increment(1);
             return Err(TailerError::new(
                 action,
@@ -72,12 +74,18 @@ mod tests {
         let refused = gate.enter(TailerAction::CheckRunStatus).await.unwrap_err();
         assert_eq!(refused.kind, ErrorKind::Busy);
         assert!(refused.certainly_not_applied() && !refused.is_retryable());
+        // A write is not refused: it waits its turn.
+        let write = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.enter(TailerAction::SetConfigurationStatus).await.map(drop) })
+        };
         // A place freed: the queue moves on, and every waiting call gets through.
         drop(first);
         drop(_second);
         for call in queued {
             call.await.unwrap().unwrap();
         }
+        write.await.unwrap().unwrap();
         assert_eq!(gate.waiting(), 0);
         drop(gate.enter(TailerAction::GetLastStatus).await.unwrap());
     }

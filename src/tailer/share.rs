@@ -14,7 +14,8 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tailerbot_clock::{SharedClock, SystemClock};
 
-use super::error::TailerError;
+use super::error::{ErrorKind, TailerError};
+use super::request::TailerAction;
 use super::types::RunItem;
 
 /// How long an answer is kept, at most.
@@ -67,60 +68,78 @@ impl Reads {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The answer to the read `key`: kept, on its way, or fetched now with `fetch`.
+    /// The answer to the read `key`: kept, on its way, or fetched now with `fetch` (on
+    /// a task of its own, which settles what is kept even if every asker went away).
     /// `keep` says how long an answer may be kept (none: not at all).
     pub async fn read(
-        &self,
+        self: &Arc<Self>,
+        action: TailerAction,
         key: String,
-        keep: impl Fn(&[RunItem]) -> Option<Duration>,
+        keep: impl Fn(&[RunItem]) -> Option<Duration> + Send + 'static,
         fetch: impl Future<Output = Result<Vec<RunItem>, TailerError>> + Send + 'static,
     ) -> Answer {
-        let (flight, number) = {
+        let flight = {
             let mut slots = self.lock();
             match slots.get(&key) {
                 Some(Slot::Kept { until_ms, items }) if *until_ms > self.clock.now_ms() => {
                     count("kept");
                     return Ok(items.clone());
                 }
-                Some(Slot::Flying(flight, number)) => {
+                Some(Slot::Flying(flight, _)) => {
                     count("joined");
-                    (flight.clone(), *number)
+                    flight.clone()
                 }
                 _ => {
                     count("fetched");
                     let number = self.flights.fetch_add(1, Ordering::Relaxed);
-                    let flight = fetch.map(|answer| answer.map(Arc::new)).boxed().shared();
-                    slots.insert(key.clone(), Slot::Flying(flight.clone(), number));
-                    (flight, number)
+                    let (reads, settled) = (Arc::clone(self), key.clone());
+                    let task = tokio::spawn(async move {
+                        let answer = fetch.await.map(Arc::new);
+                        reads.settle(settled, number, &answer, keep);
+                        answer
+                    });
+                    let flight = async move {
+                        task.await.unwrap_or_else(|stopped| {
+                            Err(TailerError::new(action, ErrorKind::Timeout, None, format!("the read stopped: {stopped}")))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    slots.insert(key, Slot::Flying(flight.clone(), number));
+                    flight
                 }
             }
         };
-        let answer = flight.await;
-        // Whoever sees the answer first settles the slot (the one who started the read
-        // may have gone): kept for a while, or forgotten.
-        let mut slots = self.lock();
-        if matches!(slots.get(&key), Some(Slot::Flying(_, n)) if *n == number) {
-            match answer.as_ref().ok().and_then(|items| keep(items).map(|d| (items, d))) {
-                Some((items, kept)) if !kept.is_zero() => {
-                    if slots.len() > SWEEP_ABOVE {
-                        let now = self.clock.now_ms();
-                        slots.retain(|_, slot| !matches!(slot, Slot::Kept { until_ms, .. } if *until_ms <= now));
-                    }
-                    let until_ms = self.clock.now_ms() + i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
-                    slots.insert(key, Slot::Kept { until_ms, items: items.clone() });
-                }
-                _ => {
-                    slots.remove(&key);
-                }
-            }
-        }
-        answer
+        flight.await
     }
 
-    /// Forgets every kept answer (after a write, which may have changed them); reads on
-    /// their way are left to finish.
+    /// Once a read is answered: kept for a while, or forgotten, unless a write made it
+    /// stale meanwhile (its slot is gone or another read's).
+    fn settle(&self, key: String, number: u64, answer: &Answer, keep: impl Fn(&[RunItem]) -> Option<Duration>) {
+        let mut slots = self.lock();
+        if !matches!(slots.get(&key), Some(Slot::Flying(_, n)) if *n == number) {
+            return;
+        }
+        match answer.as_ref().ok().and_then(|items| keep(items).map(|d| (items, d))) {
+            Some((items, kept)) if !kept.is_zero() => {
+                if slots.len() > SWEEP_ABOVE {
+                    let now = self.clock.now_ms();
+                    slots.retain(|_, slot| !matches!(slot, Slot::Kept { until_ms, .. } if *until_ms <= now));
+                }
+                let until_ms = self.clock.now_ms() + i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
+                slots.insert(key, Slot::Kept { until_ms, items: items.clone() });
+            }
+            _ => {
+                slots.remove(&key);
+            }
+        }
+    }
+
+    /// Forgets every answer, kept or on its way (after a write, which may have changed
+    /// them): a read asked from now on is asked afresh, and one already on its way is
+    /// not kept.
     pub fn forget(&self) {
-        self.lock().retain(|_, slot| matches!(slot, Slot::Flying(..)));
+        self.lock().clear();
     }
 }
 
@@ -149,7 +168,9 @@ mod tests {
         let mut waiting = Vec::new();
         for _ in 0..50 {
             let (reads, fetch) = (reads.clone(), fetcher(&calls, &gate));
-            waiting.push(tokio::spawn(async move { reads.read("last sales-daily".into(), |_| None, fetch).await }));
+            waiting.push(tokio::spawn(
+                async move { reads.read(TailerAction::GetLastStatus, "last sales-daily".into(), |_| None, fetch).await },
+            ));
         }
         // Every reader is waiting on the one fetch before it is let go.
         while calls.load(Ordering::SeqCst) == 0 {
@@ -165,7 +186,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1, "one fetch for fifty readers");
         // Nothing kept (keep said none): the next read fetches again.
         let (reads2, fetch) = (reads.clone(), fetcher(&calls, &gate));
-        let next = tokio::spawn(async move { reads2.read("last sales-daily".into(), |_| None, fetch).await });
+        let next = tokio::spawn(async move { reads2.read(TailerAction::GetLastStatus, "last sales-daily".into(), |_| None, fetch).await });
         while calls.load(Ordering::SeqCst) == 1 {
             tokio::task::yield_now().await;
         }
@@ -177,7 +198,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_is_kept_for_its_time_by_the_bots_clock_and_forgotten_after_a_write() {
         let clock = AdjustableClock::new();
-        let reads = Reads::new(clock.clone());
+        let reads = Arc::new(Reads::new(clock.clone()));
         let calls = Arc::new(AtomicUsize::new(0));
         let fetch = || {
             let calls = calls.clone();
@@ -187,20 +208,20 @@ mod tests {
             }
         };
         let keep = |_: &[RunItem]| Some(KEEP_FOR);
-        reads.read("k".into(), keep, fetch()).await.unwrap();
-        reads.read("k".into(), keep, fetch()).await.unwrap();
+        reads.read(TailerAction::GetLastStatus, "k".into(), keep, fetch()).await.unwrap();
+        reads.read(TailerAction::GetLastStatus, "k".into(), keep, fetch()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1, "kept");
         clock.advance(Duration::from_secs(4));
-        reads.read("k".into(), keep, fetch()).await.unwrap();
+        reads.read(TailerAction::GetLastStatus, "k".into(), keep, fetch()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2, "expired after its time");
         reads.forget();
-        reads.read("k".into(), keep, fetch()).await.unwrap();
+        reads.read(TailerAction::GetLastStatus, "k".into(), keep, fetch()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3, "forgotten after a write");
     }
 
     #[tokio::test]
     async fn a_failed_read_is_shared_but_not_kept() {
-        let reads = Reads::default();
+        let reads = Arc::new(Reads::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let failing = || {
             let calls = calls.clone();
@@ -209,8 +230,8 @@ mod tests {
                 Err(TailerError::new(crate::tailer::TailerAction::GetLastStatus, crate::tailer::ErrorKind::Server, Some(500), "boom"))
             }
         };
-        assert!(reads.read("k".into(), |_| Some(KEEP_FOR), failing()).await.is_err());
-        assert!(reads.read("k".into(), |_| Some(KEEP_FOR), failing()).await.is_err());
+        assert!(reads.read(TailerAction::GetLastStatus, "k".into(), |_| Some(KEEP_FOR), failing()).await.is_err());
+        assert!(reads.read(TailerAction::GetLastStatus, "k".into(), |_| Some(KEEP_FOR), failing()).await.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 2, "an error is asked again");
     }
 
@@ -219,12 +240,12 @@ mod tests {
         let reads = Arc::new(Reads::default());
         let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Arc::new(tokio::sync::Notify::new()));
         let (first_reads, fetch) = (reads.clone(), fetcher(&calls, &gate));
-        let first = tokio::spawn(async move { first_reads.read("k".into(), |_| None, fetch).await });
+        let first = tokio::spawn(async move { first_reads.read(TailerAction::GetLastStatus, "k".into(), |_| None, fetch).await });
         while calls.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
         let (second_reads, fetch) = (reads.clone(), fetcher(&calls, &gate));
-        let second = tokio::spawn(async move { second_reads.read("k".into(), |_| None, fetch).await });
+        let second = tokio::spawn(async move { second_reads.read(TailerAction::GetLastStatus, "k".into(), |_| None, fetch).await });
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }

@@ -93,6 +93,8 @@ pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitt
                 }
             }
         }
+        // The bot's own queue to Tailer was full: asked again soon, at the same pace.
+        Observation::Failed(TailerError { kind: ErrorKind::Busy, .. }) => update.interval_ms = w.interval_ms.max(base),
         Observation::Failed(_) => {}
     }
     if update.active && now - w.started_at >= cfg.give_up_after.as_millis() as i64 {
@@ -170,6 +172,9 @@ impl Watcher {
         };
         let now = self.p.clock.now_ms();
         match &seen {
+            Observation::Failed(error) if error.kind == ErrorKind::Busy => {
+                tracing::debug!("a poll waited for the queue to Tailer; polling again soon");
+            }
             Observation::Failed(error) if error.kind != ErrorKind::NotFound => {
                 self.p.stats.tailer_error(now);
                 tracing::warn!(%error, "a poll failed; polling again later");

@@ -230,3 +230,16 @@ proptest::proptest! {
         proptest::prop_assert_eq!(told.last().map(String::as_str), Some(life.last), "the final status is told: {:?}", told);
     }
 }
+
+#[test]
+fn a_poll_the_bots_own_queue_refused_is_asked_again_at_the_same_pace() {
+    let mut w = watch();
+    w.interval_ms = 20_000;
+    let busy = Observation::Failed(TailerError::new(crate::tailer::TailerAction::CheckRunStatus, ErrorKind::Busy, None, "full"));
+    let (update, change) = decide(&w, busy, 0, &cfg(), 1.0);
+    assert_eq!(update.interval_ms, 20_000, "not backed off: Tailer did not fail");
+    assert!(update.active && change == Change::Nothing, "{change:?}");
+    let server = Observation::Failed(TailerError::new(crate::tailer::TailerAction::CheckRunStatus, ErrorKind::Server, Some(500), "x"));
+    let (update, _) = decide(&w, server, 0, &cfg(), 1.0);
+    assert!(update.interval_ms > 20_000, "a Tailer failure backs off");
+}
