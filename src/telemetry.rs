@@ -88,7 +88,11 @@ where
     }
 }
 
-/// The process's Prometheus recorder, installed on first use.
+/// How often the recorder's histogram samples are folded into their buckets.
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The process's Prometheus recorder, installed on first use. Its upkeep
+/// ([`PrometheusHandle::run_upkeep`]) must run every [`UPKEEP_EVERY`]: `serve` does it.
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
