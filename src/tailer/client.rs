@@ -282,9 +282,14 @@ impl TailerClient {
 
     /// One HTTP exchange, counted and timed. Returns the body of a 2xx answer.
     async fn send_once(&self, body: &RequestBody) -> Result<bytes::Bytes, TailerError> {
-        let started = std::time::Instant::now();
+        // Timed from the place on the way to Tailer: the wait in the bot's own queue is
+        // not Tailer's time.
+        let mut started = std::time::Instant::now();
         let result = match self.gate.enter(body.action).await {
-            Ok(_place) => self.exchange(body).await,
+            Ok(_place) => {
+                started = std::time::Instant::now();
+                self.exchange(body).await
+            }
             Err(busy) => Err(busy),
         };
         let outcome = match &result {
