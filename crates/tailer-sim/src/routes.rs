@@ -62,19 +62,25 @@ async fn api(State(sim): State<Simulator>, uri: axum::http::Uri, headers: Header
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let action = parsed.as_ref().and_then(|v| v.get("action")).and_then(Value::as_str).unwrap_or_default().to_owned();
     let at_ms = lock(&sim.inner.state).now_ms();
-    sim.record(RecordedRequest { path: path.clone(), action: action.clone(), body: parsed.clone().unwrap_or(Value::Null), at_ms });
+    // Recorded once what it does is done: a test that saw it counted sees its effect.
+    let recorded = RecordedRequest { path: path.clone(), action: action.clone(), body: parsed.clone().unwrap_or(Value::Null), at_ms };
     if !token_ok(&sim, &headers) {
+        sim.record(recorded);
         return refuse(StatusCode::UNAUTHORIZED, "missing or malformed bearer token");
     }
     let fault = lock(&sim.inner.faults).take(&action);
     let delay = match fault {
         Some(fault) => match fault.delay() {
             Some(delay) => Some(delay),
-            None => return faulty(fault),
+            None => {
+                sim.record(recorded);
+                return faulty(fault);
+            }
         },
         None => None,
     };
     let response = act(&sim, &path, &action, parsed);
+    sim.record(recorded);
     // A slow answer still acts first, as a real server that is slow to reply does: a client
     // that gives up cannot tell whether the action happened.
     if let Some(delay) = delay {
