@@ -19,43 +19,34 @@ use crate::store::{AuditOutcome, Confirmation, ConfirmationState, Decision};
 
 /// Answers an interaction. Notes for the clicker go to the click's `response_url`
 /// (ephemeral); the HTTP answer is always empty.
+/// A modal's submission is answered by the form (its errors, or nothing).
 pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
-    let to = match &interaction {
-        Interaction::BlockAction(click) => Some(Context {
-            user: click.user_id.clone(),
-            // Without a channel, only the click's response_url can be answered.
-            channel: place_of(click).unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
-            team: click.team_id.to_string(),
-            response_url: click.response_url.clone(),
-            reference: reference(),
-            thread: None,
-            // From the Home tab: answered in the person's conversation with the bot.
-            public: from_home(click),
-        }),
-        Interaction::ViewSubmission(_) => None,
-        Interaction::Other { .. } => None,
-    };
-    if let Interaction::ViewSubmission(submission) = interaction {
-        return crate::conversation::modal::submitted(bot, submission).await;
-    }
-    if let (Ack::Message(body), Some(ctx)) = (clicked(bot, interaction).await, to) {
-        bot.deliver(&ctx, body).await;
-    }
-    Ack::Empty
-}
-
-async fn clicked(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     let click = match interaction {
         Interaction::BlockAction(click) => click,
-        Interaction::ViewSubmission(submission) => {
-            tracing::warn!(view = %submission.view.callback_id, "a submission reached the click handler");
-            return Ack::Empty;
-        }
+        Interaction::ViewSubmission(submission) => return crate::conversation::modal::submitted(bot, submission).await,
         Interaction::Other { kind, .. } => {
             tracing::info!(%kind, "ignored an interaction the bot does not use");
             return Ack::Empty;
         }
     };
+    let to = Context {
+        user: click.user_id.clone(),
+        // Without a channel, only the click's response_url can be answered.
+        channel: place_of(&click).unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
+        team: click.team_id.to_string(),
+        response_url: click.response_url.clone(),
+        reference: reference(),
+        thread: None,
+        // From the Home tab: answered in the person's conversation with the bot.
+        public: from_home(&click),
+    };
+    if let Ack::Message(body) = clicked(bot, click).await {
+        bot.deliver(&to, body).await;
+    }
+    Ack::Empty
+}
+
+async fn clicked(bot: &Arc<Bot>, click: BlockAction) -> Ack {
     // One reference for what the clicker is told and for the log lines of this click.
     let reference = reference();
     let span = tracing::info_span!("click", reference = %reference, action_id = %click.action_id, user = %click.user_id);
