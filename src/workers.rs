@@ -134,7 +134,10 @@ impl Workers {
         let s = stop.clone();
         tracker.spawn(async move {
             loop {
-                w.watcher.run_once().await;
+                // A full pass leaves more due: the next one starts at once.
+                if !s.is_cancelled() && w.watcher.run_once().await >= w.watcher.batch() {
+                    continue;
+                }
                 let wait = next_wait(w.clock.now_ms(), w.store.next_watch_due().await.ok().flatten(), TICK);
                 tokio::select! {
                     () = s.cancelled() => break,

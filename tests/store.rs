@@ -24,6 +24,7 @@ fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
         },
         collapse_key: collapse.map(str::to_owned),
         body: OutboxBody::plain(text.into(), vec![]),
+        first: false,
     }
 }
 
@@ -248,6 +249,21 @@ contract! {
         assert_eq!(claimed[3..], ["bulk 0", "bulk 1", "bulk 2", "bulk 3", "bulk 4", "bulk 5", "bulk 6"], "then the oldest lanes");
     }
 
+    async fn a_runs_end_is_claimed_before_a_backlog_of_other_runs_cards(store) {
+        // Thousands of new cards and progress replies queued first, each run in its lane.
+        let backlog: Vec<OutboxMessage> = (0..3_000).map(|i| message(&format!("card:run{i}:C0DATA"), &format!("progress {i}"), None)).collect();
+        store.enqueue(&backlog, 0).await.unwrap();
+        // A run's end, then a progress reply of another run, queued after them.
+        store.enqueue(&[message("card:ended:C0DATA", "SUCCESS", None).first(), message("card:late:C0DATA", "RUNNING", None)], 1).await.unwrap();
+        let claimed = texts(&store, 10).await;
+        assert_eq!(claimed[0], "SUCCESS", "the end goes first: {claimed:?}");
+        assert_eq!(claimed[1..4], ["progress 0", "progress 1", "progress 2"], "then the other runs' cards, oldest first");
+        // A lane keeps its order: an end behind its own card waits for the card.
+        store.enqueue(&[message("card:new:C0DATA", "card", None), message("card:new:C0DATA", "FAILED", None).first()], 2).await.unwrap();
+        let lane: Vec<String> = store.claim_outbox(20, 5_000).await.unwrap().into_iter().filter(|r| r.message.lane == "card:new:C0DATA").map(|r| r.message.body.text).collect();
+        assert_eq!(lane, ["card"], "the card first, its end at the next claim");
+    }
+
     async fn every_destination_comes_back_as_it_was_queued(store) {
         let (channel, user) = ("C0DATA".to_owned(), "U0A".to_owned());
         let destinations = vec![
@@ -314,7 +330,7 @@ contract! {
     async fn the_next_due_time_ignores_messages_waiting_behind_their_lane_head(store) {
         store.enqueue(&[message("a", "a1", None), message("a", "a2", None)], 0).await.unwrap();
         let head = store.claim_outbox(0, 10).await.unwrap().remove(0);
-        store.outbox_defer(head.id, 5_000).await.unwrap();
+        store.outbox_defer(&head, 5_000).await.unwrap();
         assert_eq!(store.outbox_next_due().await.unwrap(), Some(5_000), "a2 waits for a1, so nothing is due before 5 s");
         assert!(store.claim_outbox(4_999, 10).await.unwrap().is_empty());
     }
@@ -370,6 +386,32 @@ contract! {
         assert!(!store.record_poll("run7", &running(1), &[message("card:run7:C0DATA", "late", None)], &[], 1).await.unwrap());
         assert_eq!(store.active_watch_count().await.unwrap(), 0);
         assert_eq!(store.outbox_depth().await.unwrap().0, 1, "only the card: the late poll's message is dropped with it");
+    }
+
+    async fn polls_recorded_at_once_are_each_written_on_their_own_terms(store) {
+        for run in ["run21", "run22", "run23"] {
+            let lane = format!("card:{run}:C0DATA");
+            store.start_watch("iowa-prepare", &card(run, "C0DATA"), &message(&lane, "card", None), 0, 15_000).await.unwrap();
+        }
+        assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), 3);
+        assert!(store.unwatch("run22", "C0DATA").await.unwrap());
+        // Sent together (written by one transaction when they meet in the recorder), the
+        // stopped run's poll is dropped without taking the others with it.
+        let update = running(1);
+        let replies: Vec<[OutboxMessage; 1]> =
+            ["run21", "run22", "run23"].iter().map(|run| [message(&format!("card:{run}:C0DATA"), "RUNNING", None)]).collect();
+        let (a, b, c) = tokio::join!(
+            store.record_poll("run21", &update, &replies[0], &[], 1),
+            store.record_poll("run22", &update, &replies[1], &[], 1),
+            store.record_poll("run23", &update, &replies[2], &[], 1),
+        );
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (true, false, true));
+        for run in ["run21", "run23"] {
+            let w = store.watch(run).await.unwrap().unwrap();
+            assert_eq!((w.status.as_deref(), w.polls, w.next_poll_at), (Some("RUNNING"), 1, 15_001), "{run}");
+        }
+        assert_eq!(store.watch("run22").await.unwrap().unwrap().polls, 0);
+        assert_eq!(store.outbox_depth().await.unwrap().0, 5, "three cards and the two written polls' replies");
     }
 
     async fn a_timer_fires_once(store) {

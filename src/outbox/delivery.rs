@@ -4,6 +4,7 @@
 //! when the channel is the problem. A post in doubt (its sender died, or its last try
 //! timed out on the wire) is looked for in the channel first and sent only if absent.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,15 +16,21 @@ use super::{Destination, Outbox, OutboxBody, OutboxMessage, Place, SendError};
 use crate::clock::SharedClock;
 use crate::slack::api::{SlackApi, SlackError, SlackErrorKind};
 use crate::stats::Stats;
-use crate::store::{OutboxRow, Store};
+use crate::store::{Delivered, OutboxRow, Store};
 
 /// Tries of a message in doubt whose check in Slack fails before it is posted anyway.
 const DOUBT_CHECKS: i64 = 5;
 
+/// Why a message is dropped quietly: the first message of its thread was given up on.
+const THREAD_NEVER_POSTED: &str = "its thread's first message could not be posted";
+
 /// Gap between two posts in one channel.
 pub const CHANNEL_GAP_MS: i64 = 1_000;
 /// Messages sent at once (each in its own lane).
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 32;
+/// Messages claimed by one pass (the first due one of as many lanes), whose outcomes are
+/// then recorded in one transaction.
+const PER_PASS: u32 = 128;
 /// Passes of one `run_once` at most (the loop comes back soon anyway).
 const MAX_PASSES: usize = 50;
 /// The longest wait between two tries of a message.
@@ -56,9 +63,13 @@ enum Sent {
     Done(Option<String>),
     /// Try again then; `true` when this try may have reached Slack.
     Later(i64, bool),
+    /// Not now (the channel's pace, a refused token): then, without counting a try.
+    Deferred(i64),
     Failed(String),
     /// Not sent because the message it belongs under could not be: no use trying.
     Dropped(String),
+    /// Not tried: the claim may have run out; the next claim takes it.
+    Left,
 }
 
 impl Delivery {
@@ -90,11 +101,12 @@ impl Delivery {
         handled
     }
 
-    /// One pass: the first due message of each lane (at most 64), the most urgent
-    /// lanes first ([`crate::store::urgency`]); returns how many were handled.
+    /// One pass: the first due message of each lane (at most [`PER_PASS`]), the most
+    /// urgent lanes first ([`crate::store::urgency`]), sent [`IN_FLIGHT`] at once, and
+    /// what became of them recorded together; returns how many were handled.
     pub async fn pass(&self) -> usize {
         let now = self.clock.now_ms();
-        let rows = match self.store.claim_outbox(now, 64).await {
+        let rows = match self.store.claim_outbox(now, PER_PASS).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::error!(%error, "cannot read the outbox");
@@ -102,30 +114,37 @@ impl Delivery {
             }
         };
         let handled = rows.len();
-        futures::stream::iter(rows).for_each_concurrent(IN_FLIGHT, |row| self.deliver(row, now)).await;
+        // The threads the replies go under, in one read (`None`: each looks its own up).
+        let lanes: Vec<&str> = rows.iter().filter(|r| r.message.to.needs_thread()).map(|r| r.message.lane.as_str()).collect();
+        let threads = self.store.threads(&lanes).await.ok();
+        // Recorded as they come, whatever is done at once in one transaction: a message
+        // Slack took waits for its record no longer than the sends beside it.
+        let mut done = futures::stream::iter(rows)
+            .map(|row| async {
+                let sent = self.deliver(&row, now, threads.as_ref()).await;
+                (row, sent)
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .ready_chunks(IN_FLIGHT);
+        while let Some(outcomes) = done.next().await {
+            self.record(&outcomes).await;
+        }
         handled
     }
 
-    async fn deliver(&self, row: OutboxRow, claimed_at: i64) {
+    async fn deliver(&self, row: &OutboxRow, claimed_at: i64, threads: Option<&HashMap<String, String>>) -> Sent {
+        // Slack took it already; only its record failed.
         if let Some(ts) = self.unrecorded.get(&row.id).map(|t| t.clone()) {
-            match self.store.outbox_sent(&row, ts.as_deref()).await {
-                Ok(()) => {
-                    self.unrecorded.remove(&row.id);
-                }
-                Err(error) => tracing::error!(%error, id = row.id, "still cannot record a delivered message"),
-            }
-            return;
+            return Sent::Done(ts);
         }
         let now = self.clock.now_ms();
         if let Some(until) = self.token_held_until().filter(|until| *until > now) {
-            self.defer(&row, until).await;
-            return;
+            return Sent::Deferred(until);
         }
         if let Destination::Post { channel, .. } | Destination::Upload { channel, .. } = &row.message.to {
             if let Some(next) = self.pacing.get(channel).map(|t| *t) {
                 if next > now {
-                    self.defer(&row, next).await;
-                    return;
+                    return Sent::Deferred(next);
                 }
             }
             self.pacing.insert(channel.clone(), now + CHANNEL_GAP_MS);
@@ -135,51 +154,83 @@ impl Delivery {
         let store = &self.store;
         if self.clock.now_ms() > store.claim_holds_until(claimed_at) - store.lease().as_millis() as i64 / 3 {
             tracing::warn!(id = row.id, lane = %row.message.lane, "a claimed message waited too long to be sent; leaving it to the next claim");
-            return;
+            return Sent::Left;
         }
-        let outcome = self.send(&row).await;
-        let store = &self.store;
-        let result = match outcome {
-            Sent::Done(ts) => {
-                crate::crash::point(crate::crash::AFTER_SLACK_POST);
-                if self.token_refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().is_some() {
-                    tracing::info!("Slack accepts the bot token again; delivering the messages held meanwhile");
-                }
-                let recorded = store.outbox_sent(&row, ts.as_deref()).await;
-                if recorded.is_err() {
-                    self.unrecorded.insert(row.id, ts);
+        let sent = self.send(row, threads).await;
+        if let Sent::Done(_) = sent {
+            crate::crash::point(crate::crash::AFTER_SLACK_POST);
+            if self.token_refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().is_some() {
+                tracing::info!("Slack accepts the bot token again; delivering the messages held meanwhile");
+            }
+        }
+        sent
+    }
+
+    /// Records what became of messages in one transaction. Should that fail, each is
+    /// recorded alone; a message Slack took whose record still fails is remembered, so
+    /// that its next claim records it instead of sending it again; the others are simply
+    /// tried again.
+    async fn record(&self, outcomes: &[(OutboxRow, Sent)]) {
+        let records: Vec<(&OutboxRow, Delivered)> = outcomes
+            .iter()
+            .filter_map(|(row, sent)| {
+                let outcome = match sent {
+                    Sent::Done(ts) => Delivered::Sent { ts: ts.clone() },
+                    Sent::Later(at, in_doubt) => Delivered::Retry { at: *at, error: "retrying".into(), in_doubt: *in_doubt },
+                    Sent::Deferred(at) => Delivered::Defer { at: *at },
+                    Sent::Failed(reason) | Sent::Dropped(reason) => Delivered::Failed { error: reason.clone() },
+                    Sent::Left => return None,
+                };
+                Some((row, outcome))
+            })
+            .collect();
+        let recorded: Vec<bool> = match self.store.outbox_record(&records).await {
+            Ok(()) => vec![true; records.len()],
+            Err(error) => {
+                tracing::error!(%error, messages = records.len(), "cannot record deliveries together; recording them one by one");
+                let mut recorded = Vec::with_capacity(records.len());
+                for (row, outcome) in &records {
+                    let alone = self.store.outbox_record(&[(*row, outcome.clone())]).await;
+                    if let Err(error) = &alone {
+                        tracing::error!(%error, id = row.id, "cannot record a delivery; recording it again later");
+                    }
+                    recorded.push(alone.is_ok());
                 }
                 recorded
             }
-            Sent::Later(at, in_doubt) => store.outbox_retry(row.id, at, "retrying", in_doubt).await,
-            Sent::Dropped(reason) => {
-                tracing::info!(id = row.id, lane = %row.message.lane, %reason, "dropping a message whose thread was never posted");
-                store.outbox_failed(row.id, &reason).await
-            }
-            Sent::Failed(reason) => {
-                self.stats.undeliverable();
-                tracing::error!(id = row.id, lane = %row.message.lane, %reason, "a Slack message cannot be delivered; giving up on it");
-                let failed = store.outbox_failed(row.id, &reason).await;
-                self.tell_requester(&row, &reason).await;
-                failed
-            }
         };
-        if let Err(error) = result {
-            tracing::error!(%error, id = row.id, "cannot record a delivery; recording it again later");
+        for ((row, outcome), recorded) in records.iter().zip(recorded) {
+            match (outcome, recorded) {
+                (Delivered::Sent { .. }, true) => {
+                    self.unrecorded.remove(&row.id);
+                }
+                (Delivered::Sent { ts }, false) => {
+                    self.unrecorded.insert(row.id, ts.clone());
+                }
+                // Given up, and recorded so: said once.
+                (Delivered::Failed { error }, true) => self.gave_up(row, error).await,
+                _ => {}
+            }
         }
+    }
+
+    /// A message given up on: dropped quietly when its thread never existed, else
+    /// counted, logged, and told to the person it was for where possible.
+    async fn gave_up(&self, row: &OutboxRow, reason: &str) {
+        if reason == THREAD_NEVER_POSTED {
+            tracing::info!(id = row.id, lane = %row.message.lane, %reason, "dropping a message whose thread was never posted");
+            return;
+        }
+        self.stats.undeliverable();
+        tracing::error!(id = row.id, lane = %row.message.lane, %reason, "a Slack message cannot be delivered; giving up on it");
+        self.tell_requester(row, reason).await;
     }
 
     fn token_held_until(&self) -> Option<i64> {
         self.token_refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map(|(until, _)| until)
     }
 
-    async fn defer(&self, row: &OutboxRow, until: i64) {
-        if let Err(error) = self.store.outbox_defer(row.id, until).await {
-            tracing::error!(%error, "cannot defer an outbox message");
-        }
-    }
-
-    async fn send(&self, row: &OutboxRow) -> Sent {
+    async fn send(&self, row: &OutboxRow, threads: Option<&HashMap<String, String>>) -> Sent {
         let m = &row.message;
         let thread = if m.to.needs_thread() {
             let store_failed = |error: crate::store::StoreError| SlackError {
@@ -187,10 +238,16 @@ impl Delivery {
                 kind: SlackErrorKind::Transport,
                 detail: error.to_string(),
             };
-            match self.store.thread(&m.lane).await {
-                Ok(Some((_, ts))) => Some(ts),
+            // Read again when the pass's read has none: the root may have been recorded
+            // since (a confirmation posted meanwhile).
+            let found = match threads.and_then(|threads| threads.get(&m.lane)) {
+                Some(ts) => Ok(Some(ts.clone())),
+                None => self.store.thread(&m.lane).await.map(|t| t.map(|(_, ts)| ts)),
+            };
+            match found {
+                Ok(Some(ts)) => Some(ts),
                 Ok(None) => match self.store.lane_root_failed(&m.lane).await {
-                    Ok(true) => return Sent::Dropped("its thread's first message could not be posted".into()),
+                    Ok(true) => return Sent::Dropped(THREAD_NEVER_POSTED.into()),
                     // No root in this lane: a reply goes to the channel itself.
                     Ok(false) => None,
                     Err(error) => return self.failed_now(&store_failed(error), row),

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 pub const POLLED_MARKER: &str = "subscriptions_polled";
 
 pub use destination::{Destination, DestinationColumns, OUTBOX_METHODS, Place};
-pub use outbox::urgency;
+pub use outbox::{Delivered, FIRST, urgency};
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
     OutboxMessage, OutboxRow, SubscriptionRow, TimerRow, Upload, WatchRow, WatchUpdate, WriteRow, WriteStep,
@@ -131,6 +131,8 @@ pub struct Store {
     lease_ms: i64,
     /// Request keys to record, in batches ([`requests::record_keys`]).
     keys: mpsc::Sender<requests::Pending>,
+    /// Poll outcomes to write, in batches ([`watches::record_polls`]).
+    polls: mpsc::Sender<watches::PendingPoll>,
     /// When this replica last renewed its claims (unix ms).
     renewed_at: Arc<std::sync::atomic::AtomicI64>,
 }
@@ -169,14 +171,17 @@ impl Store {
         };
         let owner = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let (keys, queue) = mpsc::channel(4096);
+        let (polls, poll_queue) = mpsc::channel(4096);
         let store = Store {
             backend,
             owner: owner.into(),
             lease_ms: DEFAULT_LEASE.as_millis() as i64,
             keys,
+            polls,
             renewed_at: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN / 2)),
         };
         tokio::spawn(requests::record_keys(store.clone(), queue));
+        tokio::spawn(watches::record_polls(store.clone(), poll_queue));
         if let Backend::Sqlite(_) = store.backend {
             // An SQLite file has one replica: whatever an earlier process claimed, it
             // claimed before this one started, and it is gone.
@@ -225,10 +230,17 @@ impl Store {
     pub async fn renew_leases(&self, now_ms: i64) -> StoreResult<u64> {
         let until = now_ms + self.lease_ms;
         let mut renewed = 0;
-        on_backend!(self, pool => {
+        on_backend!(self, pool, lock => {
             let mut tx = pool.begin().await?;
             for table in ["watches", "outbox", "timers", "leases", "launches", "writes"] {
-                let sql = format!("UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2");
+                // PostgreSQL: rows being recorded right now (a batch of polls or of
+                // deliveries, which gives their claims back) are skipped, not waited
+                // for: renewing them in another order than the batch could deadlock.
+                let sql = if lock.is_empty() {
+                    format!("UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2")
+                } else {
+                    format!("UPDATE {table} SET lease_until = $1 WHERE ctid IN (SELECT ctid FROM {table} WHERE lease_owner = $2{lock})")
+                };
                 renewed += sqlx::query(&sql).bind(until).bind(&*self.owner).execute(&mut *tx).await?.rows_affected();
             }
             tx.commit().await?;

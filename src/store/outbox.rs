@@ -38,7 +38,7 @@ macro_rules! enqueue_in {
             .bind(body)
             .bind($now_ms)
             .bind(&to.thread_ts)
-            .bind(i64::from($crate::store::urgency(&m.lane)))
+            .bind(if m.first { $crate::store::FIRST } else { i64::from($crate::store::urgency(&m.lane)) })
             .execute(&mut *$tx)
             .await?;
         }
@@ -47,10 +47,11 @@ macro_rules! enqueue_in {
 pub(super) use enqueue_in;
 
 /// How soon a lane's messages go out, by its kind (stored with each message, the claim's
-/// order): 0 a run's card and thread replies, what a write did and what a conversation
-/// was answered (`said:`, answers shown to everyone: what people in an incident wait
-/// for); 1 a Home tab; 2 the rest (answers only their asker sees, queued after their
-/// `response_url` failed, subscription announcements, audit echoes, notices).
+/// order; a lane's messages still go out in their order): 0 a run's card and thread
+/// replies, what a write did and what a conversation was answered (`said:`, answers shown
+/// to everyone: what people in an incident wait for); 1 a Home tab; 2 the rest (answers
+/// only their asker sees, queued after their `response_url` failed, subscription
+/// announcements, audit echoes, notices). Ahead of them all, [`FIRST`].
 pub fn urgency(lane: &str) -> u8 {
     if lane.starts_with("card:") || lane.starts_with("write:") || lane.starts_with("said:") {
         0
@@ -58,6 +59,49 @@ pub fn urgency(lane: &str) -> u8 {
         1
     } else {
         2
+    }
+}
+
+/// The stored urgency of the news of a run's end ([`OutboxMessage::first`]): below every
+/// lane's, so that versions before it (which store 0 to 2) sort the same way.
+pub const FIRST: i64 = -1;
+
+/// What became of a claimed message, recorded with [`Store::outbox_record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Slack accepted it (`ts`: the post's, which roots its lane's thread).
+    Sent { ts: Option<String> },
+    /// Try again `at`; `in_doubt` when this try may have reached Slack (it timed out
+    /// on the wire).
+    Retry { at: i64, error: String, in_doubt: bool },
+    /// Not now (pacing, a refused token): `at`, without counting a try.
+    Defer { at: i64 },
+    /// Given up: Slack will never take it.
+    Failed { error: String },
+}
+
+impl Delivered {
+    /// The statement that records it: `$1` the message's id, `$2` this replica, then its
+    /// fields in order. Only a message Slack took is recorded whoever holds it now; the
+    /// rest only while this replica still holds it (another may have taken it over).
+    fn statement(&self) -> &'static str {
+        match self {
+            Delivered::Sent { .. } => {
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, in_doubt = FALSE,
+                   lease_owner = NULL, lease_until = NULL WHERE id = $1 AND $2 = $2"
+            }
+            Delivered::Retry { .. } => {
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4, in_doubt = (in_doubt OR $5),
+                   lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
+            }
+            Delivered::Defer { .. } => {
+                "UPDATE outbox SET next_attempt_at = $3, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
+            }
+            Delivered::Failed { .. } => {
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $3, lease_owner = NULL, lease_until = NULL
+                 WHERE id = $1 AND lease_owner = $2"
+            }
+        }
     }
 }
 
@@ -76,9 +120,9 @@ impl Store {
     }
 
     /// Claims the first pending message of each lane that is due and that no live
-    /// replica holds: a run's card and thread, and a write's outcome, before anything
-    /// else (see [`urgency`]), then oldest lanes first, so that a backlog of answers or
-    /// announcements never holds up a run's status. A message taken over from a
+    /// replica holds: the news of a run's end first, then a run's card and thread and a
+    /// write's outcome, before anything else (see [`urgency`]), then oldest lanes first,
+    /// so that a backlog of answers or announcements never holds up a run's status. A message taken over from a
     /// replica that died comes back `in_doubt`.
     pub async fn claim_outbox(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<OutboxRow>> {
         let rows = claim!(
@@ -113,7 +157,7 @@ impl Store {
                 }
             }
         }
-        readable.sort_by_key(|r| (urgency(&r.message.lane), r.id));
+        readable.sort_by_key(|r| (!r.message.first, urgency(&r.message.lane), r.id));
         Ok(readable)
     }
 
@@ -131,69 +175,84 @@ impl Store {
         .await?))
     }
 
-    /// Slack accepted it; a root message's `ts` becomes its lane's thread.
-    pub async fn outbox_sent(&self, row: &OutboxRow, ts: Option<&str>) -> StoreResult<()> {
+    /// Records what became of claimed messages, in one transaction (a pass's worth:
+    /// one commit for dozens of messages, the group commit that keeps one SQLite file
+    /// fast enough for tens of thousands of runs). Each gives its claim back.
+    pub async fn outbox_record(&self, outcomes: &[(&OutboxRow, Delivered)]) -> StoreResult<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, in_doubt = FALSE,
-                   lease_owner = NULL, lease_until = NULL WHERE id = $1",
-            )
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await?;
-            if let (true, Some(ts), Some(channel)) = (row.message.to.is_root(), ts, row.message.to.channel()) {
-                sqlx::query(
-                    "INSERT INTO threads (lane, channel_id, ts) VALUES ($1, $2, $3)
-                     ON CONFLICT (lane) DO UPDATE SET ts = excluded.ts, channel_id = excluded.channel_id",
-                )
-                .bind(&row.message.lane)
-                .bind(channel)
-                .bind(ts)
-                .execute(&mut *tx)
-                .await?;
+            // In id order: two transactions locking the same rows lock them in one order.
+            let mut outcomes: Vec<&(&OutboxRow, Delivered)> = outcomes.iter().collect();
+            outcomes.sort_by_key(|(row, _)| row.id);
+            for (row, outcome) in outcomes {
+                let query = sqlx::query(outcome.statement()).bind(row.id).bind(&*self.owner);
+                let query = match outcome {
+                    Delivered::Sent { .. } => query,
+                    Delivered::Retry { at, error, in_doubt } => query.bind(*at).bind(error.as_str()).bind(*in_doubt),
+                    Delivered::Defer { at } => query.bind(*at),
+                    Delivered::Failed { error } => query.bind(error.as_str()),
+                };
+                query.execute(&mut *tx).await?;
+                if let (Delivered::Sent { ts: Some(ts) }, true, Some(channel)) = (outcome, row.message.to.is_root(), row.message.to.channel()) {
+                    sqlx::query(
+                        "INSERT INTO threads (lane, channel_id, ts) VALUES ($1, $2, $3)
+                         ON CONFLICT (lane) DO UPDATE SET ts = excluded.ts, channel_id = excluded.channel_id",
+                    )
+                    .bind(&row.message.lane)
+                    .bind(channel)
+                    .bind(ts)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Try again at `next_ms`; `in_doubt` when this try may have reached Slack (it
-    /// timed out on the wire).
-    pub async fn outbox_retry(&self, id: i64, next_ms: i64, error: &str, in_doubt: bool) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, in_doubt = (in_doubt OR $3),
-               lease_owner = NULL, lease_until = NULL WHERE id = $4",
-        )
-        .bind(next_ms)
-        .bind(error)
-        .bind(in_doubt)
-        .bind(id)
-        .execute(pool)
-        .await?.rows_affected());
-        Ok(())
+    /// Slack accepted it; a root message's `ts` becomes its lane's thread.
+    pub async fn outbox_sent(&self, row: &OutboxRow, ts: Option<&str>) -> StoreResult<()> {
+        self.outbox_record(&[(row, Delivered::Sent { ts: ts.map(str::to_owned) })]).await
     }
 
-    /// Not now (pacing): later, without counting a try.
-    pub async fn outbox_defer(&self, id: i64, next_ms: i64) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query("UPDATE outbox SET next_attempt_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2")
-            .bind(next_ms)
+    /// Try again at `next_ms` (a message known by its id alone: one this version cannot
+    /// read); `in_doubt` when this try may have reached Slack.
+    pub async fn outbox_retry(&self, id: i64, next_ms: i64, error: &str, in_doubt: bool) -> StoreResult<()> {
+        let retry = Delivered::Retry { at: next_ms, error: error.to_owned(), in_doubt };
+        on_backend!(self, pool => sqlx::query(retry.statement())
             .bind(id)
+            .bind(&*self.owner)
+            .bind(next_ms)
+            .bind(error)
+            .bind(in_doubt)
             .execute(pool)
             .await?.rows_affected());
         Ok(())
     }
 
-    /// Given up: Slack will never take it.
-    pub async fn outbox_failed(&self, id: i64, error: &str) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query(
-            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
-        )
-        .bind(error)
-        .bind(id)
-        .execute(pool)
-        .await?.rows_affected());
-        Ok(())
+    /// Not now (pacing): later, without counting a try.
+    pub async fn outbox_defer(&self, row: &OutboxRow, next_ms: i64) -> StoreResult<()> {
+        self.outbox_record(&[(row, Delivered::Defer { at: next_ms })]).await
+    }
+
+    /// The threads of lanes, in one read: lane → `ts` of its root message.
+    pub async fn threads(&self, lanes: &[&str]) -> StoreResult<std::collections::HashMap<String, String>> {
+        if lanes.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let found: Vec<(String, String)> = on_backend!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new("SELECT lane, ts FROM threads WHERE lane IN (");
+            let mut list = query.separated(", ");
+            for lane in lanes {
+                list.push_bind(*lane);
+            }
+            query.push(")");
+            query.build_query_as::<(String, String)>().fetch_all(pool).await?
+        });
+        Ok(found.into_iter().collect())
     }
 
     /// The root message of a lane: `(channel, ts)`.
@@ -273,6 +332,7 @@ struct RawOutbox {
     created_at: i64,
     attempts: i64,
     in_doubt: bool,
+    urgency: i64,
 }
 
 impl TryFrom<RawOutbox> for OutboxRow {
@@ -302,6 +362,7 @@ impl TryFrom<RawOutbox> for OutboxRow {
                 body: serde_json::from_str::<OutboxBody>(&r.body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 lane: r.lane,
                 collapse_key: r.collapse_key,
+                first: r.urgency == FIRST,
             },
         })
     }

@@ -203,11 +203,20 @@ pub struct OutboxMessage {
     /// A newer pending message with the same key replaces this one (card edits).
     pub collapse_key: Option<String>,
     pub body: OutboxBody,
+    /// The news of a run's end: sent ahead of everything else queued
+    /// ([`crate::store::urgency`]).
+    pub first: bool,
 }
 
 impl OutboxMessage {
     pub fn new(lane: impl Into<String>, to: Destination, body: OutboxBody) -> OutboxMessage {
-        OutboxMessage { lane: lane.into(), to, collapse_key: None, body }
+        OutboxMessage { lane: lane.into(), to, collapse_key: None, body, first: false }
+    }
+
+    /// Sent ahead of everything else queued (what people wait for: a run's end), once it
+    /// heads its lane.
+    pub fn first(self) -> OutboxMessage {
+        OutboxMessage { first: true, ..self }
     }
 
     /// A `chat.postMessage` of text and blocks to a channel (or a user id: their DM), in a

@@ -33,6 +33,8 @@ pub struct PausedBot {
     http: reqwest::Client,
     verifier: Verifier,
     triggers: std::sync::atomic::AtomicU64,
+    /// The store's `DATABASE_URL` (an SQLite file), for a test that reaches into it.
+    pub database: String,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -84,6 +86,7 @@ impl PausedBot {
             http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             verifier: Verifier::new(SecretString::from(SECRET)),
             triggers: std::sync::atomic::AtomicU64::new(1),
+            database,
             _dir: dir,
             _stop: stop,
         }

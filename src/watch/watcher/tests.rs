@@ -76,10 +76,13 @@ fn an_unchanged_status_backs_off_towards_the_ceiling() {
 }
 
 #[test]
-fn jitter_moves_the_next_poll_by_at_most_ten_percent() {
-    let (early, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 0.9);
-    let (late, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.1);
-    assert_eq!((early.next_poll_at, late.next_poll_at), (13_500, 16_500));
+fn jitter_moves_the_next_poll_by_at_most_two_percent() {
+    let draws: Vec<f64> = (0..10_000).map(|_| super::jitter()).collect();
+    assert!(draws.iter().all(|j| (0.98..=1.02).contains(j)), "every draw within ±2%");
+    assert!(draws.iter().any(|j| *j < 0.99) && draws.iter().any(|j| *j > 1.01), "and spread across it");
+    let (early, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.0 - super::JITTER);
+    let (late, _) = decide(&watch(), item("RUNNING"), 0, &cfg(), 1.0 + super::JITTER);
+    assert_eq!((early.next_poll_at, late.next_poll_at), (14_700, 15_300));
 }
 
 #[test]
@@ -208,7 +211,7 @@ proptest::proptest! {
                     Some(status) => item(status),
                 }
             };
-            let jitter = rng.random_range(0.9..1.1);
+            let jitter = rng.random_range(1.0 - super::JITTER..=1.0 + super::JITTER);
             let (update, change) = decide(&w, seen, now, &cfg, jitter);
             if let Change::Status { item, is_final, .. } = &change {
                 proptest::prop_assert_eq!(*is_final, item.status.is_final());
@@ -242,4 +245,26 @@ fn a_poll_the_bots_own_queue_refused_is_asked_again_at_the_same_pace() {
     let server = Observation::Failed(TailerError::new(crate::tailer::TailerAction::CheckRunStatus, ErrorKind::Server, Some(500), "x"));
     let (update, _) = decide(&w, server, 0, &cfg(), 1.0);
     assert!(update.interval_ms > 20_000, "a Tailer failure backs off");
+}
+
+#[test]
+fn the_news_of_a_runs_end_goes_ahead_of_the_rest_and_progress_does_not() {
+    let config = crate::config::embedded_config();
+    let job = config.job("iowa-prepare").expect("the example's job").clone();
+    let card = crate::store::CardRow {
+        run_id: watch().run_id,
+        channel_id: "C0DATA".into(),
+        lane: "card:run:C0DATA".into(),
+        launched_by: None,
+        watched_by: None,
+        execution_date: None,
+    };
+    let told = |status: &str| {
+        let (update, change) = decide(&watch(), item(status), 1_000, &cfg(), 1.0);
+        let (messages, _) = messages(Links::none(), &job, &watch(), std::slice::from_ref(&card), &change, &update, 1_000);
+        assert_eq!(messages.len(), 2, "the card's edit and a reply in its thread");
+        messages.iter().map(|m| m.first).collect::<Vec<_>>()
+    };
+    assert_eq!(told("SUCCESS"), [true, true]);
+    assert_eq!(told("RUNNING"), [false, false]);
 }
