@@ -6,6 +6,10 @@
 # deploy never runs the example's jobs.
 
 FROM rust:1.95-slim-bookworm AS build
+# jemalloc, the binary's allocator, is built from its C sources with make.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 # The other members of the workspace: the offline kit (the simulator, the Slack
