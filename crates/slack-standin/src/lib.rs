@@ -438,6 +438,12 @@ impl SlackStandin {
         lock(&self.inner).events.clone()
     }
 
+    /// The events after the first `seen` (a harness following a long run copies only
+    /// what is new, and holds the stand-in's lock that long only).
+    pub fn events_since(&self, seen: usize) -> Vec<SlackEvent> {
+        lock(&self.inner).events.get(seen..).map(<[SlackEvent]>::to_vec).unwrap_or_default()
+    }
+
     /// How many calls a method received (failed ones included).
     pub fn calls(&self, method: &str) -> u64 {
         lock(&self.inner).calls.get(method).copied().unwrap_or(0)

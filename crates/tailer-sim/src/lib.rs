@@ -177,6 +177,12 @@ impl Simulator {
         state.final_at_ms(run_id).map(|ms| state.unix_ms(ms))
     }
 
+    /// A recorded request's time (its `at_ms`, on the simulator's clock since it
+    /// started) as unix milliseconds, comparable with [`Simulator::final_at_unix_ms`].
+    pub fn unix_ms(&self, at_ms: i64) -> i64 {
+        lock(&self.inner.state).unix_ms(at_ms)
+    }
+
     /// Whether a configuration is currently activated.
     pub fn is_activated(&self, configuration_id: &str) -> Option<bool> {
         lock(&self.inner.state).configurations.iter().find(|c| c.configuration_id == configuration_id).map(|c| c.activated)

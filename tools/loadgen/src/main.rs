@@ -35,6 +35,11 @@ struct Args {
     /// The slash command.
     #[arg(long, default_value = "/tailer")]
     command: String,
+    /// Commands per second in all, shared by the connections, each sent on its schedule
+    /// (open loop; a late one is sent at once and its latency counts from its scheduled
+    /// time). Without it, each connection sends as soon as its last answer came.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Requests in flight at once (one connection each).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -122,7 +127,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         timeout,
     });
     let start = Instant::now();
-    let schedule = Schedule { measure_from: start + warmup, until: start + warmup + measured };
+    let period = match args.rate {
+        None => None,
+        Some(rate) => {
+            anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate must be a positive number of commands per second");
+            Some(seconds(args.concurrency as f64 / rate, "--rate", false)?)
+        }
+    };
+    let schedule = Schedule { measure_from: start + warmup, until: start + warmup + measured, period };
     let workers: Vec<_> = (0..args.concurrency).map(|i| tokio::spawn(worker::run(i, target.clone(), schedule))).collect();
     let mut stats = Stats::empty();
     for w in workers {

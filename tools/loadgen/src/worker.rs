@@ -36,6 +36,10 @@ pub struct Target {
 pub struct Schedule {
     pub measure_from: Instant,
     pub until: Instant,
+    /// Each worker's gap between two requests, at a fixed rate (open loop: a request
+    /// late on its schedule is sent at once, and its latency counts from its scheduled
+    /// time); `None`: the next request as soon as the last was answered.
+    pub period: Option<Duration>,
 }
 
 /// What one worker saw.
@@ -116,8 +120,18 @@ pub async fn run(index: usize, target: std::sync::Arc<Target>, schedule: Schedul
     let mut connection: Option<SendRequest<Full<Bytes>>> = None;
     let mut seq: u64 = 0;
     let mut warned = false;
+    // Workers at a fixed rate start spread over one period, so that they do not send in step.
+    let mut pace = schedule.period.map(|period| {
+        let offset = period.mul_f64((index as f64 * 0.618_034).fract());
+        let mut pace = tokio::time::interval_at(Instant::now() + offset, period);
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        pace
+    });
     loop {
-        let started = Instant::now();
+        let started = match pace.as_mut() {
+            Some(pace) => pace.tick().await,
+            None => Instant::now(),
+        };
         if started >= schedule.until {
             break;
         }

@@ -149,17 +149,20 @@ async fn main() -> anyhow::Result<()> {
     let longest = args.waiting_max + args.running_max + 3 * args.interval_secs + 120;
     let deadline = Instant::now() + Duration::from_secs(longest);
     let mut peak_rss_kb = vec![0u64; replicas.len()];
-    let finals = loop {
+    // Followed as the events come (copying all of them every time would hold the
+    // stand-in, and the bot's calls to it, for longer and longer).
+    let mut finals = Finals::default();
+    loop {
         for (peak, r) in peak_rss_kb.iter_mut().zip(&replicas) {
             *peak = (*peak).max(proc_status(r.child.id(), "VmRSS:").unwrap_or(0));
         }
-        let events = slack.slack.events();
-        let finals = final_messages(&events);
-        if finals.len() >= args.runs || Instant::now() > deadline {
-            break finals;
+        finals.add(&slack.slack.events_since(finals.seen));
+        if finals.at.len() >= args.runs || Instant::now() > deadline {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    }
+    let finals = finals.at;
     let elapsed = started.elapsed().as_secs_f64();
 
     // Each replica's own figures, read before it stops.
@@ -215,6 +218,18 @@ async fn main() -> anyhow::Result<()> {
     let mut delays: Vec<f64> =
         finals.iter().filter_map(|(run, at)| Some((*at - tailer.sim.final_at_unix_ms(run)?) as f64 / 1000.0)).collect();
     delays.sort_by(f64::total_cmp);
+    // Where the delay goes: from the end to the poll that saw it (the watcher's cadence),
+    // and from that poll to the final message (the store and the outbox).
+    let (mut seen, mut told): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for (run, at) in &finals {
+        let (Some(ended), Some(times)) = (tailer.sim.final_at_unix_ms(run), by_run.get(run.as_str())) else { continue };
+        if let Some(poll) = times.iter().map(|t| tailer.sim.unix_ms(*t)).find(|t| *t >= ended) {
+            seen.push((poll - ended) as f64 / 1000.0);
+            told.push((at - poll) as f64 / 1000.0);
+        }
+    }
+    seen.sort_by(f64::total_cmp);
+    told.sort_by(f64::total_cmp);
     let missing = args.runs - finals.len().min(args.runs);
 
     let rss_max = rows.iter().map(|r| r.0).fold(0.0, f64::max);
@@ -252,6 +267,15 @@ async fn main() -> anyhow::Result<()> {
         delays.last().copied().unwrap_or(0.0),
         delays.len(),
         args.runs
+    );
+    println!(
+        "  of which end → poll     p50 {:.2} s, p99 {:.2} s, max {:.2} s; poll → message p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+        percentile(&seen, 0.50),
+        percentile(&seen, 0.99),
+        seen.last().copied().unwrap_or(0.0),
+        percentile(&told, 0.50),
+        percentile(&told, 0.99),
+        told.last().copied().unwrap_or(0.0),
     );
     println!(
         "watcher: runs={} polls_per_run_interval={:.2} rss_mb={:.1} p99_delay_s={:.2}",
@@ -352,22 +376,38 @@ async fn serve(bin: &Path, config: &Path, database: &str, slack_api: &str, taile
     bail!("serve did not become ready")
 }
 
-/// Run id → when its final status reached the stand-in (a thread reply saying it).
-fn final_messages(events: &[SlackEvent]) -> HashMap<String, i64> {
-    let run_of_root: HashMap<&str, &str> = events
-        .iter()
-        .filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none())
-        .filter_map(|e| Some((e.ts.as_deref()?, e.text.rsplit("run ").next()?)))
-        .collect();
-    let mut finals = HashMap::new();
-    for e in events.iter().filter(|e| e.method == "chat.postMessage") {
-        let Some(run) = e.thread_ts.as_deref().and_then(|root| run_of_root.get(root)) else { continue };
-        let text = e.visible_text();
-        if ["*SUCCESS*", "*FAILED*", "*CANCELLED*"].iter().any(|s| text.contains(s)) {
-            finals.entry((*run).to_owned()).or_insert(e.at_ms);
+/// Run id → when its final status reached the stand-in (a thread reply saying it),
+/// followed event by event.
+#[derive(Default)]
+struct Finals {
+    /// Events read so far.
+    seen: usize,
+    /// A card's `ts` → its run.
+    run_of_root: HashMap<String, String>,
+    at: HashMap<String, i64>,
+}
+
+impl Finals {
+    /// Takes the next events in order (a card is posted before the replies in its thread).
+    fn add(&mut self, events: &[SlackEvent]) {
+        self.seen += events.len();
+        for e in events.iter().filter(|e| e.method == "chat.postMessage") {
+            match e.thread_ts.as_deref() {
+                None => {
+                    if let (Some(ts), Some(run)) = (e.ts.as_deref(), e.text.rsplit("run ").next()) {
+                        self.run_of_root.insert(ts.to_owned(), run.to_owned());
+                    }
+                }
+                Some(root) => {
+                    let Some(run) = self.run_of_root.get(root) else { continue };
+                    let text = e.visible_text();
+                    if ["*SUCCESS*", "*FAILED*", "*CANCELLED*"].iter().any(|s| text.contains(s)) {
+                        self.at.entry(run.clone()).or_insert(e.at_ms);
+                    }
+                }
+            }
         }
     }
-    finals
 }
 
 /// The most posts one channel got in one second, and how many pairs of successive posts
