@@ -7,18 +7,27 @@
 # read from /proc every 10 s; at the end every acknowledged command must have had exactly
 # one reply at the Slack stand-in (an answer, or "busy, try again in a moment").
 # "Flat": after the first minute, neither RSS nor descriptors go above 120% of their value
-# at that minute.
+# at that minute. With RATE, the commands are sent at that rate in all (open loop, over
+# CONCURRENCY connections) whatever the bot does: twice the rate it can do the whole work
+# of is an overload it must live through (commands it cannot acknowledge within 3 s
+# count as errors; every one it acknowledged must still be answered once).
 #
-#   bench/soak-load.sh                       # SOAK_SECONDS=600 CONCURRENCY=16
+#   bench/soak-load.sh                       # SOAK_SECONDS=600 CONCURRENCY=16, closed loop
+#   RATE=7000 CONCURRENCY=64 bench/soak-load.sh   # twice the 3,500/s it can do whole
 #
 # Needs: cargo, python3, curl. Ends with one line:
-#   soak-load: seconds=.. rps=.. rss_mb_1min=.. rss_mb_max=.. fds_1min=.. fds_max=.. flat=yes|no busy=.. missing=.. duplicated=.. errors=..
+#   soak-load: seconds=.. rate=.. rps=.. rss_mb_1min=.. rss_mb_max=.. fds_1min=.. fds_max=.. flat=yes|no busy=.. missing=.. duplicated=.. errors=..
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=$ROOT/bench/.work/soak-load
 SOAK_SECONDS=${SOAK_SECONDS:-600}
 CONCURRENCY=${CONCURRENCY:-16}
+RATE=${RATE:-}
+RATE_ARGS=()
+if [[ -n $RATE ]]; then
+  RATE_ARGS=(--rate "$RATE")
+fi
 JOB=iowa-prepare
 RUN=20201210-140612-19e547a1-de6a-47f0-b563-b8a3d5754118
 TEXT="status $JOB $RUN"
@@ -70,9 +79,9 @@ sample >"$WORK/samples.txt" &
 SAMPLER=$!
 PIDS+=($SAMPLER)
 
-say "loading for $SOAK_SECONDS s at $CONCURRENCY connections: $TEXT"
+say "loading for $SOAK_SECONDS s at $CONCURRENCY connections${RATE:+, $RATE commands/s}: $TEXT"
 OUT=$("$BIN/loadgen" --label tailerbot --url "http://127.0.0.1:$BOT_PORT/slack/commands" --text "$TEXT" \
-  --seconds "$SOAK_SECONDS" --concurrency "$CONCURRENCY" --response-url-base "$STANDIN/response" \
+  --seconds "$SOAK_SECONDS" --concurrency "$CONCURRENCY" "${RATE_ARGS[@]}" --response-url-base "$STANDIN/response" \
   --check-replies "$STANDIN" --reply-wait 300 | tee "$WORK/loadgen.txt" | grep '^loadgen: rps=')
 kill "$SAMPLER" 2>/dev/null || true
 BUSY=$(curl -s "http://127.0.0.1:$BOT_PORT/metrics" | awk '/^tailerbot_busy_total/ {s += $2} END {print s + 0}')
@@ -86,4 +95,4 @@ read -r RSS1 FDS1 RSSMAX FDSMAX < <(awk '
 FLAT=$(awk -v r1="$RSS1" -v f1="$FDS1" -v rm="$RSSMAX" -v fm="$FDSMAX" \
   'BEGIN { print (r1 > 0 && rm <= 1.2 * r1 && fm <= 1.2 * f1) ? "yes" : "no" }')
 say "RSS (MB) and descriptors, every 10 s: $WORK/samples.txt"
-echo "soak-load: seconds=$SOAK_SECONDS rps=$(field "$OUT" rps) rss_mb_1min=$RSS1 rss_mb_max=$RSSMAX fds_1min=$FDS1 fds_max=$FDSMAX flat=$FLAT busy=$BUSY missing=$(field "$OUT" missing) duplicated=$(field "$OUT" duplicated) errors=$(field "$OUT" errors)"
+echo "soak-load: seconds=$SOAK_SECONDS rate=${RATE:-closed} rps=$(field "$OUT" rps) rss_mb_1min=$RSS1 rss_mb_max=$RSSMAX fds_1min=$FDS1 fds_max=$FDSMAX flat=$FLAT busy=$BUSY missing=$(field "$OUT" missing) duplicated=$(field "$OUT" duplicated) errors=$(field "$OUT" errors)"

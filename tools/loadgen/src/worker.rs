@@ -132,7 +132,9 @@ pub async fn run(index: usize, target: std::sync::Arc<Target>, schedule: Schedul
             Some(pace) => pace.tick().await,
             None => Instant::now(),
         };
-        if started >= schedule.until {
+        // At a fixed rate a worker behind its schedule still stops at the end: what it
+        // could not send by then is not sent.
+        if started >= schedule.until || Instant::now() >= schedule.until {
             break;
         }
         let measured = started >= schedule.measure_from;
