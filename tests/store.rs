@@ -632,6 +632,21 @@ mod replicas {
     }
 
     #[tokio::test]
+    async fn a_stalled_replicas_late_deferral_leaves_the_message_to_the_replica_that_took_it_over() {
+        let Some((db, r)) = replicas(2).await else { return };
+        r[0].enqueue(&[message("a", "a1", None)], 0).await.unwrap();
+        let stale = r[0].claim_outbox(0, 10).await.unwrap().remove(0);
+        let taken = r[1].claim_outbox(30_000, 10).await.unwrap();
+        assert_eq!(taken.len(), 1, "taken over once the lease ran out");
+        // The first replica wakes up and records its old decision: it no longer holds it.
+        r[0].outbox_defer(&stale, 31_000).await.unwrap();
+        assert!(r[0].claim_outbox(31_000, 10).await.unwrap().is_empty(), "still the second replica's");
+        r[1].outbox_sent(&taken[0], Some("1.1")).await.unwrap();
+        assert_eq!(r[1].outbox_depth().await.unwrap().0, 0, "sent once, by the replica that held it");
+        db.finish().await;
+    }
+
+    #[tokio::test]
     async fn a_message_taken_over_from_a_dead_replica_is_in_doubt_and_its_lane_stays_in_order() {
         let Some((db, r)) = replicas(2).await else { return };
         r[0].enqueue(&[message("a", "a1", None), message("a", "a2", None)], 0).await.unwrap();

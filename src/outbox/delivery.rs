@@ -118,17 +118,33 @@ impl Delivery {
         let lanes: Vec<&str> = rows.iter().filter(|r| r.message.to.needs_thread()).map(|r| r.message.lane.as_str()).collect();
         let threads = self.store.threads(&lanes).await.ok();
         // Recorded as they come, whatever is done at once in one transaction: a message
-        // Slack took waits for its record no longer than the sends beside it.
-        let mut done = futures::stream::iter(rows)
-            .map(|row| async {
-                let sent = self.deliver(&row, now, threads.as_ref()).await;
-                (row, sent)
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .ready_chunks(IN_FLIGHT);
-        while let Some(outcomes) = done.next().await {
-            self.record(&outcomes).await;
-        }
+        // Slack took waits for its record no longer than the sends beside it. The sends
+        // go on while a record is written (both are driven together): a send waiting
+        // for its turn on the store's one SQLite connection must not be left unpolled
+        // while holding it.
+        let (finished, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        let sending = async move {
+            futures::stream::iter(rows)
+                .map(|row| async {
+                    let sent = self.deliver(&row, now, threads.as_ref()).await;
+                    (row, sent)
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .for_each(|outcome| {
+                    // The receiver lives until every outcome is recorded.
+                    let _ = finished.send(outcome);
+                    std::future::ready(())
+                })
+                .await;
+        };
+        let recording = async {
+            let mut done = Vec::with_capacity(IN_FLIGHT);
+            while outcomes.recv_many(&mut done, IN_FLIGHT).await > 0 {
+                self.record(&done).await;
+                done.clear();
+            }
+        };
+        tokio::join!(sending, recording);
         handled
     }
 
