@@ -67,7 +67,7 @@ enum Sent {
     Deferred(i64),
     Failed(String),
     /// Not sent because the message it belongs under could not be: no use trying.
-    Dropped(String),
+    Dropped,
     /// Not tried: the claim may have run out; the next claim takes it.
     Left,
 }
@@ -187,19 +187,22 @@ impl Delivery {
     /// that its next claim records it instead of sending it again; the others are simply
     /// tried again.
     async fn record(&self, outcomes: &[(OutboxRow, Sent)]) {
-        let records: Vec<(&OutboxRow, Delivered)> = outcomes
+        // What each became, and whether a message given up on is dropped quietly (its
+        // thread never existed).
+        let (records, quiet): (Vec<(&OutboxRow, Delivered)>, Vec<bool>) = outcomes
             .iter()
             .filter_map(|(row, sent)| {
                 let outcome = match sent {
                     Sent::Done(ts) => Delivered::Sent { ts: ts.clone() },
                     Sent::Later(at, in_doubt) => Delivered::Retry { at: *at, error: "retrying".into(), in_doubt: *in_doubt },
                     Sent::Deferred(at) => Delivered::Defer { at: *at },
-                    Sent::Failed(reason) | Sent::Dropped(reason) => Delivered::Failed { error: reason.clone() },
+                    Sent::Failed(reason) => Delivered::Failed { error: reason.clone() },
+                    Sent::Dropped => Delivered::Failed { error: THREAD_NEVER_POSTED.into() },
                     Sent::Left => return None,
                 };
-                Some((row, outcome))
+                Some(((row, outcome), matches!(sent, Sent::Dropped)))
             })
-            .collect();
+            .unzip();
         let recorded: Vec<bool> = match self.store.outbox_record(&records).await {
             Ok(()) => vec![true; records.len()],
             Err(error) => {
@@ -215,7 +218,7 @@ impl Delivery {
                 recorded
             }
         };
-        for ((row, outcome), recorded) in records.iter().zip(recorded) {
+        for (((row, outcome), recorded), quiet) in records.iter().zip(recorded).zip(quiet) {
             match (outcome, recorded) {
                 (Delivered::Sent { .. }, true) => {
                     self.unrecorded.remove(&row.id);
@@ -224,7 +227,7 @@ impl Delivery {
                     self.unrecorded.insert(row.id, ts.clone());
                 }
                 // Given up, and recorded so: said once.
-                (Delivered::Failed { error }, true) => self.gave_up(row, error).await,
+                (Delivered::Failed { error }, true) => self.gave_up(row, error, quiet).await,
                 _ => {}
             }
         }
@@ -232,8 +235,8 @@ impl Delivery {
 
     /// A message given up on: dropped quietly when its thread never existed, else
     /// counted, logged, and told to the person it was for where possible.
-    async fn gave_up(&self, row: &OutboxRow, reason: &str) {
-        if reason == THREAD_NEVER_POSTED {
+    async fn gave_up(&self, row: &OutboxRow, reason: &str, quiet: bool) {
+        if quiet {
             tracing::info!(id = row.id, lane = %row.message.lane, %reason, "dropping a message whose thread was never posted");
             return;
         }
@@ -263,7 +266,7 @@ impl Delivery {
             match found {
                 Ok(Some(ts)) => Some(ts),
                 Ok(None) => match self.store.lane_root_failed(&m.lane).await {
-                    Ok(true) => return Sent::Dropped(THREAD_NEVER_POSTED.into()),
+                    Ok(true) => return Sent::Dropped,
                     // No root in this lane: a reply goes to the channel itself.
                     Ok(false) => None,
                     Err(error) => return self.failed_now(&store_failed(error), row),
