@@ -4,8 +4,9 @@
 # connections send freshly signed `status JOB RUN` as fast as they are acknowledged, so
 # the work after each acknowledgement (the Tailer read, the reply to `response_url`)
 # arrives faster than it can be done. The bot's resident memory and open descriptors are
-# read from /proc every 10 s; at the end every acknowledged command must have had exactly
-# one reply at the Slack stand-in (an answer, or "busy, try again in a moment").
+# read from /proc every SAMPLE_SECS (default 1); at the end every acknowledged command
+# must have had exactly one reply at the Slack stand-in (an answer, or "busy, try again
+# in a moment").
 # "Flat": after the first minute, neither RSS nor descriptors go above 120% of their value
 # at that minute. With RATE, the commands are sent at that rate in all (open loop, over
 # CONCURRENCY connections) whatever the bot does: twice the rate it can do the whole work
@@ -64,15 +65,22 @@ BOT=$!
 PIDS+=($BOT)
 wait_http "tailerbot" -f "http://127.0.0.1:$BOT_PORT/readyz"
 
-# RSS (MB) and open descriptors of the bot every 10 s, into samples.txt: `SECONDS RSS FDS`.
+# RSS (MB) and open descriptors of the bot every SAMPLE_SECS (default 1), into
+# samples.txt: `SECONDS RSS FDS OUTBOX BUSY WAITING`, the last three from /metrics (the
+# messages in the outbox, the calls refused as busy so far, the answers waiting for a
+# place on their way to their response_url).
+SAMPLE_SECS=${SAMPLE_SECS:-1}
 sample() {
-  local start=$SECONDS
+  local start=$EPOCHREALTIME
   while kill -0 "$BOT" 2>/dev/null; do
-    local rss fds
+    local rss fds metrics
     rss=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$BOT/status" 2>/dev/null || echo 0)
     fds=$(ls "/proc/$BOT/fd" 2>/dev/null | wc -l)
-    echo "$((SECONDS - start)) $rss $fds"
-    sleep 10
+    metrics=$(curl -s --max-time 2 "http://127.0.0.1:$BOT_PORT/metrics" |
+      awk '/^tailerbot_outbox_depth/ {d = $2} /^tailerbot_busy_total/ {b += $2}
+        /^tailerbot_waiting_calls\{upstream="response_url"/ {w = $2} END {printf "%d %d %d", d, b, w}')
+    echo "$(awk -v s="$start" -v n="$EPOCHREALTIME" 'BEGIN {printf "%d", n - s}') $rss $fds $metrics"
+    sleep "$SAMPLE_SECS"
   done
 }
 sample >"$WORK/samples.txt" &
@@ -94,5 +102,5 @@ read -r RSS1 FDS1 RSSMAX FDSMAX < <(awk '
   END { print r1 + 0, f1 + 0, rm + 0, fm + 0 }' "$WORK/samples.txt")
 FLAT=$(awk -v r1="$RSS1" -v f1="$FDS1" -v rm="$RSSMAX" -v fm="$FDSMAX" \
   'BEGIN { print (r1 > 0 && rm <= 1.2 * r1 && fm <= 1.2 * f1) ? "yes" : "no" }')
-say "RSS (MB) and descriptors, every 10 s: $WORK/samples.txt"
+say "RSS (MB), descriptors, outbox depth, busy count and answers waiting, every $SAMPLE_SECS s: $WORK/samples.txt"
 echo "soak-load: seconds=$SOAK_SECONDS rate=${RATE:-closed} rps=$(field "$OUT" rps) rss_mb_1min=$RSS1 rss_mb_max=$RSSMAX fds_1min=$FDS1 fds_max=$FDSMAX flat=$FLAT busy=$BUSY missing=$(field "$OUT" missing) duplicated=$(field "$OUT" duplicated) errors=$(field "$OUT" errors)"

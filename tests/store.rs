@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::db::{TestDb, postgres_skipped};
 use tailerbot::domain::Action;
 use tailerbot::store::{
-    CardRow, ConfirmationState, Decision, Destination, NewConfirmation, OutboxBody, OutboxMessage, Place, Store, SwitchRow, TimerRow,
-    Upload, WatchUpdate,
+    CardRow, ConfirmationState, Decision, Delivered, Destination, NewConfirmation, OutboxBody, OutboxMessage, Place, Store, SwitchRow,
+    TimerRow, Upload, WatchUpdate,
 };
 
 fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
@@ -712,6 +712,108 @@ mod replicas {
         r[0].renew_leases(20_000).await.unwrap();
         assert_eq!(r[0].claim_holds_until(1_000), 50_000, "renewed");
         assert_eq!(r[0].claim_holds_until(25_000), 55_000, "a later claim");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn replicas_share_a_channels_pace() {
+        let Some((db, r)) = replicas(2).await else { return };
+        assert_eq!(r[0].take_channel_turn("C0DATA", 10_000, 1_000).await.unwrap(), None, "the first post goes");
+        assert_eq!(r[1].take_channel_turn("C0DATA", 10_400, 1_000).await.unwrap(), Some(11_000), "the other replica posted 400 ms ago");
+        assert_eq!(r[1].take_channel_turn("C0OTHER", 10_400, 1_000).await.unwrap(), None, "another channel has its own pace");
+        assert_eq!(r[1].take_channel_turn("C0DATA", 11_000, 1_000).await.unwrap(), None, "its turn");
+        assert_eq!(r[0].take_channel_turn("C0DATA", 11_500, 1_000).await.unwrap(), Some(12_000));
+        // Replicas asking at the same moment: one post goes.
+        let asks: Vec<_> = (0..12)
+            .map(|i| {
+                let store = r[i % 2].clone();
+                tokio::spawn(async move { store.take_channel_turn("C0BUSY", 20_000, 1_000).await.unwrap() })
+            })
+            .collect();
+        let mut turns = Vec::new();
+        for ask in asks {
+            turns.push(ask.await.unwrap());
+        }
+        assert_eq!(turns.iter().filter(|t| t.is_none()).count(), 1, "{turns:?}");
+        assert!(turns.iter().flatten().all(|next| *next == 21_000), "the others wait for the next turn: {turns:?}");
+        db.finish().await;
+    }
+
+    /// Each lane's first pending message, as the outbox itself says.
+    async fn heads_from_the_outbox(pool: &sqlx::PgPool) -> Vec<(String, i64, i64, i64, Option<String>, Option<i64>)> {
+        sqlx::query_as(
+            "SELECT DISTINCT ON (lane) lane, id, urgency, next_attempt_at, lease_owner, lease_until
+             FROM outbox WHERE state = 'pending' ORDER BY lane, id",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    async fn heads_kept(pool: &sqlx::PgPool) -> Vec<(String, i64, i64, i64, Option<String>, Option<i64>)> {
+        sqlx::query_as("SELECT lane, head_id, urgency, next_attempt_at, lease_owner, lease_until FROM lane_heads ORDER BY lane")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_lane_heads_follow_the_outbox_through_claims_deliveries_collapses_and_stops() {
+        let Some((db, r)) = replicas(2).await else { return };
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        // A fixed pseudo-random walk over what replicas do to the outbox.
+        let mut seed: u64 = 0x5eed;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let mut now = 0;
+        let mut held: Vec<Vec<tailerbot::store::OutboxRow>> = vec![Vec::new(), Vec::new()];
+        for step in 0..300 {
+            now += 700;
+            let replica = next(2) as usize;
+            match next(6) {
+                0 | 1 => {
+                    let lanes: Vec<OutboxMessage> = (0..1 + next(4))
+                        .map(|i| {
+                            let lane = format!("card:run{}:C0DATA", next(8));
+                            let collapse = (next(3) == 0).then(|| format!("{lane}:edit"));
+                            message(&lane, &format!("m{step}.{i}"), collapse.as_deref())
+                        })
+                        .collect();
+                    r[replica].enqueue(&lanes, now).await.unwrap();
+                }
+                2 | 3 => held[replica].extend(r[replica].claim_outbox(now, 1 + next(5) as u32).await.unwrap()),
+                4 => {
+                    let rows = std::mem::take(&mut held[replica]);
+                    let outcomes: Vec<(&tailerbot::store::OutboxRow, Delivered)> = rows
+                        .iter()
+                        .map(|row| {
+                            let outcome = match next(4) {
+                                0 => Delivered::Sent { ts: Some(format!("{now}.1")) },
+                                1 => Delivered::Retry { at: now + 5_000, error: "slow".into(), in_doubt: false },
+                                2 => Delivered::Defer { at: now + 1_000 },
+                                _ => Delivered::Failed { error: "channel_not_found".into() },
+                            };
+                            (row, outcome)
+                        })
+                        .collect();
+                    r[replica].outbox_record(&outcomes).await.unwrap();
+                }
+                _ => {
+                    if next(4) == 0 {
+                        // A clean stop: claims given back, what was held is in doubt.
+                        r[replica].release_leases().await.unwrap();
+                        held[replica].clear();
+                    } else {
+                        r[replica].renew_leases(now).await.unwrap();
+                    }
+                }
+            }
+            assert_eq!(heads_kept(&pool).await, heads_from_the_outbox(&pool).await, "after step {step}");
+        }
+        assert!(r[0].outbox_depth().await.unwrap().0 > 0, "the walk left work pending");
+        pool.close().await;
         db.finish().await;
     }
 

@@ -148,6 +148,18 @@ impl Delivery {
         handled
     }
 
+    /// Whether a claim may have run out (this replica stalled past a third of its lease
+    /// before sending): the message may be another replica's now, and sending it too
+    /// could post it twice.
+    fn claim_ran_out(&self, row: &OutboxRow, claimed_at: i64) -> bool {
+        let store = &self.store;
+        let ran_out = self.clock.now_ms() > store.claim_holds_until(claimed_at) - store.lease().as_millis() as i64 / 3;
+        if ran_out {
+            tracing::warn!(id = row.id, lane = %row.message.lane, "a claimed message waited too long to be sent; leaving it to the next claim");
+        }
+        ran_out
+    }
+
     async fn deliver(&self, row: &OutboxRow, claimed_at: i64, threads: Option<&HashMap<String, String>>) -> Sent {
         // Slack took it already; only its record failed.
         if let Some(ts) = self.unrecorded.get(&row.id).map(|t| t.clone()) {
@@ -157,6 +169,9 @@ impl Delivery {
         if let Some(until) = self.token_held_until().filter(|until| *until > now) {
             return Sent::Deferred(until);
         }
+        if self.claim_ran_out(row, claimed_at) {
+            return Sent::Left;
+        }
         if let Destination::Post { channel, .. } | Destination::Upload { channel, .. } = &row.message.to {
             if let Some(next) = self.pacing.get(channel).map(|t| *t) {
                 if next > now {
@@ -164,12 +179,21 @@ impl Delivery {
                 }
             }
             self.pacing.insert(channel.clone(), now + CHANNEL_GAP_MS);
+            // The other replicas' posts in this channel count too.
+            match self.store.take_channel_turn(channel, now, CHANNEL_GAP_MS).await {
+                Ok(None) => {}
+                Ok(Some(next)) => {
+                    self.pacing.insert(channel.clone(), next);
+                    return Sent::Deferred(next);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, id = row.id, "cannot read the channel's pace; trying again in a moment");
+                    return Sent::Deferred(now + CHANNEL_GAP_MS);
+                }
+            }
         }
-        // A claim that may have run out (this replica stalled past a third of its lease
-        // before sending) may be another replica's now: sending too could post twice.
-        let store = &self.store;
-        if self.clock.now_ms() > store.claim_holds_until(claimed_at) - store.lease().as_millis() as i64 / 3 {
-            tracing::warn!(id = row.id, lane = %row.message.lane, "a claimed message waited too long to be sent; leaving it to the next claim");
+        // Checked again: taking the channel's turn went to the database.
+        if self.claim_ran_out(row, claimed_at) {
             return Sent::Left;
         }
         let sent = self.send(row, threads).await;

@@ -76,6 +76,11 @@ impl Outbox {
         self.wake.notified().await;
     }
 
+    /// Answers waiting for a place on the way to their `response_url` now.
+    pub fn answers_waiting(&self) -> usize {
+        self.answers.waiting()
+    }
+
     /// Whether Slack accepts answers at this `response_url` (the configured prefixes).
     pub fn response_url_allowed(&self, url: &str) -> bool {
         self.slack.response_url_allowed(url)

@@ -82,6 +82,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("tailerbot_outbox_depth").set(depth as f64);
         metrics::gauge!("tailerbot_outbox_oldest_seconds").set(oldest.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0));
     }
+    metrics::gauge!("tailerbot_waiting_calls", "upstream" => "tailer").set(bot.tailer.waiting() as f64);
+    metrics::gauge!("tailerbot_waiting_calls", "upstream" => "response_url").set(bot.outbox.answers_waiting() as f64);
     if let Ok(watched) = bot.store.active_watch_count().await {
         metrics::gauge!("tailerbot_watched_runs").set(watched as f64);
     }

@@ -5,7 +5,7 @@
 //! checks before sending it again.
 
 use super::{
-    Destination, DestinationColumns, OUTBOX_METHODS, OutboxBody, OutboxMessage, OutboxRow, Store, StoreError, StoreResult, claim,
+    Backend, Destination, DestinationColumns, OUTBOX_METHODS, OutboxBody, OutboxMessage, OutboxRow, Store, StoreError, StoreResult, claim,
     on_backend,
 };
 
@@ -13,6 +13,8 @@ use super::{
 /// the pending ones with its key.
 macro_rules! enqueue_in {
     ($tx:ident, $messages:expr, $now_ms:expr) => {
+        let lanes: Vec<&str> = $messages.iter().map(|m: &$crate::store::OutboxMessage| m.lane.as_str()).collect();
+        $crate::store::outbox::LockLanes::lock_lanes(&mut *$tx, &lanes).await?;
         for m in $messages {
             if let Some(key) = &m.collapse_key {
                 sqlx::query("DELETE FROM outbox WHERE collapse_key = $1 AND state = 'pending' AND lease_owner IS NULL")
@@ -45,6 +47,38 @@ macro_rules! enqueue_in {
     };
 }
 pub(super) use enqueue_in;
+
+/// Takes the locks on the heads of the lanes a transaction is about to queue into, in
+/// lane order, before it queues in its own order. On PostgreSQL a trigger keeps each
+/// lane's head in `lane_heads` and locks it as messages come and go; without this, two
+/// transactions touching the same lanes in different orders (a batch of polls queueing
+/// for many runs, a batch of deliveries recorded in lane order) could deadlock. An SQLite
+/// file has one writer: nothing to take.
+pub(crate) trait LockLanes {
+    async fn lock_lanes(&mut self, lanes: &[&str]) -> Result<(), sqlx::Error>;
+}
+
+impl LockLanes for sqlx::SqliteConnection {
+    async fn lock_lanes(&mut self, _: &[&str]) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl LockLanes for sqlx::PgConnection {
+    async fn lock_lanes(&mut self, lanes: &[&str]) -> Result<(), sqlx::Error> {
+        let mut lanes: Vec<String> = lanes.iter().map(|lane| (*lane).to_owned()).collect();
+        lanes.sort();
+        lanes.dedup();
+        if lanes.len() > 1 {
+            // Bytewise, as Rust sorts: a database's collation may order lanes otherwise.
+            sqlx::query(r#"SELECT 1 FROM lane_heads WHERE lane = ANY($1) ORDER BY lane COLLATE "C" FOR UPDATE"#)
+                .bind(lanes)
+                .execute(self)
+                .await?;
+        }
+        Ok(())
+    }
+}
 
 /// How soon a lane's messages go out, by its kind (stored with each message, the claim's
 /// order; a lane's messages still go out in their order): 0 a run's card and thread
@@ -125,22 +159,44 @@ impl Store {
     /// so that a backlog of answers or announcements never holds up a run's status. A message taken over from a
     /// replica that died comes back `in_doubt`.
     pub async fn claim_outbox(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<OutboxRow>> {
-        let rows = claim!(
-            self,
-            RawOutbox,
-            "UPDATE outbox SET lease_owner = $1, lease_until = $2,
-                   in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
-                 WHERE id IN (
-                   SELECT o.id FROM outbox o
-                   WHERE o.state = 'pending' AND o.next_attempt_at <= $3
-                     AND (o.lease_until IS NULL OR o.lease_until <= $3 OR o.lease_owner = $1)
-                     AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')
-                   ORDER BY o.urgency, o.id
-                   LIMIT $4{lock})
-                 RETURNING *",
-            now_ms,
-            limit
-        );
+        let rows = match &self.backend {
+            Backend::Sqlite(_) => claim!(
+                self,
+                RawOutbox,
+                "UPDATE outbox SET lease_owner = $1, lease_until = $2,
+                       in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
+                     WHERE id IN (
+                       SELECT o.id FROM outbox o
+                       WHERE o.state = 'pending' AND o.next_attempt_at <= $3
+                         AND (o.lease_until IS NULL OR o.lease_until <= $3 OR o.lease_owner = $1)
+                         AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')
+                       ORDER BY o.urgency, o.id
+                       LIMIT $4{lock})
+                     RETURNING *",
+                now_ms,
+                limit
+            ),
+            // The lane heads kept beside the outbox (migration 0010): one small row per
+            // lane, in the claim's order. `{lock}` locks the rows of both tables, and skips
+            // those another transaction holds, so a claim never waits (nor deadlocks with a
+            // batch giving its claims back).
+            Backend::Postgres(_) => claim!(
+                self,
+                RawOutbox,
+                "UPDATE outbox SET lease_owner = $1, lease_until = $2,
+                       in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
+                     WHERE id IN (
+                       SELECT h.head_id FROM lane_heads h JOIN outbox o ON o.id = h.head_id
+                       WHERE h.next_attempt_at <= $3
+                         AND (h.lease_until IS NULL OR h.lease_until <= $3 OR h.lease_owner = $1)
+                         AND o.state = 'pending'
+                       ORDER BY h.urgency, h.head_id
+                       LIMIT $4{lock})
+                     RETURNING *",
+                now_ms,
+                limit
+            ),
+        };
         // A row this version cannot read (written by a newer one during a rolling
         // deploy, or damaged) is put back for later rather than holding up the other
         // lanes: a replica that reads it will send it.
@@ -165,14 +221,45 @@ impl Store {
     /// first message when it is due, or when another replica's claim on it runs out.
     pub async fn outbox_next_due(&self) -> StoreResult<Option<i64>> {
         // Only the first message of a lane can be due: those behind it wait for it.
-        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MIN(CASE WHEN o.lease_owner <> $1 AND o.lease_until > o.next_attempt_at THEN o.lease_until ELSE o.next_attempt_at END)
-             FROM outbox o
-             WHERE o.state = 'pending' AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')",
+        let sql = match &self.backend {
+            Backend::Sqlite(_) => {
+                "SELECT MIN(CASE WHEN o.lease_owner <> $1 AND o.lease_until > o.next_attempt_at THEN o.lease_until ELSE o.next_attempt_at END)
+                 FROM outbox o
+                 WHERE o.state = 'pending' AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')"
+            }
+            Backend::Postgres(_) => {
+                "SELECT MIN(CASE WHEN lease_owner <> $1 AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
+                 FROM lane_heads"
+            }
+        };
+        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, Option<i64>>(sql).bind(&*self.owner).fetch_one(pool).await?))
+    }
+
+    /// Takes the next place for a post in `channel` among the replicas: `None` when this
+    /// post may go now (the next one in the channel then waits `gap_ms`), else when it
+    /// may. Each replica paces its own posts too; this shares the pace between them
+    /// (PostgreSQL). An SQLite file has one replica: its own pace is the channel's.
+    pub async fn take_channel_turn(&self, channel: &str, now_ms: i64, gap_ms: i64) -> StoreResult<Option<i64>> {
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        let taken: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO channel_pace AS c (channel_id, next_post_at) VALUES ($1, $2)
+             ON CONFLICT (channel_id) DO UPDATE SET next_post_at = excluded.next_post_at WHERE c.next_post_at <= $3
+             RETURNING next_post_at",
         )
-        .bind(&*self.owner)
-        .fetch_one(pool)
-        .await?))
+        .bind(channel)
+        .bind(now_ms + gap_ms)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await?;
+        if taken.is_some() {
+            return Ok(None);
+        }
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT next_post_at FROM channel_pace WHERE channel_id = $1").bind(channel).fetch_optional(pool).await?;
+        // Gone meanwhile (pruned): taken by nobody, try again at once.
+        Ok(Some(next.unwrap_or(now_ms).max(now_ms)))
     }
 
     /// Records what became of claimed messages, in one transaction (a pass's worth:
@@ -184,9 +271,11 @@ impl Store {
         }
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
-            // In id order: two transactions locking the same rows lock them in one order.
+            // In lane order, then id order, as messages are queued: two transactions
+            // locking the same rows (and, on PostgreSQL, the same lanes' heads) lock them
+            // in one order.
             let mut outcomes: Vec<&(&OutboxRow, Delivered)> = outcomes.iter().collect();
-            outcomes.sort_by_key(|(row, _)| row.id);
+            outcomes.sort_by(|(a, _), (b, _)| (a.message.lane.as_str(), a.id).cmp(&(b.message.lane.as_str(), b.id)));
             for (row, outcome) in outcomes {
                 let query = sqlx::query(outcome.statement()).bind(row.id).bind(&*self.owner);
                 let query = match outcome {
@@ -310,6 +399,9 @@ impl Store {
             .bind(before_ms)
             .execute(pool)
             .await?.rows_affected());
+        if let Backend::Postgres(pool) = &self.backend {
+            sqlx::query("DELETE FROM channel_pace WHERE next_post_at < $1").bind(before_ms).execute(pool).await?;
+        }
         Ok(done)
     }
 }

@@ -217,6 +217,9 @@ impl Store {
         let mut written = Vec::with_capacity(polls.len());
         on_backend!(self, pool => {
             let mut tx = pool.begin().await?;
+            // The lanes of the whole batch, locked in one order first (see `LockLanes`).
+            let lanes: Vec<&str> = polls.iter().flat_map(|p| p.messages.iter().map(|m| m.lane.as_str())).collect();
+            super::outbox::LockLanes::lock_lanes(&mut *tx, &lanes).await?;
             for Poll { run_id, update, messages, announced, now_ms } in polls.iter().copied() {
                 let done = sqlx::query(
                     "UPDATE watches SET status = $1, status_since = $2, first_seen_at = $3, interval_ms = $4, next_poll_at = $5, item = $6,

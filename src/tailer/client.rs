@@ -115,6 +115,11 @@ impl TailerClient {
         })
     }
 
+    /// Calls waiting for a place on the way to Tailer now.
+    pub fn waiting(&self) -> usize {
+        self.gate.waiting()
+    }
+
     /// The same client, every call of it counting against `pace` (the ceiling on
     /// requests per second).
     pub fn with_pace(mut self, pace: Arc<super::gate::Pace>) -> TailerClient {

@@ -319,7 +319,7 @@ pub(super) struct ResponsesQuery {
 /// How many posts each `response_url` key received: `{"total", "distinct", "keys"}`.
 pub(super) async fn responses(State(slack): State<SlackStandin>, Query(query): Query<ResponsesQuery>) -> Json<Value> {
     let inner = lock(&slack.inner);
-    let matching = inner.responses.iter().filter(|(key, _)| key.starts_with(&query.prefix));
+    let matching = inner.responses.range(query.prefix.clone()..).take_while(|(key, _)| key.starts_with(&query.prefix));
     if query.summary {
         let (total, distinct) = matching.fold((0, 0), |(total, distinct), (_, n)| (total + n, distinct + 1));
         return Json(json!({"total": total, "distinct": distinct}));

@@ -256,8 +256,10 @@ struct Inner {
     calls: HashMap<String, u64>,
     /// The `metadata` posted with a message, by its ts.
     metadata: HashMap<String, Value>,
-    /// Posts accepted per `response_url` key, kept or not as events.
-    responses: HashMap<String, u64>,
+    /// Posts accepted per `response_url` key, kept or not as events. Ordered: a prefix
+    /// is a range, and growing it never stops the stand-in to rehash millions of keys
+    /// (which, at thousands of answers a second, held every post behind it for a while).
+    responses: std::collections::BTreeMap<String, u64>,
     /// Files asked for with `files.getUploadURLExternal`, by id, not yet shared.
     uploads: HashMap<String, UploadedFile>,
     /// How many uploads were asked for: the next file id.
@@ -344,7 +346,7 @@ impl SlackStandin {
     }
 
     /// Posts accepted per `response_url` key (`/response/<key>`).
-    pub fn response_counts(&self) -> HashMap<String, u64> {
+    pub fn response_counts(&self) -> std::collections::BTreeMap<String, u64> {
         lock(&self.inner).responses.clone()
     }
 

@@ -204,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let peak_rate = per_second.values().copied().max().unwrap_or(0);
     let events = slack.slack.events();
-    let (slack_peak, too_close) = channel_pacing(&events);
+    let (slack_peak, too_close, closest) = channel_pacing(&events);
     // How fast the outbox delivered: Slack writes per second, over the whole run.
     let writes: Vec<i64> = events.iter().filter(|e| e.method.starts_with("chat.")).map(|e| e.at_ms).collect();
     let write_span_s = match (writes.iter().min(), writes.iter().max()) {
@@ -250,7 +250,8 @@ async fn main() -> anyhow::Result<()> {
         if min_gap == f64::MAX { 0.0 } else { min_gap }
     );
     println!("Tailer requests/s        peak {peak_rate} (ceiling {} in all)", u64::from(args.rate) * args.replicas as u64);
-    println!("Slack posts per channel  peak {slack_peak} in one second; {too_close} pairs under 1 s apart");
+    let closest = if closest == i64::MAX { "none".to_owned() } else { format!("{closest} ms") };
+    println!("Slack posts per channel  peak {slack_peak} in one second; {too_close} pairs under 1 s apart, the closest {closest}");
     println!(
         "Slack writes (all)       {} in {write_span_s:.0} s: {:.0}/s on average, peak {}/s",
         writes.len(),
@@ -412,22 +413,25 @@ impl Finals {
 
 /// The most posts one channel got in one second, and how many pairs of successive posts
 /// in a channel came less than a second apart.
-fn channel_pacing(events: &[SlackEvent]) -> (usize, usize) {
+/// The most posts in one channel in one second, the pairs of posts in one channel under
+/// 1 s apart, and the closest two (ms).
+fn channel_pacing(events: &[SlackEvent]) -> (usize, usize, i64) {
     let mut by_channel: HashMap<&str, Vec<i64>> = HashMap::new();
     for e in events.iter().filter(|e| e.method == "chat.postMessage") {
         by_channel.entry(e.channel.as_deref().unwrap_or_default()).or_default().push(e.at_ms);
     }
-    let (mut peak, mut close) = (0, 0);
+    let (mut peak, mut close, mut closest) = (0, 0, i64::MAX);
     for times in by_channel.values_mut() {
         times.sort_unstable();
         close += times.windows(2).filter(|p| p[1] - p[0] < 1000).count();
+        closest = times.windows(2).map(|p| p[1] - p[0]).fold(closest, i64::min);
         let mut per_second: HashMap<i64, usize> = HashMap::new();
         for t in times.iter() {
             *per_second.entry(t.div_euclid(1000)).or_default() += 1;
         }
         peak = peak.max(per_second.values().copied().max().unwrap_or(0));
     }
-    (peak, close)
+    (peak, close, closest)
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
