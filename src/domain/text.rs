@@ -9,5 +9,25 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 /// zero-width joiner of composed emoji is one of them: such an emoji is refused too.
 pub fn is_format_character(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    c.general_category() == GeneralCategory::Format
+    // No ASCII character is one: most text is decided without the table (the lookup was
+    // the bot's busiest function of its own under a load of commands).
+    !c.is_ascii() && c.general_category() == GeneralCategory::Format
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_characters_are_found_and_no_ascii_character_is_one() {
+        use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+        for c in '\0'..='\u{7f}' {
+            assert_ne!(c.general_category(), GeneralCategory::Format, "{c:?}");
+            assert!(!is_format_character(c));
+        }
+        for c in ['\u{200b}', '\u{202e}', '\u{2066}', '\u{feff}', '\u{ad}', '\u{e0041}'] {
+            assert!(is_format_character(c), "{c:?}");
+        }
+        assert!(!is_format_character('é') && !is_format_character('😀'));
+    }
 }

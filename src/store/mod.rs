@@ -163,7 +163,14 @@ impl Store {
             // One connection: SQLite has one writer, and writers sharing a file wait for
             // its lock by sleeping; queueing for the connection in the process is fairer
             // and cheaper. Each statement takes microseconds.
-            let pool = SqlitePoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(5)).connect_with(options).await?;
+            // In the process, the connection cannot be lost as a socket can: no ping to
+            // its worker thread (and back) before each use.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Backend::Sqlite(pool)
         } else {
