@@ -1,0 +1,5 @@
+-- PostgreSQL only (see migrations/postgres/0010_lane_heads.sql): a table of each lane's
+-- first pending message, kept by a trigger for the claims of several replicas, and the
+-- pace of posts in a channel shared between them. An SQLite file has one replica, whose
+-- claim reads the outbox and whose pace is kept in its memory: nothing to add here. The
+-- version exists so that both backends keep the same numbering.
