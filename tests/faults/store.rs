@@ -174,3 +174,65 @@ async fn a_postgres_store_refusing_writes_is_answered_in_time_reported_not_ready
     let _ = sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await;
     admin.close().await;
 }
+
+/// PostgreSQL: a replica takes a channel's turn in the database before it posts there
+/// (the pace shared between replicas). When the store cannot give the turn, the post
+/// waits, without counting a try, and goes out once it can: never past the pace, never
+/// twice.
+#[tokio::test]
+async fn a_post_whose_channel_turn_the_store_cannot_give_waits_and_goes_out_once_it_can() {
+    if crate::common::db::postgres_skipped() {
+        return;
+    }
+    let (_guard, logs) = logs::capture();
+    let db = crate::common::db::TestDb::postgres().await;
+    let schema = db.schema.clone().unwrap();
+    db.open().await.close().await;
+    let role = format!("pace_{}", &schema[2..14]);
+    let admin = sqlx::PgPool::connect(&crate::common::db::postgres_url()).await.unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+        format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+    ] {
+        sqlx::query(&sql).execute(&admin).await.unwrap();
+    }
+    grant(&schema, &role, true).await;
+    // Everything but the channels' pace may be written.
+    sqlx::query(&format!("REVOKE INSERT, UPDATE, DELETE ON {schema}.channel_pace FROM {role}")).execute(&admin).await.unwrap();
+    let url = db.url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let bot = TestBot::start_on(example_config(), SimOptions::default(), Some(url)).await;
+
+    bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
+    let mut refused = Vec::new();
+    for _ in 0..400 {
+        refused = logs.lines("WARN", &["cannot read the channel's pace", "permission denied"]);
+        if !refused.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(!refused.is_empty(), "the refused turn is logged: {}", logs.text());
+    assert_eq!(cards(&bot.slack.slack.events()), 0, "no post without the channel's turn");
+    let (pending, attempts): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM {schema}.outbox WHERE state = 'pending' AND method = 'post'"
+    ))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(pending >= 1 && attempts == 0, "the card waits, without a try counted: {pending} pending, {attempts} tries");
+
+    sqlx::query(&format!("GRANT INSERT, UPDATE, DELETE ON {schema}.channel_pace TO {role}")).execute(&admin).await.unwrap();
+    let events = bot.wait(|e| cards(e) == 1).await;
+    assert_eq!(cards(&events), 1, "posted once the turn is given");
+    let turns: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {schema}.channel_pace")).fetch_one(&admin).await.unwrap();
+    assert_eq!(turns, 1, "the channel's turn is recorded");
+
+    drop(bot);
+    sqlx::query(&format!("ALTER ROLE {role} NOLOGIN")).execute(&admin).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1").bind(&role).execute(&admin).await.unwrap();
+    db.finish().await;
+    let _ = sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await;
+    admin.close().await;
+}
