@@ -505,3 +505,98 @@ async fn answers_noted_as_queued_are_forgotten_once_their_response_url_expired()
     bot.command("U0ANALYST", "C0DATA", "last iowa-prepare").await;
     assert_eq!(bot.bot.queued_answer_lanes(), 1, "only the last half hour's lanes are kept");
 }
+
+/// The process's resident memory now, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// `/metrics` as text.
+async fn metrics_text(http: &reqwest::Client, url: &str) -> String {
+    http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_paths_from_anyone_grow_neither_memory_nor_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serve, _tailer, _slack) = start(dir.path(), SimOptions::default(), &[]).await;
+    let pid = serve.child.id();
+    let http = reqwest::Client::new();
+    // Unsigned requests to paths nobody routes, and to look-alikes of Slack's.
+    let flood = |count: usize| {
+        let (http, url) = (http.clone(), serve.url.clone());
+        async move {
+            let streams = (0..8).map(|stream| {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    for i in 0..count / 8 {
+                        let path = match i % 3 {
+                            0 => format!("/p/{}", uuid::Uuid::new_v4()),
+                            1 => format!("/slack/commands/{}", uuid::Uuid::new_v4()),
+                            _ => format!("/slack/{stream}-{i}"),
+                        };
+                        let status =
+                            if i % 2 == 0 { http.get(format!("{url}{path}")).send() } else { http.post(format!("{url}{path}")).send() }
+                                .await
+                                .unwrap()
+                                .status();
+                        assert!(status.is_client_error(), "{path}: {status}");
+                    }
+                }
+            });
+            futures::future::join_all(streams).await;
+        }
+    };
+    // A first round settles the allocator and the connection pool.
+    flood(1_000).await;
+    let (metrics_before, rss_before) = (metrics_text(&http, &serve.url).await.len(), rss_kib(pid));
+    flood(10_000).await;
+    let metrics_after = metrics_text(&http, &serve.url).await;
+    let rss_after = rss_kib(pid);
+    assert!(!metrics_after.contains("/p/") && !metrics_after.contains("/slack/commands/"), "a label carries a client's path");
+    // Before labels came from a closed set, 10,000 paths added 10,000 series and their
+    // histograms: megabytes of text, and about 2 KiB of memory each.
+    assert!(
+        metrics_after.len() <= metrics_before + 4 * 1024,
+        "/metrics grew from {metrics_before} to {} bytes after 10,000 unknown paths",
+        metrics_after.len()
+    );
+    assert!(rss_after <= rss_before + 12 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB after 10,000 unknown paths");
+    assert!(metrics_after.contains(r#"endpoint="other""#), "unknown paths are counted under `other`:\n{metrics_after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_however_many_never_keep_a_signed_command_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serve, _tailer, slack) = start(dir.path(), SimOptions::default(), &[("MAX_CONNECTIONS", "16".into())]).await;
+    let addr = serve.url.trim_start_matches("http://").to_owned();
+    // Twice as many kept-alive connections as slots, each after one unsigned request,
+    // and as many again that open and say nothing: all held open by the test.
+    let mut held = Vec::new();
+    for i in 0..64 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if i % 2 == 0 {
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n").await.unwrap();
+        }
+        held.push(tokio::spawn(async move {
+            let mut buf = [0u8; 256];
+            while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        }));
+    }
+    // Slack gives up after 3 s.
+    for round in 0..3 {
+        let trigger = format!("1.slots.{round}");
+        let (status, answer) = tokio::time::timeout(
+            Duration::from_secs(3),
+            command_answer(&serve.url, &slack.response_url(&trigger), &trigger, "U0ANALYST", "C0DATA", "help"),
+        )
+        .await
+        .expect("a signed command is answered within Slack's 3 s while idle connections hold the slots");
+        assert_eq!(status, 200, "{answer}");
+    }
+    for client in held {
+        client.abort();
+    }
+}

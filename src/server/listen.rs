@@ -1,37 +1,44 @@
 //! Serving HTTP/1.1 with limits a public endpoint needs: a connection whose request
 //! headers do not arrive within [`HEADER_READ_TIMEOUT`] of its first byte (or of its
 //! opening) is closed (hyper's timer; the body's own limit is the edge's); a kept-alive
-//! connection that sends nothing after a request is kept [`KEEP_ALIVE_IDLE`], as proxies
-//! in front expect; and at most `max_connections` are served at once: past it, new
-//! connections wait in the kernel's queue until one closes. What happens is logged once
-//! per cause (see [`crate::telemetry::first_or_summary`]), never once per connection,
-//! and counted at `/metrics`.
+//! connection that sends nothing after a request is kept [`KEEP_ALIVE_IDLE`]; and at most
+//! `max_connections` are served at once. Slots are for work, not for idle sockets: when
+//! every slot is taken, the connection that has been quiet the longest (kept alive after
+//! a request, or opened and silent) is closed to make room, so that idle connections,
+//! however many, never keep a signed command from Slack waiting. Only when every slot is
+//! busy with a request do new connections wait in the kernel's queue. What happens is
+//! logged once per cause (see [`crate::telemetry::first_or_summary`]), never once per
+//! connection, and counted at `/metrics`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long a connection may take to send a request's headers, from its opening or from
 /// the first byte of a later request.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a kept-alive connection may stay quiet after a request before it is closed
-/// (nginx's default; shorter than most proxies' pools would risk closing a connection
-/// just as a proxy reuses it).
-pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(75);
+/// How long a kept-alive connection may stay quiet after a request before it is closed.
+/// Short: a quiet connection holds a slot, and Slack opens new ones as it needs them.
+/// (When the slots run out, the quietest is closed before that anyway.)
+pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(15);
 /// How often a quiet kept-alive connection is looked at, to start the header clock when
 /// a request begins.
 const IDLE_CHECK: Duration = Duration::from_secs(2);
+/// A connection quiet for less than this is not closed to make room: it may have just
+/// been opened by a client about to send its request.
+const MIN_QUIET: Duration = Duration::from_millis(250);
 pub use crate::config::DEFAULT_MAX_CONNECTIONS;
 
 /// The limits of one listener.
@@ -47,30 +54,57 @@ impl Default for Limits {
     }
 }
 
+/// The open connections, for finding the quietest when the slots run out.
+#[derive(Default)]
+struct Open {
+    next: AtomicU64,
+    connections: Mutex<HashMap<u64, (Arc<Activity>, CancellationToken)>>,
+}
+
+impl Open {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Arc<Activity>, CancellationToken)>> {
+        // The map holds no invariant a panic could break half-way.
+        self.connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn add(&self, activity: Arc<Activity>, close: CancellationToken) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, (activity, close));
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Asks the connection that has been quiet the longest (none of its requests on its
+    /// way, nothing read since its last answer) to close; false when every connection
+    /// is busy with a request.
+    fn close_quietest(&self, now: Instant) -> bool {
+        let connections = self.lock();
+        let quietest = connections
+            .values()
+            .filter(|(activity, close)| !close.is_cancelled() && activity.is_quiet() && activity.quiet_for(now) >= MIN_QUIET)
+            .min_by_key(|(activity, _)| activity.quiet_from());
+        match quietest {
+            Some((_, close)) => {
+                close.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `stop` is cancelled; then accepts no more, lets the
 /// requests in flight finish and closes idle connections, and returns when every
 /// connection is closed (the caller bounds that wait).
 pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, stop: CancellationToken) {
-    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
+    let open = Arc::new(Open::default());
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    loop {
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if let Some(repeats) = crate::telemetry::first_or_summary("connection_cap") {
-                    tracing::warn!(
-                        cause = "connection_cap",
-                        max_connections = limits.max_connections,
-                        repeats,
-                        "every connection slot is taken (MAX_CONNECTIONS): new connections wait until one closes"
-                    );
-                }
-                tokio::select! {
-                    permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                    () = stop.cancelled() => break,
-                }
-            }
-        };
+    let started = Instant::now();
+    'accepting: loop {
         let (stream, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -84,31 +118,83 @@ pub async fn serve(listener: TcpListener, app: axum::Router, limits: Limits, sto
                     continue;
                 }
             },
-            () = stop.cancelled() => break,
+            () = stop.cancelled() => break 'accepting,
+        };
+        let permit = loop {
+            if let Ok(permit) = permits.clone().try_acquire_owned() {
+                break permit;
+            }
+            // Every slot is taken: the quietest connection makes room for the one just
+            // accepted; when all are working (or just opened), it waits for the first
+            // to finish, and the quiet ones are looked at again.
+            let made_room = open.close_quietest(Instant::now());
+            let cause = if made_room { "idle_connection_closed_for_room" } else { "connection_cap" };
+            if let Some(repeats) = crate::telemetry::first_or_summary(cause) {
+                if made_room {
+                    tracing::info!(
+                        cause,
+                        max_connections = limits.max_connections,
+                        repeats,
+                        "every connection slot is taken (MAX_CONNECTIONS): closed the quietest connection to make room"
+                    );
+                } else {
+                    tracing::warn!(
+                        cause,
+                        max_connections = limits.max_connections,
+                        repeats,
+                        "every connection slot is taken (MAX_CONNECTIONS): new connections wait until one closes"
+                    );
+                }
+            }
+            tokio::select! {
+                permit = permits.clone().acquire_owned() => break permit.expect("the semaphore is never closed"),
+                () = tokio::time::sleep(MIN_QUIET), if !made_room => {}
+                () = stop.cancelled() => break 'accepting,
+            }
         };
         let _ = stream.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let activity = Arc::new(Activity::default());
+        let activity = Arc::new(Activity::new(started));
+        let close = stop.child_token();
+        let id = open.add(activity.clone(), close.clone());
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(HeaderTimer { activity: activity.clone(), timeout: limits.header_read_timeout })
             .header_read_timeout(limits.header_read_timeout);
         let service = {
             let (app, activity) = (app.clone(), activity.clone());
             hyper::service::service_fn(move |request| {
+                let activity = activity.clone();
                 activity.requests.fetch_add(1, Ordering::Relaxed);
-                tower::ServiceExt::oneshot(app.clone(), request)
+                activity.in_flight.fetch_add(1, Ordering::SeqCst);
+                let answered = tower::ServiceExt::oneshot(app.clone(), request);
+                async move {
+                    let response = answered.await;
+                    activity.answered();
+                    response
+                }
             })
         };
-        tokio::spawn(async move {
+        let open = open.clone();
+        connections.spawn(async move {
             let _open = OpenConnection::new(permit);
             let connection = http.serve_connection(TokioIo::new(Counted { inner: stream, activity: activity.clone() }), service);
-            if let Err(error) = watcher.watch(connection).await {
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                // Shutdown, or room needed: a request on its way is finished first.
+                () = close.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            open.remove(id);
+            if let Err(error) = result {
                 closed_with(&error, activity.idle_closed.load(Ordering::Relaxed));
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    connections.close();
+    connections.wait().await;
 }
 
 /// A connection being served: counted in the gauge, its slot given back when it ends,
@@ -130,13 +216,57 @@ impl Drop for OpenConnection {
     }
 }
 
-/// What a connection did, for its header timer.
-#[derive(Default)]
+/// What a connection did, for its header timer and for the choice of the quietest.
 struct Activity {
+    /// When the server started: the origin of the times below.
+    origin: Instant,
     bytes_read: AtomicU64,
     requests: AtomicU64,
+    /// Requests whose answer is not yet given.
+    in_flight: AtomicU64,
+    /// Bytes read when the last answer was given (0 before any).
+    bytes_at_answer: AtomicU64,
+    /// Milliseconds from `origin` to the opening or to the last answer.
+    quiet_from_ms: AtomicU64,
     /// Closed for staying quiet past [`KEEP_ALIVE_IDLE`] (not an attack).
     idle_closed: AtomicBool,
+}
+
+impl Activity {
+    fn new(origin: Instant) -> Activity {
+        Activity {
+            origin,
+            bytes_read: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            bytes_at_answer: AtomicU64::new(0),
+            quiet_from_ms: AtomicU64::new(Instant::now().duration_since(origin).as_millis() as u64),
+            idle_closed: AtomicBool::new(false),
+        }
+    }
+
+    /// A request's answer is given.
+    fn answered(&self) {
+        self.bytes_at_answer.store(self.bytes_read.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.quiet_from_ms.store(Instant::now().duration_since(self.origin).as_millis() as u64, Ordering::SeqCst);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// No request on its way and nothing read since the last answer (or since the
+    /// opening): closing it loses nothing.
+    fn is_quiet(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0 && self.bytes_read.load(Ordering::SeqCst) == self.bytes_at_answer.load(Ordering::SeqCst)
+    }
+
+    /// How long it has been quiet.
+    fn quiet_for(&self, now: Instant) -> Duration {
+        now.duration_since(self.origin).saturating_sub(Duration::from_millis(self.quiet_from()))
+    }
+
+    /// Since when it has been quiet (the smallest is the quietest).
+    fn quiet_from(&self) -> u64 {
+        self.quiet_from_ms.load(Ordering::SeqCst)
+    }
 }
 
 /// The TCP stream, counting what it reads.
@@ -296,12 +426,90 @@ mod tests {
 
     /// A server on a free port with the default limits; the connection to it.
     async fn server() -> (TcpStream, CancellationToken) {
+        let (addr, stop) = server_of(Limits::default(), Arc::new(tokio::sync::Notify::new())).await;
+        (TcpStream::connect(addr).await.unwrap(), stop)
+    }
+
+    /// A server with these limits: `/` answers "ok" at once, `/slow` answers "ok" when
+    /// `release` is notified.
+    async fn server_of(limits: Limits, release: Arc<tokio::sync::Notify>) -> (std::net::SocketAddr, CancellationToken) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
-        tokio::spawn(serve(listener, app, Limits::default(), stop.clone()));
-        (TcpStream::connect(addr).await.unwrap(), stop)
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" })).route(
+            "/slow",
+            axum::routing::get(move || {
+                let release = release.clone();
+                async move {
+                    release.notified().await;
+                    "ok"
+                }
+            }),
+        );
+        tokio::spawn(serve(listener, app, limits, stop.clone()));
+        (addr, stop)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_every_slot_is_taken_the_quietest_connection_makes_room() {
+        let limits = Limits { max_connections: 2, ..Limits::default() };
+        let (addr, _stop) = server_of(limits, Arc::new(tokio::sync::Notify::new())).await;
+        let mut oldest = TcpStream::connect(addr).await.unwrap();
+        one_request(&mut oldest).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut newer = TcpStream::connect(addr).await.unwrap();
+        one_request(&mut newer).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), one_request(&mut third))
+            .await
+            .expect("a new request is answered at once while the slots are held by quiet connections");
+        assert!(closed_within(&mut oldest, Duration::from_secs(1)).await, "the quietest connection made room");
+        assert!(!closed_within(&mut newer, Duration::from_secs(1)).await, "only one connection is closed for one new one");
+        one_request(&mut newer).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_whose_request_is_on_its_way_is_never_closed_to_make_room() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let limits = Limits { max_connections: 1, ..Limits::default() };
+        let (addr, _stop) = server_of(limits, release.clone()).await;
+        let mut working = TcpStream::connect(addr).await.unwrap();
+        working.write_all(b"GET /slow HTTP/1.1\r\nHost: bot\r\n\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut waiting = TcpStream::connect(addr).await.unwrap();
+        waiting.write_all(b"GET / HTTP/1.1\r\nHost: bot\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), waiting.read(&mut buf)).await.is_err(),
+            "the one slot is working: the new connection waits"
+        );
+        release.notify_one();
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"ok") {
+            let n = working.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the working connection was closed before its answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        // Quiet now: it makes room for the one waiting, which is answered.
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"ok") {
+            let n =
+                tokio::time::timeout(Duration::from_secs(2), waiting.read(&mut buf)).await.expect("answered once room was made").unwrap();
+            assert!(n > 0, "closed before answering");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_opened_and_silent_makes_room_too() {
+        let limits = Limits { max_connections: 1, ..Limits::default() };
+        let (addr, _stop) = server_of(limits, Arc::new(tokio::sync::Notify::new())).await;
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut real = TcpStream::connect(addr).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), one_request(&mut real)).await.expect("answered at once");
+        assert!(closed_within(&mut silent, Duration::from_secs(1)).await, "the silent connection made room");
     }
 
     /// Sends one GET and reads its whole answer (the body is "ok").

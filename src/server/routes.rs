@@ -54,9 +54,21 @@ pub fn metrics_router(state: AppState) -> axum::Router {
     axum::Router::new().route("/metrics", get(metrics)).route("/healthz", get(|| async { "ok" })).with_state(state)
 }
 
+/// The `endpoint` label of a request: its route's template, or `other` for a path no
+/// route matches. A label never carries what a client chose (a raw path would make a
+/// series, and memory, per path: anyone could grow `/metrics` without limit).
+fn endpoint_label(request: &axum::extract::Request) -> &'static str {
+    match request.extensions().get::<axum::extract::MatchedPath>().map(axum::extract::MatchedPath::as_str) {
+        Some("/slack/commands") => "/slack/commands",
+        Some("/slack/interactions") => "/slack/interactions",
+        Some("/slack/events") => "/slack/events",
+        _ => "other",
+    }
+}
+
 /// Counts each Slack request by endpoint and answer, and times the answer.
 async fn observe(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let endpoint = request.uri().path().to_owned();
+    let endpoint = endpoint_label(&request);
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let outcome = match response.status().as_u16() {
@@ -66,10 +78,12 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
         403 => "forbidden",
         408 => "too_slow",
         413 => "too_large",
+        404 => "not_found",
+        405 => "wrong_method",
         415 => "not_a_form",
         _ => "error",
     };
-    metrics::counter!("tailerbot_requests_total", "endpoint" => endpoint.clone(), "outcome" => outcome).increment(1);
+    metrics::counter!("tailerbot_requests_total", "endpoint" => endpoint, "outcome" => outcome).increment(1);
     metrics::histogram!("tailerbot_ack_seconds", "endpoint" => endpoint).record(started.elapsed().as_secs_f64());
     response
 }
