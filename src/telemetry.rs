@@ -118,16 +118,31 @@ pub const REPEAT_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// without one line per request. Every occurrence is counted in
 /// `tailerbot_edge_events_total{cause}` all the same.
 pub fn first_or_summary(cause: &'static str) -> Option<u64> {
+    metrics::counter!("tailerbot_edge_events_total", "cause" => cause).increment(1);
+    once_a_minute(cause)
+}
+
+/// Whether a store failure of `worker` should be logged now: the first of its kind
+/// (full, read-only, locked...), then one line a minute with how many since. A store
+/// that fails fails for every pass of every loop; the log names each cause, not each
+/// pass. Counted in `tailerbot_store_errors_total{worker}` all the same.
+pub fn store_failure(worker: &'static str, error: &crate::store::StoreError) -> Option<u64> {
+    metrics::counter!("tailerbot_store_errors_total", "worker" => worker).increment(1);
+    once_a_minute(&format!("{worker}:{}", error.kind()))
+}
+
+/// The first call with `key` answers `Some(0)`; later ones `None`, except one a minute,
+/// which answers how many were kept quiet since.
+fn once_a_minute(key: &str) -> Option<u64> {
     use std::collections::HashMap;
     use std::sync::Mutex;
     use std::time::Instant;
-    static SEEN: OnceLock<Mutex<HashMap<&'static str, (Instant, u64)>>> = OnceLock::new();
-    metrics::counter!("tailerbot_edge_events_total", "cause" => cause).increment(1);
+    static SEEN: OnceLock<Mutex<HashMap<String, (Instant, u64)>>> = OnceLock::new();
     let mut seen = SEEN.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let now = Instant::now();
-    match seen.get_mut(cause) {
+    match seen.get_mut(key) {
         None => {
-            seen.insert(cause, (now, 0));
+            seen.insert(key.to_owned(), (now, 0));
             Some(0)
         }
         Some((logged, since)) if now.duration_since(*logged) >= REPEAT_LOG_EVERY => {

@@ -17,7 +17,7 @@ use crate::clock::SharedClock;
 use crate::commands::writes::recovery::{Launches, Writes};
 use crate::outbox::{Delivery, Outbox, next_wait};
 use crate::shared::Core;
-use crate::store::Store;
+use crate::store::{Backoff, Store};
 use crate::watch::{SubscriptionPoller, Timers, Watcher};
 
 /// The longest sleep of a loop between two passes.
@@ -81,8 +81,11 @@ impl Workers {
 
     /// Keeps this replica's claims alive.
     async fn renew_claims(&self) {
-        if let Err(error) = self.store.renew_leases(self.clock.now_ms()).await {
-            tracing::warn!(%error, "cannot renew this replica's claims; another replica may take the work over");
+        let renewed = self.store.renew_leases(self.clock.now_ms()).await;
+        if let Err(error) = self.store.noted(renewed, |renewed| *renewed > 0) {
+            if let Some(repeats) = crate::telemetry::store_failure("claims", &error) {
+                tracing::warn!(%error, repeats, "cannot renew this replica's claims; another replica may take the work over");
+            }
         }
     }
 
@@ -133,12 +136,17 @@ impl Workers {
         let w = self.clone();
         let s = stop.clone();
         tracker.spawn(async move {
+            let mut backoff = Backoff::default();
             loop {
                 // A full pass leaves more due: the next one starts at once.
                 if !s.is_cancelled() && w.watcher.run_once().await >= w.watcher.batch() {
                     continue;
                 }
-                let wait = next_wait(w.clock.now_ms(), w.store.next_watch_due().await.ok().flatten(), TICK);
+                // While the store fails, a pause that grows: what is due stays due.
+                let wait = match backoff.after_pass(w.store.health()) {
+                    Some(pause) => pause,
+                    None => next_wait(w.clock.now_ms(), w.store.next_watch_due().await.ok().flatten(), TICK),
+                };
                 tokio::select! {
                     () = s.cancelled() => break,
                     () = w.watch_wake.notified() => {}
@@ -163,11 +171,13 @@ impl Workers {
         let w = self.clone();
         let s = stop.clone();
         tracker.spawn(async move {
+            let mut backoff = Backoff::default();
             loop {
                 w.housekeeping_pass().await;
+                let wait = backoff.after_pass(w.store.health()).unwrap_or(TICK);
                 tokio::select! {
                     () = s.cancelled() => break,
-                    () = tokio::time::sleep(TICK) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
             tracing::info!("timers stopped");
@@ -187,13 +197,21 @@ impl Workers {
         });
         let w = self.clone();
         tracker.spawn(async move {
+            let mut backoff = Backoff::default();
             loop {
                 w.delivery.run_once().await;
                 let next = w.store.outbox_next_due().await.ok().flatten();
                 if drain.is_cancelled() && next.is_none() {
                     break;
                 }
-                let wait = next_wait(w.clock.now_ms(), next, TICK);
+                let pause = backoff.after_pass(w.store.health());
+                if drain.is_cancelled() && pause.is_some() {
+                    // Draining, and the store cannot record what is sent: what is left
+                    // stays queued for the next start.
+                    tracing::warn!("the store fails: the outbox stops without draining; what is queued goes out at the next start");
+                    break;
+                }
+                let wait = pause.unwrap_or_else(|| next_wait(w.clock.now_ms(), next, TICK));
                 tokio::select! {
                     () = drain.cancelled(), if !drain.is_cancelled() => {}
                     () = w.outbox.woken() => {}

@@ -5,6 +5,7 @@ mod common;
 
 use common::bot::*;
 use tailerbot::sim::{Fault, FaultKind, SimOptions};
+use tailerbot::slack::standin::SlackEvent;
 
 const DOCUMENTED_RUN: &str = "20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179";
 
@@ -264,12 +265,46 @@ async fn every_write_attempt_is_echoed_to_the_audit_channel() {
     let bot = TestBot::start_with(config, SimOptions::default()).await;
     bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
     bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
+    bot.wait(|e| e.iter().any(|e| e.channel.as_deref() == Some("C0AUDIT"))).await;
+    // A refusal is summed with the person's others of the minute, posted when it ends.
+    bot.clock.advance(std::time::Duration::from_secs(61));
     let events = bot.wait(|e| e.iter().filter(|e| e.channel.as_deref() == Some("C0AUDIT")).count() >= 2).await;
     let echoes: Vec<String> = events.iter().filter(|e| e.channel.as_deref() == Some("C0AUDIT")).map(|e| e.text.clone()).collect();
-    assert!(echoes.iter().any(|t| t.contains("*disable* `sales-daily` (PROD)") && t.contains("→ denied")), "{echoes:?}");
+    assert!(echoes.iter().any(|t| t.contains("<@U0ANALYST> was refused once") && t.contains("`disable sales-daily`")), "{echoes:?}");
     assert!(echoes.iter().any(|t| t.contains("*enable* `iowa-prepare` (DEV)") && t.contains("→ succeeded")), "{echoes:?}");
     let (_, body) = bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
     assert!(text_of(&body).contains("ask in <#C0AUDIT>"), "the denial says where to ask: {body}");
+}
+
+#[tokio::test]
+async fn a_hundred_refusals_are_one_post_of_the_audit_channel_and_a_real_write_goes_ahead_of_them() {
+    let mut config = example_config();
+    config.slack.audit_channel = Some(tailerbot::domain::ChannelId::parse("C0AUDIT").unwrap());
+    let bot = TestBot::start_with(config, SimOptions::default()).await;
+    // Someone the PROD rule does not name, again and again.
+    for _ in 0..100 {
+        let (_, body) = bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
+        assert!(text_of(&body).contains("may not"), "{body}");
+    }
+    // A real write meanwhile: its audit entry is not queued behind the refusals.
+    bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
+    let audit = |e: &SlackEvent| e.channel.as_deref() == Some("C0AUDIT");
+    let events = bot.wait(|e| e.iter().any(|e| audit(e) && e.text.contains("*enable* `iowa-prepare`"))).await;
+    assert_eq!(events.iter().filter(|e| audit(e)).count(), 1, "nothing of the refusals before the minute ends");
+    bot.clock.advance(std::time::Duration::from_secs(61));
+    let events = bot.wait(|e| e.iter().any(|e| audit(e) && e.text.contains("was refused"))).await;
+    let sums: Vec<&SlackEvent> = events.iter().filter(|e| audit(e) && e.text.contains("was refused")).collect();
+    assert_eq!(sums.len(), 1, "one post for the minute: {sums:?}");
+    assert!(
+        sums[0].text.contains("<@U0ANALYST> was refused 100 times") && sums[0].text.contains("`disable sales-daily` ×100"),
+        "{}",
+        sums[0].text
+    );
+    // Every attempt stays in the store.
+    let (_, body) = bot.command(LEAD, CHANNEL, "audit sales-daily").await;
+    assert!(text_of(&body).contains("denied"), "{body}");
+    bot.wait(|e| e.iter().filter(|e| audit(e)).count() >= 2).await;
+    assert_eq!(bot.slack.slack.events().iter().filter(|e| audit(e)).count(), 2, "the write's echo and one sum, nothing more");
 }
 
 #[tokio::test]
@@ -337,7 +372,7 @@ async fn fifty_people_asking_last_at_once_cost_tailer_one_read() {
     for (status, _) in futures::future::join_all(asks).await {
         assert_eq!(status, 200);
     }
-    let answered = |e: &[tailerbot::slack::standin::SlackEvent]| {
+    let answered = |e: &[SlackEvent]| {
         e.iter().filter(|e| e.method == "response_url" && e.visible_text().contains("`sales-daily` (PROD)")).count() >= 50
     };
     bot.wait(answered).await;

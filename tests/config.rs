@@ -318,3 +318,20 @@ fn a_missing_configuration_file_says_where_a_configuration_can_come_from() {
         assert!(stderr.contains(expected), "missing {expected} in {stderr}");
     }
 }
+
+#[test]
+fn check_config_refuses_a_run_url_template_with_a_user_and_password_without_printing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("userinfo.toml");
+    let text = example().replace(
+        "# run_url_template = \"https://studio.example.com/{account}/runs/{configuration_id}/{run_id}\"",
+        "run_url_template = \"https://viewer:hunter2@studio.example.com/{account}/runs/{run_id}\"",
+    );
+    assert!(text.contains("hunter2"), "the example still has its commented template");
+    std::fs::write(&path, &text).unwrap();
+    let out = check_config(&path);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("run_url_template") && stderr.contains("user name or password"), "{stderr}");
+    assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"), "the password is never printed: {stderr}");
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::bot::{ANALYST, CHANNEL, TestBot, example_config};
 use serde_json::{Value, json};
+use tailerbot::clock::Clock;
 use tailerbot::sim::SimOptions;
 use tailerbot::slack::standin::SlackEvent;
 
@@ -494,4 +495,76 @@ async fn a_launch_form_the_rules_refuse_is_answered_under_its_field_and_launches
     let (_, answer) = bot.submit(ANALYST, &form, &[("job", "iowa-prepare"), ("channel", "C0OPS")]).await;
     assert_eq!(answer, Value::Null);
     bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some("C0OPS"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mention_from_the_bots_own_user_is_ignored_even_without_a_bot_id() {
+    let bot = TestBot::start_with(fast_config(), quick()).await;
+    let mention = |user: &str, ts: &str, id: &str| {
+        json!({
+            "type": "event_callback",
+            "team_id": common::bot::TEAM,
+            "api_app_id": "A0TAILER",
+            "event_id": id,
+            "event": {"type": "app_mention", "user": user, "channel": CHANNEL, "ts": ts, "text": "<@U0TAILERBOT> jobs"},
+        })
+        .to_string()
+    };
+    // The stand-in's auth.test names the bot U0TAILERBOT.
+    assert_eq!(bot.post_signed("/slack/events", &mention("U0TAILERBOT", "1700000200.000100", "Ev0SELF")).await.status(), 200);
+    assert_eq!(bot.post_signed("/slack/events", &mention(ANALYST, "1700000200.000200", "Ev0PERSON")).await.status(), 200);
+    settled(&bot).await;
+    let in_thread = |ts: &str| bot.slack.slack.events().iter().filter(|e| e.thread_ts.as_deref() == Some(ts)).count();
+    assert_eq!(in_thread("1700000200.000200"), 1, "a person's mention is answered");
+    assert_eq!(in_thread("1700000200.000100"), 0, "the bot's own is not");
+}
+
+/// The launch form submitted, then the same signed bytes sent again 64 s later (inside
+/// Slack's 300 s signature window, past the one-minute double-submit guard): one run.
+async fn a_replayed_submission(database: Option<String>) {
+    let bot = TestBot::start_on(fast_config(), quick(), database).await;
+    bot.command(ANALYST, CHANNEL, "launch").await;
+    let events = bot.wait(|e| e.iter().any(|e| e.method == "views.open")).await;
+    let form = events.iter().find(|e| e.method == "views.open").unwrap().clone();
+    let payload = form.submission(common::bot::TEAM, ANALYST, &[("job", "iowa-prepare")], &bot.trigger());
+    let body = common::bot::form(&[("payload", &payload.to_string())]);
+    let (url, signed_at) = (format!("{}/slack/interactions", bot.url), bot.clock.unix());
+    let first = common::post_signed(&bot.http, &url, common::bot::SECRET, signed_at, body.clone()).await;
+    assert_eq!(common::bot::read(first).await, (200, Value::Null), "the form closes");
+    bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage" && e.visible_text().contains("`iowa-prepare` (DEV)"))).await;
+    bot.clock.advance(Duration::from_secs(64));
+    let replay = common::post_signed(&bot.http, &url, common::bot::SECRET, signed_at, body).await;
+    assert_eq!(common::bot::read(replay).await, (200, Value::Null), "a replay is acknowledged, and nothing is said");
+    settled(&bot).await;
+    assert_eq!(common::launched_dates(&bot.tailer.sim).len(), 1, "the replayed submission launched nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_launch_form_submission_launches_nothing_on_sqlite() {
+    a_replayed_submission(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_launch_form_submission_launches_nothing_on_postgres() {
+    let db = common::db::TestDb::postgres().await;
+    a_replayed_submission(Some(db.url.clone())).await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_without_an_event_id_delivered_twice_is_handled_once() {
+    let bot = TestBot::start_with(fast_config(), quick()).await;
+    let event = json!({
+        "type": "event_callback",
+        "team_id": common::bot::TEAM,
+        "api_app_id": "A0TAILER",
+        "event": {"type": "app_mention", "user": ANALYST, "channel": CHANNEL, "ts": "1700000100.000200", "text": "<@U0TAILERBOT> jobs"},
+    });
+    for _ in 0..2 {
+        let response = bot.post_signed("/slack/events", &event.to_string()).await;
+        assert_eq!(response.status(), 200);
+    }
+    settled(&bot).await;
+    let answers = bot.slack.slack.events().iter().filter(|e| e.thread_ts.as_deref() == Some("1700000100.000200")).count();
+    assert_eq!(answers, 1, "one answer in the mention's thread");
 }

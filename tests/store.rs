@@ -25,6 +25,7 @@ fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
         collapse_key: collapse.map(str::to_owned),
         body: OutboxBody::plain(text.into(), vec![]),
         first: false,
+        not_before: None,
     }
 }
 

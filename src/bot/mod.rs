@@ -188,14 +188,55 @@ impl Bot {
         denial.answer(&ask)
     }
 
-    /// Records a write attempt and echoes it to the audit channel.
+    /// Records a write attempt and echoes it to the audit channel: a write or a
+    /// confirmation at once (its own lane, ahead of the rest); a refusal in the sum of
+    /// that person's refusals of the minute, posted when the minute ends (anyone in
+    /// the workspace can be refused a hundred times; the audit channel hears it once,
+    /// and `/tailer audit` keeps every entry).
     pub(crate) async fn audit(&self, entry: AuditEntry) {
         if let Err(error) = self.store.audit(&entry).await {
             tracing::error!(%error, reference = %entry.reference, action = %entry.action, outcome = entry.outcome.as_str(), "the audit entry could not be stored");
         }
-        if let Some(echo) = self.audit_echo(&entry) {
+        let echo = if entry.outcome == AuditOutcome::Denied { self.refusals_echo(&entry).await } else { self.audit_echo(&entry) };
+        if let Some(echo) = echo {
             self.outbox.enqueue(vec![echo]).await;
         }
+    }
+
+    /// The audit channel's post of what `entry`'s person was refused in its minute,
+    /// `entry` included, to be sent when the minute ends and replaced meanwhile by a
+    /// newer count.
+    async fn refusals_echo(&self, entry: &AuditEntry) -> Option<OutboxMessage> {
+        const MINUTE_MS: i64 = 60_000;
+        const LISTED: u32 = 5;
+        let channel = self.config.slack.audit_channel.clone()?;
+        let from = entry.at - entry.at.rem_euclid(MINUTE_MS);
+        let (kinds, total) = match self.store.refusals(&entry.user_id, from, from + MINUTE_MS, LISTED).await {
+            Ok(found) if found.1 > 0 => found,
+            // Not readable (or not stored): this refusal alone.
+            Ok(_) | Err(_) => (vec![(entry.action.name().to_owned(), entry.job.clone(), 1)], 1),
+        };
+        let listed: Vec<String> = kinds
+            .iter()
+            .map(|(action, job, times)| {
+                let what = match job {
+                    Some(job) => format!("`{} {}`", crate::slack::blocks::escape(action), crate::slack::blocks::escape(job)),
+                    None => format!("`{}`", crate::slack::blocks::escape(action)),
+                };
+                if *times > 1 { format!("{what} ×{times}") } else { what }
+            })
+            .collect();
+        let shown: i64 = kinds.iter().map(|(_, _, times)| times).sum();
+        let more = if total > shown { format!(", and {} more", total - shown) } else { String::new() };
+        let minute = chrono::DateTime::from_timestamp_millis(from).map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default();
+        let times = if total == 1 { "once".to_owned() } else { format!("{total} times") };
+        let text = format!(
+            ":no_entry: <@{}> was refused {times} in the minute from {minute}: {}{more} (every attempt: `/tailer audit`)",
+            entry.user_id,
+            listed.join(", ")
+        );
+        let key = format!("refused:{}:{from}", entry.user_id);
+        Some(OutboxMessage::post(format!("refused:{channel}"), channel.to_string(), text, Vec::new()).summing(key, from + MINUTE_MS))
     }
 
     /// The line of the audit channel for an entry, when there is an audit channel.

@@ -116,6 +116,11 @@ impl RunUrlTemplate {
         // Filled with a plain value, it must be a URL with a host.
         let sample = template.fill(|_| Some("x")).unwrap_or_default();
         match reqwest::Url::parse(&sample) {
+            // Every link would carry the credentials to everyone in the channel.
+            Ok(url) if !url.username().is_empty() || url.password().is_some() => Err(format!(
+                "`{}` holds a user name or password (`user:password@`): every link would show it to the channel; give the page's address without it",
+                shown(text)
+            )),
             Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(template),
             Ok(_) => Err(format!("`{}` has no host", shown(text))),
             Err(error) => Err(format!("`{}` is not a valid URL ({error})", shown(text))),
@@ -238,10 +243,22 @@ mod tests {
     }
 
     #[test]
+    fn an_address_with_a_user_or_password_is_refused_without_showing_them() {
+        for text in [
+            "https://user:secret@studio.example.com/{run_id}",
+            "https://user@studio.example.com/{run_id}",
+            "https://:secret@studio.example.com/",
+        ] {
+            let error = RunUrlTemplate::parse(text).unwrap_err();
+            assert!(error.contains("user name or password") && !error.contains("secret"), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn debug_hides_credentials_in_the_address() {
-        let t = RunUrlTemplate::parse("https://user:secret@studio.example.com/{run_id}?token=abc").unwrap();
+        let t = RunUrlTemplate::parse("https://studio.example.com/{run_id}?token=abc").unwrap();
         let shown = format!("{t:?}");
-        assert!(!shown.contains("secret") && !shown.contains("abc"), "{shown}");
+        assert!(!shown.contains("abc"), "{shown}");
         let t = RunUrlTemplate::parse("https://studio.example.com/{run_id}#token=abc").unwrap();
         assert!(!format!("{t:?}").contains("abc"));
     }

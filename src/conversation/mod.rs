@@ -98,6 +98,14 @@ async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
     let Some(asked) = read(&delivery) else {
         return;
     };
+    // What the bot itself said, whatever else the payload claims (no `bot_id`, no
+    // subtype): answering it could make the bot talk to itself.
+    if let Asked::Said(said) = &asked {
+        if bot.slack.own_user_id().await.is_some_and(|own| own == said.user) {
+            tracing::info!("ignored a message of the bot's own user");
+            return;
+        }
+    }
     // Once per event, however often Slack delivers it.
     if let Some(id) = &delivery.event_id {
         match bot.store.first_time(&format!("event:{id}"), bot.now_ms()).await {

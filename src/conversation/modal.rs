@@ -179,6 +179,21 @@ pub async fn submitted(bot: &Arc<Bot>, submission: ViewSubmission) -> Ack {
             tracing::warn!("a submitted view the bot does not know: nothing done");
             return Ack::Empty;
         }
+        // Once per submission, however often its bytes arrive.
+        match bot.store.first_time(&submission.replay, bot.now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("a submission received again (same signed bytes) was not acted on again");
+                return Ack::Empty;
+            }
+            Err(error) => {
+                tracing::error!(%error, %reference, "cannot record a submission; not acting on it");
+                return Ack::FieldErrors(vec![(
+                    JOB.to_owned(),
+                    format!("My database is unavailable right now, so I did nothing. Please try again in a minute. (ref {reference})"),
+                )]);
+            }
+        }
         match launch(bot, &submission, reference.clone()).await {
             Ok(ack) => ack,
             // A message cannot answer a submission: said under the job instead.

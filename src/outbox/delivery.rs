@@ -106,10 +106,13 @@ impl Delivery {
     /// what became of them recorded together; returns how many were handled.
     pub async fn pass(&self) -> usize {
         let now = self.clock.now_ms();
-        let rows = match self.store.claim_outbox(now, PER_PASS).await {
+        let claimed = self.store.claim_outbox(now, PER_PASS).await;
+        let rows = match self.store.noted(claimed, |rows| !rows.is_empty()) {
             Ok(rows) => rows,
             Err(error) => {
-                tracing::error!(%error, "cannot read the outbox");
+                if let Some(repeats) = crate::telemetry::store_failure("outbox", &error) {
+                    tracing::error!(%error, repeats, "cannot claim the outbox; trying again after a pause");
+                }
                 return 0;
             }
         };
@@ -227,7 +230,8 @@ impl Delivery {
                 Some(((row, outcome), matches!(sent, Sent::Dropped)))
             })
             .unzip();
-        let recorded: Vec<bool> = match self.store.outbox_record(&records).await {
+        let recorded = self.store.outbox_record(&records).await;
+        let recorded: Vec<bool> = match self.store.noted(recorded, |()| !records.is_empty()) {
             Ok(()) => vec![true; records.len()],
             Err(error) => {
                 tracing::error!(%error, messages = records.len(), "cannot record deliveries together; recording them one by one");

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::AppState;
 use crate::config::SlackConfig;
 use crate::domain::{AppId, TeamId};
-use crate::slack::payload::{Interaction, PayloadError, SlashCommand, form_fields};
+use crate::slack::payload::{Interaction, PayloadError, SlashCommand, form_fields, replay_key};
 use crate::slack::verify::SignatureError;
 
 /// The largest body accepted from Slack.
@@ -192,17 +192,18 @@ pub async fn admit_http(state: &AppState, request: Request) -> Result<Admitted, 
     if endpoint == Endpoint::Commands && is_ssl_check(&body) {
         return Ok(Admitted::SslCheck);
     }
+    let timestamp = header_str(&parts.headers, "x-slack-request-timestamp");
     state
         .verifier
-        .verify(
-            header_str(&parts.headers, "x-slack-request-timestamp"),
-            header_str(&parts.headers, "x-slack-signature"),
-            &body,
-            state.clock.unix(),
-        )
+        .verify(timestamp, header_str(&parts.headers, "x-slack-signature"), &body, state.clock.unix())
         .map_err(Refusal::Unsigned)?;
     content_type(&parts.headers, endpoint)?;
-    let admitted = parse(endpoint, &body)?;
+    let mut admitted = parse(endpoint, &body)?;
+    // A submission carries no id of its own: what was signed is its key, so the same
+    // bytes sent again within the signature window are known as a replay.
+    if let Admitted::Interaction(Interaction::ViewSubmission(submission)) = &mut admitted {
+        submission.replay = replay_key("submission", timestamp, &body);
+    }
     admit(&state.bot.config.slack, Transport::Http, admitted)
 }
 
@@ -279,7 +280,11 @@ fn parse_event(body: &[u8]) -> Result<Admitted, Refusal> {
     if !value.is_object() {
         return Err(malformed("the event is not a JSON object"));
     }
-    let event: Event = serde_json::from_value(value).map_err(|_| malformed("the event has no usable `type`"))?;
+    let mut event: Event = serde_json::from_value(value).map_err(|_| malformed("the event has no usable `type`"))?;
+    // Without Slack's id, the body is the event's identity: delivered twice, handled once.
+    if event.event_id.as_deref().is_none_or(str::is_empty) {
+        event.event_id = Some(replay_key("body", None, body));
+    }
     if event.kind == "url_verification" {
         return match event.challenge {
             Some(challenge) if !challenge.is_empty() && challenge.len() <= 200 => Ok(Admitted::UrlVerification(challenge)),

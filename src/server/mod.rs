@@ -36,6 +36,9 @@ use crate::workers::Workers;
 
 /// How long shutdown waits for work in flight, from the signal (Cloud Run allows 10 s).
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
+/// What the last words with the store (the count of what is left, the claims given
+/// back, the connections closed) may take after [`DRAIN_DEADLINE`], all together.
+pub const LAST_STEPS: Duration = Duration::from_secs(1);
 /// How long requests in flight may take to finish once the signal came.
 pub const HTTP_GRACE: Duration = Duration::from_secs(3);
 
@@ -213,14 +216,30 @@ impl Application {
         }
         drain.cancel();
         bot.outbox.wake();
+        // The last words with the store are bounded too: a database that does not answer
+        // must not hold the exit past the deadline (Cloud Run kills at 10 s).
+        let last = tokio::time::Instant::now().max(deadline) + LAST_STEPS;
         if tokio::time::timeout_at(deadline, loops.wait()).await.is_err() {
-            let (depth, _) = bot.store.outbox_depth().await.unwrap_or_default();
-            tracing::warn!(undelivered = depth, "shutdown deadline reached before the outbox was flushed; it resumes at the next start");
+            match tokio::time::timeout_at(last, bot.store.outbox_depth()).await {
+                Ok(Ok((depth, _))) => {
+                    tracing::warn!(
+                        undelivered = depth,
+                        "shutdown deadline reached before the outbox was flushed; it resumes at the next start"
+                    )
+                }
+                _ => tracing::warn!("shutdown deadline reached before the outbox was flushed; it resumes at the next start"),
+            }
         }
-        if let Err(error) = bot.store.release_leases().await {
-            tracing::warn!(%error, "cannot give back this replica's claims; others take them over when they expire");
+        match tokio::time::timeout_at(last, bot.store.release_leases()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot give back this replica's claims; others take them over when they expire"),
+            Err(_) => tracing::warn!(
+                "the store did not answer in time to give back this replica's claims; others take them over when they expire"
+            ),
         }
-        bot.store.close().await;
+        if tokio::time::timeout_at(last, bot.store.close()).await.is_err() {
+            tracing::warn!("the store's connections did not close in time; exiting all the same");
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -145,8 +145,16 @@ async fn slack(State(state): State<AppState>, SlackRequest(admitted): SlackReque
 /// How long readiness waits for the store to take a write.
 const READY_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Ready when the store answers and takes writes ([`crate::store::Store::ping`]).
+/// Ready when the store answers and takes writes ([`crate::store::Store::ping`]), and
+/// the bot's own work finds its writes taken ([`crate::store::WriteHealth`]: a probe of
+/// one row can pass on a full disk while the work fails).
 async fn ready(State(state): State<AppState>) -> Response {
+    if let Some(cause) = state.bot.store.health().failing() {
+        if let Some(repeats) = crate::telemetry::first_or_summary("not_ready_store_failing") {
+            tracing::warn!(%cause, repeats, "not ready: the store fails the bot's writes");
+        }
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("store fails writes: {}", crate::redact::redact_urls_in(&cause))).into_response();
+    }
     match tokio::time::timeout(READY_PROBE, state.bot.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(error)) => {

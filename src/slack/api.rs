@@ -108,6 +108,13 @@ struct Posted {
 #[derive(Deserialize)]
 struct Acknowledged {}
 
+/// What `auth.test` says of the token's bot user.
+#[derive(Deserialize)]
+struct Identity {
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
 /// The messages of `conversations.history` or `conversations.replies`.
 #[derive(Deserialize)]
 struct History {
@@ -153,6 +160,9 @@ pub struct SlackApi {
     /// `scheme://host:port` of the Web API: an upload URL there is trusted (a local
     /// stand-in's), as is any https one Slack gives.
     api_origin: String,
+    /// The bot's own user id, as `auth.test` names it: what it says is never taken
+    /// for something asked of it.
+    own_user: tokio::sync::OnceCell<UserId>,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -185,6 +195,7 @@ impl SlackApi {
             timeout,
             response_url_prefixes,
             api_origin: origin(api_url).unwrap_or_default(),
+            own_user: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -309,8 +320,22 @@ impl SlackApi {
     /// `auth.test`: the token works.
     pub async fn auth_test(&self) -> Result<(), SlackError> {
         let empty = serde_json::json!({});
-        let _: Acknowledged = self.timed("auth.test", self.session().http_session_api.http_post("auth.test", &empty, None)).await?;
+        let identity: Identity = self.timed("auth.test", self.session().http_session_api.http_post("auth.test", &empty, None)).await?;
+        if let Some(user) = identity.user_id.as_deref().and_then(|id| UserId::parse(id).ok()) {
+            let _ = self.own_user.set(user);
+        }
         Ok(())
+    }
+
+    /// The bot's own user id: known from the start-up check, else asked once now
+    /// (`None` while Slack cannot say).
+    pub async fn own_user_id(&self) -> Option<UserId> {
+        if self.own_user.get().is_none() {
+            if let Err(error) = self.auth_test().await {
+                tracing::warn!(%error, "cannot ask Slack for the bot's own user id");
+            }
+        }
+        self.own_user.get().cloned()
     }
 
     /// Uploads a file with Slack's external flow: an upload URL

@@ -159,6 +159,26 @@ pub struct ViewSubmission {
     pub view: ViewOf,
     /// Each input's value: a select's option value, a date, a conversation, a text.
     pub values: Vec<(String, String)>,
+    /// What makes this submission the same one again (a replay of its bytes, or
+    /// Slack delivering it twice): a submission carries no `trigger_id`. From the
+    /// payload here; over HTTP the edge adds the signature's timestamp
+    /// ([`replay_key`]), so that a person submitting the same values again later is
+    /// not taken for a replay.
+    pub replay: String,
+}
+
+/// A request's key in the record of requests already handled, from what was signed:
+/// the same bytes under the same timestamp are the same request, whoever sends them
+/// again within the signature window.
+pub fn replay_key(kind: &str, timestamp: Option<&str>, body: &[u8]) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    if let Some(timestamp) = timestamp {
+        hash.update(timestamp.as_bytes());
+        hash.update(b":");
+    }
+    hash.update(body);
+    format!("{kind}:{}", &hex::encode(hash.finalize())[..32])
 }
 
 impl ViewSubmission {
@@ -312,6 +332,7 @@ impl Interaction {
                 user_id: UserId::parse(&raw.user.ok_or_else(|| missing("user"))?.id).map_err(id_error)?,
                 view: ViewOf { id: view.id, callback_id: view.callback_id, private_metadata: view.private_metadata },
                 values,
+                replay: replay_key("submission", None, payload.as_bytes()),
             }));
         }
         if raw.kind != "block_actions" {

@@ -13,6 +13,7 @@
 //! stops renewing; when its leases expire another one takes the work over.
 
 mod destination;
+mod health;
 mod launches;
 mod outbox;
 mod records;
@@ -34,6 +35,7 @@ use tokio::sync::mpsc;
 pub const POLLED_MARKER: &str = "subscriptions_polled";
 
 pub use destination::{Destination, DestinationColumns, OUTBOX_METHODS, Place};
+pub use health::{BACKOFF_CAP, Backoff, FAILING_FOR, WriteHealth};
 pub use outbox::{Delivered, FIRST, urgency};
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, OutboxBody,
@@ -61,6 +63,33 @@ pub enum StoreError {
     /// A batched write failed (the database error, as text: it is shared by the batch).
     #[error("the store is unavailable: {0}")]
     Batch(String),
+}
+
+impl StoreError {
+    /// The kind of failure, as logs group it: a closed set of names.
+    pub fn kind(&self) -> &'static str {
+        let text = match self {
+            StoreError::Busy => return "busy",
+            StoreError::Corrupt(_) => return "unreadable_record",
+            StoreError::Unsupported(_) | StoreError::Migrate(_) => return "setup",
+            StoreError::Database(error) => error.to_string(),
+            StoreError::Batch(text) => text.clone(),
+        }
+        .to_ascii_lowercase();
+        if text.contains("full") || text.contains("no space") {
+            "full"
+        } else if text.contains("readonly") || text.contains("read-only") || text.contains("read only") {
+            "read_only"
+        } else if text.contains("locked") || text.contains("busy") {
+            "locked"
+        } else if text.contains("i/o") {
+            "io"
+        } else if text.contains("permission denied") {
+            "permission_denied"
+        } else {
+            "database"
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -135,6 +164,8 @@ pub struct Store {
     polls: mpsc::Sender<watches::PendingPoll>,
     /// When this replica last renewed its claims (unix ms).
     renewed_at: Arc<std::sync::atomic::AtomicI64>,
+    /// Whether the work's writes succeed ([`WriteHealth`]).
+    health: Arc<WriteHealth>,
 }
 
 impl std::fmt::Debug for Store {
@@ -186,6 +217,7 @@ impl Store {
             keys,
             polls,
             renewed_at: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN / 2)),
+            health: Arc::default(),
         };
         tokio::spawn(requests::record_keys(store.clone(), queue));
         tokio::spawn(watches::record_polls(store.clone(), poll_queue));
@@ -206,6 +238,23 @@ impl Store {
     /// How long a claim lasts between renewals.
     pub fn lease(&self) -> Duration {
         Duration::from_millis(self.lease_ms as u64)
+    }
+
+    /// Whether the work's writes succeed: what readiness and the loops' pauses read.
+    pub fn health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    /// Notes the outcome of a write of the work (`changed`: whether it changed
+    /// something, when it succeeded) and gives it back.
+    pub fn noted<T>(&self, result: StoreResult<T>, changed: impl FnOnce(&T) -> bool) -> StoreResult<T> {
+        match &result {
+            Ok(value) if changed(value) => self.health.wrote(),
+            Ok(_) => {}
+            Err(StoreError::Busy) => {}
+            Err(error) => self.health.failed(error),
+        }
+        result
     }
 
     /// This replica's name on the rows it claims.

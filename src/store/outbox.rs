@@ -26,7 +26,7 @@ macro_rules! enqueue_in {
             let to = m.to.to_columns();
             sqlx::query(
                 "INSERT INTO outbox (lane, method, channel_id, user_id, in_thread, root, broadcast, collapse_key, response_url, body, created_at, next_attempt_at, state, thread_ts, urgency)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 'pending', $12, $13)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14)",
             )
             .bind(&m.lane)
             .bind(to.method)
@@ -39,6 +39,7 @@ macro_rules! enqueue_in {
             .bind(&to.response_url)
             .bind(body)
             .bind($now_ms)
+            .bind(m.not_before.map_or($now_ms, |at: i64| at.max($now_ms)))
             .bind(&to.thread_ts)
             .bind(if m.first { $crate::store::FIRST } else { i64::from($crate::store::urgency(&m.lane)) })
             .execute(&mut *$tx)
@@ -83,13 +84,14 @@ impl LockLanes for sqlx::PgConnection {
 /// How soon a lane's messages go out, by its kind (stored with each message, the claim's
 /// order; a lane's messages still go out in their order): 0 a run's card and thread
 /// replies, what a write did and what a conversation was answered (`said:`, answers shown
-/// to everyone: what people in an incident wait for); 1 a Home tab; 2 the rest (answers
-/// only their asker sees, queued after their `response_url` failed, subscription
-/// announcements, audit echoes, notices). Ahead of them all, [`FIRST`].
+/// to everyone: what people in an incident wait for); 1 a Home tab, the audit channel's
+/// echo of a write or a confirmation; 2 the rest (answers only their asker sees, queued
+/// after their `response_url` failed, subscription announcements, the audit channel's
+/// sums of refused attempts, notices). Ahead of them all, [`FIRST`].
 pub fn urgency(lane: &str) -> u8 {
     if lane.starts_with("card:") || lane.starts_with("write:") || lane.starts_with("said:") {
         0
-    } else if lane.starts_with("home:") {
+    } else if lane.starts_with("home:") || lane.starts_with("audit:") {
         1
     } else {
         2
@@ -455,6 +457,7 @@ impl TryFrom<RawOutbox> for OutboxRow {
                 lane: r.lane,
                 collapse_key: r.collapse_key,
                 first: r.urgency == FIRST,
+                not_before: None,
             },
         })
     }

@@ -206,17 +206,26 @@ pub struct OutboxMessage {
     /// The news of a run's end: sent ahead of everything else queued
     /// ([`crate::store::urgency`]).
     pub first: bool,
+    /// Not sent before this time (unix ms): a summary that gathers what happens until
+    /// then (a newer one with the same collapse key replaces it meanwhile).
+    pub not_before: Option<i64>,
 }
 
 impl OutboxMessage {
     pub fn new(lane: impl Into<String>, to: Destination, body: OutboxBody) -> OutboxMessage {
-        OutboxMessage { lane: lane.into(), to, collapse_key: None, body, first: false }
+        OutboxMessage { lane: lane.into(), to, collapse_key: None, body, first: false, not_before: None }
     }
 
     /// Sent ahead of everything else queued (what people wait for: a run's end), once it
     /// heads its lane.
     pub fn first(self) -> OutboxMessage {
         OutboxMessage { first: true, ..self }
+    }
+
+    /// Sent no sooner than `at_ms`, replacing the pending message of the same `key`: one
+    /// post that sums what happened until then.
+    pub fn summing(self, key: String, at_ms: i64) -> OutboxMessage {
+        OutboxMessage { collapse_key: Some(key), not_before: Some(at_ms), ..self }
     }
 
     /// A `chat.postMessage` of text and blocks to a channel (or a user id: their DM), in a

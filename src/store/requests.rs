@@ -29,6 +29,7 @@ pub(super) async fn record_keys(store: Store, mut queue: mpsc::Receiver<Pending>
         let unique: Vec<(&str, i64)> =
             batch.iter().filter(|(k, _, _)| seen.insert(k.as_str())).map(|(k, at, _)| (k.as_str(), *at)).collect();
         let inserted = store.insert_keys(&unique).await;
+        let inserted = store.noted(inserted, |new| !new.is_empty());
         let mut answered = HashSet::new();
         for (key, _, reply) in batch.drain(..) {
             let answer = match &inserted {
@@ -208,6 +209,29 @@ impl Store {
     pub async fn audit(&self, e: &AuditEntry) -> StoreResult<i64> {
         let id = on_backend!(self, pool => audit_in!(pool, e));
         Ok(id)
+    }
+
+    /// What `user` was refused from `from_ms` until before `to_ms`: each action and job,
+    /// with how many times, most often first (at most `limit`), and the total.
+    pub async fn refusals(
+        &self,
+        user: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<(String, Option<String>, i64)>, i64)> {
+        let rows: Vec<(String, Option<String>, i64)> = on_backend!(self, pool => sqlx::query_as(
+            "SELECT action, job, COUNT(*) AS times FROM audit
+             WHERE user_id = $1 AND at >= $2 AND at < $3 AND outcome = 'denied'
+             GROUP BY action, job ORDER BY times DESC, action, job",
+        )
+        .bind(user)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(pool)
+        .await?);
+        let total = rows.iter().map(|(_, _, times)| times).sum();
+        Ok((rows.into_iter().take(limit as usize).collect(), total))
     }
 
     /// The latest entries, newest first, for one job or all.

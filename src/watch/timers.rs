@@ -50,10 +50,13 @@ impl Timers {
 
     /// One pass; returns how many timers were handled.
     pub async fn run_once(&self) -> usize {
-        let due = match self.store.claim_timers(self.clock.now_ms(), 100).await {
+        let claimed = self.store.claim_timers(self.clock.now_ms(), 100).await;
+        let due = match self.store.noted(claimed, |due| !due.is_empty()) {
             Ok(due) => due,
             Err(error) => {
-                tracing::error!(%error, "cannot read the timers");
+                if let Some(repeats) = crate::telemetry::store_failure("timers", &error) {
+                    tracing::error!(%error, repeats, "cannot claim the timers; trying again after a pause");
+                }
                 return 0;
             }
         };

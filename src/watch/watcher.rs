@@ -149,10 +149,13 @@ impl Watcher {
     /// were polled.
     pub async fn run_once(&self) -> usize {
         let now = self.p.clock.now_ms();
-        let due = match self.p.store.claim_watches(now, u32::try_from(self.batch()).unwrap_or(u32::MAX)).await {
+        let claimed = self.p.store.claim_watches(now, u32::try_from(self.batch()).unwrap_or(u32::MAX)).await;
+        let due = match self.p.store.noted(claimed, |due| !due.is_empty()) {
             Ok(due) => due,
             Err(error) => {
-                tracing::error!(%error, "cannot read the watched runs");
+                if let Some(repeats) = crate::telemetry::store_failure("watcher", &error) {
+                    tracing::error!(%error, repeats, "cannot claim the watched runs; trying again after a pause");
+                }
                 return 0;
             }
         };

@@ -236,3 +236,205 @@ async fn a_post_whose_channel_turn_the_store_cannot_give_waits_and_goes_out_once
     let _ = sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await;
     admin.close().await;
 }
+
+/// A small disk of the test's own (a tmpfs mounted in a temporary folder; needs root,
+/// as CI is), to be filled while the bot's SQLite file is on it.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tailerbot-test", &dir.path().display().to_string()])
+            .output()
+            .expect("`mount` runs");
+        assert!(
+            out.status.success(),
+            "this test fills a 16 MB tmpfs it mounts, which needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills every byte left.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.path().join("filler")).unwrap();
+        for size in [1 << 20, 4096, 1] {
+            let chunk = vec![0u8; size];
+            while filler.write_all(&chunk).and_then(|()| filler.flush()).is_ok() {}
+        }
+        let _ = filler.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path().join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").args(["-l", &self.dir.path().display().to_string()]).status();
+    }
+}
+
+/// The lines a running process writes on stderr, gathered as they come (a pipe nobody
+/// reads would stop a chatty process).
+fn gather_logs(serve: &mut crate::common::process::Serve) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::BufRead;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stderr = serve.child.stderr.take().expect("stderr captured");
+    let gathered = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            gathered.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+/// CPU time the process used so far, in clock ticks (user + system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// `/readyz` of a running process: its status and body.
+async fn readyz(url: &str) -> (u16, String) {
+    let response = reqwest::get(format!("{url}/readyz")).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Polls `/readyz` (every 100 ms, at most `limit`) until it answers `status`.
+async fn readyz_becomes(url: &str, status: u16, limit: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let (now, body) = readyz(url).await;
+        if now == status {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "/readyz still answers {now} ({body}) after {limit:?}, not {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_makes_the_bot_not_ready_and_quiet_and_it_recovers_by_itself() {
+    use crate::common::process::{ServeEnv, command_answer, write_config};
+    let disk = SmallDisk::mount();
+    let dir = tempfile::tempdir().unwrap();
+    let (tailer, slack) = crate::common::world(SimOptions::default()).await;
+    let config = write_config(dir.path(), &slack.response_url_prefix());
+    let database = format!("sqlite://{}", disk.path().join("bot.db").display());
+    let mut serve = ServeEnv::new(&config, &database, &slack.api_url(), &tailer.url()).capture_logs().ready().await;
+    let logs = gather_logs(&mut serve);
+    let ask = |trigger: &'static str, text: &'static str| {
+        let (url, response_url) = (serve.url.clone(), slack.response_url(trigger));
+        async move { command_answer(&url, &response_url, trigger, ANALYST, CHANNEL, text).await }
+    };
+    // A run being followed: the watcher has work to claim every second.
+    assert_eq!(ask("1.disk.1", "launch iowa-prepare").await.0, 200);
+    slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+
+    // The journal emptied into the file, then not a byte left: every write must grow it.
+    let mut file = SqliteConnection::connect_with(&SqliteConnectOptions::from_str(&database).unwrap()).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut file).await.unwrap();
+    file.close().await.unwrap();
+    disk.fill();
+
+    let (status, body) = tokio::time::timeout(SLACK_DEADLINE, ask("1.disk.2", "launch iowa-prepare")).await.expect("answered in time");
+    assert_eq!(status, 200, "{body}");
+    assert!(as_event(&body).visible_text().contains("did nothing"), "the user is told: {body}");
+    let cause = readyz_becomes(&serve.url, 503, Duration::from_secs(10)).await;
+    assert!(cause.contains("full"), "/readyz names the cause: {cause}");
+
+    // Failing, the bot is quiet: a few lines, not one a pass; a sliver of a core.
+    let (lines_before, ticks_before) = (logs.lock().unwrap().len(), cpu_ticks(serve.child.id()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (lines, ticks) = (logs.lock().unwrap()[lines_before..].to_vec(), cpu_ticks(serve.child.id()) - ticks_before);
+    assert!(lines.len() <= 4, "{} log lines in 3 s while the disk is full:\n{}", lines.len(), lines.join("\n"));
+    assert!(ticks <= 60, "{ticks} ticks of CPU in 3 s while the disk is full");
+    assert_eq!(readyz(&serve.url).await.0, 503, "still not ready while full");
+
+    // Room again: ready by itself, and serving.
+    disk.free();
+    readyz_becomes(&serve.url, 200, Duration::from_secs(30)).await;
+    let (status, body) = ask("1.disk.3", "jobs").await;
+    assert_eq!(status, 200);
+    assert!(as_event(&body).visible_text().contains("iowa-prepare"), "{body}");
+    assert_eq!(tailer.sim.count("launch_job"), 1, "the launch refused while full was never made");
+    let all = logs.lock().unwrap().join("\n");
+    let claims = all.lines().filter(|l| l.contains("cannot claim the watched runs")).count();
+    assert!((1..=2).contains(&claims), "the watcher's failure said once (then once a minute): {claims}\n{all}");
+    drop(serve);
+}
+
+/// A TCP relay to PostgreSQL that the test can turn into a black hole: after `cut`,
+/// every connection, open or new, is held and nothing more goes through either way (a
+/// database that stopped answering, the worst kind of unreachable).
+async fn relay_to_postgres() -> (u16, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cut = tokio_util::sync::CancellationToken::new();
+    let cut_here = cut.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            if cut_here.is_cancelled() {
+                held.push(inbound);
+                continue;
+            }
+            let cut = cut_here.clone();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect("127.0.0.1:5432").await.unwrap();
+                let silenced = tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                    () = cut.cancelled() => true,
+                };
+                // The database's side is closed (its session ends, its locks go); the
+                // bot's side is held open, silent, until the test ends.
+                drop(outbound);
+                if silenced {
+                    std::future::pending::<()>().await;
+                }
+                drop(inbound);
+            });
+        }
+    });
+    (port, cut)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_keeps_its_deadline_when_the_database_stops_answering() {
+    use crate::common::process::{ServeEnv, command_answer, write_config};
+    let db = crate::common::db::TestDb::postgres().await;
+    let (port, cut) = relay_to_postgres().await;
+    let through_relay = db.url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{port}"), 1);
+    assert_ne!(through_relay, db.url, "the test database is the local server");
+    let dir = tempfile::tempdir().unwrap();
+    let (tailer, slack) = crate::common::world(SimOptions::default()).await;
+    let config = write_config(dir.path(), &slack.response_url_prefix());
+    let mut serve = ServeEnv::new(&config, &through_relay, &slack.api_url(), &tailer.url()).ready().await;
+    // Work in flight: a run followed, its card queued or sent.
+    let trigger = "1.deadline.1";
+    assert_eq!(command_answer(&serve.url, &slack.response_url(trigger), trigger, ANALYST, CHANNEL, "launch iowa-prepare").await.0, 200);
+    slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "chat.postMessage")).await;
+    cut.cancel();
+    let signalled = tokio::time::Instant::now();
+    let status = serve.terminate().await;
+    let took = signalled.elapsed();
+    // Documented: 8 s for the work in flight, then a second at most for the last words
+    // with the store; Cloud Run kills at 10 s.
+    assert!(took < Duration::from_secs(10), "stopped {took:?} after SIGTERM with the database silent");
+    assert!(status.success(), "{status:?}");
+    drop(serve);
+    db.finish().await;
+}

@@ -28,10 +28,13 @@ impl Launches {
 
     /// One pass; returns how many launches were settled or put off.
     pub async fn run_once(&self) -> usize {
-        let interrupted = match self.bot.store.claim_interrupted_launches(self.bot.now_ms(), 20).await {
+        let claimed = self.bot.store.claim_interrupted_launches(self.bot.now_ms(), 20).await;
+        let interrupted = match self.bot.store.noted(claimed, |rows| !rows.is_empty()) {
             Ok(rows) => rows,
             Err(error) => {
-                tracing::error!(%error, "cannot read the launches in progress");
+                if let Some(repeats) = crate::telemetry::store_failure("launch_recovery", &error) {
+                    tracing::error!(%error, repeats, "cannot claim the launches in progress; trying again after a pause");
+                }
                 return 0;
             }
         };

@@ -29,10 +29,13 @@ impl Writes {
 
     /// One pass; returns how many writes were taken over.
     pub async fn run_once(&self) -> usize {
-        let interrupted = match self.bot.store.claim_interrupted_writes(self.bot.now_ms(), 20).await {
+        let claimed = self.bot.store.claim_interrupted_writes(self.bot.now_ms(), 20).await;
+        let interrupted = match self.bot.store.noted(claimed, |rows| !rows.is_empty()) {
             Ok(rows) => rows,
             Err(error) => {
-                tracing::error!(%error, "cannot read the writes in progress");
+                if let Some(repeats) = crate::telemetry::store_failure("write_recovery", &error) {
+                    tracing::error!(%error, repeats, "cannot claim the writes in progress; trying again after a pause");
+                }
                 return 0;
             }
         };
