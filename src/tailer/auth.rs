@@ -223,7 +223,8 @@ impl TokenCache {
                         .build(),
                 };
                 let wait = backoff.next().unwrap_or(SIGN_RETRY_MAX);
-                tracing::warn!(%error, retry_in = ?wait, "the Tailer token could not be signed");
+                // The caller tells of the failure (in an answer, a warning): not here too.
+                tracing::debug!(%error, retry_in = ?wait, "the Tailer token could not be signed");
                 state.failed = Some(Failed { error: error.clone(), retry_at_ms: now_ms + wait.as_millis() as i64, backoff });
                 still_valid(&state).ok_or(error)
             }

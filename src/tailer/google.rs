@@ -34,6 +34,10 @@ pub const MAX_GOOGLE_ANSWER: usize = 64 * 1024;
 /// The role that lets an identity call `signJwt` for a service account.
 pub const TOKEN_CREATOR_ROLE: &str = "roles/iam.serviceAccountTokenCreator";
 
+/// What is escaped of an e-mail in a path segment: all but unreserved characters and `@`.
+const PATH_SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
+
 /// Where the Google endpoints are (tests point them at local fakes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoogleEndpoints {
@@ -209,7 +213,7 @@ impl GoogleClient {
     /// identity. Returns the signed JWT.
     pub async fn sign_jwt(&self, access: &SecretString, email: &str, claims: &str) -> Result<SecretString, GoogleError> {
         let what = format!("IAM signJwt for {email}");
-        let email_in_path = percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC);
+        let email_in_path = percent_encoding::utf8_percent_encode(email, PATH_SEGMENT);
         let url = format!("{}/v1/projects/-/serviceAccounts/{email_in_path}:signJwt", self.endpoints.iam_credentials_url);
         let response = self
             .apis
