@@ -70,7 +70,7 @@ impl CredentialsFile {
             None | Some("service_account") => ServiceAccountKey::from_json(path, &text).map(CredentialsFile::ServiceAccount),
             Some("authorized_user") => {
                 for field in ["client_id", "client_secret", "refresh_token"] {
-                    if !value.get(field).and_then(serde_json::Value::as_str).is_some_and(|v| !v.is_empty()) {
+                    if value.get(field).and_then(serde_json::Value::as_str).is_none_or(str::is_empty) {
                         return Err(KeyFileError::MissingUserField { path: path.to_owned(), field });
                     }
                 }

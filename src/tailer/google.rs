@@ -3,11 +3,10 @@
 //! token), and IAM Credentials' `signJwt`, which signs the Tailer token's claims with the
 //! service account's Google-held key, so that no key file exists anywhere.
 //!
-//! Written by hand on `reqwest` rather than taken from a crate: `gcp_auth` (ring, hyper
-//! 1) gets access tokens but has no `signJwt`, hard-codes the metadata host (no
-//! `GCE_METADATA_HOST`) and the OAuth token URL, reads answers whole and brings its own
-//! hyper client; `google-cloud-auth`/`gcloud-auth` default to aws-lc and carry their own
-//! `reqwest`. What is needed is three small exchanges, and here they share the bot's one
+//! Written by hand on `reqwest` rather than taken from a crate: `gcp_auth` (ring, its
+//! own hyper client) gets access tokens but has no `signJwt`, hard-codes the metadata
+//! host (no `GCE_METADATA_HOST`) and the OAuth token URL, and reads answers whole;
+//! `google-cloud-auth`/`gcloud-auth` default to aws-lc and carry their own `reqwest`. What is needed is three small exchanges, and here they share the bot's one
 //! TLS stack (rustls + ring), its capped reader and its no-redirect rule.
 //!
 //! No token ever goes into an error or a log line: errors carry the HTTP status and the
