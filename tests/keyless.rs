@@ -92,22 +92,31 @@ async fn one_sign_jwt_serves_many_tailer_calls_with_exactly_the_claims_a_key_fil
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_is_signed_again_at_80_percent_of_its_life_and_the_access_token_is_kept_for_its_expires_in() {
     let google = FakeGoogle::start().await;
-    google.expires_in(600);
     let tailer = common::sim(SimOptions::default()).await;
     let clock = ManualClock::at_unix(NOW);
     let client = client(&tailer.url(), tokens(&keyless_vars(&google, &tailer.url()), clock.clone()));
+    let refresh = Duration::from_secs(REFRESH_AFTER_SECS as u64);
     read(&client).await.unwrap();
-    clock.advance(Duration::from_secs(REFRESH_AFTER_SECS as u64 - 1));
+    clock.advance(refresh - Duration::from_secs(1));
     read(&client).await.unwrap();
     assert_eq!(google.signed(), 1, "reused within 80% of its life");
     clock.advance(Duration::from_secs(1));
     read(&client).await.unwrap();
     assert_eq!(google.signed(), 2, "signed again at 80%");
     assert_eq!(google.signs()[1].claims["iat"], NOW + REFRESH_AFTER_SECS);
-    assert_eq!(google.metadata_tokens(), 2, "the 600 s access token had expired: asked again");
-    assert_eq!(google.metadata_emails(), 1, "the account is asked once");
+    assert_eq!(google.metadata_tokens(), 1, "the access token (3599 s) was still good: kept");
     let bearers: std::collections::BTreeSet<_> = tailer.sim.requests().iter().map(|r| r.bearer.clone()).collect();
     assert_eq!(bearers.len(), 2, "Tailer got the new token after the refresh");
+
+    // The next access token lives 600 s: it has expired by the refresh after.
+    clock.advance(refresh);
+    google.expires_in(600);
+    read(&client).await.unwrap();
+    assert_eq!((google.signed(), google.metadata_tokens()), (3, 2), "the 3599 s access token had expired: asked again");
+    clock.advance(refresh);
+    read(&client).await.unwrap();
+    assert_eq!((google.signed(), google.metadata_tokens()), (4, 3), "the 600 s one too");
+    assert_eq!(google.metadata_emails(), 1, "the account is asked once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
