@@ -18,8 +18,17 @@ const SERVE_ENVIRONMENT: &str = "Environment:
   SLACK_API_URL                   the Web API base [default: https://slack.com/api]
   TAILER_API_URL                  the Tailer API base
   TAILER_API_AUDIENCE             the `aud` of the signed token [default: TAILER_API_URL]
-  GOOGLE_APPLICATION_CREDENTIALS  a service-account key file (JSON): the bot signs its tokens
+  GOOGLE_APPLICATION_CREDENTIALS  a service-account key file (JSON): the bot signs its tokens;
+                                  or gcloud's authorized_user file, with TAILER_SERVICE_ACCOUNT
   TAILER_API_TOKEN                a bearer token, when no key file is given
+  TAILER_SERVICE_ACCOUNT          keyless: the service account whose token IAM signJwt signs
+                                  [default: the metadata server's default account]
+  GCE_METADATA_HOST               keyless: host[:port] of the metadata server
+                                  [default: metadata.google.internal]
+  GOOGLE_IAM_CREDENTIALS_URL      keyless: the IAM Credentials API base
+                                  [default: https://iamcredentials.googleapis.com]
+  GOOGLE_OAUTH_TOKEN_URL          where an authorized_user file's refresh token is exchanged
+                                  [default: https://oauth2.googleapis.com/token]
   TAILERBOT_CONFIG                the configuration file [default: tailerbot.toml]
   TAILERBOT_CONFIG_TOML           the whole configuration (TOML), instead of a file
   DATABASE_URL                    sqlite://PATH or postgres://... [default: sqlite://tailerbot.db]
@@ -28,7 +37,13 @@ const SERVE_ENVIRONMENT: &str = "Environment:
   MAX_CONNECTIONS                 HTTP connections served at once [default: 256]
   RUST_LOG, LOG_FORMAT            the log filter [default: info]; json or text [default: text]
 
-Before it serves, serve asks Slack (auth.test) and Tailer (one read) whether they
+With neither GOOGLE_APPLICATION_CREDENTIALS nor TAILER_API_TOKEN, serve is keyless: it
+takes the access token of the machine's service account from the metadata server and
+has IAM (signJwt) sign its Tailer token; the account needs
+roles/iam.serviceAccountTokenCreator on the account it signs for (itself by default).
+
+Before it serves, serve lists every mistake it finds in the configuration and the
+environment at once, then asks Slack (auth.test) and Tailer (one read) whether they
 accept the credentials, and stops with the variable to fix when they refuse them.";
 
 /// A Slack chat-ops bot for Tailer.
@@ -207,8 +222,11 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = Settings::from_env(&config) {
-        eprintln!("error: {e}");
+    let (_, mistakes) = Settings::read(&lookup, &config.tailer);
+    if !mistakes.is_empty() {
+        for mistake in mistakes {
+            eprintln!("error: {mistake}");
+        }
         return ExitCode::from(2);
     }
     print!("{}", describe(&shown, &config));
@@ -253,28 +271,21 @@ pub fn describe(path: &Path, config: &Config) -> String {
 }
 
 async fn serve() -> ExitCode {
-    let config = match Config::from_environment(&|name| std::env::var(name).ok(), None) {
-        Ok(config) => config,
-        Err(e) => {
-            print_config_errors(&e);
-            return ExitCode::from(2);
-        }
-    };
-    for warning in &config.warnings {
-        tracing::warn!(%warning, "configuration");
-    }
-    let settings = match Settings::from_env(&config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
+    let lookup = |name: &str| std::env::var(name).ok();
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    let (config, settings, tokens) = match startup(&lookup, clock.clone()).await {
+        Ok(ready) => ready,
+        Err(mistakes) => {
+            for mistake in mistakes {
+                eprintln!("error: {mistake}");
+            }
             return ExitCode::from(2);
         }
     };
     let addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), settings.port);
-    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
     // What a library's error says is not ours to vouch for: any URL credentials in it
     // are taken out before it is printed.
-    let app = match crate::server::Application::build(&settings, config, clock, addr).await {
+    let app = match crate::server::Application::build_with_tokens(&settings, config, clock, addr, tokens).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("error: {}", crate::config::redact_urls_in(&format!("{e:#}")));
@@ -286,8 +297,9 @@ async fn serve() -> ExitCode {
         tracing::warn!(%warning, "start-up check");
     }
     if !preflight.refused.is_empty() {
+        // Once each, on stderr with the other start-up mistakes (a log line as well
+        // would say it twice on the same stream).
         for refusal in &preflight.refused {
-            tracing::error!(%refusal, "start-up check");
             eprintln!("error: {refusal}");
         }
         return ExitCode::from(2);
@@ -298,6 +310,53 @@ async fn serve() -> ExitCode {
             eprintln!("error: {}", crate::config::redact_urls_in(&format!("{e:#}")));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Everything `serve` needs before it opens its port, with every mistake found on the
+/// way, each once and in one go: the configuration's (`FILE:LINE`), the variables', the
+/// missing secrets, and the Tailer credentials (reading the key file, or asking the
+/// metadata server whether there is a machine identity to be keyless with).
+pub async fn startup(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    clock: crate::clock::SharedClock,
+) -> Result<(Config, Settings, std::sync::Arc<crate::tailer::TokenSource>), Vec<String>> {
+    let mut mistakes = Vec::new();
+    let config = match Config::from_environment(lookup, None) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            mistakes.extend(e.all().map(|mistake| crate::config::ConfigError { also: Vec::new(), ..mistake.clone() }.to_string()));
+            None
+        }
+    };
+    for warning in config.iter().flat_map(|c| &c.warnings) {
+        tracing::warn!(%warning, "configuration");
+    }
+    let (settings, bad) = Settings::read(lookup, &config.as_ref().map(|c| c.tailer.clone()).unwrap_or_default());
+    mistakes.extend(bad.iter().chain(&settings.serve_mistakes()).map(ToString::to_string));
+    for warning in settings.warnings() {
+        tracing::warn!(%warning, "start-up check");
+    }
+    let tokens = match settings.token_source(clock) {
+        Ok(tokens) => match tokens.probe().await {
+            Ok(()) => Some(tokens),
+            Err(e) if e.transient => {
+                tracing::warn!(error = %e, "cannot check the Tailer credentials now; starting anyway");
+                Some(tokens)
+            }
+            Err(e) => {
+                mistakes.push(crate::config::StartupError::NoTailerCredentials(e.message).to_string());
+                None
+            }
+        },
+        Err(e) => {
+            mistakes.push(e.to_string());
+            None
+        }
+    };
+    match (config, tokens) {
+        (Some(config), Some(tokens)) if mistakes.is_empty() => Ok((config, settings, tokens)),
+        _ => Err(mistakes),
     }
 }
 

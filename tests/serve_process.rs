@@ -89,7 +89,7 @@ async fn serve_checks_the_slack_token_and_the_tailer_credentials_at_start_and_sa
 
     let (status, stderr) = start(common::bot::BOT_TOKEN, "not-the-tailer-token").exits_within(limit).await;
     assert_eq!(status.and_then(|s| s.code()), Some(2), "{stderr}");
-    assert!(stderr.contains("TAILER_API_TOKEN: Tailer refuses the credentials"), "{stderr}");
+    assert!(stderr.contains("TAILER_API_TOKEN: Tailer refuses the token"), "{stderr}");
     assert!(!stderr.contains("SLACK_BOT_TOKEN:"), "Slack accepted its token: {stderr}");
     assert!(!stderr.contains("not-the-tailer-token"), "the token is not printed: {stderr}");
 
@@ -126,6 +126,11 @@ fn serve_help_lists_the_environment_it_reads() {
         "TAILER_API_AUDIENCE",
         "GOOGLE_APPLICATION_CREDENTIALS",
         "TAILER_API_TOKEN",
+        "TAILER_SERVICE_ACCOUNT",
+        "GCE_METADATA_HOST",
+        "GOOGLE_IAM_CREDENTIALS_URL",
+        "GOOGLE_OAUTH_TOKEN_URL",
+        "roles/iam.serviceAccountTokenCreator",
         "TAILERBOT_CONFIG",
         "DATABASE_URL",
         "PORT",

@@ -11,7 +11,8 @@ use secrecy::SecretString;
 
 use super::{Config, TailerConfig};
 use crate::clock::SharedClock;
-use crate::tailer::{KeyFileError, ServiceAccountKey, ServiceAccountSigner, TokenSource};
+use crate::tailer::google::GoogleEndpoints;
+use crate::tailer::{CredentialsFile, Identity, KeyFileError, KeylessSigner, ServiceAccountSigner, TokenSource};
 
 /// The production Tailer API.
 pub const DEFAULT_TAILER_API_URL: &str = "https://tailer-api-nqonovswsq-ew.a.run.app";
@@ -43,6 +44,12 @@ pub struct Settings {
     pub tailer_api_audience: String,
     pub google_application_credentials: Option<PathBuf>,
     pub tailer_api_token: Option<SecretString>,
+    /// `TAILER_SERVICE_ACCOUNT`: keyless, the account IAM signs for.
+    pub tailer_service_account: Option<String>,
+    /// `GCE_METADATA_HOST`, `GOOGLE_IAM_CREDENTIALS_URL`, `GOOGLE_OAUTH_TOKEN_URL`.
+    pub google: GoogleEndpoints,
+    /// `K_SERVICE`: set by Cloud Run.
+    pub cloud_run_service: Option<String>,
     pub database_url: String,
     pub port: u16,
     /// `METRICS_PORT`: `/metrics` is served there instead of on `port`.
@@ -65,6 +72,9 @@ impl std::fmt::Debug for Settings {
             .field("tailer_api_audience", &redact_url(&self.tailer_api_audience))
             .field("google_application_credentials", &self.google_application_credentials)
             .field("tailer_api_token", &set(&self.tailer_api_token))
+            .field("tailer_service_account", &self.tailer_service_account)
+            .field("google", &self.google)
+            .field("cloud_run_service", &self.cloud_run_service)
             .field("database_url", &redact_url(&self.database_url))
             .field("port", &self.port)
             .field("metrics_port", &self.metrics_port)
@@ -79,12 +89,15 @@ impl std::fmt::Debug for Settings {
 pub enum StartupError {
     #[error("{variable}: {message}")]
     BadVariable { variable: &'static str, message: String },
+    // Not `#[from]`: that would make the key file's error the cause too, and a message
+    // printed with its causes would say it twice.
     #[error("GOOGLE_APPLICATION_CREDENTIALS: {0}")]
-    KeyFile(#[from] KeyFileError),
-    #[error(
-        "no Tailer credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or TAILER_API_TOKEN to a bearer token"
-    )]
-    NoTailerCredentials,
+    KeyFile(KeyFileError),
+    /// Keyless, and no identity to be had here (not on Google Cloud, no service account).
+    #[error("no Tailer credentials: {0}")]
+    NoTailerCredentials(String),
+    #[error("cannot build the HTTP client for Google: {0}")]
+    GoogleClient(String),
 }
 
 impl Settings {
@@ -115,56 +128,136 @@ impl Settings {
         }
     }
 
-    /// Reads every variable; `tailer` gives the file's values for what both carry.
+    /// Reads every variable; `tailer` gives the file's values for what both carry. Stops
+    /// at the first mistake; [`Settings::read`] finds them all.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>, tailer: &TailerConfig) -> Result<Settings, StartupError> {
-        let tailer_api_url = url(lookup, "TAILER_API_URL")?
+        let (settings, mut mistakes) = Settings::read(lookup, tailer);
+        if mistakes.is_empty() { Ok(settings) } else { Err(mistakes.remove(0)) }
+    }
+
+    /// Reads every variable, and every mistake among them, each once; a variable with
+    /// a mistake reads as its default.
+    pub fn read(lookup: &dyn Fn(&str) -> Option<String>, tailer: &TailerConfig) -> (Settings, Vec<StartupError>) {
+        let mut mistakes = Vec::new();
+        let mut keep = |result: Result<Option<String>, StartupError>| {
+            result.unwrap_or_else(|e| {
+                mistakes.push(e);
+                None
+            })
+        };
+        let tailer_api_url = keep(url(lookup, "TAILER_API_URL"))
             .or_else(|| tailer.api_url.clone())
             .unwrap_or_else(|| DEFAULT_TAILER_API_URL.to_owned())
             .trim_end_matches('/')
             .to_owned();
+        let slack_api_url =
+            keep(url(lookup, "SLACK_API_URL")).unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned()).trim_end_matches('/').to_owned();
+        let google = GoogleEndpoints {
+            metadata_host: keep(metadata_host(lookup)).unwrap_or_else(|| crate::tailer::google::DEFAULT_METADATA_HOST.to_owned()),
+            iam_credentials_url: keep(url(lookup, "GOOGLE_IAM_CREDENTIALS_URL"))
+                .unwrap_or_else(|| crate::tailer::google::DEFAULT_IAM_CREDENTIALS_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            oauth_token_url: keep(url(lookup, "GOOGLE_OAUTH_TOKEN_URL"))
+                .unwrap_or_else(|| crate::tailer::google::DEFAULT_OAUTH_TOKEN_URL.to_owned()),
+        };
+        let tailer_service_account = keep(match non_empty(lookup, "TAILER_SERVICE_ACCOUNT") {
+            Some(email) if !email.contains('@') || email.chars().any(char::is_whitespace) => Err(StartupError::BadVariable {
+                variable: "TAILER_SERVICE_ACCOUNT",
+                message: format!("`{email}` is not a service account's e-mail (NAME@PROJECT.iam.gserviceaccount.com)"),
+            }),
+            other => Ok(other),
+        });
         let tailer_api_audience =
             non_empty(lookup, "TAILER_API_AUDIENCE").or_else(|| tailer.audience.clone()).unwrap_or_else(|| tailer_api_url.clone());
-        let port = Settings::port(lookup)?;
-        let log_format = Settings::log_format(lookup)?;
-        let database_url = non_empty(lookup, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let port = Settings::port(lookup).unwrap_or_else(|e| {
+            mistakes.push(e);
+            8080
+        });
+        let log_format = Settings::log_format(lookup).unwrap_or_else(|e| {
+            mistakes.push(e);
+            LogFormat::Text
+        });
+        let mut database_url = non_empty(lookup, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(StartupError::BadVariable { variable: "DATABASE_URL", message: "must start with sqlite:// or postgres://".into() });
+            mistakes
+                .push(StartupError::BadVariable { variable: "DATABASE_URL", message: "must start with sqlite:// or postgres://".into() });
+            database_url = DEFAULT_DATABASE_URL.to_owned();
         }
         let metrics_port = match non_empty(lookup, "METRICS_PORT") {
             None => None,
             // 0, as for PORT, takes any free port (the log says which).
-            Some(p) => Some(p.parse::<u16>().map_err(|_| StartupError::BadVariable {
-                variable: "METRICS_PORT",
-                message: format!("`{p}` is not a port number (1-65535)"),
-            })?),
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| {
+                    mistakes.push(StartupError::BadVariable {
+                        variable: "METRICS_PORT",
+                        message: format!("`{p}` is not a port number (1-65535)"),
+                    })
+                })
+                .ok(),
         };
         let max_connections = match non_empty(lookup, "MAX_CONNECTIONS") {
             None => DEFAULT_MAX_CONNECTIONS,
-            Some(n) => n.parse::<usize>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| StartupError::BadVariable {
-                variable: "MAX_CONNECTIONS",
-                message: format!("`{n}` is not a number of connections (1-100000)"),
-            })?,
+            Some(n) => n.parse::<usize>().ok().filter(|n| (1..=100_000).contains(n)).unwrap_or_else(|| {
+                mistakes.push(StartupError::BadVariable {
+                    variable: "MAX_CONNECTIONS",
+                    message: format!("`{n}` is not a number of connections (1-100000)"),
+                });
+                DEFAULT_MAX_CONNECTIONS
+            }),
         };
         let secret = |name: &str| non_empty(lookup, name).map(SecretString::from);
-        Ok(Settings {
+        let settings = Settings {
             config_path: Settings::config_path(lookup),
             slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
             slack_bot_token: secret("SLACK_BOT_TOKEN"),
             slack_app_token: secret("SLACK_APP_TOKEN"),
-            slack_api_url: url(lookup, "SLACK_API_URL")?
-                .unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned())
-                .trim_end_matches('/')
-                .to_owned(),
+            slack_api_url,
             tailer_api_url,
             tailer_api_audience,
             google_application_credentials: non_empty(lookup, "GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
             tailer_api_token: secret("TAILER_API_TOKEN"),
+            tailer_service_account,
+            google,
+            cloud_run_service: non_empty(lookup, "K_SERVICE"),
             database_url,
             port,
             metrics_port,
             max_connections,
             log_format,
-        })
+        };
+        (settings, mistakes)
+    }
+
+    /// What `serve` cannot do without: the Slack secrets (the signing secret only over
+    /// HTTP: in Socket Mode nothing arrives to verify).
+    pub fn serve_mistakes(&self) -> Vec<StartupError> {
+        let mut mistakes = Vec::new();
+        if self.slack_signing_secret.is_none() && self.slack_app_token.is_none() {
+            mistakes.push(StartupError::BadVariable {
+                variable: "SLACK_SIGNING_SECRET",
+                message: "required to verify Slack's requests (or SLACK_APP_TOKEN, for Socket Mode)".into(),
+            });
+        }
+        if self.slack_bot_token.is_none() {
+            mistakes
+                .push(StartupError::BadVariable { variable: "SLACK_BOT_TOKEN", message: "required to post to Slack (xoxb-...)".into() });
+        }
+        mistakes
+    }
+
+    /// What `serve` should warn about, though it can run.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(service) = &self.cloud_run_service
+            && self.database_url.starts_with("sqlite:")
+        {
+            warnings.push(format!(
+                "DATABASE_URL: running on Cloud Run (K_SERVICE={service}) with SQLite: the database file goes with the instance (watched runs, subscriptions, confirmations and undelivered messages are lost when it is replaced); use PostgreSQL (DATABASE_URL=postgres://...)"
+            ));
+        }
+        warnings
     }
 
     /// Reads the process environment.
@@ -172,16 +265,46 @@ impl Settings {
         Settings::from_lookup(&|name| std::env::var(name).ok(), &config.tailer)
     }
 
-    /// The key file when one is named (it wins), else the static token.
+    /// The credentials file when one is named (it wins), else the static token, else
+    /// keyless (IAM `signJwt` with the machine's identity). Reads the file; asks nothing
+    /// of the network ([`TokenSource::probe`] does, before serving).
     pub fn token_source(&self, clock: SharedClock) -> Result<Arc<TokenSource>, StartupError> {
+        let audience = self.tailer_api_audience.clone();
+        let keyless = |identity: Identity| {
+            KeylessSigner::new(identity, self.tailer_service_account.clone(), audience.clone(), self.google.clone(), clock.clone())
+                .map(|signer| Arc::new(TokenSource::Keyless(signer)))
+                .map_err(|e| StartupError::GoogleClient(e.to_string()))
+        };
         if let Some(path) = &self.google_application_credentials {
-            let key = ServiceAccountKey::from_file(path)?;
-            return Ok(Arc::new(TokenSource::ServiceAccount(ServiceAccountSigner::new(key, self.tailer_api_audience.clone(), clock))));
+            return match CredentialsFile::from_file(path).map_err(StartupError::KeyFile)? {
+                CredentialsFile::ServiceAccount(key) => {
+                    Ok(Arc::new(TokenSource::ServiceAccount(ServiceAccountSigner::new(key, audience, clock))))
+                }
+                CredentialsFile::AuthorizedUser(_) if self.tailer_service_account.is_none() => Err(StartupError::BadVariable {
+                    variable: "TAILER_SERVICE_ACCOUNT",
+                    message: format!(
+                        "required with the authorized_user file of GOOGLE_APPLICATION_CREDENTIALS ({}): the service account whose Tailer token IAM signs",
+                        path.display()
+                    ),
+                }),
+                CredentialsFile::AuthorizedUser(user) => keyless(Identity::AuthorizedUser(user)),
+            };
         }
         match &self.tailer_api_token {
             Some(token) => Ok(Arc::new(TokenSource::Static(token.clone()))),
-            None => Err(StartupError::NoTailerCredentials),
+            None => keyless(Identity::Metadata),
         }
+    }
+}
+
+/// `GCE_METADATA_HOST`: `host` or `host:port`, as Google's libraries take it.
+fn metadata_host(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, StartupError> {
+    match non_empty(lookup, "GCE_METADATA_HOST") {
+        Some(host) if host.contains(['/', '@', ' ']) => Err(StartupError::BadVariable {
+            variable: "GCE_METADATA_HOST",
+            message: format!("`{}` is not host or host:port (no scheme, no path)", redact_url(&host)),
+        }),
+        other => Ok(other),
     }
 }
 

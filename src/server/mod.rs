@@ -26,12 +26,12 @@ pub use routes::{AppState, metrics_router, router};
 
 use crate::bot::Bot;
 use crate::clock::SharedClock;
-use crate::config::{Config, Settings, StartupError};
+use crate::config::{Config, Settings};
 use crate::shared::Core;
 use crate::slack::api::SlackApi;
 use crate::slack::verify::Verifier;
 use crate::store::Store;
-use crate::tailer::{ClientOptions, TailerClient};
+use crate::tailer::{ClientOptions, TailerClient, TokenSource};
 use crate::workers::Workers;
 
 /// How long shutdown waits for work in flight, from the signal (Cloud Run allows 10 s).
@@ -57,24 +57,26 @@ pub struct Application {
 impl Application {
     /// Everything `serve` needs, checked before the port opens: secrets, key file, store.
     pub async fn build(settings: &Settings, config: Config, clock: SharedClock, addr: SocketAddr) -> anyhow::Result<Application> {
-        let socket_mode = settings.slack_app_token.clone().map(|token| (settings.slack_api_url.clone(), token));
-        // In Socket Mode nothing arrives over HTTP to verify: the secret is not needed.
-        let signing_secret = match (&settings.slack_signing_secret, &socket_mode) {
-            (Some(secret), _) => secret.clone(),
-            (None, Some(_)) => SecretString::from(uuid::Uuid::new_v4().simple().to_string()),
-            (None, None) => {
-                return Err(StartupError::BadVariable {
-                    variable: "SLACK_SIGNING_SECRET",
-                    message: "required to verify Slack's requests".into(),
-                }
-                .into());
-            }
-        };
-        let bot_token = settings
-            .slack_bot_token
-            .clone()
-            .ok_or(StartupError::BadVariable { variable: "SLACK_BOT_TOKEN", message: "required to post to Slack (xoxb-...)".into() })?;
         let tokens = settings.token_source(clock.clone())?;
+        Application::build_with_tokens(settings, config, clock, addr, tokens).await
+    }
+
+    /// [`Application::build`] with the Tailer credentials already made (and probed).
+    pub async fn build_with_tokens(
+        settings: &Settings,
+        config: Config,
+        clock: SharedClock,
+        addr: SocketAddr,
+        tokens: Arc<TokenSource>,
+    ) -> anyhow::Result<Application> {
+        let socket_mode = settings.slack_app_token.clone().map(|token| (settings.slack_api_url.clone(), token));
+        if let Some(mistake) = settings.serve_mistakes().into_iter().next() {
+            return Err(mistake.into());
+        }
+        // In Socket Mode nothing arrives over HTTP to verify: the secret is not needed.
+        let signing_secret =
+            settings.slack_signing_secret.clone().unwrap_or_else(|| SecretString::from(uuid::Uuid::new_v4().simple().to_string()));
+        let bot_token = settings.slack_bot_token.clone().unwrap_or_else(|| SecretString::from(String::new()));
         let options = ClientOptions {
             timeout: config.tailer.timeout,
             max_retries: config.tailer.max_retries,

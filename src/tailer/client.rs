@@ -145,6 +145,11 @@ impl TailerClient {
         &self.base_url
     }
 
+    /// Where the bearer tokens come from.
+    pub fn token_source(&self) -> &TokenSource {
+        &self.tokens
+    }
+
     /// Launches a job. Retried only when the connection could not even be made.
     pub async fn launch_job(&self, job: &JobRef, execution_date: Option<NaiveDate>) -> Result<RunId, LaunchError> {
         let body = RequestBody::launch_job(job, execution_date);
@@ -308,7 +313,10 @@ impl TailerClient {
 
     async fn exchange(&self, body: &RequestBody) -> Result<bytes::Bytes, TailerError> {
         let action = body.action;
-        let token = self.tokens.bearer().await.map_err(|e| TailerError::new(action, ErrorKind::Auth, None, e.0))?;
+        let token = self.tokens.bearer().await.map_err(|e| {
+            let kind = if e.transient { ErrorKind::AuthUnavailable } else { ErrorKind::Auth };
+            TailerError::new(action, kind, None, e.message)
+        })?;
         let url = format!("{}{}", self.base_url, action.path());
         let response =
             self.http.post(&url).bearer_auth(token.expose_secret()).json(body).send().await.map_err(|e| transport_error(action, &e))?;

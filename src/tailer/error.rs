@@ -28,8 +28,11 @@ pub enum ErrorKind {
     Busy,
     /// A success status with a body that is not what the action answers.
     Undecodable,
-    /// The token could not be produced.
+    /// The token could not be produced: someone must fix the credentials.
     Auth,
+    /// The token could not be produced now (its signer out of reach or failing); the
+    /// bot tries again after a back-off.
+    AuthUnavailable,
 }
 
 impl ErrorKind {
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Undecodable => "undecodable",
             ErrorKind::Auth => "auth",
+            ErrorKind::AuthUnavailable => "auth_unavailable",
             ErrorKind::Busy => "busy",
         }
     }
@@ -96,6 +100,7 @@ impl TailerError {
                 | ErrorKind::RateLimited
                 | ErrorKind::Connect
                 | ErrorKind::Auth
+                | ErrorKind::AuthUnavailable
                 | ErrorKind::Busy
         )
     }
@@ -112,7 +117,8 @@ impl fmt::Display for TailerError {
             ErrorKind::Connect => "could not be reached",
             ErrorKind::Timeout => "did not answer in time",
             ErrorKind::Undecodable => "gave an answer the bot cannot read",
-            ErrorKind::Auth => "could not be called: no token",
+            ErrorKind::Auth => "could not be called: the bot has no token for it",
+            ErrorKind::AuthUnavailable => "could not be called: the bot's token cannot be had now",
             ErrorKind::Busy => "was not asked: the bot is busy, try again in a moment",
         };
         write!(f, "Tailer {what} ({}", self.action)?;

@@ -5,14 +5,20 @@ mod auth;
 mod client;
 mod error;
 mod gate;
+pub mod google;
+mod keyless;
 mod request;
 mod share;
 mod types;
 
-pub use auth::{AuthError, KeyFileError, REFRESH_AFTER_SECS, ServiceAccountKey, ServiceAccountSigner, TOKEN_LIFETIME_SECS, TokenSource};
+pub use auth::{
+    AuthError, CredentialsFile, CredentialsKind, KeyFileError, REFRESH_AFTER_SECS, SIGN_RETRY_MAX, SIGN_RETRY_MIN, ServiceAccountKey,
+    ServiceAccountSigner, TOKEN_LIFETIME_SECS, TokenSource,
+};
 pub use client::{ClientOptions, LaunchError, TailerClient};
 pub use error::{ErrorKind, TailerError, excerpt};
 pub use gate::{Gate, Pace};
+pub use keyless::{Identity, KeylessSigner, THREE_WAYS};
 pub use request::{ByStatusQuery, ConfigurationStatus, LastStatusQuery, RequestBody, TailerAction};
 pub use share::{KEEP_FOR, Reads};
 pub use types::{Finality, JobRef, RunItem, RunStatus, format_duration, parse_duration, parse_timestamp};

@@ -87,6 +87,7 @@ pub async fn fixed_answer(status: u16, body: String) -> String {
 }
 pub mod bot;
 pub mod db;
+pub mod google;
 pub mod life;
 pub mod logs;
 pub mod paused;

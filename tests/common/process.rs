@@ -62,6 +62,12 @@ impl ServeEnv {
         self
     }
 
+    /// Leaves one variable unset.
+    pub fn without(mut self, name: &'static str) -> ServeEnv {
+        self.vars.remove(name);
+        self
+    }
+
     /// Runs as an unprivileged user (needs root and `setpriv`).
     pub fn run_as(mut self, id: u32) -> ServeEnv {
         self.user = Some(id);

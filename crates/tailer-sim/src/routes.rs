@@ -25,6 +25,10 @@ pub struct RecordedRequest {
     pub body: Value,
     /// Milliseconds since the simulator started.
     pub at_ms: i64,
+    /// The bearer token it carried, for tests that check what a client sent; never
+    /// served by `GET /_sim/requests` (a real token must not be listed anywhere).
+    #[serde(skip)]
+    pub bearer: Option<String>,
 }
 
 pub fn router(sim: Simulator) -> Router {
@@ -63,7 +67,10 @@ async fn api(State(sim): State<Simulator>, uri: axum::http::Uri, headers: Header
     let action = parsed.as_ref().and_then(|v| v.get("action")).and_then(Value::as_str).unwrap_or_default().to_owned();
     let at_ms = lock(&sim.inner.state).now_ms();
     // Recorded once what it does is done: a test that saw it counted sees its effect.
-    let recorded = RecordedRequest { path: path.clone(), action: action.clone(), body: parsed.clone().unwrap_or(Value::Null), at_ms };
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
+    let recorded =
+        RecordedRequest { path: path.clone(), action: action.clone(), body: parsed.clone().unwrap_or(Value::Null), at_ms, bearer };
     if !token_ok(&sim, &headers) {
         sim.record(recorded);
         return refuse(StatusCode::UNAUTHORIZED, "missing or malformed bearer token");
