@@ -137,3 +137,16 @@ fn a_feature_the_manifest_does_not_know_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("history"), "the error lists the features that can go");
 }
+#[test]
+fn every_scope_the_manifest_asks_for_is_explained_in_the_readme() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let section = readme.split_once("| scope |").expect("the README has a table of the scopes (`| scope | ...`)").1;
+    let table: Vec<&str> = section.lines().skip(1).take_while(|line| line.starts_with('|')).collect();
+    for scope in scopes(&manifest(&["--url", "https://tailerbot.example.com"])) {
+        let row = table
+            .iter()
+            .find(|row| row.contains(&format!("`{scope}`")))
+            .unwrap_or_else(|| panic!("the README's scope table does not explain `{scope}`"));
+        assert!(row.split('|').filter(|cell| !cell.trim().is_empty()).count() >= 2, "{scope}: the row says what needs it: {row}");
+    }
+}
