@@ -79,7 +79,8 @@ fn container_port(container: &Value, port: &Value) -> Option<u64> {
 }
 
 /// The variables `tailerbot serve --help` lists under "Environment:", the first column of
-/// each of its lines (`RUST_LOG, LOG_FORMAT` gives both).
+/// each of its lines (`RUST_LOG, LOG_FORMAT` gives both); a description's continuation
+/// lines, indented further, name none.
 fn variables_serve_knows() -> BTreeSet<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_tailerbot")).args(["serve", "--help"]).output().unwrap();
     assert!(out.status.success(), "serve --help: {}", String::from_utf8_lossy(&out.stderr));
@@ -88,9 +89,13 @@ fn variables_serve_knows() -> BTreeSet<String> {
     let known: BTreeSet<String> = section
         .lines()
         .take_while(|line| !line.trim().is_empty())
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
         .filter_map(|line| line.trim_start().split("  ").next())
         .flat_map(|names| names.split(", ").map(|n| n.trim().to_owned()).collect::<Vec<_>>())
         .collect();
+    let malformed: Vec<&String> =
+        known.iter().filter(|n| !n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')).collect();
+    assert!(malformed.is_empty(), "read from serve --help as variable names: {malformed:?}");
     assert!(known.contains("SLACK_BOT_TOKEN") && known.contains("DATABASE_URL"), "read from serve --help: {known:?}");
     known
 }
