@@ -94,6 +94,9 @@ pub enum Command {
         /// The Socket Mode variant: no public URL needed.
         #[arg(long)]
         socket_mode: bool,
+        /// Leave out the scope of a feature this workspace does without (repeatable).
+        #[arg(long, value_enum, value_name = "FEATURE")]
+        without: Vec<crate::manifest::Optional>,
     },
     /// Serve the Tailer API simulator alone.
     Sim {
@@ -140,7 +143,7 @@ pub fn run(cli: Cli) -> ExitCode {
             let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{port}/healthz"));
             runtime().block_on(healthcheck(&url))
         }
-        Command::Manifest { url, socket_mode } => match crate::manifest::render(url.as_deref(), socket_mode) {
+        Command::Manifest { url, socket_mode, without } => match crate::manifest::render(url.as_deref(), socket_mode, &without) {
             Ok(manifest) => {
                 print!("{manifest}");
                 ExitCode::SUCCESS

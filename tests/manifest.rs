@@ -1,6 +1,7 @@
 //! The Slack app manifest: valid against Slack's published JSON Schema (read from
 //! `../shared/fixtures/slack/manifest-schema/`), and within the limits of
-//! slack-platform.md, for the HTTP and the Socket Mode variants.
+//! slack-platform.md, for the HTTP and the Socket Mode variants; only the scopes the code
+//! uses, each explained in the README, and an optional feature's scope left out on demand.
 
 mod common;
 
@@ -50,9 +51,15 @@ fn within_slack_limits(m: &Value) {
         assert!(c["command"].as_str().unwrap().starts_with('/') && c["command"].as_str().unwrap().chars().count() <= 32);
     }
     let scopes: Vec<&str> = m["oauth_config"]["scopes"]["bot"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for needed in ["commands", "chat:write", "chat:write.public", "usergroups:read", "users:read"] {
+    for needed in ["commands", "chat:write", "chat:write.public", "app_mentions:read", "im:history"] {
         assert!(scopes.contains(&needed), "scope {needed}");
     }
+    // No code calls a `users.*` method: a Slack admin would ask why.
+    assert!(!scopes.contains(&"users:read"), "users:read is asked for and used by nothing");
+}
+
+fn scopes(m: &Value) -> Vec<String> {
+    m["oauth_config"]["scopes"]["bot"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
@@ -101,4 +108,45 @@ fn the_schema_check_rejects_a_broken_manifest() {
     m["display_information"]["unknown_field"] = Value::Bool(true);
     let errors = schema_errors(&m);
     assert!(errors.iter().any(|e| e.contains("unknown_field")), "the validator is not a rubber stamp: {errors:#?}");
+}
+
+#[test]
+fn a_feature_left_out_takes_its_scope_out_of_the_manifest_and_the_rest_still_passes_slacks_schema() {
+    let full = scopes(&manifest(&["--url", "https://tailerbot.example.com"]));
+    for scope in ["files:write", "usergroups:read"] {
+        assert!(full.contains(&scope.to_owned()), "{scope} by default");
+    }
+    let m = manifest(&["--url", "https://tailerbot.example.com", "--without", "history", "--without", "usergroups"]);
+    let lean = scopes(&m);
+    assert!(!lean.contains(&"files:write".to_owned()) && !lean.contains(&"usergroups:read".to_owned()), "{lean:?}");
+    let expected: Vec<String> = full.iter().filter(|s| !["files:write", "usergroups:read"].contains(&s.as_str())).cloned().collect();
+    assert_eq!(lean, expected, "only those two go");
+    within_slack_limits(&m);
+    validate_against_slacks_schema(&m);
+    let only_history = scopes(&manifest(&["--socket-mode", "--without", "history"]));
+    assert!(!only_history.contains(&"files:write".to_owned()) && only_history.contains(&"usergroups:read".to_owned()));
+}
+
+#[test]
+fn a_feature_the_manifest_does_not_know_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .args(["manifest", "--url", "https://tailerbot.example.com", "--without", "chat"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("history"), "the error lists the features that can go");
+}
+#[test]
+fn every_scope_the_manifest_asks_for_is_explained_in_the_readme() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let section = readme.split_once("| scope |").expect("the README has a table of the scopes (`| scope | ...`)").1;
+    let table: Vec<&str> = section.lines().skip(1).take_while(|line| line.starts_with('|')).collect();
+    for scope in scopes(&manifest(&["--url", "https://tailerbot.example.com"])) {
+        let row = table
+            .iter()
+            .find(|row| row.contains(&format!("`{scope}`")))
+            .unwrap_or_else(|| panic!("the README's scope table does not explain `{scope}`"));
+        assert!(row.split('|').filter(|cell| !cell.trim().is_empty()).count() >= 2, "{scope}: the row says what needs it: {row}");
+    }
 }
