@@ -173,6 +173,7 @@ impl Reloader {
         }
         let read = self.read();
         let seen = read.seen();
+        tracing::debug!(seen = ?seen, "polled the configuration file");
         {
             let mut polls = self.lock();
             let settled = polls.last_read.as_ref() == Some(&seen);
