@@ -289,7 +289,7 @@ async fn serve() -> ExitCode {
     // What a library's error says is not ours to vouch for: any URL credentials in it
     // are taken out before it is printed.
     let app = match crate::server::Application::build_with_tokens(&settings, config, clock, addr, tokens).await {
-        Ok(app) => app,
+        Ok(app) => app.reloading_from(crate::config::reload::Origin::of_environment(&|name| std::env::var(name).ok(), None)),
         Err(e) => {
             eprintln!("error: {}", crate::config::redact_urls_in(&format!("{e:#}")));
             return ExitCode::from(2);

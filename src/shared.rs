@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::outbox::Outbox;
 use crate::slack::api::SlackApi;
 use crate::stats::Stats;
@@ -21,8 +21,9 @@ pub type TailerPace = crate::tailer::Pace;
 /// What is built once and shared.
 #[derive(Clone)]
 pub struct Core {
-    /// The validated configuration: catalog, rules, settings.
-    pub config: Arc<Config>,
+    /// The configuration in force (catalog, rules, settings), replaced whole by a reload:
+    /// each request and each background pass takes one snapshot of it and keeps to it.
+    pub config: Arc<LiveConfig>,
     /// What must survive a restart.
     pub store: Store,
     /// The Tailer API.
@@ -44,8 +45,9 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(config: Arc<Config>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Core {
-        let rate = NonZeroU32::new(config.tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
+    pub fn new(config: Arc<LiveConfig>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Core {
+        // Bound at start: a reload names a change of it and keeps this one.
+        let rate = NonZeroU32::new(config.config().tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
         let quota = governor::Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
         let tailer_pace = Arc::new(governor::RateLimiter::direct(quota));
         Core {

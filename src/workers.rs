@@ -39,7 +39,8 @@ pub struct Workers {
     clock: SharedClock,
     outbox: Outbox,
     watch_wake: Arc<tokio::sync::Notify>,
-    subscription_poll: Duration,
+    /// The configuration in force: the subscription poll's period is read at each pass.
+    config: Arc<crate::config::LiveConfig>,
     /// When the subscription poll is next due (ms since the epoch; 0: at once, which
     /// catches up at start on what ended while the bot was down).
     subscriptions_due: AtomicI64,
@@ -62,7 +63,7 @@ impl Workers {
             clock: core.clock.clone(),
             outbox: core.outbox.clone(),
             watch_wake: core.watch_wake.clone(),
-            subscription_poll: core.config.watch.subscription_poll,
+            config: core.config.clone(),
             subscriptions_due: AtomicI64::new(0),
             passes: AtomicU64::new(0),
         })
@@ -115,7 +116,7 @@ impl Workers {
             Ok(false) => tracing::debug!("another replica polls the subscriptions"),
             Err(error) => tracing::warn!(%error, "cannot take the subscription poll; trying again later"),
         }
-        let next = now + self.subscription_poll.as_millis() as i64;
+        let next = now + self.config.snapshot().config.watch.subscription_poll.as_millis() as i64;
         self.subscriptions_due.store(next, Ordering::Relaxed);
         next
     }

@@ -99,7 +99,7 @@ impl Bot {
 
     async fn verdict(&self, ctx: &Context, action: Action, environment: Option<&Environment>) -> Verdict {
         let request = access::Request { user: &ctx.user, channel: &ctx.channel, action, environment };
-        access::decide(&self.config.rules, request, &self.groups).await
+        access::decide(&self.config.rules, request, &*self.groups).await
     }
 }
 

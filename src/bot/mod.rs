@@ -20,7 +20,7 @@ pub use error::{Answer, BotError, Internal};
 
 use crate::access::GroupCache;
 use crate::clock::SharedClock;
-use crate::config::{Config, Job};
+use crate::config::{Config, Job, LiveConfig, Loaded};
 use crate::domain::Action;
 use crate::domain::{ChannelId, UserId};
 use crate::messages::{self as render, Links};
@@ -39,16 +39,24 @@ pub const CONFIRMATION_TTL: Duration = Duration::from_secs(600);
 pub const GROUP_TTL: Duration = Duration::from_secs(300);
 
 /// What the request handlers share: the parts of the [`Core`] they use, the user-group
-/// cache, and the work started after an answer.
+/// cache, and the work started after an answer. A request is handled by the bot of one
+/// configuration: [`Bot::current`], taken once where the request comes in; everything
+/// else in it is shared by every request.
+#[derive(Clone)]
 pub struct Bot {
-    /// The validated configuration: catalog, rules, settings.
+    /// The configuration of this request: catalog, rules, settings. Never re-read from
+    /// the [`LiveConfig`] mid-request.
     pub config: Arc<Config>,
+    /// How `config` was loaded: its hash and when.
+    pub loaded: Arc<Loaded>,
+    /// The configuration in force, which a reload replaces.
+    live: Arc<LiveConfig>,
     /// The Tailer API.
     pub tailer: TailerClient,
     /// The Slack Web API, for reads (user groups, channels).
     pub slack: Arc<SlackApi>,
     /// User-group members, cached from Slack.
-    pub groups: GroupCache<SlackApi>,
+    pub groups: Arc<GroupCache<SlackApi>>,
     /// What must survive a restart.
     pub store: Store,
     /// The wall clock (injected in tests).
@@ -64,7 +72,7 @@ pub struct Bot {
     /// Lanes of answers whose direct send failed and that were queued instead: later
     /// answers of the same request queue behind them, in order. With when each was
     /// noted: a lane is forgotten once its `response_url` has expired (30 minutes).
-    queued_answers: dashmap::DashMap<String, i64>,
+    queued_answers: Arc<dashmap::DashMap<String, i64>>,
 }
 
 /// How long Slack accepts answers at a `response_url`.
@@ -122,9 +130,12 @@ pub fn reference() -> String {
 
 impl Bot {
     pub fn new(core: &Core) -> Bot {
+        let loaded = core.config.snapshot();
         Bot {
-            groups: GroupCache::new(core.slack.clone(), GROUP_TTL),
-            config: core.config.clone(),
+            groups: Arc::new(GroupCache::new(core.slack.clone(), GROUP_TTL)),
+            config: loaded.config.clone(),
+            loaded,
+            live: core.config.clone(),
             tailer: core.tailer.clone(),
             slack: core.slack.clone(),
             store: core.store.clone(),
@@ -133,8 +144,20 @@ impl Bot {
             stats: core.stats.clone(),
             outbox: core.outbox.clone(),
             watch_wake: core.watch_wake.clone(),
-            queued_answers: dashmap::DashMap::new(),
+            queued_answers: Arc::default(),
         }
+    }
+
+    /// This bot with the configuration in force now: what a request (or a background
+    /// pass) takes once when it starts and uses to its end.
+    pub fn current(&self) -> Arc<Bot> {
+        let loaded = self.live.snapshot();
+        Arc::new(Bot { config: loaded.config.clone(), loaded, ..self.clone() })
+    }
+
+    /// The configuration in force, which a reload replaces.
+    pub fn live(&self) -> &Arc<LiveConfig> {
+        &self.live
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -142,6 +142,16 @@ async fn health(bot: &Bot) -> Message {
         )),
         Err(error) => lines.push(format!(":x: Outbox: {}", crate::slack::blocks::escape(&error.to_string()))),
     }
+    let loaded = &bot.loaded;
+    lines.push(format!(
+        ":gear: Configuration: loaded {}, sha256 `{}` ({} job{}, {} rule{})",
+        ago(loaded.loaded_at.timestamp_millis()),
+        loaded.hash.as_deref().unwrap_or("-"),
+        bot.config.jobs.len(),
+        if bot.config.jobs.len() == 1 { "" } else { "s" },
+        bot.config.rules.len(),
+        if bot.config.rules.len() == 1 { "" } else { "s" },
+    ));
     if let Ok(timers) = bot.store.pending_timers().await {
         lines.push(format!(":alarm_clock: Timed re-enables pending: {}", timers.len()));
     }

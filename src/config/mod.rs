@@ -1,9 +1,13 @@
 //! Configuration: the TOML file (catalog, rules, Slack and watcher settings) and the
-//! environment (secrets, URLs, ports). Both are read once at start; a mistake is reported
-//! with the file, line and key it is at, and with what would be right.
+//! environment (secrets, URLs, ports). The environment is read once at start; the file
+//! too, and again on SIGHUP or when it changes (`reload`), each request using the one in
+//! force when it started (`live`). A mistake is reported with the file, line and key it
+//! is at, and with what would be right.
 
 mod env;
 mod file;
+mod live;
+pub mod reload;
 mod rules;
 mod run_url;
 mod validate;
@@ -12,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use env::{DEFAULT_MAX_CONNECTIONS, LogFormat, Settings, StartupError, redact_url, redact_urls_in};
+pub use live::{LiveConfig, Loaded, keep_restart_only, restart_only_changes, short_hash};
 pub use rules::{Effect, Matcher, Rule, Who};
 pub use run_url::{MAX_URL_CHARS, RunUrlTemplate};
 

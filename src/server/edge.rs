@@ -5,6 +5,7 @@
 //! holds, except Slack's tiny `ssl_check` probe. A refusal is a [`Refusal`], which is
 //! its own HTTP answer and is logged once per cause, not once per request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
+use crate::bot::Bot;
 use crate::config::SlackConfig;
 use crate::domain::{AppId, TeamId};
 use crate::slack::payload::{Interaction, PayloadError, SlashCommand, form_fields, replay_key};
@@ -173,24 +175,28 @@ impl IntoResponse for Refusal {
 }
 
 /// A request from Slack over HTTP, admitted by [`admit_http`]: the one extractor of the
-/// Slack endpoints.
-pub struct SlackRequest(pub Admitted);
+/// Slack endpoints. With it, the bot of the configuration in force when the request was
+/// admitted: the request is handled by the same one (a reload meanwhile applies to the
+/// next request).
+pub struct SlackRequest(pub Admitted, pub Arc<Bot>);
 
 impl FromRequest<AppState> for SlackRequest {
     type Rejection = Refusal;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        admit_http(state, request).await.map(SlackRequest)
+        admit_http(state, request).await.map(|(admitted, bot)| SlackRequest(admitted, bot))
     }
 }
 
-/// The HTTP path through the edge, in its order.
-pub async fn admit_http(state: &AppState, request: Request) -> Result<Admitted, Refusal> {
+/// The HTTP path through the edge, in its order. The workspace and app are checked
+/// against the configuration in force then, and the bot of that configuration comes
+/// with what was admitted, to handle it.
+pub async fn admit_http(state: &AppState, request: Request) -> Result<(Admitted, Arc<Bot>), Refusal> {
     let endpoint = Endpoint::of(request.uri().path()).ok_or(Refusal::NoEndpoint)?;
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body).await?;
     if endpoint == Endpoint::Commands && is_ssl_check(&body) {
-        return Ok(Admitted::SslCheck);
+        return Ok((Admitted::SslCheck, state.bot.current()));
     }
     let timestamp = header_str(&parts.headers, "x-slack-request-timestamp");
     state
@@ -204,7 +210,8 @@ pub async fn admit_http(state: &AppState, request: Request) -> Result<Admitted, 
     if let Admitted::Interaction(Interaction::ViewSubmission(submission)) = &mut admitted {
         submission.replay = replay_key("submission", timestamp, &body);
     }
-    admit(&state.bot.config.slack, Transport::Http, admitted)
+    let bot = state.bot.current();
+    admit(&bot.config.slack, Transport::Http, admitted).map(|admitted| (admitted, bot))
 }
 
 /// Reads the body: refused unread when it announces more than [`MAX_BODY`], cut off

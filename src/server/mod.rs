@@ -26,7 +26,8 @@ pub use routes::{AppState, metrics_router, router};
 
 use crate::bot::Bot;
 use crate::clock::SharedClock;
-use crate::config::{Config, Settings};
+use crate::config::reload::{Hangups, Origin, Reloader, forward_hangups, listen_for_hangups};
+use crate::config::{Config, LiveConfig, Loaded, Settings};
 use crate::shared::Core;
 use crate::slack::api::SlackApi;
 use crate::slack::verify::Verifier;
@@ -52,6 +53,8 @@ pub struct Application {
     workers: Arc<Workers>,
     /// Socket Mode: the Web API base and the app token.
     socket_mode: Option<(String, SecretString)>,
+    /// Reloads the configuration (`serve`; see [`Application::reloading_from`]).
+    reloader: Option<(Arc<Reloader>, Option<Hangups>)>,
 }
 
 impl Application {
@@ -101,7 +104,8 @@ impl Application {
             None => None,
         };
         let limits = listen::Limits { max_connections: settings.max_connections, ..listen::Limits::default() };
-        let core = Core::new(Arc::new(config), tailer, Arc::new(slack), store, clock.clone());
+        let live = Arc::new(LiveConfig::new(Loaded::new(config, None, clock.now())));
+        let core = Core::new(live, tailer, Arc::new(slack), store, clock.clone());
         let bot = Arc::new(Bot::new(&core));
         let workers = Workers::new(&core, bot.clone());
         Ok(Application {
@@ -111,7 +115,17 @@ impl Application {
             state: AppState { bot, verifier: Verifier::new(signing_secret), clock },
             workers,
             socket_mode,
+            reloader: None,
         })
+    }
+
+    /// Reloads the configuration from `origin` on SIGHUP and when the file changes (see
+    /// [`crate::config::reload`]), from when this returns: a SIGHUP no longer ends the
+    /// process.
+    pub fn reloading_from(mut self, origin: Origin) -> Application {
+        let reloader = Reloader::new(self.state.bot.live().clone(), origin, self.state.clock.clone());
+        self.reloader = Some((Arc::new(reloader), listen_for_hangups()));
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -123,8 +137,9 @@ impl Application {
         self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// The bot with the configuration in force now.
     pub fn bot(&self) -> Arc<Bot> {
-        self.state.bot.clone()
+        self.state.bot.current()
     }
 
     /// Asks Slack and Tailer whether they accept the bot's credentials (see
@@ -155,6 +170,13 @@ impl Application {
         let loops = TaskTracker::new();
         if background {
             self.workers.spawn(&loops, stop.clone(), drain.clone());
+        }
+        if let Some((reloader, hangups)) = self.reloader.filter(|_| background) {
+            let hangup = Arc::new(tokio::sync::Notify::new());
+            if let Some(hangups) = hangups {
+                loops.spawn(forward_hangups(hangups, hangup.clone(), stop.clone()));
+            }
+            loops.spawn(reloader.run(hangup, stop.clone()));
         }
         let socket = self.socket_mode.clone().map(|(api_url, token)| {
             let bot = bot.clone();

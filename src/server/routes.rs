@@ -123,18 +123,19 @@ pub(crate) fn view_errors(errors: &[(String, String)]) -> serde_json::Value {
 
 /// Every Slack endpoint: what [`SlackRequest`] admitted, handed to the bot, which answers
 /// within the deadline (see [`Bot::in_time`]).
-async fn slack(State(state): State<AppState>, SlackRequest(admitted): SlackRequest) -> Response {
-    let bot = state.bot.clone();
+/// The request is handled by the bot of the configuration it was admitted under.
+async fn slack(SlackRequest(admitted, current): SlackRequest) -> Response {
+    let bot = current.clone();
     match admitted {
         Admitted::SslCheck => StatusCode::OK.into_response(),
         Admitted::Command(command) => {
             let response_url = Some(command.response_url.clone());
-            answer(state.bot.in_time(response_url, async move { crate::commands::slash(&bot, command).await }).await)
+            answer(current.in_time(response_url, async move { crate::commands::slash(&bot, command).await }).await)
         }
         // Slack shows nothing of the HTTP answer to a click: the bot answers through the
         // click's response_url, and this is always an empty 200.
         Admitted::Interaction(interaction) => {
-            answer(state.bot.in_time(None, async move { crate::commands::writes::clicks::interaction(&bot, interaction).await }).await)
+            answer(current.in_time(None, async move { crate::commands::writes::clicks::interaction(&bot, interaction).await }).await)
         }
         Admitted::UrlVerification(challenge) => Json(json!({ "challenge": challenge })).into_response(),
         // Acknowledged at once (so that Slack does not retry), handled after.

@@ -13,8 +13,9 @@ use crate::bot::{Ack, Bot};
 
 type Client = Arc<SlackClient<SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>>>;
 
+/// The bot of the configuration in force now: one per envelope, kept to its end.
 async fn bot(states: &SlackClientEventsUserState) -> Option<Arc<Bot>> {
-    states.read().await.get_user_state::<Arc<Bot>>().cloned()
+    states.read().await.get_user_state::<Arc<Bot>>().map(|bot| bot.current())
 }
 
 /// The answer to a command envelope, from the bot's [`Ack`].

@@ -12,7 +12,7 @@ mod watcher;
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::outbox::Outbox;
 use crate::shared::Core;
 pub use crate::stats::Stats;
@@ -25,7 +25,9 @@ pub use watcher::{Change, Observation, UNKNOWN_RUN_GRACE_MS, Watcher, decide};
 /// What the watcher and the subscription poller take from the [`Core`]: both read
 /// Tailer under the shared pace, record in the store and queue messages.
 pub(crate) struct Polling {
-    pub config: Arc<Config>,
+    /// The configuration in force: a pass takes one snapshot when it starts and keeps to
+    /// it.
+    pub config: Arc<LiveConfig>,
     pub store: Store,
     /// Without retries: the next poll is the retry.
     /// It keeps to the shared ceiling on requests per second.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::commands::Target;
-use crate::config::Job;
+use crate::config::{Config, Job};
 use crate::messages::{self as render, Links};
 use crate::shared::Core;
 use crate::slack::blocks::Message;
@@ -63,11 +63,11 @@ impl SubscriptionPoller {
     }
 
     /// The subscriptions of each job (resolved now: tags and `all` follow the catalog).
-    fn by_job(&self, subscriptions: Vec<SubscriptionRow>) -> BTreeMap<String, Vec<SubscriptionRow>> {
+    fn by_job(config: &Config, subscriptions: Vec<SubscriptionRow>) -> BTreeMap<String, Vec<SubscriptionRow>> {
         let mut by_job: BTreeMap<String, Vec<SubscriptionRow>> = BTreeMap::new();
         for s in subscriptions {
             let Some(t) = Target::parse(&s.target) else { continue };
-            let Ok(jobs) = crate::commands::targets::jobs(&self.p.config, &t) else { continue };
+            let Ok(jobs) = crate::commands::targets::jobs(config, &t) else { continue };
             for job in jobs {
                 let entry = by_job.entry(job.name.to_string()).or_default();
                 if !entry.iter().any(|e| e.channel_id == s.channel_id && (e.filter == "all" || s.filter == "failures")) {
@@ -81,6 +81,8 @@ impl SubscriptionPoller {
 
     /// One pass over every subscribed job; returns how many announcements were queued.
     pub async fn run_once(&self) -> usize {
+        // One configuration for the whole pass.
+        let config = self.p.config.config();
         let subscriptions = match self.p.store.subscriptions(None).await {
             Ok(s) => s,
             Err(error) => {
@@ -88,12 +90,13 @@ impl SubscriptionPoller {
                 return 0;
             }
         };
-        let by_job = self.by_job(subscriptions);
-        let concurrency = self.p.config.watch.max_concurrent_polls.max(1);
+        let by_job = Self::by_job(&config, subscriptions);
+        let concurrency = config.watch.max_concurrent_polls.max(1);
+        let config = &*config;
         let counts: Vec<usize> = futures::stream::iter(by_job)
             .map(|(job, subs)| async move {
-                let Some(job) = self.p.config.job(&job) else { return 0 };
-                self.poll_job(job, &subs).await
+                let Some(job) = config.job(&job) else { return 0 };
+                self.poll_job(config, job, &subs).await
             })
             .buffer_unordered(concurrency)
             .collect()
@@ -109,7 +112,7 @@ impl SubscriptionPoller {
     }
 
     /// Reads a job's last runs and announces those that ended.
-    async fn poll_job(&self, job: &Job, subs: &[SubscriptionRow]) -> usize {
+    async fn poll_job(&self, config: &Config, job: &Job, subs: &[SubscriptionRow]) -> usize {
         let mut items = match self.read(job, RUNS_PER_POLL).await {
             Some(items) => items,
             None => return 0,
@@ -144,12 +147,7 @@ impl SubscriptionPoller {
                 match self
                     .p
                     .store
-                    .announce(
-                        &sub.channel_id,
-                        item.run_id.as_str(),
-                        &announcement(Links::of(&self.p.config), &sub.channel_id, job, item),
-                        now,
-                    )
+                    .announce(&sub.channel_id, item.run_id.as_str(), &announcement(Links::of(config), &sub.channel_id, job, item), now)
                     .await
                 {
                     Ok(true) => announced += 1,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, LiveConfig};
 use crate::domain::{Action, ChannelId, UserId};
 use crate::messages as render;
 use crate::outbox::Outbox;
@@ -28,7 +28,8 @@ pub fn thread_reply(lane: &str, channel: &str, text: &str) -> OutboxMessage {
 
 /// Carries out due timers.
 pub struct Timers {
-    config: Arc<Config>,
+    /// The configuration in force: one snapshot per pass.
+    config: Arc<LiveConfig>,
     store: Store,
     tailer: TailerClient,
     outbox: Outbox,
@@ -50,6 +51,7 @@ impl Timers {
 
     /// One pass; returns how many timers were handled.
     pub async fn run_once(&self) -> usize {
+        let config = self.config.config();
         let claimed = self.store.claim_timers(self.clock.now_ms(), 100).await;
         let due = match self.store.noted(claimed, |due| !due.is_empty()) {
             Ok(due) => due,
@@ -62,7 +64,7 @@ impl Timers {
         };
         for timer in &due {
             let span = tracing::info_span!("timer", job = %timer.job, channel = %timer.channel_id);
-            tracing::Instrument::instrument(self.fire(timer), span).await;
+            tracing::Instrument::instrument(self.fire(&config, timer), span).await;
         }
         if !due.is_empty() {
             self.outbox.wake();
@@ -70,9 +72,9 @@ impl Timers {
         due.len()
     }
 
-    async fn fire(&self, t: &TimerRow) {
+    async fn fire(&self, config: &Config, t: &TimerRow) {
         let now = self.clock.now_ms();
-        let Some(job) = self.config.job(&t.job).cloned() else {
+        let Some(job) = config.job(&t.job).cloned() else {
             let text = format!(":grey_question: `{}` is no longer in the catalog: I did not re-enable it.", escape(&t.job));
             self.finish(t, "failed", &text).await;
             return;

@@ -7,7 +7,7 @@
 use futures::StreamExt;
 use rand::Rng;
 
-use crate::config::{Job, WatchConfig};
+use crate::config::{Config, Job, WatchConfig};
 use crate::domain::RunId;
 use crate::messages::{Links, cards};
 use crate::shared::Core;
@@ -142,14 +142,20 @@ impl Watcher {
 
     /// The most runs one pass polls.
     pub fn batch(&self) -> usize {
-        self.p.config.watch.max_concurrent_polls.max(1) * BATCH_PER_POLL
+        Self::batch_of(&self.p.config.config())
+    }
+
+    fn batch_of(config: &Config) -> usize {
+        config.watch.max_concurrent_polls.max(1) * BATCH_PER_POLL
     }
 
     /// One pass: polls the runs due (at most [`Watcher::batch`]); returns how many
     /// were polled.
     pub async fn run_once(&self) -> usize {
+        // One configuration for the whole pass.
+        let config = self.p.config.config();
         let now = self.p.clock.now_ms();
-        let claimed = self.p.store.claim_watches(now, u32::try_from(self.batch()).unwrap_or(u32::MAX)).await;
+        let claimed = self.p.store.claim_watches(now, u32::try_from(Self::batch_of(&config)).unwrap_or(u32::MAX)).await;
         let due = match self.p.store.noted(claimed, |due| !due.is_empty()) {
             Ok(due) => due,
             Err(error) => {
@@ -163,21 +169,21 @@ impl Watcher {
         if polled > 0 {
             crate::crash::point(crate::crash::AFTER_CLAIM);
         }
-        let concurrency = self.p.config.watch.max_concurrent_polls.max(1);
-        futures::stream::iter(due).for_each_concurrent(concurrency, |w| self.poll(w)).await;
+        let concurrency = config.watch.max_concurrent_polls.max(1);
+        futures::stream::iter(due).for_each_concurrent(concurrency, |w| self.poll(&config, w)).await;
         if polled > 0 {
             self.p.outbox.wake();
         }
         polled
     }
 
-    async fn poll(&self, w: WatchRow) {
+    async fn poll(&self, config: &Config, w: WatchRow) {
         let span = tracing::info_span!("poll", run = %w.run_id, job = %w.job);
-        tracing::Instrument::instrument(self.poll_in_span(w), span).await
+        tracing::Instrument::instrument(self.poll_in_span(config, w), span).await
     }
 
-    async fn poll_in_span(&self, w: WatchRow) {
-        let Some(job) = self.p.config.job(&w.job).cloned() else {
+    async fn poll_in_span(&self, config: &Config, w: WatchRow) {
+        let Some(job) = config.job(&w.job).cloned() else {
             self.stop_orphan(&w).await;
             return;
         };
@@ -205,7 +211,7 @@ impl Watcher {
                 self.p.stats.poll_ok(now);
             }
         }
-        let (update, change) = decide(&w, seen, now, &self.p.config.watch, jitter());
+        let (update, change) = decide(&w, seen, now, &config.watch, jitter());
         // The cards are read only when there is something to tell them.
         let cards = match change {
             Change::Nothing => Vec::new(),
@@ -217,7 +223,7 @@ impl Watcher {
                 }
             },
         };
-        let (messages, announced) = messages(Links::of(&self.p.config), &job, &w, &cards, &change, &update, now);
+        let (messages, announced) = messages(Links::of(config), &job, &w, &cards, &change, &update, now);
         if let Change::Status { item, .. } = &change {
             seen_deactivated(&self.p.store, &job, item, now).await;
         }

@@ -28,6 +28,11 @@ impl Launches {
 
     /// One pass; returns how many launches were settled or put off.
     pub async fn run_once(&self) -> usize {
+        // One configuration for the whole pass.
+        Launches { bot: self.bot.current() }.pass().await
+    }
+
+    async fn pass(&self) -> usize {
         let claimed = self.bot.store.claim_interrupted_launches(self.bot.now_ms(), 20).await;
         let interrupted = match self.bot.store.noted(claimed, |rows| !rows.is_empty()) {
             Ok(rows) => rows,

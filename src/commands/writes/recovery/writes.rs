@@ -29,6 +29,11 @@ impl Writes {
 
     /// One pass; returns how many writes were taken over.
     pub async fn run_once(&self) -> usize {
+        // One configuration for the whole pass.
+        Writes { bot: self.bot.current() }.pass().await
+    }
+
+    async fn pass(&self) -> usize {
         let claimed = self.bot.store.claim_interrupted_writes(self.bot.now_ms(), 20).await;
         let interrupted = match self.bot.store.noted(claimed, |rows| !rows.is_empty()) {
             Ok(rows) => rows,
