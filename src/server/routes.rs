@@ -150,6 +150,12 @@ const READY_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 /// the bot's own work finds its writes taken ([`crate::store::WriteHealth`]: a probe of
 /// one row can pass on a full disk while the work fails).
 async fn ready(State(state): State<AppState>) -> Response {
+    if state.bot.store.health().failing().is_some() {
+        // A write like the work's (a new row, not one rewritten in place): when it goes
+        // through, the store is well again, with or without traffic to prove it.
+        let probe = format!("ready:{}", uuid::Uuid::new_v4().simple());
+        let _ = tokio::time::timeout(READY_PROBE, state.bot.store.first_time(&probe, state.bot.now_ms())).await;
+    }
     if let Some(cause) = state.bot.store.health().failing() {
         if let Some(repeats) = crate::telemetry::first_or_summary("not_ready_store_failing") {
             tracing::warn!(%cause, repeats, "not ready: the store fails the bot's writes");
