@@ -20,6 +20,10 @@ pub enum Optional {
     /// Rules that name `usergroups` (`usergroups:read`, to read a group's members);
     /// without it, such a rule never lets anyone in.
     Usergroups,
+    /// The runs of the Home tab followed in channels (`channels:read`, `groups:read`, to
+    /// know which channels the reader is in); without it, the tab shows only the runs
+    /// followed in the reader's conversation with the bot.
+    HomeChannels,
 }
 
 impl Optional {
@@ -28,6 +32,7 @@ impl Optional {
         match self {
             Optional::History => "history",
             Optional::Usergroups => "usergroups",
+            Optional::HomeChannels => "home-channels",
         }
     }
 }

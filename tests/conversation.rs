@@ -10,7 +10,7 @@ use common::bot::{ANALYST, CHANNEL, TestBot, example_config};
 use serde_json::{Value, json};
 use tailerbot::clock::Clock;
 use tailerbot::sim::SimOptions;
-use tailerbot::slack::standin::SlackEvent;
+use tailerbot::slack::standin::{SlackEvent, StandinFault, StandinFaultKind};
 
 const BOT_USER: &str = "U0TAILERBOT";
 
@@ -229,6 +229,9 @@ fn home_opened(user: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_within_slacks_limits() {
     let bot = TestBot::start().await;
+    // The analyst and the on-call person are in the channel; the lead is not.
+    bot.slack.slack.set_channel_members(CHANNEL, &[ANALYST, common::bot::ONCALL]);
+    bot.slack.slack.set_channel_members("C0ELSEWHERE", &[common::bot::LEAD]);
     // A run still going (the simulator's runs take 10 s or more), then its job switched off.
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage" && e.visible_text().contains("iowa-prepare"))).await;
@@ -267,6 +270,28 @@ async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_within_slack
         "{}",
         lead.visible_text()
     );
+    // The lead is not in the channel where the run is followed: the tab does not show it.
+    assert!(lead.visible_text().contains("*Runs being followed* (0)"), "{}", lead.visible_text());
+    assert!(!lead.visible_text().contains("`iowa-prepare` (DEV) · run `"), "{}", lead.visible_text());
+
+    // When Slack cannot say which channels someone is in (a scope not granted), the tab
+    // shows no run followed in a channel, and says why.
+    bot.slack.slack.inject(StandinFault {
+        method: Some("users.conversations".into()),
+        kind: StandinFaultKind::Error { code: "missing_scope".into() },
+        times: 1,
+    });
+    send(&bot, &delivery("EvHOME3", home_opened(common::bot::ONCALL))).await;
+    let events = bot.wait(published(common::bot::ONCALL)).await;
+    let oncall = events.iter().rev().find(|e| e.method == "views.publish" && e.user.as_deref() == Some(common::bot::ONCALL)).unwrap();
+    let text = oncall.visible_text();
+    assert!(text.contains("*Runs being followed* (0)") && text.contains("missing_scope") && text.contains("`channels:read`"), "{text}");
+
+    // Read once a minute per person: the analyst's second look asks Slack nothing.
+    let asked = bot.slack.slack.calls("users.conversations");
+    send(&bot, &delivery("EvHOME4", home_opened(ANALYST))).await;
+    bot.wait(|e| e.iter().filter(|e| e.method == "views.publish" && e.user.as_deref() == Some(ANALYST)).count() == 2).await;
+    assert_eq!(bot.slack.slack.calls("users.conversations"), asked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

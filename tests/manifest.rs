@@ -125,6 +125,13 @@ fn a_feature_left_out_takes_its_scope_out_of_the_manifest_and_the_rest_still_pas
     validate_against_slacks_schema(&m);
     let only_history = scopes(&manifest(&["--socket-mode", "--without", "history"]));
     assert!(!only_history.contains(&"files:write".to_owned()) && only_history.contains(&"usergroups:read".to_owned()));
+    // The Home tab's channels: both of its scopes go, nothing else.
+    let home = ["channels:read", "groups:read"];
+    assert!(home.iter().all(|s| full.contains(&(*s).to_owned())), "{full:?}");
+    let m = manifest(&["--url", "https://tailerbot.example.com", "--without", "home-channels"]);
+    let expected: Vec<String> = full.iter().filter(|s| !home.contains(&s.as_str())).cloned().collect();
+    assert_eq!(scopes(&m), expected);
+    validate_against_slacks_schema(&m);
 }
 
 #[test]

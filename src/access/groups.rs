@@ -7,10 +7,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
-use tokio::time::Instant;
-
 use super::Membership;
+use super::ttl::TtlSets;
 use crate::domain::{UserGroupId, UserId};
 
 /// Why members could not be known.
@@ -32,25 +30,17 @@ impl GroupSource for crate::slack::api::SlackApi {
 /// Members per group, each entry kept for `ttl`.
 pub struct GroupCache<S> {
     pub(super) source: Arc<S>,
-    ttl: Duration,
-    /// Group → when it was read, and its members.
-    entries: DashMap<UserGroupId, (Instant, Arc<HashSet<UserId>>)>,
+    /// Members by group.
+    members: TtlSets<UserGroupId, UserId>,
 }
 
 impl<S: GroupSource> GroupCache<S> {
     pub fn new(source: Arc<S>, ttl: Duration) -> Self {
-        GroupCache { source, ttl, entries: DashMap::new() }
+        GroupCache { source, members: TtlSets::new(ttl) }
     }
 
     pub async fn members(&self, group: &UserGroupId) -> Result<Arc<HashSet<UserId>>, GroupLookupError> {
-        if let Some(entry) = self.entries.get(group) {
-            if entry.0.elapsed() < self.ttl {
-                return Ok(entry.1.clone());
-            }
-        }
-        let members: Arc<HashSet<UserId>> = Arc::new(self.source.members(group).await?.into_iter().collect());
-        self.entries.insert(group.clone(), (Instant::now(), members.clone()));
-        Ok(members)
+        self.members.get(group, self.source.members(group)).await
     }
 }
 

@@ -4,10 +4,12 @@
 //! never lets anyone in: an allow rule that needs it does not match, a deny rule does.
 
 mod groups;
+mod ttl;
 
 use std::future::Future;
 
 pub use groups::{GroupCache, GroupLookupError, GroupSource};
+pub use ttl::TtlSets;
 
 use crate::config::{Effect, Rule, Who};
 use crate::domain::{Action, ChannelId, Environment, UserId};

@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 pub use authorize::{Audit, Authorized, Denial};
 pub use error::{Answer, BotError, Internal};
 
-use crate::access::GroupCache;
+use crate::access::{GroupCache, TtlSets};
 use crate::clock::SharedClock;
 use crate::config::{Config, Job, LiveConfig, Loaded};
 use crate::domain::Action;
@@ -37,6 +37,9 @@ pub const ACK_DEADLINE: Duration = Duration::from_millis(2500);
 pub const CONFIRMATION_TTL: Duration = Duration::from_secs(600);
 /// How long user-group members are cached.
 pub const GROUP_TTL: Duration = Duration::from_secs(300);
+/// How long the channels a person is in are cached (for their Home tab): someone who
+/// joins a channel sees its followed runs within a minute.
+pub const CHANNELS_TTL: Duration = Duration::from_secs(60);
 
 /// What the request handlers share: the parts of the [`Core`] they use, the user-group
 /// cache, and the work started after an answer. A request is handled by the bot of one
@@ -57,6 +60,8 @@ pub struct Bot {
     pub slack: Arc<SlackApi>,
     /// User-group members, cached from Slack.
     pub groups: Arc<GroupCache<SlackApi>>,
+    /// The channels each person is in, cached from Slack.
+    pub channels_of: Arc<TtlSets<UserId, ChannelId>>,
     /// What must survive a restart.
     pub store: Store,
     /// The wall clock (injected in tests).
@@ -133,6 +138,7 @@ impl Bot {
         let loaded = core.config.snapshot();
         Bot {
             groups: Arc::new(GroupCache::new(core.slack.clone(), GROUP_TTL)),
+            channels_of: Arc::new(TtlSets::new(CHANNELS_TTL)),
             config: loaded.config.clone(),
             loaded,
             live: core.config.clone(),

@@ -1,13 +1,13 @@
 //! The Home tab: published (`views.publish`, through the outbox) when a person opens it:
-//! what is switched off (each with *Enable*), the runs being followed, the runs that
-//! failed in the last 24 h, and what the person asked that waits for a confirmation,
-//! all among the jobs the rules let them read.
+//! what is switched off (each with *Enable*), the runs being followed in the channels the
+//! person is in, the runs that failed in the last 24 h, and what the person asked that
+//! waits for a confirmation, all among the jobs the rules let them read.
 
 use chrono::{DateTime, Utc};
 
 use crate::bot::{Bot, BotError, Context};
 use crate::config::Job;
-use crate::domain::Action;
+use crate::domain::{Action, ChannelId};
 use crate::messages::{self as render, Links};
 use crate::outbox::OutboxMessage;
 use crate::slack::blocks::{Button, Message, escape};
@@ -67,12 +67,26 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
         }
     }
 
-    // Followed runs.
+    // Followed runs, in the channels the reader is in and in their own conversation with
+    // the bot. When Slack cannot say which channels those are, only the latter.
     let readable: Vec<&Job> = bot.visible(ctx, Action::Status, &bot.config.jobs).await;
     let followed = bot.store.followed_runs(MOST * 5).await.map_err(BotError::store(&ctx.reference, "cannot read the followed runs"))?;
+    let member_of = match bot.channels_of.get(&ctx.user, bot.slack.user_channels(&ctx.user)).await {
+        Ok(channels) => Ok(channels),
+        Err(error) => {
+            tracing::warn!(%error, user = %ctx.user, "cannot read which channels a person is in: their Home tab shows no run followed in a channel");
+            Err(error)
+        }
+    };
+    let seen = |channel: &str| {
+        channel == ctx.channel.as_str() || member_of.as_ref().is_ok_and(|of| ChannelId::parse(channel).is_ok_and(|c| of.contains(&c)))
+    };
     let lines: Vec<String> = followed
         .iter()
         .filter_map(|(run, job, status, channel)| {
+            if !seen(channel) {
+                return None;
+            }
             let job = readable.iter().find(|j| j.name.as_str() == job)?;
             let status =
                 status.as_deref().map(|s| render::status(&RunStatus::parse(s))).unwrap_or_else(|| ":hourglass: not shown yet".into());
@@ -82,9 +96,16 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     m.divider();
     m.section(&format!("*Runs being followed* ({})", lines.len()));
     if lines.is_empty() {
-        m.context("No run is being followed now.");
+        m.context("No run is being followed where you are.");
     } else {
         m.lines(&lines, 8);
+    }
+    if let Err(error) = &member_of {
+        m.context(&format!(
+            ":warning: I cannot tell which channels you are in ({}), so runs followed in channels are not shown. \
+             The app needs the scopes `channels:read` and `groups:read`.",
+            escape(&error.to_string())
+        ));
     }
 
     // Failed in the last 24 h: one read per account and type of the readable jobs.

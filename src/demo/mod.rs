@@ -83,6 +83,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let crate::offline::OfflineWorld { tailer, slack } = crate::offline::start(&mut config, sim, "xoxb-demo", &[ONCALL], None)
         .await
         .context("starting the Tailer simulator and the Slack stand-in")?;
+    slack.slack.set_channel_members(CHANNEL, &[ANA, LEAD, ONCALL]);
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let dir = std::env::temp_dir().join(format!("tailerbot-demo-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).context("creating a temporary folder")?;

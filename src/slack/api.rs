@@ -150,6 +150,30 @@ struct Members {
     users: Vec<String>,
 }
 
+/// A page of `users.conversations`.
+#[derive(Deserialize)]
+struct Conversations {
+    #[serde(default)]
+    channels: Vec<ConversationId>,
+    #[serde(default)]
+    response_metadata: Option<NextCursor>,
+}
+
+#[derive(Deserialize)]
+struct ConversationId {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct NextCursor {
+    #[serde(default)]
+    next_cursor: String,
+}
+
+/// The most pages of `users.conversations` read for one person (1,000 channels a page):
+/// past them, the channels not read count as channels the person is not in.
+const CONVERSATION_PAGES: usize = 10;
+
 /// The Web API client. `Debug` shows no token.
 pub struct SlackApi {
     client: SlackClient<Connector>,
@@ -315,6 +339,33 @@ impl SlackApi {
         let members: Members =
             self.timed("usergroups.users.list", self.session().http_session_api.http_get("usergroups.users.list", &params, None)).await?;
         Ok(members.users.iter().filter_map(|u| UserId::parse(u).ok()).collect())
+    }
+
+    /// `users.conversations`: the public and private channels `user` is in (private ones
+    /// only where the bot is too, which is where it posts). Needs `channels:read` and
+    /// `groups:read`.
+    pub async fn user_channels(&self, user: &UserId) -> Result<Vec<ChannelId>, SlackError> {
+        let mut channels = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..CONVERSATION_PAGES {
+            let mut params = vec![
+                ("user", Some(user.as_str())),
+                ("types", Some("public_channel,private_channel")),
+                ("exclude_archived", Some("true")),
+                ("limit", Some("1000")),
+            ];
+            if !cursor.is_empty() {
+                params.push(("cursor", Some(cursor.as_str())));
+            }
+            let page: Conversations =
+                self.timed("users.conversations", self.session().http_session_api.http_get("users.conversations", &params, None)).await?;
+            channels.extend(page.channels.iter().filter_map(|c| ChannelId::parse(&c.id).ok()));
+            cursor = page.response_metadata.map(|m| m.next_cursor).unwrap_or_default();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+        Ok(channels)
     }
 
     /// `auth.test`: the token works.

@@ -116,6 +116,9 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
     if method == "views.open" {
         return open_view(slack, &body);
     }
+    if method == "users.conversations" {
+        return user_conversations(slack, &body);
+    }
     if method == "views.publish" {
         let Some(user) = text_of(&body, "user_id") else {
             return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
@@ -222,6 +225,19 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
         }
         _ => Json(json!({"ok": false, "error": "unknown_method"})).into_response(),
     }
+}
+
+/// `users.conversations` for `user`: a page of `limit` channels from `cursor` (an offset).
+fn user_conversations(slack: &SlackStandin, body: &Value) -> Response {
+    let Some(user) = text_of(body, "user") else {
+        return Json(json!({"ok": false, "error": "user_not_found"})).into_response();
+    };
+    let limit = text_of(body, "limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
+    let from = text_of(body, "cursor").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+    let all = slack.channels_of(&user);
+    let page: Vec<Value> = all.iter().skip(from).take(limit).map(|id| json!({"id": id, "is_member": true})).collect();
+    let next = if from + limit < all.len() { (from + limit).to_string() } else { String::new() };
+    Json(json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next}})).into_response()
 }
 
 pub(super) async fn socket(State(slack): State<SlackStandin>, upgrade: axum::extract::ws::WebSocketUpgrade) -> Response {

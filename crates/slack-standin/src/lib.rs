@@ -273,6 +273,8 @@ pub struct SlackStandin {
     changed: Arc<Notify>,
     token: Arc<String>,
     usergroups: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// Channel → its members, for `users.conversations`.
+    channel_members: Arc<Mutex<std::collections::BTreeMap<String, Vec<String>>>>,
     clock: tailerbot_clock::SharedClock,
     socket: Arc<Socket>,
     /// Whether `response_url` posts are kept as events (else only counted).
@@ -325,6 +327,7 @@ impl SlackStandin {
             changed: Arc::new(Notify::new()),
             token: Arc::new(bot_token.to_owned()),
             usergroups: Arc::new(Mutex::new(HashMap::new())),
+            channel_members: Arc::default(),
             clock: Arc::new(tailerbot_clock::SystemClock),
             socket: Arc::new(Socket {
                 app_token: Mutex::new(None),
@@ -425,6 +428,16 @@ impl SlackStandin {
     /// Sets the members of a user group.
     pub fn set_usergroup(&self, group: &str, members: &[&str]) {
         lock(&self.usergroups).insert(group.to_owned(), members.iter().map(|m| (*m).to_owned()).collect());
+    }
+
+    /// Sets the members of a channel (what `users.conversations` answers from).
+    pub fn set_channel_members(&self, channel: &str, members: &[&str]) {
+        lock(&self.channel_members).insert(channel.to_owned(), members.iter().map(|m| (*m).to_owned()).collect());
+    }
+
+    /// The channels `user` is in, in order.
+    fn channels_of(&self, user: &str) -> Vec<String> {
+        lock(&self.channel_members).iter().filter(|(_, members)| members.iter().any(|m| m == user)).map(|(c, _)| c.clone()).collect()
     }
 
     pub fn inject(&self, fault: StandinFault) {
