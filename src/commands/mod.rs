@@ -17,6 +17,7 @@
 mod args;
 pub mod catalog;
 pub mod follow;
+pub mod form;
 pub mod history;
 pub mod operate;
 mod parse;
@@ -310,7 +311,7 @@ async fn receive(bot: &Arc<Bot>, ctx: Context, command: SlashCommand) -> Answer 
     // `launch` alone: the launch form, opened with this request's trigger_id.
     if command.text.trim().eq_ignore_ascii_case("launch") {
         tracing::info!(action = "launch", "command: the launch form");
-        return crate::conversation::modal::open_launch(bot, &ctx, &command.trigger_id, Some(&ctx.channel)).await;
+        return form::open_launch(bot, &ctx, &command.trigger_id, Some(&ctx.channel)).await;
     }
     // The explanation quotes what was typed: escaped like any foreign text.
     let parsed = parse(&command.text).map_err(|usage| BotError::user(escape(&usage.explain())))?;

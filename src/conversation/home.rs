@@ -14,9 +14,6 @@ use crate::slack::blocks::{Button, Message, escape};
 use crate::store::Confirmation;
 use crate::tailer::RunStatus;
 
-/// The `callback_id` of the Home tab: its clicks act in the person's conversation with
-/// the bot, which its `private_metadata` names.
-pub const HOME_VIEW: &str = "home";
 /// How far back failed runs are shown.
 const FAILED_WITHIN_MS: i64 = 24 * 3_600_000;
 /// The most lines of each part (the view's blocks stay within Slack's limits; longer
@@ -35,8 +32,8 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     let mut m = Message::new("tailerbot");
     m.section(&format!(":house: *tailerbot* · what you may see, as of {}", render::when(bot.clock.now())));
     m.context("Type `/tailer help` anywhere, or mention @tailerbot. What the buttons here do is answered in our conversation.");
-    if !super::modal::launchable(bot, ctx).await.is_empty() {
-        m.actions("home", &[Button::new("Launch…", super::modal::HOME_LAUNCH, "").primary()]);
+    if !crate::commands::form::launchable(bot, ctx).await.is_empty() {
+        m.actions("home", &[Button::new("Launch…", crate::commands::form::HOME_LAUNCH, "").primary()]);
     }
 
     // Switched off, each with *Enable* where the rules let this person switch it on

@@ -6,9 +6,6 @@
 //! in the thread, refusals only to the person who asked.
 
 mod home;
-pub mod modal;
-
-pub use home::HOME_VIEW;
 
 use std::sync::Arc;
 
@@ -30,12 +27,6 @@ pub struct Delivery {
     pub event_id: Option<String>,
     pub team_id: Option<String>,
     pub event: Option<serde_json::Value>,
-}
-
-impl From<crate::server::edge::Event> for Delivery {
-    fn from(e: crate::server::edge::Event) -> Delivery {
-        Delivery { event_id: e.event_id, team_id: e.team_id, event: e.event }
-    }
 }
 
 /// The part of an event the bot reads; everything else is ignored.

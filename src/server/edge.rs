@@ -74,6 +74,12 @@ pub struct Event {
     pub event: Option<serde_json::Value>,
 }
 
+impl From<Event> for crate::conversation::Delivery {
+    fn from(e: Event) -> crate::conversation::Delivery {
+        crate::conversation::Delivery { event_id: e.event_id, team_id: e.team_id, event: e.event }
+    }
+}
+
 /// A request that passed the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admitted {

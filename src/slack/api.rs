@@ -150,6 +150,10 @@ struct Members {
     users: Vec<String>,
 }
 
+/// The `callback_id` of the Home tab: its clicks act in the person's conversation with
+/// the bot, which its `private_metadata` names.
+pub const HOME_VIEW: &str = "home";
+
 /// A page of `users.conversations`.
 #[derive(Deserialize)]
 struct Conversations {
@@ -319,7 +323,7 @@ impl SlackApi {
     pub async fn publish_home(&self, user: &UserId, dm: Option<&str>, blocks: &[serde_json::Value]) -> Result<(), SlackError> {
         let body = serde_json::json!({
             "user_id": user.as_str(),
-            "view": {"type": "home", "callback_id": crate::conversation::HOME_VIEW, "private_metadata": view_metadata(dm, Some(user)), "blocks": blocks},
+            "view": {"type": "home", "callback_id": HOME_VIEW, "private_metadata": view_metadata(dm, Some(user)), "blocks": blocks},
         });
         let _: Acknowledged = self.timed("views.publish", self.session().http_session_api.http_post("views.publish", &body, None)).await?;
         Ok(())

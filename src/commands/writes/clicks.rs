@@ -23,7 +23,7 @@ use crate::store::{AuditOutcome, Confirmation, ConfirmationState, Decision};
 pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     let click = match interaction {
         Interaction::BlockAction(click) => click,
-        Interaction::ViewSubmission(submission) => return crate::conversation::modal::submitted(bot, submission).await,
+        Interaction::ViewSubmission(submission) => return crate::commands::form::submitted(bot, submission).await,
         Interaction::Other { kind, .. } => {
             tracing::info!(%kind, "ignored an interaction the bot does not use");
             return Ack::Empty;
@@ -69,7 +69,7 @@ async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
         "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
         "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
         "launch_again" | "mark_checked" | "disable_hour" => card_button(bot, click, reference).await,
-        crate::conversation::modal::HOME_LAUNCH => home_launch(bot, click, reference).await,
+        crate::commands::form::HOME_LAUNCH => home_launch(bot, click, reference).await,
         "launch_anyway" | "enable_and_launch" => switch_button(bot, click, reference).await,
         enable if enable.starts_with("enable") => switch_button(bot, click, reference).await,
         other => {
@@ -343,7 +343,7 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
 /// `private_metadata`).
 fn place_of(click: &BlockAction) -> Option<ChannelId> {
     click.channel_id.clone().or_else(|| {
-        let view = click.view.as_ref().filter(|v| v.callback_id == crate::conversation::HOME_VIEW)?;
+        let view = click.view.as_ref().filter(|v| v.callback_id == crate::slack::api::HOME_VIEW)?;
         crate::slack::api::metadata_channel(&view.private_metadata, &click.user_id)
     })
 }
@@ -369,7 +369,7 @@ async fn home_launch(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
         thread: None,
         public: true,
     };
-    crate::conversation::modal::open_launch(bot, &ctx, &click.trigger_id, None).await
+    crate::commands::form::open_launch(bot, &ctx, &click.trigger_id, None).await
 }
 
 /// Where a click came from when it is not where its confirmation was asked: another
