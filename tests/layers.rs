@@ -47,6 +47,26 @@ const STILL_NAMING_SLACK: &[&str] = &[
     "src/watch/watcher.rs",
 ];
 
+/// Files over [`MOST_LINES`] lines, to be split by responsibility: a list that may only
+/// get shorter.
+const STILL_OVER_400_LINES: &[&str] = &[
+    "crates/slack-standin/src/handlers.rs",
+    "crates/slack-standin/src/lib.rs",
+    "src/cli.rs",
+    "src/commands/writes/clicks.rs",
+    "src/demo/mod.rs",
+    "src/messages/mod.rs",
+    "src/outbox/delivery.rs",
+    "src/slack/payload.rs",
+    "src/store/outbox.rs",
+    "src/store/records.rs",
+    "src/tailer/client.rs",
+    "src/tailer/google.rs",
+];
+
+/// The most lines a source file should have.
+const MOST_LINES: usize = 400;
+
 /// Every `.rs` file under `dir`.
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
@@ -61,9 +81,16 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// A file of `src/` and its text, as `src/a/b.rs`.
 fn files() -> Vec<(String, String)> {
+    files_under(&["src"])
+}
+
+/// The files of these folders and their texts, by their paths from the project's root.
+fn files_under(folders: &[&str]) -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut paths = Vec::new();
-    sources(&root.join("src"), &mut paths);
+    for folder in folders {
+        sources(&root.join(folder), &mut paths);
+    }
     paths.sort();
     paths
         .into_iter()
@@ -198,6 +225,41 @@ fn slack_is_named_only_at_the_edge_and_by_fewer_files_each_time() {
     );
     let done: Vec<&&str> = STILL_NAMING_SLACK.iter().filter(|f| !naming.contains_key(**f)).collect();
     assert!(done.is_empty(), "these files no longer name Slack: take them off STILL_NAMING_SLACK: {done:?}");
+}
+
+#[test]
+fn no_source_file_grows_past_400_lines_and_the_long_ones_only_get_fewer() {
+    let long: BTreeMap<String, usize> = files_under(&["src", "crates"])
+        .into_iter()
+        .map(|(file, text)| (file, text.lines().count()))
+        .filter(|(_, lines)| *lines > MOST_LINES)
+        .collect();
+    let new: Vec<String> =
+        long.iter().filter(|(f, _)| !STILL_OVER_400_LINES.contains(&f.as_str())).map(|(f, n)| format!("{f}: {n} lines")).collect();
+    assert!(new.is_empty(), "over {MOST_LINES} lines (split it by responsibility): {new:?}");
+    let done: Vec<&&str> = STILL_OVER_400_LINES.iter().filter(|f| !long.contains_key(**f)).collect();
+    assert!(done.is_empty(), "these files are {MOST_LINES} lines or fewer now: take them off STILL_OVER_400_LINES: {done:?}");
+}
+
+#[test]
+fn every_source_path_the_docs_name_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut missing = Vec::new();
+    for doc in ["README.md", "docs/internals.md", "docs/development.md", "docs/architecture.md", "bench/RESULTS.md"] {
+        let Ok(text) = std::fs::read_to_string(root.join(doc)) else { continue };
+        for (at, _) in text.match_indices("src/") {
+            let before = text[..at].chars().last();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '/' || c == '-' || c == '_') {
+                continue; // `crates/x/src/...`, `tools/x/src/...`: named whole elsewhere
+            }
+            let path: String = text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || "/_.-".contains(*c)).collect();
+            let path = path.trim_end_matches('.');
+            if !root.join(path).exists() {
+                missing.push(format!("{doc}: {path}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "paths the docs name that do not exist: {missing:?}");
 }
 
 #[test]

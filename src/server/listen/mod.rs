@@ -11,16 +11,17 @@
 //! connection, and counted at `/metrics`.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+mod activity;
+mod timer;
+
+use activity::{Activity, Counted};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use timer::HeaderTimer;
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -213,176 +214,6 @@ impl OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         metrics::gauge!("tailerbot_http_connections").decrement(1.0);
-    }
-}
-
-/// What a connection did, for its header timer and for the choice of the quietest.
-struct Activity {
-    /// When the server started: the origin of the times below.
-    origin: Instant,
-    bytes_read: AtomicU64,
-    requests: AtomicU64,
-    /// Requests whose answer is not yet given.
-    in_flight: AtomicU64,
-    /// Bytes read when the last answer was given (0 before any).
-    bytes_at_answer: AtomicU64,
-    /// Milliseconds from `origin` to the opening or to the last answer.
-    quiet_from_ms: AtomicU64,
-    /// Closed for staying quiet past [`KEEP_ALIVE_IDLE`] (not an attack).
-    idle_closed: AtomicBool,
-}
-
-impl Activity {
-    fn new(origin: Instant) -> Activity {
-        Activity {
-            origin,
-            bytes_read: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
-            bytes_at_answer: AtomicU64::new(0),
-            quiet_from_ms: AtomicU64::new(Instant::now().duration_since(origin).as_millis() as u64),
-            idle_closed: AtomicBool::new(false),
-        }
-    }
-
-    /// A request's answer is given.
-    fn answered(&self) {
-        self.bytes_at_answer.store(self.bytes_read.load(Ordering::SeqCst), Ordering::SeqCst);
-        self.quiet_from_ms.store(Instant::now().duration_since(self.origin).as_millis() as u64, Ordering::SeqCst);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// No request on its way and nothing read since the last answer (or since the
-    /// opening): closing it loses nothing.
-    fn is_quiet(&self) -> bool {
-        self.in_flight.load(Ordering::SeqCst) == 0 && self.bytes_read.load(Ordering::SeqCst) == self.bytes_at_answer.load(Ordering::SeqCst)
-    }
-
-    /// How long it has been quiet.
-    fn quiet_for(&self, now: Instant) -> Duration {
-        now.duration_since(self.origin).saturating_sub(Duration::from_millis(self.quiet_from()))
-    }
-
-    /// Since when it has been quiet (the smallest is the quietest).
-    fn quiet_from(&self) -> u64 {
-        self.quiet_from_ms.load(Ordering::SeqCst)
-    }
-}
-
-/// The TCP stream, counting what it reads.
-struct Counted {
-    inner: TcpStream,
-    activity: Arc<Activity>,
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = result {
-            self.activity.bytes_read.fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
-        }
-        result
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-/// hyper's header-read timer, taught to tell a kept-alive connection that is merely
-/// quiet (nothing read since the timer was set, after at least one request) from one
-/// that started a request and stalls. hyper sets the timer each time it waits for a
-/// request's head; that is the only timer of an HTTP/1 server.
-struct HeaderTimer {
-    activity: Arc<Activity>,
-    timeout: Duration,
-}
-
-impl hyper::rt::Timer for HeaderTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        self.sleep_until(self.now() + duration)
-    }
-
-    fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        let deadline = Instant::from_std(deadline);
-        Box::pin(HeaderSleep {
-            activity: self.activity.clone(),
-            armed_bytes: self.activity.bytes_read.load(Ordering::Relaxed),
-            quiet_until: None,
-            timeout: self.timeout,
-            sleep: Box::pin(tokio::time::sleep_until(deadline)),
-            armed_at: deadline.checked_sub(self.timeout).unwrap_or(deadline),
-        })
-    }
-
-    fn now(&self) -> std::time::Instant {
-        Instant::now().into_std()
-    }
-}
-
-struct HeaderSleep {
-    activity: Arc<Activity>,
-    /// Bytes read when the timer was set.
-    armed_bytes: u64,
-    armed_at: Instant,
-    /// Set while a kept-alive connection is quiet: when it is closed for that.
-    quiet_until: Option<Instant>,
-    timeout: Duration,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl hyper::rt::Sleep for HeaderSleep {}
-
-impl Future for HeaderSleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
-            ready!(self.sleep.as_mut().poll(cx));
-            let now = Instant::now();
-            let quiet = self.activity.bytes_read.load(Ordering::Relaxed) == self.armed_bytes;
-            let served = self.activity.requests.load(Ordering::Relaxed) > 0;
-            let next = match self.quiet_until {
-                // The head did not come in time: a new connection that sent nothing or
-                // part of a request, or a later request begun and stalled.
-                None if !(quiet && served) => return Poll::Ready(()),
-                None => {
-                    let until = self.armed_at + KEEP_ALIVE_IDLE;
-                    self.quiet_until = Some(until);
-                    until.min(now + IDLE_CHECK)
-                }
-                Some(until) if quiet => {
-                    if now >= until {
-                        self.activity.idle_closed.store(true, Ordering::Relaxed);
-                        return Poll::Ready(());
-                    }
-                    until.min(now + IDLE_CHECK)
-                }
-                // A request began while the connection was quiet: its head has the
-                // timeout from now (give or take one check).
-                Some(_) => {
-                    self.quiet_until = None;
-                    self.armed_bytes = u64::MAX;
-                    now + self.timeout
-                }
-            };
-            self.sleep.as_mut().reset(next);
-        }
     }
 }
 

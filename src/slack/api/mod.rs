@@ -1,6 +1,7 @@
-//! The Slack Web API as the bot uses it (post, update, ephemeral, user-group members) over
-//! slack-morphism's connector, plus posts to `response_url`s. Every call has a timeout;
-//! every failure is classified so that callers know whether to retry.
+//! The Slack Web API as the bot uses it (post, update, ephemeral, views, user-group
+//! members, a person's channels) over slack-morphism's connector; posts to
+//! `response_url`s are in `respond.rs`, file uploads in `upload.rs`. Every call has a
+//! timeout; every failure is classified so that callers know whether to retry.
 
 use std::time::Duration;
 
@@ -10,8 +11,12 @@ use slack_morphism::prelude::SlackClientSession;
 use slack_morphism::{ClientResult, SlackApiToken, SlackApiTokenValue, SlackClient};
 
 use super::blocks::Message;
-use crate::domain::{ChannelId, UserGroupId, UserId, Visibility};
-use crate::store::Upload;
+use crate::domain::{ChannelId, UserGroupId, UserId};
+
+mod respond;
+mod upload;
+
+pub use respond::ResponseBody;
 
 type Connector = super::connector::CappedConnector;
 
@@ -38,31 +43,6 @@ pub fn metadata_channel(metadata: &str, clicker: &UserId) -> Option<ChannelId> {
         return None;
     }
     ChannelId::parse(value.get("channel")?.as_str()?).ok()
-}
-
-/// Where replies go after the HTTP answer, and which `response_url`s may be used.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ResponseBody {
-    pub response_type: Visibility,
-    pub replace_original: bool,
-    pub text: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub blocks: Vec<serde_json::Value>,
-}
-
-impl ResponseBody {
-    pub fn ephemeral(message: Message) -> Self {
-        ResponseBody { response_type: Visibility::Ephemeral, replace_original: false, text: message.text, blocks: message.blocks }
-    }
-
-    pub fn in_channel(message: Message) -> Self {
-        ResponseBody { response_type: Visibility::InChannel, replace_original: false, text: message.text, blocks: message.blocks }
-    }
-
-    pub fn replacing(mut self) -> Self {
-        self.replace_original = true;
-        self
-    }
 }
 
 #[derive(Serialize)]
@@ -392,121 +372,6 @@ impl SlackApi {
         }
         self.own_user.get().cloned()
     }
-
-    /// Uploads a file with Slack's external flow: an upload URL
-    /// (`files.getUploadURLExternal`), the bytes posted there, then
-    /// `files.completeUploadExternal` sharing it into `channel` (under `thread_ts`) with
-    /// the message's blocks. Should it fail half-way, the next try starts over: a file
-    /// never completed is never shown.
-    pub async fn upload_file(
-        &self,
-        channel: &ChannelId,
-        thread_ts: Option<&str>,
-        file: &Upload,
-        message: &Message,
-    ) -> Result<(), SlackError> {
-        let request = slack_morphism::api::SlackApiFilesGetUploadUrlExternalRequest {
-            filename: file.filename.clone(),
-            length: file.bytes.len(),
-            alt_txt: Some(file.alt_text.chars().take(1000).collect()),
-            snippet_type: None,
-        };
-        let target = self.timed("files.getUploadURLExternal", self.session().get_upload_url_external(&request)).await?;
-        let url = target.upload_url.0.to_string();
-        let result = self.send_bytes(&url, &file.bytes).await;
-        count("files.upload", &result);
-        result?;
-        let mut body = serde_json::json!({
-            "files": [{"id": target.file_id.to_string(), "title": file.title}],
-            "channel_id": channel.as_str(),
-            "blocks": message.blocks,
-        });
-        if let Some(ts) = thread_ts {
-            body["thread_ts"] = serde_json::json!(ts);
-        }
-        let _: Acknowledged = self
-            .timed("files.completeUploadExternal", self.session().http_session_api.http_post("files.completeUploadExternal", &body, None))
-            .await?;
-        Ok(())
-    }
-
-    /// Posts a file's bytes to the upload URL Slack gave: https on Slack's own domain, or
-    /// on the Web API's own origin (a local stand-in); anything else is refused unsent.
-    async fn send_bytes(&self, url: &str, bytes: &[u8]) -> Result<(), SlackError> {
-        const METHOD: &str = "files.upload";
-        if !upload_url_trusted(url, &self.api_origin) {
-            return Err(SlackError {
-                method: METHOD,
-                kind: SlackErrorKind::Disallowed,
-                detail: "an upload URL Slack would not give".into(),
-            });
-        }
-        let response = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .map_err(|e| SlackError {
-                method: METHOD,
-                kind: if e.is_timeout() { SlackErrorKind::Timeout } else { SlackErrorKind::Transport },
-                detail: String::new(),
-            })?;
-        match response.status().as_u16() {
-            200..=299 => Ok(()),
-            429 => Err(SlackError { method: METHOD, kind: SlackErrorKind::RateLimited(None), detail: String::new() }),
-            status => Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: String::new() }),
-        }
-    }
-
-    /// Whether a `response_url` may be posted to.
-    pub fn response_url_allowed(&self, url: &str) -> bool {
-        self.response_url_prefixes.iter().any(|p| url.starts_with(p.as_str()))
-    }
-
-    /// Posts to a `response_url` (only within the allowed prefixes).
-    pub async fn respond(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
-        let result = self.respond_once(response_url, body).await;
-        count("response_url", &result);
-        result
-    }
-
-    async fn respond_once(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
-        const METHOD: &str = "response_url";
-        if !self.response_url_allowed(response_url) {
-            return Err(SlackError { method: METHOD, kind: SlackErrorKind::Disallowed, detail: String::new() });
-        }
-        let response = self.http.post(response_url).json(body).send().await.map_err(|e| SlackError {
-            method: METHOD,
-            kind: if e.is_timeout() { SlackErrorKind::Timeout } else { SlackErrorKind::Transport },
-            detail: String::new(),
-        })?;
-        let status = response.status().as_u16();
-        if status == 429 {
-            let retry_after =
-                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).map(Duration::from_secs);
-            return Err(SlackError { method: METHOD, kind: SlackErrorKind::RateLimited(retry_after), detail: String::new() });
-        }
-        if (300..400).contains(&status) {
-            return Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: "a redirect, not followed".into() });
-        }
-        if !(200..300).contains(&status) {
-            // The start of the answer is enough to say why; the rest is never read.
-            let text = String::from_utf8_lossy(&crate::http_limits::read_prefix(response, 4096).await).into_owned();
-            return Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: text.chars().take(100).collect() });
-        }
-        Ok(())
-    }
-}
-
-/// Whether bytes may be posted to an upload URL: https on Slack's own domain, or on the
-/// Web API's own origin (a local stand-in's).
-fn upload_url_trusted(url: &str, api_origin: &str) -> bool {
-    let slacks = reqwest::Url::parse(url)
-        .ok()
-        .is_some_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| h == "slack.com" || h.ends_with(".slack.com")));
-    slacks || origin(url).is_some_and(|o| o == api_origin)
 }
 
 /// `scheme://host[:port]` of a URL.
@@ -514,26 +379,4 @@ fn origin(url: &str) -> Option<String> {
     let parsed = reqwest::Url::parse(url).ok()?;
     let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
     Some(format!("{}://{}{port}", parsed.scheme(), parsed.host_str()?))
-}
-
-#[cfg(test)]
-mod upload_tests {
-    use super::upload_url_trusted;
-
-    #[test]
-    fn bytes_go_only_to_slacks_upload_hosts_or_the_apis_own_origin() {
-        let api = "http://127.0.0.1:4000";
-        assert!(upload_url_trusted("https://files.slack.com/upload/v1/abc", api));
-        assert!(upload_url_trusted("http://127.0.0.1:4000/upload/F1", api));
-        for refused in [
-            "http://files.slack.com/upload/v1/abc",
-            "https://files.slack.com.evil.example/upload",
-            "https://notslack.com/upload",
-            "https://metadata.google.internal/computeMetadata/v1/",
-            "http://127.0.0.1:4001/upload/F1",
-            "not a url",
-        ] {
-            assert!(!upload_url_trusted(refused, api), "{refused}");
-        }
-    }
 }
