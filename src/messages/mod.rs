@@ -3,6 +3,11 @@
 //! list is cut to Slack's limits by [`Message::lines`].
 
 pub mod cards;
+mod runs;
+mod switches;
+
+pub use runs::{last_runs, run, running};
+pub use switches::{ENABLE_BUTTONS, disabled, enable_button, switched_off};
 
 use std::time::Duration;
 
@@ -11,7 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, Job, RunUrlTemplate};
 use crate::domain::Action;
 use crate::slack::blocks::{Button, ConfirmDialog, Message, date, escape, truncate};
-use crate::store::{AuditEntry, AuditOutcome, SwitchRow};
+use crate::store::{AuditEntry, AuditOutcome};
 use crate::tailer::{RunItem, RunStatus};
 
 /// The emoji shown with a status.
@@ -144,72 +149,6 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
     m
 }
 
-fn run_line(links: Links, job: Option<&Job>, item: &RunItem) -> String {
-    let mut line = format!("{} {}", status(&item.status), links.item(job, item));
-    if let Some(start) = item.start_execution_date {
-        line.push_str(&format!(" · started {}", when(start)));
-    }
-    if let Some(d) = item.duration {
-        line.push_str(&format!(" · {}", duration(d)));
-    }
-    line
-}
-
-/// One run, in fields.
-pub fn run(links: Links, job: Option<&Job>, item: &RunItem) -> Message {
-    let name = job
-        .map(job_label)
-        .or_else(|| item.configuration_id.as_deref().map(|c| format!("`{}`", escape(c))))
-        .unwrap_or_else(|| "a run".into());
-    let mut m = Message::new(&format!("{} {}: {}", name, escape(item.run_id.as_str()), escape(item.status.as_str())));
-    m.section(&format!("{} · run {}", name, links.item(job, item)));
-    let mut fields = vec![format!("*Status*\n{}", status(&item.status))];
-    if let Some(env) = item.environment.as_deref().or(job.map(|j| j.job.environment.as_str())) {
-        fields.push(format!("*Environment*\n{}", escape(env)));
-    }
-    if let Some(start) = item.start_execution_date {
-        fields.push(format!("*Started*\n{}", when(start)));
-    }
-    if let Some(d) = item.duration {
-        fields.push(format!("*Duration*\n{}", duration(d)));
-    }
-    if let Some(update) = item.last_update_date {
-        fields.push(format!("*Last update*\n{}", when(update)));
-    }
-    m.fields(&fields);
-    m
-}
-
-pub fn last_runs(links: Links, job: &Job, items: &[RunItem]) -> Message {
-    let mut m = Message::new(&format!("Last runs of {}", job.name));
-    if items.is_empty() {
-        m.section(&format!("{} has no run matching that.", job_label(job)));
-        return m;
-    }
-    m.section(&format!("*Last {} run{} of {}*, newest first", items.len(), if items.len() == 1 { "" } else { "s" }, job_label(job)));
-    m.lines(&items.iter().map(|item| run_line(links, Some(job), item)).collect::<Vec<_>>(), 0);
-    m
-}
-
-/// Runs in progress, each with the catalog name when the bot knows it.
-pub fn running(links: Links, items: &[(Option<&Job>, RunItem)]) -> Message {
-    let mut m = Message::new(&format!("{} runs in progress", items.len()));
-    if items.is_empty() {
-        m.section("Nothing is running right now.");
-        return m;
-    }
-    m.section(&format!("*{} run{} in progress*", items.len(), if items.len() == 1 { "" } else { "s" }));
-    let lines: Vec<String> = items
-        .iter()
-        .map(|(job, item)| {
-            let name = job.map(job_label).unwrap_or_else(|| format!("`{}`", escape(item.configuration_id.as_deref().unwrap_or("?"))));
-            format!("{name} · {}", run_line(links, *job, item))
-        })
-        .collect();
-    m.lines(&lines, 0);
-    m
-}
-
 /// The audit trail; `catalog` finds a job by name, for the links to runs.
 pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entries: &[AuditEntry], job: Option<&str>) -> Message {
     let mut m = Message::new("Audit trail");
@@ -262,54 +201,6 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
 }
 
 /// The question before a write that a rule wants confirmed.
-/// How many *Enable* buttons a message carries; past them, the command to type.
-pub const ENABLE_BUTTONS: usize = 10;
-
-/// The *Enable* button of a job or a tag (its value: what `enable` takes).
-pub fn enable_button(target: &str) -> Button {
-    Button::new("Enable", &format!("enable:{target}"), target)
-}
-
-/// Why a job is off, in one line: since when, by whom, until when, why.
-pub fn switched_off(job: &Job, switch: &SwitchRow) -> String {
-    let since = chrono::DateTime::from_timestamp_millis(switch.since_ms).unwrap_or_default();
-    let by = match (&switch.by_user, switch.source.as_str()) {
-        (Some(user), _) => format!(" by <@{}>", escape(user)),
-        (None, "tailer") => " (a run of it ended DEACTIVATED: switched off outside the bot)".to_owned(),
-        (None, _) => String::new(),
-    };
-    let mut line = format!("{} is disabled since {}{by}", job_label(job), when(since));
-    if let Some(until) = switch.until_ms.and_then(chrono::DateTime::from_timestamp_millis) {
-        line.push_str(&format!(", until {}", when(until)));
-    }
-    if let Some(reason) = switch.reason.as_deref().filter(|r| !r.is_empty()) {
-        line.push_str(&format!(" — reason: {}", escape(reason)));
-    }
-    line
-}
-
-/// `disabled`: what is switched off, each with *Enable*.
-pub fn disabled(off: &[(&Job, SwitchRow)]) -> Message {
-    if off.is_empty() {
-        let mut m = Message::new("Nothing is switched off");
-        m.section(":large_green_circle: Nothing you may see here is switched off, as far as I know.");
-        m.context("I know what I switched off, and what Tailer showed me: runs that ended DEACTIVATED.");
-        return m;
-    }
-    let title =
-        if off.len() == 1 { "1 data operation switched off".to_owned() } else { format!("{} data operations switched off", off.len()) };
-    let mut m = Message::new(&title);
-    m.section(&format!(":red_circle: *{title}*"));
-    let lines: Vec<String> = off.iter().map(|(job, switch)| format!("• {}", switched_off(job, switch))).collect();
-    m.lines(&lines, 2);
-    let buttons: Vec<Button> = off.iter().take(ENABLE_BUTTONS).map(|(job, _)| enable_button(job.name.as_str())).collect();
-    m.actions("disabled", &buttons);
-    if off.len() > ENABLE_BUTTONS {
-        m.context(&format!("The buttons switch on the first {ENABLE_BUTTONS}; for the others: `/tailer enable &lt;job&gt;`."));
-    }
-    m
-}
-
 pub fn confirmation(summary: &str, jobs: &[&Job], requester: &str, second_person: bool, confirmation_id: &str) -> Message {
     let mut m = Message::new(&format!("Confirm: {summary}"));
     let who =

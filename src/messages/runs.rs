@@ -1,0 +1,72 @@
+//! Runs as the reads show them: one run in fields, a job's last runs, what is running.
+
+use super::{Links, duration, job_label, status, when};
+use crate::config::Job;
+use crate::slack::blocks::{Message, escape};
+use crate::tailer::RunItem;
+
+fn run_line(links: Links, job: Option<&Job>, item: &RunItem) -> String {
+    let mut line = format!("{} {}", status(&item.status), links.item(job, item));
+    if let Some(start) = item.start_execution_date {
+        line.push_str(&format!(" · started {}", when(start)));
+    }
+    if let Some(d) = item.duration {
+        line.push_str(&format!(" · {}", duration(d)));
+    }
+    line
+}
+
+/// One run, in fields.
+pub fn run(links: Links, job: Option<&Job>, item: &RunItem) -> Message {
+    let name = job
+        .map(job_label)
+        .or_else(|| item.configuration_id.as_deref().map(|c| format!("`{}`", escape(c))))
+        .unwrap_or_else(|| "a run".into());
+    let mut m = Message::new(&format!("{} {}: {}", name, escape(item.run_id.as_str()), escape(item.status.as_str())));
+    m.section(&format!("{} · run {}", name, links.item(job, item)));
+    let mut fields = vec![format!("*Status*\n{}", status(&item.status))];
+    if let Some(env) = item.environment.as_deref().or(job.map(|j| j.job.environment.as_str())) {
+        fields.push(format!("*Environment*\n{}", escape(env)));
+    }
+    if let Some(start) = item.start_execution_date {
+        fields.push(format!("*Started*\n{}", when(start)));
+    }
+    if let Some(d) = item.duration {
+        fields.push(format!("*Duration*\n{}", duration(d)));
+    }
+    if let Some(update) = item.last_update_date {
+        fields.push(format!("*Last update*\n{}", when(update)));
+    }
+    m.fields(&fields);
+    m
+}
+
+pub fn last_runs(links: Links, job: &Job, items: &[RunItem]) -> Message {
+    let mut m = Message::new(&format!("Last runs of {}", job.name));
+    if items.is_empty() {
+        m.section(&format!("{} has no run matching that.", job_label(job)));
+        return m;
+    }
+    m.section(&format!("*Last {} run{} of {}*, newest first", items.len(), if items.len() == 1 { "" } else { "s" }, job_label(job)));
+    m.lines(&items.iter().map(|item| run_line(links, Some(job), item)).collect::<Vec<_>>(), 0);
+    m
+}
+
+/// Runs in progress, each with the catalog name when the bot knows it.
+pub fn running(links: Links, items: &[(Option<&Job>, RunItem)]) -> Message {
+    let mut m = Message::new(&format!("{} runs in progress", items.len()));
+    if items.is_empty() {
+        m.section("Nothing is running right now.");
+        return m;
+    }
+    m.section(&format!("*{} run{} in progress*", items.len(), if items.len() == 1 { "" } else { "s" }));
+    let lines: Vec<String> = items
+        .iter()
+        .map(|(job, item)| {
+            let name = job.map(job_label).unwrap_or_else(|| format!("`{}`", escape(item.configuration_id.as_deref().unwrap_or("?"))));
+            format!("{name} · {}", run_line(links, *job, item))
+        })
+        .collect();
+    m.lines(&lines, 0);
+    m
+}
