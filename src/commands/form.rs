@@ -19,8 +19,6 @@ use crate::slack::payload::ViewSubmission;
 
 /// The `callback_id` of the launch modal.
 pub const LAUNCH_VIEW: &str = "launch";
-/// The `action_id` of *Launch* on the Home tab.
-pub const HOME_LAUNCH: &str = "home_launch";
 /// The input blocks of the launch modal (each block's only element has the same id).
 pub const JOB: &str = "job";
 pub const DATE: &str = "date";

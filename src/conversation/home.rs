@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::bot::{Bot, BotError, Context};
 use crate::config::Job;
-use crate::domain::{Action, ChannelId};
+use crate::domain::{Action, ChannelId, Press};
 use crate::messages::{self as render, Links};
 use crate::outbox::OutboxMessage;
 use crate::slack::blocks::{Button, Message, escape};
@@ -33,7 +33,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     m.section(&format!(":house: *tailerbot* · what you may see, as of {}", render::when(bot.clock.now())));
     m.context("Type `/tailer help` anywhere, or mention @tailerbot. What the buttons here do is answered in our conversation.");
     if !crate::commands::form::launchable(bot, ctx).await.is_empty() {
-        m.actions("home", &[Button::new("Launch…", crate::commands::form::HOME_LAUNCH, "").primary()]);
+        m.actions("home", &[Button::press("Launch…", &Press::HomeLaunch).primary()]);
     }
 
     // Switched off, each with *Enable* where the rules let this person switch it on

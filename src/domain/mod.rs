@@ -3,6 +3,7 @@
 
 mod action;
 mod ids;
+mod press;
 mod text;
 mod visibility;
 
@@ -10,5 +11,6 @@ pub use action::{Action, ActionSet, UnknownAction};
 pub use ids::{
     Account, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, RunId, TeamId, UserGroupId, UserId,
 };
+pub use press::{CardButton, Press, PressError};
 pub use text::{MAX_TEXT_CHARS, is_format_character};
 pub use visibility::Visibility;

@@ -3,6 +3,7 @@
 //! and its thread share one lane, so they reach Slack in order.
 
 use crate::config::Job;
+use crate::domain::{CardButton, Press, RunId};
 use crate::messages::{self as render, Links};
 use crate::slack::blocks::{Button, Message, escape};
 use crate::store::{CardRow, OutboxMessage};
@@ -13,10 +14,6 @@ pub fn lane(run_id: &str, channel_id: &str) -> String {
     format!("card:{run_id}:{channel_id}")
 }
 
-/// The action of the *Open in Tailer* link button: Slack opens the page and tells the
-/// bot of the click, which needs nothing more.
-pub const OPEN_IN_TAILER: &str = "open_in_tailer";
-
 /// How long *Disable for 1h* switches a job off.
 pub const DISABLE_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -25,14 +22,28 @@ pub const DISABLE_FOR: std::time::Duration = std::time::Duration::from_secs(3600
 /// checked*, *Disable for 1h*. Each names the job and the run, so that a click is bound
 /// to the channel the bot told of the run, and each is checked against the rules then.
 pub fn failure_buttons(job: &Job, run: &str, execution_date: Option<&str>) -> Vec<Button> {
-    let again = match execution_date {
-        Some(date) => format!("{} {run} {date}", job.name),
-        None => format!("{} {run}", job.name),
+    let name = job.name.clone();
+    let (again, mark, disable) = match RunId::parse(run) {
+        Ok(run) => (
+            Press::LaunchAgain {
+                job: name.clone(),
+                run: run.clone(),
+                execution_date: execution_date.and_then(|d| d.parse::<chrono::NaiveDate>().ok()),
+            },
+            Press::MarkChecked { job: name.clone(), run: run.clone() },
+            Press::DisableHour { job: name, run },
+        ),
+        // Not a run id Tailer would give: the buttons say so when clicked.
+        Err(_) => (
+            Press::OlderCard { card: CardButton::LaunchAgain, job: Some(name.clone()) },
+            Press::OlderCard { card: CardButton::MarkChecked, job: Some(name.clone()) },
+            Press::OlderCard { card: CardButton::DisableHour, job: Some(name) },
+        ),
     };
     vec![
-        Button::new("Launch again", "launch_again", &again),
-        Button::new("Mark as checked", "mark_checked", &format!("{} {run}", job.name)).primary(),
-        Button::new("Disable for 1h", "disable_hour", &format!("{} {run}", job.name)),
+        Button::press("Launch again", &again),
+        Button::press("Mark as checked", &mark).primary(),
+        Button::press("Disable for 1h", &disable),
     ]
 }
 
@@ -74,7 +85,7 @@ pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunIte
         if !status.as_ref().is_some_and(RunStatus::is_failure) {
             buttons.truncate(1);
         }
-        buttons.extend(links.url(job, &card.run_id).and_then(|url| Button::link("Open in Tailer", OPEN_IN_TAILER, &url)));
+        buttons.extend(links.url(job, &card.run_id).and_then(|url| Button::link("Open in Tailer", &Press::OpenInTailer.name(), &url)));
         m.actions("run_card", &buttons);
     }
     m

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Job, RunUrlTemplate};
-use crate::domain::Action;
+use crate::domain::{Action, Press};
 use crate::slack::blocks::{Button, ConfirmDialog, Message, date, escape, truncate};
 use crate::store::{AuditEntry, AuditOutcome};
 use crate::tailer::{RunItem, RunStatus};
@@ -216,7 +216,10 @@ pub fn confirmation(summary: &str, jobs: &[&Job], requester: &str, second_person
     };
     m.actions(
         "confirmation",
-        &[Button::new("Confirm", "confirm", confirmation_id).danger(dialog), Button::new("Cancel", "cancel", confirmation_id)],
+        &[
+            Button::press("Confirm", &Press::Confirm { confirmation: confirmation_id.to_owned() }).danger(dialog),
+            Button::press("Cancel", &Press::Cancel { confirmation: confirmation_id.to_owned() }),
+        ],
     );
     m
 }

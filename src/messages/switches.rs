@@ -3,6 +3,7 @@
 
 use super::{job_label, when};
 use crate::config::Job;
+use crate::domain::Press;
 use crate::slack::blocks::{Button, Message, escape};
 use crate::store::SwitchRow;
 
@@ -11,7 +12,7 @@ pub const ENABLE_BUTTONS: usize = 10;
 
 /// The *Enable* button of a job or a tag (its value: what `enable` takes).
 pub fn enable_button(target: &str) -> Button {
-    Button::new("Enable", &format!("enable:{target}"), target)
+    Button::press("Enable", &Press::Enable { target: target.to_owned() })
 }
 
 /// Why a job is off, in one line: since when, by whom, until when, why.

@@ -111,6 +111,14 @@ impl Button {
         Button { label: label.to_owned(), action_id: action_id.to_owned(), value: value.to_owned(), style: None, confirm: None, url: None }
     }
 
+    /// The button of what a click asks for: its action id and value as [`Press`] writes them.
+    ///
+    /// [`Press`]: crate::domain::Press
+    pub fn press(label: &str, press: &crate::domain::Press) -> Button {
+        let (action_id, value) = press.encode();
+        Button::new(label, &action_id, &value)
+    }
+
     /// A button that opens `url` (none when it is longer than a button takes).
     pub fn link(label: &str, action_id: &str, url: &str) -> Option<Button> {
         (url.chars().count() <= MAX_BUTTON_URL).then(|| Button { url: Some(url.to_owned()), ..Button::new(label, action_id, "") })

@@ -12,7 +12,7 @@ use crate::commands::Command;
 use crate::messages as render;
 
 use crate::config::Job;
-use crate::domain::{ChannelId, UserId};
+use crate::domain::{CardButton, ChannelId, Press, PressError, RunId, UserId};
 use crate::slack::api::ResponseBody;
 use crate::slack::payload::{BlockAction, Interaction};
 use crate::store::{AuditOutcome, Confirmation, ConfirmationState, Decision};
@@ -56,33 +56,84 @@ async fn clicked(bot: &Arc<Bot>, click: BlockAction) -> Ack {
 
 /// What a click does.
 async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
-    if click.action_id == crate::messages::cards::OPEN_IN_TAILER {
-        // A link button: Slack opened the page; the click needs nothing from the bot.
-        return Ok(Ack::Empty);
-    }
+    let press = match Press::decode(&click.action_id, &click.value) {
+        Ok(Press::OpenInTailer) => {
+            // A link button: Slack opened the page; the click needs nothing from the bot.
+            return Ok(Ack::Empty);
+        }
+        Ok(press) => press,
+        Err(error @ PressError::Unknown(_)) => {
+            tracing::warn!(%error, "a click on a button the bot does not know");
+            return Ok(Ack::Empty);
+        }
+        Err(error @ PressError::Value(_)) => {
+            tracing::warn!(%error, "a click whose value the bot did not write");
+            return Err(BotError::user(":warning: This button's value cannot be read; nothing was done."));
+        }
+    };
     let trigger = format!("trigger:{}", click.trigger_id);
     if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&reference, "cannot record the click"))? {
         tracing::info!("a replayed click (same trigger_id) was not acted on again");
         return Ok(Ack::Empty);
     }
-    match click.action_id.as_str() {
-        "confirm" => decide_confirmation(bot, click, ConfirmationState::Confirmed, reference).await,
-        "cancel" => decide_confirmation(bot, click, ConfirmationState::Cancelled, reference).await,
-        "launch_again" | "mark_checked" | "disable_hour" => card_button(bot, click, reference).await,
-        crate::commands::form::HOME_LAUNCH => home_launch(bot, click, reference).await,
-        "launch_anyway" | "enable_and_launch" => switch_button(bot, click, reference).await,
-        enable if enable.starts_with("enable") => switch_button(bot, click, reference).await,
-        other => {
-            tracing::warn!(action_id = %other, "a click on a button the bot does not know");
-            Ok(Ack::Empty)
+    match press {
+        Press::Confirm { confirmation } => decide_confirmation(bot, click, &confirmation, ConfirmationState::Confirmed, reference).await,
+        Press::Cancel { confirmation } => decide_confirmation(bot, click, &confirmation, ConfirmationState::Cancelled, reference).await,
+        Press::HomeLaunch => home_launch(bot, click, reference).await,
+        Press::OlderCard { card, job } => {
+            // Cards posted before buttons named their run: the run is unknown, so the
+            // place cannot be checked.
+            tracing::warn!(value = %click.value, "a card button without a run: not acted on");
+            let name = job.as_ref().map_or("JOB", |n| n.as_str());
+            Err(BotError::user(format!(
+                ":warning: This button is from an older card and cannot be used any more; nothing was done. Type `/tailer {}` instead.",
+                if card == CardButton::LaunchAgain { format!("launch {name}") } else { format!("mark {name} RUN_ID CHECKED") }
+            )))
         }
+        Press::LaunchAgain { job, run, execution_date } => {
+            card_button(bot, click, run, Command::Launch { job, execution_date }, reference).await
+        }
+        Press::DisableHour { job, run } => {
+            let reason = Some(format!("after run {run} failed"));
+            let command =
+                Command::Disable { target: super::super::Target::Job(job), duration: Some(crate::messages::cards::DISABLE_FOR), reason };
+            card_button(bot, click, run, command, reference).await
+        }
+        Press::MarkChecked { job, run } => {
+            let command = Command::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked };
+            card_button(bot, click, run, command, reference).await
+        }
+        Press::EnableAndLaunch { job, execution_date } => {
+            let enable = Command::Enable { target: super::super::Target::Job(job.clone()) };
+            switch_button(bot, click, SwitchChoice::EnableThenLaunch(enable, Command::Launch { job, execution_date }), reference).await
+        }
+        Press::LaunchAnyway { job, execution_date } => {
+            switch_button(bot, click, SwitchChoice::Launch(Command::Launch { job, execution_date }), reference).await
+        }
+        Press::Enable { target } => {
+            // The value is read as the command it stands for: a forged one is refused as typed.
+            let command = crate::commands::parse(&format!("enable {target}"))
+                .map_err(|usage| BotError::user(crate::slack::blocks::escape(&usage.explain())))?;
+            switch_button(bot, click, SwitchChoice::Enable(command), reference).await
+        }
+        Press::OpenInTailer => Ok(Ack::Empty),
     }
 }
 
-async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: ConfirmationState, reference: String) -> Answer {
+/// What a switch button asks for.
+enum SwitchChoice {
+    /// *Enable*: the command as typed (a job or a tag).
+    Enable(Command),
+    /// *Launch anyway*.
+    Launch(Command),
+    /// *Enable and launch*: switch it on, then launch.
+    EnableThenLaunch(Command, Command),
+}
+
+async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, id: &str, to: ConfirmationState, reference: String) -> Answer {
     let confirmation = bot
         .store
-        .confirmation(&click.value)
+        .confirmation(id)
         .await
         .map_err(BotError::store(&reference, "cannot read the confirmation"))?
         .ok_or_else(|| BotError::user("This confirmation does not exist (any more)."))?;
@@ -233,7 +284,7 @@ async fn decide_confirmation(bot: &Arc<Bot>, click: BlockAction, to: Confirmatio
 /// *Enable and launch* (on the question before a launch of a job that is off): the
 /// commands they stand for, typed by the clicker where they clicked, under the rules
 /// (and confirmation) of that place.
-async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+async fn switch_button(bot: &Arc<Bot>, click: BlockAction, choice: SwitchChoice, reference: String) -> Answer {
     let Some(channel) = place_of(&click) else {
         tracing::warn!("a button clicked with no channel: not acted on");
         return Ok(Ack::Empty);
@@ -247,21 +298,13 @@ async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) ->
         thread: None,
         public: from_home(&click),
     };
-    let text = match click.action_id.as_str() {
-        "launch_anyway" | "enable_and_launch" => format!("launch {}", click.value),
-        _ => format!("enable {}", click.value),
-    };
-    // The value is read as the command it stands for: a forged one is refused as typed.
-    let command = crate::commands::parse(&text).map_err(|usage| BotError::user(crate::slack::blocks::escape(&usage.explain())))?;
-    match (command, click.action_id.as_str()) {
-        (launch @ Command::Launch { .. }, "enable_and_launch") => {
-            let Command::Launch { job, .. } = &launch else { unreachable!("matched above") };
-            let enable = Command::Enable { target: crate::commands::Target::Job(job.clone()) };
+    match choice {
+        SwitchChoice::EnableThenLaunch(enable, launch) => {
             super::write_then(bot, ctx, enable, Some(launch), super::IfOff::LaunchAnyway).await
         }
-        (command @ Command::Launch { .. }, _) => super::write_if_off(bot, ctx, command, super::IfOff::LaunchAnyway).await,
-        (command @ Command::Enable { .. }, _) => write(bot, ctx, command).await,
-        (other, _) => Err(BotError::user(format!("This button cannot `{}`; nothing was done.", other.action()))),
+        SwitchChoice::Launch(launch) => super::write_if_off(bot, ctx, launch, super::IfOff::LaunchAnyway).await,
+        SwitchChoice::Enable(command @ Command::Enable { .. }) => write(bot, ctx, command).await,
+        SwitchChoice::Enable(other) => Err(BotError::user(format!("This button cannot `{}`; nothing was done.", other.action()))),
     }
 }
 
@@ -270,32 +313,7 @@ async fn switch_button(bot: &Arc<Bot>, click: BlockAction, reference: String) ->
 ///
 /// A button acts only in the channel of the card it belongs to: its value names the
 /// run, and the bot must have posted that run's card in the click's channel.
-async fn card_button(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
-    let mut words = click.value.split_whitespace();
-    let job = words.next().and_then(|j| crate::domain::JobName::parse(j).ok());
-    let run = words.next().and_then(|r| crate::domain::RunId::parse(r).ok());
-    let (Some(job), Some(run)) = (job, run) else {
-        // Cards posted before buttons named their run: the run is unknown, so the
-        // place cannot be checked.
-        tracing::warn!(value = %click.value, "a card button without a run: not acted on");
-        let name = click.value.split_whitespace().next().and_then(|j| crate::domain::JobName::parse(j).ok());
-        let name = name.as_ref().map_or("JOB", |n| n.as_str());
-        return Err(BotError::user(format!(
-            ":warning: This button is from an older card and cannot be used any more; nothing was done. Type `/tailer {}` instead.",
-            if click.action_id == "launch_again" { format!("launch {name}") } else { format!("mark {name} RUN_ID CHECKED") }
-        )));
-    };
-    // *Launch again* names the execution date its run was launched for, if any.
-    let execution_date = words.next().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
-    let command = match click.action_id.as_str() {
-        "launch_again" => Command::Launch { job, execution_date },
-        "disable_hour" => Command::Disable {
-            target: super::super::Target::Job(job),
-            duration: Some(crate::messages::cards::DISABLE_FOR),
-            reason: Some(format!("after run {run} failed")),
-        },
-        _ => Command::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked },
-    };
+async fn card_button(bot: &Arc<Bot>, click: BlockAction, run: RunId, command: Command, reference: String) -> Answer {
     let Some(channel) = click.channel_id.clone() else {
         tracing::warn!("a card button clicked with no channel: not acted on");
         return Ok(Ack::Empty);

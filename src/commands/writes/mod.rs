@@ -20,9 +20,10 @@ use super::args::{Args, date, not_a_date};
 use super::{Command, DISABLE_FOR_MAX, DISABLE_FOR_MIN, REASON_MAX_CHARS, RunStatus, UsageError, Verb, shorten, targets};
 use crate::bot::{Ack, Answer, Audit, Authorized, Bot, BotError, CONFIRMATION_TTL, Context};
 use crate::config::Job;
-use crate::domain::Action;
+use crate::domain::{Action, Press};
 use crate::messages as render;
 use crate::slack::api::ResponseBody;
+use crate::slack::blocks::Button;
 use crate::store::{AuditOutcome, NewConfirmation};
 
 /// A write repeated by the same person in the same channel within this window is a
@@ -265,15 +266,12 @@ async fn switched_off_first(bot: &Bot, job: &Job, execution_date: Option<chrono:
         ":double_vertical_bar: {}. Launched now, its run would end DEACTIVATED without running. Enable it and launch, or launch it anyway?",
         render::switched_off(job, &switch)
     ));
-    let again = match execution_date {
-        Some(date) => format!("{} {date}", job.name),
-        None => job.name.to_string(),
-    };
+    let job = job.name.clone();
     m.actions(
         "switched_off",
         &[
-            crate::slack::blocks::Button::new("Enable and launch", "enable_and_launch", &again).primary(),
-            crate::slack::blocks::Button::new("Launch anyway", "launch_anyway", &again),
+            Button::press("Enable and launch", &Press::EnableAndLaunch { job: job.clone(), execution_date }).primary(),
+            Button::press("Launch anyway", &Press::LaunchAnyway { job, execution_date }),
         ],
     );
     Some(Ack::ephemeral(m))
