@@ -5,6 +5,7 @@
 //! the same path; what a crash interrupts is finished by the next start ([`recovery`]).
 
 pub mod clicks;
+mod confirm;
 mod execute;
 mod launch;
 mod plan;
