@@ -12,6 +12,8 @@
 //! ([`Store::renew_leases`]) and released when the work is recorded. A replica that dies
 //! stops renewing; when its leases expire another one takes the work over.
 
+mod audit;
+mod confirmations;
 mod destination;
 mod health;
 mod launches;

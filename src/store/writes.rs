@@ -3,10 +3,10 @@
 //! queues the answer. One left `calling` by a replica that died is claimed by another
 //! when its lease runs out, or by the next start on SQLite; see `commands::writes::recovery`.
 
+use super::audit::audit_in;
 use super::switches::switch_in;
 use super::{AuditEntry, OutboxMessage, Store, StoreResult, SwitchRow, TimerRow, WriteRow, claim, on_backend};
 use crate::store::outbox::enqueue_in;
-use crate::store::requests::audit_in;
 
 /// Notes a write, claimed by `$owner` until `$until`, with its timers and, when it
 /// replaces a confirmation message, that message as the root of its lane's thread,

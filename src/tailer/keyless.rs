@@ -2,7 +2,7 @@
 //! signed by IAM `signJwt` for the service account, with an access token of the
 //! identity the bot runs as (the machine's, from the metadata server, or a person's,
 //! from an `authorized_user` file). The signed token goes through the same cache as a
-//! key file's ([`super::auth::TokenCache`]): one `signJwt` for many Tailer calls. The
+//! key file's ([`super::token::TokenCache`]): one `signJwt` for many Tailer calls. The
 //! access token is kept for its `expires_in`; the service account's e-mail, once known,
 //! for good.
 
@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use secrecy::SecretString;
 use tokio::sync::Mutex;
 
-use super::auth::{AuthError, Claims, TokenCache};
 use super::google::{AuthorizedUser, GoogleClient, GoogleEndpoints, GoogleError, GoogleFailure};
+use super::token::{AuthError, Claims, TokenCache};
 use crate::clock::SharedClock;
 
 /// Seconds before an access token's end at which another is asked for.
