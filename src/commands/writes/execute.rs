@@ -9,10 +9,9 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use super::Plan;
 use super::launch::{Outcome, launch};
+use super::plan::re_enable_at;
 use super::resume::resume_job;
 use crate::bot::{Bot, Context};
 use crate::commands::Command;
@@ -128,10 +127,10 @@ impl Steps<'_> {
             if steps.iter().any(|s| s.job == key) {
                 continue;
             }
-            let (outcome, audited) = if self.resumed {
-                resume_job(bot, ctx, action, job, plan, journal, lane).await
-            } else {
-                (carry_out(bot, ctx, action, job, plan, journal, lane).await, true)
+            let settled = if self.resumed { resume_job(bot, ctx, action, job, plan, journal).await } else { None };
+            let (outcome, audited) = match settled {
+                Some(settled) => settled,
+                None => (carry_out(bot, ctx, action, job, plan, journal, lane).await, true),
             };
             crate::crash::point(crate::crash::AFTER_TAILER_WRITE);
             let mut detail = plan.detail();
@@ -356,11 +355,4 @@ async fn cards_show_status(bot: &Bot, job: &Job, run: &RunId, status: &RunStatus
     let edits =
         cards.iter().map(|card| crate::messages::cards::update(Links::of(&bot.config), job, card, Some(&item), true, None)).collect();
     bot.outbox.enqueue(edits).await;
-}
-
-/// When a timed disable's re-enable is due: from the moment the write began.
-pub(super) fn re_enable_at(journal: &WriteRow, plan: &Plan) -> Option<DateTime<Utc>> {
-    let duration = plan.duration().filter(|_| plan.action() == Action::Disable)?;
-    let start = DateTime::<Utc>::from_timestamp_millis(journal.started_at)?;
-    start.checked_add_signed(chrono::Duration::from_std(duration).ok()?)
 }

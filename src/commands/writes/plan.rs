@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::commands::{Command, Target};
@@ -14,6 +14,7 @@ use crate::domain::Action;
 use crate::domain::{JobName, RunId};
 use crate::messages as render;
 use crate::slack::blocks::escape;
+use crate::store::WriteRow;
 use crate::tailer::RunStatus;
 
 /// A write and its jobs.
@@ -208,6 +209,13 @@ impl Legacy {
             other => return Err(format!("`{other}` is not a write")),
         })
     }
+}
+
+/// When a timed disable's re-enable is due: from the moment the write began.
+pub(super) fn re_enable_at(journal: &WriteRow, plan: &Plan) -> Option<DateTime<Utc>> {
+    let duration = plan.duration().filter(|_| plan.action() == Action::Disable)?;
+    let start = DateTime::<Utc>::from_timestamp_millis(journal.started_at)?;
+    start.checked_add_signed(chrono::Duration::from_std(duration).ok()?)
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use super::Plan;
-use super::execute::{carry_out, re_enable_at};
 use super::launch::Outcome;
+use super::plan::re_enable_at;
 use crate::bot::{Bot, Context};
 use crate::config::Job;
 use crate::domain::Action;
@@ -19,8 +19,8 @@ use crate::store::{AuditOutcome, WriteRow};
 /// world may have moved on (someone enabled the job by hand), and it is reported instead.
 pub const REDO_WINDOW_MS: i64 = 10 * 60_000;
 
-/// One job of an interrupted write; false when its audit is left to the launch
-/// recovery.
+/// One job of an interrupted write: its outcome, and false when its audit is left to the
+/// launch recovery; `None` when it is recent enough to be carried out again.
 pub(super) async fn resume_job(
     bot: &Arc<Bot>,
     ctx: &Context,
@@ -28,13 +28,12 @@ pub(super) async fn resume_job(
     job: &Job,
     plan: &Plan,
     journal: &WriteRow,
-    lane: &str,
-) -> (Outcome, bool) {
+) -> Option<(Outcome, bool)> {
     let label = render::job_label(job);
     let now = bot.now_ms();
     if action == Action::Launch {
         let key = format!("{}:{}", journal.reference, job.name);
-        return match bot.store.launch_state(&key).await {
+        return Some(match bot.store.launch_state(&key).await {
             // Settled before the crash: its run is on its card.
             Ok(Some((state, Some(run)))) if state == "done" => (
                 Outcome { line: format!(":rocket: Launched {label}: run `{}`", escape(&run)), audit: AuditOutcome::Succeeded, answer: run },
@@ -74,13 +73,13 @@ pub(super) async fn resume_job(
                 },
                 true,
             ),
-        };
+        });
     }
     let due = re_enable_at(journal, plan);
     let recent = now - journal.started_at <= REDO_WINDOW_MS && due.is_none_or(|d| d.timestamp_millis() > now);
     if recent {
         tracing::warn!(job = %job.name, "finishing a write interrupted by a restart");
-        return (carry_out(bot, ctx, action, job, plan, journal, lane).await, true);
+        return None;
     }
     tracing::warn!(job = %job.name, "a write was interrupted too long ago to be done again; reporting it as unknown");
     let mut line = format!(
@@ -92,5 +91,5 @@ pub(super) async fn resume_job(
     if let Some(due) = due.filter(|d| d.timestamp_millis() > now) {
         line.push_str(&format!(" Its re-enable stays scheduled for {}.", render::when(due)));
     }
-    (Outcome { line, audit: AuditOutcome::Unknown, answer: "interrupted; outcome unknown".into() }, true)
+    Some((Outcome { line, audit: AuditOutcome::Unknown, answer: "interrupted; outcome unknown".into() }, true))
 }
