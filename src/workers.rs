@@ -131,95 +131,144 @@ impl Workers {
         }
     }
 
-    /// Starts the loops. `stop` ends the pollers at once; `drain` ends the outbox once it
-    /// is empty (or at once, when it is cancelled too).
+    /// Starts the loops, each a body of [`run_loop`]. `stop` ends the pollers at once;
+    /// `drain` ends the outbox once it is empty (or at once, when it is cancelled too).
     pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: CancellationToken, drain: CancellationToken) {
         let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            let mut backoff = Backoff::default();
-            loop {
+        let each = Loop {
+            name: "watcher",
+            store: self.store.clone(),
+            stop: stop.clone(),
+            ends: Ends::AtStop,
+            wake: Some(self.watch_wake.clone()),
+        };
+        tracker.spawn(run_loop(each, move |stopping| {
+            let w = w.clone();
+            async move {
                 // A full pass leaves more due: the next one starts at once.
-                if !s.is_cancelled() && w.watcher.run_once().await >= w.watcher.batch() {
-                    continue;
+                if w.watcher.run_once().await >= w.watcher.batch() && !stopping {
+                    return Next::Now;
                 }
-                // While the store fails, a pause that grows: what is due stays due.
-                let wait = match backoff.after_pass(w.store.health()) {
-                    Some(pause) => pause,
-                    None => next_wait(w.clock.now_ms(), w.store.next_watch_due().await.ok().flatten(), TICK),
-                };
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = w.watch_wake.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
-                }
+                Next::At(w.clock.now_ms(), w.store.next_watch_due().await.ok().flatten())
             }
-            tracing::info!("watcher stopped");
-        });
+        }));
         let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            loop {
+        let each = Loop { name: "subscription poller", store: self.store.clone(), stop: stop.clone(), ends: Ends::AtStop, wake: None };
+        tracker.spawn(run_loop(each, move |_| {
+            let w = w.clone();
+            async move {
                 let due = w.subscriptions_pass().await;
-                let wait = Duration::from_millis(due.saturating_sub(w.clock.now_ms()).max(1) as u64);
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = tokio::time::sleep(wait) => {}
-                }
+                Next::After(Duration::from_millis(due.saturating_sub(w.clock.now_ms()).max(1) as u64))
             }
-            tracing::info!("subscription poller stopped");
-        });
+        }));
         let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            let mut backoff = Backoff::default();
-            loop {
+        let each = Loop { name: "timers", store: self.store.clone(), stop: stop.clone(), ends: Ends::AtStop, wake: None };
+        tracker.spawn(run_loop(each, move |_| {
+            let w = w.clone();
+            async move {
                 w.housekeeping_pass().await;
-                let wait = backoff.after_pass(w.store.health()).unwrap_or(TICK);
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = tokio::time::sleep(wait) => {}
-                }
+                Next::After(TICK)
             }
-            tracing::info!("timers stopped");
-        });
+        }));
         let w = self.clone();
-        let s = stop.clone();
-        tracker.spawn(async move {
-            // Claims live while this replica does: renewed three times per lease.
-            let every = w.store.lease() / 3;
-            loop {
-                tokio::select! {
-                    () = s.cancelled() => break,
-                    () = tokio::time::sleep(every) => {}
-                }
+        let each = Loop { name: "claim renewal", store: self.store.clone(), stop, ends: Ends::AtStop, wake: None };
+        tracker.spawn(run_loop(each, move |_| {
+            let w = w.clone();
+            async move {
+                // Claims live while this replica does: renewed three times per lease.
                 w.renew_claims().await;
+                Next::After(w.store.lease() / 3)
             }
-        });
+        }));
         let w = self.clone();
-        tracker.spawn(async move {
-            let mut backoff = Backoff::default();
-            loop {
+        let each =
+            Loop { name: "outbox", store: self.store.clone(), stop: drain, ends: Ends::Drained, wake: Some(self.outbox.wake_signal()) };
+        tracker.spawn(run_loop(each, move |draining| {
+            let w = w.clone();
+            async move {
                 w.delivery.run_once().await;
                 let next = w.store.outbox_next_due().await.ok().flatten();
-                if drain.is_cancelled() && next.is_none() {
-                    break;
+                if draining && next.is_none() {
+                    return Next::Done;
                 }
-                let pause = backoff.after_pass(w.store.health());
-                if drain.is_cancelled() && pause.is_some() {
-                    // Draining, and the store cannot record what is sent: what is left
-                    // stays queued for the next start.
-                    tracing::warn!("the store fails: the outbox stops without draining; what is queued goes out at the next start");
-                    break;
-                }
-                let wait = pause.unwrap_or_else(|| next_wait(w.clock.now_ms(), next, TICK));
-                tokio::select! {
-                    () = drain.cancelled(), if !drain.is_cancelled() => {}
-                    () = w.outbox.woken() => {}
-                    () = tokio::time::sleep(wait) => {}
-                }
+                Next::At(w.clock.now_ms(), next)
             }
-            tracing::info!("outbox flushed and stopped");
-        });
+        }));
     }
+}
+
+/// What a pass of a loop says of the next one.
+pub enum Next {
+    /// More is due: the next pass at once (unless the loop is stopping).
+    Now,
+    /// At the time given (ms since the epoch, the first being now), at most a tick away;
+    /// a tick when nothing is due.
+    At(i64, Option<i64>),
+    /// After this long.
+    After(Duration),
+    /// Nothing is left: the loop ends (the outbox, drained).
+    Done,
+}
+
+/// How a loop ends.
+enum Ends {
+    /// As soon as its stop signal comes.
+    AtStop,
+    /// Once its stop signal has come and a pass finds nothing left (the outbox flushes
+    /// what is queued), or at once while the store fails: what is left stays queued
+    /// for the next start.
+    Drained,
+}
+
+/// One background loop.
+struct Loop {
+    name: &'static str,
+    store: Store,
+    stop: CancellationToken,
+    ends: Ends,
+    /// Wakes it before its time (something was queued, a run started being watched).
+    wake: Option<Arc<tokio::sync::Notify>>,
+}
+
+/// Runs `pass` until the loop ends; `pass` is told whether the loop is stopping. Between
+/// passes: the pause the pass asks for, or, while the store fails the bot's writes, a
+/// pause that grows (what is due stays due), cut short by the loop's wake signal.
+async fn run_loop<F, Fut>(each: Loop, mut pass: F)
+where
+    F: FnMut(bool) -> Fut,
+    Fut: std::future::Future<Output = Next>,
+{
+    let mut backoff = Backoff::default();
+    loop {
+        let stopping = each.stop.is_cancelled();
+        if stopping && matches!(each.ends, Ends::AtStop) {
+            break;
+        }
+        let wait = match pass(stopping).await {
+            Next::Done => break,
+            Next::Now => continue,
+            Next::At(now, due) => next_wait(now, due, TICK),
+            Next::After(wait) => wait,
+        };
+        let wait = match backoff.after_pass(each.store.health()) {
+            Some(_) if stopping => {
+                tracing::warn!(worker = each.name, "the store fails: stopping without draining; what is queued goes out at the next start");
+                break;
+            }
+            Some(pause) => pause,
+            None => wait,
+        };
+        let woken = async {
+            match &each.wake {
+                Some(wake) => wake.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = each.stop.cancelled(), if !stopping => {}
+            () = woken => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    tracing::info!(worker = each.name, "stopped");
 }

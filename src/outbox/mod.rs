@@ -71,9 +71,9 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// Resolves when something is queued.
-    pub async fn woken(&self) {
-        self.wake.notified().await;
+    /// What [`Outbox::wake`] signals, for the delivery loop to wait on.
+    pub fn wake_signal(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Answers waiting for a place on the way to their `response_url` now.

@@ -2,7 +2,12 @@
 //! (or the launch failed). One left `calling` by a replica that died is claimed by
 //! another when its lease runs out; see `commands::writes::recovery`.
 
+use super::Claim;
 use super::{LaunchRow, Store, StoreResult, claim, on_backend};
+
+/// Launches left `calling` by a replica that died, oldest first.
+const INTERRUPTED: Claim =
+    Claim { table: "launches", key: "key", ready: "state = 'calling'", order: "started_at", again: false, returning: "*" };
 
 impl Store {
     /// Notes a launch about to be asked of Tailer, claimed by this replica.
@@ -43,16 +48,7 @@ impl Store {
     /// Claims launches left `calling` by a replica that died (or whose recovery is due
     /// again): to be settled by this one.
     pub async fn claim_interrupted_launches(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<LaunchRow>> {
-        Ok(claim!(
-            self,
-            LaunchRow,
-            "UPDATE launches SET lease_owner = $1, lease_until = $2 WHERE key IN (
-                   SELECT key FROM launches WHERE state = 'calling' AND (lease_until IS NULL OR lease_until <= $3)
-                   ORDER BY started_at LIMIT $4{lock})
-                 RETURNING *",
-            now_ms,
-            limit
-        ))
+        Ok(claim!(self, LaunchRow, |lock: &str| INTERRUPTED.sql(lock), now_ms, limit))
     }
 
     /// A noted launch's state (`calling` or `done`) and its run, if any: absent when

@@ -134,13 +134,41 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// Claims rows for this replica and returns them. `$sql` is an `UPDATE ... RETURNING *`
-/// taking `$1` this replica's name, `$2` the lease's expiry, `$3` now and `$4` how many
-/// rows at most, with `{lock}` where the row-locking clause of its `SELECT` goes.
+/// A table of work claimed with a lease: its rows that are `ready`, held by no live
+/// replica (or, with `again`, by this one), first by `order`. One statement for every
+/// such table: [`Claim::sql`].
+pub(crate) struct Claim {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub ready: &'static str,
+    pub order: &'static str,
+    /// Rows this replica holds are claimed again (their lease renewed).
+    pub again: bool,
+    pub returning: &'static str,
+}
+
+impl Claim {
+    /// The claim, with `lock` as the row-locking clause of its `SELECT` (PostgreSQL).
+    pub fn sql(&self, lock: &str) -> String {
+        let Claim { table, key, ready, order, again, returning } = self;
+        let again = if *again { " OR lease_owner = $1" } else { "" };
+        format!(
+            "UPDATE {table} SET lease_owner = $1, lease_until = $2 WHERE {key} IN (
+               SELECT {key} FROM {table} WHERE {ready} AND (lease_until IS NULL OR lease_until <= $3{again})
+               ORDER BY {order} LIMIT $4{lock})
+             RETURNING {returning}"
+        )
+    }
+}
+
+/// Claims rows for this replica and returns them. `$sql` makes, from the row-locking
+/// clause of its `SELECT`, an `UPDATE ... RETURNING` taking `$1` this replica's name,
+/// `$2` the lease's expiry, `$3` now and `$4` how many rows at most ([`Claim::sql`], or
+/// the outbox's own).
 macro_rules! claim {
-    ($store:expr, $row:ty, $sql:literal, $now_ms:expr, $limit:expr) => {
+    ($store:expr, $row:ty, $sql:expr, $now_ms:expr, $limit:expr) => {
         on_backend!($store, pool, lock => {
-            let sql = format!($sql, lock = lock);
+            let sql = ($sql)(lock);
             sqlx::query_as::<_, $row>(&sql)
                 .bind(&*$store.owner)
                 .bind($now_ms + $store.lease_ms)

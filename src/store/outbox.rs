@@ -165,7 +165,8 @@ impl Store {
             Backend::Sqlite(_) => claim!(
                 self,
                 RawOutbox,
-                "UPDATE outbox SET lease_owner = $1, lease_until = $2,
+                |lock: &str| format!(
+                    "UPDATE outbox SET lease_owner = $1, lease_until = $2,
                        in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
                      WHERE id IN (
                        SELECT o.id FROM outbox o
@@ -174,7 +175,8 @@ impl Store {
                          AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')
                        ORDER BY o.urgency, o.id
                        LIMIT $4{lock})
-                     RETURNING *",
+                     RETURNING *"
+                ),
                 now_ms,
                 limit
             ),
@@ -185,7 +187,8 @@ impl Store {
             Backend::Postgres(_) => claim!(
                 self,
                 RawOutbox,
-                "UPDATE outbox SET lease_owner = $1, lease_until = $2,
+                |lock: &str| format!(
+                    "UPDATE outbox SET lease_owner = $1, lease_until = $2,
                        in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
                      WHERE id IN (
                        SELECT h.head_id FROM lane_heads h JOIN outbox o ON o.id = h.head_id
@@ -194,7 +197,8 @@ impl Store {
                          AND o.state = 'pending'
                        ORDER BY h.urgency, h.head_id
                        LIMIT $4{lock})
-                     RETURNING *",
+                     RETURNING *"
+                ),
                 now_ms,
                 limit
             ),

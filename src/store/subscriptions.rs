@@ -1,6 +1,7 @@
 //! Subscriptions and what they already announced, timed re-enables, and small markers
 //! (the last successful poll) the doctor reads.
 
+use super::Claim;
 use super::outbox::enqueue_in;
 use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, SwitchRow, TimerRow, claim, on_backend};
 
@@ -25,6 +26,10 @@ macro_rules! add_timer_in {
     }};
 }
 pub(super) use add_timer_in;
+
+/// Pending timers that are due, earliest first.
+const DUE_TIMERS: Claim =
+    Claim { table: "timers", key: "id", ready: "state = 'pending' AND due_at <= $3", order: "due_at", again: true, returning: "*" };
 
 impl Store {
     /// Adds or changes a channel's subscription; true when it is new.
@@ -127,17 +132,7 @@ impl Store {
     /// Claims pending timers that are due and that no live replica holds, earliest
     /// first; each stays this replica's until it is finished or retried.
     pub async fn claim_timers(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<TimerRow>> {
-        let mut rows = claim!(
-            self,
-            TimerRow,
-            "UPDATE timers SET lease_owner = $1, lease_until = $2 WHERE id IN (
-                   SELECT id FROM timers
-                   WHERE state = 'pending' AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
-                   ORDER BY due_at LIMIT $4{lock})
-                 RETURNING *",
-            now_ms,
-            limit
-        );
+        let mut rows = claim!(self, TimerRow, |lock: &str| DUE_TIMERS.sql(lock), now_ms, limit);
         rows.sort_by_key(|t| t.due_at);
         Ok(rows)
     }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::Claim;
 use super::outbox::enqueue_in;
 use super::{CardRow, OutboxMessage, Store, StoreError, StoreResult, WatchRow, WatchUpdate, claim, on_backend};
 
@@ -65,6 +66,10 @@ pub(super) async fn record_polls(store: Store, mut queue: mpsc::Receiver<Pending
     }
 }
 
+/// Active watches whose next poll is due, earliest first.
+const DUE_WATCHES: Claim =
+    Claim { table: "watches", key: "run_id", ready: "active AND next_poll_at <= $3", order: "next_poll_at", again: true, returning: "*" };
+
 impl Store {
     /// Starts (or resumes) following a run, with a card in `card.channel_id`. The card's
     /// first post is queued with it. Returns false when that channel already had an
@@ -111,17 +116,7 @@ impl Store {
     /// Claims active watches whose next poll is due and that no live replica holds,
     /// earliest first. Each stays this replica's until [`Store::record_poll`].
     pub async fn claim_watches(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<WatchRow>> {
-        let mut rows = claim!(
-            self,
-            WatchRow,
-            "UPDATE watches SET lease_owner = $1, lease_until = $2 WHERE run_id IN (
-                   SELECT run_id FROM watches
-                   WHERE active AND next_poll_at <= $3 AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
-                   ORDER BY next_poll_at LIMIT $4{lock})
-                 RETURNING *",
-            now_ms,
-            limit
-        );
+        let mut rows = claim!(self, WatchRow, |lock: &str| DUE_WATCHES.sql(lock), now_ms, limit);
         rows.sort_by_key(|w| w.next_poll_at);
         Ok(rows)
     }

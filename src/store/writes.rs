@@ -3,6 +3,7 @@
 //! queues the answer. One left `calling` by a replica that died is claimed by another
 //! when its lease runs out, or by the next start on SQLite; see `commands::writes::recovery`.
 
+use super::Claim;
 use super::audit::audit_in;
 use super::switches::switch_in;
 use super::{AuditEntry, OutboxMessage, Store, StoreResult, SwitchRow, TimerRow, WriteRow, claim, on_backend};
@@ -48,6 +49,16 @@ macro_rules! begin_write_in {
     }};
 }
 pub(super) use begin_write_in;
+
+/// Writes left `calling` by a replica that died, oldest first.
+const INTERRUPTED: Claim = Claim {
+    table: "writes",
+    key: "reference",
+    ready: "state = 'calling'",
+    order: "started_at",
+    again: false,
+    returning: "reference, action, plan, channel_id, user_id, confirmed_by, response_url, replace_question, question_ts, started_at, steps",
+};
 
 impl Store {
     /// Notes a write about to be asked of Tailer, claimed by this replica, with the
@@ -119,17 +130,7 @@ impl Store {
     /// Claims writes left `calling` by a replica that died (or given back to be looked
     /// at again): to be finished by this one.
     pub async fn claim_interrupted_writes(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<WriteRow>> {
-        Ok(claim!(
-            self,
-            WriteRow,
-            "UPDATE writes SET lease_owner = $1, lease_until = $2 WHERE reference IN (
-                   SELECT reference FROM writes WHERE state = 'calling' AND (lease_until IS NULL OR lease_until <= $3)
-                   ORDER BY started_at LIMIT $4{lock})
-                 RETURNING reference, action, plan, channel_id, user_id, confirmed_by, response_url, replace_question,
-                           question_ts, started_at, steps",
-            now_ms,
-            limit
-        ))
+        Ok(claim!(self, WriteRow, |lock: &str| INTERRUPTED.sql(lock), now_ms, limit))
     }
 
     /// Gives a write back, to be looked at again from `at_ms` (the store failed while
