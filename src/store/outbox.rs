@@ -4,82 +4,11 @@
 //! try timed out on the wire, is *in doubt*: it may be in Slack already, and the sender
 //! checks before sending it again.
 
+use super::enqueue::enqueue_in;
 use super::{
     Backend, Destination, DestinationColumns, OUTBOX_METHODS, OutboxBody, OutboxMessage, OutboxRow, Store, StoreError, StoreResult, claim,
     on_backend,
 };
-
-/// Queues messages inside a caller's transaction (`$tx`); a collapsing message replaces
-/// the pending ones with its key.
-macro_rules! enqueue_in {
-    ($tx:ident, $messages:expr, $now_ms:expr) => {
-        let lanes: Vec<&str> = $messages.iter().map(|m: &$crate::store::OutboxMessage| m.lane.as_str()).collect();
-        $crate::store::outbox::LockLanes::lock_lanes(&mut *$tx, &lanes).await?;
-        for m in $messages {
-            if let Some(key) = &m.collapse_key {
-                sqlx::query("DELETE FROM outbox WHERE collapse_key = $1 AND state = 'pending' AND lease_owner IS NULL")
-                    .bind(key)
-                    .execute(&mut *$tx)
-                    .await?;
-            }
-            let body = serde_json::to_string(&m.body).map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?;
-            let to = m.to.to_columns();
-            sqlx::query(
-                "INSERT INTO outbox (lane, method, channel_id, user_id, in_thread, root, broadcast, collapse_key, response_url, body, created_at, next_attempt_at, state, thread_ts, urgency)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14)",
-            )
-            .bind(&m.lane)
-            .bind(to.method)
-            .bind(&to.channel_id)
-            .bind(&to.user_id)
-            .bind(to.in_thread)
-            .bind(to.root)
-            .bind(to.broadcast)
-            .bind(&m.collapse_key)
-            .bind(&to.response_url)
-            .bind(body)
-            .bind($now_ms)
-            .bind(m.not_before.map_or($now_ms, |at: i64| at.max($now_ms)))
-            .bind(&to.thread_ts)
-            .bind(if m.first { $crate::store::FIRST } else { i64::from($crate::store::urgency(&m.lane)) })
-            .execute(&mut *$tx)
-            .await?;
-        }
-    };
-}
-pub(super) use enqueue_in;
-
-/// Takes the locks on the heads of the lanes a transaction is about to queue into, in
-/// lane order, before it queues in its own order. On PostgreSQL a trigger keeps each
-/// lane's head in `lane_heads` and locks it as messages come and go; without this, two
-/// transactions touching the same lanes in different orders (a batch of polls queueing
-/// for many runs, a batch of deliveries recorded in lane order) could deadlock. An SQLite
-/// file has one writer: nothing to take.
-pub(crate) trait LockLanes {
-    async fn lock_lanes(&mut self, lanes: &[&str]) -> Result<(), sqlx::Error>;
-}
-
-impl LockLanes for sqlx::SqliteConnection {
-    async fn lock_lanes(&mut self, _: &[&str]) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-}
-
-impl LockLanes for sqlx::PgConnection {
-    async fn lock_lanes(&mut self, lanes: &[&str]) -> Result<(), sqlx::Error> {
-        let mut lanes: Vec<String> = lanes.iter().map(|lane| (*lane).to_owned()).collect();
-        lanes.sort();
-        lanes.dedup();
-        if lanes.len() > 1 {
-            // Bytewise, as Rust sorts: a database's collation may order lanes otherwise.
-            sqlx::query(r#"SELECT 1 FROM lane_heads WHERE lane = ANY($1) ORDER BY lane COLLATE "C" FOR UPDATE"#)
-                .bind(lanes)
-                .execute(self)
-                .await?;
-        }
-        Ok(())
-    }
-}
 
 /// How soon a lane's messages go out, by its kind (stored with each message, the claim's
 /// order; a lane's messages still go out in their order): 0 a run's card and thread
@@ -331,63 +260,6 @@ impl Store {
     /// Not now (pacing): later, without counting a try.
     pub async fn outbox_defer(&self, row: &OutboxRow, next_ms: i64) -> StoreResult<()> {
         self.outbox_record(&[(row, Delivered::Defer { at: next_ms })]).await
-    }
-
-    /// The threads of lanes, in one read: lane → `ts` of its root message.
-    pub async fn threads(&self, lanes: &[&str]) -> StoreResult<std::collections::HashMap<String, String>> {
-        if lanes.is_empty() {
-            return Ok(std::collections::HashMap::new());
-        }
-        let found: Vec<(String, String)> = on_backend!(self, pool => {
-            let mut query = sqlx::QueryBuilder::new("SELECT lane, ts FROM threads WHERE lane IN (");
-            let mut list = query.separated(", ");
-            for lane in lanes {
-                list.push_bind(*lane);
-            }
-            query.push(")");
-            query.build_query_as::<(String, String)>().fetch_all(pool).await?
-        });
-        Ok(found.into_iter().collect())
-    }
-
-    /// The root message of a lane: `(channel, ts)`.
-    pub async fn thread(&self, lane: &str) -> StoreResult<Option<(String, String)>> {
-        Ok(on_backend!(self, pool => sqlx::query_as::<_, (String, String)>("SELECT channel_id, ts FROM threads WHERE lane = $1")
-            .bind(lane)
-            .fetch_optional(pool)
-            .await?))
-    }
-
-    /// The lane whose root message is `ts` in `channel` (a card's, for a reply in its
-    /// thread).
-    pub async fn lane_of_thread(&self, channel: &str, ts: &str) -> StoreResult<Option<String>> {
-        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, String>("SELECT lane FROM threads WHERE channel_id = $1 AND ts = $2")
-            .bind(channel)
-            .bind(ts)
-            .fetch_optional(pool)
-            .await?))
-    }
-
-    /// Whether the first message of a lane was given up on (its thread will never exist).
-    pub async fn lane_root_failed(&self, lane: &str) -> StoreResult<bool> {
-        Ok(
-            on_backend!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE lane = $1 AND root AND state = 'failed'")
-            .bind(lane)
-            .fetch_one(pool)
-            .await?)
-                > 0,
-        )
-    }
-
-    /// Records a lane's root that was posted some other way (a confirmation message).
-    pub async fn set_thread(&self, lane: &str, channel: &str, ts: &str) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query("INSERT INTO threads (lane, channel_id, ts) VALUES ($1, $2, $3) ON CONFLICT (lane) DO NOTHING")
-            .bind(lane)
-            .bind(channel)
-            .bind(ts)
-            .execute(pool)
-            .await?.rows_affected());
-        Ok(())
     }
 
     /// Pending messages and the creation time of the oldest.

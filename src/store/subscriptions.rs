@@ -2,7 +2,7 @@
 //! (the last successful poll) the doctor reads.
 
 use super::Claim;
-use super::outbox::enqueue_in;
+use super::enqueue::enqueue_in;
 use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, SwitchRow, TimerRow, claim, on_backend};
 
 /// Adds a pending timer through `$executor` (a pool or a caller's transaction).

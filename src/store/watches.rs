@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Claim;
-use super::outbox::enqueue_in;
+use super::enqueue::enqueue_in;
 use super::{CardRow, OutboxMessage, Store, StoreError, StoreResult, WatchRow, WatchUpdate, claim, on_backend};
 
 /// Poll outcomes written in one transaction at most.
@@ -214,7 +214,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             // The lanes of the whole batch, locked in one order first (see `LockLanes`).
             let lanes: Vec<&str> = polls.iter().flat_map(|p| p.messages.iter().map(|m| m.lane.as_str())).collect();
-            super::outbox::LockLanes::lock_lanes(&mut *tx, &lanes).await?;
+            super::enqueue::LockLanes::lock_lanes(&mut *tx, &lanes).await?;
             for Poll { run_id, update, messages, announced, now_ms } in polls.iter().copied() {
                 let done = sqlx::query(
                     "UPDATE watches SET status = $1, status_since = $2, first_seen_at = $3, interval_ms = $4, next_poll_at = $5, item = $6,

@@ -5,9 +5,9 @@
 
 use super::Claim;
 use super::audit::audit_in;
+use super::enqueue::enqueue_in;
 use super::switches::switch_in;
 use super::{AuditEntry, OutboxMessage, Store, StoreResult, SwitchRow, TimerRow, WriteRow, claim, on_backend};
-use crate::store::outbox::enqueue_in;
 
 /// Notes a write, claimed by `$owner` until `$until`, with its timers and, when it
 /// replaces a confirmation message, that message as the root of its lane's thread,
