@@ -53,8 +53,7 @@ const STILL_NAMING_SLACK: &[&str] = &[
 
 /// Files over [`MOST_LINES`] lines, to be split by responsibility: a list that may only
 /// get shorter.
-const STILL_OVER_400_LINES: &[&str] =
-    &["crates/slack-standin/src/handlers.rs", "crates/slack-standin/src/lib.rs", "src/demo/mod.rs"];
+const STILL_OVER_400_LINES: &[&str] = &["crates/slack-standin/src/handlers.rs", "crates/slack-standin/src/lib.rs"];
 
 /// The most lines a source file should have.
 const MOST_LINES: usize = 400;
