@@ -1,5 +1,6 @@
-//! The stand-in's HTTP side: the Web API methods, `response_url`s, the Socket Mode
-//! WebSocket and the test's view of what was answered, each failing when told to.
+//! The stand-in's HTTP side: the Web API methods, `response_url`s and the test's view of
+//! what was answered, each failing when told to (Socket Mode is `socket.rs`'s, files
+//! `uploads.rs`'s).
 
 use std::time::Duration;
 
@@ -108,10 +109,10 @@ pub(super) fn answer(slack: &SlackStandin, method: &str, headers: &HeaderMap, bo
         return Json(json!({"ok": true, "user_id": "U0TAILERBOT", "team_id": "T0001"})).into_response();
     }
     if method == "files.getUploadURLExternal" {
-        return upload_url(slack, &body);
+        return super::uploads::upload_url(slack, &body);
     }
     if method == "files.completeUploadExternal" {
-        return complete_upload(slack, &body);
+        return super::uploads::complete_upload(slack, &body);
     }
     if method == "views.open" {
         return open_view(slack, &body);
@@ -240,50 +241,6 @@ fn user_conversations(slack: &SlackStandin, body: &Value) -> Response {
     Json(json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next}})).into_response()
 }
 
-pub(super) async fn socket(State(slack): State<SlackStandin>, upgrade: axum::extract::ws::WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |mut ws| async move {
-        use axum::extract::ws::Message as Frame;
-        let mut outgoing = slack.socket.outgoing.subscribe();
-        let hello = json!({
-            "type": "hello",
-            "num_connections": 1,
-            "debug_info": {"host": "standin", "started": "2026-01-01 00:00:00.000", "build_number": 1, "approximate_connection_time": 18060},
-            "connection_info": {"app_id": "A0TAILERBOT"},
-        });
-        if ws.send(Frame::Text(hello.to_string().into())).await.is_err() {
-            return;
-        }
-        slack.socket.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        slack.socket.changed.notify_waiters();
-        loop {
-            tokio::select! {
-                envelope = outgoing.recv() => match envelope {
-                    Ok(text) => {
-                        if ws.send(Frame::Text(text.into())).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                },
-                frame = ws.recv() => match frame {
-                    Some(Ok(Frame::Text(text))) => {
-                        if let Ok(ack) = serde_json::from_str::<Value>(&text) {
-                            lock(&slack.socket.acks).push(ack);
-                            slack.socket.changed.notify_waiters();
-                        }
-                    }
-                    Some(Ok(Frame::Ping(data))) => {
-                        let _ = ws.send(Frame::Pong(data)).await;
-                    }
-                    Some(Ok(_)) => {}
-                    _ => break,
-                },
-            }
-        }
-        slack.socket.connections.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    })
-}
-
 pub(super) async fn response_url(State(slack): State<SlackStandin>, Path(key): Path<String>, body: Bytes) -> Response {
     let (delay, failure) = delay_or_failure(slack.take_fault("response_url"));
     late(delay, respond(&slack, key, &body, failure)).await
@@ -343,69 +300,6 @@ pub(super) async fn responses(State(slack): State<SlackStandin>, Query(query): Q
     let keys: serde_json::Map<String, Value> = matching.map(|(key, n)| (key.clone(), json!(n))).collect();
     let total: u64 = keys.values().filter_map(Value::as_u64).sum();
     Json(json!({"total": total, "distinct": keys.len(), "keys": keys}))
-}
-
-/// `files.getUploadURLExternal`: a file id and where to post its bytes.
-fn upload_url(slack: &SlackStandin, body: &Value) -> Response {
-    let filename = text_of(body, "filename").unwrap_or_default();
-    let length = text_of(body, "length").and_then(|l| l.parse::<usize>().ok()).unwrap_or(0);
-    let addr = *lock(&slack.socket.addr);
-    let (false, 1.., Some(addr)) = (filename.is_empty(), length, addr) else {
-        return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
-    };
-    let mut inner = lock(&slack.inner);
-    inner.files_asked += 1;
-    let id = format!("F{:08}", inner.files_asked);
-    let file = UploadedFile { id: id.clone(), filename, alt_text: text_of(body, "alt_txt"), length, ..UploadedFile::default() };
-    inner.uploads.insert(id.clone(), file);
-    Json(json!({"ok": true, "upload_url": format!("http://{addr}/upload/{id}"), "file_id": id})).into_response()
-}
-
-/// The upload itself: the bytes of a file asked for, as Slack's upload URL takes them.
-pub(super) async fn upload(State(slack): State<SlackStandin>, Path(file): Path<String>, body: Bytes) -> Response {
-    if let Some(kind) = slack.take_fault("files.upload") {
-        return fault_response(kind);
-    }
-    let mut inner = lock(&slack.inner);
-    match inner.uploads.get_mut(&file) {
-        Some(pending) => {
-            pending.bytes = body.to_vec();
-            (StatusCode::OK, format!("OK - {}", body.len())).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, "no such upload").into_response(),
-    }
-}
-
-/// `files.completeUploadExternal`: shares an uploaded file into a channel (under a
-/// thread), with blocks; a file whose bytes are missing or not the length announced is
-/// refused, as Slack does.
-fn complete_upload(slack: &SlackStandin, body: &Value) -> Response {
-    let refuse = |code: &str| Json(json!({"ok": false, "error": code})).into_response();
-    let Some(first) = body["files"].as_array().and_then(|f| f.first()) else {
-        return refuse("invalid_arguments");
-    };
-    let id = first["id"].as_str().unwrap_or_default().to_owned();
-    let Some(channel) = text_of(body, "channel_id") else {
-        return refuse("invalid_arguments");
-    };
-    let Some(mut file) = lock(&slack.inner).uploads.remove(&id) else {
-        return refuse("file_not_found");
-    };
-    if file.bytes.len() != file.length {
-        return refuse("file_upload_size_mismatch");
-    }
-    file.title = first["title"].as_str().map(str::to_owned);
-    let event = SlackEvent {
-        method: "files.completeUploadExternal".into(),
-        channel: Some(channel),
-        thread_ts: text_of(body, "thread_ts"),
-        text: text_of(body, "initial_comment").unwrap_or_default(),
-        blocks: body.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default(),
-        file: Some(file),
-        ..SlackEvent::default()
-    };
-    slack.record(event);
-    Json(json!({"ok": true, "files": [{"id": id, "title": first["title"]}]})).into_response()
 }
 
 /// `views.open`: a modal, opened with a `trigger_id` that Slack takes once.
