@@ -16,15 +16,9 @@ use crate::domain::{UserGroupId, UserId};
 #[error("{0}")]
 pub struct GroupLookupError(pub String);
 
-/// Where members come from.
+/// Where members come from (Slack: `slack/api`).
 pub trait GroupSource: Send + Sync + 'static {
     fn members(&self, group: &UserGroupId) -> impl Future<Output = Result<Vec<UserId>, GroupLookupError>> + Send;
-}
-
-impl GroupSource for crate::slack::api::SlackApi {
-    async fn members(&self, group: &UserGroupId) -> Result<Vec<UserId>, GroupLookupError> {
-        self.usergroup_members(group).await.map_err(|e| GroupLookupError(e.to_string()))
-    }
 }
 
 /// Members per group, each entry kept for `ttl`.

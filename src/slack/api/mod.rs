@@ -380,3 +380,10 @@ fn origin(url: &str) -> Option<String> {
     let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
     Some(format!("{}://{}{port}", parsed.scheme(), parsed.host_str()?))
 }
+
+/// User-group members come from `usergroups.users.list`.
+impl crate::access::GroupSource for SlackApi {
+    async fn members(&self, group: &UserGroupId) -> Result<Vec<UserId>, crate::access::GroupLookupError> {
+        self.usergroup_members(group).await.map_err(|e| crate::access::GroupLookupError(e.to_string()))
+    }
+}
