@@ -368,6 +368,13 @@ async fn a_four_eyes_write_asked_in_a_direct_message_is_sent_to_a_channel_where_
     settled(&bot).await;
     assert!(!bot.slack.slack.events().iter().any(|e| e.button("Confirm").is_some()), "no question nobody else could answer");
     assert_eq!(bot.tailer.sim.is_activated("000099_sales_daily_PROD"), Some(true));
+
+    // The same typed as a slash command there: Slack names the place `directmessage`.
+    let (status, answer) = bot.command(lead, "D0DATALEAD", "disable sales-daily for 1h").await;
+    assert_eq!(status, 200);
+    assert!(answer.to_string().contains("someone else must confirm"), "{answer}");
+    settled(&bot).await;
+    assert!(!bot.slack.slack.events().iter().any(|e| e.button("Confirm").is_some()), "no question nobody else could answer");
 }
 
 /// The example's rules with `first` (TOML `[[rules]]` entries) before them.

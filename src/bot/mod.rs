@@ -126,6 +126,9 @@ pub struct Context {
     /// Answers are for everyone in the thread, not only the asker (a conversation); a
     /// refusal still goes to the asker alone.
     pub public: bool,
+    /// The place is a direct conversation with the bot, as Slack said (a slash command's
+    /// `channel_name`, an event's `channel_type`, a button's channel): no one else sees it.
+    pub direct: bool,
 }
 
 /// A short random reference for messages and logs.

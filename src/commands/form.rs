@@ -245,6 +245,8 @@ async fn launch(bot: &Arc<Bot>, submission: &ViewSubmission, reference: String) 
         reference,
         thread: None,
         public: false,
+        // The form offers public and private channels only.
+        direct: false,
     };
     // The rules for this job in the chosen channel, before the form closes: a refusal is
     // said under the field to change.

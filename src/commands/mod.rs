@@ -287,6 +287,7 @@ pub async fn slash(bot: &Arc<Bot>, command: SlashCommand) -> Ack {
         reference: reference(),
         thread: None,
         public: false,
+        direct: command.direct,
     };
     let span = tracing::info_span!("command", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel);
     // Turned into the answer within the span: a failure's log line names who and where.

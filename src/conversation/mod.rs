@@ -75,6 +75,8 @@ struct Said {
     thread: Option<String>,
     /// The thread the message was written in, when it was.
     in_thread: Option<String>,
+    /// A direct message (`channel_type` `im`), not a mention in a channel.
+    direct: bool,
 }
 
 /// Acknowledges an event at once; handles it after.
@@ -127,6 +129,8 @@ async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
                 reference: reference(),
                 thread: None,
                 public: false,
+                // The Home tab's channel is the person's conversation with the bot.
+                direct: true,
             };
             if let Err(error) = home::publish(bot, &ctx).await {
                 // The tab shows what it showed before; the next opening tries again.
@@ -162,6 +166,7 @@ fn context(said: &Said, delivery: &Delivery, reference: String) -> Context {
         reference,
         thread: said.thread.clone(),
         public: true,
+        direct: said.direct,
     }
 }
 
@@ -190,7 +195,7 @@ fn read(delivery: &Delivery) -> Option<Asked> {
     let in_thread = inner.thread_ts.filter(|ts| plausible_ts(ts));
     let text = inner.text.unwrap_or_default();
     let thread = if direct { in_thread.clone() } else { Some(in_thread.clone().unwrap_or(ts)) };
-    Some(Asked::Said(Said { user, channel, thread, in_thread, text }))
+    Some(Asked::Said(Said { user, channel, thread, in_thread, text, direct }))
 }
 
 /// A Slack message timestamp: digits, a dot, digits.

@@ -48,6 +48,7 @@ impl Demo {
             .extend_pairs([
                 ("team_id", "T0001"),
                 ("channel_id", CHANNEL),
+                ("channel_name", "data"),
                 ("user_id", user),
                 ("command", "/tailer"),
                 ("text", text),

@@ -115,10 +115,13 @@ impl TestBot {
     }
 
     pub fn command_form(&self, user: &str, channel: &str, text: &str, trigger: &str) -> String {
+        // As Slack names the place: a direct conversation is `directmessage`.
+        let name = if channel.starts_with('D') { "directmessage" } else { "data" };
         form(&[
             ("token", "deprecated"),
             ("team_id", TEAM),
             ("channel_id", channel),
+            ("channel_name", name),
             ("user_id", user),
             ("user_name", "someone"),
             ("command", "/tailer"),

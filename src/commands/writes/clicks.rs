@@ -25,17 +25,10 @@ pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
             return Ack::Empty;
         }
     };
-    let to = Context {
-        user: click.user_id.clone(),
-        // Without a channel, only the click's response_url can be answered.
-        channel: place_of(&click).unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")),
-        team: click.team_id.to_string(),
-        response_url: click.response_url.clone(),
-        reference: reference(),
-        thread: None,
-        // From the Home tab: answered in the person's conversation with the bot.
-        public: from_home(&click),
-    };
+    // Without a channel, only the click's response_url can be answered; from the Home
+    // tab, in the person's conversation with the bot.
+    let place = place_of(&click).unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id"));
+    let to = clicker(&click, place, reference(), from_home(&click));
     if let Ack::Message(body) = clicked(bot, click).await {
         bot.deliver(&to, body).await;
     }
@@ -135,15 +128,7 @@ async fn switch_button(bot: &Arc<Bot>, click: BlockAction, choice: SwitchChoice,
         tracing::warn!("a button clicked with no channel: not acted on");
         return Ok(Ack::Empty);
     };
-    let ctx = Context {
-        user: click.user_id.clone(),
-        channel,
-        team: click.team_id.to_string(),
-        response_url: click.response_url.clone(),
-        reference,
-        thread: None,
-        public: from_home(&click),
-    };
+    let ctx = clicker(&click, channel, reference, from_home(&click));
     match choice {
         SwitchChoice::EnableThenLaunch(enable, launch) => {
             super::write_then(bot, ctx, enable, Some(launch), super::IfOff::LaunchAnyway).await
@@ -164,15 +149,7 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, run: RunId, command: Co
         tracing::warn!("a card button clicked with no channel: not acted on");
         return Ok(Ack::Empty);
     };
-    let ctx = Context {
-        user: click.user_id.clone(),
-        channel: channel.clone(),
-        team: click.team_id.to_string(),
-        response_url: click.response_url.clone(),
-        reference,
-        thread: None,
-        public: false,
-    };
+    let ctx = clicker(&click, channel.clone(), reference, false);
     // The card names the run's job as the bot knows it; the button's word must agree.
     let posted = bot
         .store
@@ -202,6 +179,21 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, run: RunId, command: Co
     }
 }
 
+/// The clicker's context in `channel`: answered at the click's `response_url`, in the
+/// conversation with the bot when the click came from the Home tab.
+fn clicker(click: &BlockAction, channel: ChannelId, reference: String, public: bool) -> Context {
+    Context {
+        user: click.user_id.clone(),
+        channel,
+        team: click.team_id.to_string(),
+        response_url: click.response_url.clone(),
+        reference,
+        thread: None,
+        public,
+        direct: click.direct || from_home(click),
+    }
+}
+
 /// Where a click acts and is answered: the channel of the message that carried the
 /// button, or, for the Home tab, the person's conversation with the bot (the tab's
 /// `private_metadata`).
@@ -224,15 +216,7 @@ async fn home_launch(bot: &Arc<Bot>, click: BlockAction, reference: String) -> A
         tracing::warn!("*Launch* clicked outside the Home tab: not acted on");
         return Ok(Ack::Empty);
     };
-    let ctx = Context {
-        user: click.user_id.clone(),
-        channel,
-        team: click.team_id.to_string(),
-        response_url: None,
-        reference,
-        thread: None,
-        public: true,
-    };
+    let ctx = Context { response_url: None, ..clicker(&click, channel, reference, true) };
     crate::commands::form::open_launch(bot, &ctx, &click.trigger_id, None).await
 }
 

@@ -44,6 +44,8 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
         reference,
         thread: None,
         public: false,
+        // Where the question was asked and clicked (a click elsewhere is refused below).
+        direct: click.direct,
     };
     let action = plan.action();
     let clicker = &click.user_id;

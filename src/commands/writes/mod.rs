@@ -191,7 +191,7 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Command, t
     }
     // In a direct message with the bot no one else sees the question: a write that needs
     // a second person is asked where one can answer.
-    if confirm && second_person && ctx.channel.as_str().starts_with('D') {
+    if confirm && second_person && ctx.direct {
         return Err(BotError::user(format!(
             ":busts_in_silhouette: To {} someone else must confirm, and no one else sees this conversation: ask in your team's channel.",
             plan.summary(&jobs)

@@ -3,6 +3,10 @@
 use super::{MAX_TEXT_CHARS, PayloadError, field, trigger};
 use crate::domain::{AppId, ChannelId, TeamId, UserId};
 
+/// The `channel_name` Slack gives a direct conversation, in a slash command and in a
+/// button click's `channel`.
+pub const DIRECT: &str = "directmessage";
+
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlashCommand {
@@ -16,6 +20,8 @@ pub struct SlashCommand {
     /// Slack always sends one; whether the bot may post to it is checked at the edge.
     pub response_url: String,
     pub trigger_id: String,
+    /// Typed in a direct conversation with the bot (`channel_name` is `directmessage`).
+    pub direct: bool,
 }
 
 impl SlashCommand {
@@ -47,6 +53,7 @@ impl SlashCommand {
             text,
             response_url: required("response_url")?.to_owned(),
             trigger_id: trigger(required("trigger_id")?)?,
+            direct: field(fields, "channel_name") == Some(DIRECT),
         })
     }
 }

@@ -21,6 +21,9 @@ pub struct BlockAction {
     pub value: String,
     /// The view that carried the button (a Home tab, a modal), when not a message.
     pub view: Option<ViewOf>,
+    /// Clicked in a direct conversation with the bot (the channel's `name` is
+    /// `directmessage`).
+    pub direct: bool,
 }
 
 /// The view a click or a submission came from, as the bot made it.
@@ -130,6 +133,9 @@ const MAX_INPUT_CHARS: usize = 3_000;
 #[derive(Deserialize)]
 struct RawId {
     id: String,
+    /// A channel's name, when given (`directmessage` for a direct conversation).
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +225,7 @@ impl Interaction {
             team_id: TeamId::parse(&raw.team.ok_or_else(|| missing("team"))?.id).map_err(id_error)?,
             api_app_id: raw.api_app_id.filter(|v| !v.is_empty()).as_deref().map(AppId::parse).transpose().map_err(id_error)?,
             user_id: UserId::parse(&raw.user.ok_or_else(|| missing("user"))?.id).map_err(id_error)?,
+            direct: raw.channel.as_ref().is_some_and(|c| c.name.as_deref() == Some(super::command::DIRECT)),
             channel_id: raw.channel.map(|c| ChannelId::parse(&c.id)).transpose().map_err(id_error)?,
             message_ts: raw.container.and_then(|c| c.message_ts).or(raw.message.and_then(|m| m.ts)),
             response_url: raw.response_url,

@@ -102,6 +102,26 @@ mod tests {
         assert_eq!(command.text, "launch iowa");
         assert_eq!(command.user_id.as_str(), "U2147483697");
         assert_eq!(command.response_url, "https://hooks.slack.com/commands/1");
+        assert!(!command.direct, "no `channel_name`: not said to be a direct conversation");
+        let direct = [&body[..], b"&channel_name=directmessage"].concat();
+        assert!(SlashCommand::from_form(&form_fields(&direct).unwrap()).unwrap().direct, "Slack says so");
+    }
+
+    #[test]
+    fn a_click_in_a_direct_conversation_is_known_by_what_slack_names_it() {
+        let click = |channel: &str| {
+            let payload = format!(
+                r#"{{"type": "block_actions", "team": {{"id": "T0001"}}, "user": {{"id": "U0ANALYST"}}, "trigger_id": "1.2.3",
+                     "channel": {channel}, "actions": [{{"action_id": "confirm", "value": "c-1"}}]}}"#
+            );
+            match Interaction::from_json(&payload).unwrap() {
+                Interaction::BlockAction(click) => click.direct,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(click(r#"{"id": "D0ANALYST", "name": "directmessage"}"#));
+        assert!(!click(r#"{"id": "C0DATA", "name": "data"}"#));
+        assert!(!click(r#"{"id": "D0ANALYST"}"#), "not guessed from the id");
     }
 
     #[test]

@@ -80,6 +80,8 @@ impl Writes {
             reference: w.reference.clone(),
             thread: None,
             public: false,
+            // Nothing is asked of anyone when a write is finished.
+            direct: false,
         };
         execute(&self.bot, ctx, plan, w, true).await;
     }
