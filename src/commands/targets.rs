@@ -24,12 +24,7 @@ pub fn jobs<'c>(config: &'c Config, target: &Target) -> Result<Vec<&'c Job>, Str
                 let mut tags: Vec<&str> = config.jobs.iter().flat_map(|j| j.tags.iter().map(String::as_str)).collect();
                 tags.sort_unstable();
                 tags.dedup();
-                let known = if tags.is_empty() {
-                    "no job has a tag".to_owned()
-                } else {
-                    format!("the tags are: {}", tags.iter().map(|t| format!("`tag:{t}`")).collect::<Vec<_>>().join(", "))
-                };
-                Err(format!("No job carries the tag `{}`; {known}.", crate::slack::blocks::escape(tag)))
+                Err(crate::messages::names::unknown_tag(tag, &tags))
             } else {
                 Ok(jobs)
             }
@@ -55,13 +50,8 @@ pub fn unknown_job(config: &Config, name: &str) -> String {
         .filter(|(score, _)| *score >= 0.7)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let suggestions: Vec<String> = scored.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
-    let escaped = crate::slack::blocks::escape(name);
-    if suggestions.is_empty() {
-        format!("I don't know a job called `{escaped}`. `/tailer jobs` lists the ones you may use.")
-    } else {
-        format!("I don't know a job called `{escaped}`. Did you mean {}?", suggestions.join(", "))
-    }
+    let closest: Vec<&str> = scored.iter().take(3).map(|(_, n)| *n).collect();
+    crate::messages::names::unknown_job(name, &closest)
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
 
 /// When a run ended, as far as its item tells.
 fn ended(item: &crate::tailer::RunItem) -> Option<DateTime<Utc>> {
-    crate::watch::subscriptions::ended_at(item)
+    item.ended_at()
 }
 
 /// One pending confirmation: what, where, until when.

@@ -130,3 +130,20 @@ pub fn status_reply(links: Links, card: &CardRow, item: &RunItem, job: &Job) -> 
     }
     reply_of(card, message, item.status.is_failure())
 }
+
+/// The announcement of a finished run.
+pub fn announcement(links: Links, channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
+    let mut line = format!("{} {} · run {}", render::status(&item.status), render::job_label(job), links.item(Some(job), item));
+    if let Some(end) = item.ended_at() {
+        line.push_str(&format!(" · ended {}", render::when(end)));
+    }
+    if let Some(d) = item.duration {
+        line.push_str(&format!(" · {}", render::duration(d)));
+    }
+    let mut message = Message::new(&line);
+    message.section(&line);
+    if item.status.is_failure() {
+        message.actions("failed_run", &failure_buttons(job, item.run_id.as_str(), None));
+    }
+    OutboxMessage::post(format!("subscription:{channel}"), channel, message.text, message.blocks)
+}

@@ -206,6 +206,12 @@ pub struct RunItem {
 }
 
 impl RunItem {
+    /// When the run ended, as far as the item tells: its last update, else its start
+    /// plus its duration (checked: the two may add up past the end of the calendar).
+    pub fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.last_update_date.or_else(|| self.start_execution_date?.checked_add_signed(chrono::Duration::from_std(self.duration?).ok()?))
+    }
+
     /// The item as Tailer writes it (for storing and reading back).
     pub fn to_json(&self) -> serde_json::Value {
         let mut map = serde_json::Map::new();

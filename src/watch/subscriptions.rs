@@ -5,15 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::commands::Target;
 use crate::config::{Config, Job};
 use crate::messages::{self as render, Links};
 use crate::shared::Core;
-use crate::slack::blocks::Message;
-use crate::store::{OutboxMessage, SubscriptionRow};
+use crate::store::SubscriptionRow;
 use crate::tailer::{LastStatusQuery, RunItem};
 
 use super::Polling;
@@ -25,29 +23,6 @@ pub const RUNS_PER_DEEP_POLL: u32 = 100;
 /// Runs that ended longer ago than this are never announced, whatever the downtime.
 pub const CATCH_UP_MS: i64 = 24 * 3_600_000;
 pub use crate::store::POLLED_MARKER;
-
-/// When a run ended, as far as its item tells.
-pub fn ended_at(item: &RunItem) -> Option<DateTime<Utc>> {
-    // Checked: a start and a duration from Tailer may add up past the end of the calendar.
-    item.last_update_date.or_else(|| item.start_execution_date?.checked_add_signed(chrono::Duration::from_std(item.duration?).ok()?))
-}
-
-/// The announcement of a finished run.
-pub fn announcement(links: Links, channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
-    let mut line = format!("{} {} · run {}", render::status(&item.status), render::job_label(job), links.item(Some(job), item));
-    if let Some(end) = ended_at(item) {
-        line.push_str(&format!(" · ended {}", render::when(end)));
-    }
-    if let Some(d) = item.duration {
-        line.push_str(&format!(" · {}", render::duration(d)));
-    }
-    let mut message = Message::new(&line);
-    message.section(&line);
-    if item.status.is_failure() {
-        message.actions("failed_run", &crate::messages::cards::failure_buttons(job, item.run_id.as_str(), None));
-    }
-    OutboxMessage::post(format!("subscription:{channel}"), channel, message.text, message.blocks)
-}
 
 /// Reads subscribed jobs and announces what ended.
 pub struct SubscriptionPoller {
@@ -134,7 +109,7 @@ impl SubscriptionPoller {
         }
         for item in items.iter().filter(|i| i.status.is_final()) {
             // Without an end time, its start stands in; without either, it is not news.
-            let Some(ended) = ended_at(item).or(item.start_execution_date).map(|t| t.timestamp_millis()) else {
+            let Some(ended) = item.ended_at().or(item.start_execution_date).map(|t| t.timestamp_millis()) else {
                 continue;
             };
             for sub in subs {
@@ -147,7 +122,12 @@ impl SubscriptionPoller {
                 match self
                     .p
                     .store
-                    .announce(&sub.channel_id, item.run_id.as_str(), &announcement(Links::of(config), &sub.channel_id, job, item), now)
+                    .announce(
+                        &sub.channel_id,
+                        item.run_id.as_str(),
+                        &render::cards::announcement(Links::of(config), &sub.channel_id, job, item),
+                        now,
+                    )
                     .await
                 {
                     Ok(true) => announced += 1,
@@ -206,6 +186,8 @@ pub fn needs_deeper_read(items: &[RunItem], last: Option<&LastRead>) -> bool {
 mod tests {
     use std::time::Duration;
 
+    use chrono::{DateTime, Utc};
+
     use super::*;
     use crate::domain::RunId;
     use crate::tailer::RunStatus;
@@ -224,10 +206,10 @@ mod tests {
             start_execution_date: Some(DateTime::<Utc>::MAX_UTC - chrono::Duration::days(1)),
             last_update_date: None,
         };
-        assert_eq!(ended_at(&item), None);
+        assert_eq!(item.ended_at(), None);
         let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let item = RunItem { start_execution_date: Some(start), duration: Some(Duration::from_secs(60)), ..item };
-        assert_eq!(ended_at(&item), Some(start + chrono::Duration::seconds(60)));
+        assert_eq!(item.ended_at(), Some(start + chrono::Duration::seconds(60)));
     }
 
     fn items(runs: std::ops::Range<u32>, running: &[u32]) -> Vec<RunItem> {

@@ -17,7 +17,7 @@ use tailerbot::messages::{Links, cards};
 use tailerbot::slack::blocks::{self, Button, ConfirmDialog, Message, escape, truncate};
 use tailerbot::store::{AuditEntry, AuditOutcome, CardRow, OutboxMessage};
 use tailerbot::tailer::{JobRef, RunItem, RunStatus};
-use tailerbot::watch::{subscriptions, thread_reply};
+use tailerbot::watch::thread_reply;
 
 use super::slack_rules::{RUN_PAGES, check_message, limit_problems, markup_problem};
 use super::strategies::{hostile_text, short_text};
@@ -270,7 +270,7 @@ proptest! {
         ok(outbox(&cards::post(links, &job, &card, item.as_ref())))?;
         if let Some(item) = &item {
             ok(outbox(&cards::status_reply(links, &card, item, &job)))?;
-            ok(outbox(&subscriptions::announcement(links, "C0DATA", &job, item)))?;
+            ok(outbox(&tailerbot::messages::cards::announcement(links, "C0DATA", &job, item)))?;
         }
     }
 
