@@ -4,6 +4,7 @@
 
 pub mod cards;
 pub mod names;
+pub mod outcomes;
 mod runs;
 mod switches;
 

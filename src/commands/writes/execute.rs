@@ -251,7 +251,7 @@ pub(super) async fn carry_out(
 ) -> Outcome {
     let label = render::job_label(job);
     let failed = |verb: &str, error: &dyn std::fmt::Display| Outcome {
-        line: format!(":x: Could not {verb} {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
+        line: render::outcomes::could_not(verb, &label, &error.to_string(), &ctx.reference),
         audit: AuditOutcome::Failed,
         answer: error.to_string(),
     };
@@ -264,11 +264,7 @@ pub(super) async fn carry_out(
         }
         tracing::warn!(%error, job = %job.name, "a write's outcome is unknown: Tailer may have done it");
         Outcome {
-            line: format!(
-                ":warning: I could not tell whether {label} was {done}: {}. Doing it again is harmless. (ref `{}`)",
-                escape(&error.to_string()),
-                ctx.reference
-            ),
+            line: render::outcomes::write_unknown(&label, done, &error.to_string(), &ctx.reference),
             audit: AuditOutcome::Unknown,
             answer: error.to_string(),
         }

@@ -10,7 +10,6 @@ use crate::bot::{Bot, Context, Follower};
 use crate::config::Job;
 use crate::domain::RunId;
 use crate::messages as render;
-use crate::slack::blocks::escape;
 use crate::store::{AuditOutcome, KnownRun};
 use crate::tailer::{LaunchError, TailerError};
 
@@ -72,7 +71,7 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
             tracing::warn!(%error, job = %job.name, "a launch failed: nothing was launched");
             return (
                 Outcome {
-                    line: format!(":x: Did not launch {label}: {} (ref `{}`)", escape(&error.to_string()), ctx.reference),
+                    line: render::outcomes::not_launched(&label, &error.to_string(), &ctx.reference),
                     audit: AuditOutcome::Failed,
                     answer: error.to_string(),
                 },
@@ -86,12 +85,7 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
                 _ => {
                     return (
                         Outcome {
-                            line: format!(
-                                ":warning: I could not tell whether {label} was launched: {}. Check `/tailer last {}` before launching it again. (ref `{}`)",
-                                escape(&error.to_string()),
-                                job.name,
-                                ctx.reference
-                            ),
+                            line: render::outcomes::launch_unknown(&label, job.name.as_str(), &error.to_string(), &ctx.reference),
                             audit: AuditOutcome::Unknown,
                             answer: error.to_string(),
                         },
@@ -118,11 +112,8 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
             false
         }
     };
-    let outcome = Outcome {
-        line: format!(":rocket: Launched {label}: run `{}`", escape(run.as_str())),
-        audit: AuditOutcome::Succeeded,
-        answer: run.to_string(),
-    };
+    let outcome =
+        Outcome { line: render::outcomes::launched(&label, run.as_str()), audit: AuditOutcome::Succeeded, answer: run.to_string() };
     (outcome, followed)
 }
 

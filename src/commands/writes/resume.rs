@@ -12,7 +12,6 @@ use crate::bot::{Bot, Context};
 use crate::config::Job;
 use crate::domain::Action;
 use crate::messages as render;
-use crate::slack::blocks::escape;
 use crate::store::{AuditOutcome, WriteRow};
 
 /// An interrupted write is done again only this soon after it was asked: later, the
@@ -35,10 +34,9 @@ pub(super) async fn resume_job(
         let key = format!("{}:{}", journal.reference, job.name);
         return Some(match bot.store.launch_state(&key).await {
             // Settled before the crash: its run is on its card.
-            Ok(Some((state, Some(run)))) if state == "done" => (
-                Outcome { line: format!(":rocket: Launched {label}: run `{}`", escape(&run)), audit: AuditOutcome::Succeeded, answer: run },
-                true,
-            ),
+            Ok(Some((state, Some(run)))) if state == "done" => {
+                (Outcome { line: render::outcomes::launched(&label, &run), audit: AuditOutcome::Succeeded, answer: run }, true)
+            }
             // Settled without a run: refused, or not known (the channel was told then).
             Ok(Some((state, None))) if state == "done" => (
                 Outcome {
@@ -82,12 +80,7 @@ pub(super) async fn resume_job(
         return None;
     }
     tracing::warn!(job = %job.name, "a write was interrupted too long ago to be done again; reporting it as unknown");
-    let mut line = format!(
-        ":warning: The bot stopped while asking Tailer to {} {label} and cannot tell whether it was done. Check it in Tailer; doing it again (`/tailer {}`) is harmless. (ref `{}`)",
-        action.name(),
-        escape(&plan.command_text()),
-        ctx.reference
-    );
+    let mut line = render::outcomes::interrupted_unknown(action.name(), &label, &plan.command_text(), &ctx.reference);
     if let Some(due) = due.filter(|d| d.timestamp_millis() > now) {
         line.push_str(&format!(" Its re-enable stays scheduled for {}.", render::when(due)));
     }

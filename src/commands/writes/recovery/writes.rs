@@ -11,7 +11,6 @@ use crate::commands::writes::Plan;
 use crate::commands::writes::execute::execute;
 use crate::domain::{ChannelId, UserId};
 use crate::messages as render;
-use crate::slack::blocks::escape;
 use crate::store::{OutboxMessage, WriteRow};
 
 /// A `response_url` is usable this long after it was issued (Slack: 30 minutes).
@@ -58,10 +57,7 @@ impl Writes {
             UserId::parse(&w.user_id),
         ) else {
             tracing::error!("an interrupted write cannot be read any more; telling its channel");
-            let text = format!(
-                ":warning: A write asked here was interrupted (the bot stopped while making it) and its record cannot be read: check `/tailer audit` and Tailer. (ref `{}`)",
-                escape(&w.reference)
-            );
+            let text = render::outcomes::unreadable_write(&w.reference);
             let note = render::note(&text);
             let post = OutboxMessage::post(format!("write:{}", w.reference), w.channel_id.clone(), note.text, note.blocks);
             if let Err(error) = self.bot.store.finish_write(&w.reference, &[post], self.bot.now_ms()).await {
