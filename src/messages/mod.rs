@@ -7,6 +7,7 @@ pub mod names;
 pub mod outcomes;
 mod runs;
 mod switches;
+pub mod watching;
 
 pub use runs::{last_runs, run, running};
 pub use switches::{ENABLE_BUTTONS, disabled, enable_button, switched_off};

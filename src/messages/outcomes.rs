@@ -41,6 +41,15 @@ pub fn interrupted_unknown(verb: &str, label: &str, command: &str, reference: &s
     )
 }
 
+/// A launch the bot stopped in the middle of, whose run cannot be told apart.
+pub fn launch_interrupted(label: &str, user: &str, job: &str, reference: &str) -> String {
+    format!(
+        ":warning: The launch of {label} asked by <@{}> was interrupted (the bot stopped while making it) and I cannot tell which run, if any, it started. Check `/tailer last {job}` before launching it again. (ref `{}`)",
+        escape(user),
+        escape(reference)
+    )
+}
+
 /// An interrupted write whose record cannot be read any more.
 pub fn unreadable_write(reference: &str) -> String {
     format!(

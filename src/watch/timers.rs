@@ -10,7 +10,6 @@ use crate::domain::{Action, ChannelId, UserId};
 use crate::messages as render;
 use crate::outbox::Outbox;
 use crate::shared::Core;
-use crate::slack::blocks::{Message, escape};
 use crate::stats::Stats;
 use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store, SwitchRow, TimerRow};
 use crate::tailer::ConfigurationStatus;
@@ -21,8 +20,7 @@ const MAX_ATTEMPTS: i64 = 8;
 
 /// A reply in the thread of the disable message.
 pub fn thread_reply(lane: &str, channel: &str, text: &str) -> OutboxMessage {
-    let mut message = Message::new(text);
-    message.section(text);
+    let message = crate::messages::note(text);
     OutboxMessage::post(lane, channel, message.text, message.blocks).in_thread(false)
 }
 
@@ -75,7 +73,7 @@ impl Timers {
     async fn fire(&self, config: &Config, t: &TimerRow) {
         let now = self.clock.now_ms();
         let Some(job) = config.job(&t.job).cloned() else {
-            let text = format!(":grey_question: `{}` is no longer in the catalog: I did not re-enable it.", escape(&t.job));
+            let text = crate::messages::watching::job_left_catalog_timer(&t.job);
             self.finish(t, "failed", &text).await;
             return;
         };
@@ -98,11 +96,7 @@ impl Timers {
             }
             Err(error) => {
                 self.audit(t, &job, AuditOutcome::Failed, error.to_string()).await;
-                let text = format!(
-                    ":x: I could not re-enable {label}: {}. Enable it with `/tailer enable {}`.",
-                    escape(&error.to_string()),
-                    job.name
-                );
+                let text = crate::messages::watching::could_not_reenable(&label, &error.to_string(), job.name.as_str());
                 self.finish(t, "failed", &text).await;
             }
         }

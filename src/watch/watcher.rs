@@ -90,10 +90,7 @@ pub fn decide(w: &WatchRow, seen: Observation, now: i64, cfg: &WatchConfig, jitt
                 && now - w.status_since.unwrap_or(now) >= cfg.unknown_status_final_after.as_millis() as i64
             {
                 update.active = false;
-                let note = format!(
-                    "Tailer has shown `{}` unchanged for a while: taken as final.",
-                    crate::slack::blocks::escape(item.status.as_str())
-                );
+                let note = crate::messages::watching::taken_as_final(item.status.as_str());
                 change = Change::Status { item: Box::new(item), is_final: true, note: Some(note) };
             }
         }
@@ -237,8 +234,7 @@ impl Watcher {
     async fn stop_orphan(&self, w: &WatchRow) {
         let now = self.p.clock.now_ms();
         let cards = self.p.store.cards(&w.run_id).await.unwrap_or_default();
-        let text =
-            format!(":grey_question: `{}` is no longer in the catalog: I stopped watching this run.", crate::slack::blocks::escape(&w.job));
+        let text = crate::messages::watching::job_left_catalog_watch(&w.job);
         let messages: Vec<OutboxMessage> = cards.iter().map(|c| cards::reply(c, &text, false)).collect();
         let update = WatchUpdate {
             status: w.status.clone(),
@@ -285,23 +281,15 @@ fn messages(
             Change::NeverKnown => {
                 let note = "Tailer does not know this run.";
                 messages.push(cards::update(links, job, card, None, false, Some(note)));
-                let text = format!(
-                    ":grey_question: Tailer has not shown run `{}` of {} for {} minutes: it does not seem to exist. I stopped watching.",
-                    crate::slack::blocks::escape(&w.run_id),
-                    crate::messages::job_label(job),
-                    UNKNOWN_RUN_GRACE_MS / 60_000
-                );
+                let text =
+                    crate::messages::watching::never_known(&w.run_id, &crate::messages::job_label(job), UNKNOWN_RUN_GRACE_MS / 60_000);
                 messages.push(cards::reply(card, &text, false));
             }
             Change::GaveUp => {
                 let status = last_item.as_ref().map(|i| crate::messages::status(&i.status)).unwrap_or_else(|| "unknown".into());
                 messages.push(cards::update(links, job, card, last_item.as_ref(), false, Some("No longer watched.")));
-                let text = format!(
-                    ":hourglass: Still {status} after {} h — I stopped watching. `/tailer watch {} {}` follows it again.",
-                    (now - w.started_at).max(0) / 3_600_000,
-                    job.name,
-                    crate::slack::blocks::escape(&w.run_id)
-                );
+                let hours = (now - w.started_at).max(0) / 3_600_000;
+                let text = crate::messages::watching::gave_up(&status, hours, job.name.as_str(), &w.run_id);
                 messages.push(cards::reply(card, &text, false));
             }
         }

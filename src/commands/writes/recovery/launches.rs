@@ -10,7 +10,6 @@ use crate::bot::{Bot, Follower};
 use crate::commands::writes::launch::own_run;
 use crate::domain::{Action, ChannelId, UserId};
 use crate::messages as render;
-use crate::slack::blocks::{Message, escape};
 use crate::store::{AuditEntry, AuditOutcome, LaunchRow, OutboxMessage};
 
 /// How long before Tailer is asked again about a launch it could not answer for.
@@ -99,14 +98,8 @@ impl Launches {
             Ok(None) => {
                 tracing::warn!("a launch was interrupted and no run of it can be told apart; telling the channel");
                 self.audit(l, &job, AuditOutcome::Unknown, "interrupted; no run found".into()).await;
-                let text = format!(
-                    ":warning: The launch of {label} asked by <@{}> was interrupted (the bot stopped while making it) and I cannot tell which run, if any, it started. Check `/tailer last {}` before launching it again. (ref `{}`)",
-                    l.user_id,
-                    job.name,
-                    escape(&l.reference)
-                );
-                let mut message = Message::new(&text);
-                message.section(&text);
+                let text = render::outcomes::launch_interrupted(&label, &l.user_id, job.name.as_str(), &l.reference);
+                let message = render::note(&text);
                 let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), message.text, message.blocks)
                     .asked_by(Some(l.user_id.clone()));
                 self.bot.outbox.enqueue(vec![post]).await;
