@@ -4,6 +4,7 @@
 mod common;
 
 use common::bot::*;
+use tailerbot::clock::Clock;
 use tailerbot::sim::{Fault, FaultKind, SimOptions};
 use tailerbot::slack::standin::SlackEvent;
 
@@ -281,6 +282,10 @@ async fn a_hundred_refusals_are_one_post_of_the_audit_channel_and_a_real_write_g
     let mut config = example_config();
     config.slack.audit_channel = Some(tailerbot::domain::ChannelId::parse("C0AUDIT").unwrap());
     let bot = TestBot::start_with(config, SimOptions::default()).await;
+    // Refusals are summed per minute of the clock, which runs: start one second into a
+    // minute, so that the hundred fall in the same one however the test is timed.
+    let into_minute = bot.clock.now().timestamp_millis().rem_euclid(60_000);
+    bot.clock.advance(std::time::Duration::from_millis((61_000 - into_minute) as u64));
     // Someone the PROD rule does not name, again and again.
     for _ in 0..100 {
         let (_, body) = bot.command(ANALYST, CHANNEL, "disable sales-daily").await;
