@@ -232,6 +232,13 @@ async fn the_home_tab_shows_what_is_off_followed_failed_and_waiting_within_slack
     // The analyst and the on-call person are in the channel; the lead is not.
     bot.slack.slack.set_channel_members(CHANNEL, &[ANALYST, common::bot::ONCALL]);
     bot.slack.slack.set_channel_members("C0ELSEWHERE", &[common::bot::LEAD]);
+    // Nothing followed yet: the tab asks Slack nothing of anyone's channels, and warns of nothing.
+    let first = |e: &[SlackEvent]| e.iter().any(|e| e.method == "views.publish");
+    send(&bot, &delivery("EvHOME0", home_opened("U0VISITOR"))).await;
+    let events = bot.wait(first).await;
+    let empty = events.iter().find(|e| e.method == "views.publish").unwrap().visible_text();
+    assert!(empty.contains("*Runs being followed* (0)") && !empty.contains(":warning:"), "{empty}");
+    assert_eq!(bot.slack.slack.calls("users.conversations"), 0, "no run followed elsewhere: Slack is not asked");
     // A run still going (the simulator's runs take 10 s or more), then its job switched off.
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     bot.wait(|e| e.iter().any(|e| e.method == "chat.postMessage" && e.visible_text().contains("iowa-prepare"))).await;

@@ -68,12 +68,22 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     // the bot. When Slack cannot say which channels those are, only the latter.
     let readable: Vec<&Job> = bot.visible(ctx, Action::Status, &bot.config.jobs).await;
     let followed = bot.store.followed_runs(MOST * 5).await.map_err(BotError::store(&ctx.reference, "cannot read the followed runs"))?;
-    let member_of = match bot.channels_of.get(&ctx.user, bot.slack.user_channels(&ctx.user)).await {
-        Ok(channels) => Ok(channels),
-        Err(error) => {
-            tracing::warn!(%error, user = %ctx.user, "cannot read which channels a person is in: their Home tab shows no run followed in a channel");
-            Err(error)
+    let followed: Vec<_> = followed
+        .iter()
+        .filter_map(|(run, job, status, channel)| Some((run, readable.iter().find(|j| j.name.as_str() == job)?, status, channel)))
+        .collect();
+    // Slack is asked only when a run is followed somewhere else than this conversation.
+    let elsewhere = followed.iter().any(|(_, _, _, channel)| channel.as_str() != ctx.channel.as_str());
+    let member_of = if elsewhere {
+        match bot.channels_of.get(&ctx.user, bot.slack.user_channels(&ctx.user)).await {
+            Ok(channels) => Ok(channels),
+            Err(error) => {
+                tracing::warn!(%error, user = %ctx.user, "cannot read which channels a person is in: their Home tab shows no run followed in a channel");
+                Err(error)
+            }
         }
+    } else {
+        Ok(Default::default())
     };
     let seen = |channel: &str| {
         channel == ctx.channel.as_str() || member_of.as_ref().is_ok_and(|of| ChannelId::parse(channel).is_ok_and(|c| of.contains(&c)))
@@ -84,7 +94,6 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
             if !seen(channel) {
                 return None;
             }
-            let job = readable.iter().find(|j| j.name.as_str() == job)?;
             let status =
                 status.as_deref().map(|s| render::status(&RunStatus::parse(s))).unwrap_or_else(|| ":hourglass: not shown yet".into());
             Some(format!("• {} · run {} · {status} · in <#{}>", render::job_label(job), links.run(job, run), escape(channel)))

@@ -51,6 +51,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
     let clicker = &click.user_id;
     // The clicker is the actor of the audit entries of this click.
     let clicker_ctx = Context { user: clicker.clone(), ..ctx.clone() };
+    let decided = format!("{} (asked by {requester})", plan_detail(&plan));
     // A confirmation acts only where it was asked: its workspace, and its channel.
     if let Some(elsewhere) = misplaced(&click, &request.team_id, &request.channel_id) {
         let detail = format!("{} a confirmation of: {} — clicked {elsewhere}", verb(to), plan_detail(&plan));
@@ -111,9 +112,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
         Decision::NotFound => return Err(BotError::user("This confirmation does not exist (any more).")),
         Decision::AlreadyDecided(c) => return Err(BotError::user(already(&c))),
         Decision::Expired(_) => {
-            for job in &jobs {
-                bot.audit(bot.entry(&ctx, action, Some(job), AuditOutcome::Expired, plan_detail(&plan), None)).await;
-            }
+            audit_each(bot, &ctx, action, &jobs, AuditOutcome::Expired, &plan_detail(&plan)).await;
             let body = ResponseBody::in_channel(render::note(&format!(
                 ":hourglass: Expired: nobody confirmed *{summary}* within 10 minutes, so nothing was done. Ask again if it is still needed."
             )))
@@ -122,17 +121,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
             Ack::Empty
         }
         Decision::Decided(_) if to == ConfirmationState::Cancelled => {
-            for job in &jobs {
-                bot.audit(bot.entry(
-                    &clicker_ctx,
-                    action,
-                    Some(job),
-                    AuditOutcome::Cancelled,
-                    format!("{} (asked by {requester})", plan_detail(&plan)),
-                    None,
-                ))
-                .await;
-            }
+            audit_each(bot, &clicker_ctx, action, &jobs, AuditOutcome::Cancelled, &decided).await;
             let body =
                 ResponseBody::in_channel(render::note(&format!(":no_entry_sign: Cancelled by <@{clicker}>: {summary}. Nothing was done.")))
                     .replacing();
@@ -140,17 +129,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
             Ack::Empty
         }
         Decision::Decided(_) => {
-            for job in &jobs {
-                bot.audit(bot.entry(
-                    &clicker_ctx,
-                    action,
-                    Some(job),
-                    AuditOutcome::Confirmed,
-                    format!("{} (asked by {requester})", plan_detail(&plan)),
-                    None,
-                ))
-                .await;
-            }
+            audit_each(bot, &clicker_ctx, action, &jobs, AuditOutcome::Confirmed, &decided).await;
             let later = bot.clone();
             let confirmer = clicker.clone();
             let progress =
@@ -180,6 +159,13 @@ fn misplaced(click: &BlockAction, team: &str, channel: &str) -> Option<String> {
         Some(from) if from.as_str() == channel => None,
         Some(from) => Some(format!("in channel {from}")),
         None => Some("outside any channel".to_owned()),
+    }
+}
+
+/// The same audit entry for each job of the confirmation.
+async fn audit_each(bot: &Bot, ctx: &Context, action: crate::domain::Action, jobs: &[Job], outcome: AuditOutcome, detail: &str) {
+    for job in jobs {
+        bot.audit(bot.entry(ctx, action, Some(job), outcome, detail.to_owned(), None)).await;
     }
 }
 
