@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod bot;
+pub mod chat;
 pub mod cli;
 /// The wall clock, injected wherever time decides an outcome.
 pub use tailerbot_clock as clock;

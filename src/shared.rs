@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::chat::Surface;
 use crate::clock::SharedClock;
 use crate::config::LiveConfig;
-use crate::outbox::Outbox;
-use crate::slack::api::SlackApi;
+use crate::outbox::{Outbox, Sender};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::tailer::TailerClient;
@@ -28,8 +28,8 @@ pub struct Core {
     pub store: Store,
     /// The Tailer API.
     pub tailer: TailerClient,
-    /// The Slack Web API and `response_url`s.
-    pub slack: Arc<SlackApi>,
+    /// The chat surface: what the bot asks of it beyond queued messages.
+    pub surface: Arc<dyn Surface>,
     /// The wall clock (injected in tests).
     pub clock: SharedClock,
     /// What the doctor reports about the background work.
@@ -45,17 +45,17 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(config: Arc<LiveConfig>, tailer: TailerClient, slack: Arc<SlackApi>, store: Store, clock: SharedClock) -> Core {
+    pub fn new<S: Surface + Sender>(config: Arc<LiveConfig>, tailer: TailerClient, chat: Arc<S>, store: Store, clock: SharedClock) -> Core {
         // Bound at start: a reload names a change of it and keeps this one.
         let rate = NonZeroU32::new(config.config().tailer.max_requests_per_second).unwrap_or(NonZeroU32::MIN);
         let quota = governor::Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
         let tailer_pace = Arc::new(governor::RateLimiter::direct(quota));
         Core {
-            outbox: Outbox::new(store.clone(), slack.clone(), clock.clone()),
+            outbox: Outbox::new(store.clone(), chat.clone(), clock.clone()),
             config,
             store,
             tailer: tailer.with_clock(clock.clone()).with_pace(tailer_pace.clone()),
-            slack,
+            surface: chat,
             clock,
             stats: Arc::default(),
             tailer_pace,

@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::bot::Bot;
 use crate::clock::SharedClock;
 use crate::commands::writes::recovery::{Launches, Writes};
-use crate::outbox::{Delivery, Outbox, next_wait};
+use crate::outbox::{Drain, Outbox};
 use crate::shared::Core;
 use crate::store::{Backoff, Store};
 use crate::watch::{SubscriptionPoller, Timers, Watcher};
@@ -32,7 +32,7 @@ pub struct Workers {
     pub watcher: Watcher,
     pub subscriptions: SubscriptionPoller,
     pub timers: Timers,
-    pub delivery: Delivery,
+    pub delivery: Arc<dyn Drain>,
     pub launches: Launches,
     pub writes: Writes,
     store: Store,
@@ -51,12 +51,12 @@ pub struct Workers {
 impl Workers {
     /// The workers over the shared parts; the recovery of interrupted writes and
     /// launches finishes them through the `bot`'s own write path.
-    pub fn new(core: &Core, bot: Arc<Bot>) -> Arc<Workers> {
+    pub fn new(core: &Core, bot: Arc<Bot>, delivery: Arc<dyn Drain>) -> Arc<Workers> {
         Arc::new(Workers {
             watcher: Watcher::new(core),
             subscriptions: SubscriptionPoller::new(core),
             timers: Timers::new(core),
-            delivery: Delivery::new(core.outbox.clone(), core.stats.clone()),
+            delivery,
             launches: Launches::new(bot.clone()),
             writes: Writes::new(bot),
             store: core.store.clone(),
@@ -271,4 +271,13 @@ where
         }
     }
     tracing::info!(worker = each.name, "stopped");
+}
+
+/// Waits before the next pass: until the earliest due message, at most `cap`.
+pub fn next_wait(now_ms: i64, next_due: Option<i64>, cap: Duration) -> Duration {
+    match next_due {
+        Some(due) if due <= now_ms => Duration::ZERO,
+        Some(due) => Duration::from_millis((due - now_ms) as u64).min(cap),
+        None => cap,
+    }
 }

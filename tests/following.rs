@@ -207,7 +207,13 @@ async fn a_newer_disable_replaces_an_older_timed_re_enable() {
 async fn a_home_tab_is_published_for_its_user_through_the_outbox_the_newest_only() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     let section = |text: &str| serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
-    let home = |text: &str| tailerbot::store::OutboxMessage::home(ANALYST, Some("D0ANALYST".into()), text.to_owned(), vec![section(text)]);
+    let home = |text: &str| {
+        tailerbot::store::OutboxMessage::home(
+            ANALYST,
+            Some("D0ANALYST".into()),
+            tailerbot::chat::Rendered { text: text.to_owned(), blocks: vec![section(text)] },
+        )
+    };
     bot.bot.outbox.enqueue(vec![home("older")]).await;
     bot.bot.outbox.enqueue(vec![home("newer")]).await;
     bot.workers.delivery.run_once().await;
@@ -275,7 +281,14 @@ async fn a_message_slack_took_whose_record_failed_is_recorded_later_not_sent_aga
         sqlx::query(statement).execute(&db).await.unwrap();
     }
     let posted = |bot: &PausedBot| bot.slack.slack.events().iter().filter(|e| e.visible_text().contains("kept once")).count();
-    bot.bot.outbox.enqueue(vec![tailerbot::store::OutboxMessage::post("notice:once", CHANNEL, "kept once".into(), vec![])]).await;
+    bot.bot
+        .outbox
+        .enqueue(vec![tailerbot::store::OutboxMessage::post(
+            "notice:once",
+            CHANNEL,
+            tailerbot::chat::Rendered { text: "kept once".into(), blocks: vec![] },
+        )])
+        .await;
     bot.workers.delivery.pass().await;
     assert_eq!(posted(&bot), 1, "Slack took it");
     assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 1, "but it could not be recorded as sent");

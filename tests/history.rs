@@ -9,10 +9,10 @@ use std::time::Duration;
 use common::bot::{ANALYST, BOT_TOKEN, CHANNEL, TestBot, example_config, text_of};
 use common::life::World;
 use serde_json::Value;
+use tailerbot::chat::Message;
 use tailerbot::outbox::Upload;
 use tailerbot::sim::SimOptions;
 use tailerbot::slack::api::SlackApi;
-use tailerbot::slack::blocks::Message;
 use tailerbot::slack::standin::{SlackEvent, StandinFault, StandinFaultKind};
 
 const UPLOADED: &str = "files.completeUploadExternal";
@@ -64,7 +64,7 @@ async fn the_upload_flow_sends_the_bytes_announced_into_the_channel_and_thread_a
     let mut message = Message::new("words");
     message.section("the words beside it");
     let channel = tailerbot::domain::ChannelId::parse(CHANNEL).unwrap();
-    slack.upload_file(&channel, Some("1700000000.000042"), &file, &message).await.unwrap();
+    slack.upload_file(&channel, Some("1700000000.000042"), &file, &tailerbot::slack::blocks::render(&message)).await.unwrap();
     let events = bot.slack.slack.events();
     let shared = uploads(&events);
     assert_eq!(shared.len(), 1);
@@ -76,7 +76,7 @@ async fn the_upload_flow_sends_the_bytes_announced_into_the_channel_and_thread_a
     // A failure half-way (the bytes refused) fails the whole, to be tried again from the
     // start: no file is shared.
     bot.slack.slack.inject(StandinFault { method: Some("files.upload".into()), kind: StandinFaultKind::Status { status: 500 }, times: 1 });
-    let error = slack.upload_file(&channel, None, &file, &message).await.unwrap_err();
+    let error = slack.upload_file(&channel, None, &file, &tailerbot::slack::blocks::render(&message)).await.unwrap_err();
     assert!(!error.is_permanent(), "{error}");
     assert_eq!(uploads(&bot.slack.slack.events()).len(), 1);
 }

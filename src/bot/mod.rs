@@ -19,6 +19,8 @@ pub use authorize::{Audit, Authorized, Denial};
 pub use error::{Answer, BotError, Internal};
 
 use crate::access::{GroupCache, TtlSets};
+use crate::chat::Message;
+use crate::chat::{Reply, Surface, SurfaceGroups};
 use crate::clock::SharedClock;
 use crate::config::{Config, Job, LiveConfig, Loaded};
 use crate::domain::Action;
@@ -26,8 +28,6 @@ use crate::domain::{ChannelId, UserId};
 use crate::messages::{self as render, Links};
 use crate::outbox::Outbox;
 use crate::shared::Core;
-use crate::slack::api::{ResponseBody, SlackApi};
-use crate::slack::blocks::Message;
 use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store};
 use crate::tailer::TailerClient;
 
@@ -56,11 +56,11 @@ pub struct Bot {
     live: Arc<LiveConfig>,
     /// The Tailer API.
     pub tailer: TailerClient,
-    /// The Slack Web API, for reads (user groups, channels).
-    pub slack: Arc<SlackApi>,
-    /// User-group members, cached from Slack.
-    pub groups: Arc<GroupCache<SlackApi>>,
-    /// The channels each person is in, cached from Slack.
+    /// The chat surface, for what is not a queued message (forms, reads).
+    pub surface: Arc<dyn Surface>,
+    /// User-group members, cached from the surface.
+    pub groups: Arc<GroupCache<SurfaceGroups>>,
+    /// The channels each person is in, cached from the surface.
     pub channels_of: Arc<TtlSets<UserId, ChannelId>>,
     /// What must survive a restart.
     pub store: Store,
@@ -89,7 +89,7 @@ pub enum Ack {
     /// 200 with no body: nothing to show now.
     Empty,
     /// 200 with a message.
-    Message(ResponseBody),
+    Message(Reply),
     /// 200 with `response_action: errors`: a submitted modal stays open, each message
     /// under its field (`block_id`, message).
     FieldErrors(Vec<(String, String)>),
@@ -97,7 +97,7 @@ pub enum Ack {
 
 impl Ack {
     pub fn ephemeral(message: Message) -> Ack {
-        Ack::Message(ResponseBody::ephemeral(message))
+        Ack::Message(Reply::ephemeral(message))
     }
 
     pub fn note(text: &str) -> Ack {
@@ -140,13 +140,13 @@ impl Bot {
     pub fn new(core: &Core) -> Bot {
         let loaded = core.config.snapshot();
         Bot {
-            groups: Arc::new(GroupCache::new(core.slack.clone(), GROUP_TTL)),
+            groups: Arc::new(GroupCache::new(Arc::new(SurfaceGroups(core.surface.clone())), GROUP_TTL)),
             channels_of: Arc::new(TtlSets::new(CHANNELS_TTL)),
             config: loaded.config.clone(),
             loaded,
             live: core.config.clone(),
             tailer: core.tailer.clone(),
-            slack: core.slack.clone(),
+            surface: core.surface.clone(),
             store: core.store.clone(),
             clock: core.clock.clone(),
             tasks: TaskTracker::new(),
@@ -203,7 +203,7 @@ impl Bot {
             Some(w) if w.active => w.item.and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(&i).ok()),
             _ => seen,
         };
-        let post = crate::messages::cards::post(Links::of(&self.config), job, &card, current.as_ref());
+        let post = crate::messages::cards::post(&self.outbox, Links::of(&self.config), job, &card, current.as_ref());
         let interval = self.config.watch.poll_interval.as_millis() as i64;
         let started = self.store.start_watch(job.name.as_str(), &card, &post, self.now_ms(), interval).await?;
         self.outbox.wake();
@@ -252,8 +252,8 @@ impl Bot {
             .iter()
             .map(|(action, job, times)| {
                 let what = match job {
-                    Some(job) => format!("`{} {}`", crate::slack::blocks::escape(action), crate::slack::blocks::escape(job)),
-                    None => format!("`{}`", crate::slack::blocks::escape(action)),
+                    Some(job) => format!("`{} {}`", crate::domain::markup::plain(action), crate::domain::markup::plain(job)),
+                    None => format!("`{}`", crate::domain::markup::plain(action)),
                 };
                 if *times > 1 { format!("{what} ×{times}") } else { what }
             })
@@ -268,7 +268,8 @@ impl Bot {
             listed.join(", ")
         );
         let key = format!("refused:{}:{from}", entry.user_id);
-        Some(OutboxMessage::post(format!("refused:{channel}"), channel.to_string(), text, Vec::new()).summing(key, from + MINUTE_MS))
+        let text = self.outbox.render(&Message::new(&text));
+        Some(OutboxMessage::post(format!("refused:{channel}"), channel.to_string(), text).summing(key, from + MINUTE_MS))
     }
 
     /// The line of the audit channel for an entry, when there is an audit channel.
@@ -281,10 +282,10 @@ impl Bot {
             entry.action,
             entry.channel_id,
             entry.outcome.as_str().replace('_', " "),
-            crate::slack::blocks::escape(&entry.detail),
+            crate::domain::markup::plain(&entry.detail),
             entry.reference
         );
-        Some(OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), text, Vec::new()))
+        Some(OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), self.outbox.render(&Message::new(&text))))
     }
 
     /// The job a run belongs to, where the bot knows it: it launched the run, or a

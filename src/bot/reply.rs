@@ -8,16 +8,16 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use super::{ACK_DEADLINE, Ack, Bot, Context, RESPONSE_URL_LIFETIME_MS, reference, render};
+use crate::chat::Reply;
 use crate::domain::Visibility;
 use crate::outbox::{Destination, OutboxMessage, Place};
-use crate::slack::api::ResponseBody;
 
 impl Bot {
     /// A later answer to a person: through the `response_url` when allowed, else the
     /// Web API; queued in the lane of the request so its answers stay in order.
-    pub fn reply(&self, ctx: &Context, body: ResponseBody) -> OutboxMessage {
+    pub fn reply(&self, ctx: &Context, body: Reply) -> OutboxMessage {
         // In a conversation, an answer is for everyone in its thread.
-        let in_channel = body.response_type == Visibility::InChannel || ctx.public;
+        let in_channel = body.visibility == Visibility::InChannel || ctx.public;
         let (channel, user) = (ctx.channel.to_string(), ctx.user.to_string());
         let place = match &ctx.thread {
             Some(ts) => Place::Reply { ts: ts.clone() },
@@ -28,7 +28,7 @@ impl Bot {
             None if in_channel => Destination::Post { channel, place, asked_by: Some(user) },
             None => Destination::Ephemeral { channel, user, thread_ts: ctx.thread.clone() },
         };
-        let mut body: crate::outbox::OutboxBody = body.into();
+        let mut body = self.outbox.body(&body);
         if in_channel && ctx.response_url.is_none() {
             body.response_type = Some(Visibility::InChannel);
         }
@@ -41,11 +41,11 @@ impl Bot {
     /// Sends a later answer. One only its asker sees (a read's) goes straight to the
     /// `response_url` and is queued durably only if that fails; others (a write's
     /// outcome, shown to the channel) are queued first, so a crash cannot lose them.
-    pub(crate) async fn deliver(&self, ctx: &Context, body: ResponseBody) {
+    pub(crate) async fn deliver(&self, ctx: &Context, body: Reply) {
         let message = self.reply(ctx, body);
         let direct = message.body.response_type != Some(Visibility::InChannel) && !self.queued_answers.contains_key(&message.lane);
         if let (true, Destination::Respond { url, .. }) = (direct, &message.to) {
-            let body = ResponseBody { response_type: Visibility::Ephemeral, ..ResponseBody::from(message.body.clone()) };
+            let body = crate::outbox::OutboxBody { response_type: Some(Visibility::Ephemeral), ..message.body.clone() };
             match self.outbox.respond_now(url, &body).await {
                 Ok(()) => return,
                 Err(error) => {
@@ -97,20 +97,20 @@ impl Bot {
     }
 
     /// Posts an answer that missed the HTTP deadline to its `response_url`.
-    pub async fn respond_later(&self, response_url: &str, body: ResponseBody) {
+    pub async fn respond_later(&self, response_url: &str, body: Reply) {
         if !self.outbox.response_url_allowed(response_url) {
             tracing::warn!("a late answer has a response_url outside the allowed prefixes; dropped");
             return;
         }
         // Only the response_url is known: no channel to fall back to.
         let to = Destination::Respond { url: response_url.to_owned(), channel: None, user: None };
-        self.outbox.enqueue(vec![OutboxMessage::new(format!("reply:{}", reference()), to, body.into())]).await;
+        self.outbox.enqueue(vec![OutboxMessage::new(format!("reply:{}", reference()), to, self.outbox.body(&body))]).await;
     }
 
     /// Runs `work` after the answer; its message goes back to the person.
     pub(crate) fn after_ack<F>(self: &Arc<Self>, ctx: Context, work: F)
     where
-        F: Future<Output = ResponseBody> + Send + 'static,
+        F: Future<Output = Reply> + Send + 'static,
     {
         self.after_ack_maybe(ctx, async move { Some(work.await) });
     }
@@ -119,7 +119,7 @@ impl Bot {
     /// (none: the work said what it had to say some other way).
     pub(crate) fn after_ack_maybe<F>(self: &Arc<Self>, ctx: Context, work: F)
     where
-        F: Future<Output = Option<ResponseBody>> + Send + 'static,
+        F: Future<Output = Option<Reply>> + Send + 'static,
     {
         let bot = self.clone();
         let span = tracing::info_span!("after_ack", reference = %ctx.reference, user = %ctx.user);

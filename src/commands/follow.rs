@@ -8,11 +8,12 @@ use super::args::{Args, run_shaped};
 use super::runs::{readable, same_job};
 use super::{Command, SubscriptionFilter, Target, UsageError, Verb, shorten, targets};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context, Follower};
+use crate::chat::Message;
+use crate::chat::Reply;
 use crate::config::Job;
+use crate::domain::markup::plain;
 use crate::domain::{Action, JobName, RunId};
 use crate::messages::{self as render, Links};
-use crate::slack::api::ResponseBody;
-use crate::slack::blocks::{Message, escape};
 use crate::store::SubscriptionRow;
 use crate::tailer::LastStatusQuery;
 
@@ -117,7 +118,7 @@ async fn watch_job_run(bot: &Arc<Bot>, ctx: &Context, job: &Job, run: &RunId) ->
             Ok(body) => body,
             Err(error) => match later.answer_to(Err(error)) {
                 Ack::Message(body) => body,
-                Ack::Empty | Ack::FieldErrors(_) => ResponseBody::ephemeral(render::note("Nothing was done.")),
+                Ack::Empty | Ack::FieldErrors(_) => Reply::ephemeral(render::note("Nothing was done.")),
             },
         }
     });
@@ -126,24 +127,18 @@ async fn watch_job_run(bot: &Arc<Bot>, ctx: &Context, job: &Job, run: &RunId) ->
 
 /// Posts the run's card here (from `seen`, when Tailer was just asked); what to tell the
 /// person who asked.
-async fn start_card(
-    bot: &Bot,
-    ctx: &Context,
-    job: &Job,
-    run: &RunId,
-    seen: Option<crate::tailer::RunItem>,
-) -> Result<ResponseBody, BotError> {
+async fn start_card(bot: &Bot, ctx: &Context, job: &Job, run: &RunId, seen: Option<crate::tailer::RunItem>) -> Result<Reply, BotError> {
     let started = bot
         .start_watching(job, run.as_str(), &ctx.channel, Follower::Watcher(&ctx.user), None, seen)
         .await
         .map_err(BotError::store(&ctx.reference, "cannot start a watch"))?;
     let text = match started {
         true => {
-            format!(":eyes: Following run `{}` of {} here: its card follows it to the end.", escape(run.as_str()), render::job_label(job))
+            format!(":eyes: Following run `{}` of {} here: its card follows it to the end.", plain(run.as_str()), render::job_label(job))
         }
-        false => format!("This channel already follows run `{}`.", escape(run.as_str())),
+        false => format!("This channel already follows run `{}`.", plain(run.as_str())),
     };
-    Ok(ResponseBody::ephemeral(render::note(&text)))
+    Ok(Reply::ephemeral(render::note(&text)))
 }
 
 pub(super) async fn unwatch(bot: &Arc<Bot>, ctx: &Context, run: &RunId) -> Answer {
@@ -157,9 +152,9 @@ pub(super) async fn unwatch(bot: &Arc<Bot>, ctx: &Context, run: &RunId) -> Answe
             if let Some(card) = card {
                 card_no_longer_followed(bot, ctx, &card).await;
             }
-            Ack::note(&format!(":see_no_evil: This channel no longer follows run `{}`.", escape(run.as_str())))
+            Ack::note(&format!(":see_no_evil: This channel no longer follows run `{}`.", plain(run.as_str())))
         }
-        false => Ack::note(&format!("This channel does not follow run `{}`.", escape(run.as_str()))),
+        false => Ack::note(&format!("This channel does not follow run `{}`.", plain(run.as_str()))),
     })
 }
 
@@ -177,7 +172,9 @@ async fn card_no_longer_followed(bot: &Bot, ctx: &Context, card: &crate::store::
     let Some(job) = bot.config.job(&watch.job) else { return };
     let item = watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok());
     let note = format!("No longer followed in this channel (unwatched by <@{}>).", ctx.user);
-    bot.outbox.enqueue(vec![crate::messages::cards::update(Links::of(&bot.config), job, card, item.as_ref(), false, Some(&note))]).await;
+    bot.outbox
+        .enqueue(vec![crate::messages::cards::update(&bot.outbox, Links::of(&bot.config), job, card, item.as_ref(), false, Some(&note))])
+        .await;
 }
 
 /// The jobs of a target this person may (un)subscribe to; the error is for the user.
@@ -203,7 +200,7 @@ pub(super) async fn subscribe(bot: &Arc<Bot>, ctx: Context, target: &Target, fil
     };
     let text = format!(
         ":bell: This channel will hear about {what} of `{}` ({} job{}) — {} by <@{}>.",
-        escape(&target.to_string()),
+        plain(&target.to_string()),
         jobs.len(),
         if jobs.len() == 1 { "" } else { "s" },
         if new { "subscribed" } else { "subscription changed" },
@@ -213,7 +210,7 @@ pub(super) async fn subscribe(bot: &Arc<Bot>, ctx: Context, target: &Target, fil
     let later = bot.clone();
     let channel = ctx.channel.to_string();
     bot.tasks.spawn(async move { mark_history_known(&later, &channel, &jobs).await });
-    Ok(Ack::Message(ResponseBody::in_channel(render::note(&text))))
+    Ok(Ack::Message(Reply::in_channel(render::note(&text))))
 }
 
 /// Marks the runs already final as known in a channel, so that a new subscription
@@ -243,14 +240,14 @@ pub(super) async fn unsubscribe(bot: &Arc<Bot>, ctx: &Context, target: &Target) 
         .await
         .map_err(BotError::store(&ctx.reference, "cannot remove a subscription"))?;
     Ok(match removed {
-        true => Ack::Message(ResponseBody::in_channel(render::note(&format!(
+        true => Ack::Message(Reply::in_channel(render::note(&format!(
             ":no_bell: This channel no longer hears about `{}` — unsubscribed by <@{}>.",
-            escape(&target.to_string()),
+            plain(&target.to_string()),
             ctx.user
         )))),
         false => Ack::note(&format!(
             "This channel has no subscription to `{}`. `/tailer subscriptions` lists what it has.",
-            escape(&target.to_string())
+            plain(&target.to_string())
         )),
     })
 }
@@ -270,7 +267,7 @@ pub(super) async fn list(bot: &Arc<Bot>, ctx: &Context) -> Answer {
                 .iter()
                 .map(|r| {
                     let since = chrono::DateTime::from_timestamp_millis(r.created_at).unwrap_or_default();
-                    format!("• `{}` — {} — by <@{}> since {}", escape(&r.target), escape(&r.filter), r.created_by, render::when(since))
+                    format!("• `{}` — {} — by <@{}> since {}", plain(&r.target), plain(&r.filter), r.created_by, render::when(since))
                 })
                 .collect();
             m.lines(&lines, 0);

@@ -6,16 +6,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context, reference};
+use crate::chat::{Choice, Field, Form, Input, MAX_CHOICES, Submission, metadata_channel};
 use crate::commands::Command;
 use crate::config::{Job, Matcher};
+use crate::domain::markup::{plain, shorten};
 use crate::domain::{Action, ChannelId};
-use crate::slack::api::{metadata_channel, view_metadata};
-use crate::slack::blocks::{escape, truncate};
-use crate::slack::payload::ViewSubmission;
 
 /// The `callback_id` of the launch modal.
 pub const LAUNCH_VIEW: &str = "launch";
@@ -23,10 +21,6 @@ pub const LAUNCH_VIEW: &str = "launch";
 pub const JOB: &str = "job";
 pub const DATE: &str = "date";
 pub const CHANNEL: &str = "channel";
-/// The most options a `static_select` takes.
-const MAX_OPTIONS: usize = 100;
-/// An option's text.
-const MAX_OPTION_TEXT: usize = 75;
 
 /// Opens the launch modal for `ctx.user` with `trigger` (the request's `trigger_id`); the
 /// run card goes to `origin` unless another channel is chosen.
@@ -37,8 +31,8 @@ pub async fn open_launch(bot: &Arc<Bot>, ctx: &Context, trigger: &str, origin: O
             "The rules let you launch no job, here or in any channel, so there is nothing to choose from. `/tailer jobs` lists the jobs you may see.",
         ));
     }
-    let view = launch_view(&jobs, origin);
-    match bot.slack.open_view(trigger, &view).await {
+    let form = launch_form(&jobs, origin);
+    match bot.surface.open_form(trigger, &form).await {
         Ok(()) => {
             tracing::info!(jobs = jobs.len(), "opened the launch modal");
             Ok(Ack::Empty)
@@ -46,8 +40,9 @@ pub async fn open_launch(bot: &Arc<Bot>, ctx: &Context, trigger: &str, origin: O
         Err(error) => {
             tracing::warn!(%error, reference = %ctx.reference, "cannot open the launch modal");
             Err(BotError::user(format!(
-                ":warning: I could not open the launch form (Slack said: {}). Type `/tailer launch &lt;job&gt; [YYYY-MM-DD]` instead. (ref `{}`)",
-                escape(&error.to_string()),
+                ":warning: I could not open the launch form ({}). Type `/tailer launch {} [YYYY-MM-DD]` instead. (ref `{}`)",
+                plain(&error.to_string()),
+                plain("<job>"),
                 ctx.reference
             )))
         }
@@ -98,78 +93,65 @@ fn places(bot: &Bot) -> Vec<ChannelId> {
     places
 }
 
-/// The modal: a job (only those given), an optional date, a channel (`origin` first).
-pub fn launch_view(jobs: &[&Job], origin: Option<&ChannelId>) -> Value {
-    let options: Vec<Value> = jobs
+/// The form: a job (only those given), an optional date, a channel (`origin` first).
+pub fn launch_form(jobs: &[&Job], origin: Option<&ChannelId>) -> Form {
+    let choices = jobs
         .iter()
-        .take(MAX_OPTIONS)
-        .map(|job| {
-            let mut option = json!({
-                "text": {"type": "plain_text", "text": truncate(&format!("{} ({})", job.name, job.job.environment), MAX_OPTION_TEXT)},
-                "value": job.name.as_str(),
-            });
-            if let Some(description) = job.description.as_deref().filter(|d| !d.trim().is_empty()) {
-                option["description"] = json!({"type": "plain_text", "text": truncate(description, MAX_OPTION_TEXT)});
-            }
-            option
+        .take(MAX_CHOICES)
+        .map(|job| Choice {
+            label: plain(&format!("{} ({})", job.name, job.job.environment)),
+            value: job.name.to_string(),
+            description: job.description.as_deref().filter(|d| !d.trim().is_empty()).map(plain),
         })
         .collect();
-    let mut channel = json!({
-        "type": "conversations_select",
-        "action_id": CHANNEL,
-        "placeholder": {"type": "plain_text", "text": "Choose a channel"},
-        "filter": {"include": ["public", "private"]},
+    let note = (jobs.len() > MAX_CHOICES).then(|| {
+        format!(
+            "The list shows {MAX_CHOICES} of the {} jobs you may launch…and {} more: type `/tailer launch {}` for those.",
+            jobs.len(),
+            jobs.len() - MAX_CHOICES,
+            plain("<job>")
+        )
     });
-    if let Some(origin) = origin {
-        channel["initial_conversation"] = json!(origin.as_str());
+    Form {
+        id: LAUNCH_VIEW.to_owned(),
+        title: "Launch a job".to_owned(),
+        submit: "Launch".to_owned(),
+        close: "Cancel".to_owned(),
+        opened_in: origin.cloned(),
+        for_user: None,
+        fields: vec![
+            Field {
+                id: JOB.to_owned(),
+                label: "Job".to_owned(),
+                hint: None,
+                placeholder: "Choose a job".to_owned(),
+                optional: false,
+                input: Input::Choice(choices),
+            },
+            Field {
+                id: DATE.to_owned(),
+                label: "Execution date".to_owned(),
+                hint: Some("Leave it empty to launch without one, as /tailer launch JOB does.".to_owned()),
+                placeholder: "No execution date".to_owned(),
+                optional: true,
+                input: Input::Date,
+            },
+            Field {
+                id: CHANNEL.to_owned(),
+                label: "Follow the run in".to_owned(),
+                hint: Some("The run card and its thread go there.".to_owned()),
+                placeholder: "Choose a channel".to_owned(),
+                optional: false,
+                input: Input::Conversation { initial: origin.cloned() },
+            },
+        ],
+        note,
     }
-    let mut blocks = vec![
-        json!({
-            "type": "input",
-            "block_id": JOB,
-            "label": {"type": "plain_text", "text": "Job"},
-            "element": {"type": "static_select", "action_id": JOB, "placeholder": {"type": "plain_text", "text": "Choose a job"}, "options": options},
-        }),
-        json!({
-            "type": "input",
-            "block_id": DATE,
-            "optional": true,
-            "label": {"type": "plain_text", "text": "Execution date"},
-            "hint": {"type": "plain_text", "text": "Leave it empty to launch without one, as /tailer launch JOB does."},
-            "element": {"type": "datepicker", "action_id": DATE, "placeholder": {"type": "plain_text", "text": "No execution date"}},
-        }),
-        json!({
-            "type": "input",
-            "block_id": CHANNEL,
-            "label": {"type": "plain_text", "text": "Follow the run in"},
-            "hint": {"type": "plain_text", "text": "The run card and its thread go there."},
-            "element": channel,
-        }),
-    ];
-    if jobs.len() > MAX_OPTIONS {
-        blocks.push(json!({
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": format!(
-                "The list shows {MAX_OPTIONS} of the {} jobs you may launch…and {} more: type `/tailer launch &lt;job&gt;` for those.",
-                jobs.len(),
-                jobs.len() - MAX_OPTIONS
-            )}],
-        }));
-    }
-    json!({
-        "type": "modal",
-        "callback_id": LAUNCH_VIEW,
-        "title": {"type": "plain_text", "text": "Launch a job"},
-        "submit": {"type": "plain_text", "text": "Launch"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": view_metadata(origin.map(ChannelId::as_str), None),
-        "blocks": blocks,
-    })
 }
 
 /// A modal submitted. The answer is for Slack at once: nothing (the modal closes; the
 /// launch goes on after it, like the command's) or errors under the fields.
-pub async fn submitted(bot: &Arc<Bot>, submission: ViewSubmission) -> Ack {
+pub async fn submitted(bot: &Arc<Bot>, submission: Submission) -> Ack {
     let reference = reference();
     let span = tracing::info_span!("submission", reference = %reference, user = %submission.user_id, view = %submission.view.callback_id);
     async {
@@ -195,9 +177,9 @@ pub async fn submitted(bot: &Arc<Bot>, submission: ViewSubmission) -> Ack {
         match launch(bot, &submission, reference.clone()).await {
             Ok(ack) => ack,
             // A message cannot answer a submission: said under the job instead.
-            Err(BotError::User(text)) => Ack::FieldErrors(vec![(JOB.to_owned(), plain(&text))]),
+            Err(BotError::User(text)) => Ack::FieldErrors(vec![(JOB.to_owned(), field_text(&text))]),
             Err(BotError::Denied(denial)) => {
-                Ack::FieldErrors(vec![(JOB.to_owned(), plain(&format!("You may not {} {} there.", denial.action, denial.what)))])
+                Ack::FieldErrors(vec![(JOB.to_owned(), field_text(&format!("You may not {} {} there.", denial.action, denial.what)))])
             }
             Err(error) => {
                 bot.answer_to(Err(error));
@@ -212,7 +194,7 @@ pub async fn submitted(bot: &Arc<Bot>, submission: ViewSubmission) -> Ack {
     .await
 }
 
-async fn launch(bot: &Arc<Bot>, submission: &ViewSubmission, reference: String) -> Answer {
+async fn launch(bot: &Arc<Bot>, submission: &Submission, reference: String) -> Answer {
     let mut errors = Vec::new();
     let job = submission.value(JOB).and_then(|name| bot.config.job(name));
     match (submission.value(JOB), job) {
@@ -279,9 +261,9 @@ async fn launch(bot: &Arc<Bot>, submission: &ViewSubmission, reference: String) 
 
 /// A message as plain text for a field's error: no markup (bold, code, emoji codes
 /// stay readable), short.
-fn plain(text: &str) -> String {
-    let text = text.replace(['*', '`'], "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
-    truncate(text.trim(), 300)
+fn field_text(text: &str) -> String {
+    let text = crate::domain::markup::as_text(text).replace(['*', '`'], "");
+    shorten(text.trim(), 300)
 }
 
 #[cfg(test)]
@@ -297,43 +279,39 @@ mod tests {
     }
 
     #[test]
-    fn the_modal_lists_the_jobs_given_and_defaults_to_the_channel_it_came_from() {
-        let jobs = [job("sales-daily", Some(&"x".repeat(200))), job("iowa-prepare", None)];
+    fn the_form_lists_the_jobs_given_and_defaults_to_the_channel_it_came_from() {
+        let jobs = [job("sales-daily", Some("daily sales <b>")), job("iowa-prepare", None)];
         let refs: Vec<&Job> = jobs.iter().collect();
-        let view = launch_view(&refs, Some(&ChannelId::parse("C0DATA").unwrap()));
-        let options = view["blocks"][0]["element"]["options"].as_array().unwrap();
-        assert_eq!(options.iter().map(|o| o["value"].as_str().unwrap()).collect::<Vec<_>>(), ["sales-daily", "iowa-prepare"]);
-        assert_eq!(options[0]["text"]["text"], "sales-daily (DEV)");
-        assert!(options[0]["description"]["text"].as_str().unwrap().chars().count() <= MAX_OPTION_TEXT);
-        assert!(options[1].get("description").is_none());
-        assert_eq!(view["blocks"][2]["element"]["initial_conversation"], "C0DATA");
-        let someone = crate::domain::UserId::parse("U0ANALYST").unwrap();
-        assert_eq!(metadata_channel(view["private_metadata"].as_str().unwrap(), &someone).unwrap().as_str(), "C0DATA");
-        let lead = crate::domain::UserId::parse("U0DATALEAD").unwrap();
-        let home = view_metadata(Some("D0ANALYST"), Some(&someone));
-        assert_eq!(metadata_channel(&home, &someone).map(|c| c.to_string()).as_deref(), Some("D0ANALYST"));
-        assert_eq!(metadata_channel(&home, &lead), None, "a Home tab acts for the person it was made for only");
-        assert_eq!(metadata_channel("not json", &someone), None);
-        assert_eq!(view["blocks"][1]["optional"], true, "the date is optional");
-        assert!(view["title"]["text"].as_str().unwrap().chars().count() <= 24, "a modal's title takes 24 characters");
-        let from_home = launch_view(&refs, None);
-        assert!(from_home["blocks"][2]["element"].get("initial_conversation").is_none());
-        assert_eq!(from_home["private_metadata"], "");
+        let data = ChannelId::parse("C0DATA").unwrap();
+        let form = launch_form(&refs, Some(&data));
+        let Input::Choice(choices) = &form.fields[0].input else { panic!("the first field is the job") };
+        assert_eq!(choices.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["sales-daily", "iowa-prepare"]);
+        assert_eq!(crate::domain::markup::as_text(&choices[0].label), "sales-daily (DEV)");
+        assert_eq!(choices[0].description.as_deref().map(crate::domain::markup::as_text).as_deref(), Some("daily sales <b>"));
+        assert_eq!(choices[1].description, None);
+        assert_eq!((form.fields[1].id.as_str(), form.fields[1].optional), (DATE, true), "the date is optional");
+        assert_eq!(form.fields[2].input, Input::Conversation { initial: Some(data.clone()) });
+        assert_eq!((form.opened_in, form.for_user), (Some(data), None));
+        assert!(form.title.chars().count() <= 24, "a modal's title takes 24 characters");
+        let from_home = launch_form(&refs, None);
+        assert_eq!(from_home.fields[2].input, Input::Conversation { initial: None });
+        assert_eq!(from_home.opened_in, None);
     }
 
     #[test]
-    fn a_catalog_longer_than_a_select_is_cut_and_says_so() {
+    fn a_catalog_longer_than_a_choice_is_cut_and_says_so() {
         let jobs: Vec<Job> = (0..130).map(|i| job(&format!("job-{i}"), None)).collect();
         let refs: Vec<&Job> = jobs.iter().collect();
-        let view = launch_view(&refs, None);
-        assert_eq!(view["blocks"][0]["element"]["options"].as_array().unwrap().len(), MAX_OPTIONS);
-        let note = view["blocks"][3]["elements"][0]["text"].as_str().unwrap();
+        let form = launch_form(&refs, None);
+        let Input::Choice(choices) = &form.fields[0].input else { panic!("the first field is the job") };
+        assert_eq!(choices.len(), MAX_CHOICES);
+        let note = form.note.unwrap();
         assert!(note.contains("…and 30 more"), "{note}");
     }
 
     #[test]
     fn a_field_error_is_plain_short_text() {
-        assert_eq!(plain("*You* may not `launch` &lt;job&gt; sales_daily"), "You may not launch <job> sales_daily");
-        assert!(plain(&"x".repeat(1_000)).chars().count() <= 300);
+        assert_eq!(field_text(&format!("*You* may not `launch` {} sales_daily", plain("<job>"))), "You may not launch <job> sales_daily");
+        assert!(field_text(&"x".repeat(1_000)).chars().count() <= 300);
     }
 }

@@ -8,12 +8,12 @@ use super::args::Args;
 use super::runs::{readable, tailer_failed};
 use super::{Command, UsageError, Verb, shorten};
 use crate::bot::{Answer, Bot, Context};
+use crate::chat::Reply;
 use crate::config::Job;
 use crate::domain::{Action, JobName};
 use crate::history::{self, HISTORY_DEFAULT, HISTORY_MAX, Summary};
 use crate::messages::{self as render, Links};
 use crate::outbox::{OutboxBody, OutboxMessage, Upload};
-use crate::slack::api::ResponseBody;
 use crate::tailer::LastStatusQuery;
 
 pub(super) const VERBS: &[Verb] = &[Verb {
@@ -46,17 +46,14 @@ pub(super) async fn history(bot: &Arc<Bot>, ctx: Context, name: &JobName, limit:
 }
 
 /// Reads the runs, draws them and queues the upload; what the asker alone is told.
-async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<ResponseBody> {
+async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Reply> {
     let query = LastStatusQuery { limit: Some(limit), ..LastStatusQuery::default() };
     let items = match bot.tailer.get_last_status(&job.job, &query).await {
         Ok(items) => items,
-        Err(error) => return Some(ResponseBody::ephemeral(tailer_failed(&error, &ctx.reference))),
+        Err(error) => return Some(Reply::ephemeral(tailer_failed(&error, &ctx.reference))),
     };
     if items.is_empty() {
-        return Some(ResponseBody::ephemeral(render::note(&format!(
-            "{} has no runs yet: there is nothing to draw.",
-            render::job_label(job)
-        ))));
+        return Some(Reply::ephemeral(render::note(&format!("{} has no runs yet: there is nothing to draw.", render::job_label(job)))));
     }
     let summary = Summary::of(&items);
     let mut message = history::summary_message(Links::of(&bot.config), job, &summary, &items);
@@ -77,7 +74,7 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Respon
         Err(error) => {
             tracing::error!(%error, job = %job.name, "cannot draw a history chart; sending the summary alone");
             message.context(&format!(":warning: I could not draw the chart (ref `{}`).", ctx.reference));
-            return Some(ResponseBody::in_channel(message));
+            return Some(Reply::in_channel(message));
         }
     };
     let file = Upload {
@@ -86,6 +83,7 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Respon
         alt_text: history::alt_text(job, &summary),
         bytes: png,
     };
+    let message = bot.outbox.render(&message);
     let body = OutboxBody::plain(message.text, message.blocks);
     // Under the thread it was asked in (a mention), else in the channel.
     let upload = OutboxMessage::upload(format!("history:{}", ctx.reference), ctx.channel.to_string(), ctx.thread.clone(), body, file);

@@ -38,9 +38,9 @@ pub use parse::{UsageError, is_format_character, parse};
 pub use verbs::{Verb, help_for, help_lines, verb, verbs};
 
 use crate::bot::{Ack, Answer, Bot, BotError, Context, reference};
+use crate::chat::TypedCommand;
+use crate::domain::markup::plain;
 use crate::domain::{Action, ConfigurationType, JobName, RunId};
-use crate::slack::blocks::escape;
-use crate::slack::payload::SlashCommand;
 use crate::tailer::RunStatus;
 
 /// What a command acts on.
@@ -278,7 +278,7 @@ impl std::fmt::Display for Command {
 }
 
 /// Answers a slash command: the immediate answer; whatever needs Tailer runs after it.
-pub async fn slash(bot: &Arc<Bot>, command: SlashCommand) -> Ack {
+pub async fn slash(bot: &Arc<Bot>, command: TypedCommand) -> Ack {
     let ctx = Context {
         user: command.user_id.clone(),
         channel: command.channel_id.clone(),
@@ -294,7 +294,7 @@ pub async fn slash(bot: &Arc<Bot>, command: SlashCommand) -> Ack {
     async { bot.answer_to(receive(bot, ctx, command).await) }.instrument(span).await
 }
 
-async fn receive(bot: &Arc<Bot>, ctx: Context, command: SlashCommand) -> Answer {
+async fn receive(bot: &Arc<Bot>, ctx: Context, command: TypedCommand) -> Answer {
     let trigger = format!("trigger:{}", command.trigger_id);
     if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&ctx.reference, "cannot record the request"))? {
         tracing::info!("a replayed slash command (same trigger_id) was not acted on again");
@@ -304,7 +304,7 @@ async fn receive(bot: &Arc<Bot>, ctx: Context, command: SlashCommand) -> Answer 
     // was written for something else, so nothing of it is acted on.
     if command.command != SLASH_COMMAND {
         tracing::warn!(command = ?command.command, "a slash command that is not the bot's");
-        return Err(BotError::user(escape(&format!(
+        return Err(BotError::user(plain(&format!(
             "`{}` is not my command: I answer `{SLASH_COMMAND}`. (ref `{}`)",
             command.command, ctx.reference
         ))));
@@ -315,7 +315,7 @@ async fn receive(bot: &Arc<Bot>, ctx: Context, command: SlashCommand) -> Answer 
         return form::open_launch(bot, &ctx, &command.trigger_id, Some(&ctx.channel)).await;
     }
     // The explanation quotes what was typed: escaped like any foreign text.
-    let parsed = parse(&command.text).map_err(|usage| BotError::user(escape(&usage.explain())))?;
+    let parsed = parse(&command.text).map_err(|usage| BotError::user(plain(&usage.explain())))?;
     tracing::info!(action = %parsed.action(), "command");
     run(bot, ctx, parsed).await
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::{Command, UsageError, Verb};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
+use crate::chat::Message;
+use crate::chat::Reply;
 use crate::config::Job;
 use crate::domain::{Action, JobName};
 use crate::messages::{self as render, Links};
-use crate::slack::api::ResponseBody;
-use crate::slack::blocks::Message;
 use crate::store::SwitchRow;
 use crate::tailer::LastStatusQuery;
 
@@ -99,7 +99,7 @@ pub(crate) async fn switched_off_visible<'a>(bot: &'a Bot, ctx: &Context) -> Res
 pub(super) async fn doctor(bot: &Arc<Bot>, ctx: Context) -> Answer {
     bot.authorize(&ctx, Action::Doctor, &[], Audit::No).await?;
     let later = bot.clone();
-    bot.after_ack(ctx, async move { ResponseBody::ephemeral(health(&later).await) });
+    bot.after_ack(ctx, async move { Reply::ephemeral(health(&later).await) });
     Ok(Ack::Empty)
 }
 
@@ -108,20 +108,20 @@ async fn health(bot: &Bot) -> Message {
     let mut lines = Vec::new();
     match bot.store.ping().await {
         Ok(()) => lines.push(":white_check_mark: Store: reachable".to_owned()),
-        Err(error) => lines.push(format!(":x: Store: {}", crate::slack::blocks::escape(&error.to_string()))),
+        Err(error) => lines.push(format!(":x: Store: {}", crate::domain::markup::plain(&error.to_string()))),
     }
     match bot.config.jobs.first() {
         Some(job) => {
             match bot.tailer.get_last_status_now(&job.job, &LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() }).await {
                 Ok(_) => lines.push(format!(":white_check_mark: Tailer: reachable at {}", bot.tailer.base_url())),
-                Err(error) => lines.push(format!(":x: Tailer: {}", crate::slack::blocks::escape(&error.to_string()))),
+                Err(error) => lines.push(format!(":x: Tailer: {}", crate::domain::markup::plain(&error.to_string()))),
             }
         }
         None => lines.push(":grey_question: Tailer: no job in the catalog to ask about".to_owned()),
     }
-    match bot.slack.auth_test().await {
+    match bot.surface.check().await {
         Ok(()) => lines.push(":white_check_mark: Slack: the bot token works".to_owned()),
-        Err(error) => lines.push(format!(":x: Slack: {}", crate::slack::blocks::escape(&error.to_string()))),
+        Err(error) => lines.push(format!(":x: Slack: {}", crate::domain::markup::plain(&error.to_string()))),
     }
     let now = bot.now_ms();
     let ago = |t: i64| crate::messages::when(chrono::DateTime::from_timestamp_millis(t).unwrap_or_default());
@@ -131,7 +131,7 @@ async fn health(bot: &Bot) -> Message {
     }
     match bot.store.active_watch_count().await {
         Ok(n) => lines.push(format!(":eyes: Watched runs: {n}")),
-        Err(error) => lines.push(format!(":x: Watched runs: {}", crate::slack::blocks::escape(&error.to_string()))),
+        Err(error) => lines.push(format!(":x: Watched runs: {}", crate::domain::markup::plain(&error.to_string()))),
     }
     match bot.store.outbox_depth().await {
         Ok((0, _)) => lines.push(":outbox_tray: Outbox: empty".to_owned()),
@@ -140,7 +140,7 @@ async fn health(bot: &Bot) -> Message {
             if n == 1 { "" } else { "s" },
             oldest.map(ago).unwrap_or_default()
         )),
-        Err(error) => lines.push(format!(":x: Outbox: {}", crate::slack::blocks::escape(&error.to_string()))),
+        Err(error) => lines.push(format!(":x: Outbox: {}", crate::domain::markup::plain(&error.to_string()))),
     }
     let loaded = &bot.loaded;
     lines.push(format!(
@@ -164,7 +164,7 @@ async fn health(bot: &Bot) -> Message {
         bot.stats.undeliverable_count(),
         if bot.stats.undeliverable_count() == 1 { "" } else { "s" },
     ));
-    let mut message = crate::slack::blocks::Message::new("tailerbot health");
+    let mut message = crate::chat::Message::new("tailerbot health");
     message.section("*tailerbot health*");
     message.lines(&lines, 0);
     message

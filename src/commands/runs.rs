@@ -10,11 +10,12 @@ use chrono::NaiveDate;
 use super::args::{Args, date, date_shaped, not_a_date, run_shaped};
 use super::{Command, LAST_DEFAULT, LAST_MAX, UsageError, Verb, shorten, targets};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
+use crate::chat::Message;
+use crate::chat::Reply;
 use crate::config::Job;
+use crate::domain::markup::plain;
 use crate::domain::{Action, ConfigurationType, JobName, RunId};
 use crate::messages::{self as render, Links};
-use crate::slack::api::ResponseBody;
-use crate::slack::blocks::{Message, escape};
 use crate::tailer::{ByStatusQuery, JobRef, LastStatusQuery, RunItem, RunStatus, TailerError};
 
 pub(super) const VERBS: &[Verb] = &[
@@ -154,7 +155,7 @@ pub(super) async fn status(bot: &Arc<Bot>, ctx: Context, named: Option<&JobName>
             )),
             Err(error) => tailer_failed(&error, &reference),
         };
-        ResponseBody::ephemeral(message)
+        Reply::ephemeral(message)
     });
     Ok(Ack::Empty)
 }
@@ -174,7 +175,7 @@ pub(super) async fn latest(bot: &Arc<Bot>, ctx: Context, name: &JobName) -> Answ
             },
             Err(error) => tailer_failed(&error, &reference),
         };
-        ResponseBody::ephemeral(message)
+        Reply::ephemeral(message)
     });
     Ok(Ack::Empty)
 }
@@ -197,7 +198,7 @@ pub(super) async fn last(
             Ok(items) => render::last_runs(Links::of(&config), &job, &items),
             Err(error) => tailer_failed(&error, &reference),
         };
-        ResponseBody::ephemeral(message)
+        Reply::ephemeral(message)
     });
     Ok(Ack::Empty)
 }
@@ -219,7 +220,7 @@ pub(super) async fn running(bot: &Arc<Bot>, ctx: Context, configuration_type: Op
     }
     let bot2 = bot.clone();
     let reference = ctx.reference.clone();
-    bot.after_ack(ctx, async move { ResponseBody::ephemeral(running_now(&bot2, &visible, configuration_type.as_ref(), &reference).await) });
+    bot.after_ack(ctx, async move { Reply::ephemeral(running_now(&bot2, &visible, configuration_type.as_ref(), &reference).await) });
     Ok(Ack::Empty)
 }
 
@@ -276,5 +277,5 @@ fn same_operation(job: &JobRef, item: &RunItem) -> bool {
 /// What the user reads when Tailer failed a read.
 pub(super) fn tailer_failed(error: &TailerError, reference: &str) -> Message {
     tracing::warn!(%error, "a Tailer call failed");
-    render::note(&format!(":warning: {} (ref `{reference}`)", escape(&error.to_string())))
+    render::note(&format!(":warning: {} (ref `{reference}`)", plain(&error.to_string())))
 }

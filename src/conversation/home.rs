@@ -6,11 +6,12 @@
 use chrono::{DateTime, Utc};
 
 use crate::bot::{Bot, BotError, Context};
+use crate::chat::{Button, Message};
 use crate::config::Job;
+use crate::domain::markup::plain;
 use crate::domain::{Action, ChannelId, Press};
 use crate::messages::{self as render, Links};
 use crate::outbox::OutboxMessage;
-use crate::slack::blocks::{Button, Message, escape};
 use crate::store::Confirmation;
 use crate::tailer::RunStatus;
 
@@ -23,7 +24,7 @@ const MOST: u32 = 20;
 /// The person's Home tab, queued for publishing.
 pub(super) async fn publish(bot: &Bot, ctx: &Context) -> Result<(), BotError> {
     let view = render_home(bot, ctx).await?;
-    bot.outbox.enqueue(vec![OutboxMessage::home(ctx.user.to_string(), Some(ctx.channel.to_string()), view.text, view.blocks)]).await;
+    bot.outbox.enqueue(vec![OutboxMessage::home(ctx.user.to_string(), Some(ctx.channel.to_string()), bot.outbox.render(&view))]).await;
     Ok(())
 }
 
@@ -75,7 +76,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     // Slack is asked only when a run is followed somewhere else than this conversation.
     let elsewhere = followed.iter().any(|(_, _, _, channel)| channel.as_str() != ctx.channel.as_str());
     let member_of = if elsewhere {
-        match bot.channels_of.get(&ctx.user, bot.slack.user_channels(&ctx.user)).await {
+        match bot.channels_of.get(&ctx.user, bot.surface.conversations_of(&ctx.user)).await {
             Ok(channels) => Ok(channels),
             Err(error) => {
                 tracing::warn!(%error, user = %ctx.user, "cannot read which channels a person is in: their Home tab shows no run followed in a channel");
@@ -96,7 +97,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
             }
             let status =
                 status.as_deref().map(|s| render::status(&RunStatus::parse(s))).unwrap_or_else(|| ":hourglass: not shown yet".into());
-            Some(format!("• {} · run {} · {status} · in <#{}>", render::job_label(job), links.run(job, run), escape(channel)))
+            Some(format!("• {} · run {} · {status} · in <#{}>", render::job_label(job), links.run(job, run), plain(channel)))
         })
         .collect();
     m.divider();
@@ -110,7 +111,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
         m.context(&format!(
             ":warning: I cannot tell which channels you are in ({}), so runs followed in channels are not shown. \
              The app needs the scopes `channels:read` and `groups:read`.",
-            escape(&error.to_string())
+            plain(&error.to_string())
         ));
     }
 
@@ -138,7 +139,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
         Err(error) => {
             tracing::warn!(%error, "a Tailer read for a Home tab failed");
             m.section("*Failed in the last 24 h*");
-            m.context(&format!(":warning: {} (ref `{}`)", escape(&error.to_string()), ctx.reference));
+            m.context(&format!(":warning: {} (ref `{}`)", plain(&error.to_string()), ctx.reference));
         }
     }
 
@@ -168,5 +169,5 @@ fn asked(c: &Confirmation) -> String {
     let what =
         crate::commands::writes::Plan::from_json(&c.request.plan).map(|p| p.detail()).unwrap_or_else(|_| c.request.action.to_string());
     let until = DateTime::from_timestamp_millis(c.request.expires_at).map(render::when).unwrap_or_default();
-    format!("• `{}` in <#{}> · until {until}", escape(&what), escape(&c.request.channel_id))
+    format!("• `{}` in <#{}> · until {until}", plain(&what), plain(&c.request.channel_id))
 }

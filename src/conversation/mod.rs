@@ -14,8 +14,8 @@ use tracing::Instrument;
 
 use crate::bot::{Ack, Answer, Bot, BotError, Context, reference};
 use crate::commands::{self, Command};
+use crate::domain::markup::plain;
 use crate::domain::{ChannelId, JobName, RunId, UserId};
-use crate::slack::blocks::escape;
 use crate::tailer::RunStatus;
 
 /// The longest text read from a message; longer is answered with a note.
@@ -94,7 +94,7 @@ async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
     // What the bot itself said, whatever else the payload claims (no `bot_id`, no
     // subtype): answering it could make the bot talk to itself.
     if let Asked::Said(said) = &asked {
-        if bot.slack.own_user_id().await.is_some_and(|own| own == said.user) {
+        if bot.surface.own_user().await.is_some_and(|own| own == said.user) {
             tracing::info!("ignored a message of the bot's own user");
             return;
         }
@@ -153,8 +153,8 @@ async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
     .await;
 }
 
-fn ephemeral(text: &str) -> crate::slack::api::ResponseBody {
-    crate::slack::api::ResponseBody::ephemeral(crate::messages::note(text))
+fn ephemeral(text: &str) -> crate::chat::Reply {
+    crate::chat::Reply::ephemeral(crate::messages::note(text))
 }
 
 fn context(said: &Said, delivery: &Delivery, reference: String) -> Context {
@@ -230,7 +230,7 @@ async fn converse(bot: &Arc<Bot>, ctx: &Context, said: &Said) -> Answer {
     };
     let command = match implied(text, card.as_ref()) {
         Some(command) => command?,
-        None => commands::parse(text).map_err(|usage| BotError::user(escape(&usage.explain())))?,
+        None => commands::parse(text).map_err(|usage| BotError::user(plain(&usage.explain())))?,
     };
     tracing::info!(action = %command.action(), "mention");
     commands::run(bot, ctx.clone(), command).await
@@ -280,7 +280,7 @@ fn implied(text: &str, card: Option<&CardRun>) -> Option<Result<Command, BotErro
             _ => {
                 return Some(Err(BotError::user(format!(
                     "`{}` is not a status a run can be marked with: SUCCESS, FAILED, RUNNING, NO_MATCH or CHECKED.",
-                    escape(status)
+                    plain(status)
                 ))));
             }
         },

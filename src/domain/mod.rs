@@ -3,6 +3,7 @@
 
 mod action;
 mod ids;
+pub mod markup;
 mod press;
 mod text;
 mod visibility;

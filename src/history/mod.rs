@@ -6,9 +6,9 @@ pub mod chart;
 
 use chrono::{DateTime, Utc};
 
+use crate::chat::Message;
 use crate::config::Job;
 use crate::messages::{self as render, Links};
-use crate::slack::blocks::Message;
 use crate::tailer::{RunItem, RunStatus};
 
 /// The default and the ceiling of `history`'s N.

@@ -5,6 +5,15 @@ use chrono::TimeZone;
 use super::*;
 use crate::domain::RunId;
 
+/// The text of a message's first part (its lines), as it reads.
+fn first_section(message: &crate::chat::Message) -> String {
+    match message.parts.first() {
+        Some(crate::chat::Part::Section { text }) => crate::domain::markup::as_text(text),
+        Some(crate::chat::Part::Lines { lines, .. }) => crate::domain::markup::as_text(&lines.join("\n")),
+        other => panic!("the first part is text: {other:?}"),
+    }
+}
+
 /// Run `n` of a fixed history: started on day `n` of November 2026 at 06:00.
 fn run(n: u32, status: RunStatus, minutes: Option<u64>) -> RunItem {
     RunItem {
@@ -51,12 +60,15 @@ fn the_summary_of_a_fixed_history_has_its_figures() {
     assert_eq!(s.longest, Some(("20261105-060000-run5".to_owned(), 40.0 * 60.0)));
 
     let job = crate::config::embedded_config().job("sales-daily").unwrap().clone();
-    let text = summary_message(Links::none(), &job, &s, &fixed()).blocks[0]["text"]["text"].as_str().unwrap().to_owned();
+    let message = summary_message(Links::none(), &job, &s, &fixed());
+    let when = crate::domain::markup::date(1794031200, "2026-11-07 06:00 UTC");
+    assert!(message.texts().iter().any(|t| t.contains(&when)), "the failure's start is a date each reader sees in their zone");
+    let text = first_section(&message);
     for expected in [
         "the last 10 runs",
         "Success: 7 of 9 ended runs (78 %); 1 not ended",
         "median 12 min 0 s · 95th percentile 40 min 0 s",
-        "Last failure: run `20261107-060000-run7`, started <!date^1794031200^",
+        "Last failure: run `20261107-060000-run7`, started 2026-11-07 06:00 UTC",
         "Longest: run `20261105-060000-run5` · 40 min 0 s",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -94,7 +106,7 @@ fn a_history_without_failures_or_ended_runs_says_so() {
     let job = crate::config::embedded_config().job("sales-daily").unwrap().clone();
     let items = vec![run(2, RunStatus::Running, None)];
     let s = Summary::of(&items);
-    let text = summary_message(Links::none(), &job, &s, &items).blocks[0]["text"]["text"].as_str().unwrap().to_owned();
+    let text = first_section(&summary_message(Links::none(), &job, &s, &items));
     assert!(text.contains("No run has ended yet; 1 not ended") && text.contains("No failure among them"), "{text}");
     assert!(!text.contains("median"), "{text}");
 }

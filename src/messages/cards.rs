@@ -2,10 +2,11 @@
 //! thread under it holding one reply per change. Built here as outbox messages; the card
 //! and its thread share one lane, so they reach Slack in order.
 
+use crate::chat::{Button, Message, Render};
 use crate::config::Job;
+use crate::domain::markup::plain;
 use crate::domain::{CardButton, Press, RunId};
 use crate::messages::{self as render, Links};
-use crate::slack::blocks::{Button, Message, escape};
 use crate::store::{CardRow, OutboxMessage};
 use crate::tailer::{RunItem, RunStatus};
 
@@ -54,7 +55,7 @@ pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunIte
         Some(s) => format!("{} {} · run {}", job.name, s, card.run_id),
         None => format!("{} · run {}", job.name, card.run_id),
     };
-    let mut m = Message::new(&escape(&headline));
+    let mut m = Message::new(&plain(&headline));
     m.section(&format!(":rocket: {} · run {}", render::job_label(job), links.run(job, &card.run_id)));
     let mut fields = vec![match &status {
         Some(s) => format!("*Status*\n{}", render::status(s)),
@@ -66,7 +67,7 @@ pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunIte
         _ => {}
     }
     if let Some(date) = &card.execution_date {
-        fields.push(format!("*Execution date*\n{}", escape(date)));
+        fields.push(format!("*Execution date*\n{}", plain(date)));
     }
     if let Some(start) = item.and_then(|i| i.start_execution_date) {
         fields.push(format!("*Started*\n{}", render::when(start)));
@@ -85,38 +86,46 @@ pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunIte
         if !status.as_ref().is_some_and(RunStatus::is_failure) {
             buttons.truncate(1);
         }
-        buttons.extend(links.url(job, &card.run_id).and_then(|url| Button::link("Open in Tailer", &Press::OpenInTailer.name(), &url)));
+        buttons.extend(links.url(job, &card.run_id).map(|url| Button::link("Open in Tailer", &Press::OpenInTailer, &url)));
         m.actions("run_card", &buttons);
     }
     m
 }
 
 /// The card's first post, root of its lane.
-pub fn post(links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>) -> OutboxMessage {
+pub fn post(out: &dyn Render, links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>) -> OutboxMessage {
     let message = render_card(links, job, card, item, false, None);
-    OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks)
+    OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), out.render(&message))
         .as_root()
         .asked_by(card.launched_by.clone().or_else(|| card.watched_by.clone()))
 }
 
 /// An edit of the card; a newer pending edit replaces an older one.
-pub fn update(links: Links, job: &Job, card: &CardRow, item: Option<&RunItem>, final_status: bool, note: Option<&str>) -> OutboxMessage {
+pub fn update(
+    out: &dyn Render,
+    links: Links,
+    job: &Job,
+    card: &CardRow,
+    item: Option<&RunItem>,
+    final_status: bool,
+    note: Option<&str>,
+) -> OutboxMessage {
     let message = render_card(links, job, card, item, final_status, note);
-    OutboxMessage::update(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks)
+    OutboxMessage::update(card.lane.clone(), card.channel_id.clone(), out.render(&message))
 }
 
 /// A reply in the card's thread; `broadcast` also shows it in the channel.
-pub fn reply(card: &CardRow, text: &str, broadcast: bool) -> OutboxMessage {
-    reply_of(card, render::note(text), broadcast)
+pub fn reply(out: &dyn Render, card: &CardRow, text: &str, broadcast: bool) -> OutboxMessage {
+    reply_of(out, card, render::note(text), broadcast)
 }
 
-fn reply_of(card: &CardRow, message: Message, broadcast: bool) -> OutboxMessage {
-    OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), message.text, message.blocks).in_thread(broadcast)
+fn reply_of(out: &dyn Render, card: &CardRow, message: Message, broadcast: bool) -> OutboxMessage {
+    OutboxMessage::post(card.lane.clone(), card.channel_id.clone(), out.render(&message)).in_thread(broadcast)
 }
 
 /// The thread reply for a new status; a final one names the run, linked to its page; a
 /// failure carries what to do about it.
-pub fn status_reply(links: Links, card: &CardRow, item: &RunItem, job: &Job) -> OutboxMessage {
+pub fn status_reply(out: &dyn Render, links: Links, card: &CardRow, item: &RunItem, job: &Job) -> OutboxMessage {
     let mut text = format!("{} {}", render::status(&item.status), render::job_label(job));
     if let Some(d) = item.duration.filter(|_| item.status.is_final()) {
         text.push_str(&format!(" after {}", render::duration(d)));
@@ -128,11 +137,11 @@ pub fn status_reply(links: Links, card: &CardRow, item: &RunItem, job: &Job) -> 
     if item.status.is_failure() {
         message.actions("failed_run", &failure_buttons(job, &card.run_id, card.execution_date.as_deref()));
     }
-    reply_of(card, message, item.status.is_failure())
+    reply_of(out, card, message, item.status.is_failure())
 }
 
 /// The announcement of a finished run.
-pub fn announcement(links: Links, channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
+pub fn announcement(out: &dyn Render, links: Links, channel: &str, job: &Job, item: &RunItem) -> OutboxMessage {
     let mut line = format!("{} {} · run {}", render::status(&item.status), render::job_label(job), links.item(Some(job), item));
     if let Some(end) = item.ended_at() {
         line.push_str(&format!(" · ended {}", render::when(end)));
@@ -145,5 +154,5 @@ pub fn announcement(links: Links, channel: &str, job: &Job, item: &RunItem) -> O
     if item.status.is_failure() {
         message.actions("failed_run", &failure_buttons(job, item.run_id.as_str(), None));
     }
-    OutboxMessage::post(format!("subscription:{channel}"), channel, message.text, message.blocks)
+    OutboxMessage::post(format!("subscription:{channel}"), channel, out.render(&message))
 }

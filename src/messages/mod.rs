@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::chat::{Button, Confirm, Message};
 use crate::config::{Config, Job, RunUrlTemplate};
+use crate::domain::markup::{date, plain, shorten};
 use crate::domain::{Action, Press};
-use crate::slack::blocks::{Button, ConfirmDialog, Message, date, escape, truncate};
 use crate::store::{AuditEntry, AuditOutcome};
 use crate::tailer::{RunItem, RunStatus};
 
@@ -38,7 +39,7 @@ pub fn emoji(status: &RunStatus) -> &'static str {
 
 /// `:x: *FAILED*`, with an unknown status escaped.
 pub fn status(status: &RunStatus) -> String {
-    format!("{} *{}*", emoji(status), escape(status.as_str()))
+    format!("{} *{}*", emoji(status), plain(status.as_str()))
 }
 
 /// `1 h 2 min`, `1 min 24 s`, `3 s`.
@@ -98,8 +99,8 @@ impl<'a> Links<'a> {
 fn named(url: Option<String>, run_id: &str) -> String {
     match url {
         // A `|` would end the link's text early; Tailer's run ids have none.
-        Some(url) if !run_id.contains('|') => format!("<{}|{}>", escape(&url), escape(run_id)),
-        _ => format!("`{}`", escape(run_id)),
+        Some(url) if !run_id.contains('|') => format!("<{}|{}>", plain(&url), plain(run_id)),
+        _ => format!("`{}`", plain(run_id)),
     }
 }
 
@@ -124,7 +125,7 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
     let mut m = Message::new(&if jobs.len() == 1 { "1 job".to_owned() } else { format!("{} jobs", jobs.len()) });
     if jobs.is_empty() {
         m.section(&match filter {
-            Some(f) => format!("No job you may see matches `{}`.", escape(f)),
+            Some(f) => format!("No job you may see matches `{}`.", plain(f)),
             None => "There is no job you may see here.".to_owned(),
         });
         return m;
@@ -133,17 +134,17 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
         "*{} job{}*{}",
         jobs.len(),
         if jobs.len() == 1 { "" } else { "s" },
-        filter.map(|f| format!(" matching `{}`", escape(f))).unwrap_or_default()
+        filter.map(|f| format!(" matching `{}`", plain(f))).unwrap_or_default()
     ));
     let lines: Vec<String> = jobs
         .iter()
         .map(|j| {
-            let mut line = format!("• {} · {}", job_label(j), escape(j.job.configuration_type.as_str()));
+            let mut line = format!("• {} · {}", job_label(j), plain(j.job.configuration_type.as_str()));
             if let Some(d) = &j.description {
-                line.push_str(&format!(" — {}", escape(&truncate(d, 200))));
+                line.push_str(&format!(" — {}", plain(&shorten(d, 200))));
             }
             if !j.tags.is_empty() {
-                line.push_str(&format!(" _[{}]_", escape(&j.tags.join(", "))));
+                line.push_str(&format!(" _[{}]_", plain(&j.tags.join(", "))));
             }
             line
         })
@@ -155,7 +156,7 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
 /// The audit trail; `catalog` finds a job by name, for the links to runs.
 pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entries: &[AuditEntry], job: Option<&str>) -> Message {
     let mut m = Message::new("Audit trail");
-    let scope = job.map(|j| format!(" of `{}`", escape(j))).unwrap_or_default();
+    let scope = job.map(|j| format!(" of `{}`", plain(j))).unwrap_or_default();
     if entries.is_empty() {
         m.section(&format!("No write action{scope} is on record."));
         return m;
@@ -163,11 +164,11 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
     let line = |e: &AuditEntry| {
         let at = DateTime::from_timestamp_millis(e.at).unwrap_or_default();
         let target = match (&e.job, &e.environment) {
-            (Some(j), Some(env)) => format!(" `{}` ({})", escape(j), escape(env)),
-            (Some(j), None) => format!(" `{}`", escape(j)),
+            (Some(j), Some(env)) => format!(" `{}` ({})", plain(j), plain(env)),
+            (Some(j), None) => format!(" `{}`", plain(j)),
             _ => String::new(),
         };
-        let mut detail = escape(&truncate(&e.detail, 300));
+        let mut detail = plain(&shorten(&e.detail, 300));
         // The run a launch made, or the one a mark names (`mark <job> <run> <STATUS>`),
         // links to its page.
         let known = e.job.as_deref().and_then(&catalog);
@@ -180,7 +181,7 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
             (Action::Mark, AuditOutcome::Succeeded, Some(job)) if e.detail.chars().count() <= 300 => {
                 let words: Vec<&str> = e.detail.split(' ').collect();
                 if let Some(url) = words.get(2).and_then(|run| links.url(job, run)) {
-                    let word = |(i, w): (usize, &&str)| if i == 2 { named(Some(url.clone()), w) } else { escape(w) };
+                    let word = |(i, w): (usize, &&str)| if i == 2 { named(Some(url.clone()), w) } else { plain(w) };
                     detail = words.iter().enumerate().map(word).collect::<Vec<_>>().join(" ");
                 }
             }
@@ -209,11 +210,11 @@ pub fn confirmation(summary: &str, jobs: &[&Job], requester: &str, second_person
     let who =
         if second_person { "someone other than the requester, whom the rules allow," } else { "the requester or someone the rules allow" };
     m.section(&format!(":warning: <@{requester}> asks to *{summary}*. This needs a confirmation by {who} within 10 minutes."));
-    let lines: Vec<String> = jobs.iter().map(|j| format!("• {} · `{}`", job_label(j), escape(j.job.configuration_id.as_str()))).collect();
+    let lines: Vec<String> = jobs.iter().map(|j| format!("• {} · `{}`", job_label(j), plain(j.job.configuration_id.as_str()))).collect();
     m.lines(&lines, 1);
-    let dialog = ConfirmDialog {
+    let dialog = Confirm {
         title: "Are you sure?".into(),
-        text: truncate(&format!("This will {summary} ({} job{}).", jobs.len(), if jobs.len() == 1 { "" } else { "s" }), 300),
+        text: format!("This will {summary} ({} job{}).", jobs.len(), if jobs.len() == 1 { "" } else { "s" }),
         confirm: "Yes, do it".into(),
         deny: "No".into(),
     };
@@ -225,172 +226,4 @@ pub fn confirmation(summary: &str, jobs: &[&Job], requester: &str, second_person
         ],
     );
     m
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Account, ConfigurationId, ConfigurationType, Environment, JobName, RunId};
-    use crate::slack::blocks::limit_violations;
-    use crate::store::AuditOutcome;
-    use crate::tailer::JobRef;
-
-    fn job(i: usize) -> Job {
-        Job {
-            name: JobName::parse(&format!("job-{i:04}-{}", "x".repeat(50))).unwrap(),
-            job: JobRef {
-                account: Account::parse("000099").unwrap(),
-                environment: Environment::parse("PROD").unwrap(),
-                configuration_type: ConfigurationType::parse("table-to-table").unwrap(),
-                configuration_id: ConfigurationId::parse(&format!("000099_{}_{i}_PROD", "y".repeat(150))).unwrap(),
-                job_id: None,
-            },
-            description: Some(format!("<!channel> {}", "d".repeat(2000))),
-            tags: vec!["t".repeat(64); 5],
-        }
-    }
-
-    fn item(i: usize) -> RunItem {
-        RunItem {
-            run_id: RunId::parse(&format!("20201230-113940-{i:08}-3531-4578-9919-acf6fdb0a5b1")).unwrap(),
-            status: RunStatus::Other(format!("<!here> {}", "S".repeat(500))),
-            account: Some("000099".into()),
-            environment: Some("P".repeat(300)),
-            configuration_type: Some("gbq-to-gbq".into()),
-            configuration_id: Some("c".repeat(300)),
-            job_id: None,
-            duration: Some(Duration::from_secs(90_000)),
-            start_execution_date: Some(Utc::now()),
-            last_update_date: Some(Utc::now()),
-        }
-    }
-
-    fn check(message: &Message) -> String {
-        let json = serde_json::to_value(message).unwrap();
-        let problems = limit_violations(&json);
-        assert!(problems.is_empty(), "{problems:?}");
-        let raw = json.to_string();
-        assert!(!raw.contains("<!channel>") && !raw.contains("<!here>"), "foreign text is escaped");
-        raw
-    }
-
-    #[test]
-    fn the_largest_realistic_outputs_stay_within_slacks_limits_and_are_escaped() {
-        largest_outputs(Links::none());
-        // The longest template, with long values: links as long as a message takes.
-        let template = RunUrlTemplate::parse(&format!(
-            "https://studio.example.com/{}/{{account}}/{{environment}}/{{configuration_id}}/{{run_id}}",
-            "p".repeat(crate::config::MAX_URL_CHARS / 2)
-        ))
-        .unwrap();
-        largest_outputs(Links(Some(&template)));
-    }
-
-    fn largest_outputs(links: Links) {
-        let jobs: Vec<Job> = (0..2000).map(job).collect();
-        let refs: Vec<&Job> = jobs.iter().collect();
-        assert!(check(&self::jobs(&refs, Some("<b>"))).contains("more_"));
-        let items: Vec<RunItem> = (0..50).map(item).collect();
-        let linked = check(&last_runs(links, &jobs[0], &items));
-        assert_eq!(linked.contains("|20201230-113940-"), links.0.is_some(), "run ids are links exactly when a template is set");
-        check(&run(links, Some(&jobs[0]), &items[0]));
-        check(&run(links, None, &items[0]));
-        let running_items: Vec<(Option<&Job>, RunItem)> =
-            (0..500).map(|i| (if i % 2 == 0 { Some(&jobs[i]) } else { None }, item(i))).collect();
-        assert!(check(&running(links, &running_items)).contains("more_"));
-        let mut entries: Vec<AuditEntry> = (0..20)
-            .map(|i| AuditEntry {
-                id: i,
-                at: 1_700_000_000_000,
-                reference: "abcd1234".into(),
-                user_id: "U0ANALYST".into(),
-                channel_id: "C0DATA".into(),
-                action: crate::domain::Action::Disable,
-                job: Some(format!("<!channel>{}", "j".repeat(64))),
-                environment: Some("PROD".into()),
-                outcome: AuditOutcome::Failed,
-                detail: format!("<!channel> {}", "r".repeat(600)),
-                tailer_answer: None,
-            })
-            .collect();
-        for (i, e) in entries.iter_mut().enumerate().take(10) {
-            e.job = Some(jobs[i].name.to_string());
-            e.outcome = AuditOutcome::Succeeded;
-            e.action = if i % 2 == 0 { Action::Launch } else { Action::Mark };
-            e.tailer_answer = Some(item(i).run_id.to_string());
-            e.detail = format!("mark {} {} CHECKED", jobs[i].name, item(i).run_id);
-        }
-        check(&audit(links, |name| jobs.iter().find(|j| j.name.as_str() == name), &entries, Some("<!channel>")));
-        let summary = format!("disable `tag:daily` (2000 jobs) — reason: {}", escape(&format!("<!channel> {}", "w".repeat(500))));
-        assert!(check(&confirmation(&summary, &refs, "U0DATALEAD", true, &"c".repeat(32))).contains("more_"));
-    }
-
-    #[test]
-    fn the_audit_links_the_run_a_launch_made_and_the_run_a_mark_names() {
-        let template = RunUrlTemplate::parse("https://studio.example.com/{configuration_id}/{run_id}").unwrap();
-        let jobs = [job(1)];
-        let catalog = |name: &str| jobs.iter().find(|j| j.name.as_str() == name);
-        let entry = |action, detail: &str, answer: &str| AuditEntry {
-            id: 1,
-            at: 1_700_000_000_000,
-            reference: "abcd1234".into(),
-            user_id: "U0ANALYST".into(),
-            channel_id: "C0DATA".into(),
-            action,
-            job: Some(jobs[0].name.to_string()),
-            environment: Some("PROD".into()),
-            outcome: AuditOutcome::Succeeded,
-            detail: detail.into(),
-            tailer_answer: Some(answer.into()),
-        };
-        let url = |run: &str| format!("https://studio.example.com/{}/{run}", jobs[0].job.configuration_id);
-        let name = jobs[0].name.to_string();
-        let entries = [
-            entry(Action::Launch, &format!("launch {name}"), "20201230-1"),
-            entry(Action::Mark, &format!("mark {name} 20201230-2 CHECKED"), "ok"),
-        ];
-        let shown = serde_json::to_string(&audit(Links(Some(&template)), catalog, &entries, None)).unwrap();
-        assert!(shown.contains(&format!("launch {name} · run <{}|20201230-1>", url("20201230-1"))), "{shown}");
-        assert!(shown.contains(&format!("mark {name} <{}|20201230-2> CHECKED", url("20201230-2"))), "{shown}");
-        // Without a template, nothing changes.
-        let plain = serde_json::to_string(&audit(Links::none(), catalog, &entries, None)).unwrap();
-        assert!(!plain.contains("https://") && plain.contains(&format!("mark {name} 20201230-2 CHECKED")), "{plain}");
-    }
-
-    #[test]
-    fn only_a_finished_card_has_open_in_tailer_and_only_with_a_template() {
-        let template = RunUrlTemplate::parse("https://studio.example.com/{run_id}").unwrap();
-        let (job, mut running, card) = (
-            job(1),
-            item(1),
-            crate::store::CardRow {
-                run_id: item(1).run_id.to_string(),
-                channel_id: "C0DATA".into(),
-                lane: "card".into(),
-                launched_by: Some("U0ANALYST".into()),
-                watched_by: None,
-                execution_date: None,
-            },
-        );
-        running.status = RunStatus::Running;
-        let open = |m: &Message| serde_json::to_string(m).unwrap().contains("\"url\":\"https://studio.example.com/");
-        let links = Links(Some(&template));
-        assert!(!open(&cards::render_card(links, &job, &card, Some(&running), false, None)));
-        assert!(open(&cards::render_card(links, &job, &card, Some(&running), true, None)));
-        assert!(!open(&cards::render_card(Links::none(), &job, &card, Some(&running), true, None)));
-        let linked = format!("<https://studio.example.com/{0}|{0}>", card.run_id);
-        assert!(serde_json::to_string(&cards::render_card(links, &job, &card, None, false, None)).unwrap().contains(&linked));
-        // A thread reply names the run only once it ended.
-        let reply = |item: &RunItem| serde_json::to_string(&cards::status_reply(links, &card, item, &job).body).unwrap();
-        assert!(!reply(&running).contains(&linked));
-        running.status = RunStatus::Failed;
-        assert!(reply(&running).contains(&linked), "{}", reply(&running));
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(Duration::from_secs(3)), "3 s");
-        assert_eq!(duration(Duration::from_secs(84)), "1 min 24 s");
-        assert_eq!(duration(Duration::from_secs(7320)), "2 h 2 min");
-    }
 }

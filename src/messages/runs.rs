@@ -1,8 +1,9 @@
 //! Runs as the reads show them: one run in fields, a job's last runs, what is running.
 
 use super::{Links, duration, job_label, status, when};
+use crate::chat::Message;
 use crate::config::Job;
-use crate::slack::blocks::{Message, escape};
+use crate::domain::markup::plain;
 use crate::tailer::RunItem;
 
 fn run_line(links: Links, job: Option<&Job>, item: &RunItem) -> String {
@@ -20,13 +21,13 @@ fn run_line(links: Links, job: Option<&Job>, item: &RunItem) -> String {
 pub fn run(links: Links, job: Option<&Job>, item: &RunItem) -> Message {
     let name = job
         .map(job_label)
-        .or_else(|| item.configuration_id.as_deref().map(|c| format!("`{}`", escape(c))))
+        .or_else(|| item.configuration_id.as_deref().map(|c| format!("`{}`", plain(c))))
         .unwrap_or_else(|| "a run".into());
-    let mut m = Message::new(&format!("{} {}: {}", name, escape(item.run_id.as_str()), escape(item.status.as_str())));
+    let mut m = Message::new(&format!("{} {}: {}", name, plain(item.run_id.as_str()), plain(item.status.as_str())));
     m.section(&format!("{} · run {}", name, links.item(job, item)));
     let mut fields = vec![format!("*Status*\n{}", status(&item.status))];
     if let Some(env) = item.environment.as_deref().or(job.map(|j| j.job.environment.as_str())) {
-        fields.push(format!("*Environment*\n{}", escape(env)));
+        fields.push(format!("*Environment*\n{}", plain(env)));
     }
     if let Some(start) = item.start_execution_date {
         fields.push(format!("*Started*\n{}", when(start)));
@@ -63,7 +64,7 @@ pub fn running(links: Links, items: &[(Option<&Job>, RunItem)]) -> Message {
     let lines: Vec<String> = items
         .iter()
         .map(|(job, item)| {
-            let name = job.map(job_label).unwrap_or_else(|| format!("`{}`", escape(item.configuration_id.as_deref().unwrap_or("?"))));
+            let name = job.map(job_label).unwrap_or_else(|| format!("`{}`", plain(item.configuration_id.as_deref().unwrap_or("?"))));
             format!("{name} · {}", run_line(links, *job, item))
         })
         .collect();

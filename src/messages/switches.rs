@@ -2,9 +2,10 @@
 //! its *Enable* buttons.
 
 use super::{job_label, when};
+use crate::chat::{Button, Message};
 use crate::config::Job;
 use crate::domain::Press;
-use crate::slack::blocks::{Button, Message, escape};
+use crate::domain::markup::plain;
 use crate::store::SwitchRow;
 
 /// How many *Enable* buttons a message carries; past them, the command to type.
@@ -19,7 +20,7 @@ pub fn enable_button(target: &str) -> Button {
 pub fn switched_off(job: &Job, switch: &SwitchRow) -> String {
     let since = chrono::DateTime::from_timestamp_millis(switch.since_ms).unwrap_or_default();
     let by = match (&switch.by_user, switch.source.as_str()) {
-        (Some(user), _) => format!(" by <@{}>", escape(user)),
+        (Some(user), _) => format!(" by <@{}>", plain(user)),
         (None, "tailer") => " (a run of it ended DEACTIVATED: switched off outside the bot)".to_owned(),
         (None, _) => String::new(),
     };
@@ -28,7 +29,7 @@ pub fn switched_off(job: &Job, switch: &SwitchRow) -> String {
         line.push_str(&format!(", until {}", when(until)));
     }
     if let Some(reason) = switch.reason.as_deref().filter(|r| !r.is_empty()) {
-        line.push_str(&format!(" — reason: {}", escape(reason)));
+        line.push_str(&format!(" — reason: {}", plain(reason)));
     }
     line
 }

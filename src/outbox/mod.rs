@@ -1,36 +1,58 @@
 //! The one way out for what the bot says after an HTTP answer. A message names its
 //! [`Destination`] (a `response_url`, a post, an edit of a card, an ephemeral, a Home
-//! tab) and is
-//! queued in the store; the [`Delivery`] worker sends it, in order per lane, paced per
-//! channel, retried, and told to the person it was for when Slack refuses it for good.
-//! Should the store be down, [`Outbox::enqueue`] sends at once instead, best effort,
-//! through the same [`send`].
-
-mod delivery;
+//! tab), is rendered by the chat surface and queued in the store; the surface's
+//! [`Drain`] worker sends it, in order per lane, paced per channel, retried, and told to
+//! the person it was for when the surface refuses it for good. Should the store be down,
+//! [`Outbox::enqueue`] sends at once instead, best effort.
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 pub use crate::store::{Destination, OutboxBody, OutboxMessage, Place, Upload};
-pub use delivery::{CHANNEL_GAP_MS, Delivery, TOKEN_REFUSED, next_wait};
 
+use crate::chat::{Message, Render, Rendered, Reply, SurfaceError};
 use crate::clock::SharedClock;
-use crate::domain::{ChannelId, UserId};
-use crate::slack::api::{ResponseBody, SlackApi, SlackError};
-use crate::slack::blocks::Message;
 use crate::store::Store;
 
-/// Queues Slack writes and wakes the delivery worker. Cheap to clone: every handler and
+/// What the outbox needs of the chat surface: its form of a message, and a way to send
+/// one now (an answer to a `response_url`; anything when the store is down).
+pub trait Sender: Render + 'static {
+    /// Whether a later answer may be posted to `url` (the configured prefixes).
+    fn response_url_allowed(&self, url: &str) -> bool;
+    /// Posts an answer to a `response_url` now.
+    fn respond<'a>(&'a self, url: &'a str, body: &'a OutboxBody) -> BoxFuture<'a, Result<(), SurfaceError>>;
+    /// Sends one queued message now, without the queue; `thread` as the delivery worker
+    /// would find it.
+    fn send_now<'a>(&'a self, message: &'a OutboxMessage, thread: Option<&'a str>) -> BoxFuture<'a, Result<(), SurfaceError>>;
+}
+
+/// The worker that sends what is queued: its body, run by the worker loop.
+pub trait Drain: Send + Sync {
+    /// Sends what is due until nothing due is left; how many messages were handled.
+    fn run_once(&self) -> BoxFuture<'_, usize>;
+    /// One pass over the lanes whose head is due; how many messages were handled.
+    fn pass(&self) -> BoxFuture<'_, usize>;
+}
+
+/// Queues chat writes and wakes the delivery worker. Cheap to clone: every handler and
 /// worker that says something holds one.
 #[derive(Clone)]
 pub struct Outbox {
     store: Store,
-    slack: Arc<SlackApi>,
+    surface: Arc<dyn Sender>,
     clock: SharedClock,
     wake: Arc<Notify>,
     /// Answers posted to `response_url`s at once: bounded, the rest queued durably.
     answers: Arc<crate::http_limits::Places>,
+}
+
+/// Messages as they are queued: in the surface's own form.
+impl Render for Outbox {
+    fn render(&self, message: &Message) -> Rendered {
+        self.surface.render(message)
+    }
 }
 
 /// Answers on their way to `response_url`s at once, and answers waiting for a place;
@@ -39,9 +61,36 @@ const ANSWERS_IN_FLIGHT: usize = 64;
 const ANSWERS_WAITING: usize = 1_000;
 
 impl Outbox {
-    pub fn new(store: Store, slack: Arc<SlackApi>, clock: SharedClock) -> Outbox {
+    pub fn new(store: Store, surface: Arc<dyn Sender>, clock: SharedClock) -> Outbox {
         let answers = Arc::new(crate::http_limits::Places::new(ANSWERS_IN_FLIGHT, ANSWERS_WAITING));
-        Outbox { store, slack, clock, wake: Arc::new(Notify::new()), answers }
+        Outbox { store, surface, clock, wake: Arc::new(Notify::new()), answers }
+    }
+
+    /// The store the queue is kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The clock of the queue's times.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// A message in the surface's own form, as it is queued.
+    pub fn render(&self, message: &Message) -> Rendered {
+        self.surface.render(message)
+    }
+
+    /// A reply as it is queued.
+    pub fn body(&self, reply: &Reply) -> OutboxBody {
+        let rendered = self.render(&reply.message);
+        OutboxBody {
+            text: rendered.text,
+            blocks: rendered.blocks,
+            response_type: Some(reply.visibility),
+            replace_original: reply.replace_original,
+            upload: None,
+        }
     }
 
     /// Queues messages durably, in one transaction, and wakes the delivery worker.
@@ -53,11 +102,11 @@ impl Outbox {
         match self.store.enqueue(&messages, self.clock.now_ms()).await {
             Ok(()) => self.wake(),
             Err(error) => {
-                tracing::error!(%error, "cannot queue Slack messages; sending them directly");
+                tracing::error!(%error, "cannot queue messages; sending them directly");
                 // No thread can be looked up: a reply goes to the channel itself, and
                 // an edit of a card (which needs its message) waits for the next one.
                 for m in messages.iter().filter(|m| !matches!(m.to, Destination::Update { .. })) {
-                    if let Err(error) = send(&self.slack, m, m.to.explicit_thread(), None).await {
+                    if let Err(error) = self.surface.send_now(m, m.to.explicit_thread()).await {
                         tracing::error!(%error, lane = %m.lane, "a direct send failed too");
                     }
                 }
@@ -81,95 +130,20 @@ impl Outbox {
         self.answers.waiting()
     }
 
-    /// Whether Slack accepts answers at this `response_url` (the configured prefixes).
+    /// Whether answers may go to this `response_url` (the configured prefixes).
     pub fn response_url_allowed(&self, url: &str) -> bool {
-        self.slack.response_url_allowed(url)
+        self.surface.response_url_allowed(url)
     }
 
     /// Posts to a `response_url` now, without queueing: an answer only its asker sees,
     /// queued by the caller if this fails.
     /// At most [`ANSWERS_IN_FLIGHT`] at once and [`ANSWERS_WAITING`] waiting: beyond,
     /// refused as busy (the caller queues it durably).
-    pub async fn respond_now(&self, url: &str, body: &ResponseBody) -> Result<(), SlackError> {
+    pub async fn respond_now(&self, url: &str, body: &OutboxBody) -> Result<(), SurfaceError> {
         let Some(_place) = self.answers.enter().await else {
             metrics::counter!("tailerbot_busy_total", "upstream" => "response_url").increment(1);
-            return Err(SlackError {
-                method: "response_url",
-                kind: crate::slack::api::SlackErrorKind::Busy,
-                detail: format!("{ANSWERS_WAITING} answers are waiting already; queued instead"),
-            });
+            return Err(SurfaceError(format!("{ANSWERS_WAITING} answers are waiting already; queued instead")));
         };
-        self.slack.respond(url, body).await
-    }
-}
-
-/// Why a message could not be sent.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    #[error(transparent)]
-    Slack(#[from] SlackError),
-    /// Retrying cannot help: the message cannot be sent as it is.
-    #[error("{0}")]
-    Unsendable(&'static str),
-}
-
-/// Sends one message to Slack now: no pacing, no check for a copy in doubt. `thread` is
-/// the `ts` of the lane's root, for a reply (absent: in the channel) or an edit, or the
-/// thread the message names itself; a post carries `metadata` to be found again. Returns
-/// the `ts` of a post.
-pub async fn send(
-    slack: &SlackApi,
-    m: &OutboxMessage,
-    thread: Option<&str>,
-    metadata: Option<serde_json::Value>,
-) -> Result<Option<String>, SendError> {
-    let message = || Message { text: m.body.text.clone(), blocks: m.body.blocks.clone() };
-    match &m.to {
-        Destination::Respond { url, .. } => Ok(slack.respond(url, &ResponseBody::from(m.body.clone())).await.map(|()| None)?),
-        Destination::Post { channel, place, .. } => {
-            let broadcast = matches!(place, Place::Thread { broadcast: true });
-            Ok(slack.post_message(channel, &message(), thread, broadcast, metadata).await.map(Some)?)
-        }
-        Destination::Update { channel } => match (thread, ChannelId::parse(channel)) {
-            (Some(ts), Ok(channel)) => Ok(slack.update_message(&channel, ts, &message()).await.map(|()| None)?),
-            _ => Err(SendError::Unsendable("the message to edit was never posted")),
-        },
-        Destination::Ephemeral { channel, user, .. } => match (ChannelId::parse(channel), UserId::parse(user)) {
-            (Ok(channel), Ok(user)) => Ok(slack.post_ephemeral(&channel, &user, thread, &message()).await.map(|()| None)?),
-            _ => Err(SendError::Unsendable("an ephemeral message without a valid user or channel")),
-        },
-        Destination::View { user, dm } => match UserId::parse(user) {
-            Ok(user) => Ok(slack.publish_home(&user, dm.as_deref(), &m.body.blocks).await.map(|()| None)?),
-            Err(_) => Err(SendError::Unsendable("a Home tab without a valid user")),
-        },
-        Destination::Upload { channel, .. } => match (ChannelId::parse(channel), &m.body.upload) {
-            (Ok(channel), Some(file)) => Ok(slack.upload_file(&channel, thread, file, &message()).await.map(|()| None)?),
-            _ => Err(SendError::Unsendable("an upload without a valid channel or a file")),
-        },
-    }
-}
-
-impl From<ResponseBody> for OutboxBody {
-    fn from(body: ResponseBody) -> OutboxBody {
-        OutboxBody {
-            text: body.text,
-            blocks: body.blocks,
-            response_type: Some(body.response_type),
-            replace_original: body.replace_original,
-            upload: None,
-        }
-    }
-}
-
-/// A queued answer back into what a `response_url` takes (ephemeral unless it says
-/// otherwise).
-impl From<OutboxBody> for ResponseBody {
-    fn from(body: OutboxBody) -> ResponseBody {
-        ResponseBody {
-            response_type: body.response_type.unwrap_or(crate::domain::Visibility::Ephemeral),
-            replace_original: body.replace_original,
-            text: body.text,
-            blocks: body.blocks,
-        }
+        self.surface.respond(url, body).await
     }
 }

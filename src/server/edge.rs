@@ -18,7 +18,7 @@ use super::AppState;
 use crate::bot::Bot;
 use crate::config::SlackConfig;
 use crate::domain::{AppId, TeamId};
-use crate::slack::payload::{Interaction, PayloadError, SlashCommand, form_fields, replay_key};
+use crate::slack::payload::{Interaction, PayloadError, TypedCommand, form_fields, replay_key};
 use crate::slack::verify::SignatureError;
 
 /// The largest body accepted from Slack.
@@ -85,7 +85,7 @@ impl From<Event> for crate::conversation::Delivery {
 pub enum Admitted {
     /// Slack's `ssl_check=1` probe: answered 200, nothing else.
     SslCheck,
-    Command(SlashCommand),
+    Command(TypedCommand),
     Interaction(Interaction),
     /// The Events API's set-up handshake.
     UrlVerification(String),
@@ -213,7 +213,7 @@ pub async fn admit_http(state: &AppState, request: Request) -> Result<(Admitted,
     let mut admitted = parse(endpoint, &body)?;
     // A submission carries no id of its own: what was signed is its key, so the same
     // bytes sent again within the signature window are known as a replay.
-    if let Admitted::Interaction(Interaction::ViewSubmission(submission)) = &mut admitted {
+    if let Admitted::Interaction(Interaction::Submission(submission)) = &mut admitted {
         submission.replay = replay_key("submission", timestamp, &body);
     }
     let bot = state.bot.current();
@@ -277,7 +277,7 @@ fn parse(endpoint: Endpoint, body: &[u8]) -> Result<Admitted, Refusal> {
     match endpoint {
         Endpoint::Commands => {
             let fields = form_fields(body).map_err(Refusal::Malformed)?;
-            SlashCommand::from_form(&fields).map(Admitted::Command).map_err(Refusal::Malformed)
+            TypedCommand::from_form(&fields).map(Admitted::Command).map_err(Refusal::Malformed)
         }
         Endpoint::Interactions => {
             let fields = form_fields(body).map_err(Refusal::Malformed)?;
@@ -336,7 +336,7 @@ pub fn admit(slack: &SlackConfig, transport: Transport, admitted: Admitted) -> R
 /// then the same admission.
 pub fn admit_socket(slack: &SlackConfig, endpoint: Endpoint, payload: &serde_json::Value) -> Result<Admitted, Refusal> {
     let admitted = match endpoint {
-        Endpoint::Commands => SlashCommand::from_json(payload).map(Admitted::Command).map_err(Refusal::Malformed)?,
+        Endpoint::Commands => TypedCommand::from_json(payload).map(Admitted::Command).map_err(Refusal::Malformed)?,
         Endpoint::Interactions => Interaction::from_json(&payload.to_string()).map(Admitted::Interaction).map_err(Refusal::Malformed)?,
         Endpoint::Events => parse_event(payload.to_string().as_bytes())?,
     };

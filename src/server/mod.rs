@@ -30,6 +30,7 @@ use crate::config::reload::{Hangups, Origin, Reloader, forward_hangups, listen_f
 use crate::config::{Config, LiveConfig, Loaded, Settings};
 use crate::shared::Core;
 use crate::slack::api::SlackApi;
+use crate::slack::delivery::Delivery;
 use crate::slack::verify::Verifier;
 use crate::store::Store;
 use crate::tailer::{ClientOptions, TailerClient, TokenSource};
@@ -105,14 +106,16 @@ impl Application {
         };
         let limits = listen::Limits { max_connections: settings.max_connections, ..listen::Limits::default() };
         let live = Arc::new(LiveConfig::new(Loaded::new(config, None, clock.now())));
-        let core = Core::new(live, tailer, Arc::new(slack), store, clock.clone());
+        let slack = Arc::new(slack);
+        let core = Core::new(live, tailer, slack.clone(), store, clock.clone());
         let bot = Arc::new(Bot::new(&core));
-        let workers = Workers::new(&core, bot.clone());
+        let delivery = Arc::new(Delivery::new(core.outbox.clone(), slack.clone(), core.stats.clone()));
+        let workers = Workers::new(&core, bot.clone(), delivery);
         Ok(Application {
             listener,
             metrics_listener,
             limits,
-            state: AppState { bot, verifier: Verifier::new(signing_secret), clock },
+            state: AppState { bot, slack, verifier: Verifier::new(signing_secret), clock },
             workers,
             socket_mode,
             reloader: None,
@@ -145,7 +148,7 @@ impl Application {
     /// Asks Slack and Tailer whether they accept the bot's credentials (see
     /// [`preflight`]).
     pub async fn preflight(&self, settings: &Settings) -> preflight::Preflight {
-        preflight::check(&self.state.bot, settings).await
+        preflight::check(&self.state.bot, &self.state.slack, settings).await
     }
 
     /// The background workers, for tests that drive them one pass at a time.

@@ -8,8 +8,8 @@
 
 use crate::bot::Bot;
 use crate::config::Settings;
-use crate::outbox::TOKEN_REFUSED;
-use crate::slack::api::SlackErrorKind;
+use crate::slack::api::{SlackApi, SlackErrorKind};
+use crate::slack::delivery::TOKEN_REFUSED;
 use crate::tailer::{CredentialsKind, ErrorKind, LastStatusQuery, TailerError};
 
 /// The checks' findings: what stops the start, and what only deserves a warning.
@@ -20,9 +20,9 @@ pub struct Preflight {
 }
 
 /// Asks Slack and Tailer, once each.
-pub async fn check(bot: &Bot, settings: &Settings) -> Preflight {
+pub async fn check(bot: &Bot, slack: &SlackApi, settings: &Settings) -> Preflight {
     let mut found = Preflight::default();
-    match bot.slack.auth_test().await {
+    match slack.auth_test().await {
         Ok(()) => tracing::info!("Slack accepts the bot token"),
         Err(error) => match &error.kind {
             SlackErrorKind::Api(code) if TOKEN_REFUSED.contains(&code.as_str()) => found.refused.push(format!(

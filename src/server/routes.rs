@@ -22,6 +22,8 @@ use crate::slack::verify::Verifier;
 pub struct AppState {
     /// The bot itself.
     pub bot: Arc<Bot>,
+    /// The Slack Web API, for what only the front door asks of it (the start-up check).
+    pub slack: Arc<crate::slack::api::SlackApi>,
     /// Checks Slack's signatures.
     pub verifier: Verifier,
     /// "Now" for the signature window.
@@ -110,7 +112,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 fn answer(ack: Ack) -> Response {
     match ack {
         Ack::Empty => StatusCode::OK.into_response(),
-        Ack::Message(body) => Json(body).into_response(),
+        Ack::Message(reply) => Json(crate::slack::api::ResponseBody::of(&reply)).into_response(),
         Ack::FieldErrors(errors) => Json(view_errors(&errors)).into_response(),
     }
 }

@@ -10,6 +10,7 @@ use slack_morphism::prelude::*;
 
 use super::edge::{self, Admitted, Endpoint, Refusal};
 use crate::bot::{Ack, Bot};
+use crate::slack::api::ResponseBody;
 
 type Client = Arc<SlackClient<SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>>>;
 
@@ -22,7 +23,8 @@ async fn bot(states: &SlackClientEventsUserState) -> Option<Arc<Bot>> {
 fn response(ack: Ack) -> SlackCommandEventResponse {
     match ack {
         Ack::Empty | Ack::FieldErrors(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
-        Ack::Message(body) => {
+        Ack::Message(reply) => {
+            let body = ResponseBody::of(&reply);
             let blocks: Option<Vec<SlackBlock>> = serde_json::from_value(serde_json::Value::Array(body.blocks)).ok();
             let mut content = SlackMessageContent::new().with_text(body.text);
             if let Some(blocks) = blocks {

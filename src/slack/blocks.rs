@@ -1,9 +1,15 @@
-//! Block Kit messages that stay within Slack's limits by construction: text is escaped
-//! where it comes from outside, cut where it would be too long, and a message refuses a
-//! 51st block so that lists end with "and N more" instead of an `invalid_blocks` error.
+//! The bot's messages in Block Kit, within Slack's limits by construction: the bot's
+//! markup written as mrkdwn with what came from outside escaped, text cut where it would
+//! be too long, and no 51st block, so that lists end with "and N more" instead of an
+//! `invalid_blocks` error.
 
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::chat::{self, Part, Rendered, Style};
+use crate::domain::markup::{Piece, pieces};
+
+pub use super::limits::limit_violations;
 
 /// Blocks in one message.
 pub const MAX_BLOCKS: usize = 50;
@@ -75,149 +81,136 @@ pub fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-/// Slack's date formatting: each reader sees the time in their own zone.
-pub fn date(unix: i64, fallback: &str) -> String {
-    format!("<!date^{unix}^{{date_short_pretty}} {{time_secs}}|{}>", escape(fallback))
+/// The bot's markup as mrkdwn: its own words as they are, foreign text escaped, links,
+/// mentions, channels and dates as Slack writes them.
+pub fn mrkdwn(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for piece in pieces(text) {
+        match piece {
+            Piece::Markup(s) => out.push_str(s),
+            Piece::Plain(s) => out.push_str(&escape(s)),
+            // A URL that would end the token early is shown as text.
+            Piece::Link { url, label } if url.contains(['|', '>', '<']) || url.is_empty() => out.push_str(&escape(label)),
+            Piece::Link { url, label } => out.push_str(&format!("<{url}|{}>", escape(label))),
+            Piece::User(id) if is_id(id) => out.push_str(&format!("<@{id}>")),
+            Piece::Channel(id) if is_id(id) => out.push_str(&format!("<#{id}>")),
+            Piece::User(id) | Piece::Channel(id) => out.push_str(&escape(id)),
+            Piece::Date { unix, fallback } => {
+                out.push_str(&format!("<!date^{unix}^{{date_short_pretty}} {{time_secs}}|{}>", escape(fallback)))
+            }
+        }
+    }
+    out
 }
 
-/// A mention that Slack renders as the user's name.
-pub fn user(id: &crate::domain::UserId) -> String {
-    format!("<@{id}>")
+fn is_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// A button.
-#[derive(Debug, Clone)]
-pub struct Button {
-    pub label: String,
-    pub action_id: String,
-    pub value: String,
-    pub style: Option<&'static str>,
-    pub confirm: Option<ConfirmDialog>,
-    /// A link button: Slack opens this page (and still tells the app of the click).
-    pub url: Option<String>,
+/// The bot's markup as Slack's `plain_text`: every piece as it reads.
+pub fn plain_text(text: &str) -> String {
+    crate::domain::markup::as_text(text)
 }
 
-/// The dialog Slack shows before a dangerous button acts.
-#[derive(Debug, Clone)]
-pub struct ConfirmDialog {
-    pub title: String,
-    pub text: String,
-    pub confirm: String,
-    pub deny: String,
+/// Block Kit as a [`chat::Render`]: what tests and tools render with, without a client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BlockKit;
+
+impl chat::Render for BlockKit {
+    fn render(&self, message: &chat::Message) -> Rendered {
+        render(message)
+    }
 }
 
-impl Button {
-    pub fn new(label: &str, action_id: &str, value: &str) -> Button {
-        Button { label: label.to_owned(), action_id: action_id.to_owned(), value: value.to_owned(), style: None, confirm: None, url: None }
+/// A message in Block Kit.
+pub fn render(message: &chat::Message) -> Rendered {
+    let mut blocks = Blocks::default();
+    for part in &message.parts {
+        match part {
+            Part::Section { text } => blocks.section(&mrkdwn(text)),
+            Part::Fields { fields } => blocks.fields(&fields.iter().map(|f| mrkdwn(f)).collect::<Vec<_>>()),
+            Part::Context { text } => blocks.context(&mrkdwn(text)),
+            Part::Divider => blocks.push(json!({"type": "divider"})),
+            Part::Actions { id, buttons } => blocks.actions(id, buttons),
+            Part::Lines { lines, keep_free } => blocks.lines(&lines.iter().map(|l| mrkdwn(l)).collect::<Vec<_>>(), *keep_free),
+        }
     }
+    Rendered { text: truncate(&mrkdwn(&message.text), MAX_MESSAGE_TEXT), blocks: blocks.0 }
+}
 
-    /// The button of what a click asks for: its action id and value as [`Press`] writes them.
-    ///
-    /// [`Press`]: crate::domain::Press
-    pub fn press(label: &str, press: &crate::domain::Press) -> Button {
-        let (action_id, value) = press.encode();
-        Button::new(label, &action_id, &value)
+fn button(b: &chat::Button) -> Option<Value> {
+    let (action_id, value) = b.press.encode();
+    let mut button = json!({
+        "type": "button",
+        "text": {"type": "plain_text", "text": truncate(&plain_text(&b.label), MAX_BUTTON_TEXT), "emoji": true},
+        "action_id": truncate(&action_id, MAX_ACTION_ID),
+    });
+    match &b.url {
+        // A link longer than a button takes is left out.
+        Some(url) if url.chars().count() > MAX_BUTTON_URL => return None,
+        Some(url) => button["url"] = json!(url),
+        None => button["value"] = json!(truncate(&value, MAX_BUTTON_VALUE)),
     }
-
-    /// A button that opens `url` (none when it is longer than a button takes).
-    pub fn link(label: &str, action_id: &str, url: &str) -> Option<Button> {
-        (url.chars().count() <= MAX_BUTTON_URL).then(|| Button { url: Some(url.to_owned()), ..Button::new(label, action_id, "") })
-    }
-
-    pub fn danger(mut self, dialog: ConfirmDialog) -> Button {
-        self.style = Some("danger");
-        self.confirm = Some(dialog);
-        self
-    }
-
-    pub fn primary(mut self) -> Button {
-        self.style = Some("primary");
-        self
-    }
-
-    fn to_json(&self) -> Value {
-        let mut button = json!({
-            "type": "button",
-            "text": {"type": "plain_text", "text": truncate(&self.label, MAX_BUTTON_TEXT), "emoji": true},
-            "action_id": truncate(&self.action_id, MAX_ACTION_ID),
+    if let Some(style) = b.style {
+        button["style"] = json!(match style {
+            Style::Primary => "primary",
+            Style::Danger => "danger",
         });
-        match &self.url {
-            Some(url) => button["url"] = json!(url),
-            None => button["value"] = json!(truncate(&self.value, MAX_BUTTON_VALUE)),
-        }
-        if let Some(style) = self.style {
-            button["style"] = json!(style);
-        }
-        if let Some(d) = &self.confirm {
-            button["confirm"] = json!({
-                "title": {"type": "plain_text", "text": truncate(&d.title, MAX_CONFIRM_TITLE)},
-                "text": {"type": "mrkdwn", "text": truncate(&d.text, MAX_CONFIRM_TEXT)},
-                "confirm": {"type": "plain_text", "text": truncate(&d.confirm, MAX_CONFIRM_BUTTON)},
-                "deny": {"type": "plain_text", "text": truncate(&d.deny, MAX_CONFIRM_BUTTON)},
-                "style": "danger",
-            });
-        }
-        button
     }
+    if let Some(d) = &b.confirm {
+        button["confirm"] = json!({
+            "title": {"type": "plain_text", "text": truncate(&plain_text(&d.title), MAX_CONFIRM_TITLE)},
+            "text": {"type": "mrkdwn", "text": truncate(&mrkdwn(&d.text), MAX_CONFIRM_TEXT)},
+            "confirm": {"type": "plain_text", "text": truncate(&plain_text(&d.confirm), MAX_CONFIRM_BUTTON)},
+            "deny": {"type": "plain_text", "text": truncate(&plain_text(&d.deny), MAX_CONFIRM_BUTTON)},
+            "style": "danger",
+        });
+    }
+    Some(button)
 }
 
-/// A message: fallback text and blocks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Message {
-    pub text: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub blocks: Vec<Value>,
-}
+/// Blocks, refusing a 51st.
+#[derive(Debug, Default, Serialize)]
+struct Blocks(Vec<Value>);
 
-impl Message {
-    /// A message with only a fallback text (notifications, screen readers).
-    pub fn new(text: &str) -> Message {
-        Message { text: truncate(text, MAX_MESSAGE_TEXT), blocks: Vec::new() }
+impl Blocks {
+    fn room(&self) -> usize {
+        MAX_BLOCKS - self.0.len()
     }
 
-    /// Room for more blocks.
-    pub fn room(&self) -> usize {
-        MAX_BLOCKS - self.blocks.len()
-    }
-
-    fn push(&mut self, block: Value) -> bool {
-        if self.blocks.len() >= MAX_BLOCKS {
-            return false;
+    fn push(&mut self, block: Value) {
+        if self.0.len() < MAX_BLOCKS {
+            self.0.push(block);
         }
-        self.blocks.push(block);
-        true
     }
 
-    /// A section of mrkdwn (already escaped where it needs to be).
-    pub fn section(&mut self, mrkdwn: &str) -> bool {
+    fn section(&mut self, mrkdwn: &str) {
         self.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION_TEXT)}}))
     }
 
-    /// A section of up to ten short fields (two columns).
-    pub fn fields(&mut self, fields: &[String]) -> bool {
+    fn fields(&mut self, fields: &[String]) {
         let fields: Vec<Value> =
             fields.iter().take(MAX_FIELDS).map(|f| json!({"type": "mrkdwn", "text": truncate(f, MAX_FIELD_TEXT)})).collect();
         self.push(json!({"type": "section", "fields": fields}))
     }
 
-    /// Small grey text.
-    pub fn context(&mut self, mrkdwn: &str) -> bool {
+    fn context(&mut self, mrkdwn: &str) {
         self.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION_TEXT)}]}))
     }
 
-    pub fn divider(&mut self) -> bool {
-        self.push(json!({"type": "divider"}))
-    }
-
     /// A row of buttons (at most 25 per block; the bot never needs more than a few).
-    pub fn actions(&mut self, block_id: &str, buttons: &[Button]) -> bool {
-        let elements: Vec<Value> = buttons.iter().take(25).map(Button::to_json).collect();
+    fn actions(&mut self, block_id: &str, buttons: &[chat::Button]) {
+        let elements: Vec<Value> = buttons.iter().filter_map(button).take(25).collect();
+        // A row whose only button was left out is no row: Slack refuses an empty one.
+        if elements.is_empty() {
+            return;
+        }
         self.push(json!({"type": "actions", "block_id": truncate(block_id, 255), "elements": elements}))
     }
 
-    /// Lines (each already escaped) in as few sections as the limits need, keeping room
-    /// for the blocks that follow, ending with "and N more" when they do not all fit.
-    pub fn lines(&mut self, lines: &[String], keep_free: usize) {
+    /// Lines in as few sections as the limits need, keeping room for the blocks that
+    /// follow, ending with "and N more" when they do not all fit.
+    fn lines(&mut self, lines: &[String], keep_free: usize) {
         let available = self.room().saturating_sub(keep_free);
         if available == 0 || lines.is_empty() {
             return;
@@ -250,86 +243,16 @@ impl Message {
     }
 }
 
-/// Whether every `<...>` token of a mrkdwn text is closed and none is nested.
-fn tokens_whole(text: &str) -> bool {
-    let mut open = false;
-    for c in text.chars() {
-        match (c, open) {
-            ('<', false) => open = true,
-            ('>', true) => open = false,
-            ('<', true) | ('>', false) => return false,
-            _ => {}
-        }
-    }
-    !open
-}
-
-/// Checks a message against the limits of slack-platform.md; returns what breaks them.
-pub fn limit_violations(message: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    let count = |v: &Value| v.as_str().map(|s| s.chars().count()).unwrap_or(0);
-    if count(&message["text"]) > MAX_MESSAGE_TEXT {
-        problems.push("message text over 4000".to_owned());
-    }
-    let blocks = message["blocks"].as_array().cloned().unwrap_or_default();
-    if blocks.len() > MAX_BLOCKS {
-        problems.push(format!("{} blocks", blocks.len()));
-    }
-    for block in &blocks {
-        // A link or mention cut in two shows as raw markup.
-        let texts = std::iter::once(&block["text"]["text"])
-            .chain(block["fields"].as_array().into_iter().flatten().map(|f| &f["text"]))
-            .chain(block["elements"].as_array().into_iter().flatten().filter(|e| e["type"] == "mrkdwn").map(|e| &e["text"]));
-        for text in texts.filter_map(Value::as_str) {
-            if !tokens_whole(text) {
-                problems.push(format!("a link or mention cut in two: {text:?}"));
-            }
-        }
-        if count(&block["text"]["text"]) > MAX_SECTION_TEXT {
-            problems.push("section text over 3000".to_owned());
-        }
-        if let Some(fields) = block["fields"].as_array() {
-            if fields.len() > MAX_FIELDS || fields.iter().any(|f| count(&f["text"]) > MAX_FIELD_TEXT) {
-                problems.push("fields over their limits".to_owned());
-            }
-        }
-        if let Some(elements) = block["elements"].as_array() {
-            let mut ids = std::collections::HashSet::new();
-            for e in elements {
-                if count(&e["text"]["text"]) > MAX_BUTTON_TEXT && e["type"] == "button" {
-                    problems.push("button text over 75".to_owned());
-                }
-                if count(&e["action_id"]) > MAX_ACTION_ID || count(&e["value"]) > MAX_BUTTON_VALUE || count(&e["url"]) > MAX_BUTTON_URL {
-                    problems.push("button id or value too long".to_owned());
-                }
-                if let Some(id) = e["action_id"].as_str() {
-                    if !ids.insert(id.to_owned()) {
-                        problems.push(format!("duplicate action_id {id}"));
-                    }
-                }
-                let c = &e["confirm"];
-                if count(&c["title"]["text"]) > MAX_CONFIRM_TITLE
-                    || count(&c["text"]["text"]) > MAX_CONFIRM_TEXT
-                    || count(&c["confirm"]["text"]) > MAX_CONFIRM_BUTTON
-                    || count(&c["deny"]["text"]) > MAX_CONFIRM_BUTTON
-                {
-                    problems.push("confirm dialog over its limits".to_owned());
-                }
-                if e["type"] == "mrkdwn" && count(&e["text"]) > MAX_SECTION_TEXT {
-                    problems.push("context text too long".to_owned());
-                }
-            }
-            if block["type"] == "context" && elements.len() > MAX_CONTEXT_ELEMENTS {
-                problems.push("context over 10 elements".to_owned());
-            }
-        }
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::markup::{date, link, mention, plain};
+    use crate::domain::{Press, UserId};
+
+    fn json(message: &chat::Message) -> Value {
+        let rendered = render(message);
+        json!({"text": rendered.text, "blocks": rendered.blocks})
+    }
 
     #[test]
     fn escaping_defuses_mentions_and_links() {
@@ -339,6 +262,24 @@ mod tests {
     #[test]
     fn foreign_format_characters_show_as_replacement_characters() {
         assert_eq!(escape("job \u{202E}deliaf\u{200B} ok"), "job \u{FFFD}deliaf\u{FFFD} ok");
+    }
+
+    #[test]
+    fn the_bots_markup_becomes_mrkdwn_with_foreign_text_escaped() {
+        let user = UserId::parse("U0ANALYST").unwrap();
+        let text = format!(
+            "*{}* by {} at {} {} {}",
+            plain("<!here>"),
+            mention(&user),
+            date(1_700_000_000, "then & now"),
+            link("https://x.test/r", "run <1>"),
+            link("https://x.test/a|b", "spoofed")
+        );
+        assert_eq!(
+            mrkdwn(&text),
+            "*&lt;!here&gt;* by <@U0ANALYST> at <!date^1700000000^{date_short_pretty} {time_secs}|then &amp; now> <https://x.test/r|run &lt;1&gt;> spoofed"
+        );
+        assert_eq!(mrkdwn("already &lt;escaped&gt; stays"), "already &lt;escaped&gt; stays");
     }
 
     #[test]
@@ -353,24 +294,51 @@ mod tests {
 
     #[test]
     fn a_long_list_ends_with_and_n_more_within_the_limits() {
-        let lines: Vec<String> = (0..5000).map(|i| format!("line {i} {}", "x".repeat(100))).collect();
-        let mut message = Message::new("list");
+        let lines: Vec<String> = (0..5000).map(|i| format!("line {i} {}", plain(&"<".repeat(100)))).collect();
+        let mut message = chat::Message::new("list");
         message.section("header");
         message.lines(&lines, 1);
         message.context("footer");
-        let json = serde_json::to_value(&message).unwrap();
+        let json = json(&message);
         assert!(limit_violations(&json).is_empty(), "{:?}", limit_violations(&json));
-        assert_eq!(message.blocks.len(), MAX_BLOCKS);
-        let all = serde_json::to_string(&message).unwrap();
-        assert!(all.contains("more_"), "the cut is said");
+        let blocks = json["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), MAX_BLOCKS);
+        assert_eq!(blocks[MAX_BLOCKS - 1]["elements"][0]["text"], "footer", "room was kept for the footer");
+        assert!(json.to_string().contains("more_"), "the cut is said");
     }
 
     #[test]
-    fn a_51st_block_is_refused() {
-        let mut message = Message::new("x");
-        for _ in 0..MAX_BLOCKS {
+    fn a_51st_block_is_left_out() {
+        let mut message = chat::Message::new("x");
+        for _ in 0..chat::MAX_PARTS {
             assert!(message.divider());
         }
         assert!(!message.divider());
+        assert_eq!(render(&message).blocks.len(), MAX_BLOCKS);
+    }
+
+    #[test]
+    fn buttons_carry_their_press_and_a_link_too_long_is_left_out() {
+        let mut message = chat::Message::new("x");
+        let long = format!("https://x.test/{}", "a".repeat(MAX_BUTTON_URL));
+        message.actions(
+            "row",
+            &[
+                chat::Button::press("Refresh", &Press::HomeLaunch).primary(),
+                chat::Button::link("Open", &Press::OpenInTailer, &long),
+                chat::Button::link("Open", &Press::OpenInTailer, "https://x.test/run"),
+            ],
+        );
+        let json = json(&message);
+        let elements = json["blocks"][0]["elements"].as_array().unwrap();
+        assert_eq!(elements.len(), 2);
+        assert_eq!(
+            (elements[0]["action_id"].as_str(), elements[0]["style"].as_str()),
+            (Some(Press::HomeLaunch.encode().0.as_str()), Some("primary"))
+        );
+        assert_eq!(elements[1]["url"], "https://x.test/run");
+        let mut alone = chat::Message::new("x");
+        alone.actions("row", &[chat::Button::link("Open", &Press::OpenInTailer, &long)]);
+        assert!(render(&alone).blocks.is_empty(), "a row left without buttons is left out");
     }
 }

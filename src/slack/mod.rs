@@ -4,8 +4,14 @@
 pub mod api;
 pub mod blocks;
 pub mod connector;
+pub mod delivery;
 pub mod error;
+pub mod limits;
 pub mod payload;
+mod surface;
 /// The local stand-in of Slack the demo and the tests talk to.
 pub use slack_standin as standin;
 pub mod verify;
+
+#[cfg(test)]
+mod messages_tests;

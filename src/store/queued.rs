@@ -2,6 +2,7 @@
 //! and a queued message with its delivery state.
 
 use super::destination::{Destination, Place};
+use crate::chat::Rendered;
 
 /// What an outbox message says.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -86,30 +87,30 @@ impl OutboxMessage {
         OutboxMessage { collapse_key: Some(key), not_before: Some(at_ms), ..self }
     }
 
-    /// A `chat.postMessage` of text and blocks to a channel (or a user id: their DM), in a
-    /// lane; the builder methods below make it a reply, a broadcast, a root.
-    pub fn post(lane: impl Into<String>, channel: impl Into<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+    /// A post of a rendered message to a channel (or a user id: their DM), in a lane; the
+    /// builder methods below make it a reply, a broadcast, a root.
+    pub fn post(lane: impl Into<String>, channel: impl Into<String>, message: Rendered) -> OutboxMessage {
         let to = Destination::Post { channel: channel.into(), place: Place::Channel, asked_by: None };
-        OutboxMessage::new(lane, to, OutboxBody::plain(text, blocks))
+        OutboxMessage::new(lane, to, OutboxBody::plain(message.text, message.blocks))
     }
 
     /// A `chat.update` of the lane's root message; a newer pending edit with the same key
     /// replaces this one.
-    pub fn update(lane: impl Into<String>, channel: impl Into<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+    pub fn update(lane: impl Into<String>, channel: impl Into<String>, message: Rendered) -> OutboxMessage {
         let lane = lane.into();
         let key = format!("edit:{lane}");
         OutboxMessage {
             collapse_key: Some(key),
-            ..OutboxMessage::new(lane, Destination::Update { channel: channel.into() }, OutboxBody::plain(text, blocks))
+            ..OutboxMessage::new(lane, Destination::Update { channel: channel.into() }, OutboxBody::plain(message.text, message.blocks))
         }
     }
 
-    /// `user`'s Home tab, made of these blocks, its buttons acting in `dm` (the person's
+    /// `user`'s Home tab, made of this message, its buttons acting in `dm` (the person's
     /// direct conversation with the bot); a newer pending one replaces this one.
-    pub fn home(user: impl Into<String>, dm: Option<String>, text: String, blocks: Vec<serde_json::Value>) -> OutboxMessage {
+    pub fn home(user: impl Into<String>, dm: Option<String>, view: Rendered) -> OutboxMessage {
         let user = user.into();
         let lane = format!("home:{user}");
-        let message = OutboxMessage::new(lane.clone(), Destination::View { user, dm }, OutboxBody::plain(text, blocks));
+        let message = OutboxMessage::new(lane.clone(), Destination::View { user, dm }, OutboxBody::plain(view.text, view.blocks));
         OutboxMessage { collapse_key: Some(lane), ..message }
     }
 

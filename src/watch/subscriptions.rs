@@ -125,7 +125,7 @@ impl SubscriptionPoller {
                     .announce(
                         &sub.channel_id,
                         item.run_id.as_str(),
-                        &render::cards::announcement(Links::of(config), &sub.channel_id, job, item),
+                        &render::cards::announcement(&self.p.outbox, Links::of(config), &sub.channel_id, job, item),
                         now,
                     )
                     .await

@@ -19,9 +19,8 @@ use crate::tailer::TailerClient;
 const MAX_ATTEMPTS: i64 = 8;
 
 /// A reply in the thread of the disable message.
-pub fn thread_reply(lane: &str, channel: &str, text: &str) -> OutboxMessage {
-    let message = crate::messages::note(text);
-    OutboxMessage::post(lane, channel, message.text, message.blocks).in_thread(false)
+pub fn thread_reply(out: &dyn crate::chat::Render, lane: &str, channel: &str, text: &str) -> OutboxMessage {
+    OutboxMessage::post(lane, channel, out.render(&crate::messages::note(text))).in_thread(false)
 }
 
 /// Carries out due timers.
@@ -108,7 +107,7 @@ impl Timers {
 
     /// Finishes a timer; a re-enable records that the job is on, in the same transaction.
     async fn finish_switching(&self, t: &TimerRow, state: &str, text: &str, switch: Option<&SwitchRow>) {
-        let reply = thread_reply(&t.lane, &t.channel_id, text);
+        let reply = thread_reply(&self.outbox, &t.lane, &t.channel_id, text);
         if let Err(error) = self.store.finish_timer(&t.id, state, switch, &[reply], self.clock.now_ms()).await {
             tracing::error!(%error, "cannot finish a timer; it will fire again");
         }

@@ -220,7 +220,8 @@ impl Watcher {
                 }
             },
         };
-        let (messages, announced) = messages(Links::of(config), &job, &w, &cards, &change, &update, now);
+        let (messages, announced) =
+            messages(Say { out: &self.p.outbox, links: Links::of(config) }, &job, &w, &cards, &change, &update, now);
         if let Change::Status { item, .. } = &change {
             seen_deactivated(&self.p.store, &job, item, now).await;
         }
@@ -235,7 +236,7 @@ impl Watcher {
         let now = self.p.clock.now_ms();
         let cards = self.p.store.cards(&w.run_id).await.unwrap_or_default();
         let text = crate::messages::watching::job_left_catalog_watch(&w.job);
-        let messages: Vec<OutboxMessage> = cards.iter().map(|c| cards::reply(c, &text, false)).collect();
+        let messages: Vec<OutboxMessage> = cards.iter().map(|c| cards::reply(&self.p.outbox, c, &text, false)).collect();
         let update = WatchUpdate {
             status: w.status.clone(),
             status_since: w.status_since,
@@ -251,9 +252,15 @@ impl Watcher {
     }
 }
 
+/// Where the messages of a change go and how runs are named in them.
+struct Say<'a> {
+    out: &'a dyn crate::chat::Render,
+    links: Links<'a>,
+}
+
 /// The messages a change causes on each card, and the channels now told of the end.
 fn messages(
-    links: Links,
+    Say { out, links }: Say,
     job: &Job,
     w: &WatchRow,
     cards: &[crate::store::CardRow],
@@ -268,8 +275,8 @@ fn messages(
         match change {
             Change::Nothing => {}
             Change::Status { item, is_final, note } => {
-                let edit = cards::update(links, job, card, Some(item), *is_final, note.as_deref());
-                let reply = cards::status_reply(links, card, item, job);
+                let edit = cards::update(out, links, job, card, Some(item), *is_final, note.as_deref());
+                let reply = cards::status_reply(out, links, card, item, job);
                 if *is_final {
                     // The news people wait for goes ahead of everything else queued.
                     messages.extend([edit.first(), reply.first()]);
@@ -280,17 +287,17 @@ fn messages(
             }
             Change::NeverKnown => {
                 let note = "Tailer does not know this run.";
-                messages.push(cards::update(links, job, card, None, false, Some(note)));
+                messages.push(cards::update(out, links, job, card, None, false, Some(note)));
                 let text =
                     crate::messages::watching::never_known(&w.run_id, &crate::messages::job_label(job), UNKNOWN_RUN_GRACE_MS / 60_000);
-                messages.push(cards::reply(card, &text, false));
+                messages.push(cards::reply(out, card, &text, false));
             }
             Change::GaveUp => {
                 let status = last_item.as_ref().map(|i| crate::messages::status(&i.status)).unwrap_or_else(|| "unknown".into());
-                messages.push(cards::update(links, job, card, last_item.as_ref(), false, Some("No longer watched.")));
+                messages.push(cards::update(out, links, job, card, last_item.as_ref(), false, Some("No longer watched.")));
                 let hours = (now - w.started_at).max(0) / 3_600_000;
                 let text = crate::messages::watching::gave_up(&status, hours, job.name.as_str(), &w.run_id);
-                messages.push(cards::reply(card, &text, false));
+                messages.push(cards::reply(out, card, &text, false));
             }
         }
     }

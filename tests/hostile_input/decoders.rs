@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tailerbot::slack::payload::{Interaction, MAX_TEXT_CHARS, SlashCommand, form_fields, form_fields_metered};
+use tailerbot::slack::payload::{Interaction, MAX_TEXT_CHARS, TypedCommand, form_fields, form_fields_metered};
 use tailerbot::slack::verify::{SignatureError, Verifier};
 use tailerbot::tailer::{RunItem, parse_duration, parse_timestamp};
 
@@ -135,7 +135,7 @@ proptest! {
 
     #[test]
     fn any_form_body_decodes_to_a_command_with_checked_shapes_or_an_error(body in form_body()) {
-        if let Ok(command) = SlashCommand::from_form(&fields_of(&body)) {
+        if let Ok(command) = TypedCommand::from_form(&fields_of(&body)) {
             prop_assert!(command.text.chars().count() <= MAX_TEXT_CHARS + 1);
             prop_assert!(command.command.chars().count() <= 64);
             prop_assert!(command.trigger_id.len() <= 200);
@@ -154,7 +154,7 @@ proptest! {
             prop_assert!(names.windows(2).all(|w| w[0] != w[1]), "no field twice: {:?}", names);
         }
         let fields = fields_of(&body);
-        let _ = SlashCommand::from_form(&fields);
+        let _ = TypedCommand::from_form(&fields);
         let _ = Interaction::from_form(&fields);
         let _ = Interaction::from_json(&String::from_utf8_lossy(&body));
     }
@@ -172,18 +172,18 @@ proptest! {
                 ("trigger_id", "1000.1.abc"),
             ])
             .finish();
-        let command = SlashCommand::from_form(&fields_of(body.as_bytes()));
+        let command = TypedCommand::from_form(&fields_of(body.as_bytes()));
         prop_assert_eq!(command.map(|c| c.text), Ok(text));
     }
 
     #[test]
     fn any_json_payload_is_the_interaction_it_says_or_an_error(payload in json_value()) {
         match Interaction::from_json(&payload.to_string()) {
-            Ok(Interaction::BlockAction(click)) => {
+            Ok(Interaction::Click(click)) => {
                 prop_assert_eq!(&payload["type"], "block_actions");
                 prop_assert_eq!(payload["actions"][0]["action_id"].as_str(), Some(click.action_id.as_str()));
             }
-            Ok(Interaction::ViewSubmission(submitted)) => {
+            Ok(Interaction::Submission(submitted)) => {
                 prop_assert_eq!(&payload["type"], "view_submission");
                 prop_assert_eq!(payload["view"]["id"].as_str(), Some(submitted.view.id.as_str()));
             }
@@ -193,7 +193,7 @@ proptest! {
             }
             Err(_) => {}
         }
-        if let Ok(command) = SlashCommand::from_json(&payload) {
+        if let Ok(command) = TypedCommand::from_json(&payload) {
             prop_assert_eq!(payload["text"].as_str(), Some(command.text.as_str()));
         }
         // Tailer's items: an object's `run_id` is the run's (serde also reads an array by
@@ -205,7 +205,7 @@ proptest! {
 
     #[test]
     fn a_click_that_decodes_has_the_sizes_slack_allows(payload in block_action()) {
-        if let Ok(Interaction::BlockAction(click)) = Interaction::from_json(&payload.to_string()) {
+        if let Ok(Interaction::Click(click)) = Interaction::from_json(&payload.to_string()) {
             prop_assert!(click.action_id.chars().count() <= 255);
             prop_assert!(click.value.chars().count() <= 2000);
             prop_assert!(click.trigger_id.len() <= 200);

@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 use tailerbot::commands::{self, Command};
 use tailerbot::domain::Action;
-use tailerbot::slack::blocks::{MAX_SECTION_TEXT, escape};
+use tailerbot::domain::markup::plain;
+use tailerbot::slack::blocks::{MAX_SECTION_TEXT, mrkdwn};
 use tailerbot::slack::payload::MAX_TEXT_CHARS;
 
 use super::slack_rules::markup_problem;
@@ -22,9 +23,10 @@ fn command_text() -> impl Strategy<Value = String> {
         .prop_map(|(verb, words, gap)| std::iter::once(verb).chain(words).collect::<Vec<_>>().join(gap))
 }
 
-/// What the bot does with a parse error: the explanation, escaped, in a note.
+/// What the bot does with a parse error: the explanation, marked as plain text, in a
+/// note, as Slack receives it.
 fn shown(error: &commands::UsageError) -> String {
-    escape(&error.explain())
+    mrkdwn(&plain(&error.explain()))
 }
 
 fn check(text: &str) -> Result<(), TestCaseError> {

@@ -8,9 +8,9 @@ use tracing::Instrument;
 
 use super::write;
 use crate::bot::{Ack, Answer, Bot, BotError, Context, reference};
+use crate::chat::{Click, Interaction};
 use crate::commands::Command;
 use crate::domain::{CardButton, ChannelId, Press, PressError, RunId};
-use crate::slack::payload::{BlockAction, Interaction};
 use crate::store::{AuditOutcome, ConfirmationState};
 
 /// Answers an interaction. Notes for the clicker go to the click's `response_url`
@@ -18,8 +18,8 @@ use crate::store::{AuditOutcome, ConfirmationState};
 /// A modal's submission is answered by the form (its errors, or nothing).
 pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     let click = match interaction {
-        Interaction::BlockAction(click) => click,
-        Interaction::ViewSubmission(submission) => return crate::commands::form::submitted(bot, submission).await,
+        Interaction::Click(click) => click,
+        Interaction::Submission(submission) => return crate::commands::form::submitted(bot, submission).await,
         Interaction::Other { kind, .. } => {
             tracing::info!(%kind, "ignored an interaction the bot does not use");
             return Ack::Empty;
@@ -35,7 +35,7 @@ pub async fn interaction(bot: &Arc<Bot>, interaction: Interaction) -> Ack {
     Ack::Empty
 }
 
-async fn clicked(bot: &Arc<Bot>, click: BlockAction) -> Ack {
+async fn clicked(bot: &Arc<Bot>, click: Click) -> Ack {
     // One reference for what the clicker is told and for the log lines of this click.
     let reference = reference();
     let span = tracing::info_span!("click", reference = %reference, action_id = %click.action_id, user = %click.user_id);
@@ -44,7 +44,7 @@ async fn clicked(bot: &Arc<Bot>, click: BlockAction) -> Ack {
 }
 
 /// What a click does.
-async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+async fn act(bot: &Arc<Bot>, click: Click, reference: String) -> Answer {
     let press = match Press::decode(&click.action_id, &click.value) {
         Ok(Press::OpenInTailer) => {
             // A link button: Slack opened the page; the click needs nothing from the bot.
@@ -102,7 +102,7 @@ async fn act(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
         Press::Enable { target } => {
             // The value is read as the command it stands for: a forged one is refused as typed.
             let command = crate::commands::parse(&format!("enable {target}"))
-                .map_err(|usage| BotError::user(crate::slack::blocks::escape(&usage.explain())))?;
+                .map_err(|usage| BotError::user(crate::domain::markup::plain(&usage.explain())))?;
             switch_button(bot, click, SwitchChoice::Enable(command), reference).await
         }
         Press::OpenInTailer => Ok(Ack::Empty),
@@ -123,7 +123,7 @@ enum SwitchChoice {
 /// *Enable and launch* (on the question before a launch of a job that is off): the
 /// commands they stand for, typed by the clicker where they clicked, under the rules
 /// (and confirmation) of that place.
-async fn switch_button(bot: &Arc<Bot>, click: BlockAction, choice: SwitchChoice, reference: String) -> Answer {
+async fn switch_button(bot: &Arc<Bot>, click: Click, choice: SwitchChoice, reference: String) -> Answer {
     let Some(channel) = place_of(&click) else {
         tracing::warn!("a button clicked with no channel: not acted on");
         return Ok(Ack::Empty);
@@ -144,7 +144,7 @@ async fn switch_button(bot: &Arc<Bot>, click: BlockAction, choice: SwitchChoice,
 ///
 /// A button acts only in the channel of the card it belongs to: its value names the
 /// run, and the bot must have posted that run's card in the click's channel.
-async fn card_button(bot: &Arc<Bot>, click: BlockAction, run: RunId, command: Command, reference: String) -> Answer {
+async fn card_button(bot: &Arc<Bot>, click: Click, run: RunId, command: Command, reference: String) -> Answer {
     let Some(channel) = click.channel_id.clone() else {
         tracing::warn!("a card button clicked with no channel: not acted on");
         return Ok(Ack::Empty);
@@ -181,7 +181,7 @@ async fn card_button(bot: &Arc<Bot>, click: BlockAction, run: RunId, command: Co
 
 /// The clicker's context in `channel`: answered at the click's `response_url`, in the
 /// conversation with the bot when the click came from the Home tab.
-fn clicker(click: &BlockAction, channel: ChannelId, reference: String, public: bool) -> Context {
+fn clicker(click: &Click, channel: ChannelId, reference: String, public: bool) -> Context {
     Context {
         user: click.user_id.clone(),
         channel,
@@ -197,21 +197,21 @@ fn clicker(click: &BlockAction, channel: ChannelId, reference: String, public: b
 /// Where a click acts and is answered: the channel of the message that carried the
 /// button, or, for the Home tab, the person's conversation with the bot (the tab's
 /// `private_metadata`).
-fn place_of(click: &BlockAction) -> Option<ChannelId> {
+fn place_of(click: &Click) -> Option<ChannelId> {
     click.channel_id.clone().or_else(|| {
-        let view = click.view.as_ref().filter(|v| v.callback_id == crate::slack::api::HOME_VIEW)?;
-        crate::slack::api::metadata_channel(&view.private_metadata, &click.user_id)
+        let view = click.view.as_ref().filter(|v| v.callback_id == crate::chat::HOME_VIEW)?;
+        crate::chat::metadata_channel(&view.private_metadata, &click.user_id)
     })
 }
 
 /// Whether a click came from the Home tab (its answers are posted in the person's
 /// conversation with the bot, which only they read).
-fn from_home(click: &BlockAction) -> bool {
+fn from_home(click: &Click) -> bool {
     click.channel_id.is_none() && place_of(click).is_some()
 }
 
 /// *Launch* on the Home tab: the launch modal, opened with the click's `trigger_id`.
-async fn home_launch(bot: &Arc<Bot>, click: BlockAction, reference: String) -> Answer {
+async fn home_launch(bot: &Arc<Bot>, click: Click, reference: String) -> Answer {
     let Some(channel) = place_of(&click) else {
         tracing::warn!("*Launch* clicked outside the Home tab: not acted on");
         return Ok(Ack::Empty);

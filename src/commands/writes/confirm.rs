@@ -10,15 +10,15 @@ use tracing::Instrument;
 use super::Plan;
 use super::execute::{execute, journal, timers_for};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
+use crate::chat::Click;
+use crate::chat::Reply;
 use crate::config::Job;
 use crate::domain::{ChannelId, UserId};
 use crate::messages as render;
-use crate::slack::api::ResponseBody;
-use crate::slack::payload::BlockAction;
 use crate::store::{AuditOutcome, Confirmation, ConfirmationState, Decision};
 
 /// Decides a confirmation (`id`) as the click asks: `to` confirmed or cancelled.
-pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: ConfirmationState, reference: String) -> Answer {
+pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: ConfirmationState, reference: String) -> Answer {
     let confirmation = bot
         .store
         .confirmation(id)
@@ -113,7 +113,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
         Decision::AlreadyDecided(c) => return Err(BotError::user(already(&c))),
         Decision::Expired(_) => {
             audit_each(bot, &ctx, action, &jobs, AuditOutcome::Expired, &plan_detail(&plan)).await;
-            let body = ResponseBody::in_channel(render::note(&format!(
+            let body = Reply::in_channel(render::note(&format!(
                 ":hourglass: Expired: nobody confirmed *{summary}* within 10 minutes, so nothing was done. Ask again if it is still needed."
             )))
             .replacing();
@@ -122,9 +122,8 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
         }
         Decision::Decided(_) if to == ConfirmationState::Cancelled => {
             audit_each(bot, &clicker_ctx, action, &jobs, AuditOutcome::Cancelled, &decided).await;
-            let body =
-                ResponseBody::in_channel(render::note(&format!(":no_entry_sign: Cancelled by <@{clicker}>: {summary}. Nothing was done.")))
-                    .replacing();
+            let body = Reply::in_channel(render::note(&format!(":no_entry_sign: Cancelled by <@{clicker}>: {summary}. Nothing was done.")))
+                .replacing();
             bot.after_ack(ctx, async move { body });
             Ack::Empty
         }
@@ -133,8 +132,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
             let later = bot.clone();
             let confirmer = clicker.clone();
             let progress =
-                ResponseBody::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…")))
-                    .replacing();
+                Reply::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…"))).replacing();
             let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, confirmed_by = %confirmer, action = %plan.action(), target = %plan.target());
             crate::crash::point(crate::crash::AFTER_CONFIRMATION);
             bot.tasks.spawn(
@@ -151,7 +149,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: BlockAction, id: &str, to: Con
 
 /// Where a click came from when it is not where its confirmation was asked: another
 /// workspace, or another channel.
-fn misplaced(click: &BlockAction, team: &str, channel: &str) -> Option<String> {
+fn misplaced(click: &Click, team: &str, channel: &str) -> Option<String> {
     if click.team_id.as_str() != team {
         return Some(format!("from workspace {}", click.team_id));
     }

@@ -14,12 +14,13 @@ use super::launch::{Outcome, launch};
 use super::plan::re_enable_at;
 use super::resume::resume_job;
 use crate::bot::{Bot, Context};
+use crate::chat::Message;
+use crate::chat::Reply;
 use crate::commands::Command;
 use crate::config::Job;
+use crate::domain::markup::plain;
 use crate::domain::{Action, RunId, UserId};
 use crate::messages::{self as render, Links};
-use crate::slack::api::ResponseBody;
-use crate::slack::blocks::{Message, escape};
 use crate::store::{AuditOutcome, OutboxMessage, SwitchRow, TimerRow, WriteRow, WriteStep};
 use crate::tailer::{ConfigurationStatus, RunStatus, TailerError};
 
@@ -72,7 +73,7 @@ pub(crate) async fn execute(bot: &Arc<Bot>, ctx: Context, plan: Plan, journal: W
     let replace = journal.replace_question;
     let jobs: Vec<Job> = plan.jobs.iter().filter_map(|name| bot.config.job(name).cloned()).collect();
     if jobs.len() != plan.jobs.len() {
-        let body = ResponseBody::in_channel(render::note(&format!(
+        let body = Reply::in_channel(render::note(&format!(
             ":warning: The catalog changed since this was asked; nothing was done. (ref `{}`)",
             ctx.reference
         )));
@@ -197,7 +198,7 @@ fn outcome_message(
         by.push_str(&format!(", confirmed by <@{confirmer}>"));
     }
     if let Some(reason) = plan.reason() {
-        by.push_str(&format!(" — reason: {}", escape(reason)));
+        by.push_str(&format!(" — reason: {}", plain(reason)));
     }
     let mut message = Message::new(&lines.join("\n"));
     message.lines(lines, 2);
@@ -210,17 +211,17 @@ fn outcome_message(
         message.actions("disabled", &[render::enable_button(&plan.target())]);
     }
     if shape.nothing_done && !shape.replace && !shape.resumed {
-        return vec![bot.reply(ctx, ResponseBody::ephemeral(message))];
+        return vec![bot.reply(ctx, Reply::ephemeral(message))];
     }
     let timed = action == Action::Disable && plan.duration().is_some();
     if timed && !shape.replace {
         // Posted, not sent to the response_url: its ts roots the re-enable's thread.
-        let post = OutboxMessage::post(format!("write:{}", ctx.reference), ctx.channel.to_string(), message.text, message.blocks)
+        let post = OutboxMessage::post(format!("write:{}", ctx.reference), ctx.channel.to_string(), bot.outbox.render(&message))
             .as_root()
             .asked_by(Some(ctx.user.to_string()));
         return vec![post];
     }
-    let body = ResponseBody::in_channel(message);
+    let body = Reply::in_channel(message);
     vec![bot.reply(ctx, if shape.replace { body.replacing() } else { body })]
 }
 
@@ -322,7 +323,7 @@ pub(super) async fn carry_out(
             match bot.tailer.set_run_status(&job.job, run, status).await {
                 Ok(()) => {
                     cards_show_status(bot, job, run, status).await;
-                    done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(status), escape(run.as_str())))
+                    done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(status), plain(run.as_str())))
                 }
                 Err(error) => tailer_failed("mark", "marked", &error),
             }
@@ -348,7 +349,9 @@ async fn cards_show_status(bot: &Bot, job: &Job, run: &RunId, status: &RunStatus
     };
     let Some(mut item) = item else { return };
     item.status = status.clone();
-    let edits =
-        cards.iter().map(|card| crate::messages::cards::update(Links::of(&bot.config), job, card, Some(&item), true, None)).collect();
+    let edits = cards
+        .iter()
+        .map(|card| crate::messages::cards::update(&bot.outbox, Links::of(&bot.config), job, card, Some(&item), true, None))
+        .collect();
     bot.outbox.enqueue(edits).await;
 }

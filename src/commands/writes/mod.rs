@@ -20,11 +20,11 @@ pub use resume::REDO_WINDOW_MS;
 use super::args::{Args, date, not_a_date};
 use super::{Command, DISABLE_FOR_MAX, DISABLE_FOR_MIN, REASON_MAX_CHARS, RunStatus, UsageError, Verb, shorten, targets};
 use crate::bot::{Ack, Answer, Audit, Authorized, Bot, BotError, CONFIRMATION_TTL, Context};
+use crate::chat::Button;
+use crate::chat::Reply;
 use crate::config::Job;
 use crate::domain::{Action, Press};
 use crate::messages as render;
-use crate::slack::api::ResponseBody;
-use crate::slack::blocks::Button;
 use crate::store::{AuditOutcome, NewConfirmation};
 
 /// A write repeated by the same person in the same channel within this window is a
@@ -248,7 +248,7 @@ async fn ask_confirmation(bot: &Arc<Bot>, ctx: Context, plan: &Plan, jobs: &[&Jo
         bot.audit(bot.entry(&ctx, action, Some(job), AuditOutcome::AwaitingConfirmation, plan.detail(), None)).await;
     }
     let message = render::confirmation(&plan.summary(jobs), jobs, ctx.user.as_str(), second_person, &id);
-    Ok(Ack::Message(ResponseBody::in_channel(message)))
+    Ok(Ack::Message(Reply::in_channel(message)))
 }
 
 /// The answer to a launch of a job the bot knows to be off: why it is off, with
@@ -262,7 +262,7 @@ async fn switched_off_first(bot: &Bot, job: &Job, execution_date: Option<chrono:
             return None;
         }
     };
-    let mut m = crate::slack::blocks::Message::new(&format!("{} is disabled", job.name));
+    let mut m = crate::chat::Message::new(&format!("{} is disabled", job.name));
     m.section(&format!(
         ":double_vertical_bar: {}. Launched now, its run would end DEACTIVATED without running. Enable it and launch, or launch it anyway?",
         render::switched_off(job, &switch)

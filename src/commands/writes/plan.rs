@@ -11,9 +11,9 @@ use serde::Deserialize;
 use crate::commands::{Command, Target};
 use crate::config::Job;
 use crate::domain::Action;
+use crate::domain::markup::plain;
 use crate::domain::{JobName, RunId};
 use crate::messages as render;
-use crate::slack::blocks::escape;
 use crate::store::WriteRow;
 use crate::tailer::RunStatus;
 
@@ -82,9 +82,9 @@ impl Plan {
 
     /// "disable `sales-daily` (PROD) for 2h — reason: late source", escaped.
     pub fn summary(&self, jobs: &[&Job]) -> String {
-        let what = if jobs.len() == 1 { render::job_label(jobs[0]) } else { format!("`{}` ({} jobs)", escape(&self.target()), jobs.len()) };
+        let what = if jobs.len() == 1 { render::job_label(jobs[0]) } else { format!("`{}` ({} jobs)", plain(&self.target()), jobs.len()) };
         let mut text = match &self.command {
-            Command::Mark { run, status, .. } => format!("mark run `{}` of {what} as {}", escape(run.as_str()), escape(status.as_str())),
+            Command::Mark { run, status, .. } => format!("mark run `{}` of {what} as {}", plain(run.as_str()), plain(status.as_str())),
             _ => format!("{} {what}", self.action()),
         };
         if let Some(date) = self.execution_date() {
@@ -94,7 +94,7 @@ impl Plan {
             text.push_str(&format!(" for {}", humantime::format_duration(duration)));
         }
         if let Some(reason) = self.reason() {
-            text.push_str(&format!(" — reason: {}", escape(reason)));
+            text.push_str(&format!(" — reason: {}", plain(reason)));
         }
         if let Some(next) = self.next() {
             text.push_str(&format!(", then {}", next.summary(jobs)));

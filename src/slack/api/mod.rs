@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::SlackClientSession;
 use slack_morphism::{ClientResult, SlackApiToken, SlackApiTokenValue, SlackClient};
 
-use super::blocks::Message;
+use crate::chat::{HOME_VIEW, Rendered, view_metadata};
 use crate::domain::{ChannelId, UserGroupId, UserId};
 
 mod respond;
@@ -22,28 +22,6 @@ type Connector = super::connector::CappedConnector;
 
 use super::error::count;
 pub use super::error::{SlackError, SlackErrorKind};
-
-/// The `private_metadata` of a view the bot makes: the channel its buttons and its
-/// submission act in and answer to (none: empty), and, for a view made for one person
-/// (a Home tab), who.
-pub fn view_metadata(channel: Option<&str>, user: Option<&UserId>) -> String {
-    let Some(channel) = channel else { return String::new() };
-    let mut metadata = serde_json::json!({ "channel": channel });
-    if let Some(user) = user {
-        metadata["user"] = user.as_str().into();
-    }
-    metadata.to_string()
-}
-
-/// The channel a view's `private_metadata` names, when it is one the bot wrote for
-/// `clicker` (a view made for someone else names no channel).
-pub fn metadata_channel(metadata: &str, clicker: &UserId) -> Option<ChannelId> {
-    let value: serde_json::Value = serde_json::from_str(metadata).ok()?;
-    if value.get("user").is_some_and(|owner| owner.as_str() != Some(clicker.as_str())) {
-        return None;
-    }
-    ChannelId::parse(value.get("channel")?.as_str()?).ok()
-}
 
 #[derive(Serialize)]
 struct PostMessage<'a> {
@@ -129,10 +107,6 @@ struct Members {
     #[serde(default)]
     users: Vec<String>,
 }
-
-/// The `callback_id` of the Home tab: its clicks act in the person's conversation with
-/// the bot, which its `private_metadata` names.
-pub const HOME_VIEW: &str = "home";
 
 /// A page of `users.conversations`.
 #[derive(Deserialize)]
@@ -230,7 +204,7 @@ impl SlackApi {
     pub async fn post_message(
         &self,
         channel: &str,
-        message: &Message,
+        message: &Rendered,
         thread_ts: Option<&str>,
         broadcast: bool,
         metadata: Option<serde_json::Value>,
@@ -277,7 +251,7 @@ impl SlackApi {
     }
 
     /// `chat.update`.
-    pub async fn update_message(&self, channel: &ChannelId, ts: &str, message: &Message) -> Result<(), SlackError> {
+    pub async fn update_message(&self, channel: &ChannelId, ts: &str, message: &Rendered) -> Result<(), SlackError> {
         let body = UpdateMessage { channel: channel.as_str(), ts, text: &message.text, blocks: &message.blocks };
         let _: Acknowledged = self.timed("chat.update", self.session().http_session_api.http_post("chat.update", &body, None)).await?;
         Ok(())
@@ -289,7 +263,7 @@ impl SlackApi {
         channel: &ChannelId,
         user: &UserId,
         thread_ts: Option<&str>,
-        message: &Message,
+        message: &Rendered,
     ) -> Result<(), SlackError> {
         let body =
             PostEphemeral { channel: channel.as_str(), user: user.as_str(), thread_ts, text: &message.text, blocks: &message.blocks };

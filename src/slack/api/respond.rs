@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{SlackApi, SlackError, SlackErrorKind, count};
+use crate::chat::{Rendered, Reply};
 use crate::domain::Visibility;
-use crate::slack::blocks::Message;
+use crate::outbox::OutboxBody;
 
 /// Where replies go after the HTTP answer, and which `response_url`s may be used.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -20,17 +21,41 @@ pub struct ResponseBody {
 }
 
 impl ResponseBody {
-    pub fn ephemeral(message: Message) -> Self {
+    /// A reply, rendered in Block Kit.
+    pub fn of(reply: &Reply) -> Self {
+        let message = crate::slack::blocks::render(&reply.message);
+        ResponseBody {
+            response_type: reply.visibility,
+            replace_original: reply.replace_original,
+            text: message.text,
+            blocks: message.blocks,
+        }
+    }
+
+    pub fn ephemeral(message: Rendered) -> Self {
         ResponseBody { response_type: Visibility::Ephemeral, replace_original: false, text: message.text, blocks: message.blocks }
     }
 
-    pub fn in_channel(message: Message) -> Self {
+    pub fn in_channel(message: Rendered) -> Self {
         ResponseBody { response_type: Visibility::InChannel, replace_original: false, text: message.text, blocks: message.blocks }
     }
 
     pub fn replacing(mut self) -> Self {
         self.replace_original = true;
         self
+    }
+}
+
+/// A queued answer back into what a `response_url` takes (ephemeral unless it says
+/// otherwise).
+impl From<OutboxBody> for ResponseBody {
+    fn from(body: OutboxBody) -> ResponseBody {
+        ResponseBody {
+            response_type: body.response_type.unwrap_or(Visibility::Ephemeral),
+            replace_original: body.replace_original,
+            text: body.text,
+            blocks: body.blocks,
+        }
     }
 }
 

@@ -2,8 +2,8 @@
 //! would give.
 
 use super::{Acknowledged, SlackApi, SlackError, SlackErrorKind, count, origin};
+use crate::chat::Rendered;
 use crate::domain::ChannelId;
-use crate::slack::blocks::Message;
 use crate::store::Upload;
 
 impl SlackApi {
@@ -17,7 +17,7 @@ impl SlackApi {
         channel: &ChannelId,
         thread_ts: Option<&str>,
         file: &Upload,
-        message: &Message,
+        message: &Rendered,
     ) -> Result<(), SlackError> {
         let request = slack_morphism::api::SlackApiFilesGetUploadUrlExternalRequest {
             filename: file.filename.clone(),

@@ -3,75 +3,8 @@
 
 use serde::Deserialize;
 
-use super::{PayloadError, field, replay_key, trigger};
+use super::{Click, Interaction, PayloadError, Submission, ViewOf, field, replay_key, trigger};
 use crate::domain::{AppId, ChannelId, TeamId, UserId};
-
-/// A button click (`block_actions`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockAction {
-    pub team_id: TeamId,
-    pub api_app_id: Option<AppId>,
-    pub user_id: UserId,
-    pub channel_id: Option<ChannelId>,
-    /// The message that carried the button.
-    pub message_ts: Option<String>,
-    pub response_url: Option<String>,
-    pub trigger_id: String,
-    pub action_id: String,
-    pub value: String,
-    /// The view that carried the button (a Home tab, a modal), when not a message.
-    pub view: Option<ViewOf>,
-    /// Clicked in a direct conversation with the bot (the channel's `name` is
-    /// `directmessage`).
-    pub direct: bool,
-}
-
-/// The view a click or a submission came from, as the bot made it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ViewOf {
-    pub id: String,
-    pub callback_id: String,
-    /// What the bot put in the view for itself (at most 3,000 characters).
-    pub private_metadata: String,
-}
-
-/// A modal submitted (`view_submission`): who, which view, and the value of each input
-/// block, by its `block_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViewSubmission {
-    pub team_id: TeamId,
-    pub api_app_id: Option<AppId>,
-    pub user_id: UserId,
-    pub view: ViewOf,
-    /// Each input's value: a select's option value, a date, a conversation, a text.
-    pub values: Vec<(String, String)>,
-    /// What makes this submission the same one again (a replay of its bytes, or
-    /// Slack delivering it twice): a submission carries no `trigger_id`. From the
-    /// payload here; over HTTP the edge adds the signature's timestamp
-    /// ([`replay_key`]), so that a person submitting the same values again later is
-    /// not taken for a replay.
-    pub replay: String,
-}
-
-impl ViewSubmission {
-    /// The value given in the input block `block_id`, if any.
-    pub fn value(&self, block_id: &str) -> Option<&str> {
-        self.values.iter().find(|(block, _)| block == block_id).map(|(_, value)| value.as_str())
-    }
-}
-
-/// What the `payload` of an interaction holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Interaction {
-    BlockAction(BlockAction),
-    ViewSubmission(ViewSubmission),
-    /// Another kind (a modal closed, shortcuts...): acknowledged, nothing done.
-    Other {
-        kind: String,
-        team_id: Option<TeamId>,
-        api_app_id: Option<AppId>,
-    },
-}
 
 #[derive(Deserialize)]
 struct RawInteraction {
@@ -201,7 +134,7 @@ impl Interaction {
                     values.push((block, given));
                 }
             }
-            return Ok(Interaction::ViewSubmission(ViewSubmission {
+            return Ok(Interaction::Submission(Submission {
                 team_id: TeamId::parse(&raw.team.ok_or_else(|| missing("team"))?.id).map_err(id_error)?,
                 api_app_id: raw.api_app_id.filter(|v| !v.is_empty()).as_deref().map(AppId::parse).transpose().map_err(id_error)?,
                 user_id: UserId::parse(&raw.user.ok_or_else(|| missing("user"))?.id).map_err(id_error)?,
@@ -221,7 +154,7 @@ impl Interaction {
         if action.action_id.len() > 255 || action.value.as_ref().is_some_and(|v| v.len() > 2000) {
             return Err(PayloadError("an action is larger than Slack allows".into()));
         }
-        Ok(Interaction::BlockAction(BlockAction {
+        Ok(Interaction::Click(Click {
             team_id: TeamId::parse(&raw.team.ok_or_else(|| missing("team"))?.id).map_err(id_error)?,
             api_app_id: raw.api_app_id.filter(|v| !v.is_empty()).as_deref().map(AppId::parse).transpose().map_err(id_error)?,
             user_id: UserId::parse(&raw.user.ok_or_else(|| missing("user"))?.id).map_err(id_error)?,
@@ -239,8 +172,8 @@ impl Interaction {
     /// The workspace and app it claims to come from.
     pub fn origin(&self) -> (Option<&TeamId>, Option<&AppId>) {
         match self {
-            Interaction::BlockAction(a) => (Some(&a.team_id), a.api_app_id.as_ref()),
-            Interaction::ViewSubmission(s) => (Some(&s.team_id), s.api_app_id.as_ref()),
+            Interaction::Click(a) => (Some(&a.team_id), a.api_app_id.as_ref()),
+            Interaction::Submission(s) => (Some(&s.team_id), s.api_app_id.as_ref()),
             Interaction::Other { team_id, api_app_id, .. } => (team_id.as_ref(), api_app_id.as_ref()),
         }
     }

@@ -12,8 +12,7 @@ pub use crate::domain::MAX_TEXT_CHARS;
 mod command;
 mod interaction;
 
-pub use command::SlashCommand;
-pub use interaction::{BlockAction, Interaction, ViewOf, ViewSubmission};
+pub use crate::chat::{Click, Interaction, Submission, TypedCommand, ViewOf};
 
 /// The fields of a form body, decoded strictly: `+` as a space, only well-formed `%XX`
 /// escapes, only UTF-8, each field once. Slack's bodies always are; anything else is
@@ -98,13 +97,13 @@ mod tests {
     #[test]
     fn a_slash_command_form_parses_and_ignores_deprecated_fields() {
         let body = b"token=x&team_id=T0001&channel_id=C2147483705&user_id=U2147483697&user_name=Steve&command=%2Ftailer&text=launch+iowa&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1&trigger_id=13345224609.738474920.8088930838d88f008e0&api_app_id=A123456";
-        let command = SlashCommand::from_form(&form_fields(body).unwrap()).unwrap();
+        let command = TypedCommand::from_form(&form_fields(body).unwrap()).unwrap();
         assert_eq!(command.text, "launch iowa");
         assert_eq!(command.user_id.as_str(), "U2147483697");
         assert_eq!(command.response_url, "https://hooks.slack.com/commands/1");
         assert!(!command.direct, "no `channel_name`: not said to be a direct conversation");
         let direct = [&body[..], b"&channel_name=directmessage"].concat();
-        assert!(SlashCommand::from_form(&form_fields(&direct).unwrap()).unwrap().direct, "Slack says so");
+        assert!(TypedCommand::from_form(&form_fields(&direct).unwrap()).unwrap().direct, "Slack says so");
     }
 
     #[test]
@@ -115,7 +114,7 @@ mod tests {
                      "channel": {channel}, "actions": [{{"action_id": "confirm", "value": "c-1"}}]}}"#
             );
             match Interaction::from_json(&payload).unwrap() {
-                Interaction::BlockAction(click) => click.direct,
+                Interaction::Click(click) => click.direct,
                 other => panic!("{other:?}"),
             }
         };
@@ -127,7 +126,7 @@ mod tests {
     #[test]
     fn a_form_without_a_user_is_refused() {
         let error =
-            SlashCommand::from_form(&form_fields(b"team_id=T0001&channel_id=C0001&command=/t&trigger_id=1.2.3").unwrap()).unwrap_err();
+            TypedCommand::from_form(&form_fields(b"team_id=T0001&channel_id=C0001&command=/t&trigger_id=1.2.3").unwrap()).unwrap_err();
         assert!(error.0.contains("user_id"));
     }
 
@@ -157,7 +156,7 @@ mod tests {
                 }},
             },
         });
-        let Interaction::ViewSubmission(submitted) = Interaction::from_json(&payload.to_string()).unwrap() else { panic!("a submission") };
+        let Interaction::Submission(submitted) = Interaction::from_json(&payload.to_string()).unwrap() else { panic!("a submission") };
         assert_eq!(submitted.view.callback_id, "launch");
         assert_eq!(submitted.view.private_metadata, r#"{"channel":"C0DATA"}"#);
         assert_eq!(

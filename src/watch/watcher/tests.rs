@@ -261,7 +261,14 @@ fn the_news_of_a_runs_end_goes_ahead_of_the_rest_and_progress_does_not() {
     };
     let told = |status: &str| {
         let (update, change) = decide(&watch(), item(status), 1_000, &cfg(), 1.0);
-        let (messages, _) = messages(Links::none(), &job, &watch(), std::slice::from_ref(&card), &change, &update, 1_000);
+        struct Words;
+        impl crate::chat::Render for Words {
+            fn render(&self, m: &crate::chat::Message) -> crate::chat::Rendered {
+                crate::chat::Rendered { text: m.text.clone(), blocks: Vec::new() }
+            }
+        }
+        let say = Say { out: &Words, links: Links::none() };
+        let (messages, _) = messages(say, &job, &watch(), std::slice::from_ref(&card), &change, &update, 1_000);
         assert_eq!(messages.len(), 2, "the card's edit and a reply in its thread");
         messages.iter().map(|m| m.first).collect::<Vec<_>>()
     };

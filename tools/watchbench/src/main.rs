@@ -338,7 +338,7 @@ async fn watch(store: &Store, job: &Job, run: &str, channel: &str, interval_ms: 
         watched_by: Some("U0BENCH".to_owned()),
         execution_date: None,
     };
-    let post = tailerbot::messages::cards::post(tailerbot::messages::Links::none(), job, &card, None);
+    let post = tailerbot::messages::cards::post(&tailerbot::slack::blocks::BlockKit, tailerbot::messages::Links::none(), job, &card, None);
     let now = chrono_now_ms();
     store.start_watch(job.name.as_str(), &card, &post, now, interval_ms).await?;
     Ok(())

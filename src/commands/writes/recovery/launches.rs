@@ -100,7 +100,7 @@ impl Launches {
                 self.audit(l, &job, AuditOutcome::Unknown, "interrupted; no run found".into()).await;
                 let text = render::outcomes::launch_interrupted(&label, &l.user_id, job.name.as_str(), &l.reference);
                 let message = render::note(&text);
-                let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), message.text, message.blocks)
+                let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), self.bot.outbox.render(&message))
                     .asked_by(Some(l.user_id.clone()));
                 self.bot.outbox.enqueue(vec![post]).await;
             }

@@ -59,7 +59,7 @@ impl Writes {
             tracing::error!("an interrupted write cannot be read any more; telling its channel");
             let text = render::outcomes::unreadable_write(&w.reference);
             let note = render::note(&text);
-            let post = OutboxMessage::post(format!("write:{}", w.reference), w.channel_id.clone(), note.text, note.blocks);
+            let post = OutboxMessage::post(format!("write:{}", w.reference), w.channel_id.clone(), self.bot.outbox.render(&note));
             if let Err(error) = self.bot.store.finish_write(&w.reference, &[post], self.bot.now_ms()).await {
                 tracing::error!(%error, "cannot settle an unreadable write");
             }

@@ -6,15 +6,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 mod failures;
+mod send;
+
+pub use send::{SendError, send};
 
 use dashmap::DashMap;
 use futures::StreamExt;
 
-use super::{Destination, Outbox, SendError};
 use crate::clock::SharedClock;
+use crate::outbox::{Destination, Drain, Outbox};
 use crate::slack::api::{SlackApi, SlackError, SlackErrorKind};
 use crate::stats::Stats;
 use crate::store::{Delivered, OutboxRow, Store};
@@ -24,6 +26,16 @@ const DOUBT_CHECKS: i64 = 5;
 
 /// Why a message is dropped quietly: the first message of its thread was given up on.
 const THREAD_NEVER_POSTED: &str = "its thread's first message could not be posted";
+
+impl Drain for Delivery {
+    fn run_once(&self) -> futures::future::BoxFuture<'_, usize> {
+        Box::pin(Delivery::run_once(self))
+    }
+
+    fn pass(&self) -> futures::future::BoxFuture<'_, usize> {
+        Box::pin(Delivery::pass(self))
+    }
+}
 
 /// Gap between two posts in one channel.
 pub const CHANNEL_GAP_MS: i64 = 1_000;
@@ -74,11 +86,11 @@ enum Sent {
 }
 
 impl Delivery {
-    pub fn new(outbox: Outbox, stats: Arc<Stats>) -> Delivery {
+    pub fn new(outbox: Outbox, slack: Arc<SlackApi>, stats: Arc<Stats>) -> Delivery {
         Delivery {
-            store: outbox.store.clone(),
-            slack: outbox.slack.clone(),
-            clock: outbox.clock.clone(),
+            store: outbox.store().clone(),
+            slack,
+            clock: outbox.clock().clone(),
             outbox,
             stats,
             pacing: DashMap::new(),
@@ -314,19 +326,10 @@ impl Delivery {
             }
         }
         let metadata = m.to.is_post().then(|| crate::slack::api::outbox_metadata(row.id));
-        match super::send(&self.slack, m, thread.as_deref(), metadata).await {
+        match send(&self.slack, m, thread.as_deref(), metadata).await {
             Ok(ts) => Sent::Done(ts),
             Err(SendError::Slack(error)) => self.failed_now(&error, row),
             Err(SendError::Unsendable(reason)) => Sent::Failed(reason.into()),
         }
-    }
-}
-
-/// Waits before the next pass: until the earliest due message, at most `cap`.
-pub fn next_wait(now_ms: i64, next_due: Option<i64>, cap: Duration) -> Duration {
-    match next_due {
-        Some(due) if due <= now_ms => Duration::ZERO,
-        Some(due) => Duration::from_millis((due - now_ms) as u64).min(cap),
-        None => cap,
     }
 }

@@ -107,7 +107,9 @@ impl Delivery {
         } else {
             format!(":warning: I could not post in <#{channel}>: {}.", crate::slack::blocks::escape(reason))
         };
-        self.outbox.enqueue(vec![OutboxMessage::post(format!("notice:{user}"), user, text, Vec::new())]).await;
+        self.outbox
+            .enqueue(vec![OutboxMessage::post(format!("notice:{user}"), user, crate::chat::Rendered { text, blocks: Vec::new() })])
+            .await;
     }
 }
 
