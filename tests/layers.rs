@@ -7,7 +7,8 @@
 //! - Slack (its types, Block Kit, mrkdwn escaping: anything under `crate::slack`, or
 //!   slack-morphism) is named only in `slack/`, `server/` and what starts them (`cli`,
 //!   `demo`, `offline`); nowhere else is Block Kit written (`"mrkdwn"`, `"plain_text"`,
-//!   a `"section"` block) or a conversation's kind guessed from its id.
+//!   a `"section"` block), a mention or a channel written in mrkdwn (`<@…>`, `<#…>`),
+//!   text escaped, or a conversation's kind guessed from its id.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,8 +16,9 @@ use std::path::{Path, PathBuf};
 /// The modules that may name Slack: the adapter, the front doors and what starts them.
 const SLACK_ALLOWED: &[&str] = &["slack", "server", "cli", "demo", "offline", "main", "lib"];
 
-/// What only Block Kit says.
-const BLOCK_KIT: &[&str] = &["\"mrkdwn\"", "\"plain_text\"", "\"section\"", "\"blocks\""];
+/// What only Block Kit and mrkdwn say: block types, a mention or a channel written by
+/// hand, an escape.
+const BLOCK_KIT: &[&str] = &["\"mrkdwn\"", "\"plain_text\"", "\"section\"", "\"blocks\"", "<@{", "<#{", "escape("];
 
 /// The most lines a source file should have.
 const MOST_LINES: usize = 400;

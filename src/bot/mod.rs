@@ -214,7 +214,7 @@ impl Bot {
     /// The answer to a [`Denial`], with where to ask for access.
     pub(crate) fn refuse(&self, denial: &Denial) -> Ack {
         let ask = match &self.config.slack.audit_channel {
-            Some(channel) => format!("ask in <#{channel}> or the people who run this bot"),
+            Some(channel) => format!("ask in {} or the people who run this bot", crate::domain::markup::channel(channel)),
             None => "ask the people who run this bot".to_owned(),
         };
         denial.answer(&ask)
@@ -263,8 +263,8 @@ impl Bot {
         let minute = chrono::DateTime::from_timestamp_millis(from).map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default();
         let times = if total == 1 { "once".to_owned() } else { format!("{total} times") };
         let text = format!(
-            ":no_entry: <@{}> was refused {times} in the minute from {minute}: {}{more} (every attempt: `/tailer audit`)",
-            entry.user_id,
+            ":no_entry: {} was refused {times} in the minute from {minute}: {}{more} (every attempt: `/tailer audit`)",
+            crate::domain::markup::mention(&entry.user_id),
             listed.join(", ")
         );
         let key = format!("refused:{}:{from}", entry.user_id);
@@ -277,10 +277,10 @@ impl Bot {
         let channel = self.config.slack.audit_channel.clone()?;
         let target = entry.job.as_ref().map(|j| format!(" `{}` ({})", j, entry.environment.as_deref().unwrap_or("?"))).unwrap_or_default();
         let text = format!(
-            ":memo: <@{}> *{}*{target} in <#{}> → {} — {} (ref `{}`)",
-            entry.user_id,
+            ":memo: {} *{}*{target} in {} → {} — {} (ref `{}`)",
+            crate::domain::markup::mention(&entry.user_id),
             entry.action,
-            entry.channel_id,
+            crate::domain::markup::channel(&entry.channel_id),
             entry.outcome.as_str().replace('_', " "),
             crate::domain::markup::plain(&entry.detail),
             entry.reference

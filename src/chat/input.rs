@@ -83,3 +83,38 @@ pub enum Interaction {
         api_app_id: Option<AppId>,
     },
 }
+
+/// An event the surface delivered: its id (a delivery retried has the same one), its
+/// workspace, and what it asks of the bot, when it asks anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delivery {
+    pub event_id: Option<String>,
+    pub team_id: Option<String>,
+    pub asked: Option<Asked>,
+}
+
+/// What an event asks of the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// A mention or a direct message.
+    Said(Said),
+    /// The Home tab opened: it is published for that person, its buttons acting in
+    /// `channel` (the person's conversation with the bot).
+    Home { user: UserId, channel: ChannelId },
+}
+
+/// A message to the bot: who, where, what (as typed, without the mentions that start it),
+/// and the thread it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    pub user: UserId,
+    pub channel: ChannelId,
+    pub text: String,
+    /// Where answers go: the thread the message is in, or a thread under a mention (a
+    /// direct message outside a thread is answered in the conversation itself).
+    pub thread: Option<String>,
+    /// The thread the message was written in, when it was.
+    pub in_thread: Option<String>,
+    /// A direct message, not a mention in a channel.
+    pub direct: bool,
+}

@@ -9,7 +9,7 @@ mod input;
 mod message;
 
 pub use form::{Choice, Field, Form, Input, MAX_CHOICES};
-pub use input::{Click, Interaction, Submission, TypedCommand, ViewOf};
+pub use input::{Asked, Click, Delivery, Interaction, Said, Submission, TypedCommand, ViewOf};
 pub use message::{Button, Confirm, MAX_PARTS, Message, Part, Reply, Style};
 
 use futures::future::BoxFuture;

@@ -87,7 +87,8 @@ pub(super) async fn watch(bot: &Arc<Bot>, ctx: &Context, named: Option<&JobName>
                 bot.job_of_run(run.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot read which job a run belongs to"))?;
             let Some(name) = owner else {
                 return Err(BotError::user(format!(
-                    "I don't know which job run `{run}` belongs to (I did not launch it and no channel follows it). Name it: `/tailer watch &lt;job&gt; {run}`."
+                    "I don't know which job run `{run}` belongs to (I did not launch it and no channel follows it). Name it: `/tailer watch {} {run}`.",
+                    plain("<job>")
                 )));
             };
             let Some(job) = bot.config.job(&name).cloned() else {
@@ -171,7 +172,7 @@ async fn card_no_longer_followed(bot: &Bot, ctx: &Context, card: &crate::store::
     };
     let Some(job) = bot.config.job(&watch.job) else { return };
     let item = watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok());
-    let note = format!("No longer followed in this channel (unwatched by <@{}>).", ctx.user);
+    let note = format!("No longer followed in this channel (unwatched by {}).", crate::domain::markup::mention(&ctx.user));
     bot.outbox
         .enqueue(vec![crate::messages::cards::update(&bot.outbox, Links::of(&bot.config), job, card, item.as_ref(), false, Some(&note))])
         .await;
@@ -199,12 +200,12 @@ pub(super) async fn subscribe(bot: &Arc<Bot>, ctx: Context, target: &Target, fil
         SubscriptionFilter::Failures => "every failed run",
     };
     let text = format!(
-        ":bell: This channel will hear about {what} of `{}` ({} job{}) — {} by <@{}>.",
+        ":bell: This channel will hear about {what} of `{}` ({} job{}) — {} by {}.",
         plain(&target.to_string()),
         jobs.len(),
         if jobs.len() == 1 { "" } else { "s" },
         if new { "subscribed" } else { "subscription changed" },
-        ctx.user
+        crate::domain::markup::mention(&ctx.user)
     );
     // Runs already finished are not news: mark them known, after the answer.
     let later = bot.clone();
@@ -241,9 +242,9 @@ pub(super) async fn unsubscribe(bot: &Arc<Bot>, ctx: &Context, target: &Target) 
         .map_err(BotError::store(&ctx.reference, "cannot remove a subscription"))?;
     Ok(match removed {
         true => Ack::Message(Reply::in_channel(render::note(&format!(
-            ":no_bell: This channel no longer hears about `{}` — unsubscribed by <@{}>.",
+            ":no_bell: This channel no longer hears about `{}` — unsubscribed by {}.",
             plain(&target.to_string()),
-            ctx.user
+            crate::domain::markup::mention(&ctx.user)
         )))),
         false => Ack::note(&format!(
             "This channel has no subscription to `{}`. `/tailer subscriptions` lists what it has.",
@@ -257,9 +258,10 @@ pub(super) async fn list(bot: &Arc<Bot>, ctx: &Context) -> Answer {
     let rows =
         bot.store.subscriptions(Some(ctx.channel.as_str())).await.map_err(BotError::store(&ctx.reference, "cannot read subscriptions"))?;
     Ok(match rows {
-        rows if rows.is_empty() => {
-            Ack::note("This channel has no subscription. `/tailer subscribe &lt;job&gt;|tag:&lt;tag&gt;|all [failures]` adds one.")
-        }
+        rows if rows.is_empty() => Ack::note(&format!(
+            "This channel has no subscription. `/tailer subscribe {}` adds one.",
+            plain("<job>|tag:<tag>|all [failures]")
+        )),
         rows => {
             let mut m = Message::new("Subscriptions of this channel");
             m.section("*Subscriptions of this channel*");
@@ -267,7 +269,13 @@ pub(super) async fn list(bot: &Arc<Bot>, ctx: &Context) -> Answer {
                 .iter()
                 .map(|r| {
                     let since = chrono::DateTime::from_timestamp_millis(r.created_at).unwrap_or_default();
-                    format!("• `{}` — {} — by <@{}> since {}", plain(&r.target), plain(&r.filter), r.created_by, render::when(since))
+                    format!(
+                        "• `{}` — {} — by {} since {}",
+                        plain(&r.target),
+                        plain(&r.filter),
+                        crate::domain::markup::mention(&r.created_by),
+                        render::when(since)
+                    )
                 })
                 .collect();
             m.lines(&lines, 0);

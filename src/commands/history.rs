@@ -57,7 +57,7 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Reply>
     }
     let summary = Summary::of(&items);
     let mut message = history::summary_message(Links::of(&bot.config), job, &summary, &items);
-    message.context(&format!("Asked by <@{}>: `history {} {limit}`", ctx.user, job.name));
+    message.context(&format!("Asked by {}: `history {} {limit}`", crate::domain::markup::mention(&ctx.user), job.name));
     let title = history::title(job, items.len());
     let bars = history::bars(&items);
     let drawn = {

@@ -57,11 +57,6 @@ fn format_character_name(c: char) -> String {
     format!("U+{:04X}{name}", u32::from(c))
 }
 
-/// Slack sends `&`, `<` and `>` as HTML entities; the bot works on the typed text.
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-}
-
 /// Parses the text of a slash command.
 pub fn parse(text: &str) -> Result<Command, UsageError> {
     if text.chars().count() > crate::domain::MAX_TEXT_CHARS {
@@ -89,7 +84,6 @@ pub fn parse(text: &str) -> Result<Command, UsageError> {
             ),
         });
     }
-    let text = unescape(text);
     let mut words = text.split_whitespace();
     let Some(first) = words.next() else {
         return Ok(Command::Help(None));

@@ -130,14 +130,16 @@ pub(super) async fn status(bot: &Arc<Bot>, ctx: Context, named: Option<&JobName>
             },
             Ok(None) => {
                 return Err(BotError::user(format!(
-                    "I don't know which job run `{run}` belongs to. Name it: `/tailer status &lt;job&gt; {run}`."
+                    "I don't know which job run `{run}` belongs to. Name it: `/tailer status {} {run}`.",
+                    plain("<job>")
                 )));
             }
             // Tailer can still answer when the job is named: say so.
             Err(error) => {
                 tracing::error!(%error, "cannot read known runs");
                 return Err(BotError::user(format!(
-                    ":warning: My database is unavailable; name the job: `/tailer status &lt;job&gt; {run}`. (ref `{}`)",
+                    ":warning: My database is unavailable; name the job: `/tailer status {} {run}`. (ref `{}`)",
+                    plain("<job>"),
                     ctx.reference
                 )));
             }

@@ -54,7 +54,7 @@ fn valid_commands_parse_into_their_typed_form() {
         ("subscriptions".into(), Command::Subscriptions),
         ("disable sales-daily".into(), Command::Disable { target: Target::Job(job("sales-daily")), duration: None, reason: None }),
         (
-            "disable tag:daily for 2h source table &lt;late&gt; &amp; broken".into(),
+            "disable tag:daily for 2h source table <late> & broken".into(),
             Command::Disable {
                 target: Target::Tag("daily".into()),
                 duration: Some(Duration::from_secs(7200)),

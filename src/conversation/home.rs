@@ -61,7 +61,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
             m.actions("home_enable", &buttons);
         }
         if enabled.len() < off.len() || enabled.len() > render::ENABLE_BUTTONS {
-            m.context("`/tailer enable &lt;job&gt;` in a channel switches on the others, under that channel's rules.");
+            m.context(&format!("`/tailer enable {}` in a channel switches on the others, under that channel's rules.", plain("<job>")));
         }
     }
 
@@ -97,7 +97,12 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
             }
             let status =
                 status.as_deref().map(|s| render::status(&RunStatus::parse(s))).unwrap_or_else(|| ":hourglass: not shown yet".into());
-            Some(format!("• {} · run {} · {status} · in <#{}>", render::job_label(job), links.run(job, run), plain(channel)))
+            Some(format!(
+                "• {} · run {} · {status} · in {}",
+                render::job_label(job),
+                links.run(job, run),
+                crate::domain::markup::channel(channel)
+            ))
         })
         .collect();
     m.divider();
@@ -169,5 +174,5 @@ fn asked(c: &Confirmation) -> String {
     let what =
         crate::commands::writes::Plan::from_json(&c.request.plan).map(|p| p.detail()).unwrap_or_else(|_| c.request.action.to_string());
     let until = DateTime::from_timestamp_millis(c.request.expires_at).map(render::when).unwrap_or_default();
-    format!("• `{}` in <#{}> · until {until}", plain(&what), plain(&c.request.channel_id))
+    format!("• `{}` in {} · until {until}", plain(&what), crate::domain::markup::channel(&c.request.channel_id))
 }

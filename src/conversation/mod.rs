@@ -9,75 +9,17 @@ mod home;
 
 use std::sync::Arc;
 
-use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::bot::{Ack, Answer, Bot, BotError, Context, reference};
+use crate::chat::{Asked, Delivery, Said};
 use crate::commands::{self, Command};
 use crate::domain::markup::plain;
-use crate::domain::{ChannelId, JobName, RunId, UserId};
+use crate::domain::{JobName, RunId};
 use crate::tailer::RunStatus;
 
 /// The longest text read from a message; longer is answered with a note.
 const MAX_TEXT_CHARS: usize = 4_000;
-
-/// An Events API delivery: its id (for retries) and the event inside.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Delivery {
-    pub event_id: Option<String>,
-    pub team_id: Option<String>,
-    pub event: Option<serde_json::Value>,
-}
-
-/// The part of an event the bot reads; everything else is ignored.
-#[derive(Debug, Deserialize)]
-struct Inner {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    subtype: Option<String>,
-    #[serde(default)]
-    bot_id: Option<String>,
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    channel: Option<String>,
-    #[serde(default)]
-    channel_type: Option<String>,
-    #[serde(default)]
-    ts: Option<String>,
-    #[serde(default)]
-    thread_ts: Option<String>,
-    /// `app_home_opened`: `home` or `messages`.
-    #[serde(default)]
-    tab: Option<String>,
-}
-
-/// What an event asks of the bot.
-#[derive(Debug, Clone)]
-enum Asked {
-    /// A mention or a direct message.
-    Said(Said),
-    /// The Home tab opened: it is published for that person.
-    Home { user: UserId, channel: ChannelId },
-}
-
-/// A message to the bot: who, where, what, and the thread it belongs to.
-#[derive(Debug, Clone)]
-struct Said {
-    user: UserId,
-    channel: ChannelId,
-    text: String,
-    /// Where answers go: the thread the message is in, or a thread under a mention (a
-    /// direct message outside a thread is answered in the conversation itself).
-    thread: Option<String>,
-    /// The thread the message was written in, when it was.
-    in_thread: Option<String>,
-    /// A direct message (`channel_type` `im`), not a mention in a channel.
-    direct: bool,
-}
 
 /// Acknowledges an event at once; handles it after.
 pub fn event(bot: &Arc<Bot>, delivery: Delivery) -> Ack {
@@ -88,7 +30,7 @@ pub fn event(bot: &Arc<Bot>, delivery: Delivery) -> Ack {
 }
 
 async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
-    let Some(asked) = read(&delivery) else {
+    let Some(asked) = delivery.asked.clone() else {
         return;
     };
     // What the bot itself said, whatever else the payload claims (no `bot_id`, no
@@ -170,57 +112,9 @@ fn context(said: &Said, delivery: &Delivery, reference: String) -> Context {
     }
 }
 
-/// The message an event carries, when it is one the bot answers: a mention, or a
-/// direct message from a person (not from a bot, this one included; not an edit).
-fn read(delivery: &Delivery) -> Option<Asked> {
-    let inner: Inner = serde_json::from_value(delivery.event.clone()?).ok()?;
-    if inner.kind == "app_home_opened" {
-        if inner.tab.as_deref() != Some("home") {
-            return None;
-        }
-        let user = UserId::parse(inner.user.as_deref()?).ok()?;
-        let channel = ChannelId::parse(inner.channel.as_deref()?).ok()?;
-        return Some(Asked::Home { user, channel });
-    }
-    let direct = inner.kind == "message" && inner.channel_type.as_deref() == Some("im");
-    if !(inner.kind == "app_mention" || direct) {
-        return None;
-    }
-    if inner.bot_id.is_some() || inner.subtype.is_some() {
-        return None;
-    }
-    let user = UserId::parse(inner.user.as_deref()?).ok()?;
-    let channel = ChannelId::parse(inner.channel.as_deref()?).ok()?;
-    let ts = inner.ts.filter(|ts| plausible_ts(ts))?;
-    let in_thread = inner.thread_ts.filter(|ts| plausible_ts(ts));
-    let text = inner.text.unwrap_or_default();
-    let thread = if direct { in_thread.clone() } else { Some(in_thread.clone().unwrap_or(ts)) };
-    Some(Asked::Said(Said { user, channel, thread, in_thread, text, direct }))
-}
-
-/// A Slack message timestamp: digits, a dot, digits.
-fn plausible_ts(ts: &str) -> bool {
-    ts.len() <= 32
-        && ts
-            .split_once('.')
-            .is_some_and(|(s, f)| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && f.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// The text without the mentions that start it (`<@U0BOT> status` → `status`).
-fn without_mentions(text: &str) -> &str {
-    let mut rest = text.trim_start();
-    while let Some(after) = rest.strip_prefix("<@") {
-        match after.find('>') {
-            Some(end) => rest = after[end + 1..].trim_start(),
-            None => break,
-        }
-    }
-    rest.trim()
-}
-
 /// What the message asks, carried out like the slash command.
 async fn converse(bot: &Arc<Bot>, ctx: &Context, said: &Said) -> Answer {
-    let text = without_mentions(&said.text);
+    let text = said.text.as_str();
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(BotError::user(format!("That message is longer than the {MAX_TEXT_CHARS} characters I read.")));
     }
@@ -291,46 +185,6 @@ fn implied(text: &str, card: Option<&CardRun>) -> Option<Result<Command, BotErro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_mentions_that_start_a_message_are_not_part_of_the_command() {
-        assert_eq!(without_mentions("<@U0TAILERBOT> status"), "status");
-        assert_eq!(without_mentions("  <@U0TAILERBOT>   <@U0OTHER> last sales-daily "), "last sales-daily");
-        assert_eq!(without_mentions("last <@U0X>"), "last <@U0X>");
-        assert_eq!(without_mentions("<@U0TAILERBOT"), "<@U0TAILERBOT");
-    }
-
-    #[test]
-    fn only_mentions_and_direct_messages_from_people_are_read() {
-        let delivery = |event: serde_json::Value| Delivery { event: Some(event), ..Delivery::default() };
-        let mention = serde_json::json!({"type": "app_mention", "user": "U0ANALYST", "channel": "C0DATA", "ts": "1700000000.000100", "text": "<@U0BOT> jobs"});
-        let said = |d: Delivery| match read(&d) {
-            Some(Asked::Said(said)) => Some(said),
-            _ => None,
-        };
-        let said_now = said(delivery(mention.clone())).unwrap();
-        assert_eq!(
-            (said_now.thread.as_deref(), said_now.in_thread.as_deref()),
-            (Some("1700000000.000100"), None),
-            "answered under the mention"
-        );
-        let mut in_thread = mention.clone();
-        in_thread["thread_ts"] = "1700000000.000001".into();
-        assert_eq!(said(delivery(in_thread)).unwrap().thread.as_deref(), Some("1700000000.000001"));
-        let mut from_a_bot = mention.clone();
-        from_a_bot["bot_id"] = "B0TAILERBOT".into();
-        assert!(read(&delivery(from_a_bot)).is_none(), "the bot's own messages, and other bots', are not read");
-        let dm = serde_json::json!({"type": "message", "channel_type": "im", "user": "U0ANALYST", "channel": "D0ANALYST", "ts": "1700000000.000200", "text": "jobs"});
-        assert_eq!(said(delivery(dm.clone())).unwrap().thread, None, "a direct message is answered in the conversation");
-        let mut edited = dm.clone();
-        edited["subtype"] = "message_changed".into();
-        assert!(read(&delivery(edited)).is_none());
-        let in_channel = serde_json::json!({"type": "message", "channel_type": "channel", "user": "U0ANALYST", "channel": "C0DATA", "ts": "1.2", "text": "jobs"});
-        assert!(read(&delivery(in_channel)).is_none(), "a channel message that does not mention the bot");
-        let mut bad_ts = mention;
-        bad_ts["ts"] = "<!channel>".into();
-        assert!(read(&delivery(bad_ts)).is_none());
-    }
 
     #[test]
     fn a_run_cards_thread_implies_its_run() {

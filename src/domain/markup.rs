@@ -7,8 +7,6 @@
 //! The marks are characters of Unicode's private use area, which [`plain`] removes from
 //! what it marks: foreign text cannot open or close a mark of its own.
 
-use crate::domain::UserId;
-
 const PLAIN_START: char = '\u{E000}';
 const PLAIN_END: char = '\u{E001}';
 const TOKEN_START: char = '\u{E002}';
@@ -50,13 +48,13 @@ pub fn link(url: &str, label: &str) -> String {
 }
 
 /// A person, shown by name where the surface can.
-pub fn mention(user: &UserId) -> String {
-    token("user", &[user.as_str()])
+pub fn mention(user: impl std::fmt::Display) -> String {
+    token("user", &[&user.to_string()])
 }
 
 /// A conversation, shown by name where the surface can.
-pub fn channel(id: &str) -> String {
-    token("channel", &[id])
+pub fn channel(id: impl std::fmt::Display) -> String {
+    token("channel", &[&id.to_string()])
 }
 
 /// A moment, shown in each reader's time zone where the surface can, else `fallback`.
@@ -148,6 +146,7 @@ pub fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::UserId;
 
     #[test]
     fn each_mark_reads_back_as_the_piece_it_wrote() {

@@ -62,8 +62,8 @@ pub fn render_card(links: Links, job: &Job, card: &CardRow, item: Option<&RunIte
         None => "*Status*\n:hourglass: waiting for Tailer to show the run".to_owned(),
     }];
     match (&card.launched_by, &card.watched_by) {
-        (Some(by), _) => fields.push(format!("*Launched by*\n<@{by}>")),
-        (None, Some(by)) => fields.push(format!("*Watched by*\n<@{by}>")),
+        (Some(by), _) => fields.push(format!("*Launched by*\n{}", crate::domain::markup::mention(by))),
+        (None, Some(by)) => fields.push(format!("*Watched by*\n{}", crate::domain::markup::mention(by))),
         _ => {}
     }
     if let Some(date) = &card.execution_date {

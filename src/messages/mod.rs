@@ -99,7 +99,7 @@ impl<'a> Links<'a> {
 fn named(url: Option<String>, run_id: &str) -> String {
     match url {
         // A `|` would end the link's text early; Tailer's run ids have none.
-        Some(url) if !run_id.contains('|') => format!("<{}|{}>", plain(&url), plain(run_id)),
+        Some(url) if !run_id.contains('|') => crate::domain::markup::link(&url, run_id),
         _ => format!("`{}`", plain(run_id)),
     }
 }
@@ -187,7 +187,13 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
             }
             _ => {}
         }
-        format!("{} <@{}> *{}*{target} → {} — {detail}", when(at), e.user_id, e.action, e.outcome.as_str().replace('_', " "))
+        format!(
+            "{} {} *{}*{target} → {} — {detail}",
+            when(at),
+            crate::domain::markup::mention(&e.user_id),
+            e.action,
+            e.outcome.as_str().replace('_', " ")
+        )
     };
     // Requests that asked for a confirmation are not outcomes: they are listed apart, and
     // what became of them (confirmed, cancelled, expired, done) is among the outcomes.
@@ -209,7 +215,10 @@ pub fn confirmation(summary: &str, jobs: &[&Job], requester: &str, second_person
     let mut m = Message::new(&format!("Confirm: {summary}"));
     let who =
         if second_person { "someone other than the requester, whom the rules allow," } else { "the requester or someone the rules allow" };
-    m.section(&format!(":warning: <@{requester}> asks to *{summary}*. This needs a confirmation by {who} within 10 minutes."));
+    m.section(&format!(
+        ":warning: {} asks to *{summary}*. This needs a confirmation by {who} within 10 minutes.",
+        crate::domain::markup::mention(requester)
+    ));
     let lines: Vec<String> = jobs.iter().map(|j| format!("• {} · `{}`", job_label(j), plain(j.job.configuration_id.as_str()))).collect();
     m.lines(&lines, 1);
     let dialog = Confirm {

@@ -44,8 +44,8 @@ pub fn interrupted_unknown(verb: &str, label: &str, command: &str, reference: &s
 /// A launch the bot stopped in the middle of, whose run cannot be told apart.
 pub fn launch_interrupted(label: &str, user: &str, job: &str, reference: &str) -> String {
     format!(
-        ":warning: The launch of {label} asked by <@{}> was interrupted (the bot stopped while making it) and I cannot tell which run, if any, it started. Check `/tailer last {job}` before launching it again. (ref `{}`)",
-        plain(user),
+        ":warning: The launch of {label} asked by {} was interrupted (the bot stopped while making it) and I cannot tell which run, if any, it started. Check `/tailer last {job}` before launching it again. (ref `{}`)",
+        crate::domain::markup::mention(user),
         plain(reference)
     )
 }

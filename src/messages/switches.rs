@@ -20,7 +20,7 @@ pub fn enable_button(target: &str) -> Button {
 pub fn switched_off(job: &Job, switch: &SwitchRow) -> String {
     let since = chrono::DateTime::from_timestamp_millis(switch.since_ms).unwrap_or_default();
     let by = match (&switch.by_user, switch.source.as_str()) {
-        (Some(user), _) => format!(" by <@{}>", plain(user)),
+        (Some(user), _) => format!(" by {}", crate::domain::markup::mention(user)),
         (None, "tailer") => " (a run of it ended DEACTIVATED: switched off outside the bot)".to_owned(),
         (None, _) => String::new(),
     };
@@ -51,7 +51,7 @@ pub fn disabled(off: &[(&Job, SwitchRow)]) -> Message {
     let buttons: Vec<Button> = off.iter().take(ENABLE_BUTTONS).map(|(job, _)| enable_button(job.name.as_str())).collect();
     m.actions("disabled", &buttons);
     if off.len() > ENABLE_BUTTONS {
-        m.context(&format!("The buttons switch on the first {ENABLE_BUTTONS}; for the others: `/tailer enable &lt;job&gt;`."));
+        m.context(&format!("The buttons switch on the first {ENABLE_BUTTONS}; for the others: `/tailer enable {}`.", plain("<job>")));
     }
     m
 }

@@ -74,9 +74,9 @@ pub struct Event {
     pub event: Option<serde_json::Value>,
 }
 
-impl From<Event> for crate::conversation::Delivery {
-    fn from(e: Event) -> crate::conversation::Delivery {
-        crate::conversation::Delivery { event_id: e.event_id, team_id: e.team_id, event: e.event }
+impl From<Event> for crate::chat::Delivery {
+    fn from(e: Event) -> crate::chat::Delivery {
+        crate::slack::payload::event::delivery(e.event_id, e.team_id, e.event.as_ref())
     }
 }
 

@@ -89,9 +89,10 @@ pub fn mrkdwn(text: &str) -> String {
         match piece {
             Piece::Markup(s) => out.push_str(s),
             Piece::Plain(s) => out.push_str(&escape(s)),
-            // A URL that would end the token early is shown as text.
-            Piece::Link { url, label } if url.contains(['|', '>', '<']) || url.is_empty() => out.push_str(&escape(label)),
-            Piece::Link { url, label } => out.push_str(&format!("<{url}|{}>", escape(label))),
+            // A URL that would end the token early is shown as text; `&`, `<`, `>` in one
+            // are written as entities, as Slack reads them in a link.
+            Piece::Link { url, label } if url.contains('|') || url.is_empty() => out.push_str(&escape(label)),
+            Piece::Link { url, label } => out.push_str(&format!("<{}|{}>", escape(url), escape(label))),
             Piece::User(id) if is_id(id) => out.push_str(&format!("<@{id}>")),
             Piece::Channel(id) if is_id(id) => out.push_str(&format!("<#{id}>")),
             Piece::User(id) | Piece::Channel(id) => out.push_str(&escape(id)),
@@ -272,12 +273,12 @@ mod tests {
             plain("<!here>"),
             mention(&user),
             date(1_700_000_000, "then & now"),
-            link("https://x.test/r", "run <1>"),
+            link("https://x.test/r?a=1&b=2", "run <1>"),
             link("https://x.test/a|b", "spoofed")
         );
         assert_eq!(
             mrkdwn(&text),
-            "*&lt;!here&gt;* by <@U0ANALYST> at <!date^1700000000^{date_short_pretty} {time_secs}|then &amp; now> <https://x.test/r|run &lt;1&gt;> spoofed"
+            "*&lt;!here&gt;* by <@U0ANALYST> at <!date^1700000000^{date_short_pretty} {time_secs}|then &amp; now> <https://x.test/r?a=1&amp;b=2|run &lt;1&gt;> spoofed"
         );
         assert_eq!(mrkdwn("already &lt;escaped&gt; stays"), "already &lt;escaped&gt; stays");
     }

@@ -81,7 +81,10 @@ impl Timers {
             Ok(()) => {
                 crate::crash::point(crate::crash::AFTER_TIMER_FIRED);
                 self.audit(t, &job, AuditOutcome::Succeeded, "ok".into()).await;
-                let text = format!(":large_green_circle: Re-enabled {label}: the disable asked by <@{}> is over.", t.requested_by);
+                let text = format!(
+                    ":large_green_circle: Re-enabled {label}: the disable asked by {} is over.",
+                    crate::domain::markup::mention(&t.requested_by)
+                );
                 let on = SwitchRow::by_bot(job.name.as_str(), false, &t.requested_by, None, now, None);
                 self.finish_switching(t, "done", &text, Some(&on)).await;
             }

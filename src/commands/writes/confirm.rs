@@ -62,8 +62,8 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: Confirmat
         let done = if to == ConfirmationState::Cancelled { "cancelled" } else { "confirmed" };
         return Err(BotError::user(if click.team_id.as_str() == request.team_id {
             format!(
-                ":no_entry: This confirmation was asked in <#{}>; it can only be {done} there, so nothing was done.",
-                request.channel_id
+                ":no_entry: This confirmation was asked in {}; it can only be {done} there, so nothing was done.",
+                crate::domain::markup::channel(&request.channel_id)
             )
         } else {
             format!(
@@ -122,8 +122,11 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: Confirmat
         }
         Decision::Decided(_) if to == ConfirmationState::Cancelled => {
             audit_each(bot, &clicker_ctx, action, &jobs, AuditOutcome::Cancelled, &decided).await;
-            let body = Reply::in_channel(render::note(&format!(":no_entry_sign: Cancelled by <@{clicker}>: {summary}. Nothing was done.")))
-                .replacing();
+            let body = Reply::in_channel(render::note(&format!(
+                ":no_entry_sign: Cancelled by {}: {summary}. Nothing was done.",
+                crate::domain::markup::mention(clicker)
+            )))
+            .replacing();
             bot.after_ack(ctx, async move { body });
             Ack::Empty
         }
@@ -131,8 +134,11 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: Confirmat
             audit_each(bot, &clicker_ctx, action, &jobs, AuditOutcome::Confirmed, &decided).await;
             let later = bot.clone();
             let confirmer = clicker.clone();
-            let progress =
-                Reply::in_channel(render::note(&format!(":hourglass_flowing_sand: Confirmed by <@{confirmer}>: {summary}…"))).replacing();
+            let progress = Reply::in_channel(render::note(&format!(
+                ":hourglass_flowing_sand: Confirmed by {}: {summary}…",
+                crate::domain::markup::mention(&confirmer)
+            )))
+            .replacing();
             let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, confirmed_by = %confirmer, action = %plan.action(), target = %plan.target());
             crate::crash::point(crate::crash::AFTER_CONFIRMATION);
             bot.tasks.spawn(
@@ -176,7 +182,7 @@ fn plan_detail(plan: &Plan) -> String {
 }
 
 fn already(c: &Confirmation) -> String {
-    let by = c.decided_by.as_deref().map(|u| format!(" by <@{u}>")).unwrap_or_default();
+    let by = c.decided_by.as_deref().map(|u| format!(" by {}", crate::domain::markup::mention(u))).unwrap_or_default();
     match c.state {
         ConfirmationState::Confirmed => format!("This was already confirmed{by}; it is done once."),
         ConfirmationState::Cancelled => format!("This was already cancelled{by}."),

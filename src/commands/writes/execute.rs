@@ -193,9 +193,9 @@ fn outcome_message(
     if action == Action::Launch && shape.quiet && !shape.replace {
         return Vec::new();
     }
-    let mut by = format!(" — by <@{}>", ctx.user);
+    let mut by = format!(" — by {}", crate::domain::markup::mention(&ctx.user));
     if let Some(confirmer) = confirmed_by {
-        by.push_str(&format!(", confirmed by <@{confirmer}>"));
+        by.push_str(&format!(", confirmed by {}", crate::domain::markup::mention(confirmer)));
     }
     if let Some(reason) = plan.reason() {
         by.push_str(&format!(" — reason: {}", plain(reason)));

@@ -1,6 +1,6 @@
 //! A slash command, from its form (HTTP) or its JSON (Socket Mode).
 
-use super::{MAX_TEXT_CHARS, PayloadError, TypedCommand, field, trigger};
+use super::{MAX_TEXT_CHARS, PayloadError, TypedCommand, field, trigger, unescape};
 use crate::domain::{AppId, ChannelId, TeamId, UserId};
 
 /// The `channel_name` Slack gives a direct conversation, in a slash command and in a
@@ -24,8 +24,9 @@ impl TypedCommand {
         let required =
             |name: &str| field(fields, name).filter(|v| !v.is_empty()).ok_or_else(|| PayloadError(format!("missing field `{name}`")));
         let id_error = |e: crate::domain::IdError| PayloadError(e.to_string());
-        // Slack caps what people type; longer text is cut here and refused by the grammar.
-        let text: String = field(fields, "text").unwrap_or_default().chars().take(MAX_TEXT_CHARS + 1).collect();
+        // As typed (Slack's entities read back). Slack caps what people type; longer text
+        // is cut here and refused by the grammar.
+        let text: String = unescape(field(fields, "text").unwrap_or_default()).chars().take(MAX_TEXT_CHARS + 1).collect();
         Ok(TypedCommand {
             team_id: TeamId::parse(required("team_id")?).map_err(id_error)?,
             enterprise_id: field(fields, "enterprise_id").filter(|v| !v.is_empty()).map(str::to_owned),

@@ -9,7 +9,14 @@ pub struct PayloadError(pub String);
 
 pub use crate::domain::MAX_TEXT_CHARS;
 
+/// Slack sends `&`, `<` and `>` in what people type as HTML entities; the bot works on
+/// the text as typed.
+pub fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
 mod command;
+pub mod event;
 mod interaction;
 
 pub use crate::chat::{Click, Interaction, Submission, TypedCommand, ViewOf};
@@ -104,6 +111,17 @@ mod tests {
         assert!(!command.direct, "no `channel_name`: not said to be a direct conversation");
         let direct = [&body[..], b"&channel_name=directmessage"].concat();
         assert!(TypedCommand::from_form(&form_fields(&direct).unwrap()).unwrap().direct, "Slack says so");
+    }
+
+    #[test]
+    fn a_command_reaches_the_bot_as_typed_with_slacks_entities_read_back() {
+        let body = "team_id=T0001&channel_id=C0DATA&user_id=U0ANALYST&command=%2Ftailer&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1&trigger_id=1.2.3&text=disable+x+a+%26lt%3B+b+%26amp%3Blt%3B";
+        let command = TypedCommand::from_form(&form_fields(body.as_bytes()).unwrap()).unwrap();
+        assert_eq!(command.text, "disable x a < b &lt;", "read back once: what was typed as `&lt;` stays");
+        // Entities are read back before the cap: text typed within it is not cut.
+        let long = format!("{}&text=disable+x+{}", &body[..body.find("&text=").unwrap()], "%26lt%3B".repeat(MAX_TEXT_CHARS - 10));
+        let command = TypedCommand::from_form(&form_fields(long.as_bytes()).unwrap()).unwrap();
+        assert_eq!(command.text.chars().count(), "disable x ".len() + MAX_TEXT_CHARS - 10);
     }
 
     #[test]
