@@ -130,7 +130,7 @@ mod resumed {
     /// A `disable iowa-prepare` asked `age` ago, whose replica died, given back.
     async fn interrupted(bot: &PausedBot, reference: &str, age: Duration) {
         let plan = Plan {
-            command: tailerbot::commands::parse("disable iowa-prepare vendor late").unwrap(),
+            command: tailerbot::commands::parse("disable iowa-prepare vendor late").unwrap().into_write().unwrap(),
             jobs: vec!["iowa-prepare".into()],
             then: None,
         };

@@ -252,7 +252,7 @@ async fn the_run_ids_of_the_help_examples_are_runs_the_simulator_knows_for_that_
         let (job, run) = match &command {
             tailerbot::commands::Command::Status { job: Some(job), run }
             | tailerbot::commands::Command::Watch { job: Some(job), run }
-            | tailerbot::commands::Command::Mark { job, run, .. } => (job.clone(), run.clone()),
+            | tailerbot::commands::Command::Write(tailerbot::commands::writes::Write::Mark { job, run, .. }) => (job.clone(), run.clone()),
             tailerbot::commands::Command::Unwatch { run } => (tailerbot::domain::JobName::parse("iowa-prepare").unwrap(), run.clone()),
             _ => continue,
         };

@@ -249,7 +249,7 @@ async fn launch(bot: &Arc<Bot>, submission: &Submission, reference: String) -> A
     // the next start finishes should this process die.
     let opened_in = metadata_channel(&submission.view.private_metadata, &submission.user_id);
     tracing::info!(job = %job.name, channel = %ctx.channel, opened_in = ?opened_in.as_ref().map(ChannelId::as_str), "launch from the form");
-    let command = Command::Launch { job: job.name.clone(), execution_date };
+    let command = Command::Write(crate::commands::writes::Write::Launch { job: job.name.clone(), execution_date });
     match crate::commands::run(bot, ctx.clone(), command).await? {
         Ack::Message(body) => {
             bot.deliver(&ctx, body).await;

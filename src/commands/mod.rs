@@ -119,19 +119,16 @@ pub const DISABLE_FOR_MAX: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The longest reason kept.
 pub const REASON_MAX_CHARS: usize = 500;
 
-/// A parsed command. A write is kept in this form with its confirmation and in the
-/// journal of writes ([`writes::Plan`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "verb", content = "with", rename_all = "snake_case")]
+/// A parsed command. A write has a type of its own, kept with its confirmation and in
+/// the journal of writes ([`writes::Plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help(Option<Action>),
     Jobs {
         filter: Option<String>,
     },
-    Launch {
-        job: JobName,
-        execution_date: Option<NaiveDate>,
-    },
+    /// `launch`, `disable`, `enable`, `reset`, `mark`: a [`writes::Write`].
+    Write(writes::Write),
     Status {
         job: Option<JobName>,
         run: RunId,
@@ -167,22 +164,6 @@ pub enum Command {
     Subscriptions,
     /// What is switched off now.
     Disabled,
-    Disable {
-        target: Target,
-        duration: Option<Duration>,
-        reason: Option<String>,
-    },
-    Enable {
-        target: Target,
-    },
-    Reset {
-        job: JobName,
-    },
-    Mark {
-        job: JobName,
-        run: RunId,
-        status: RunStatus,
-    },
     /// A chart of the job's last `limit` runs, with a summary.
     History {
         job: JobName,
@@ -195,12 +176,20 @@ pub enum Command {
 }
 
 impl Command {
+    /// The write it is, if it is one.
+    pub fn into_write(self) -> Option<writes::Write> {
+        match self {
+            Command::Write(write) => Some(write),
+            _ => None,
+        }
+    }
+
     /// The action rules are checked against.
     pub fn action(&self) -> Action {
         match self {
             Command::Help(_) => Action::Help,
             Command::Jobs { .. } => Action::Jobs,
-            Command::Launch { .. } => Action::Launch,
+            Command::Write(write) => write.action(),
             Command::Status { .. } | Command::Latest { .. } => Action::Status,
             Command::Last { .. } => Action::Last,
             Command::Running { .. } => Action::Running,
@@ -210,10 +199,6 @@ impl Command {
             Command::Unsubscribe { .. } => Action::Unsubscribe,
             Command::Subscriptions => Action::Subscriptions,
             Command::Disabled => Action::Disabled,
-            Command::Disable { .. } => Action::Disable,
-            Command::Enable { .. } => Action::Enable,
-            Command::Reset { .. } => Action::Reset,
-            Command::Mark { .. } => Action::Mark,
             Command::History { .. } => Action::History,
             Command::Audit { .. } => Action::Audit,
             Command::Doctor => Action::Doctor,
@@ -230,15 +215,12 @@ impl std::fmt::Display for Command {
         match self {
             Command::Help(topic) => topic.iter().for_each(|t| push(t)),
             Command::Jobs { filter } => filter.iter().for_each(|t| push(t)),
-            Command::Launch { job, execution_date } => {
-                push(job);
-                execution_date.iter().for_each(|d| push(d));
-            }
+            Command::Write(write) => write.words(&mut push),
             Command::Status { job, run } | Command::Watch { job, run } => {
                 job.iter().for_each(|j| push(j));
                 push(run);
             }
-            Command::Latest { job } | Command::Reset { job } => push(job),
+            Command::Latest { job } => push(job),
             Command::Last { job, limit, status, execution_date } => {
                 push(job);
                 push(limit);
@@ -251,21 +233,7 @@ impl std::fmt::Display for Command {
                 push(target);
                 push(&filter.as_str());
             }
-            Command::Unsubscribe { target } | Command::Enable { target } => push(target),
-            Command::Disable { target, duration, reason } => {
-                push(target);
-                if let Some(d) = duration {
-                    // One word (`1h30m`), as `for` takes it.
-                    push(&"for");
-                    push(&humantime::format_duration(*d).to_string().replace(' ', ""));
-                }
-                reason.iter().for_each(|r| push(r));
-            }
-            Command::Mark { job, run, status } => {
-                push(job);
-                push(run);
-                push(&status.as_str());
-            }
+            Command::Unsubscribe { target } => push(target),
             Command::History { job, limit } => {
                 push(job);
                 push(limit);
@@ -338,11 +306,7 @@ pub async fn run(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
         Command::Audit { job } => operate::audit(bot, &ctx, job.as_ref()).await,
         Command::Doctor => operate::doctor(bot, ctx).await,
         Command::Disabled => operate::disabled(bot, &ctx).await,
-        write @ (Command::Launch { .. }
-        | Command::Disable { .. }
-        | Command::Enable { .. }
-        | Command::Reset { .. }
-        | Command::Mark { .. }) => writes::write(bot, ctx, write).await,
+        Command::Write(write) => writes::write(bot, ctx, write).await,
     }
 }
 

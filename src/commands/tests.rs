@@ -2,6 +2,7 @@
 //! words its error must contain.
 
 use super::*;
+use crate::commands::writes::Write;
 
 const RUN: &str = "20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1";
 
@@ -26,8 +27,11 @@ fn valid_commands_parse_into_their_typed_form() {
         ("HELP Launch".into(), Command::Help(Some(Action::Launch))),
         ("jobs".into(), Command::Jobs { filter: None }),
         ("jobs iowa  liquor".into(), Command::Jobs { filter: Some("iowa liquor".into()) }),
-        ("launch iowa-prepare".into(), Command::Launch { job: job("iowa-prepare"), execution_date: None }),
-        ("launch iowa-prepare 2024-09-18".into(), Command::Launch { job: job("iowa-prepare"), execution_date: Some(day("2024-09-18")) }),
+        ("launch iowa-prepare".into(), Command::Write(Write::Launch { job: job("iowa-prepare"), execution_date: None })),
+        (
+            "launch iowa-prepare 2024-09-18".into(),
+            Command::Write(Write::Launch { job: job("iowa-prepare"), execution_date: Some(day("2024-09-18")) }),
+        ),
         (format!("status {RUN}"), Command::Status { job: None, run: run() }),
         (format!("status sales-daily {RUN}"), Command::Status { job: Some(job("sales-daily")), run: run() }),
         ("status sales-daily".into(), Command::Latest { job: job("sales-daily") }),
@@ -52,22 +56,32 @@ fn valid_commands_parse_into_their_typed_form() {
         ("subscribe all".into(), Command::Subscribe { target: Target::All, filter: SubscriptionFilter::All }),
         ("unsubscribe tag:daily".into(), Command::Unsubscribe { target: Target::Tag("daily".into()) }),
         ("subscriptions".into(), Command::Subscriptions),
-        ("disable sales-daily".into(), Command::Disable { target: Target::Job(job("sales-daily")), duration: None, reason: None }),
+        (
+            "disable sales-daily".into(),
+            Command::Write(Write::Disable { target: Target::Job(job("sales-daily")), duration: None, reason: None }),
+        ),
         (
             "disable tag:daily for 2h source table <late> & broken".into(),
-            Command::Disable {
+            Command::Write(Write::Disable {
                 target: Target::Tag("daily".into()),
                 duration: Some(Duration::from_secs(7200)),
                 reason: Some("source table <late> & broken".into()),
-            },
+            }),
         ),
         (
             "disable sales-daily waiting for the vendor".into(),
-            Command::Disable { target: Target::Job(job("sales-daily")), duration: None, reason: Some("waiting for the vendor".into()) },
+            Command::Write(Write::Disable {
+                target: Target::Job(job("sales-daily")),
+                duration: None,
+                reason: Some("waiting for the vendor".into()),
+            }),
         ),
-        ("enable tag:daily".into(), Command::Enable { target: Target::Tag("daily".into()) }),
-        ("reset iowa-load-workflow".into(), Command::Reset { job: job("iowa-load-workflow") }),
-        (format!("mark sales-daily {RUN} checked"), Command::Mark { job: job("sales-daily"), run: run(), status: RunStatus::Checked }),
+        ("enable tag:daily".into(), Command::Write(Write::Enable { target: Target::Tag("daily".into()) })),
+        ("reset iowa-load-workflow".into(), Command::Write(Write::Reset { job: job("iowa-load-workflow") })),
+        (
+            format!("mark sales-daily {RUN} checked"),
+            Command::Write(Write::Mark { job: job("sales-daily"), run: run(), status: RunStatus::Checked }),
+        ),
         ("audit".into(), Command::Audit { job: None }),
         ("audit sales-daily".into(), Command::Audit { job: Some(job("sales-daily")) }),
         ("doctor".into(), Command::Doctor),

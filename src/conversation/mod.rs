@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::bot::{Ack, Answer, Bot, BotError, Context, reference};
 use crate::chat::{Asked, Delivery, Said};
+use crate::commands::writes::Write;
 use crate::commands::{self, Command};
 use crate::domain::markup::plain;
 use crate::domain::{JobName, RunId};
@@ -167,10 +168,10 @@ fn implied(text: &str, card: Option<&CardRun>) -> Option<Result<Command, BotErro
     let (job, run) = (card.job.clone(), card.run.clone());
     Some(Ok(match (verb.as_str(), &words[1..]) {
         ("status", []) => Command::Status { job: Some(job), run },
-        ("again", []) => Command::Launch { job, execution_date: card.execution_date },
+        ("again", []) => Command::Write(Write::Launch { job, execution_date: card.execution_date }),
         ("unwatch", []) => Command::Unwatch { run },
         ("mark", [status]) => match RunStatus::parse(&status.to_ascii_uppercase()) {
-            status if status.settable() => Command::Mark { job, run, status },
+            status if status.settable() => Command::Write(Write::Mark { job, run, status }),
             _ => {
                 return Some(Err(BotError::user(format!(
                     "`{}` is not a status a run can be marked with: SUCCESS, FAILED, RUNNING, NO_MATCH or CHECKED.",

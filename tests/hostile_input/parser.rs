@@ -2,6 +2,7 @@
 //! shows it) fits one section, quotes nothing raw and names the verb when it knew it.
 
 use proptest::prelude::*;
+use tailerbot::commands::writes::Write;
 use tailerbot::commands::{self, Command};
 use tailerbot::domain::Action;
 use tailerbot::domain::markup::plain;
@@ -34,12 +35,12 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         Ok(command) => {
             // A command only comes out of text the bot reads in full.
             prop_assert!(text.chars().count() <= MAX_TEXT_CHARS);
-            if let Command::Disable { reason: Some(reason), .. } = &command {
+            if let Command::Write(Write::Disable { reason: Some(reason), .. }) = &command {
                 prop_assert!(reason.chars().count() <= commands::REASON_MAX_CHARS);
             }
             // Free text kept in a command reaches the audit trail, the logs and Tailer.
             let carried = match &command {
-                Command::Jobs { filter: Some(text) } | Command::Disable { reason: Some(text), .. } => Some(text),
+                Command::Jobs { filter: Some(text) } | Command::Write(Write::Disable { reason: Some(text), .. }) => Some(text),
                 _ => None,
             };
             prop_assert!(!carried.is_some_and(|t| t.chars().any(char::is_control)), "a control character kept in {command:?}");

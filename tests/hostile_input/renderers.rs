@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use serde_json::Value;
 use tailerbot::chat::{Button, Confirm, Message};
+use tailerbot::commands::Target;
 use tailerbot::commands::writes::Plan;
-use tailerbot::commands::{Command, Target};
+use tailerbot::commands::writes::Write;
 use tailerbot::config::{Job, RunUrlTemplate};
 use tailerbot::domain::Press;
 use tailerbot::domain::markup::plain;
@@ -153,11 +154,11 @@ fn plan() -> impl Strategy<Value = Plan> {
             let target = Target::Tag(tag);
             let job = JobName::parse("sales-daily").unwrap();
             let command = match kind {
-                0 => Command::Launch { job, execution_date: None },
-                1 => Command::Disable { target, duration: secs.map(Duration::from_secs), reason },
-                2 => Command::Enable { target },
-                3 => Command::Reset { job },
-                _ => Command::Mark {
+                0 => Write::Launch { job, execution_date: None },
+                1 => Write::Disable { target, duration: secs.map(Duration::from_secs), reason },
+                2 => Write::Enable { target },
+                3 => Write::Reset { job },
+                _ => Write::Mark {
                     job,
                     run: RunId::parse("20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1").unwrap(),
                     status: RunStatus::Other(status.unwrap_or_default()),

@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
-use super::write;
+use super::{Write, write};
 use crate::bot::{Ack, Answer, Bot, BotError, Context, reference};
 use crate::chat::{Click, Interaction};
-use crate::commands::Command;
 use crate::domain::{CardButton, ChannelId, Press, PressError, RunId};
 use crate::store::{AuditOutcome, ConfirmationState};
 
@@ -80,30 +79,35 @@ async fn act(bot: &Arc<Bot>, click: Click, reference: String) -> Answer {
             )))
         }
         Press::LaunchAgain { job, run, execution_date } => {
-            card_button(bot, click, run, Command::Launch { job, execution_date }, reference).await
+            card_button(bot, click, run, Write::Launch { job, execution_date }, reference).await
         }
         Press::DisableHour { job, run } => {
             let reason = Some(format!("after run {run} failed"));
             let command =
-                Command::Disable { target: super::super::Target::Job(job), duration: Some(crate::messages::cards::DISABLE_FOR), reason };
+                Write::Disable { target: super::super::Target::Job(job), duration: Some(crate::messages::cards::DISABLE_FOR), reason };
             card_button(bot, click, run, command, reference).await
         }
         Press::MarkChecked { job, run } => {
-            let command = Command::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked };
+            let command = Write::Mark { job, run: run.clone(), status: crate::tailer::RunStatus::Checked };
             card_button(bot, click, run, command, reference).await
         }
         Press::EnableAndLaunch { job, execution_date } => {
-            let enable = Command::Enable { target: super::super::Target::Job(job.clone()) };
-            switch_button(bot, click, SwitchChoice::EnableThenLaunch(enable, Command::Launch { job, execution_date }), reference).await
+            let enable = Write::Enable { target: super::super::Target::Job(job.clone()) };
+            switch_button(bot, click, SwitchChoice::EnableThenLaunch(enable, Write::Launch { job, execution_date }), reference).await
         }
         Press::LaunchAnyway { job, execution_date } => {
-            switch_button(bot, click, SwitchChoice::Launch(Command::Launch { job, execution_date }), reference).await
+            switch_button(bot, click, SwitchChoice::Launch(Write::Launch { job, execution_date }), reference).await
         }
         Press::Enable { target } => {
             // The value is read as the command it stands for: a forged one is refused as typed.
             let command = crate::commands::parse(&format!("enable {target}"))
                 .map_err(|usage| BotError::user(crate::domain::markup::plain(&usage.explain())))?;
-            switch_button(bot, click, SwitchChoice::Enable(command), reference).await
+            match command {
+                crate::commands::Command::Write(write @ Write::Enable { .. }) => {
+                    switch_button(bot, click, SwitchChoice::Enable(write), reference).await
+                }
+                other => Err(BotError::user(format!("This button cannot `{}`; nothing was done.", other.action()))),
+            }
         }
         Press::OpenInTailer => Ok(Ack::Empty),
     }
@@ -111,12 +115,12 @@ async fn act(bot: &Arc<Bot>, click: Click, reference: String) -> Answer {
 
 /// What a switch button asks for.
 enum SwitchChoice {
-    /// *Enable*: the command as typed (a job or a tag).
-    Enable(Command),
+    /// *Enable*: the write as typed (a job or a tag).
+    Enable(Write),
     /// *Launch anyway*.
-    Launch(Command),
+    Launch(Write),
     /// *Enable and launch*: switch it on, then launch.
-    EnableThenLaunch(Command, Command),
+    EnableThenLaunch(Write, Write),
 }
 
 /// *Enable* (on the answer to `disabled`, on a "Disabled" message), *Launch anyway* and
@@ -134,8 +138,7 @@ async fn switch_button(bot: &Arc<Bot>, click: Click, choice: SwitchChoice, refer
             super::write_then(bot, ctx, enable, Some(launch), super::IfOff::LaunchAnyway).await
         }
         SwitchChoice::Launch(launch) => super::write_if_off(bot, ctx, launch, super::IfOff::LaunchAnyway).await,
-        SwitchChoice::Enable(command @ Command::Enable { .. }) => write(bot, ctx, command).await,
-        SwitchChoice::Enable(other) => Err(BotError::user(format!("This button cannot `{}`; nothing was done.", other.action()))),
+        SwitchChoice::Enable(enable) => write(bot, ctx, enable).await,
     }
 }
 
@@ -144,7 +147,7 @@ async fn switch_button(bot: &Arc<Bot>, click: Click, choice: SwitchChoice, refer
 ///
 /// A button acts only in the channel of the card it belongs to: its value names the
 /// run, and the bot must have posted that run's card in the click's channel.
-async fn card_button(bot: &Arc<Bot>, click: Click, run: RunId, command: Command, reference: String) -> Answer {
+async fn card_button(bot: &Arc<Bot>, click: Click, run: RunId, command: Write, reference: String) -> Answer {
     let Some(channel) = click.channel_id.clone() else {
         tracing::warn!("a card button clicked with no channel: not acted on");
         return Ok(Ack::Empty);
@@ -220,11 +223,9 @@ async fn home_launch(bot: &Arc<Bot>, click: Click, reference: String) -> Answer 
     crate::commands::form::open_launch(bot, &ctx, &click.trigger_id, None).await
 }
 
-fn command_job(command: &Command) -> &str {
+fn command_job(command: &Write) -> &str {
     match command {
-        Command::Launch { job, .. } | Command::Mark { job, .. } | Command::Disable { target: super::super::Target::Job(job), .. } => {
-            job.as_str()
-        }
+        Write::Launch { job, .. } | Write::Mark { job, .. } | Write::Disable { target: super::super::Target::Job(job), .. } => job.as_str(),
         _ => "",
     }
 }

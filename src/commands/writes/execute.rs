@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use super::Plan;
+use super::Write;
 use super::launch::{Outcome, launch};
 use super::plan::re_enable_at;
 use super::resume::resume_job;
 use crate::bot::{Bot, Context};
 use crate::chat::Message;
 use crate::chat::Reply;
-use crate::commands::Command;
 use crate::config::Job;
 use crate::domain::markup::plain;
 use crate::domain::{Action, RunId, UserId};
@@ -131,7 +131,7 @@ impl Steps<'_> {
             let settled = if self.resumed { resume_job(bot, ctx, action, job, plan, journal).await } else { None };
             let (outcome, audited) = match settled {
                 Some(settled) => settled,
-                None => (carry_out(bot, ctx, action, job, plan, journal, lane).await, true),
+                None => (carry_out(bot, ctx, job, plan, journal, lane).await, true),
             };
             crate::crash::point(crate::crash::AFTER_TAILER_WRITE);
             let mut detail = plan.detail();
@@ -241,15 +241,7 @@ async fn settle(bot: &Bot, reference: &str, answer: Vec<OutboxMessage>) {
     }
 }
 
-pub(super) async fn carry_out(
-    bot: &Arc<Bot>,
-    ctx: &Context,
-    action: Action,
-    job: &Job,
-    plan: &Plan,
-    journal: &WriteRow,
-    lane: &str,
-) -> Outcome {
+pub(super) async fn carry_out(bot: &Arc<Bot>, ctx: &Context, job: &Job, plan: &Plan, journal: &WriteRow, lane: &str) -> Outcome {
     let label = render::job_label(job);
     let failed = |verb: &str, error: &dyn std::fmt::Display| Outcome {
         line: render::outcomes::could_not(verb, &label, &error.to_string(), &ctx.reference),
@@ -271,12 +263,13 @@ pub(super) async fn carry_out(
         }
     };
     let done = |line: String| Outcome { line, audit: AuditOutcome::Succeeded, answer: "ok".into() };
-    match action {
-        Action::Disable | Action::Enable => {
-            let to = if action == Action::Disable { ConfigurationStatus::Disable } else { ConfigurationStatus::Enable };
+    match &plan.command {
+        Write::Disable { .. } | Write::Enable { .. } => {
+            let enable = matches!(plan.command, Write::Enable { .. });
+            let to = if enable { ConfigurationStatus::Enable } else { ConfigurationStatus::Disable };
             let due = re_enable_at(journal, plan);
             match bot.tailer.set_configuration_status(&job.job, to).await {
-                Ok(()) if action == Action::Enable => {
+                Ok(()) if enable => {
                     let mut line = format!(":large_green_circle: Enabled {label}");
                     match bot.store.cancel_timers_but(job.name.as_str(), None).await {
                         Ok(0) => {}
@@ -297,7 +290,8 @@ pub(super) async fn carry_out(
                     done(line)
                 }
                 Err(error) => {
-                    let mut outcome = tailer_failed(action.name(), if action == Action::Disable { "disabled" } else { "enabled" }, &error);
+                    let (verb, done) = if enable { ("enable", "enabled") } else { ("disable", "disabled") };
+                    let mut outcome = tailer_failed(verb, done, &error);
                     match due {
                         // Not disabled: nothing to re-enable.
                         Some(_) if outcome.audit == AuditOutcome::Failed => {
@@ -312,24 +306,18 @@ pub(super) async fn carry_out(
                 }
             }
         }
-        Action::Reset => match bot.tailer.reset_workflow_status(&job.job).await {
+        Write::Reset { .. } => match bot.tailer.reset_workflow_status(&job.job).await {
             Ok(()) => done(format!(":arrows_counterclockwise: Reset the triggers of {label}")),
             Err(error) => tailer_failed("reset", "reset", &error),
         },
-        Action::Mark => {
-            let Command::Mark { run, status, .. } = &plan.command else {
-                return failed("mark", &"the stored plan is not a mark");
-            };
-            match bot.tailer.set_run_status(&job.job, run, status).await {
-                Ok(()) => {
-                    cards_show_status(bot, job, run, status).await;
-                    done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(status), plain(run.as_str())))
-                }
-                Err(error) => tailer_failed("mark", "marked", &error),
+        Write::Mark { run, status, .. } => match bot.tailer.set_run_status(&job.job, run, status).await {
+            Ok(()) => {
+                cards_show_status(bot, job, run, status).await;
+                done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(status), plain(run.as_str())))
             }
-        }
-        Action::Launch => launch(bot, ctx, job, plan.execution_date()).await,
-        _ => failed(action.name(), &"not a write action"),
+            Err(error) => tailer_failed("mark", "marked", &error),
+        },
+        Write::Launch { execution_date, .. } => launch(bot, ctx, job, *execution_date).await,
     }
 }
 

@@ -11,19 +11,21 @@ mod launch;
 mod plan;
 pub mod recovery;
 mod resume;
+mod write;
 
 use std::sync::Arc;
 
 pub use plan::Plan;
 pub use resume::REDO_WINDOW_MS;
+pub(crate) use write::VERBS;
+pub use write::Write;
 
-use super::args::{Args, date, not_a_date};
-use super::{Command, DISABLE_FOR_MAX, DISABLE_FOR_MIN, REASON_MAX_CHARS, RunStatus, UsageError, Verb, shorten, targets};
+use super::targets;
 use crate::bot::{Ack, Answer, Audit, Authorized, Bot, BotError, CONFIRMATION_TTL, Context};
 use crate::chat::Button;
 use crate::chat::Reply;
 use crate::config::Job;
-use crate::domain::{Action, Press};
+use crate::domain::Press;
 use crate::messages as render;
 use crate::store::{AuditOutcome, NewConfirmation};
 
@@ -31,111 +33,12 @@ use crate::store::{AuditOutcome, NewConfirmation};
 /// double submit, done once.
 pub const DOUBLE_SUBMIT_WINDOW_MS: i64 = 60_000;
 
-pub(super) const VERBS: &[Verb] = &[
-    Verb {
-        action: Action::Launch,
-        usage: "launch <job> [YYYY-MM-DD]",
-        summary: "launch a job (optionally for an execution date); its run is followed in a thread. `launch` alone opens a form",
-        example: "launch iowa-prepare 2024-09-18",
-        parse: parse_launch,
-    },
-    Verb {
-        action: Action::Disable,
-        usage: "disable <job>|tag:<tag> [for <duration>] [reason ...]",
-        summary: "switch off; with `for`, switched on again when the time is up",
-        example: "disable tag:daily for 2h source table is late",
-        parse: parse_disable,
-    },
-    Verb {
-        action: Action::Enable,
-        usage: "enable <job>|tag:<tag>",
-        summary: "switch on",
-        example: "enable sales-daily",
-        parse: |args| Ok(Command::Enable { target: args.target(false)? }),
-    },
-    Verb {
-        action: Action::Reset,
-        usage: "reset <workflow-job>",
-        summary: "reset a workflow's triggers",
-        example: "reset iowa-load-workflow",
-        parse: |args| Ok(Command::Reset { job: args.job()? }),
-    },
-    Verb {
-        action: Action::Mark,
-        usage: "mark <job> <run_id> <STATUS>",
-        summary: "set a run's status, e.g. a handled failure to CHECKED",
-        example: "mark iowa-prepare 20201230-112837-0a795c70-2557-4a60-ba16-788aa2bea179 CHECKED",
-        parse: parse_mark,
-    },
-];
-
-fn parse_launch(args: &mut Args<'_>) -> Result<Command, UsageError> {
-    let job = args.job()?;
-    let execution_date = match args.take() {
-        None => None,
-        Some(word) => Some(date(word).ok_or_else(|| args.error(not_a_date(word)))?),
-    };
-    Ok(Command::Launch { job, execution_date })
-}
-
-fn parse_disable(args: &mut Args<'_>) -> Result<Command, UsageError> {
-    let target = args.target(false)?;
-    let mut rest = args.rest();
-    let duration = if rest.first().is_some_and(|w| w.eq_ignore_ascii_case("for")) {
-        let Some(word) = rest.get(1).copied() else {
-            return Err(args.error("`for` needs a duration, like 30m, 2h or 1d."));
-        };
-        let duration = humantime::parse_duration(word)
-            .map_err(|_| args.error(format!("`{}` is not a duration: write it like 30m, 2h, 1h30m or 1d.", shorten(word, 40))))?;
-        if !(DISABLE_FOR_MIN..=DISABLE_FOR_MAX).contains(&duration) {
-            return Err(args.error("The duration must be between 1 minute and 30 days."));
-        }
-        rest.drain(..2);
-        Some(duration)
-    } else {
-        None
-    };
-    let reason = rest.join(" ");
-    if reason.chars().count() > REASON_MAX_CHARS {
-        return Err(args.error(format!("The reason is longer than {REASON_MAX_CHARS} characters.")));
-    }
-    Ok(Command::Disable { target, duration, reason: (!reason.is_empty()).then_some(reason) })
-}
-
-fn parse_mark(args: &mut Args<'_>) -> Result<Command, UsageError> {
-    let job = args.job()?;
-    let run = args.run()?;
-    let word = args.required("a status")?;
-    let status = args
-        .status(word)
-        .filter(RunStatus::settable)
-        .ok_or_else(|| args.error(format!("`{}` cannot be set: use SUCCESS, FAILED, RUNNING, NO_MATCH or CHECKED.", shorten(word, 40))))?;
-    Ok(Command::Mark { job, run, status })
-}
-
 /// The jobs a write acts on, each of a kind the write applies to; the error is for the
 /// user.
-pub(crate) fn resolve<'c>(bot: &'c Bot, command: &Command) -> Result<Vec<&'c Job>, String> {
-    let config = &bot.config;
-    let jobs = match command {
-        Command::Launch { job, .. } | Command::Reset { job } | Command::Mark { job, .. } => vec![targets::job(config, job)?],
-        Command::Disable { target, .. } | Command::Enable { target } => targets::jobs(config, target)?,
-        _ => return Err("not a write command".into()),
-    };
+pub(crate) fn resolve<'c>(bot: &'c Bot, write: &Write) -> Result<Vec<&'c Job>, String> {
+    let jobs = targets::jobs(&bot.config, &write.target())?;
     for job in &jobs {
-        let kind = job.job.configuration_type.as_str();
-        match command {
-            Command::Launch { .. } if !matches!(kind, "table-to-table" | "gbq-to-gbq" | "table-to-storage") => {
-                return Err(format!(
-                    "{} is a {kind} job: Tailer launches only table-to-table and table-to-storage jobs through its API.",
-                    render::job_label(job)
-                ));
-            }
-            Command::Reset { .. } if kind != "workflow" => {
-                return Err(format!("{} is a {kind} job: `reset` is for workflows.", render::job_label(job)));
-            }
-            _ => {}
-        }
+        write.applies_to(job)?;
     }
     Ok(jobs)
 }
@@ -150,21 +53,21 @@ pub(crate) enum IfOff {
 
 /// A write command: refused, asked for confirmation, or noted and carried out after the
 /// acknowledgement.
-pub(crate) async fn write(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
+pub(crate) async fn write(bot: &Arc<Bot>, ctx: Context, command: Write) -> Answer {
     write_if_off(bot, ctx, command, IfOff::Ask).await
 }
 
 /// [`write`], saying what a launch of a job that is off does.
-pub(crate) async fn write_if_off(bot: &Arc<Bot>, ctx: Context, command: Command, if_off: IfOff) -> Answer {
+pub(crate) async fn write_if_off(bot: &Arc<Bot>, ctx: Context, command: Write, if_off: IfOff) -> Answer {
     write_then(bot, ctx, command, None, if_off).await
 }
 
 /// [`write`], followed by a second write on the same jobs once the first went through
 /// (*Enable and launch*): both under the rules, confirmed first when either asks it.
-pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Command, then: Option<Command>, if_off: IfOff) -> Answer {
+pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Write, then: Option<Write>, if_off: IfOff) -> Answer {
     let action = command.action();
     let jobs = resolve(bot, &command).map_err(BotError::User)?;
-    if let Command::Mark { job, run, status } = &command {
+    if let Write::Mark { job, run, status } = &command {
         if let Some(owner) = bot.other_job_of(&ctx, run.as_str(), job.as_str()).await? {
             return Err(BotError::user(format!(
                 "Run `{run}` belongs to `{owner}`, not `{job}`, so nothing was done. To mark it: `/tailer mark {owner} {run} {status}`."
@@ -184,7 +87,7 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Command, t
     }
     // A job known to be off would launch into a run that ends DEACTIVATED at once: said
     // first, before the launch counts as asked (so that *Launch anyway* is not a repeat).
-    if let (Command::Launch { execution_date, .. }, IfOff::Ask, [job]) = (&plan.command, if_off, jobs.as_slice()) {
+    if let (Write::Launch { execution_date, .. }, IfOff::Ask, [job]) = (&plan.command, if_off, jobs.as_slice()) {
         if let Some(answer) = switched_off_first(bot, job, *execution_date).await {
             return Ok(answer);
         }

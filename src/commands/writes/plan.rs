@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use crate::commands::{Command, Target};
+use super::Write;
+use crate::commands::Target;
 use crate::config::Job;
 use crate::domain::Action;
 use crate::domain::markup::plain;
@@ -20,22 +21,22 @@ use crate::tailer::RunStatus;
 /// A write and its jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// A write command (`launch`, `disable`, `enable`, `reset`, `mark`).
-    pub command: Command,
+    /// The write.
+    pub command: Write,
     /// Catalog names.
     pub jobs: Vec<String>,
     /// A second write, made once the first one went through for every job: the launch
     /// of *Enable and launch*.
-    pub then: Option<Command>,
+    pub then: Option<Write>,
 }
 
 impl Plan {
-    pub fn new(command: Command, jobs: &[&Job]) -> Plan {
+    pub fn new(command: Write, jobs: &[&Job]) -> Plan {
         Plan { command, jobs: jobs.iter().map(|j| j.name.to_string()).collect(), then: None }
     }
 
     /// This plan, then `next` once it went through.
-    pub fn then(self, next: Command) -> Plan {
+    pub fn then(self, next: Write) -> Plan {
         Plan { then: Some(next), ..self }
     }
 
@@ -44,47 +45,34 @@ impl Plan {
         self.then.clone().map(|command| Plan { command, jobs: self.jobs.clone(), then: None })
     }
 
-    /// The write action (a plan is made of write commands only).
+    /// The write's action.
     pub fn action(&self) -> Action {
         self.command.action()
     }
 
     /// What was typed as the target (`sales-daily`, `tag:daily`).
     pub fn target(&self) -> String {
-        match &self.command {
-            Command::Launch { job, .. } | Command::Reset { job } | Command::Mark { job, .. } => job.to_string(),
-            Command::Disable { target, .. } | Command::Enable { target } => target.to_string(),
-            other => other.to_string(),
-        }
+        self.command.target().to_string()
     }
 
     pub fn execution_date(&self) -> Option<NaiveDate> {
-        match &self.command {
-            Command::Launch { execution_date, .. } => *execution_date,
-            _ => None,
-        }
+        self.command.execution_date()
     }
 
     /// How long a disable lasts before its re-enable.
     pub fn duration(&self) -> Option<Duration> {
-        match &self.command {
-            Command::Disable { duration, .. } => *duration,
-            _ => None,
-        }
+        self.command.duration()
     }
 
     pub fn reason(&self) -> Option<&str> {
-        match &self.command {
-            Command::Disable { reason, .. } => reason.as_deref(),
-            _ => None,
-        }
+        self.command.reason()
     }
 
     /// "disable `sales-daily` (PROD) for 2h — reason: late source", escaped.
     pub fn summary(&self, jobs: &[&Job]) -> String {
         let what = if jobs.len() == 1 { render::job_label(jobs[0]) } else { format!("`{}` ({} jobs)", plain(&self.target()), jobs.len()) };
         let mut text = match &self.command {
-            Command::Mark { run, status, .. } => format!("mark run `{}` of {what} as {}", plain(run.as_str()), plain(status.as_str())),
+            Write::Mark { run, status, .. } => format!("mark run `{}` of {what} as {}", plain(run.as_str()), plain(status.as_str())),
             _ => format!("{} {what}", self.action()),
         };
         if let Some(date) = self.execution_date() {
@@ -110,8 +98,8 @@ impl Plan {
     /// The plan in words for the audit trail (`disable sales-daily for 2h — late`).
     pub fn detail(&self) -> String {
         let detail = match &self.command {
-            Command::Disable { target, duration, reason: Some(reason) } => {
-                format!("{} — {reason}", Command::Disable { target: target.clone(), duration: *duration, reason: None })
+            Write::Disable { target, duration, reason: Some(reason) } => {
+                format!("{} — {reason}", Write::Disable { target: target.clone(), duration: *duration, reason: None })
             }
             other => other.to_string(),
         };
@@ -126,7 +114,7 @@ impl Plan {
     /// replica of either version can confirm or finish what the other one noted.
     pub fn to_json(&self) -> String {
         let (run_id, status) = match &self.command {
-            Command::Mark { run, status, .. } => (Some(run.to_string()), Some(status.as_str().to_owned())),
+            Write::Mark { run, status, .. } => (Some(run.to_string()), Some(status.as_str().to_owned())),
             _ => (None, None),
         };
         let stored = serde_json::json!({
@@ -151,21 +139,18 @@ impl Plan {
         #[serde(untagged)]
         enum Stored {
             Typed {
-                command: Command,
+                command: Write,
                 jobs: Vec<String>,
                 #[serde(default)]
-                then: Option<Command>,
+                then: Option<Write>,
             },
             Fields(Legacy),
         }
-        let plan = match serde_json::from_str::<Stored>(text).map_err(|e| e.to_string())? {
+        // Only a write reads as one: a stored command of another verb is refused here.
+        Ok(match serde_json::from_str::<Stored>(text).map_err(|e| e.to_string())? {
             Stored::Typed { command, jobs, then } => Plan { command, jobs, then },
             Stored::Fields(legacy) => Plan { command: legacy.command()?, jobs: legacy.jobs, then: None },
-        };
-        if plan.then.as_ref().is_some_and(|next| !next.action().is_write()) {
-            return Err("the second write of a plan is not a write".into());
-        }
-        if plan.action().is_write() { Ok(plan) } else { Err(format!("`{}` is not a write", plan.action())) }
+        })
     }
 }
 
@@ -190,21 +175,21 @@ struct Legacy {
 impl Legacy {
     /// The command the fields describe, built from them (not re-parsed as text, which
     /// would read Slack's entities in a reason twice).
-    fn command(&self) -> Result<Command, String> {
+    fn command(&self) -> Result<Write, String> {
         let job = || JobName::parse(&self.target).map_err(|e| e.to_string());
         let target = || Target::parse(&self.target).ok_or_else(|| format!("`{}` is not a target", self.target));
         Ok(match self.action.as_str() {
-            "launch" => Command::Launch { job: job()?, execution_date: self.execution_date },
+            "launch" => Write::Launch { job: job()?, execution_date: self.execution_date },
             "disable" => {
-                Command::Disable { target: target()?, duration: self.duration_secs.map(Duration::from_secs), reason: self.reason.clone() }
+                Write::Disable { target: target()?, duration: self.duration_secs.map(Duration::from_secs), reason: self.reason.clone() }
             }
-            "enable" => Command::Enable { target: target()? },
-            "reset" => Command::Reset { job: job()? },
+            "enable" => Write::Enable { target: target()? },
+            "reset" => Write::Reset { job: job()? },
             "mark" => {
                 let (Some(run), Some(status)) = (&self.run_id, &self.status) else {
                     return Err("a stored mark without its run or status".into());
                 };
-                Command::Mark { job: job()?, run: RunId::parse(run).map_err(|e| e.to_string())?, status: RunStatus::parse(status) }
+                Write::Mark { job: job()?, run: RunId::parse(run).map_err(|e| e.to_string())?, status: RunStatus::parse(status) }
             }
             other => return Err(format!("`{other}` is not a write")),
         })
@@ -230,17 +215,25 @@ mod tests {
         "mark sales-daily 20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1 CHECKED",
     ];
 
+    /// The write a text asks for.
+    fn write(text: &str) -> Write {
+        match crate::commands::parse(text).unwrap() {
+            crate::commands::Command::Write(write) => write,
+            other => panic!("{text}: not a write but {other:?}"),
+        }
+    }
+
     fn plan(text: &str) -> Plan {
         let config = crate::config::embedded_config();
         let jobs = vec![config.job("sales-daily").unwrap()];
-        Plan::new(crate::commands::parse(text).unwrap(), &jobs)
+        Plan::new(write(text), &jobs)
     }
 
     #[test]
     fn the_command_text_of_a_plan_asks_for_the_same_command_again() {
         let plan = plan("disable sales-daily for 1h30m source table late");
         assert_eq!(plan.command_text(), "disable sales-daily for 1h30m source table late");
-        assert_eq!(crate::commands::parse(&plan.command_text()).unwrap(), plan.command);
+        assert_eq!(write(&plan.command_text()), plan.command);
         assert_eq!(plan.detail(), "disable sales-daily for 1h30m — source table late");
     }
 
@@ -256,7 +249,7 @@ mod tests {
     fn a_plan_stored_by_the_previous_version_is_read_as_the_same_command() {
         let legacy = r#"{"action":"disable","jobs":["sales-daily"],"target":"tag:daily","execution_date":null,"duration_secs":5400,"reason":"late source","run_id":null,"status":null}"#;
         let read = Plan::from_json(legacy).unwrap();
-        assert_eq!(read.command, crate::commands::parse("disable tag:daily for 1h30m late source").unwrap());
+        assert_eq!(read.command, write("disable tag:daily for 1h30m late source"));
         assert_eq!(read.jobs, vec!["sales-daily".to_owned()]);
         let launch = r#"{"action":"launch","jobs":["sales-daily"],"target":"sales-daily","execution_date":"2026-11-30"}"#;
         assert_eq!(Plan::from_json(launch).unwrap().execution_date(), NaiveDate::from_ymd_opt(2026, 11, 30));
@@ -283,13 +276,26 @@ mod tests {
     fn a_plan_with_a_second_write_keeps_it_in_words_and_in_the_store() {
         let config = crate::config::embedded_config();
         let jobs = vec![config.job("iowa-prepare").unwrap()];
-        let launch = crate::commands::parse("launch iowa-prepare 2026-11-30").unwrap();
-        let plan = Plan::new(crate::commands::parse("enable iowa-prepare").unwrap(), &jobs).then(launch.clone());
+        let launch = write("launch iowa-prepare 2026-11-30");
+        let plan = Plan::new(write("enable iowa-prepare"), &jobs).then(launch.clone());
         assert_eq!(plan.summary(&jobs), "enable `iowa-prepare` (DEV), then launch `iowa-prepare` (DEV) for 2026-11-30");
         assert_eq!(plan.detail(), "enable iowa-prepare, then launch iowa-prepare 2026-11-30");
         let back = Plan::from_json(&plan.to_json()).unwrap();
         assert_eq!(back, plan);
         assert_eq!(back.next().map(|p| p.command), Some(launch));
+    }
+
+    #[test]
+    fn a_write_is_stored_in_the_form_of_the_typed_command_before_it_had_its_own_type() {
+        let stored: serde_json::Value = serde_json::from_str(&plan("disable tag:daily for 1h30m late source").to_json()).unwrap();
+        assert_eq!(
+            stored["command"],
+            serde_json::json!({"verb": "disable", "with": {"target": "tag:daily", "duration": {"secs": 5400, "nanos": 0}, "reason": "late source"}})
+        );
+        // As the previous version wrote it.
+        let previous =
+            r#"{"command":{"verb":"mark","with":{"job":"sales-daily","run":"20201230-1","status":"CHECKED"}},"jobs":["sales-daily"]}"#;
+        assert_eq!(Plan::from_json(previous).unwrap().command, write("mark sales-daily 20201230-1 CHECKED"));
     }
 
     #[test]
