@@ -51,7 +51,7 @@ impl Core {
         let quota = governor::Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
         let tailer_pace = Arc::new(governor::RateLimiter::direct(quota));
         Core {
-            outbox: Outbox::new(store.clone(), chat.clone(), clock.clone()),
+            outbox: Outbox::new(Arc::new(store.clone()), chat.clone(), clock.clone()),
             config,
             store,
             tailer: tailer.with_clock(clock.clone()).with_pace(tailer_pace.clone()),

@@ -251,7 +251,7 @@ async fn foreign_text_is_escaped_job_descriptions_and_tailer_errors() {
 #[tokio::test]
 async fn a_broken_database_is_a_clear_answer_not_a_5xx() {
     let bot = TestBot::start().await;
-    bot.bot.store.close().await;
+    bot.bot.store().close().await;
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 200);
     assert!(text_of(&body).contains("database is unavailable") && text_of(&body).contains("did nothing"), "{body}");

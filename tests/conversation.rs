@@ -70,10 +70,10 @@ fn quick() -> SimOptions {
 
 /// Every event handled and everything it queued sent.
 async fn settled(bot: &TestBot) {
-    bot.bot.tasks.close();
-    bot.bot.tasks.wait().await;
+    bot.bot.tasks().close();
+    bot.bot.tasks().wait().await;
     for _ in 0..400 {
-        if bot.bot.store.outbox_depth().await.unwrap().0 == 0 {
+        if bot.bot.store().outbox_depth().await.unwrap().0 == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -425,7 +425,7 @@ async fn the_home_tabs_buttons_switch_on_and_launch_under_the_rules_answered_in_
     let refusal = events.iter().find(|e| e.channel.as_deref() == Some("D0ANALYST")).unwrap();
     assert!(refusal.visible_text().contains("You may not *enable*"), "{}", refusal.visible_text());
     let off = |bot: &TestBot| {
-        let store = bot.bot.store.clone();
+        let store = bot.bot.store().clone();
         async move { store.switched_off().await.unwrap().iter().any(|s| s.job == "iowa-prepare") }
     };
     assert!(off(&bot).await, "still switched off");
@@ -527,7 +527,7 @@ async fn a_launch_form_the_rules_refuse_is_answered_under_its_field_and_launches
     assert_eq!(fields, ["date", "job"]);
     settled(&bot).await;
     assert_eq!(bot.tailer.sim.count("launch_job"), 0, "nothing launched");
-    let denied = bot.bot.store.recent_audit(None, 50).await.unwrap();
+    let denied = bot.bot.store().recent_audit(None, 50).await.unwrap();
     assert!(denied.iter().any(|e| e.outcome.as_str() == "denied" && e.detail.contains("from the launch form")), "the refusal is audited");
 
     // Where the rules allow it: launched, the card there.

@@ -31,8 +31,8 @@ async fn a_subscription_announces_each_finished_run_once_and_none_that_ended_bef
     assert!(announcements(&bot, SUBS).is_empty(), "runs finished before the subscription are not news");
 
     // Two runs start and finish while the bot is not polling subscriptions (downtime).
-    let client = bot.bot.tailer.clone();
-    let job = bot.bot.config.job("iowa-prepare").unwrap().job.clone();
+    let client = bot.bot.tailer().clone();
+    let job = bot.bot.config().job("iowa-prepare").unwrap().job.clone();
     let first = client.launch_job(&job, None).await.unwrap();
     let second = client.launch_job(&job, None).await.unwrap();
     // The next poll is due a minute after the first; posts in one channel go out a
@@ -58,8 +58,8 @@ async fn more_runs_ending_between_two_polls_than_one_read_holds_are_all_announce
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     bot.command(ANALYST, SUBS, "subscribe iowa-prepare").await;
     bot.step(STEP).await;
-    let client = bot.bot.tailer.clone();
-    let job = bot.bot.config.job("iowa-prepare").unwrap().job.clone();
+    let client = bot.bot.tailer().clone();
+    let job = bot.bot.config().job("iowa-prepare").unwrap().job.clone();
     let mut runs = Vec::new();
     for _ in 0..15 {
         runs.push(client.launch_job(&job, None).await.unwrap().to_string());
@@ -82,8 +82,8 @@ async fn a_failures_subscription_hears_only_failures_and_a_watched_run_is_not_an
     bot.step(STEP).await;
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     bot.command(ANALYST, CHANNEL, "launch stock-enrich").await;
-    let client = bot.bot.tailer.clone();
-    let failing = bot.bot.config.job("stock-enrich").unwrap().job.clone();
+    let client = bot.bot.tailer().clone();
+    let failing = bot.bot.config().job("stock-enrich").unwrap().job.clone();
     let unwatched = client.launch_job(&failing, None).await.unwrap();
     bot.run_until(STEP, Duration::from_secs(300), |e| {
         e.iter()
@@ -174,7 +174,7 @@ async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the
     }
     assert_eq!(bot.tailer.sim.status_of(&run), Some(tailerbot::sim::RunStatus::Failed), "not marked");
     assert_eq!(bot.tailer.sim.count("launch_job"), 1, "not launched again");
-    let denied = bot.bot.store.recent_audit(Some("stock-enrich"), 20).await.unwrap();
+    let denied = bot.bot.store().recent_audit(Some("stock-enrich"), 20).await.unwrap();
     let denied = denied.iter().filter(|a| a.user_id == "U0INTRUDER" && a.outcome == tailerbot::store::AuditOutcome::Denied).count();
     assert_eq!(denied, 2, "both refusals audited");
 
@@ -194,7 +194,7 @@ async fn a_newer_disable_replaces_an_older_timed_re_enable() {
     bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 30m").await;
     tokio::time::advance(Duration::from_secs(61)).await;
     bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 4h").await;
-    assert_eq!(bot.bot.store.pending_timers().await.unwrap().len(), 1);
+    assert_eq!(bot.bot.store().pending_timers().await.unwrap().len(), 1);
     bot.step(Duration::from_secs(3600)).await;
     assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false), "the 30 minutes no longer count");
     bot.step(Duration::from_secs(3 * 3600)).await;
@@ -208,14 +208,14 @@ async fn a_home_tab_is_published_for_its_user_through_the_outbox_the_newest_only
     let bot = PausedBot::start(example_config(), slow_runs()).await;
     let section = |text: &str| serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
     let home = |text: &str| {
-        tailerbot::store::OutboxMessage::home(
+        tailerbot::outbox::OutboxMessage::home(
             ANALYST,
             Some("D0ANALYST".into()),
             tailerbot::chat::Rendered { text: text.to_owned(), blocks: vec![section(text)] },
         )
     };
-    bot.bot.outbox.enqueue(vec![home("older")]).await;
-    bot.bot.outbox.enqueue(vec![home("newer")]).await;
+    bot.bot.outbox().enqueue(vec![home("older")]).await;
+    bot.bot.outbox().enqueue(vec![home("newer")]).await;
     bot.workers.delivery.run_once().await;
     let published: Vec<_> = bot.slack.slack.events().into_iter().filter(|e| e.method == "views.publish").collect();
     assert_eq!(published.len(), 1, "{published:?}");
@@ -233,35 +233,35 @@ async fn a_runs_final_reply_overtakes_a_backlog_of_thousands_of_answers() {
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     bot.run_until(STEP, Duration::from_secs(120), |e| e.iter().any(|e| e.thread_ts.is_some() && e.visible_text().contains("*RUNNING*")))
         .await;
-    let backlog: Vec<tailerbot::store::OutboxMessage> = (0..3_000)
+    let backlog: Vec<tailerbot::outbox::OutboxMessage> = (0..3_000)
         .map(|i| {
-            let to = tailerbot::store::Destination::Ephemeral { channel: format!("C0BULK{i}"), user: ANALYST.into(), thread_ts: None };
-            tailerbot::store::OutboxMessage::new(
+            let to = tailerbot::outbox::Destination::Ephemeral { channel: format!("C0BULK{i}"), user: ANALYST.into(), thread_ts: None };
+            tailerbot::outbox::OutboxMessage::new(
                 format!("reply:bulk{i}"),
                 to,
-                tailerbot::store::OutboxBody::plain(format!("answer {i}"), vec![]),
+                tailerbot::outbox::OutboxBody::plain(format!("answer {i}"), vec![]),
             )
         })
         .collect();
     let now = tailerbot::clock::Clock::now_ms(&*bot.clock);
-    bot.bot.store.enqueue(&backlog, now).await.unwrap();
+    bot.bot.store().enqueue(&backlog, now).await.unwrap();
     // The watcher alone, until it has seen the run end (its final messages queued behind
     // the backlog).
     for _ in 0..60 {
-        if bot.bot.store.active_watch_count().await.unwrap() == 0 {
+        if bot.bot.store().active_watch_count().await.unwrap() == 0 {
             break;
         }
         tokio::time::advance(STEP).await;
         bot.workers.watcher.run_once().await;
     }
-    assert_eq!(bot.bot.store.active_watch_count().await.unwrap(), 0, "the run ended");
+    assert_eq!(bot.bot.store().active_watch_count().await.unwrap(), 0, "the run ended");
     // Two passes of the outbox (a lane sends one message per pass: the card's edit, then
     // the thread reply): the run's status goes out, the backlog waits.
     bot.workers.delivery.pass().await;
     bot.workers.delivery.pass().await;
     let events = bot.slack.slack.events();
     assert!(events.iter().any(|e| e.thread_ts.is_some() && e.visible_text().contains("*SUCCESS*")), "the final reply was sent");
-    let (waiting, _) = bot.bot.store.outbox_depth().await.unwrap();
+    let (waiting, _) = bot.bot.store().outbox_depth().await.unwrap();
     // Each pass takes at most 128 messages: at least 3,000 - 2 × 127 still wait.
     assert!(waiting >= 2_746, "the backlog waits behind the run's status ({waiting} still queued)");
 }
@@ -282,8 +282,8 @@ async fn a_message_slack_took_whose_record_failed_is_recorded_later_not_sent_aga
     }
     let posted = |bot: &PausedBot| bot.slack.slack.events().iter().filter(|e| e.visible_text().contains("kept once")).count();
     bot.bot
-        .outbox
-        .enqueue(vec![tailerbot::store::OutboxMessage::post(
+        .outbox()
+        .enqueue(vec![tailerbot::outbox::OutboxMessage::post(
             "notice:once",
             CHANNEL,
             tailerbot::chat::Rendered { text: "kept once".into(), blocks: vec![] },
@@ -291,10 +291,10 @@ async fn a_message_slack_took_whose_record_failed_is_recorded_later_not_sent_aga
         .await;
     bot.workers.delivery.pass().await;
     assert_eq!(posted(&bot), 1, "Slack took it");
-    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 1, "but it could not be recorded as sent");
+    assert_eq!(bot.bot.store().outbox_depth().await.unwrap().0, 1, "but it could not be recorded as sent");
 
     sqlx::query("DELETE FROM refuse").execute(&db).await.unwrap();
     bot.workers.delivery.pass().await;
     assert_eq!(posted(&bot), 1, "not sent again");
-    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 0, "recorded as sent at the next pass");
+    assert_eq!(bot.bot.store().outbox_depth().await.unwrap().0, 0, "recorded as sent at the next pass");
 }

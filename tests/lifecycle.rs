@@ -148,8 +148,8 @@ mod resumed {
             started_at: now - age.as_millis() as i64,
             steps: "[]".into(),
         };
-        bot.bot.store.begin_write(&row, &[], now).await.unwrap();
-        bot.bot.store.retry_write(reference, now).await.unwrap();
+        bot.bot.store().begin_write(&row, &[], now).await.unwrap();
+        bot.bot.store().retry_write(reference, now).await.unwrap();
     }
 
     fn posted(bot: &PausedBot, needle: &str) -> Vec<String> {
@@ -174,9 +174,9 @@ mod resumed {
         let said = posted(&bot, "Disabled `iowa-prepare`");
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(said[0].contains("finished after the bot restarted") && said[0].contains("aaaa0001"), "{}", said[0]);
-        let audit = bot.bot.store.recent_audit(Some("iowa-prepare"), 10).await.unwrap();
+        let audit = bot.bot.store().recent_audit(Some("iowa-prepare"), 10).await.unwrap();
         assert_eq!(audit.iter().map(|a| a.outcome).collect::<Vec<_>>(), vec![AuditOutcome::Succeeded]);
-        assert_eq!(bot.bot.store.writes_in_progress().await.unwrap(), 0);
+        assert_eq!(bot.bot.store().writes_in_progress().await.unwrap(), 0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -189,9 +189,9 @@ mod resumed {
         let said = posted(&bot, "cannot tell whether it was done");
         assert_eq!(said.len(), 1, "{:?}", bot.slack.slack.events());
         assert!(said[0].contains("`/tailer disable iowa-prepare vendor late`"), "what to do: {}", said[0]);
-        let audit = bot.bot.store.recent_audit(Some("iowa-prepare"), 10).await.unwrap();
+        let audit = bot.bot.store().recent_audit(Some("iowa-prepare"), 10).await.unwrap();
         assert_eq!(audit.iter().map(|a| a.outcome).collect::<Vec<_>>(), vec![AuditOutcome::Unknown]);
-        assert_eq!(bot.bot.store.writes_in_progress().await.unwrap(), 0);
+        assert_eq!(bot.bot.store().writes_in_progress().await.unwrap(), 0);
         // Nothing more on later passes.
         bot.step(Duration::from_secs(120)).await;
         assert_eq!(posted(&bot, "cannot tell whether it was done").len(), 1);
@@ -221,14 +221,14 @@ mod interrupted_launch {
             run_id: None,
             execution_date: None,
         };
-        bot.bot.store.begin_launch(&row, now).await.unwrap();
-        bot.bot.store.retry_launch(&row.key, None, now).await.unwrap();
+        bot.bot.store().begin_launch(&row, now).await.unwrap();
+        bot.bot.store().retry_launch(&row.key, None, now).await.unwrap();
     }
 
     /// A run of `iowa-prepare` on Tailer, noted by the bot as launched by `user` in `channel`.
     async fn launched(bot: &PausedBot, channel: &str, user: &str) -> String {
-        let job = bot.bot.config.job("iowa-prepare").unwrap().job.clone();
-        let run = bot.bot.tailer.launch_job(&job, None).await.unwrap().to_string();
+        let job = bot.bot.config().job("iowa-prepare").unwrap().job.clone();
+        let run = bot.bot.tailer().launch_job(&job, None).await.unwrap().to_string();
         let known = KnownRun {
             run_id: run.clone(),
             job: "iowa-prepare".into(),
@@ -236,7 +236,7 @@ mod interrupted_launch {
             launched_by: Some(user.into()),
             created_at: bot.bot.now_ms(),
         };
-        bot.bot.store.remember_run(&known).await.unwrap();
+        bot.bot.store().remember_run(&known).await.unwrap();
         run
     }
 

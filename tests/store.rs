@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use common::db::{TestDb, postgres_skipped};
 use tailerbot::domain::Action;
-use tailerbot::store::{
-    CardRow, ConfirmationState, Decision, Delivered, Destination, NewConfirmation, OutboxBody, OutboxMessage, Place, Store, SwitchRow,
-    TimerRow, Upload, WatchUpdate,
-};
+use tailerbot::outbox::{Delivered, Destination, OutboxBody, OutboxMessage, Place, Upload};
+use tailerbot::store::{CardRow, ConfirmationState, Decision, NewConfirmation, Store, SwitchRow, TimerRow, WatchUpdate};
 
 fn message(lane: &str, text: &str, collapse: Option<&str>) -> OutboxMessage {
     let channel = "C0DATA".to_owned();
@@ -769,7 +767,7 @@ mod replicas {
             (seed >> 33) % n
         };
         let mut now = 0;
-        let mut held: Vec<Vec<tailerbot::store::OutboxRow>> = vec![Vec::new(), Vec::new()];
+        let mut held: Vec<Vec<tailerbot::outbox::OutboxRow>> = vec![Vec::new(), Vec::new()];
         for step in 0..300 {
             now += 700;
             let replica = next(2) as usize;
@@ -787,7 +785,7 @@ mod replicas {
                 2 | 3 => held[replica].extend(r[replica].claim_outbox(now, 1 + next(5) as u32).await.unwrap()),
                 4 => {
                     let rows = std::mem::take(&mut held[replica]);
-                    let outcomes: Vec<(&tailerbot::store::OutboxRow, Delivered)> = rows
+                    let outcomes: Vec<(&tailerbot::outbox::OutboxRow, Delivered)> = rows
                         .iter()
                         .map(|row| {
                             let outcome = match next(4) {

@@ -32,7 +32,7 @@ async fn a_successful_run_gets_one_card_one_reply_per_change_and_a_launch_again_
     let last = last_edit(&events, &ts).expect("the card was edited");
     assert!(last.visible_text().contains("*SUCCESS*") && last.visible_text().contains("*Duration*"), "{last:?}");
     assert_eq!(last.buttons(), vec!["Launch again"]);
-    assert_eq!(bot.bot.store.active_watch_count().await.unwrap(), 0, "the watch ended");
+    assert_eq!(bot.bot.store().active_watch_count().await.unwrap(), 0, "the watch ended");
 }
 
 #[tokio::test(start_paused = true)]
@@ -85,8 +85,8 @@ async fn slack_rate_limits_and_outages_delay_messages_but_deliver_each_once_in_o
     let ts = card(&events, CHANNEL).ts.clone().unwrap();
     assert_eq!(reply_statuses(&events, &ts), vec!["WAITING", "RUNNING", "SUCCESS"], "each once, in order");
     assert!(slack.calls("chat.postMessage") > 4, "the failures happened");
-    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 0, "nothing left behind");
-    let (limited, errors, _) = bot.bot.stats.last_hour(bot.bot.now_ms());
+    assert_eq!(bot.bot.store().outbox_depth().await.unwrap().0, 0, "nothing left behind");
+    let (limited, errors, _) = bot.bot.stats().last_hour(bot.bot.now_ms());
     assert_eq!((limited, errors), (4, 5));
 }
 
@@ -104,7 +104,7 @@ async fn a_post_slack_kept_but_whose_answer_was_lost_is_found_in_the_channel_and
     let ts = cards[0].ts.clone().unwrap();
     assert_eq!(reply_statuses(&events, &ts), vec!["WAITING", "RUNNING", "SUCCESS"], "each reply once, in its thread");
     assert!(slack.calls("conversations.history") >= 1 && slack.calls("conversations.replies") >= 1, "the bot looked before posting again");
-    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 0);
+    assert_eq!(bot.bot.store().outbox_depth().await.unwrap().0, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -159,7 +159,7 @@ async fn tailer_failing_during_a_watch_delays_the_final_status_but_never_loses_i
     let statuses = reply_statuses(&events, &ts);
     assert_eq!(statuses.last().map(String::as_str), Some("SUCCESS"), "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| *s == "SUCCESS").count(), 1);
-    let (_, _, tailer_errors) = bot.bot.stats.last_hour(bot.bot.now_ms());
+    let (_, _, tailer_errors) = bot.bot.stats().last_hour(bot.bot.now_ms());
     assert_eq!(tailer_errors, 6);
 }
 
@@ -186,7 +186,7 @@ async fn a_channel_the_bot_is_not_in_is_given_up_and_the_requester_told_how_to_f
     let events = bot.run_until(STEP, Duration::from_secs(60), |e| e.iter().any(|e| e.channel.as_deref() == Some(ANALYST))).await;
     let notice = events.iter().find(|e| e.channel.as_deref() == Some(ANALYST)).expect("the requester hears about it");
     assert!(notice.visible_text().contains("/invite @tailerbot") && notice.visible_text().contains("<#C0ELSEWHERE>"), "{notice:?}");
-    assert_eq!(bot.bot.stats.undeliverable_count(), 1);
+    assert_eq!(bot.bot.stats().undeliverable_count(), 1);
     let calls = bot.slack.slack.calls("chat.postMessage");
     bot.step(Duration::from_secs(60)).await;
     assert_eq!(

@@ -27,8 +27,9 @@ use crate::domain::Action;
 use crate::domain::{ChannelId, UserId};
 use crate::messages::{self as render, Links};
 use crate::outbox::Outbox;
+use crate::outbox::OutboxMessage;
 use crate::shared::Core;
-use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store};
+use crate::store::{AuditEntry, AuditOutcome, Store};
 use crate::tailer::TailerClient;
 
 /// The bot's own deadline for an answer, well inside Slack's 3 s.
@@ -49,35 +50,98 @@ pub const CHANNELS_TTL: Duration = Duration::from_secs(60);
 pub struct Bot {
     /// The configuration of this request: catalog, rules, settings. Never re-read from
     /// the [`LiveConfig`] mid-request.
-    pub config: Arc<Config>,
+    config: Arc<Config>,
     /// How `config` was loaded: its hash and when.
-    pub loaded: Arc<Loaded>,
+    loaded: Arc<Loaded>,
     /// The configuration in force, which a reload replaces.
     live: Arc<LiveConfig>,
     /// The Tailer API.
-    pub tailer: TailerClient,
+    tailer: TailerClient,
     /// The chat surface, for what is not a queued message (forms, reads).
-    pub surface: Arc<dyn Surface>,
+    surface: Arc<dyn Surface>,
     /// User-group members, cached from the surface.
-    pub groups: Arc<GroupCache<SurfaceGroups>>,
+    groups: Arc<GroupCache<SurfaceGroups>>,
     /// The channels each person is in, cached from the surface.
-    pub channels_of: Arc<TtlSets<UserId, ChannelId>>,
+    channels_of: Arc<TtlSets<UserId, ChannelId>>,
     /// What must survive a restart.
-    pub store: Store,
+    store: Store,
     /// The wall clock (injected in tests).
-    pub clock: SharedClock,
+    clock: SharedClock,
     /// Work started after an answer; shutdown waits for it.
-    pub tasks: TaskTracker,
+    tasks: TaskTracker,
     /// What the doctor reports about the background work.
-    pub stats: Arc<crate::stats::Stats>,
+    stats: Arc<crate::stats::Stats>,
     /// The one way out for what the bot says after its HTTP answer.
-    pub outbox: Outbox,
+    outbox: Outbox,
     /// Wakes the watcher when a run starts being watched.
-    pub watch_wake: Arc<tokio::sync::Notify>,
+    watch_wake: Arc<tokio::sync::Notify>,
     /// Lanes of answers whose direct send failed and that were queued instead: later
     /// answers of the same request queue behind them, in order. With when each was
     /// noted: a lane is forgotten once its `response_url` has expired (30 minutes).
     queued_answers: Arc<dashmap::DashMap<String, i64>>,
+}
+
+/// What a command needs of the bot, each part read through its method.
+impl Bot {
+    /// The configuration of this request: catalog, rules, settings.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// How the configuration was loaded: its hash and when.
+    pub fn loaded(&self) -> &Arc<Loaded> {
+        &self.loaded
+    }
+
+    /// The Tailer API.
+    pub fn tailer(&self) -> &TailerClient {
+        &self.tailer
+    }
+
+    /// The chat surface, for what is not a queued message (forms, reads).
+    pub fn surface(&self) -> &Arc<dyn Surface> {
+        &self.surface
+    }
+
+    /// User-group members, cached from the surface.
+    pub fn groups(&self) -> &Arc<GroupCache<SurfaceGroups>> {
+        &self.groups
+    }
+
+    /// The channels each person is in, cached from the surface.
+    pub fn channels_of(&self) -> &Arc<TtlSets<UserId, ChannelId>> {
+        &self.channels_of
+    }
+
+    /// What must survive a restart.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The wall clock (injected in tests).
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Work started after an answer; shutdown waits for it.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
+    }
+
+    /// What the doctor reports about the background work.
+    pub fn stats(&self) -> &Arc<crate::stats::Stats> {
+        &self.stats
+    }
+
+    /// The one way out for what the bot says after its HTTP answer.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Wakes the watcher when a run starts being watched.
+    pub fn watch_wake(&self) -> &Arc<tokio::sync::Notify> {
+        &self.watch_wake
+    }
 }
 
 /// How long Slack accepts answers at a `response_url`.

@@ -65,7 +65,7 @@ pub fn help_message(topic: Option<Action>) -> Message {
 pub(super) async fn jobs(bot: &Bot, ctx: &Context, filter: Option<&str>) -> Ack {
     let needle = filter.map(str::to_ascii_lowercase);
     let matching: Vec<&Job> = bot
-        .config
+        .config()
         .jobs
         .iter()
         .filter(|job| {

@@ -91,7 +91,7 @@ pub(super) async fn watch(bot: &Arc<Bot>, ctx: &Context, named: Option<&JobName>
                     plain("<job>")
                 )));
             };
-            let Some(job) = bot.config.job(&name).cloned() else {
+            let Some(job) = bot.config().job(&name).cloned() else {
                 return Err(BotError::user(format!("Run `{run}` belongs to `{name}`, which is no longer in the catalog.")));
             };
             bot.authorize(ctx, Action::Watch, &[&job], Audit::No).await?;
@@ -102,7 +102,7 @@ pub(super) async fn watch(bot: &Arc<Bot>, ctx: &Context, named: Option<&JobName>
 }
 
 async fn watch_job_run(bot: &Arc<Bot>, ctx: &Context, job: &Job, run: &RunId) -> Answer {
-    let followed = bot.store.watch(run.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot read the run"))?;
+    let followed = bot.store().watch(run.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot read the run"))?;
     if followed.is_some_and(|w| w.active) {
         // Followed elsewhere: the new card starts from what the watcher last saw.
         return Ok(Ack::Message(start_card(bot, ctx, job, run, None).await?));
@@ -111,7 +111,7 @@ async fn watch_job_run(bot: &Arc<Bot>, ctx: &Context, job: &Job, run: &RunId) ->
     // answer, so that its card starts where the run is, not at "waiting".
     let (later, job, run, asked) = (bot.clone(), job.clone(), run.clone(), ctx.clone());
     bot.after_ack(ctx.clone(), async move {
-        let seen = later.tailer.check_run_status(&job.job, &run).await.unwrap_or_else(|error| {
+        let seen = later.tailer().check_run_status(&job.job, &run).await.unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot read the run before posting its card; the watcher will");
             None
         });
@@ -145,9 +145,10 @@ async fn start_card(bot: &Bot, ctx: &Context, job: &Job, run: &RunId, seen: Opti
 pub(super) async fn unwatch(bot: &Arc<Bot>, ctx: &Context, run: &RunId) -> Answer {
     bot.authorize(ctx, Action::Unwatch, &[], Audit::No).await?;
     // The card as it was, to say on it that it is no longer followed.
-    let card = bot.store.cards(run.as_str()).await.ok().and_then(|cards| cards.into_iter().find(|c| c.channel_id == ctx.channel.as_str()));
+    let card =
+        bot.store().cards(run.as_str()).await.ok().and_then(|cards| cards.into_iter().find(|c| c.channel_id == ctx.channel.as_str()));
     let stopped =
-        bot.store.unwatch(run.as_str(), ctx.channel.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot stop a watch"))?;
+        bot.store().unwatch(run.as_str(), ctx.channel.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot stop a watch"))?;
     Ok(match stopped {
         true => {
             if let Some(card) = card {
@@ -162,7 +163,7 @@ pub(super) async fn unwatch(bot: &Arc<Bot>, ctx: &Context, run: &RunId) -> Answe
 /// Edits an unwatched run's card: its last known state, and that it is no longer
 /// followed here (rather than a status frozen as if it were).
 async fn card_no_longer_followed(bot: &Bot, ctx: &Context, card: &crate::store::CardRow) {
-    let watch = match bot.store.watch(&card.run_id).await {
+    let watch = match bot.store().watch(&card.run_id).await {
         Ok(Some(watch)) => watch,
         Ok(None) => return,
         Err(error) => {
@@ -170,17 +171,17 @@ async fn card_no_longer_followed(bot: &Bot, ctx: &Context, card: &crate::store::
             return;
         }
     };
-    let Some(job) = bot.config.job(&watch.job) else { return };
+    let Some(job) = bot.config().job(&watch.job) else { return };
     let item = watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok());
     let note = format!("No longer followed in this channel (unwatched by {}).", crate::domain::markup::mention(&ctx.user));
-    bot.outbox
-        .enqueue(vec![crate::messages::cards::update(&bot.outbox, Links::of(&bot.config), job, card, item.as_ref(), false, Some(&note))])
+    bot.outbox()
+        .enqueue(vec![crate::messages::cards::update(bot.outbox(), Links::of(bot.config()), job, card, item.as_ref(), false, Some(&note))])
         .await;
 }
 
 /// The jobs of a target this person may (un)subscribe to; the error is for the user.
 async fn subscribable(bot: &Arc<Bot>, ctx: &Context, target: &Target, action: Action) -> Result<Vec<Job>, BotError> {
-    let jobs = targets::jobs(&bot.config, target).map_err(BotError::User)?;
+    let jobs = targets::jobs(bot.config(), target).map_err(BotError::User)?;
     bot.authorize(ctx, action, &jobs, Audit::No).await?;
     Ok(jobs.into_iter().cloned().collect())
 }
@@ -194,7 +195,7 @@ pub(super) async fn subscribe(bot: &Arc<Bot>, ctx: Context, target: &Target, fil
         created_by: ctx.user.to_string(),
         created_at: bot.now_ms(),
     };
-    let new = bot.store.subscribe(&row).await.map_err(BotError::store(&ctx.reference, "cannot store a subscription"))?;
+    let new = bot.store().subscribe(&row).await.map_err(BotError::store(&ctx.reference, "cannot store a subscription"))?;
     let what = match filter {
         SubscriptionFilter::All => "every finished run",
         SubscriptionFilter::Failures => "every failed run",
@@ -210,7 +211,7 @@ pub(super) async fn subscribe(bot: &Arc<Bot>, ctx: Context, target: &Target, fil
     // Runs already finished are not news: mark them known, after the answer.
     let later = bot.clone();
     let channel = ctx.channel.to_string();
-    bot.tasks.spawn(async move { mark_history_known(&later, &channel, &jobs).await });
+    bot.tasks().spawn(async move { mark_history_known(&later, &channel, &jobs).await });
     Ok(Ack::Message(Reply::in_channel(render::note(&text))))
 }
 
@@ -220,10 +221,10 @@ pub(super) async fn subscribe(bot: &Arc<Bot>, ctx: Context, target: &Target, fil
 async fn mark_history_known(bot: &Bot, channel: &str, jobs: &[Job]) {
     let query = LastStatusQuery { limit: Some(crate::tailer::RUNS_PER_READ), ..LastStatusQuery::default() };
     for job in jobs {
-        match bot.tailer.get_last_status(&job.job, &query).await {
+        match bot.tailer().get_last_status(&job.job, &query).await {
             Ok(items) => {
                 for item in items.iter().filter(|i| i.status.is_final()) {
-                    if let Err(error) = bot.store.mark_announced(channel, item.run_id.as_str(), bot.now_ms()).await {
+                    if let Err(error) = bot.store().mark_announced(channel, item.run_id.as_str(), bot.now_ms()).await {
                         tracing::warn!(%error, "cannot record a subscription's starting point");
                     }
                 }
@@ -236,7 +237,7 @@ async fn mark_history_known(bot: &Bot, channel: &str, jobs: &[Job]) {
 pub(super) async fn unsubscribe(bot: &Arc<Bot>, ctx: &Context, target: &Target) -> Answer {
     subscribable(bot, ctx, target, Action::Unsubscribe).await?;
     let removed = bot
-        .store
+        .store()
         .unsubscribe(ctx.channel.as_str(), &target.to_string())
         .await
         .map_err(BotError::store(&ctx.reference, "cannot remove a subscription"))?;
@@ -255,8 +256,11 @@ pub(super) async fn unsubscribe(bot: &Arc<Bot>, ctx: &Context, target: &Target) 
 
 pub(super) async fn list(bot: &Arc<Bot>, ctx: &Context) -> Answer {
     bot.authorize(ctx, Action::Subscriptions, &[], Audit::No).await?;
-    let rows =
-        bot.store.subscriptions(Some(ctx.channel.as_str())).await.map_err(BotError::store(&ctx.reference, "cannot read subscriptions"))?;
+    let rows = bot
+        .store()
+        .subscriptions(Some(ctx.channel.as_str()))
+        .await
+        .map_err(BotError::store(&ctx.reference, "cannot read subscriptions"))?;
     Ok(match rows {
         rows if rows.is_empty() => Ack::note(&format!(
             "This channel has no subscription. `/tailer subscribe {}` adds one.",

@@ -32,7 +32,7 @@ pub async fn open_launch(bot: &Arc<Bot>, ctx: &Context, trigger: &str, origin: O
         ));
     }
     let form = launch_form(&jobs, origin);
-    match bot.surface.open_form(trigger, &form).await {
+    match bot.surface().open_form(trigger, &form).await {
         Ok(()) => {
             tracing::info!(jobs = jobs.len(), "opened the launch modal");
             Ok(Ack::Empty)
@@ -54,7 +54,7 @@ pub async fn open_launch(bot: &Arc<Bot>, ctx: &Context, trigger: &str, origin: O
 pub(crate) async fn launchable<'j>(bot: &'j Bot, ctx: &Context) -> Vec<&'j Job> {
     let places = places(bot);
     let mut jobs = Vec::new();
-    for job in &bot.config.jobs {
+    for job in &bot.config().jobs {
         if launchable_somewhere(bot, ctx, job, &places).await {
             jobs.push(job);
         }
@@ -76,7 +76,7 @@ async fn launchable_somewhere(bot: &Bot, ctx: &Context, job: &Job, places: &[Cha
 /// A channel for each that a rule names, and one that no rule names.
 fn places(bot: &Bot) -> Vec<ChannelId> {
     let mut places: Vec<ChannelId> = Vec::new();
-    for rule in &bot.config.rules {
+    for rule in &bot.config().rules {
         if let Matcher::Only(channels) = &rule.channels {
             for channel in channels {
                 if !places.contains(channel) {
@@ -160,7 +160,7 @@ pub async fn submitted(bot: &Arc<Bot>, submission: Submission) -> Ack {
             return Ack::Empty;
         }
         // Once per submission, however often its bytes arrive.
-        match bot.store.first_time(&submission.replay, bot.now_ms()).await {
+        match bot.store().first_time(&submission.replay, bot.now_ms()).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!("a submission received again (same signed bytes) was not acted on again");
@@ -196,7 +196,7 @@ pub async fn submitted(bot: &Arc<Bot>, submission: Submission) -> Ack {
 
 async fn launch(bot: &Arc<Bot>, submission: &Submission, reference: String) -> Answer {
     let mut errors = Vec::new();
-    let job = submission.value(JOB).and_then(|name| bot.config.job(name));
+    let job = submission.value(JOB).and_then(|name| bot.config().job(name));
     match (submission.value(JOB), job) {
         (None, _) => errors.push((JOB, "Choose a job.".to_owned())),
         (Some(_), None) => errors.push((JOB, "Choose a job from the list: that one is not in the catalog (any more).".to_owned())),
@@ -267,10 +267,11 @@ fn field_text(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn job(name: &str, description: Option<&str>) -> Job {
+    /// A catalog job of that name (and description), for tests of the form.
+    pub(crate) fn job(name: &str, description: Option<&str>) -> Job {
         let text = format!(
             "[[jobs]]\nname = \"{name}\"\naccount = \"000099\"\nenvironment = \"DEV\"\nconfiguration_type = \"table-to-table\"\nconfiguration_id = \"c_{name}\"\n{}",
             description.map(|d| format!("description = \"{d}\"\n")).unwrap_or_default()

@@ -48,7 +48,7 @@ pub(super) async fn history(bot: &Arc<Bot>, ctx: Context, name: &JobName, limit:
 /// Reads the runs, draws them and queues the upload; what the asker alone is told.
 async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Reply> {
     let query = LastStatusQuery { limit: Some(limit), ..LastStatusQuery::default() };
-    let items = match bot.tailer.get_last_status(&job.job, &query).await {
+    let items = match bot.tailer().get_last_status(&job.job, &query).await {
         Ok(items) => items,
         Err(error) => return Some(Reply::ephemeral(tailer_failed(&error, &ctx.reference))),
     };
@@ -56,7 +56,7 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Reply>
         return Some(Reply::ephemeral(render::note(&format!("{} has no runs yet: there is nothing to draw.", render::job_label(job)))));
     }
     let summary = Summary::of(&items);
-    let mut message = history::summary_message(Links::of(&bot.config), job, &summary, &items);
+    let mut message = history::summary_message(Links::of(bot.config()), job, &summary, &items);
     message.context(&format!("Asked by {}: `history {} {limit}`", crate::domain::markup::mention(&ctx.user), job.name));
     let title = history::title(job, items.len());
     let bars = history::bars(&items);
@@ -78,15 +78,15 @@ async fn chart(bot: &Bot, ctx: &Context, job: &Job, limit: u32) -> Option<Reply>
         }
     };
     let file = Upload {
-        filename: format!("history-{}-{}.png", job.name, bot.clock.now().format("%Y-%m-%d")),
+        filename: format!("history-{}-{}.png", job.name, bot.clock().now().format("%Y-%m-%d")),
         title,
         alt_text: history::alt_text(job, &summary),
         bytes: png,
     };
-    let message = bot.outbox.render(&message);
+    let message = bot.outbox().render(&message);
     let body = OutboxBody::plain(message.text, message.blocks);
     // Under the thread it was asked in (a mention), else in the channel.
     let upload = OutboxMessage::upload(format!("history:{}", ctx.reference), ctx.channel.to_string(), ctx.thread.clone(), body, file);
-    bot.outbox.enqueue(vec![upload.asked_by(Some(ctx.user.to_string()))]).await;
+    bot.outbox().enqueue(vec![upload.asked_by(Some(ctx.user.to_string()))]).await;
     None
 }

@@ -264,7 +264,7 @@ pub async fn slash(bot: &Arc<Bot>, command: TypedCommand) -> Ack {
 
 async fn receive(bot: &Arc<Bot>, ctx: Context, command: TypedCommand) -> Answer {
     let trigger = format!("trigger:{}", command.trigger_id);
-    if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&ctx.reference, "cannot record the request"))? {
+    if !bot.store().first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&ctx.reference, "cannot record the request"))? {
         tracing::info!("a replayed slash command (same trigger_id) was not acted on again");
         return Ok(Ack::Empty);
     }

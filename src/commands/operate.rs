@@ -53,13 +53,13 @@ pub(super) async fn audit(bot: &Arc<Bot>, ctx: &Context, name: Option<&JobName>)
         super::runs::readable(bot, ctx, action, name).await?;
     }
     let entries = bot
-        .store
+        .store()
         .recent_audit(name.map(|n| n.as_str()), AUDIT_LINES * 5)
         .await
         .map_err(BotError::store(&ctx.reference, "cannot read the audit trail"))?;
     let mut visible = Vec::new();
     for entry in entries {
-        let job = entry.job.as_deref().and_then(|j| bot.config.job(j));
+        let job = entry.job.as_deref().and_then(|j| bot.config().job(j));
         let allowed = match (job, entry.job.is_some()) {
             (Some(job), _) => !bot.visible(ctx, action, [job]).await.is_empty(),
             (None, false) => true,
@@ -73,7 +73,7 @@ pub(super) async fn audit(bot: &Arc<Bot>, ctx: &Context, name: Option<&JobName>)
             visible.push(entry);
         }
     }
-    Ok(Ack::ephemeral(render::audit(Links::of(&bot.config), |j| bot.config.job(j), &visible, name.map(|n| n.as_str()))))
+    Ok(Ack::ephemeral(render::audit(Links::of(bot.config()), |j| bot.config().job(j), &visible, name.map(|n| n.as_str()))))
 }
 
 /// Every data operation the bot knows to be off (it switched it off, or a run of it
@@ -84,10 +84,10 @@ pub(super) async fn disabled(bot: &Arc<Bot>, ctx: &Context) -> Answer {
 
 /// What is switched off now among the jobs this person may see.
 pub(crate) async fn switched_off_visible<'a>(bot: &'a Bot, ctx: &Context) -> Result<Vec<(&'a Job, SwitchRow)>, BotError> {
-    let off = bot.store.switched_off().await.map_err(BotError::store(&ctx.reference, "cannot read what is switched off"))?;
+    let off = bot.store().switched_off().await.map_err(BotError::store(&ctx.reference, "cannot read what is switched off"))?;
     let mut shown = Vec::new();
     for switch in off {
-        let Some(job) = bot.config.job(&switch.job) else { continue };
+        let Some(job) = bot.config().job(&switch.job) else { continue };
         if !bot.visible(ctx, Action::Disabled, [job]).await.is_empty() {
             shown.push((job, switch));
         }
@@ -106,34 +106,34 @@ pub(super) async fn doctor(bot: &Arc<Bot>, ctx: Context) -> Answer {
 /// Tailer, Slack and the store, each checked now, and the figures of the background work.
 async fn health(bot: &Bot) -> Message {
     let mut lines = Vec::new();
-    match bot.store.ping().await {
+    match bot.store().ping().await {
         Ok(()) => lines.push(":white_check_mark: Store: reachable".to_owned()),
         Err(error) => lines.push(format!(":x: Store: {}", crate::domain::markup::plain(&error.to_string()))),
     }
-    match bot.config.jobs.first() {
+    match bot.config().jobs.first() {
         Some(job) => {
-            match bot.tailer.get_last_status_now(&job.job, &LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() }).await {
-                Ok(_) => lines.push(format!(":white_check_mark: Tailer: reachable at {}", bot.tailer.base_url())),
+            match bot.tailer().get_last_status_now(&job.job, &LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() }).await {
+                Ok(_) => lines.push(format!(":white_check_mark: Tailer: reachable at {}", bot.tailer().base_url())),
                 Err(error) => lines.push(format!(":x: Tailer: {}", crate::domain::markup::plain(&error.to_string()))),
             }
         }
         None => lines.push(":grey_question: Tailer: no job in the catalog to ask about".to_owned()),
     }
-    match bot.surface.check().await {
+    match bot.surface().check().await {
         Ok(()) => lines.push(":white_check_mark: Slack: the bot token works".to_owned()),
         Err(error) => lines.push(format!(":x: Slack: {}", crate::domain::markup::plain(&error.to_string()))),
     }
     let now = bot.now_ms();
     let ago = |t: i64| crate::messages::when(chrono::DateTime::from_timestamp_millis(t).unwrap_or_default());
-    match bot.stats.last_poll_ok().or(bot.store.marker(crate::store::POLLED_MARKER).await.ok().flatten()) {
+    match bot.stats().last_poll_ok().or(bot.store().marker(crate::store::POLLED_MARKER).await.ok().flatten()) {
         Some(t) => lines.push(format!(":white_check_mark: Last successful poll: {}", ago(t))),
         None => lines.push(":grey_question: No successful poll since the start (nothing to poll yet?)".to_owned()),
     }
-    match bot.store.active_watch_count().await {
+    match bot.store().active_watch_count().await {
         Ok(n) => lines.push(format!(":eyes: Watched runs: {n}")),
         Err(error) => lines.push(format!(":x: Watched runs: {}", crate::domain::markup::plain(&error.to_string()))),
     }
-    match bot.store.outbox_depth().await {
+    match bot.store().outbox_depth().await {
         Ok((0, _)) => lines.push(":outbox_tray: Outbox: empty".to_owned()),
         Ok((n, oldest)) => lines.push(format!(
             ":outbox_tray: Outbox: {n} message{} waiting, the oldest since {}",
@@ -142,27 +142,27 @@ async fn health(bot: &Bot) -> Message {
         )),
         Err(error) => lines.push(format!(":x: Outbox: {}", crate::domain::markup::plain(&error.to_string()))),
     }
-    let loaded = &bot.loaded;
+    let loaded = &bot.loaded();
     lines.push(format!(
         ":gear: Configuration: loaded {}, sha256 `{}` ({} job{}, {} rule{})",
         ago(loaded.loaded_at.timestamp_millis()),
         loaded.hash.as_deref().unwrap_or("-"),
-        bot.config.jobs.len(),
-        if bot.config.jobs.len() == 1 { "" } else { "s" },
-        bot.config.rules.len(),
-        if bot.config.rules.len() == 1 { "" } else { "s" },
+        bot.config().jobs.len(),
+        if bot.config().jobs.len() == 1 { "" } else { "s" },
+        bot.config().rules.len(),
+        if bot.config().rules.len() == 1 { "" } else { "s" },
     ));
-    if let Ok(timers) = bot.store.pending_timers().await {
+    if let Ok(timers) = bot.store().pending_timers().await {
         lines.push(format!(":alarm_clock: Timed re-enables pending: {}", timers.len()));
     }
-    let (limited, slack_errors, tailer_errors) = bot.stats.last_hour(now);
+    let (limited, slack_errors, tailer_errors) = bot.stats().last_hour(now);
     lines.push(format!(
         ":bar_chart: Last hour: {limited} rate limit{} from Slack, {slack_errors} Slack error{}, {tailer_errors} Tailer error{}; {} message{} undeliverable since the start",
         if limited == 1 { "" } else { "s" },
         if slack_errors == 1 { "" } else { "s" },
         if tailer_errors == 1 { "" } else { "s" },
-        bot.stats.undeliverable_count(),
-        if bot.stats.undeliverable_count() == 1 { "" } else { "s" },
+        bot.stats().undeliverable_count(),
+        if bot.stats().undeliverable_count() == 1 { "" } else { "s" },
     ));
     let mut message = crate::chat::Message::new("tailerbot health");
     message.section("*tailerbot health*");

@@ -93,7 +93,7 @@ fn parse_running(args: &mut Args<'_>) -> Result<Command, UsageError> {
 
 /// A catalog job by the name typed, and whether this person may `action` it here.
 pub(super) async fn readable(bot: &Arc<Bot>, ctx: &Context, action: Action, name: &JobName) -> Result<Job, BotError> {
-    let job = targets::job(&bot.config, name).map_err(BotError::User)?.clone();
+    let job = targets::job(bot.config(), name).map_err(BotError::User)?.clone();
     bot.authorize(ctx, action, &[&job], Audit::No).await?;
     Ok(job)
 }
@@ -118,8 +118,8 @@ pub(super) async fn status(bot: &Arc<Bot>, ctx: Context, named: Option<&JobName>
             same_job(bot, &ctx, Action::Status, &run, name).await?;
             job
         }
-        None => match bot.store.known_run(run.as_str()).await {
-            Ok(Some(known)) => match bot.config.job(&known.job) {
+        None => match bot.store().known_run(run.as_str()).await {
+            Ok(Some(known)) => match bot.config().job(&known.job) {
                 Some(job) => {
                     bot.authorize(&ctx, Action::Status, &[job], Audit::No).await?;
                     job.clone()
@@ -145,8 +145,8 @@ pub(super) async fn status(bot: &Arc<Bot>, ctx: Context, named: Option<&JobName>
             }
         },
     };
-    let tailer = bot.tailer.clone();
-    let config = bot.config.clone();
+    let tailer = bot.tailer().clone();
+    let config = bot.config().clone();
     let reference = ctx.reference.clone();
     bot.after_ack(ctx, async move {
         let message = match tailer.check_run_status(&job.job, &run).await {
@@ -165,8 +165,8 @@ pub(super) async fn status(bot: &Arc<Bot>, ctx: Context, named: Option<&JobName>
 /// `status <job>`: the job's latest run.
 pub(super) async fn latest(bot: &Arc<Bot>, ctx: Context, name: &JobName) -> Answer {
     let job = readable(bot, &ctx, Action::Status, name).await?;
-    let tailer = bot.tailer.clone();
-    let config = bot.config.clone();
+    let tailer = bot.tailer().clone();
+    let config = bot.config().clone();
     let reference = ctx.reference.clone();
     bot.after_ack(ctx, async move {
         let query = LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() };
@@ -191,8 +191,8 @@ pub(super) async fn last(
     execution_date: Option<NaiveDate>,
 ) -> Answer {
     let job = readable(bot, &ctx, Action::Last, name).await?;
-    let tailer = bot.tailer.clone();
-    let config = bot.config.clone();
+    let tailer = bot.tailer().clone();
+    let config = bot.config().clone();
     let reference = ctx.reference.clone();
     bot.after_ack(ctx, async move {
         let query = LastStatusQuery { execution_date, status, limit: Some(limit) };
@@ -207,7 +207,7 @@ pub(super) async fn last(
 
 /// Runs in RUNNING among the jobs this person may see.
 pub(super) async fn running(bot: &Arc<Bot>, ctx: Context, configuration_type: Option<ConfigurationType>) -> Answer {
-    let visible: Vec<Job> = bot.visible(&ctx, Action::Running, &bot.config.jobs).await.into_iter().cloned().collect();
+    let visible: Vec<Job> = bot.visible(&ctx, Action::Running, &bot.config().jobs).await.into_iter().cloned().collect();
     // A type none of these jobs has would always answer "nothing running".
     if let Some(wanted) = &configuration_type {
         let types: BTreeSet<&str> = visible.iter().map(|j| j.job.configuration_type.as_str()).collect();
@@ -231,7 +231,7 @@ async fn running_now(bot: &Bot, visible: &[Job], configuration_type: Option<&Con
     match runs_in(bot, visible, configuration_type, RunStatus::Running).await {
         Ok(found) => {
             let found: Vec<(Option<&Job>, RunItem)> = found.into_iter().map(|(job, item)| (Some(job), item)).collect();
-            render::running(Links::of(&bot.config), &found)
+            render::running(Links::of(bot.config()), &found)
         }
         Err(error) => tailer_failed(&error, reference),
     }
@@ -260,7 +260,7 @@ pub(crate) async fn runs_in<'a>(
             execution_date: None,
             limit: Some(100),
         };
-        for item in bot.tailer.get_by_status(&query).await? {
+        for item in bot.tailer().get_by_status(&query).await? {
             // Only runs of jobs this person may see.
             if let Some(job) = visible.iter().find(|j| same_operation(&j.job, &item)) {
                 found.push((job, item));

@@ -24,14 +24,14 @@ const MOST: u32 = 20;
 /// The person's Home tab, queued for publishing.
 pub(super) async fn publish(bot: &Bot, ctx: &Context) -> Result<(), BotError> {
     let view = render_home(bot, ctx).await?;
-    bot.outbox.enqueue(vec![OutboxMessage::home(ctx.user.to_string(), Some(ctx.channel.to_string()), bot.outbox.render(&view))]).await;
+    bot.outbox().enqueue(vec![OutboxMessage::home(ctx.user.to_string(), Some(ctx.channel.to_string()), bot.outbox().render(&view))]).await;
     Ok(())
 }
 
 async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
-    let links = Links::of(&bot.config);
+    let links = Links::of(bot.config());
     let mut m = Message::new("tailerbot");
-    m.section(&format!(":house: *tailerbot* · what you may see, as of {}", render::when(bot.clock.now())));
+    m.section(&format!(":house: *tailerbot* · what you may see, as of {}", render::when(bot.clock().now())));
     m.context("Type `/tailer help` anywhere, or mention @tailerbot. What the buttons here do is answered in our conversation.");
     if !crate::commands::form::launchable(bot, ctx).await.is_empty() {
         m.actions("home", &[Button::press("Launch…", &Press::HomeLaunch).primary()]);
@@ -67,8 +67,8 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
 
     // Followed runs, in the channels the reader is in and in their own conversation with
     // the bot. When Slack cannot say which channels those are, only the latter.
-    let readable: Vec<&Job> = bot.visible(ctx, Action::Status, &bot.config.jobs).await;
-    let followed = bot.store.followed_runs(MOST * 5).await.map_err(BotError::store(&ctx.reference, "cannot read the followed runs"))?;
+    let readable: Vec<&Job> = bot.visible(ctx, Action::Status, &bot.config().jobs).await;
+    let followed = bot.store().followed_runs(MOST * 5).await.map_err(BotError::store(&ctx.reference, "cannot read the followed runs"))?;
     let followed: Vec<_> = followed
         .iter()
         .filter_map(|(run, job, status, channel)| Some((run, readable.iter().find(|j| j.name.as_str() == job)?, status, channel)))
@@ -76,7 +76,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     // Slack is asked only when a run is followed somewhere else than this conversation.
     let elsewhere = followed.iter().any(|(_, _, _, channel)| channel.as_str() != ctx.channel.as_str());
     let member_of = if elsewhere {
-        match bot.channels_of.get(&ctx.user, bot.surface.conversations_of(&ctx.user)).await {
+        match bot.channels_of().get(&ctx.user, bot.surface().conversations_of(&ctx.user)).await {
             Ok(channels) => Ok(channels),
             Err(error) => {
                 tracing::warn!(%error, user = %ctx.user, "cannot read which channels a person is in: their Home tab shows no run followed in a channel");
@@ -125,7 +125,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
     m.divider();
     match crate::commands::runs::runs_in(bot, &owned, None, RunStatus::Failed).await {
         Ok(failed) => {
-            let since = bot.clock.now().timestamp_millis() - FAILED_WITHIN_MS;
+            let since = bot.clock().now().timestamp_millis() - FAILED_WITHIN_MS;
             let recent: Vec<String> = failed
                 .iter()
                 .filter(|(_, item)| ended(item).is_some_and(|t| t.timestamp_millis() >= since))
@@ -150,7 +150,7 @@ async fn render_home(bot: &Bot, ctx: &Context) -> Result<Message, BotError> {
 
     // What this person asked that waits for someone's confirmation.
     let pending = bot
-        .store
+        .store()
         .pending_confirmations_of(ctx.user.as_str(), bot.now_ms(), MOST)
         .await
         .map_err(BotError::store(&ctx.reference, "cannot read the confirmations"))?;

@@ -26,7 +26,7 @@ const MAX_TEXT_CHARS: usize = 4_000;
 pub fn event(bot: &Arc<Bot>, delivery: Delivery) -> Ack {
     let worker = bot.clone();
     let span = tracing::info_span!("event", event_id = delivery.event_id.as_deref().unwrap_or("-"));
-    bot.tasks.spawn(async move { handle(&worker, delivery).await }.instrument(span));
+    bot.tasks().spawn(async move { handle(&worker, delivery).await }.instrument(span));
     Ack::Empty
 }
 
@@ -37,14 +37,14 @@ async fn handle(bot: &Arc<Bot>, delivery: Delivery) {
     // What the bot itself said, whatever else the payload claims (no `bot_id`, no
     // subtype): answering it could make the bot talk to itself.
     if let Asked::Said(said) = &asked {
-        if bot.surface.own_user().await.is_some_and(|own| own == said.user) {
+        if bot.surface().own_user().await.is_some_and(|own| own == said.user) {
             tracing::info!("ignored a message of the bot's own user");
             return;
         }
     }
     // Once per event, however often Slack delivers it.
     if let Some(id) = &delivery.event_id {
-        match bot.store.first_time(&format!("event:{id}"), bot.now_ms()).await {
+        match bot.store().first_time(&format!("event:{id}"), bot.now_ms()).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!("an event delivered again (same event_id) was not handled again");
@@ -141,13 +141,13 @@ struct CardRun {
 
 async fn card_of_thread(bot: &Bot, ctx: &Context, root: &str) -> Result<Option<CardRun>, BotError> {
     let store = |what: &'static str| BotError::store(&ctx.reference, what);
-    let Some(lane) = bot.store.lane_of_thread(ctx.channel.as_str(), root).await.map_err(store("cannot read the thread"))? else {
+    let Some(lane) = bot.store().lane_of_thread(ctx.channel.as_str(), root).await.map_err(store("cannot read the thread"))? else {
         return Ok(None);
     };
     let Some(run) = lane.strip_prefix("card:").and_then(|rest| rest.rsplit_once(':')).map(|(run, _)| run.to_owned()) else {
         return Ok(None);
     };
-    let cards = bot.store.all_cards(&run).await.map_err(store("cannot read the run's card"))?;
+    let cards = bot.store().all_cards(&run).await.map_err(store("cannot read the run's card"))?;
     let card = cards.into_iter().find(|c| c.channel_id == ctx.channel.as_str());
     let job = bot.job_of_run(&run).await.map_err(store("cannot read which job a run belongs to"))?;
     let (Some(job), Ok(run)) = (job.and_then(|j| JobName::parse(&j).ok()), RunId::parse(&run)) else {

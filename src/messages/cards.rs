@@ -7,7 +7,8 @@ use crate::config::Job;
 use crate::domain::markup::plain;
 use crate::domain::{CardButton, Press, RunId};
 use crate::messages::{self as render, Links};
-use crate::store::{CardRow, OutboxMessage};
+use crate::outbox::OutboxMessage;
+use crate::store::CardRow;
 use crate::tailer::{RunItem, RunStatus};
 
 /// The lane of a run's card in a channel.

@@ -10,11 +10,25 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
-pub use crate::store::{Destination, OutboxBody, OutboxMessage, Place, Upload};
+mod destination;
+mod message;
+
+pub use destination::{Destination, Place};
+pub use message::{Delivered, OutboxBody, OutboxMessage, OutboxRow, Upload};
 
 use crate::chat::{Message, Render, Rendered, Reply, SurfaceError};
 use crate::clock::SharedClock;
-use crate::store::Store;
+
+/// Where the outbox keeps what it queues: the store implements it. A queue takes its
+/// messages in one go (all or none), each in its lane's order.
+pub trait Queue: Send + Sync + 'static {
+    fn enqueue<'a>(&'a self, messages: &'a [OutboxMessage], now_ms: i64) -> BoxFuture<'a, Result<(), QueueError>>;
+}
+
+/// Why messages could not be queued (the store's error, as text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueueError(pub String);
 
 /// What the outbox needs of the chat surface: its form of a message, and a way to send
 /// one now (an answer to a `response_url`; anything when the store is down).
@@ -40,7 +54,7 @@ pub trait Drain: Send + Sync {
 /// worker that says something holds one.
 #[derive(Clone)]
 pub struct Outbox {
-    store: Store,
+    queue: Arc<dyn Queue>,
     surface: Arc<dyn Sender>,
     clock: SharedClock,
     wake: Arc<Notify>,
@@ -61,14 +75,9 @@ const ANSWERS_IN_FLIGHT: usize = 64;
 const ANSWERS_WAITING: usize = 1_000;
 
 impl Outbox {
-    pub fn new(store: Store, surface: Arc<dyn Sender>, clock: SharedClock) -> Outbox {
+    pub fn new(queue: Arc<dyn Queue>, surface: Arc<dyn Sender>, clock: SharedClock) -> Outbox {
         let answers = Arc::new(crate::http_limits::Places::new(ANSWERS_IN_FLIGHT, ANSWERS_WAITING));
-        Outbox { store, surface, clock, wake: Arc::new(Notify::new()), answers }
-    }
-
-    /// The store the queue is kept in.
-    pub fn store(&self) -> &Store {
-        &self.store
+        Outbox { queue, surface, clock, wake: Arc::new(Notify::new()), answers }
     }
 
     /// The clock of the queue's times.
@@ -99,7 +108,7 @@ impl Outbox {
         if messages.is_empty() {
             return;
         }
-        match self.store.enqueue(&messages, self.clock.now_ms()).await {
+        match self.queue.enqueue(&messages, self.clock.now_ms()).await {
             Ok(()) => self.wake(),
             Err(error) => {
                 tracing::error!(%error, "cannot queue messages; sending them directly");

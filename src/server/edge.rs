@@ -217,7 +217,7 @@ pub async fn admit_http(state: &AppState, request: Request) -> Result<(Admitted,
         submission.replay = replay_key("submission", timestamp, &body);
     }
     let bot = state.bot.current();
-    admit(&bot.config.slack, Transport::Http, admitted).map(|admitted| (admitted, bot))
+    admit(&bot.config().slack, Transport::Http, admitted).map(|admitted| (admitted, bot))
 }
 
 /// Reads the body: refused unread when it announces more than [`MAX_BODY`], cut off

@@ -109,7 +109,7 @@ impl Application {
         let slack = Arc::new(slack);
         let core = Core::new(live, tailer, slack.clone(), store, clock.clone());
         let bot = Arc::new(Bot::new(&core));
-        let delivery = Arc::new(Delivery::new(core.outbox.clone(), slack.clone(), core.stats.clone()));
+        let delivery = Arc::new(Delivery::new(core.outbox.clone(), core.store.clone(), slack.clone(), core.stats.clone()));
         let workers = Workers::new(&core, bot.clone(), delivery);
         Ok(Application {
             listener,
@@ -237,17 +237,17 @@ impl Application {
         let signalled_at = *signal_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let deadline = signalled_at.unwrap_or_else(tokio::time::Instant::now) + DRAIN_DEADLINE;
         stop.cancel();
-        bot.tasks.close();
-        if tokio::time::timeout_at(deadline, bot.tasks.wait()).await.is_err() {
-            tracing::warn!(remaining = bot.tasks.len(), "shutdown deadline reached with work unfinished");
+        bot.tasks().close();
+        if tokio::time::timeout_at(deadline, bot.tasks().wait()).await.is_err() {
+            tracing::warn!(remaining = bot.tasks().len(), "shutdown deadline reached with work unfinished");
         }
         drain.cancel();
-        bot.outbox.wake();
+        bot.outbox().wake();
         // The last words with the store are bounded too: a database that does not answer
         // must not hold the exit past the deadline (Cloud Run kills at 10 s).
         let last = tokio::time::Instant::now().max(deadline) + LAST_STEPS;
         if tokio::time::timeout_at(deadline, loops.wait()).await.is_err() {
-            match tokio::time::timeout_at(last, bot.store.outbox_depth()).await {
+            match tokio::time::timeout_at(last, bot.store().outbox_depth()).await {
                 Ok(Ok((depth, _))) => {
                     tracing::warn!(
                         undelivered = depth,
@@ -257,14 +257,14 @@ impl Application {
                 _ => tracing::warn!("shutdown deadline reached before the outbox was flushed; it resumes at the next start"),
             }
         }
-        match tokio::time::timeout_at(last, bot.store.release_leases()).await {
+        match tokio::time::timeout_at(last, bot.store().release_leases()).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "cannot give back this replica's claims; others take them over when they expire"),
             Err(_) => tracing::warn!(
                 "the store did not answer in time to give back this replica's claims; others take them over when they expire"
             ),
         }
-        if tokio::time::timeout_at(last, bot.store.close()).await.is_err() {
+        if tokio::time::timeout_at(last, bot.store().close()).await.is_err() {
             tracing::warn!("the store's connections did not close in time; exiting all the same");
         }
         tracing::info!("stopped");

@@ -31,15 +31,15 @@ pub async fn check(bot: &Bot, slack: &SlackApi, settings: &Settings) -> Prefligh
             _ => found.warnings.push(format!("cannot check the Slack bot token now ({error}); starting anyway")),
         },
     }
-    let Some(job) = bot.config.jobs.first() else {
+    let Some(job) = bot.config().jobs.first() else {
         found.warnings.push("the catalog has no job: the Tailer credentials are checked at the first command".into());
         return found;
     };
     let query = LastStatusQuery { limit: Some(1), ..LastStatusQuery::default() };
-    match bot.tailer.without_retries().get_last_status(&job.job, &query).await {
+    match bot.tailer().without_retries().get_last_status(&job.job, &query).await {
         Ok(_) => tracing::info!("Tailer accepts the credentials"),
         Err(error) if matches!(error.kind, ErrorKind::Unauthorized | ErrorKind::Auth) => {
-            found.refused.push(refusal(bot.tailer.token_source().kind(), settings, &error, job.job.account.as_str()))
+            found.refused.push(refusal(bot.tailer().token_source().kind(), settings, &error, job.job.account.as_str()))
         }
         // Any other answer came from Tailer with the credentials accepted, or not at all.
         Err(error)

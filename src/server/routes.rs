@@ -94,16 +94,16 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
 async fn metrics(State(state): State<AppState>) -> Response {
     let bot = &state.bot;
     let now = bot.now_ms();
-    if let Ok((depth, oldest)) = bot.store.outbox_depth().await {
+    if let Ok((depth, oldest)) = bot.store().outbox_depth().await {
         metrics::gauge!("tailerbot_outbox_depth").set(depth as f64);
         metrics::gauge!("tailerbot_outbox_oldest_seconds").set(oldest.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0));
     }
-    metrics::gauge!("tailerbot_waiting_calls", "upstream" => "tailer").set(bot.tailer.waiting() as f64);
-    metrics::gauge!("tailerbot_waiting_calls", "upstream" => "response_url").set(bot.outbox.answers_waiting() as f64);
-    if let Ok(watched) = bot.store.active_watch_count().await {
+    metrics::gauge!("tailerbot_waiting_calls", "upstream" => "tailer").set(bot.tailer().waiting() as f64);
+    metrics::gauge!("tailerbot_waiting_calls", "upstream" => "response_url").set(bot.outbox().answers_waiting() as f64);
+    if let Ok(watched) = bot.store().active_watch_count().await {
         metrics::gauge!("tailerbot_watched_runs").set(watched as f64);
     }
-    if let Ok(Some(polled)) = bot.store.marker(crate::store::POLLED_MARKER).await {
+    if let Ok(Some(polled)) = bot.store().marker(crate::store::POLLED_MARKER).await {
         metrics::gauge!("tailerbot_subscription_lag_seconds").set((now - polled).max(0) as f64 / 1000.0);
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::telemetry::metrics().render()).into_response()
@@ -152,19 +152,19 @@ const READY_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 /// the bot's own work finds its writes taken ([`crate::store::WriteHealth`]: a probe of
 /// one row can pass on a full disk while the work fails).
 async fn ready(State(state): State<AppState>) -> Response {
-    if state.bot.store.health().failing().is_some() {
+    if state.bot.store().health().failing().is_some() {
         // A write like the work's (a new row, not one rewritten in place): when it goes
         // through, the store is well again, with or without traffic to prove it.
         let probe = format!("ready:{}", uuid::Uuid::new_v4().simple());
-        let _ = tokio::time::timeout(READY_PROBE, state.bot.store.first_time(&probe, state.bot.now_ms())).await;
+        let _ = tokio::time::timeout(READY_PROBE, state.bot.store().first_time(&probe, state.bot.now_ms())).await;
     }
-    if let Some(cause) = state.bot.store.health().failing() {
+    if let Some(cause) = state.bot.store().health().failing() {
         if let Some(repeats) = crate::telemetry::first_or_summary("not_ready_store_failing") {
             tracing::warn!(%cause, repeats, "not ready: the store fails the bot's writes");
         }
         return (StatusCode::SERVICE_UNAVAILABLE, format!("store fails writes: {}", crate::redact::redact_urls_in(&cause))).into_response();
     }
-    match tokio::time::timeout(READY_PROBE, state.bot.store.ping()).await {
+    match tokio::time::timeout(READY_PROBE, state.bot.store().ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(error)) => {
             tracing::warn!(%error, "not ready: the store does not take writes");

@@ -44,7 +44,7 @@ fn response(ack: Ack) -> SlackCommandEventResponse {
 fn admitted(bot: &Bot, endpoint: Endpoint, payload: Result<serde_json::Value, serde_json::Error>) -> Option<Admitted> {
     let result = payload
         .map_err(|e| Refusal::Malformed(crate::slack::payload::PayloadError(format!("the envelope cannot be read: {e}"))))
-        .and_then(|payload| edge::admit_socket(&bot.config.slack, endpoint, &payload));
+        .and_then(|payload| edge::admit_socket(&bot.config().slack, endpoint, &payload));
     result.inspect_err(Refusal::log).ok()
 }
 

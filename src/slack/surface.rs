@@ -130,15 +130,8 @@ mod tests {
     use super::*;
     use crate::chat::metadata_channel;
     use crate::commands::form::launch_form;
+    use crate::commands::form::tests::job;
     use crate::config::Job;
-
-    fn job(name: &str, description: Option<&str>) -> Job {
-        let text = format!(
-            "[[jobs]]\nname = \"{name}\"\naccount = \"000099\"\nenvironment = \"DEV\"\nconfiguration_type = \"table-to-table\"\nconfiguration_id = \"c_{name}\"\n{}",
-            description.map(|d| format!("description = \"{d}\"\n")).unwrap_or_default()
-        );
-        crate::config::Config::parse(std::path::Path::new("t.toml"), &text).unwrap().jobs.remove(0)
-    }
 
     #[test]
     fn the_launch_form_is_a_modal_within_slacks_limits() {

@@ -6,7 +6,7 @@
 /// the pending ones with its key.
 macro_rules! enqueue_in {
     ($tx:ident, $messages:expr, $now_ms:expr) => {
-        let lanes: Vec<&str> = $messages.iter().map(|m: &$crate::store::OutboxMessage| m.lane.as_str()).collect();
+        let lanes: Vec<&str> = $messages.iter().map(|m: &$crate::outbox::OutboxMessage| m.lane.as_str()).collect();
         $crate::store::enqueue::LockLanes::lock_lanes(&mut *$tx, &lanes).await?;
         for m in $messages {
             if let Some(key) = &m.collapse_key {

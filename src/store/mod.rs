@@ -20,7 +20,6 @@ mod health;
 mod launches;
 mod leases;
 mod outbox;
-mod queued;
 mod records;
 mod requests;
 mod subscriptions;
@@ -40,11 +39,10 @@ use tokio::sync::mpsc;
 /// The marker of the last complete subscription poll.
 pub const POLLED_MARKER: &str = "subscriptions_polled";
 
-pub use destination::{Destination, DestinationColumns, OUTBOX_METHODS, Place};
+pub use destination::{DestinationColumns, OUTBOX_METHODS};
 pub use health::{BACKOFF_CAP, Backoff, FAILING_FOR, WriteHealth};
 pub(crate) use leases::{Claim, claim};
-pub use outbox::{Delivered, FIRST, urgency};
-pub use queued::{OutboxBody, OutboxMessage, OutboxRow, Upload};
+pub use outbox::{FIRST, urgency};
 pub use records::{
     AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, SubscriptionRow,
     TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,

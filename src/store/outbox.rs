@@ -5,10 +5,8 @@
 //! checks before sending it again.
 
 use super::enqueue::enqueue_in;
-use super::{
-    Backend, Destination, DestinationColumns, OUTBOX_METHODS, OutboxBody, OutboxMessage, OutboxRow, Store, StoreError, StoreResult, claim,
-    on_backend,
-};
+use super::{Backend, DestinationColumns, OUTBOX_METHODS, Store, StoreError, StoreResult, claim, on_backend};
+use crate::outbox::{Delivered, Destination, OutboxBody, OutboxMessage, OutboxRow};
 
 /// How soon a lane's messages go out, by its kind (stored with each message, the claim's
 /// order; a lane's messages still go out in their order): 0 a run's card and thread
@@ -31,47 +29,42 @@ pub fn urgency(lane: &str) -> u8 {
 /// lane's, so that versions before it (which store 0 to 2) sort the same way.
 pub const FIRST: i64 = -1;
 
-/// What became of a claimed message, recorded with [`Store::outbox_record`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivered {
-    /// Slack accepted it (`ts`: the post's, which roots its lane's thread).
-    Sent { ts: Option<String> },
-    /// Try again `at`; `in_doubt` when this try may have reached Slack (it timed out
-    /// on the wire).
-    Retry { at: i64, error: String, in_doubt: bool },
-    /// Not now (pacing, a refused token): `at`, without counting a try.
-    Defer { at: i64 },
-    /// Given up: Slack will never take it.
-    Failed { error: String },
-}
-
-impl Delivered {
-    /// The statement that records it: `$1` the message's id, `$2` this replica, then its
-    /// fields in order. Only a message Slack took is recorded whoever holds it now; the
-    /// rest only while this replica still holds it (another may have taken it over).
-    fn statement(&self) -> &'static str {
-        match self {
-            Delivered::Sent { .. } => {
-                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, in_doubt = FALSE,
-                   lease_owner = NULL, lease_until = NULL WHERE id = $1 AND $2 = $2"
-            }
-            Delivered::Retry { .. } => {
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4, in_doubt = (in_doubt OR $5),
-                   lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
-            }
-            Delivered::Defer { .. } => {
-                "UPDATE outbox SET next_attempt_at = $3, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
-            }
-            Delivered::Failed { .. } => {
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $3, lease_owner = NULL, lease_until = NULL
-                 WHERE id = $1 AND lease_owner = $2"
-            }
+/// The statement that records it: `$1` the message's id, `$2` this replica, then its
+/// fields in order. Only a message Slack took is recorded whoever holds it now; the
+/// rest only while this replica still holds it (another may have taken it over).
+fn statement(delivered: &Delivered) -> &'static str {
+    match delivered {
+        Delivered::Sent { .. } => {
+            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, in_doubt = FALSE,
+               lease_owner = NULL, lease_until = NULL WHERE id = $1 AND $2 = $2"
+        }
+        Delivered::Retry { .. } => {
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4, in_doubt = (in_doubt OR $5),
+               lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
+        }
+        Delivered::Defer { .. } => {
+            "UPDATE outbox SET next_attempt_at = $3, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
+        }
+        Delivered::Failed { .. } => {
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $3, lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_owner = $2"
         }
     }
 }
 
 /// How long an outbox row this version cannot read waits before it is tried again.
 const UNREADABLE_RETRY_MS: i64 = 5 * 60_000;
+
+/// The outbox's queue.
+impl crate::outbox::Queue for Store {
+    fn enqueue<'a>(
+        &'a self,
+        messages: &'a [OutboxMessage],
+        now_ms: i64,
+    ) -> futures::future::BoxFuture<'a, Result<(), crate::outbox::QueueError>> {
+        Box::pin(async move { Store::enqueue(self, messages, now_ms).await.map_err(|e| crate::outbox::QueueError(e.to_string())) })
+    }
+}
 
 impl Store {
     /// Queues messages in one transaction.
@@ -212,7 +205,7 @@ impl Store {
             let mut outcomes: Vec<&(&OutboxRow, Delivered)> = outcomes.iter().collect();
             outcomes.sort_by(|(a, _), (b, _)| (a.message.lane.as_str(), a.id).cmp(&(b.message.lane.as_str(), b.id)));
             for (row, outcome) in outcomes {
-                let query = sqlx::query(outcome.statement()).bind(row.id).bind(&*self.owner);
+                let query = sqlx::query(statement(outcome)).bind(row.id).bind(&*self.owner);
                 let query = match outcome {
                     Delivered::Sent { .. } => query,
                     Delivered::Retry { at, error, in_doubt } => query.bind(*at).bind(error.as_str()).bind(*in_doubt),
@@ -246,7 +239,7 @@ impl Store {
     /// read); `in_doubt` when this try may have reached Slack.
     pub async fn outbox_retry(&self, id: i64, next_ms: i64, error: &str, in_doubt: bool) -> StoreResult<()> {
         let retry = Delivered::Retry { at: next_ms, error: error.to_owned(), in_doubt };
-        on_backend!(self, pool => sqlx::query(retry.statement())
+        on_backend!(self, pool => sqlx::query(statement(&retry))
             .bind(id)
             .bind(&*self.owner)
             .bind(next_ms)
@@ -341,8 +334,9 @@ impl TryFrom<RawOutbox> for OutboxRow {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Backend, Place};
+    use super::super::Backend;
     use super::*;
+    use crate::outbox::Place;
 
     fn post(lane: &str, text: &str) -> OutboxMessage {
         let to = Destination::Post { channel: "C0DATA".into(), place: Place::Channel, asked_by: None };

@@ -3,7 +3,8 @@
 
 use super::Claim;
 use super::enqueue::enqueue_in;
-use super::{OutboxMessage, Store, StoreResult, SubscriptionRow, SwitchRow, TimerRow, claim, on_backend};
+use super::{Store, StoreResult, SubscriptionRow, SwitchRow, TimerRow, claim, on_backend};
+use crate::outbox::OutboxMessage;
 
 /// Adds a pending timer through `$executor` (a pool or a caller's transaction).
 macro_rules! add_timer_in {

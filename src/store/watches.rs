@@ -8,7 +8,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Claim;
 use super::enqueue::enqueue_in;
-use super::{CardRow, OutboxMessage, Store, StoreError, StoreResult, WatchRow, WatchUpdate, claim, on_backend};
+use super::{CardRow, Store, StoreError, StoreResult, WatchRow, WatchUpdate, claim, on_backend};
+use crate::outbox::OutboxMessage;
 
 /// Poll outcomes written in one transaction at most.
 const POLLS_AT_ONCE: usize = 128;
@@ -282,8 +283,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Backend, Destination, OutboxBody, Place};
+    use super::super::Backend;
     use super::*;
+    use crate::outbox::{Destination, OutboxBody, Place};
 
     fn update() -> WatchUpdate {
         WatchUpdate {

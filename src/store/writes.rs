@@ -7,7 +7,8 @@ use super::Claim;
 use super::audit::audit_in;
 use super::enqueue::enqueue_in;
 use super::switches::switch_in;
-use super::{AuditEntry, OutboxMessage, Store, StoreResult, SwitchRow, TimerRow, WriteRow, claim, on_backend};
+use super::{AuditEntry, Store, StoreResult, SwitchRow, TimerRow, WriteRow, claim, on_backend};
+use crate::outbox::OutboxMessage;
 
 /// Notes a write, claimed by `$owner` until `$until`, with its timers and, when it
 /// replaces a confirmation message, that message as the root of its lane's thread,

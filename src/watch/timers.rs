@@ -9,9 +9,10 @@ use crate::config::{Config, LiveConfig};
 use crate::domain::{Action, ChannelId, UserId};
 use crate::messages as render;
 use crate::outbox::Outbox;
+use crate::outbox::OutboxMessage;
 use crate::shared::Core;
 use crate::stats::Stats;
-use crate::store::{AuditEntry, AuditOutcome, OutboxMessage, Store, SwitchRow, TimerRow};
+use crate::store::{AuditEntry, AuditOutcome, Store, SwitchRow, TimerRow};
 use crate::tailer::ConfigurationStatus;
 use crate::tailer::TailerClient;
 

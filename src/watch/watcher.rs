@@ -10,8 +10,9 @@ use rand::Rng;
 use crate::config::{Config, Job, WatchConfig};
 use crate::domain::RunId;
 use crate::messages::{Links, cards};
+use crate::outbox::OutboxMessage;
 use crate::shared::Core;
-use crate::store::{OutboxMessage, WatchRow, WatchUpdate};
+use crate::store::{WatchRow, WatchUpdate};
 use crate::tailer::{ErrorKind, Finality, RunItem, TailerError};
 
 use super::Polling;

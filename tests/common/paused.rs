@@ -113,9 +113,9 @@ impl PausedBot {
 
     /// Waits for the work started after answers (launches, replies) to finish.
     pub async fn settle(&self) {
-        self.bot.tasks.close();
-        self.bot.tasks.wait().await;
-        self.bot.tasks.reopen();
+        self.bot.tasks().close();
+        self.bot.tasks().wait().await;
+        self.bot.tasks().reopen();
     }
 
     /// Moves time forward, then runs one pass of every worker, the outbox last.

@@ -61,8 +61,8 @@ async fn a_429_storm_is_waited_out_per_retry_after_and_everything_goes_out_once_
         assert_eq!(statuses, vec!["WAITING", "RUNNING", last], "{job}: each status once, in order");
     }
     assert_eq!(slack.calls("chat.postMessage") as usize, events.iter().filter(|e| e.method == "chat.postMessage").count() + 12);
-    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 0, "nothing left behind");
-    let (limited, _, _) = bot.bot.stats.last_hour(bot.bot.now_ms());
+    assert_eq!(bot.bot.store().outbox_depth().await.unwrap().0, 0, "nothing left behind");
+    let (limited, _, _) = bot.bot.stats().last_hour(bot.bot.now_ms());
     assert_eq!(limited, 12, "each 429 counted for the doctor");
 }
 
@@ -78,11 +78,11 @@ async fn a_refused_token_holds_every_message_without_hammering_slack_and_deliver
     assert!(slack.events().is_empty(), "nothing got through");
     let tries: u64 = ["chat.postMessage", "chat.update", "response_url", "chat.postEphemeral"].iter().map(|m| slack.calls(m)).sum();
     assert!(tries <= 20, "{tries} calls in 30 minutes: Slack is not hammered");
-    let (held, _) = bot.bot.store.outbox_depth().await.unwrap();
+    let (held, _) = bot.bot.store().outbox_depth().await.unwrap();
     assert!(held >= 4, "the card and its replies are kept: {held}");
     logs.assert_line("a refused token", "ERROR", &["Slack refuses the bot token (invalid_auth)", "SLACK_BOT_TOKEN"]);
     assert!(logs.lines("ERROR", &["giving up"]).is_empty(), "no message is given up:\n{}", logs.text());
-    assert_eq!(bot.bot.stats.undeliverable_count(), 0);
+    assert_eq!(bot.bot.stats().undeliverable_count(), 0);
 
     // The token works again: everything held goes out, once, in order.
     slack.clear_faults();
@@ -91,7 +91,7 @@ async fn a_refused_token_holds_every_message_without_hammering_slack_and_deliver
     assert_eq!(reply_statuses(&events, card.ts.as_deref().unwrap()), vec!["WAITING", "RUNNING", "SUCCESS"]);
     let last = last_edit(&events, card.ts.as_deref().unwrap()).expect("the card shows the end");
     assert!(last.visible_text().contains("*SUCCESS*"), "{last:?}");
-    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 0);
+    assert_eq!(bot.bot.store().outbox_depth().await.unwrap().0, 0);
     logs.assert_line("the token works again", "INFO", &["Slack accepts the bot token again"]);
 }
 
@@ -106,7 +106,7 @@ async fn a_channel_slack_does_not_know_is_given_up_and_the_requester_asked_to_in
     let text = notice.visible_text();
     assert!(text.contains("<#C0PRIVATE>") && text.contains("/invite @tailerbot"), "{text}");
     logs.assert_line("channel_not_found", "ERROR", &["cannot be delivered", "channel_not_found"]);
-    assert_eq!(bot.bot.stats.undeliverable_count(), 1);
+    assert_eq!(bot.bot.stats().undeliverable_count(), 1);
     // The run's other messages are dropped with their card, not tried one by one.
     let calls = bot.slack.slack.calls("chat.postMessage");
     bot.run_until(STEP, Duration::from_secs(300), |_| false).await;
@@ -149,11 +149,11 @@ async fn failing_and_slow_response_urls_deliver_the_answer_once() {
     // The stand-in records the answer before the bot has marked it sent: passes run
     // until the outbox is empty, and the answer still counts once.
     for _ in 0..10 {
-        if bot.bot.store.outbox_depth().await.unwrap().0 == 0 {
+        if bot.bot.store().outbox_depth().await.unwrap().0 == 0 {
             break;
         }
         bot.step(STEP).await;
     }
-    assert_eq!(bot.bot.store.outbox_depth().await.unwrap().0, 0);
+    assert_eq!(bot.bot.store().outbox_depth().await.unwrap().0, 0);
     assert_eq!(slack.events().iter().filter(|e| e.method == "response_url").count(), 1, "still answered once");
 }

@@ -57,12 +57,12 @@ async fn a_store_locked_by_another_writer_is_answered_in_time_reported_not_ready
     bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     // The run is watched: its card is queued (in the same transaction).
     for _ in 0..400 {
-        if bot.bot.store.active_watch_count().await.unwrap() == 1 {
+        if bot.bot.store().active_watch_count().await.unwrap() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(bot.bot.store.active_watch_count().await.unwrap(), 1, "the launch was followed");
+    assert_eq!(bot.bot.store().active_watch_count().await.unwrap(), 1, "the launch was followed");
     let mut other = lock_store(&bot).await;
     bot.slack.slack.clear_faults();
 
@@ -98,13 +98,13 @@ async fn a_store_locked_by_another_writer_is_answered_in_time_reported_not_ready
     let events = bot.wait(|e| e.iter().any(|e| e.thread_ts.is_some())).await;
     assert_eq!(cards(&events), 1, "the card was not sent again");
     // The queue drains: everything queued before and during the lock is delivered.
-    let mut depth = bot.bot.store.outbox_depth().await.unwrap().0;
+    let mut depth = bot.bot.store().outbox_depth().await.unwrap().0;
     for _ in 0..400 {
         if depth == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
-        depth = bot.bot.store.outbox_depth().await.unwrap().0;
+        depth = bot.bot.store().outbox_depth().await.unwrap().0;
     }
     assert_eq!(depth, 0, "the queue drains");
 }

@@ -207,7 +207,7 @@ async fn write_case(write: Write, failure: Failure, logs: Logs) -> Vec<String> {
     let reference = reference_in(&text);
     check(&mut failed, &case, reference.is_some(), format!("no reference in {text}"));
     let job = write.command.split(' ').nth(1).unwrap_or_default();
-    let audit = bot.bot.store.recent_audit(Some(job), 5).await.unwrap();
+    let audit = bot.bot.store().recent_audit(Some(job), 5).await.unwrap();
     let entry = audit.iter().find(|e| Some(&e.reference) == reference.as_ref());
     check(
         &mut failed,
@@ -239,8 +239,8 @@ async fn every_write_answers_each_tailer_failure_without_blind_repeats_and_audit
     let (_guard, logs) = logs::capture();
     // A run of iowa-prepare that exists, for `mark`.
     let probe = TestBot::start_with(config(), SimOptions::default()).await;
-    let job = probe.bot.config.job("iowa-prepare").unwrap().job.clone();
-    let run = probe.bot.tailer.get_last_status(&job, &Default::default()).await.unwrap()[0].run_id.to_string();
+    let job = probe.bot.config().job("iowa-prepare").unwrap().job.clone();
+    let run = probe.bot.tailer().get_last_status(&job, &Default::default()).await.unwrap()[0].run_id.to_string();
     let cases = writes(&run)
         .into_iter()
         .flat_map(|w| failures().into_iter().map(move |f| (Write { command: w.command.clone(), action: w.action, done: w.done }, f)));

@@ -18,8 +18,9 @@ use tailerbot::domain::markup::plain;
 use tailerbot::domain::{Account, Action, ConfigurationId, ConfigurationType, Environment, JobId, JobName, RunId};
 use tailerbot::messages as render;
 use tailerbot::messages::{Links, cards};
+use tailerbot::outbox::OutboxMessage;
 use tailerbot::slack::blocks::{self, BlockKit, escape, truncate};
-use tailerbot::store::{AuditEntry, AuditOutcome, CardRow, OutboxMessage};
+use tailerbot::store::{AuditEntry, AuditOutcome, CardRow};
 use tailerbot::tailer::{JobRef, RunItem, RunStatus};
 use tailerbot::watch::thread_reply;
 

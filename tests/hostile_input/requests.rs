@@ -257,9 +257,9 @@ async fn send(bot: &TestBot, case: &Case) -> reqwest::Response {
 /// Waits until the work started by the requests so far is done, so that a Tailer call
 /// made after an answer is seen.
 async fn settled(bot: &TestBot) {
-    bot.bot.tasks.close();
-    bot.bot.tasks.wait().await;
-    bot.bot.tasks.reopen();
+    bot.bot.tasks().close();
+    bot.bot.tasks().wait().await;
+    bot.bot.tasks().reopen();
 }
 
 #[tokio::test]

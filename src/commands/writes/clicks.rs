@@ -60,7 +60,7 @@ async fn act(bot: &Arc<Bot>, click: Click, reference: String) -> Answer {
         }
     };
     let trigger = format!("trigger:{}", click.trigger_id);
-    if !bot.store.first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&reference, "cannot record the click"))? {
+    if !bot.store().first_time(&trigger, bot.now_ms()).await.map_err(BotError::store(&reference, "cannot record the click"))? {
         tracing::info!("a replayed click (same trigger_id) was not acted on again");
         return Ok(Ack::Empty);
     }
@@ -155,14 +155,14 @@ async fn card_button(bot: &Arc<Bot>, click: Click, run: RunId, command: Write, r
     let ctx = clicker(&click, channel.clone(), reference, false);
     // The card names the run's job as the bot knows it; the button's word must agree.
     let posted = bot
-        .store
+        .store()
         .card_posted_in(run.as_str(), channel.as_str())
         .await
         .map_err(BotError::store(&ctx.reference, "cannot check where the card was posted"))?;
     // Or the end of that run was announced here (a subscription alert).
     let announced = posted.is_none()
         && bot
-            .store
+            .store()
             .announced_in(channel.as_str(), run.as_str())
             .await
             .map_err(BotError::store(&ctx.reference, "cannot check where the run was announced"))?;
@@ -171,7 +171,7 @@ async fn card_button(bot: &Arc<Bot>, click: Click, run: RunId, command: Write, r
         None if announced => write(bot, ctx, command).await,
         _ => {
             let action = command.action();
-            let job = bot.config.job(command_job(&command)).cloned();
+            let job = bot.config().job(command_job(&command)).cloned();
             let detail = format!("{} — a card button for run {run} clicked where the bot posted no card of it", click.action_id);
             bot.audit(bot.entry(&ctx, action, job.as_ref(), AuditOutcome::Denied, detail, None)).await;
             tracing::warn!(%run, %channel, "refused a card button clicked outside the card's channel");

@@ -20,7 +20,7 @@ use crate::store::{AuditOutcome, Confirmation, ConfirmationState, Decision};
 /// Decides a confirmation (`id`) as the click asks: `to` confirmed or cancelled.
 pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: ConfirmationState, reference: String) -> Answer {
     let confirmation = bot
-        .store
+        .store()
         .confirmation(id)
         .await
         .map_err(BotError::store(&reference, "cannot read the confirmation"))?
@@ -30,7 +30,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: Confirmat
     let Ok(plan) = plan.inspect_err(|error| tracing::error!(id = %request.id, %error, "a stored plan cannot be read")) else {
         return Err(BotError::user(":warning: This confirmation cannot be read any more; nothing was done."));
     };
-    let jobs: Vec<Job> = plan.jobs.iter().filter_map(|n| bot.config.job(n).cloned()).collect();
+    let jobs: Vec<Job> = plan.jobs.iter().filter_map(|n| bot.config().job(n).cloned()).collect();
     let job_refs: Vec<&Job> = jobs.iter().collect();
     let channel = ChannelId::parse(&request.channel_id)
         .unwrap_or_else(|_| click.channel_id.clone().unwrap_or_else(|| ChannelId::parse("C0UNKNOWN").expect("a valid id")));
@@ -104,9 +104,9 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: Confirmat
     let decision = match to {
         ConfirmationState::Confirmed => {
             let timers = timers_for(&journal, &plan);
-            bot.store.confirm_and_begin(&request.id, clicker.as_str(), bot.now_ms(), &journal, &timers).await
+            bot.store().confirm_and_begin(&request.id, clicker.as_str(), bot.now_ms(), &journal, &timers).await
         }
-        _ => bot.store.decide(&request.id, to, clicker.as_str(), bot.now_ms()).await,
+        _ => bot.store().decide(&request.id, to, clicker.as_str(), bot.now_ms()).await,
     };
     Ok(match decision.map_err(BotError::store(&ctx.reference, "cannot record the decision"))? {
         Decision::NotFound => return Err(BotError::user("This confirmation does not exist (any more).")),
@@ -141,7 +141,7 @@ pub(super) async fn decide(bot: &Arc<Bot>, click: Click, id: &str, to: Confirmat
             .replacing();
             let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, confirmed_by = %confirmer, action = %plan.action(), target = %plan.target());
             crate::crash::point(crate::crash::AFTER_CONFIRMATION);
-            bot.tasks.spawn(
+            bot.tasks().spawn(
                 async move {
                     later.deliver(&ctx, progress).await;
                     execute(&later, ctx, plan, journal, false).await;

@@ -21,7 +21,8 @@ use crate::config::Job;
 use crate::domain::markup::plain;
 use crate::domain::{Action, RunId, UserId};
 use crate::messages::{self as render, Links};
-use crate::store::{AuditOutcome, OutboxMessage, SwitchRow, TimerRow, WriteRow, WriteStep};
+use crate::outbox::OutboxMessage;
+use crate::store::{AuditOutcome, SwitchRow, TimerRow, WriteRow, WriteStep};
 use crate::tailer::{ConfigurationStatus, RunStatus, TailerError};
 
 /// A step outcome that needs no words: a launch the launch recovery took over.
@@ -71,7 +72,7 @@ pub(crate) async fn execute(bot: &Arc<Bot>, ctx: Context, plan: Plan, journal: W
     let action = plan.action();
     let confirmed_by = journal.confirmed_by.as_deref().and_then(|u| UserId::parse(u).ok());
     let replace = journal.replace_question;
-    let jobs: Vec<Job> = plan.jobs.iter().filter_map(|name| bot.config.job(name).cloned()).collect();
+    let jobs: Vec<Job> = plan.jobs.iter().filter_map(|name| bot.config().job(name).cloned()).collect();
     if jobs.len() != plan.jobs.len() {
         let body = Reply::in_channel(render::note(&format!(
             ":warning: The catalog changed since this was asked; nothing was done. (ref `{}`)",
@@ -151,12 +152,12 @@ impl Steps<'_> {
                 SwitchRow::by_bot(job.name.as_str(), action == Action::Disable, ctx.user.as_str(), plan.reason(), bot.now_ms(), until)
             });
             let noted = serde_json::to_string(&steps).unwrap_or_default();
-            match bot.store.write_step(&journal.reference, &noted, entry.as_ref(), switched.as_ref(), &echo, bot.now_ms()).await {
+            match bot.store().write_step(&journal.reference, &noted, entry.as_ref(), switched.as_ref(), &echo, bot.now_ms()).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!("a write's step was noted after the write was settled elsewhere"),
                 Err(error) => {
                     tracing::error!(%error, "cannot note a write's step; its audit entry is sent to the audit channel only");
-                    bot.outbox.enqueue(echo).await;
+                    bot.outbox().enqueue(echo).await;
                 }
             }
         }
@@ -216,7 +217,7 @@ fn outcome_message(
     let timed = action == Action::Disable && plan.duration().is_some();
     if timed && !shape.replace {
         // Posted, not sent to the response_url: its ts roots the re-enable's thread.
-        let post = OutboxMessage::post(format!("write:{}", ctx.reference), ctx.channel.to_string(), bot.outbox.render(&message))
+        let post = OutboxMessage::post(format!("write:{}", ctx.reference), ctx.channel.to_string(), bot.outbox().render(&message))
             .as_root()
             .asked_by(Some(ctx.user.to_string()));
         return vec![post];
@@ -228,13 +229,13 @@ fn outcome_message(
 /// Settles a write with its answer. Should the store fail, the answer is sent
 /// directly and the write given back, to be settled again once the store answers.
 async fn settle(bot: &Bot, reference: &str, answer: Vec<OutboxMessage>) {
-    match bot.store.finish_write(reference, &answer, bot.now_ms()).await {
-        Ok(true) => bot.outbox.wake(),
+    match bot.store().finish_write(reference, &answer, bot.now_ms()).await {
+        Ok(true) => bot.outbox().wake(),
         Ok(false) => tracing::warn!(%reference, "a write was settled elsewhere already; its answer is not sent twice"),
         Err(error) => {
             tracing::error!(%error, %reference, "cannot settle a write; sending its answer directly");
-            bot.outbox.enqueue(answer).await;
-            if let Err(error) = bot.store.retry_write(reference, bot.now_ms() + 30_000).await {
+            bot.outbox().enqueue(answer).await;
+            if let Err(error) = bot.store().retry_write(reference, bot.now_ms() + 30_000).await {
                 tracing::error!(%error, "cannot give the write back either; it is settled once the store answers");
             }
         }
@@ -268,10 +269,10 @@ pub(super) async fn carry_out(bot: &Arc<Bot>, ctx: &Context, job: &Job, plan: &P
             let enable = matches!(plan.command, Write::Enable { .. });
             let to = if enable { ConfigurationStatus::Enable } else { ConfigurationStatus::Disable };
             let due = re_enable_at(journal, plan);
-            match bot.tailer.set_configuration_status(&job.job, to).await {
+            match bot.tailer().set_configuration_status(&job.job, to).await {
                 Ok(()) if enable => {
                     let mut line = format!(":large_green_circle: Enabled {label}");
-                    match bot.store.cancel_timers_but(job.name.as_str(), None).await {
+                    match bot.store().cancel_timers_but(job.name.as_str(), None).await {
                         Ok(0) => {}
                         Ok(_) => line.push_str(" (its timed re-enable is cancelled)"),
                         Err(error) => tracing::error!(%error, "cannot cancel the timed re-enables of an enabled job"),
@@ -280,7 +281,7 @@ pub(super) async fn carry_out(bot: &Arc<Bot>, ctx: &Context, job: &Job, plan: &P
                 }
                 Ok(()) => {
                     // A newer disable replaces an older timed one (this one's re-enable stays).
-                    if let Err(error) = bot.store.cancel_timers_but(job.name.as_str(), Some(lane)).await {
+                    if let Err(error) = bot.store().cancel_timers_but(job.name.as_str(), Some(lane)).await {
                         tracing::error!(%error, "cannot cancel an older timed re-enable");
                     }
                     let mut line = format!(":red_circle: Disabled {label}");
@@ -295,7 +296,7 @@ pub(super) async fn carry_out(bot: &Arc<Bot>, ctx: &Context, job: &Job, plan: &P
                     match due {
                         // Not disabled: nothing to re-enable.
                         Some(_) if outcome.audit == AuditOutcome::Failed => {
-                            if let Err(error) = bot.store.cancel_write_timer(job.name.as_str(), lane).await {
+                            if let Err(error) = bot.store().cancel_write_timer(job.name.as_str(), lane).await {
                                 tracing::error!(%error, "cannot cancel the re-enable of a refused disable (re-enabling is harmless)");
                             }
                         }
@@ -306,11 +307,11 @@ pub(super) async fn carry_out(bot: &Arc<Bot>, ctx: &Context, job: &Job, plan: &P
                 }
             }
         }
-        Write::Reset { .. } => match bot.tailer.reset_workflow_status(&job.job).await {
+        Write::Reset { .. } => match bot.tailer().reset_workflow_status(&job.job).await {
             Ok(()) => done(format!(":arrows_counterclockwise: Reset the triggers of {label}")),
             Err(error) => tailer_failed("reset", "reset", &error),
         },
-        Write::Mark { run, status, .. } => match bot.tailer.set_run_status(&job.job, run, status).await {
+        Write::Mark { run, status, .. } => match bot.tailer().set_run_status(&job.job, run, status).await {
             Ok(()) => {
                 cards_show_status(bot, job, run, status).await;
                 done(format!("{} Marked run `{}` of {label} as *{status}*", render::emoji(status), plain(run.as_str())))
@@ -324,14 +325,14 @@ pub(super) async fn carry_out(bot: &Arc<Bot>, ctx: &Context, job: &Job, plan: &P
 /// After a run's status was set by hand (a failure marked CHECKED): every card of the
 /// run shows the new status, without the button that asked for it.
 async fn cards_show_status(bot: &Bot, job: &Job, run: &RunId, status: &RunStatus) {
-    let cards = match bot.store.all_cards(run.as_str()).await {
+    let cards = match bot.store().all_cards(run.as_str()).await {
         Ok(cards) => cards,
         Err(error) => {
             tracing::warn!(%error, "cannot read the run's cards; they keep their last state");
             return;
         }
     };
-    let item = match bot.store.watch(run.as_str()).await {
+    let item = match bot.store().watch(run.as_str()).await {
         Ok(Some(watch)) => watch.item.as_deref().and_then(|i| serde_json::from_str::<crate::tailer::RunItem>(i).ok()),
         _ => None,
     };
@@ -339,7 +340,7 @@ async fn cards_show_status(bot: &Bot, job: &Job, run: &RunId, status: &RunStatus
     item.status = status.clone();
     let edits = cards
         .iter()
-        .map(|card| crate::messages::cards::update(&bot.outbox, Links::of(&bot.config), job, card, Some(&item), true, None))
+        .map(|card| crate::messages::cards::update(bot.outbox(), Links::of(bot.config()), job, card, Some(&item), true, None))
         .collect();
-    bot.outbox.enqueue(edits).await;
+    bot.outbox().enqueue(edits).await;
 }

@@ -33,7 +33,7 @@ pub(super) async fn launch(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_d
         run_id: None,
         execution_date: execution_date.map(|d| d.to_string()),
     };
-    if let Err(error) = bot.store.begin_launch(&journal, bot.now_ms()).await {
+    if let Err(error) = bot.store().begin_launch(&journal, bot.now_ms()).await {
         tracing::error!(%error, "cannot note the launch before making it; not launching");
         return Outcome {
             line: format!(
@@ -48,12 +48,12 @@ pub(super) async fn launch(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_d
     let (outcome, followed) = launch_now(bot, ctx, job, execution_date).await;
     let settled = if followed {
         let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
-        bot.store.end_launch(&journal.key, run).await
+        bot.store().end_launch(&journal.key, run).await
     } else {
         // Launched but not on its card (the store failed): left for the recovery,
         // which follows the run once the store is back.
         let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
-        bot.store.retry_launch(&journal.key, run, bot.now_ms() + 5_000).await
+        bot.store().retry_launch(&journal.key, run, bot.now_ms() + 5_000).await
     };
     if let Err(error) = settled {
         tracing::error!(%error, "cannot note how the launch ended; it will be looked at again (never relaunched)");
@@ -64,8 +64,8 @@ pub(super) async fn launch(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_d
 /// Launches, and follows the run on a card; false when the run could not be followed.
 async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Option<NaiveDate>) -> (Outcome, bool) {
     let label = render::job_label(job);
-    let started = bot.clock.now();
-    let run = match bot.tailer.launch_job(&job.job, execution_date).await {
+    let started = bot.clock().now();
+    let run = match bot.tailer().launch_job(&job.job, execution_date).await {
         Ok(run) => run,
         Err(LaunchError::NotLaunched(error)) => {
             tracing::warn!(%error, job = %job.name, "a launch failed: nothing was launched");
@@ -102,7 +102,7 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
         launched_by: Some(ctx.user.to_string()),
         created_at: bot.now_ms(),
     };
-    if let Err(error) = bot.store.remember_run(&known).await {
+    if let Err(error) = bot.store().remember_run(&known).await {
         tracing::error!(%error, run = %run, "cannot remember the launched run");
     }
     let followed = match bot.start_watching(job, run.as_str(), &ctx.channel, Follower::Launcher(&ctx.user), execution_date, None).await {
@@ -122,7 +122,7 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
 /// only one that no other launch of the bot noted (two people launching one job at
 /// once each get their own run, never the other's).
 pub(crate) async fn own_run(bot: &Bot, job: &Job, since_ms: i64, channel: &str, user: &str) -> Result<Option<RunId>, TailerError> {
-    let noted = match bot.store.runs_launched_since(job.name.as_str(), since_ms - 2_000).await {
+    let noted = match bot.store().runs_launched_since(job.name.as_str(), since_ms - 2_000).await {
         Ok(noted) => noted,
         Err(error) => {
             tracing::error!(%error, "cannot read the runs the bot launched; telling runs apart by Tailer alone");
@@ -136,5 +136,5 @@ pub(crate) async fn own_run(bot: &Bot, job: &Job, since_ms: i64, channel: &str, 
     }
     let taken: Vec<String> = others.into_iter().map(|r| r.run_id).collect();
     let since = DateTime::<Utc>::from_timestamp_millis(since_ms).unwrap_or_else(Utc::now);
-    Ok(bot.tailer.find_launched_run(&job.job, since, &taken).await?.map(|item| item.run_id))
+    Ok(bot.tailer().find_launched_run(&job.job, since, &taken).await?.map(|item| item.run_id))
 }

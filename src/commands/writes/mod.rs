@@ -36,7 +36,7 @@ pub const DOUBLE_SUBMIT_WINDOW_MS: i64 = 60_000;
 /// The jobs a write acts on, each of a kind the write applies to; the error is for the
 /// user.
 pub(crate) fn resolve<'c>(bot: &'c Bot, write: &Write) -> Result<Vec<&'c Job>, String> {
-    let jobs = targets::jobs(&bot.config, &write.target())?;
+    let jobs = targets::jobs(bot.config(), &write.target())?;
     for job in &jobs {
         write.applies_to(job)?;
     }
@@ -103,7 +103,7 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Write, the
     // The same write twice within a minute (Enter pressed twice) is done once.
     let key = format!("write:{}:{}:{}", ctx.user, ctx.channel, plan.detail());
     let first = bot
-        .store
+        .store()
         .first_within(&key, bot.now_ms(), DOUBLE_SUBMIT_WINDOW_MS)
         .await
         .map_err(BotError::store(&ctx.reference, "cannot check for a double submit"))?;
@@ -120,14 +120,14 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Write, the
     let summary = plan.summary(&jobs);
     // Noted before the answer: from here on, a crash is finished by the next start.
     let journal = execute::journal(bot, &ctx, &plan, None, None);
-    bot.store
+    bot.store()
         .begin_write(&journal, &execute::timers_for(&journal, &plan), bot.now_ms())
         .await
         .map_err(BotError::store(&ctx.reference, "cannot note the write before making it"))?;
     let later = bot.clone();
     let work_ctx = ctx.clone();
     let span = tracing::info_span!("write", reference = %ctx.reference, user = %ctx.user, channel = %ctx.channel, action = %action, target = %plan.target());
-    bot.tasks.spawn(tracing::Instrument::instrument(async move { execute::execute(&later, work_ctx, plan, journal, false).await }, span));
+    bot.tasks().spawn(tracing::Instrument::instrument(async move { execute::execute(&later, work_ctx, plan, journal, false).await }, span));
     Ok(Ack::note(&format!(":hourglass_flowing_sand: On it: {summary}")))
 }
 
@@ -146,7 +146,7 @@ async fn ask_confirmation(bot: &Arc<Bot>, ctx: Context, plan: &Plan, jobs: &[&Jo
         plan: plan.to_json(),
         second_person,
     };
-    bot.store.create_confirmation(&stored).await.map_err(BotError::store(&ctx.reference, "cannot store the confirmation"))?;
+    bot.store().create_confirmation(&stored).await.map_err(BotError::store(&ctx.reference, "cannot store the confirmation"))?;
     for job in jobs {
         bot.audit(bot.entry(&ctx, action, Some(job), AuditOutcome::AwaitingConfirmation, plan.detail(), None)).await;
     }
@@ -158,7 +158,7 @@ async fn ask_confirmation(bot: &Arc<Bot>, ctx: Context, plan: &Plan, jobs: &[&Jo
 /// *Launch anyway* and *Enable*; `None` when it is on (or the store cannot say: the
 /// launch goes ahead, as it would without the bot's knowledge).
 async fn switched_off_first(bot: &Bot, job: &Job, execution_date: Option<chrono::NaiveDate>) -> Option<Ack> {
-    let switch = match bot.store.switch(job.name.as_str()).await {
+    let switch = match bot.store().switch(job.name.as_str()).await {
         Ok(switch) => switch.filter(|s| s.off)?,
         Err(error) => {
             tracing::warn!(%error, "cannot tell whether the job is switched off; launching");

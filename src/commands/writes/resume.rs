@@ -32,7 +32,7 @@ pub(super) async fn resume_job(
     let now = bot.now_ms();
     if action == Action::Launch {
         let key = format!("{}:{}", journal.reference, job.name);
-        return Some(match bot.store.launch_state(&key).await {
+        return Some(match bot.store().launch_state(&key).await {
             // Settled before the crash: its run is on its card.
             Ok(Some((state, Some(run)))) if state == "done" => {
                 (Outcome { line: render::outcomes::launched(&label, &run), audit: AuditOutcome::Succeeded, answer: run }, true)

@@ -4,7 +4,7 @@
 use super::{Acknowledged, SlackApi, SlackError, SlackErrorKind, count, origin};
 use crate::chat::Rendered;
 use crate::domain::ChannelId;
-use crate::store::Upload;
+use crate::outbox::Upload;
 
 impl SlackApi {
     /// Uploads a file with Slack's external flow: an upload URL

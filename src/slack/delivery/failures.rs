@@ -4,9 +4,9 @@
 use rand::Rng;
 
 use super::{Delivery, MAX_BACKOFF_MS, Sent, TOKEN_REFUSED};
+use crate::outbox::OutboxRow;
 use crate::outbox::{Destination, OutboxBody, OutboxMessage, Place};
 use crate::slack::api::{SlackError, SlackErrorKind};
-use crate::store::OutboxRow;
 
 impl Delivery {
     pub(super) fn failed_now(&self, error: &SlackError, row: &OutboxRow) -> Sent {

@@ -16,10 +16,11 @@ use dashmap::DashMap;
 use futures::StreamExt;
 
 use crate::clock::SharedClock;
+use crate::outbox::{Delivered, OutboxRow};
 use crate::outbox::{Destination, Drain, Outbox};
 use crate::slack::api::{SlackApi, SlackError, SlackErrorKind};
 use crate::stats::Stats;
-use crate::store::{Delivered, OutboxRow, Store};
+use crate::store::Store;
 
 /// Tries of a message in doubt whose check in Slack fails before it is posted anyway.
 const DOUBT_CHECKS: i64 = 5;
@@ -86,9 +87,9 @@ enum Sent {
 }
 
 impl Delivery {
-    pub fn new(outbox: Outbox, slack: Arc<SlackApi>, stats: Arc<Stats>) -> Delivery {
+    pub fn new(outbox: Outbox, store: Store, slack: Arc<SlackApi>, stats: Arc<Stats>) -> Delivery {
         Delivery {
-            store: outbox.store().clone(),
+            store,
             slack,
             clock: outbox.clock().clone(),
             outbox,

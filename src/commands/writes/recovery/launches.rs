@@ -10,7 +10,8 @@ use crate::bot::{Bot, Follower};
 use crate::commands::writes::launch::own_run;
 use crate::domain::{Action, ChannelId, UserId};
 use crate::messages as render;
-use crate::store::{AuditEntry, AuditOutcome, LaunchRow, OutboxMessage};
+use crate::outbox::OutboxMessage;
+use crate::store::{AuditEntry, AuditOutcome, LaunchRow};
 
 /// How long before Tailer is asked again about a launch it could not answer for.
 const RETRY_MS: i64 = 30_000;
@@ -32,8 +33,8 @@ impl Launches {
     }
 
     async fn pass(&self) -> usize {
-        let claimed = self.bot.store.claim_interrupted_launches(self.bot.now_ms(), 20).await;
-        let interrupted = match self.bot.store.noted(claimed, |rows| !rows.is_empty()) {
+        let claimed = self.bot.store().claim_interrupted_launches(self.bot.now_ms(), 20).await;
+        let interrupted = match self.bot.store().noted(claimed, |rows| !rows.is_empty()) {
             Ok(rows) => rows,
             Err(error) => {
                 if let Some(repeats) = crate::telemetry::store_failure("launch_recovery", &error) {
@@ -47,14 +48,14 @@ impl Launches {
             tracing::Instrument::instrument(self.settle(launch), span).await;
         }
         if !interrupted.is_empty() {
-            self.bot.outbox.wake();
+            self.bot.outbox().wake();
         }
         interrupted.len()
     }
 
     async fn settle(&self, l: &LaunchRow) {
         let (Some(job), Ok(channel), Ok(user)) =
-            (self.bot.config.job(&l.job).cloned(), ChannelId::parse(&l.channel_id), UserId::parse(&l.user_id))
+            (self.bot.config().job(&l.job).cloned(), ChannelId::parse(&l.channel_id), UserId::parse(&l.user_id))
         else {
             tracing::warn!("an interrupted launch names a job, channel or user no longer valid; dropping it");
             self.end(l, None).await;
@@ -77,7 +78,7 @@ impl Launches {
                     launched_by: Some(l.user_id.clone()),
                     created_at: self.bot.now_ms(),
                 };
-                if let Err(error) = self.bot.store.remember_run(&known).await {
+                if let Err(error) = self.bot.store().remember_run(&known).await {
                     tracing::error!(%error, "cannot remember the recovered run");
                 }
                 // On its card now, or already (the launch had got that far): either way the
@@ -100,12 +101,12 @@ impl Launches {
                 self.audit(l, &job, AuditOutcome::Unknown, "interrupted; no run found".into()).await;
                 let text = render::outcomes::launch_interrupted(&label, &l.user_id, job.name.as_str(), &l.reference);
                 let message = render::note(&text);
-                let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), self.bot.outbox.render(&message))
+                let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), self.bot.outbox().render(&message))
                     .asked_by(Some(l.user_id.clone()));
-                self.bot.outbox.enqueue(vec![post]).await;
+                self.bot.outbox().enqueue(vec![post]).await;
             }
             Err(error) => {
-                self.bot.stats.tailer_error(self.bot.now_ms());
+                self.bot.stats().tailer_error(self.bot.now_ms());
                 tracing::warn!(%error, "cannot ask Tailer about an interrupted launch; asking again later");
                 self.retry(l, None).await;
                 return;
@@ -115,13 +116,13 @@ impl Launches {
     }
 
     async fn end(&self, l: &LaunchRow, run: Option<&str>) {
-        if let Err(error) = self.bot.store.end_launch(&l.key, run).await {
+        if let Err(error) = self.bot.store().end_launch(&l.key, run).await {
             tracing::error!(%error, "cannot settle an interrupted launch; it will be looked at again (never relaunched)");
         }
     }
 
     async fn retry(&self, l: &LaunchRow, run: Option<&str>) {
-        if let Err(error) = self.bot.store.retry_launch(&l.key, run, self.bot.now_ms() + RETRY_MS).await {
+        if let Err(error) = self.bot.store().retry_launch(&l.key, run, self.bot.now_ms() + RETRY_MS).await {
             tracing::error!(%error, "cannot put an interrupted launch off");
         }
     }
@@ -140,7 +141,7 @@ impl Launches {
             detail: "launch (taken over after the replica making it stopped)".into(),
             tailer_answer: Some(answer),
         };
-        if let Err(error) = self.bot.store.audit(&entry).await {
+        if let Err(error) = self.bot.store().audit(&entry).await {
             tracing::error!(%error, "cannot audit a recovered launch");
         }
     }

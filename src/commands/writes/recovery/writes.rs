@@ -11,7 +11,8 @@ use crate::commands::writes::Plan;
 use crate::commands::writes::execute::execute;
 use crate::domain::{ChannelId, UserId};
 use crate::messages as render;
-use crate::store::{OutboxMessage, WriteRow};
+use crate::outbox::OutboxMessage;
+use crate::store::WriteRow;
 
 /// A `response_url` is usable this long after it was issued (Slack: 30 minutes).
 const RESPONSE_URL_MS: i64 = 25 * 60_000;
@@ -33,8 +34,8 @@ impl Writes {
     }
 
     async fn pass(&self) -> usize {
-        let claimed = self.bot.store.claim_interrupted_writes(self.bot.now_ms(), 20).await;
-        let interrupted = match self.bot.store.noted(claimed, |rows| !rows.is_empty()) {
+        let claimed = self.bot.store().claim_interrupted_writes(self.bot.now_ms(), 20).await;
+        let interrupted = match self.bot.store().noted(claimed, |rows| !rows.is_empty()) {
             Ok(rows) => rows,
             Err(error) => {
                 if let Some(repeats) = crate::telemetry::store_failure("write_recovery", &error) {
@@ -59,8 +60,8 @@ impl Writes {
             tracing::error!("an interrupted write cannot be read any more; telling its channel");
             let text = render::outcomes::unreadable_write(&w.reference);
             let note = render::note(&text);
-            let post = OutboxMessage::post(format!("write:{}", w.reference), w.channel_id.clone(), self.bot.outbox.render(&note));
-            if let Err(error) = self.bot.store.finish_write(&w.reference, &[post], self.bot.now_ms()).await {
+            let post = OutboxMessage::post(format!("write:{}", w.reference), w.channel_id.clone(), self.bot.outbox().render(&note));
+            if let Err(error) = self.bot.store().finish_write(&w.reference, &[post], self.bot.now_ms()).await {
                 tracing::error!(%error, "cannot settle an unreadable write");
             }
             return;

@@ -1,7 +1,7 @@
 //! What the outbox queues: a message (where it goes, what it says, its lane, its file),
 //! and a queued message with its delivery state.
 
-use super::destination::{Destination, Place};
+use super::{Destination, Place};
 use crate::chat::Rendered;
 
 /// What an outbox message says.
@@ -63,7 +63,7 @@ pub struct OutboxMessage {
     pub collapse_key: Option<String>,
     pub body: OutboxBody,
     /// The news of a run's end: sent ahead of everything else queued
-    /// ([`crate::store::urgency`]).
+    /// (the store's `urgency`).
     pub first: bool,
     /// Not sent before this time (unix ms): a summary that gathers what happens until
     /// then (a newer one with the same collapse key replaces it meanwhile).
@@ -170,4 +170,18 @@ pub struct OutboxRow {
     pub message: OutboxMessage,
     pub created_at: i64,
     pub attempts: i64,
+}
+
+/// What became of a claimed message, recorded by the delivery worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Slack accepted it (`ts`: the post's, which roots its lane's thread).
+    Sent { ts: Option<String> },
+    /// Try again `at`; `in_doubt` when this try may have reached Slack (it timed out
+    /// on the wire).
+    Retry { at: i64, error: String, in_doubt: bool },
+    /// Not now (pacing, a refused token): `at`, without counting a try.
+    Defer { at: i64 },
+    /// Given up: Slack will never take it.
+    Failed { error: String },
 }
