@@ -346,7 +346,7 @@ impl Bot {
             entry.action,
             crate::domain::markup::channel(&entry.channel_id),
             entry.outcome.as_str().replace('_', " "),
-            crate::domain::markup::plain(&entry.detail),
+            crate::messages::audit_detail(&entry.detail),
             entry.reference
         );
         Some(OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), self.outbox.render(&Message::new(&text))))

@@ -31,6 +31,11 @@ pub enum Part {
         text: String,
     },
     Divider,
+    /// A paragraph with its button beside it: the button acts on what the paragraph says.
+    Item {
+        text: String,
+        button: Button,
+    },
     /// A row of buttons; `id` names the row (what it is about).
     Actions {
         id: String,
@@ -123,6 +128,11 @@ impl Message {
         self.push(Part::Context { text: text.to_owned() })
     }
 
+    /// A paragraph with the button that acts on it beside it.
+    pub fn item(&mut self, text: &str, button: Button) -> bool {
+        self.push(Part::Item { text: text.to_owned(), button })
+    }
+
     pub fn divider(&mut self) -> bool {
         self.push(Part::Divider)
     }
@@ -145,6 +155,7 @@ impl Message {
         for part in &self.parts {
             match part {
                 Part::Section { text } | Part::Context { text } => out.push(text),
+                Part::Item { text, button } => out.extend([text.as_str(), button.label.as_str()]),
                 Part::Fields { fields } => out.extend(fields.iter().map(String::as_str)),
                 Part::Lines { lines, .. } => out.extend(lines.iter().map(String::as_str)),
                 Part::Actions { buttons, .. } => out.extend(buttons.iter().map(|b| b.label.as_str())),

@@ -52,14 +52,19 @@ impl<'a> Args<'a> {
 
     pub(super) fn job(&mut self) -> Result<JobName, UsageError> {
         let word = self.required("a job name")?;
-        JobName::parse(word)
-            .map_err(|_| self.error(format!("`{}` is not a job name: names are letters, digits, `-`, `_` and `.`.", shorten(word, 60))))
+        JobName::parse(word).map_err(|_| self.error(not_a_job_name(word, "")))
     }
 
     pub(super) fn run(&mut self) -> Result<RunId, UsageError> {
         let word = self.required("a run id")?;
-        run_id(word)
-            .ok_or_else(|| self.error(format!("`{}` is not a run id (they look like 20201230-113940-1fb692b0-…).", shorten(word, 60))))
+        run_id(word).ok_or_else(|| {
+            let chars = word.chars().count();
+            self.error(if chars > RUN_ID_MAX {
+                format!("A run id is at most {RUN_ID_MAX} characters; this one has {chars}.")
+            } else {
+                format!("`{}` is not a run id (they look like 20201230-113940-1fb692b0-…).", shorten(word, 60))
+            })
+        })
     }
 
     pub(super) fn target(&mut self, all_allowed: bool) -> Result<Target, UsageError> {
@@ -68,18 +73,45 @@ impl<'a> Args<'a> {
             if tag.is_empty() {
                 return Err(self.error("`tag:` needs a tag name after it, as in `tag:daily`."));
             }
-            let ok = tag.len() <= 64 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-            return if ok { Ok(Target::Tag(tag.to_owned())) } else { Err(self.error(format!("`{}` is not a tag.", shorten(tag, 60)))) };
+            let chars = tag.chars().count();
+            if chars > TAG_MAX {
+                return Err(self.error(format!("A tag is at most {TAG_MAX} characters; this one has {chars}.")));
+            }
+            let ok = tag.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            return if ok {
+                Ok(Target::Tag(tag.to_owned()))
+            } else {
+                Err(self.error(format!("`{}` is not a tag: tags are letters, digits, `-`, `_` and `.`.", shorten(tag, 60))))
+            };
         }
         if word == "all" {
             return if all_allowed { Ok(Target::All) } else { Err(self.error("`all` is not accepted here: name a job or `tag:<tag>`.")) };
         }
-        JobName::parse(word).map(Target::Job).map_err(|_| self.error(format!("`{}` is not a job name or `tag:<tag>`.", shorten(word, 60))))
+        JobName::parse(word).map(Target::Job).map_err(|_| self.error(not_a_job_name(word, " or `tag:<tag>`")))
     }
 
     pub(super) fn status(&self, word: &str) -> Option<RunStatus> {
         let status = RunStatus::parse(&word.to_ascii_uppercase());
         (!matches!(status, RunStatus::Other(_))).then_some(status)
+    }
+}
+
+/// The longest job name, tag and run id.
+pub(super) const JOB_NAME_MAX: usize = 64;
+pub(super) const TAG_MAX: usize = 64;
+pub(super) const RUN_ID_MAX: usize = 128;
+
+/// Why `word` is not a job name: too long (the limit, named), or a character a name
+/// does not have. `or` is what else was accepted there.
+fn not_a_job_name(word: &str, or: &str) -> String {
+    let chars = word.chars().count();
+    if chars > JOB_NAME_MAX {
+        format!("A job name is at most {JOB_NAME_MAX} characters; this one has {chars}.")
+    } else {
+        format!(
+            "`{}` is not a job name{or}: names are letters, digits, `-`, `_` and `.`, starting with a letter or digit.",
+            shorten(word, 60)
+        )
     }
 }
 

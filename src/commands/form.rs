@@ -49,12 +49,13 @@ pub async fn open_launch(bot: &Arc<Bot>, ctx: &Context, trigger: &str, origin: O
     }
 }
 
-/// The jobs `ctx.user` may launch in at least one channel. Rules name channels or any,
-/// so each channel a rule names, and one no rule names, stand for every channel.
+/// The jobs Tailer can launch that `ctx.user` may launch in at least one channel. Rules
+/// name channels or any, so each channel a rule names, and one no rule names, stand for
+/// every channel.
 pub(crate) async fn launchable<'j>(bot: &'j Bot, ctx: &Context) -> Vec<&'j Job> {
     let places = places(bot);
     let mut jobs = Vec::new();
-    for job in &bot.config().jobs {
+    for job in bot.config().jobs.iter().filter(|job| super::writes::Write::launches(job)) {
         if launchable_somewhere(bot, ctx, job, &places).await {
             jobs.push(job);
         }

@@ -44,7 +44,11 @@ pub(super) const VERBS: &[Verb] = &[
 
 fn parse_status(args: &mut Args<'_>) -> Result<Command, UsageError> {
     Ok(match args.args.len() {
-        0 => return Err(args.error("`status` needs a run id.")),
+        0 => {
+            return Err(
+                args.error("`status` needs a job or a run: `status <job>` shows its latest run, `status [<job>] <run_id>` one run.")
+            );
+        }
         // A run id alone; anything else is read as a job, whose latest run is shown.
         1 if run_shaped(args.args[0]) => Command::Status { job: None, run: args.run()? },
         1 => Command::Latest { job: args.job()? },
@@ -197,7 +201,10 @@ pub(super) async fn last(
     bot.after_ack(ctx, async move {
         let query = LastStatusQuery { execution_date, status, limit: Some(limit) };
         let message = match tailer.get_last_status(&job.job, &query).await {
-            Ok(items) => render::last_runs(Links::of(&config), &job, &items),
+            Ok(items) => {
+                let filter = render::RunFilter { status: query.status.as_ref(), execution_date };
+                render::last_runs(Links::of(&config), &job, filter, &items)
+            }
             Err(error) => tailer_failed(&error, &reference),
         };
         Reply::ephemeral(message)
@@ -205,7 +212,7 @@ pub(super) async fn last(
     Ok(Ack::Empty)
 }
 
-/// Runs in RUNNING among the jobs this person may see.
+/// Runs in RUNNING or WAITING among the jobs this person may see.
 pub(super) async fn running(bot: &Arc<Bot>, ctx: Context, configuration_type: Option<ConfigurationType>) -> Answer {
     let visible: Vec<Job> = bot.visible(&ctx, Action::Running, &bot.config().jobs).await.into_iter().cloned().collect();
     // A type none of these jobs has would always answer "nothing running".
@@ -226,15 +233,17 @@ pub(super) async fn running(bot: &Arc<Bot>, ctx: Context, configuration_type: Op
     Ok(Ack::Empty)
 }
 
-/// Runs in RUNNING for every account and type of the visible jobs.
+/// Runs in RUNNING or WAITING (started, waiting for their turn or a dependency) for every
+/// account and type of the visible jobs.
 async fn running_now(bot: &Bot, visible: &[Job], configuration_type: Option<&ConfigurationType>, reference: &str) -> Message {
-    match runs_in(bot, visible, configuration_type, RunStatus::Running).await {
-        Ok(found) => {
-            let found: Vec<(Option<&Job>, RunItem)> = found.into_iter().map(|(job, item)| (Some(job), item)).collect();
-            render::running(Links::of(bot.config()), &found)
+    let mut found: Vec<(Option<&Job>, RunItem)> = Vec::new();
+    for status in [RunStatus::Running, RunStatus::Waiting] {
+        match runs_in(bot, visible, configuration_type, status).await {
+            Ok(runs) => found.extend(runs.into_iter().map(|(job, item)| (Some(job), item))),
+            Err(error) => return tailer_failed(&error, reference),
         }
-        Err(error) => tailer_failed(&error, reference),
     }
+    render::running(Links::of(bot.config()), &found)
 }
 
 /// The runs in `status` (Tailer's latest 100 per account and type) of the `visible` jobs,

@@ -104,7 +104,7 @@ fn mistakes_say_what_is_wrong_and_show_the_usage() {
         ("disable tag:".into(), Some(Action::Disable), "`tag:` needs a tag name"),
         ("launch iowa-prepare 2024-09-18 now".into(), Some(Action::Launch), "did not expect `now`"),
         ("launch <!channel>".into(), Some(Action::Launch), "not a job name"),
-        ("status".into(), Some(Action::Status), "needs a run id"),
+        ("status".into(), Some(Action::Status), "`status <job>` shows its latest run"),
         ("status <!channel>".into(), Some(Action::Status), "not a job name"),
         ("last".into(), Some(Action::Last), "needs a job name"),
         ("last sales-daily 0".into(), Some(Action::Last), "between 1 and 50"),

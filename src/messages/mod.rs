@@ -9,7 +9,7 @@ mod runs;
 mod switches;
 pub mod watching;
 
-pub use runs::{last_runs, run, running};
+pub use runs::{RunFilter, last_runs, run, running};
 pub use switches::{ENABLE_BUTTONS, disabled, enable_button, switched_off};
 
 use std::time::Duration;
@@ -39,7 +39,9 @@ pub fn emoji(status: &RunStatus) -> &'static str {
 
 /// `:x: *FAILED*`, with an unknown status escaped.
 pub fn status(status: &RunStatus) -> String {
-    format!("{} *{}*", emoji(status), plain(status.as_str()))
+    // A status Tailer made up is shown short: it cannot push the run and its link out of
+    // the line.
+    format!("{} *{}*", emoji(status), plain(&shorten(status.as_str(), 40)))
 }
 
 /// `1 h 2 min`, `1 min 24 s`, `3 s`.
@@ -153,6 +155,32 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
     m
 }
 
+/// An audit entry's detail in the bot's markup: what the bot wrote there about people
+/// (`(asked by U…)`, `(confirmed by U…)`) names them as mentions, the rest is plain text.
+pub fn audit_detail(detail: &str) -> String {
+    const BY: [&str; 2] = ["(asked by ", "(confirmed by "];
+    let mut out = String::new();
+    let mut rest = detail;
+    while let Some((at, phrase)) = BY.iter().filter_map(|p| rest.find(p).map(|at| (at, *p))).min_by_key(|(at, _)| *at) {
+        let after = &rest[at + phrase.len()..];
+        let person = after.split_once(')').and_then(|(id, _)| crate::domain::UserId::parse(id).ok());
+        match person {
+            Some(user) => {
+                out.push_str(&plain(&rest[..at + phrase.len()]));
+                out.push_str(&crate::domain::markup::mention(&user));
+                out.push_str(&plain(")"));
+                rest = &after[user.as_str().len() + 1..];
+            }
+            None => {
+                out.push_str(&plain(&rest[..at + phrase.len()]));
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&plain(rest));
+    out
+}
+
 /// The audit trail; `catalog` finds a job by name, for the links to runs.
 pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entries: &[AuditEntry], job: Option<&str>) -> Message {
     let mut m = Message::new("Audit trail");
@@ -168,7 +196,7 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
             (Some(j), None) => format!(" `{}`", plain(j)),
             _ => String::new(),
         };
-        let mut detail = plain(&shorten(&e.detail, 300));
+        let mut detail = audit_detail(&shorten(&e.detail, 300));
         // The run a launch made, or the one a mark names (`mark <job> <run> <STATUS>`),
         // links to its page.
         let known = e.job.as_deref().and_then(&catalog);
@@ -179,10 +207,10 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
                 }
             }
             (Action::Mark, AuditOutcome::Succeeded, Some(job)) if e.detail.chars().count() <= 300 => {
-                let words: Vec<&str> = e.detail.split(' ').collect();
+                let words: Vec<&str> = e.detail.splitn(4, ' ').collect();
                 if let Some(url) = words.get(2).and_then(|run| links.url(job, run)) {
-                    let word = |(i, w): (usize, &&str)| if i == 2 { named(Some(url.clone()), w) } else { plain(w) };
-                    detail = words.iter().enumerate().map(word).collect::<Vec<_>>().join(" ");
+                    let rest = words.get(3).map(|rest| format!(" {}", audit_detail(rest))).unwrap_or_default();
+                    detail = format!("{} {}{rest}", plain(&words[..2].join(" ")), named(Some(url), words[2]));
                 }
             }
             _ => {}
@@ -208,6 +236,11 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
         m.lines(&asked.iter().map(|e| line(e)).collect::<Vec<_>>(), 0);
     }
     m
+}
+
+/// Why a launch whose execution date is far off is asked first.
+pub fn far_execution_date(date: chrono::NaiveDate) -> String {
+    format!(":calendar: The execution date {date} is more than a year from today: is it the one you meant?")
 }
 
 /// The question before a write that a rule wants confirmed.

@@ -4,7 +4,7 @@ use super::{Links, duration, job_label, status, when};
 use crate::chat::Message;
 use crate::config::Job;
 use crate::domain::markup::plain;
-use crate::tailer::RunItem;
+use crate::tailer::{RunItem, RunStatus};
 
 fn run_line(links: Links, job: Option<&Job>, item: &RunItem) -> String {
     let mut line = format!("{} {}", status(&item.status), links.item(job, item));
@@ -42,13 +42,24 @@ pub fn run(links: Links, job: Option<&Job>, item: &RunItem) -> Message {
     m
 }
 
-pub fn last_runs(links: Links, job: &Job, items: &[RunItem]) -> Message {
-    let mut m = Message::new(&format!("Last runs of {}", job.name));
+/// What `last` was asked to keep: a status, an execution date.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFilter<'a> {
+    pub status: Option<&'a RunStatus>,
+    pub execution_date: Option<chrono::NaiveDate>,
+}
+
+pub fn last_runs(links: Links, job: &Job, filter: RunFilter<'_>, items: &[RunItem]) -> Message {
+    let status = filter.status.map(|s| format!(" {}", plain(s.as_str()))).unwrap_or_default();
+    let date = filter.execution_date.map(|d| format!(" for {d}")).unwrap_or_default();
+    let mut m = Message::new(&format!("Last{status} runs of {}{date}", job.name));
     if items.is_empty() {
-        m.section(&format!("{} has no run matching that.", job_label(job)));
+        let what = if status.is_empty() && date.is_empty() { " matching that".to_owned() } else { format!("{status}{date}") };
+        m.section(&format!("{} has no run{what}.", job_label(job)));
         return m;
     }
-    m.section(&format!("*Last {} run{} of {}*, newest first", items.len(), if items.len() == 1 { "" } else { "s" }, job_label(job)));
+    let n = items.len();
+    m.section(&format!("*Last {n}{status} run{} of {}{date}*, newest first", if n == 1 { "" } else { "s" }, job_label(job)));
     m.lines(&items.iter().map(|item| run_line(links, Some(job), item)).collect::<Vec<_>>(), 0);
     m
 }
@@ -57,10 +68,12 @@ pub fn last_runs(links: Links, job: &Job, items: &[RunItem]) -> Message {
 pub fn running(links: Links, items: &[(Option<&Job>, RunItem)]) -> Message {
     let mut m = Message::new(&format!("{} runs in progress", items.len()));
     if items.is_empty() {
-        m.section("Nothing is running right now.");
+        m.section("Nothing is running or waiting right now.");
         return m;
     }
-    m.section(&format!("*{} run{} in progress*", items.len(), if items.len() == 1 { "" } else { "s" }));
+    let waiting = items.iter().filter(|(_, item)| item.status == RunStatus::Waiting).count();
+    let of_which = if waiting == 0 { String::new() } else { format!(" ({waiting} waiting)") };
+    m.section(&format!("*{} run{} in progress*{of_which}", items.len(), if items.len() == 1 { "" } else { "s" }));
     let lines: Vec<String> = items
         .iter()
         .map(|(job, item)| {

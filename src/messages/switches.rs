@@ -46,12 +46,15 @@ pub fn disabled(off: &[(&Job, SwitchRow)]) -> Message {
         if off.len() == 1 { "1 data operation switched off".to_owned() } else { format!("{} data operations switched off", off.len()) };
     let mut m = Message::new(&title);
     m.section(&format!(":red_circle: *{title}*"));
-    let lines: Vec<String> = off.iter().map(|(job, switch)| format!("• {}", switched_off(job, switch))).collect();
-    m.lines(&lines, 2);
-    let buttons: Vec<Button> = off.iter().take(ENABLE_BUTTONS).map(|(job, _)| enable_button(job.name.as_str())).collect();
-    m.actions("disabled", &buttons);
+    // Each of the first ones with its own button beside its line: a click can only
+    // switch on the job it sits beside.
+    for (job, switch) in off.iter().take(ENABLE_BUTTONS) {
+        m.item(&switched_off(job, switch), enable_button(job.name.as_str()));
+    }
     if off.len() > ENABLE_BUTTONS {
-        m.context(&format!("The buttons switch on the first {ENABLE_BUTTONS}; for the others: `/tailer enable {}`.", plain("<job>")));
+        let lines: Vec<String> = off[ENABLE_BUTTONS..].iter().map(|(job, switch)| format!("• {}", switched_off(job, switch))).collect();
+        m.lines(&lines, 1);
+        m.context(&format!("The first {ENABLE_BUTTONS} have a button; for the others: `/tailer enable {}`.", plain("<job>")));
     }
     m
 }

@@ -132,6 +132,7 @@ pub fn render(message: &chat::Message) -> Rendered {
             Part::Fields { fields } => blocks.fields(&fields.iter().map(|f| mrkdwn(f)).collect::<Vec<_>>()),
             Part::Context { text } => blocks.context(&mrkdwn(text)),
             Part::Divider => blocks.push(json!({"type": "divider"})),
+            Part::Item { text, button: b } => blocks.item(&mrkdwn(text), b),
             Part::Actions { id, buttons } => blocks.actions(id, buttons),
             Part::Lines { lines, keep_free } => blocks.lines(&lines.iter().map(|l| mrkdwn(l)).collect::<Vec<_>>(), *keep_free),
         }
@@ -187,6 +188,16 @@ impl Blocks {
 
     fn section(&mut self, mrkdwn: &str) {
         self.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION_TEXT)}}))
+    }
+
+    /// A section with its button as the accessory (a button that cannot be written,
+    /// a link too long, is left out and the text stays).
+    fn item(&mut self, mrkdwn: &str, b: &chat::Button) {
+        let mut section = json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION_TEXT)}});
+        if let Some(button) = button(b) {
+            section["accessory"] = button;
+        }
+        self.push(section)
     }
 
     fn fields(&mut self, fields: &[String]) {

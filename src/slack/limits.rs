@@ -51,7 +51,8 @@ pub fn limit_violations(message: &Value) -> Vec<String> {
                 problems.push("fields over their limits".to_owned());
             }
         }
-        if let Some(elements) = block["elements"].as_array() {
+        let accessory: Vec<Value> = block.get("accessory").cloned().into_iter().collect();
+        if let Some(elements) = block["elements"].as_array().or(Some(&accessory).filter(|a| !a.is_empty())) {
             let mut ids = std::collections::HashSet::new();
             for e in elements {
                 if count(&e["text"]["text"]) > MAX_BUTTON_TEXT && e["type"] == "button" {

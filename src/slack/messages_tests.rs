@@ -79,7 +79,7 @@ fn largest_outputs(links: Links) {
     let refs: Vec<&Job> = jobs.iter().collect();
     assert!(check(&crate::messages::jobs(&refs, Some("<b>"))).contains("more_"));
     let items: Vec<RunItem> = (0..50).map(item).collect();
-    let linked = check(&last_runs(links, &jobs[0], &items));
+    let linked = check(&last_runs(links, &jobs[0], Default::default(), &items));
     assert_eq!(
         linked.contains("|20201230-113940-"),
         links.url(&jobs[0], "r").is_some(),
@@ -203,4 +203,16 @@ fn the_help_and_each_verbs_details_stay_within_slacks_limits() {
     for action in Action::ALL {
         check(&crate::commands::catalog::help_message(Some(action)));
     }
+}
+
+/// A status Tailer made up, thousands of `&` long (each written `&amp;`), does not push
+/// the run's link out of its line (found by the renderers' property test).
+#[test]
+fn a_made_up_status_however_long_leaves_the_run_linked() {
+    let template = RunUrlTemplate::parse("https://studio.example.com/{account}/{run_id}").unwrap();
+    let links = Links::new(Some(&template));
+    let mut long = item(0);
+    long.status = crate::tailer::RunStatus::Other("&".repeat(3_000));
+    let listed = check(&last_runs(links, &job(0), Default::default(), &[long]));
+    assert!(listed.contains("|20201230-113940-"), "{listed}");
 }

@@ -213,7 +213,12 @@ pub fn as_event(body: &Value) -> SlackEvent {
 
 /// The form Slack posts when `user` clicks the button labelled `label` on `message`.
 pub fn click_form(user: &str, message: &SlackEvent, label: &str, trigger: &str, response_url: &str) -> String {
-    let (action_id, value) = message.button(label).unwrap_or_else(|| panic!("no button {label} on {message:?}"));
+    let button = message.button(label).unwrap_or_else(|| panic!("no button {label} on {message:?}"));
+    button_form(user, message, button, trigger, response_url)
+}
+
+/// The form of a click on that button `(action_id, value)` of `message`.
+pub fn button_form(user: &str, message: &SlackEvent, (action_id, value): (String, String), trigger: &str, response_url: &str) -> String {
     let payload = json!({
         "type": "block_actions",
         "team": {"id": TEAM, "domain": "example"},

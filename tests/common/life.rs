@@ -36,14 +36,27 @@ impl World {
         Self::on(Some(super::db::TestDb::postgres().await)).await
     }
 
-    async fn on(postgres: Option<super::db::TestDb>) -> World {
-        let quick = SimOptions {
+    /// The simulator's quick runs: 0.5 s waiting, 2 s running.
+    pub fn quick() -> SimOptions {
+        SimOptions {
             waiting: (Duration::from_millis(500), Duration::from_millis(500)),
             running: (Duration::from_secs(2), Duration::from_secs(2)),
             invisible_after_launch: Duration::from_millis(200),
             ..SimOptions::default()
-        };
-        let (tailer, slack) = super::world(quick).await;
+        }
+    }
+
+    /// A world on one SQLite file whose simulator runs as `options` say.
+    pub async fn with_sim(options: SimOptions) -> World {
+        Self::with(None, options).await
+    }
+
+    async fn on(postgres: Option<super::db::TestDb>) -> World {
+        Self::with(postgres, Self::quick()).await
+    }
+
+    async fn with(postgres: Option<super::db::TestDb>, options: SimOptions) -> World {
+        let (tailer, slack) = super::world(options).await;
         slack.slack.set_usergroup("S0ONCALL", &[ONCALL]);
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), &slack.response_url_prefix());

@@ -152,6 +152,15 @@ pub async fn click(url: &str, response_url: &str, trigger: &str, user: &str, mes
         .map_or(0, |r| r.status().as_u16())
 }
 
+/// A click on the button beside the line of `message` that contains `beside`.
+pub async fn click_beside(url: &str, response_url: &str, trigger: &str, user: &str, message: &SlackEvent, beside: &str) -> u16 {
+    let button = message.button_beside(beside).unwrap_or_else(|| panic!("no button beside {beside:?} on {message:?}"));
+    let body = super::bot::button_form(user, message, button, trigger, response_url);
+    super::try_post_signed(&reqwest::Client::new(), &format!("{url}/slack/interactions"), SECRET, chrono::Utc::now().timestamp(), body)
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
 /// A test that fails half-way leaves no process behind.
 impl Drop for Serve {
     fn drop(&mut self) {

@@ -225,7 +225,7 @@ proptest! {
         if !items.is_empty() {
             ok(json(&tailerbot::history::summary_message(links, &job, &summary, &items)))?;
         }
-        let last = json(&render::last_runs(links, &job, &items));
+        let last = json(&render::last_runs(links, &job, Default::default(), &items));
         prop_assert_eq!(last.to_string().contains(RUN_PAGES), linked && !items.is_empty(), "links exactly with a template");
         ok(last)?;
         let running: Vec<(Option<&Job>, RunItem)> = items.iter().map(|i| (known.then_some(&job), i.clone())).collect();

@@ -118,9 +118,19 @@ fn commands(bot: &TestBot) -> Vec<Case> {
         case("an escape sequence in a reason", c, text("disable iowa-prepare \u{1b}[2J\u{1b}[31mgone"), Ephemeral("control character")),
         case("a bell and a delete in a reason", c, text("disable iowa-prepare ring\u{7}\u{7f}"), Ephemeral("control character")),
         case("a C1 control in a job filter", c, text("jobs iowa\u{9b}2J"), Ephemeral("control character")),
-        case("an extremely long job name", c, text(&format!("launch {}", "a".repeat(3_900))), Ephemeral("not a job name")),
+        case(
+            "an extremely long job name",
+            c,
+            text(&format!("launch {}", "a".repeat(3_900))),
+            Ephemeral("A job name is at most 64 characters; this one has 3900."),
+        ),
         case("an extremely long verb", c, text(&"x".repeat(4_000)), Ephemeral("not a command")),
-        case("an extremely long run id", c, text(&format!("status 20201230-{}", "1".repeat(3_900))), Ephemeral("not a run id")),
+        case(
+            "an extremely long run id",
+            c,
+            text(&format!("status 20201230-{}", "1".repeat(3_900))),
+            Ephemeral("A run id is at most 128 characters; this one has 3909."),
+        ),
     ];
     for field in ["user_id", "channel_id", "team_id", "command", "response_url", "trigger_id"] {
         cases.push(case(format!("a missing {field}"), c, with(bot, field, None), Status(400)));

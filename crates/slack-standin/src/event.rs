@@ -145,34 +145,36 @@ impl SlackEvent {
             .collect()
     }
 
+    /// Every button it carries: in rows of buttons, and beside a section's text.
+    fn button_elements(&self) -> impl Iterator<Item = Value> + '_ {
+        self.blocks.iter().flat_map(|b| {
+            let row = if b["type"] == "actions" { b["elements"].as_array().cloned().unwrap_or_default() } else { Vec::new() };
+            let beside = b.get("accessory").filter(|a| a["type"] == "button").cloned();
+            row.into_iter().chain(beside)
+        })
+    }
+
     /// The labels of the buttons it carries.
     pub fn buttons(&self) -> Vec<String> {
-        self.blocks
-            .iter()
-            .filter(|b| b["type"] == "actions")
-            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-            .filter_map(|e| e["text"]["text"].as_str().map(str::to_owned))
-            .collect()
+        self.button_elements().filter_map(|e| e["text"]["text"].as_str().map(str::to_owned)).collect()
     }
 
     /// The button with that label: `(action_id, value)`.
     pub fn button(&self, label: &str) -> Option<(String, String)> {
+        self.button_elements().find(|e| e["text"]["text"] == label).map(|e| action(&e))
+    }
+
+    /// The button beside the section whose text contains `text`: `(action_id, value)`.
+    pub fn button_beside(&self, text: &str) -> Option<(String, String)> {
         self.blocks
             .iter()
-            .filter(|b| b["type"] == "actions")
-            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-            .find(|e| e["text"]["text"] == label)
-            .map(|e| (e["action_id"].as_str().unwrap_or_default().to_owned(), e["value"].as_str().unwrap_or_default().to_owned()))
+            .filter(|b| b["type"] == "section" && b["text"]["text"].as_str().is_some_and(|t| t.contains(text)))
+            .find_map(|b| b.get("accessory").filter(|a| a["type"] == "button").map(action))
     }
 
     /// The page a link button with that label opens.
     pub fn link_button(&self, label: &str) -> Option<String> {
-        self.blocks
-            .iter()
-            .filter(|b| b["type"] == "actions")
-            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-            .find(|e| e["text"]["text"] == label)
-            .and_then(|e| e["url"].as_str().map(str::to_owned))
+        self.button_elements().find(|e| e["text"]["text"] == label).and_then(|e| e["url"].as_str().map(str::to_owned))
     }
 
     /// All the text a person would read: fallback text and every text in the blocks.
@@ -204,4 +206,9 @@ fn collect_text(value: &Value, out: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|v| collect_text(v, out)),
         _ => {}
     }
+}
+
+/// A button's `(action_id, value)`.
+fn action(button: &Value) -> (String, String) {
+    (button["action_id"].as_str().unwrap_or_default().to_owned(), button["value"].as_str().unwrap_or_default().to_owned())
 }

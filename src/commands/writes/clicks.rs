@@ -167,8 +167,8 @@ async fn card_button(bot: &Arc<Bot>, click: Click, run: RunId, command: Write, r
             .await
             .map_err(BotError::store(&ctx.reference, "cannot check where the run was announced"))?;
     match posted {
-        Some(card_job) if card_job == command_job(&command) => write(bot, ctx, command).await,
-        None if announced => write(bot, ctx, command).await,
+        Some(card_job) if card_job == command_job(&command) => super::write_from_card(bot, ctx, command, &run).await,
+        None if announced => super::write_from_card(bot, ctx, command, &run).await,
         _ => {
             let action = command.action();
             let job = bot.config().job(command_job(&command)).cloned();

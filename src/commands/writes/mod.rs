@@ -26,6 +26,7 @@ use crate::chat::Button;
 use crate::chat::Reply;
 use crate::config::Job;
 use crate::domain::Press;
+use crate::domain::RunId;
 use crate::messages as render;
 use crate::store::{AuditOutcome, NewConfirmation};
 
@@ -65,8 +66,30 @@ pub(crate) async fn write_if_off(bot: &Arc<Bot>, ctx: Context, command: Write, i
 /// [`write`], followed by a second write on the same jobs once the first went through
 /// (*Enable and launch*): both under the rules, confirmed first when either asks it.
 pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Write, then: Option<Write>, if_off: IfOff) -> Answer {
+    guarded(bot, ctx, command, then, if_off, Repeat::AsTyped).await
+}
+
+/// A write asked from a button on the card of an ended run (*Launch again*, *Disable
+/// 1h*, *Mark checked*): a second click on that card within a minute is the repeat, not
+/// the command typed before the run (a job that failed after 4 s can be relaunched from
+/// its card at once).
+pub(crate) async fn write_from_card(bot: &Arc<Bot>, ctx: Context, command: Write, run: &RunId) -> Answer {
+    guarded(bot, ctx, command, None, IfOff::Ask, Repeat::FromCardOf(run)).await
+}
+
+/// What makes a write the repeat of one asked less than a minute before.
+enum Repeat<'r> {
+    /// The same write by the same person in the same place.
+    AsTyped,
+    /// The same button of the same run's card, by the same person.
+    FromCardOf(&'r RunId),
+}
+
+async fn guarded(bot: &Arc<Bot>, ctx: Context, command: Write, then: Option<Write>, if_off: IfOff, repeat: Repeat<'_>) -> Answer {
     let action = command.action();
     let jobs = resolve(bot, &command).map_err(BotError::User)?;
+    let command = command.as_catalog_names(&jobs);
+    let then = then.map(|next| next.as_catalog_names(&jobs));
     if let Write::Mark { job, run, status } = &command {
         if let Some(owner) = bot.other_job_of(&ctx, run.as_str(), job.as_str()).await? {
             return Err(BotError::user(format!(
@@ -101,7 +124,10 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Write, the
         )));
     }
     // The same write twice within a minute (Enter pressed twice) is done once.
-    let key = format!("write:{}:{}:{}", ctx.user, ctx.channel, plan.detail());
+    let key = match repeat {
+        Repeat::AsTyped => format!("write:{}:{}:{}", ctx.user, ctx.channel, plan.detail()),
+        Repeat::FromCardOf(run) => format!("write:{}:{}:card {run}:{}", ctx.user, ctx.channel, plan.detail()),
+    };
     let first = bot
         .store()
         .first_within(&key, bot.now_ms(), DOUBLE_SUBMIT_WINDOW_MS)
@@ -114,8 +140,10 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Write, the
             plan.summary(&jobs)
         )));
     }
-    if confirm {
-        return ask_confirmation(bot, ctx, &plan, &jobs, second_person).await;
+    // A date more than a year out is most likely a typo (2099 for 2029): asked first.
+    let far = plan.execution_date().filter(|date| far_off(*date, bot.now_ms()));
+    if confirm || far.is_some() {
+        return ask_confirmation(bot, ctx, &plan, &jobs, second_person, far).await;
     }
     let summary = plan.summary(&jobs);
     // Noted before the answer: from here on, a crash is finished by the next start.
@@ -131,7 +159,22 @@ pub(crate) async fn write_then(bot: &Arc<Bot>, ctx: Context, command: Write, the
     Ok(Ack::note(&format!(":hourglass_flowing_sand: On it: {summary}")))
 }
 
-async fn ask_confirmation(bot: &Arc<Bot>, ctx: Context, plan: &Plan, jobs: &[&Job], second_person: bool) -> Answer {
+/// An execution date further than a year from today (UTC) asks for a confirmation.
+pub const FAR_EXECUTION_DATE_DAYS: i64 = 366;
+
+fn far_off(date: chrono::NaiveDate, now_ms: i64) -> bool {
+    let today = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default().date_naive();
+    (date - today).num_days() > FAR_EXECUTION_DATE_DAYS
+}
+
+async fn ask_confirmation(
+    bot: &Arc<Bot>,
+    ctx: Context,
+    plan: &Plan,
+    jobs: &[&Job],
+    second_person: bool,
+    far: Option<chrono::NaiveDate>,
+) -> Answer {
     let action = plan.action();
     let now = bot.now_ms();
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -150,7 +193,10 @@ async fn ask_confirmation(bot: &Arc<Bot>, ctx: Context, plan: &Plan, jobs: &[&Jo
     for job in jobs {
         bot.audit(bot.entry(&ctx, action, Some(job), AuditOutcome::AwaitingConfirmation, plan.detail(), None)).await;
     }
-    let message = render::confirmation(&plan.summary(jobs), jobs, ctx.user.as_str(), second_person, &id);
+    let mut message = render::confirmation(&plan.summary(jobs), jobs, ctx.user.as_str(), second_person, &id);
+    if let Some(date) = far {
+        message.context(&render::far_execution_date(date));
+    }
     Ok(Ack::Message(Reply::in_channel(message)))
 }
 

@@ -121,6 +121,23 @@ impl Write {
         }
     }
 
+    /// The same write with its job as the catalog spells it and a tag in lower case
+    /// (the catalog compares both without regard to case): `launch IOWA-PREPARE` is
+    /// `launch iowa-prepare`, for the double-submit guard, the journal and the answers.
+    pub fn as_catalog_names(&self, jobs: &[&Job]) -> Write {
+        let mut write = self.clone();
+        match (&mut write, jobs) {
+            (Write::Launch { job, .. } | Write::Reset { job } | Write::Mark { job, .. }, [one]) => *job = one.name.clone(),
+            (Write::Disable { target, .. } | Write::Enable { target }, jobs) => match target {
+                Target::Job(job) if jobs.len() == 1 => *job = jobs[0].name.clone(),
+                Target::Tag(tag) => *tag = tag.to_ascii_lowercase(),
+                _ => {}
+            },
+            _ => {}
+        }
+        write
+    }
+
     /// What it acts on: one job, or a job or a tag as typed.
     pub fn target(&self) -> Target {
         match self {
@@ -129,11 +146,17 @@ impl Write {
         }
     }
 
+    /// Whether Tailer launches a job of this kind through its API (the launch form
+    /// lists only those).
+    pub fn launches(job: &Job) -> bool {
+        matches!(job.job.configuration_type.as_str(), "table-to-table" | "gbq-to-gbq" | "table-to-storage")
+    }
+
     /// Whether it applies to a job of this kind; the error is for the user.
     pub fn applies_to(&self, job: &Job) -> Result<(), String> {
         let kind = job.job.configuration_type.as_str();
         match self {
-            Write::Launch { .. } if !matches!(kind, "table-to-table" | "gbq-to-gbq" | "table-to-storage") => Err(format!(
+            Write::Launch { .. } if !Write::launches(job) => Err(format!(
                 "{} is a {kind} job: Tailer launches only table-to-table and table-to-storage jobs through its API.",
                 crate::messages::job_label(job)
             )),
