@@ -83,7 +83,58 @@ fn check_config_rejects_an_unknown_key_with_exit_2_and_its_line() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.toml:11"), "{stderr}");
-    assert!(stderr.contains("unknown field `poll_intervall_secs`"), "{stderr}");
+    assert!(stderr.contains("watch.poll_intervall_secs: unknown key (did you mean `poll_interval_secs`?)"), "{stderr}");
+}
+
+/// One bad rule with six mistakes, an unknown key, values of the wrong type, a job
+/// missing a key, a syntax error: all said in one run, each at its line.
+#[test]
+fn check_config_says_every_mistake_at_once_whatever_else_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let rule = "[[rules]]\neffect = \"alow\"\nactions = [\"lanch\"]\nenvironments = [\"prod\"]\nusers = [\"bob\"]\nusergroups = [\"oncall\"]\nchannels = [\"#data\"]\n";
+    let unknown = JOB.replace("iowa-prepare", "stock-enrich").replace("account = ", "acount = \"000099\"\naccount = ");
+    let missing = JOB.replace("iowa-prepare", "sales-daily").replace("environment = \"DEV\"\n", "");
+    let text = format!(
+        "[watch]\npoll_interval_secs = \"15\"\nlease_secs = -1\n\n[slak]\naudit_channel = \"C0AUDIT\"\n{JOB}{unknown}{missing}\n{rule}\n[[rules]]\nconfirm = \"yes\"\n"
+    );
+    std::fs::write(&path, &text).unwrap();
+    let out = check_config(&path);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let expected = [
+        (line_of("poll_interval_secs"), "watch.poll_interval_secs: invalid type"),
+        (line_of("lease_secs"), "watch.lease_secs: invalid value"),
+        (line_of("[slak]"), "slak: unknown section (did you mean `slack`?)"),
+        (line_of("acount"), "jobs #2.acount: unknown key (did you mean `account`?)"),
+        (line_of("name = \"sales-daily\"") - 1, "jobs #3: missing field `environment`"),
+        (line_of("alow"), "rules #1.effect: `alow` is neither `allow` nor `deny`"),
+        (line_of("lanch"), "rules #1.actions: unknown action `lanch`"),
+        (line_of("\"prod\""), "rules #1.environments"),
+        (line_of("\"bob\""), "rules #1.users"),
+        (line_of("\"oncall\""), "rules #1.usergroups"),
+        (line_of("#data"), "rules #1.channels"),
+        (line_of("\"yes\""), "rules #2.confirm: invalid type"),
+    ];
+    for (at, what) in expected {
+        let with_line = format!("bad.toml:{at}: {what}");
+        assert!(errors.iter().any(|e| e.contains(&with_line)), "missing `{with_line}` in:\n{stderr}");
+    }
+    assert_eq!(errors.len(), expected.len(), "one line per mistake, each once:\n{stderr}");
+}
+
+/// Warnings say where, as mistakes do: `FILE:LINE: what`.
+#[test]
+fn warnings_are_located_as_file_and_line() {
+    let text = format!("{}\n[[rules]]\neffect = \"deny\"\nconfirm = true\n", JOB.replace("\"DEV\"", "\"PROD\""));
+    let config = parse(&text).unwrap();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let deny = format!("t.toml:{}: rule #1 denies", line_of("[[rules]]"));
+    assert!(config.warnings.iter().any(|w| w.starts_with(&deny)), "{:?}", config.warnings);
+    let prod = format!("t.toml:{}: job `iowa-prepare` is in PROD", line_of("name = "));
+    assert!(config.warnings.iter().any(|w| w.starts_with(&prod)), "{:?}", config.warnings);
 }
 
 #[test]
@@ -220,7 +271,7 @@ fn a_storage_job_without_a_job_id_is_a_warning_naming_it() {
     let text = JOB.replace("\"table-to-table\"", "\"storage-to-storage\"");
     let config = parse(&format!("{text}{READ_RULE}")).unwrap();
     let warning = config.warnings.iter().find(|w| w.contains("needs `job_id`")).expect("a warning");
-    assert!(warning.starts_with("line ") && warning.contains("job `iowa-prepare`"), "{warning}");
+    assert!(warning.starts_with("t.toml:3: ") && warning.contains("job `iowa-prepare`"), "{warning}");
     // The example's storage job has its job_id: no such warning.
     assert!(!tailerbot::config::embedded_config().warnings.iter().any(|w| w.contains("needs `job_id`")));
 }

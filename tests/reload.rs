@@ -231,7 +231,7 @@ async fn a_rule_changed_by_a_configmap_symlink_swap_applies_without_a_signal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invalid_file_is_refused_each_mistake_logged_once_at_its_line_and_the_old_configuration_serves() {
+async fn an_invalid_file_is_refused_every_mistake_logged_once_at_its_line_and_the_old_configuration_serves() {
     let world = World::new().await;
     let path = world.dir.path().join("tailerbot.toml");
     // The polls logged, to know when the file has been read again after the refusal.
@@ -239,20 +239,24 @@ async fn an_invalid_file_is_refused_each_mistake_logged_once_at_its_line_and_the
         .var("RUST_LOG", "info,tailerbot::config::reload=debug");
     let (serve, log) = world.start(env).await;
 
-    // Two mistakes: a malformed account (a job) and an unknown action (a rule).
-    let invalid = format!("{}{}", world.example.replacen("account = \"000099\"", "account = \"99\"", 1), ADDED_JOB).replacen(
-        "actions = [\"read\"]",
-        "actions = [\"reed\"]",
-        1,
-    );
+    // Three mistakes: an unknown section (which once hid the rest), a malformed account
+    // (a job) and an unknown action (a rule).
+    let invalid = format!(
+        "[slak]\naudit_channel = \"C0AUDIT\"\n{}{}",
+        world.example.replacen("account = \"000099\"", "account = \"99\"", 1),
+        ADDED_JOB
+    )
+    .replacen("actions = [\"read\"]", "actions = [\"reed\"]", 1);
     let line_of = |needle: &str| invalid[..invalid.find(needle).unwrap()].matches('\n').count() + 1;
     let file = path.display().to_string();
     let account = format!("{file}:{}: jobs #1 (iowa-prepare).account: ", line_of("account = \"99\""));
     let action = format!("{file}:{}: rules #1.actions: ", line_of("actions = [\"reed\"]"));
+    let section = format!("{file}:1: slak: unknown section (did you mean `slack`?)");
     replace(&path, &invalid);
     wait_for_reloads(&serve, &log, "refused", 1).await;
     log.wait_for(&[&account]).await;
     log.wait_for(&[&action]).await;
+    log.wait_for(&[&section]).await;
 
     let (status, answer) = world.ask(&serve, "launch iowa-prepare-again").await;
     assert_eq!(status, 200);
@@ -268,6 +272,7 @@ async fn an_invalid_file_is_refused_each_mistake_logged_once_at_its_line_and_the
     wait_for_reloads(&serve, &log, "applied", 1).await;
     assert_eq!(log.count(&account), 1, "{}", log.text());
     assert_eq!(log.count(&action), 1, "{}", log.text());
+    assert_eq!(log.count(&section), 1, "{}", log.text());
     assert_eq!(reloads(&serve, "refused").await, 1);
 }
 

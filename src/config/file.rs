@@ -1,22 +1,16 @@
-//! The configuration file as written: TOML with unknown keys refused and positions kept,
-//! so that a mistake found later can still be reported at its line.
+//! The configuration file as written: each table's keys, positions kept so that a
+//! mistake found later can still be reported at its line (an unknown key is refused).
 
 use serde::Deserialize;
 use toml::Spanned;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The sections of the file that are one table each (the jobs and the rules are read
+/// one by one, by `read`).
+#[derive(Debug, Default)]
 pub struct RawConfig {
-    #[serde(default)]
     pub slack: RawSlack,
-    #[serde(default)]
     pub watch: RawWatch,
-    #[serde(default)]
     pub tailer: RawTailer,
-    #[serde(default)]
-    pub jobs: Vec<RawJob>,
-    #[serde(default)]
-    pub rules: Vec<Spanned<RawRule>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

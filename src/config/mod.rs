@@ -7,9 +7,11 @@
 mod env;
 mod file;
 mod live;
+mod read;
 pub mod reload;
 mod rules;
 mod run_url;
+mod sections;
 mod validate;
 
 use std::path::{Path, PathBuf};
