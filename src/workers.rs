@@ -18,7 +18,7 @@ use crate::commands::writes::recovery::{Launches, Writes};
 use crate::outbox::{Drain, Outbox};
 use crate::shared::Core;
 use crate::store::{Backoff, Store};
-use crate::watch::{SubscriptionPoller, Timers, Watcher};
+use crate::watch::{ExpectationChecker, SubscriptionPoller, Timers, Watcher};
 
 /// The longest sleep of a loop between two passes.
 const TICK: Duration = Duration::from_secs(1);
@@ -31,6 +31,7 @@ const SUBSCRIPTIONS_LEASE: &str = "subscriptions";
 pub struct Workers {
     pub watcher: Watcher,
     pub subscriptions: SubscriptionPoller,
+    pub expectations: ExpectationChecker,
     pub timers: Timers,
     pub delivery: Arc<dyn Drain>,
     pub launches: Launches,
@@ -55,6 +56,7 @@ impl Workers {
         Arc::new(Workers {
             watcher: Watcher::new(core),
             subscriptions: SubscriptionPoller::new(core),
+            expectations: ExpectationChecker::new(core),
             timers: Timers::new(core),
             delivery,
             launches: Launches::new(bot.clone()),
@@ -101,8 +103,8 @@ impl Workers {
         }
     }
 
-    /// The subscription poll when it is due, by whichever replica holds its lease;
-    /// returns when it is next due (ms).
+    /// The subscription poll and the expectations' check when they are due, by
+    /// whichever replica holds their lease; returns when they are next due (ms).
     async fn subscriptions_pass(&self) -> i64 {
         let now = self.clock.now_ms();
         let due = self.subscriptions_due.load(Ordering::Relaxed);
@@ -112,6 +114,7 @@ impl Workers {
         match self.store.hold_lease(SUBSCRIPTIONS_LEASE, now).await {
             Ok(true) => {
                 self.subscriptions.run_once().await;
+                self.expectations.run_once().await;
             }
             Ok(false) => tracing::debug!("another replica polls the subscriptions"),
             Err(error) => tracing::warn!(%error, "cannot take the subscription poll; trying again later"),

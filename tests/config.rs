@@ -387,3 +387,37 @@ fn check_config_refuses_a_run_url_template_with_a_user_and_password_without_prin
     assert!(stderr.contains("run_url_template") && stderr.contains("user name or password"), "{stderr}");
     assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"), "the password is never printed: {stderr}");
 }
+
+/// `[[expectations]]`: read with the catalog, each mistake said at its line.
+#[test]
+fn expectations_of_the_file_are_read_and_each_mistake_located() {
+    let good = "\n[[expectations]]\njob = \"iowa-prepare\"\nchannel = \"C0DATA\"\nby = \"07:30\"\ntime_zone = \"Europe/Paris\"\n";
+    let config = parse(&format!("{JOB}{READ_RULE}{good}")).unwrap();
+    assert_eq!(config.expectations.len(), 1);
+    assert_eq!(config.expectations[0].schedule.to_string(), "07:30 Europe/Paris");
+    assert_eq!(config.expectations[0].channel.as_str(), "C0DATA");
+
+    let bad = [
+        "\n[[expectations]]\njob = \"no-such-job\"\nchannel = \"C0DATA\"\nby = \"07:00\"\n",
+        "\n[[expectations]]\njob = \"iowa-prepare\"\nchannel = \"#data\"\nby = \"7am\"\n",
+        "\n[[expectations]]\njob = \"iowa-prepare\"\nchannel = \"C0OPS\"\nby = \"07:00\"\ntime_zone = \"Mars/Olympus\"\n",
+        "\n[[expectations]]\njob = \"iowa-prepare\"\nchannel = \"C0DATA\"\nby = \"08:00\"\nwhen = \"daily\"\n",
+    ];
+    let text = format!("{JOB}{READ_RULE}{good}{}", bad.concat());
+    let error = parse(&text).unwrap_err();
+    let said: Vec<String> =
+        error.all().map(|e| format!("{}: {}: {}", e.line.unwrap_or(0), e.key.clone().unwrap_or_default(), e.message)).collect();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for expected in [
+        format!("{}: expectations #2.job: `no-such-job` is not a job of the catalog", line_of("no-such-job")),
+        format!("{}: expectations #3.channel: `#data` is not a valid Slack channel id", line_of("#data")),
+        format!("{}: expectations #3.by: `7am` is not a time", line_of("7am")),
+        format!("{}: expectations #4.time_zone: `Mars/Olympus` is not a time zone I know", line_of("Mars/Olympus")),
+        format!("{}: expectations #5.when: unknown key", line_of("when =")),
+    ] {
+        assert!(said.iter().any(|s| s.starts_with(&expected)), "missing `{expected}` in {said:#?}");
+    }
+    // The fifth, its unknown key left out, is the first one again: one per channel and job.
+    assert!(said.iter().any(|s| s.contains("expectations #5.job: `iowa-prepare` is already expected in C0DATA")), "{said:#?}");
+    assert_eq!(said.len(), 6, "{said:#?}");
+}

@@ -541,6 +541,57 @@ contract! {
         store.set_marker("polled", 6).await.unwrap();
         assert_eq!(store.marker("polled").await.unwrap(), Some(6));
     }
+
+    async fn an_expectations_day_is_decided_once_closed_once_and_the_files_are_kept_in_step(store) {
+        use tailerbot::store::{CONFIGURED, ExpectationDayRow, ExpectationRow};
+        let row = |channel: &str, job: &str, by: &str, minute: i32| ExpectationRow {
+            channel_id: channel.into(),
+            job: job.into(),
+            at_minute: minute,
+            tz: "Europe/Paris".into(),
+            created_by: by.into(),
+            created_at: 100,
+        };
+        assert!(store.expect(&row("C0DATA", "sales-daily", "U0A", 420)).await.unwrap());
+        assert!(!store.expect(&row("C0DATA", "sales-daily", "U0A", 450)).await.unwrap(), "changed, not new");
+        let day = ExpectationDayRow {
+            channel_id: "C0DATA".into(),
+            job: "sales-daily".into(),
+            day: "2026-12-06".into(),
+            state: "missed".into(),
+            deadline: 1_000,
+            lane: "expect:C0DATA:sales-daily:2026-12-06".into(),
+            decided_at: 2_000,
+            met_run: None,
+            met_at: None,
+        };
+        let alert = [message(&day.lane, "alert", None)];
+        assert!(store.decide_day(&day, &alert, 2_000).await.unwrap());
+        assert!(!store.decide_day(&day, &alert, 3_000).await.unwrap(), "decided once: nothing queued again");
+        assert_eq!(texts(&store, 10_000).await, ["alert"]);
+        let key = ("C0DATA", "sales-daily", "2026-12-06");
+        let met = [message(&day.lane, "met", None)];
+        assert!(store.close_day(key, "late", Some(("run-1", 4_000)), &met, 4_000).await.unwrap());
+        assert!(!store.close_day(key, "muted", None, &met, 5_000).await.unwrap(), "closed once");
+        let days = store.expectation_days(0).await.unwrap();
+        assert_eq!((days[0].state.as_str(), days[0].met_run.as_deref()), ("late", Some("run-1")));
+
+        // The file's: added from now, the file winning over a person's, removed with it.
+        let file = [row("C0DATA", "sales-daily", CONFIGURED, 480), row("C0OPS", "iowa-prepare", CONFIGURED, 360)];
+        store.sync_configured(&file, 7_000).await.unwrap();
+        let all = store.expectations(None).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().all(|e| e.created_by == CONFIGURED), "{all:?}");
+        let ops = all.iter().find(|e| e.channel_id == "C0OPS").unwrap();
+        assert_eq!((ops.at_minute, ops.created_at), (360, 7_000), "a new one counts from the sync");
+        store.sync_configured(&file[..1], 8_000).await.unwrap();
+        let all = store.expectations(None).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.channel_id.as_str()).collect::<Vec<_>>(), ["C0DATA"], "removed from the file, removed");
+        store.expect(&row("C0OPS", "iowa-prepare", "U0A", 300)).await.unwrap();
+        store.sync_configured(&[], 9_000).await.unwrap();
+        let all = store.expectations(None).await.unwrap();
+        assert_eq!(all.iter().map(|e| (e.channel_id.as_str(), e.created_by.as_str())).collect::<Vec<_>>(), [("C0OPS", "U0A")], "a person's stays");
+    }
 }
 
 /// The SQLite store has one replica: a new process frees what the last one claimed, and

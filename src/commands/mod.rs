@@ -16,6 +16,7 @@
 
 mod args;
 pub mod catalog;
+pub mod expect;
 pub mod follow;
 pub mod form;
 pub mod history;
@@ -162,6 +163,15 @@ pub enum Command {
         target: Target,
     },
     Subscriptions,
+    /// `expect <job> by HH:MM [zone]`.
+    Expect {
+        job: JobName,
+        schedule: crate::domain::Schedule,
+    },
+    Unexpect {
+        job: JobName,
+    },
+    Expectations,
     /// What is switched off now.
     Disabled,
     /// A chart of the job's last `limit` runs, with a summary.
@@ -198,6 +208,9 @@ impl Command {
             Command::Subscribe { .. } => Action::Subscribe,
             Command::Unsubscribe { .. } => Action::Unsubscribe,
             Command::Subscriptions => Action::Subscriptions,
+            Command::Expect { .. } => Action::Expect,
+            Command::Unexpect { .. } => Action::Unexpect,
+            Command::Expectations => Action::Expectations,
             Command::Disabled => Action::Disabled,
             Command::History { .. } => Action::History,
             Command::Audit { .. } => Action::Audit,
@@ -234,12 +247,19 @@ impl std::fmt::Display for Command {
                 push(&filter.as_str());
             }
             Command::Unsubscribe { target } => push(target),
+            Command::Expect { job, schedule } => {
+                push(job);
+                push(&"by");
+                push(&schedule.at.format("%H:%M"));
+                push(&schedule.tz.name());
+            }
+            Command::Unexpect { job } => push(job),
             Command::History { job, limit } => {
                 push(job);
                 push(limit);
             }
             Command::Audit { job } => job.iter().for_each(|j| push(j)),
-            Command::Subscriptions | Command::Disabled | Command::Doctor => {}
+            Command::Subscriptions | Command::Expectations | Command::Disabled | Command::Doctor => {}
         }
         f.write_str(&words.join(" "))
     }
@@ -302,6 +322,9 @@ pub async fn run(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
         Command::Subscribe { target, filter } => follow::subscribe(bot, ctx, &target, filter).await,
         Command::Unsubscribe { target } => follow::unsubscribe(bot, &ctx, &target).await,
         Command::Subscriptions => follow::list(bot, &ctx).await,
+        Command::Expect { job, schedule } => expect::expect(bot, &ctx, &job, schedule).await,
+        Command::Unexpect { job } => expect::unexpect(bot, &ctx, &job).await,
+        Command::Expectations => expect::list(bot, &ctx).await,
         Command::History { job, limit } => history::history(bot, ctx, &job, limit).await,
         Command::Audit { job } => operate::audit(bot, &ctx, job.as_ref()).await,
         Command::Doctor => operate::doctor(bot, ctx).await,

@@ -73,3 +73,13 @@ pub struct RawRule {
     pub confirm: Option<bool>,
     pub second_person: Option<bool>,
 }
+
+/// `[[expectations]]`: a channel expects a job to have succeeded by a time of day.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpectation {
+    pub job: Spanned<String>,
+    pub channel: Spanned<String>,
+    pub by: Spanned<String>,
+    pub time_zone: Option<Spanned<String>>,
+}

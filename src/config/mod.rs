@@ -45,6 +45,8 @@ pub struct Config {
     pub jobs: Vec<Job>,
     /// In file order: the first that matches decides.
     pub rules: Vec<Rule>,
+    /// `[[expectations]]`: one per channel and job.
+    pub expectations: Vec<Expectation>,
     /// Things that work but are probably not what was meant.
     pub warnings: Vec<String>,
 }
@@ -138,6 +140,14 @@ pub struct Job {
     pub job: JobRef,
     pub description: Option<String>,
     pub tags: Vec<String>,
+}
+
+/// An expectation of the file: `channel` expects `job` to have succeeded by `schedule`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    pub job: JobName,
+    pub channel: ChannelId,
+    pub schedule: crate::domain::Schedule,
 }
 
 /// The variable naming the configuration file.

@@ -7,10 +7,10 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::file::{RawConfig, RawJob, RawRule};
+use super::file::{RawConfig, RawExpectation, RawJob, RawRule};
 
 /// The sections of the file, and the keys of each.
-const SECTIONS: &[&str] = &["slack", "watch", "tailer", "jobs", "rules"];
+const SECTIONS: &[&str] = &["slack", "watch", "tailer", "jobs", "rules", "expectations"];
 pub(super) const SLACK_KEYS: &[&str] = &["allowed_team_ids", "allowed_app_ids", "audit_channel", "response_url_prefixes"];
 pub(super) const WATCH_KEYS: &[&str] = &[
     "poll_interval_secs",
@@ -34,6 +34,7 @@ pub(super) const TAILER_KEYS: &[&str] = &[
 ];
 pub(super) const JOB_KEYS: &[&str] =
     &["name", "account", "environment", "configuration_type", "configuration_id", "job_id", "description", "tags"];
+pub(super) const EXPECTATION_KEYS: &[&str] = &["job", "channel", "by", "time_zone"];
 pub(super) const RULE_KEYS: &[&str] = &["effect", "actions", "environments", "users", "usergroups", "channels", "confirm", "second_person"];
 
 /// A mistake of the file: where (a byte offset), under which key, what.
@@ -51,6 +52,7 @@ pub(super) struct Read {
     pub raw: RawConfig,
     pub jobs: Vec<(usize, RawJob)>,
     pub rules: Vec<(usize, Spanned<RawRule>)>,
+    pub expectations: Vec<(usize, RawExpectation)>,
     pub mistakes: Vec<Mistake>,
 }
 
@@ -77,6 +79,13 @@ pub(super) fn read(text: &str) -> Read {
                 for (i, rule) in entries(value, "rules", mistakes).into_iter().enumerate() {
                     if let Some(rule) = section(rule, &format!("rules #{}", i + 1), RULE_KEYS, mistakes) {
                         read.rules.push((i + 1, rule));
+                    }
+                }
+            }
+            "expectations" => {
+                for (i, e) in entries(value, "expectations", mistakes).into_iter().enumerate() {
+                    if let Some(e) = section(e, &format!("expectations #{}", i + 1), EXPECTATION_KEYS, mistakes) {
+                        read.expectations.push((i + 1, e));
                     }
                 }
             }
@@ -181,7 +190,7 @@ mod tests {
                 assert!(read.mistakes.iter().all(|m| !m.message.contains("unknown")), "{section}.{key}: {:?}", read.mistakes);
             }
         }
-        for (section, keys) in [("jobs", JOB_KEYS), ("rules", RULE_KEYS)] {
+        for (section, keys) in [("jobs", JOB_KEYS), ("rules", RULE_KEYS), ("expectations", EXPECTATION_KEYS)] {
             for key in keys {
                 let read = read(&format!("[[{section}]]\n{key} = 7\n"));
                 assert!(read.mistakes.iter().all(|m| !m.message.contains("unknown")), "{section}.{key}: {:?}", read.mistakes);

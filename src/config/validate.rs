@@ -6,10 +6,10 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::file::{RawJob, RawRule};
+use super::file::{RawExpectation, RawJob, RawRule};
 use super::rules::{Effect, Matcher, Rule, Who};
 use super::sections::{slack, tailer, watch};
-use super::{Config, ConfigError, Job};
+use super::{Config, ConfigError, Expectation, Job};
 use crate::domain::{
     Account, ActionSet, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, UserGroupId, UserId,
 };
@@ -107,6 +107,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let mut seen = HashMap::new();
     let jobs: Vec<Option<Job>> = read.jobs.iter().map(|(i, j)| job(&source, *i, j, &mut seen, &mut errors, &mut warnings)).collect();
     let rules: Vec<Option<Rule>> = read.rules.iter().map(|(n, r)| rule(&source, *n, r, &mut errors, &mut warnings)).collect();
+    let mut expected = std::collections::HashSet::new();
+    let expectations: Vec<Expectation> =
+        read.expectations.iter().filter_map(|(n, e)| expectation(&source, *n, e, &seen, &mut expected, &mut errors)).collect();
     if let Some(error) = ConfigError::of(errors) {
         return Err(error);
     }
@@ -116,7 +119,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let jobs: Vec<Job> = jobs.into_iter().flatten().collect();
     let rules: Vec<Rule> = rules.into_iter().flatten().collect();
     reachability(&source, &jobs, &rules, &seen, &mut warnings);
-    Ok(Config { slack, watch, tailer, jobs, rules, warnings })
+    Ok(Config { slack, watch, tailer, jobs, rules, expectations, warnings })
 }
 
 /// The value, or `None` with its mistake noted.
@@ -292,6 +295,50 @@ fn rule(source: &Source, number: usize, raw: &Spanned<RawRule>, errors: &mut Vec
         warnings.push(source.warning(raw.span().start, format!("rule #{number} lists no user and no user group: it matches nobody")));
     }
     Some(Rule { number, line, effect, actions, environments, who, channels, confirm, second_person })
+}
+
+/// One expectation, every mistake of it noted: a job of the catalog (`jobs`: the names
+/// read so far), a channel id, a time and a zone; one per channel and job (`expected`).
+fn expectation(
+    source: &Source,
+    n: usize,
+    e: &RawExpectation,
+    jobs: &HashMap<String, usize>,
+    expected: &mut std::collections::HashSet<(String, String)>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Expectation> {
+    let key = |field: &str| format!("expectations #{n}.{field}");
+    let job = keep(errors, source.id(&e.job, key("job"), JobName::parse)).filter(|job| {
+        let known = jobs.contains_key(job.as_str());
+        if !known {
+            errors.push(source.error(Some(e.job.span().start), key("job"), format!("`{job}` is not a job of the catalog")));
+        }
+        known
+    });
+    let channel = keep(errors, source.id(&e.channel, key("channel"), ChannelId::parse));
+    let zone = e.time_zone.as_ref();
+    let schedule = match crate::domain::Schedule::parse(e.by.get_ref(), zone.map(|z| z.get_ref().as_str())) {
+        Ok(schedule) => Some(schedule),
+        Err(error @ crate::domain::ScheduleError::Time(_)) => {
+            errors.push(source.error(Some(e.by.span().start), key("by"), error.to_string()));
+            None
+        }
+        Err(error) => {
+            let at = zone.map(|z| z.span().start);
+            errors.push(source.error(at, key("time_zone"), error.to_string()));
+            None
+        }
+    };
+    let (job, channel, schedule) = (job?, channel?, schedule?);
+    if !expected.insert((channel.to_string(), job.to_string())) {
+        errors.push(source.error(
+            Some(e.job.span().start),
+            key("job"),
+            format!("`{job}` is already expected in {channel}: one expectation per channel and job"),
+        ));
+        return None;
+    }
+    Some(Expectation { job, channel, schedule })
 }
 
 /// Warns about PROD jobs no allow rule can reach (at their line, from `lines`), and

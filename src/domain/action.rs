@@ -17,6 +17,9 @@ pub enum Action {
     Subscribe,
     Unsubscribe,
     Subscriptions,
+    Expect,
+    Unexpect,
+    Expectations,
     Disabled,
     History,
     Audit,
@@ -30,7 +33,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, reads first, in the order of product.md.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 22] = [
         Action::Help,
         Action::Jobs,
         Action::Status,
@@ -41,6 +44,9 @@ impl Action {
         Action::Subscribe,
         Action::Unsubscribe,
         Action::Subscriptions,
+        Action::Expect,
+        Action::Unexpect,
+        Action::Expectations,
         Action::Disabled,
         Action::History,
         Action::Audit,
@@ -65,6 +71,9 @@ impl Action {
             Action::Subscribe => "subscribe",
             Action::Unsubscribe => "unsubscribe",
             Action::Subscriptions => "subscriptions",
+            Action::Expect => "expect",
+            Action::Unexpect => "unexpect",
+            Action::Expectations => "expectations",
             Action::Disabled => "disabled",
             Action::History => "history",
             Action::Audit => "audit",

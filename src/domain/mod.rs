@@ -5,6 +5,7 @@ mod action;
 mod ids;
 pub mod markup;
 mod press;
+mod schedule;
 mod text;
 mod visibility;
 
@@ -13,5 +14,6 @@ pub use ids::{
     Account, AppId, ChannelId, ConfigurationId, ConfigurationType, Environment, IdError, JobId, JobName, RunId, TeamId, UserGroupId, UserId,
 };
 pub use press::{CardButton, Press, PressError};
+pub use schedule::{Schedule, ScheduleError};
 pub use text::{MAX_TEXT_CHARS, is_format_character};
 pub use visibility::Visibility;

@@ -56,6 +56,18 @@ pub enum Press {
     },
     /// The *Open in Tailer* link: the page opens, the bot has nothing to do.
     OpenInTailer,
+    /// An expectation's alert: *Launch* (as `launch <job>` typed there), *Last runs*,
+    /// *Mute today* (the day of the alert).
+    ExpectLaunch {
+        job: JobName,
+    },
+    ExpectLast {
+        job: JobName,
+    },
+    ExpectMute {
+        job: JobName,
+        day: NaiveDate,
+    },
 }
 
 /// The three buttons of a run.
@@ -85,6 +97,9 @@ const ENABLE_AND_LAUNCH: &str = "enable_and_launch";
 const LAUNCH_ANYWAY: &str = "launch_anyway";
 const ENABLE: &str = "enable";
 const OPEN_IN_TAILER: &str = "open_in_tailer";
+const EXPECT_LAUNCH: &str = "expect_launch";
+const EXPECT_LAST: &str = "expect_last";
+const EXPECT_MUTE: &str = "expect_mute";
 
 /// `job [date]`, the value of a launch's buttons.
 fn launch_value(job: &JobName, execution_date: Option<NaiveDate>) -> String {
@@ -131,6 +146,9 @@ impl Press {
             Press::LaunchAnyway { job, execution_date } => (LAUNCH_ANYWAY.into(), launch_value(job, *execution_date)),
             Press::Enable { target } => (format!("{ENABLE}:{target}"), target.clone()),
             Press::OpenInTailer => (OPEN_IN_TAILER.into(), String::new()),
+            Press::ExpectLaunch { job } => (EXPECT_LAUNCH.into(), job.to_string()),
+            Press::ExpectLast { job } => (EXPECT_LAST.into(), job.to_string()),
+            Press::ExpectMute { job, day } => (EXPECT_MUTE.into(), format!("{job} {day}")),
         }
     }
 
@@ -169,6 +187,9 @@ impl Press {
             LAUNCH_ANYWAY => {
                 read_launch(value).map(|(job, execution_date)| Press::LaunchAnyway { job, execution_date }).ok_or_else(bad_value)
             }
+            EXPECT_LAUNCH => JobName::parse(value).map(|job| Press::ExpectLaunch { job }).map_err(|_| bad_value()),
+            EXPECT_LAST => JobName::parse(value).map(|job| Press::ExpectLast { job }).map_err(|_| bad_value()),
+            EXPECT_MUTE => read_launch(value).and_then(|(job, day)| Some(Press::ExpectMute { job, day: day? })).ok_or_else(bad_value),
             enable if enable == ENABLE || enable.starts_with("enable:") => Ok(Press::Enable { target: value.to_owned() }),
             other => Err(PressError::Unknown(other.chars().take(100).collect())),
         }
@@ -207,6 +228,9 @@ mod tests {
             Press::LaunchAnyway { job: job("sales-daily"), execution_date: None },
             Press::Enable { target: "tag:finance".into() },
             Press::OpenInTailer,
+            Press::ExpectLaunch { job: job("sales-daily") },
+            Press::ExpectLast { job: job("sales-daily") },
+            Press::ExpectMute { job: job("sales-daily"), day: date.unwrap() },
         ] {
             let (id, value) = press.encode();
             assert_eq!(Press::decode(&id, &value), Ok(press.clone()), "{id} {value}");
@@ -218,6 +242,9 @@ mod tests {
         assert_eq!(Press::decode("delete_everything", "x"), Err(PressError::Unknown("delete_everything".into())));
         for forged in ["", "sales-daily yesterday", "sales-daily 2026-11-30 more", "two words here"] {
             assert!(matches!(Press::decode("launch_anyway", forged), Err(PressError::Value(_))), "{forged:?}");
+        }
+        for forged in ["", "sales-daily", "sales-daily tomorrow", "sales-daily 2026-11-30 more"] {
+            assert!(matches!(Press::decode("expect_mute", forged), Err(PressError::Value(_))), "{forged:?}");
         }
     }
 }

@@ -16,6 +16,7 @@ mod audit;
 mod confirmations;
 mod destination;
 mod enqueue;
+mod expectations;
 mod health;
 mod launches;
 mod leases;
@@ -40,6 +41,7 @@ use tokio::sync::mpsc;
 pub const POLLED_MARKER: &str = "subscriptions_polled";
 
 pub use destination::{DestinationColumns, OUTBOX_METHODS};
+pub use expectations::{CONFIGURED, ExpectationDayRow, ExpectationRow, OPEN_STATES};
 pub use health::{BACKOFF_CAP, Backoff, FAILING_FOR, WriteHealth};
 pub(crate) use leases::{Claim, claim};
 pub use outbox::{FIRST, urgency};

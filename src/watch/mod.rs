@@ -5,6 +5,7 @@
 //!
 //! [`Core`]: crate::shared::Core
 
+pub mod expectations;
 pub mod subscriptions;
 mod timers;
 mod watcher;
@@ -18,6 +19,7 @@ use crate::shared::Core;
 pub use crate::stats::Stats;
 use crate::store::Store;
 use crate::tailer::TailerClient;
+pub use expectations::ExpectationChecker;
 pub use subscriptions::SubscriptionPoller;
 pub use timers::{Timers, thread_reply};
 pub use watcher::{Change, Observation, UNKNOWN_RUN_GRACE_MS, Watcher, decide};

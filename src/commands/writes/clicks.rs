@@ -110,7 +110,24 @@ async fn act(bot: &Arc<Bot>, click: Click, reference: String) -> Answer {
             }
         }
         Press::OpenInTailer => Ok(Ack::Empty),
+        Press::ExpectLaunch { job } => {
+            let launch = Write::Launch { job, execution_date: None };
+            switch_button(bot, click, SwitchChoice::Typed(launch), reference).await
+        }
+        Press::ExpectLast { job } => typed_here(bot, click, &format!("last {job}"), reference).await,
+        Press::ExpectMute { job, day } => {
+            let Some(channel) = place_of(&click) else { return Ok(Ack::Empty) };
+            let ctx = clicker(&click, channel, reference, false);
+            crate::commands::expect::mute(bot, &ctx, &job, day).await
+        }
     }
+}
+
+/// A read button: the command it stands for, typed by the clicker where they clicked.
+async fn typed_here(bot: &Arc<Bot>, click: Click, text: &str, reference: String) -> Answer {
+    let Some(channel) = place_of(&click) else { return Ok(Ack::Empty) };
+    let command = crate::commands::parse(text).map_err(|usage| BotError::user(crate::domain::markup::plain(&usage.explain())))?;
+    crate::commands::run(bot, clicker(&click, channel, reference, false), command).await
 }
 
 /// What a switch button asks for.
@@ -119,6 +136,9 @@ enum SwitchChoice {
     Enable(Write),
     /// *Launch anyway*.
     Launch(Write),
+    /// A write as if typed (*Launch* on an expectation's alert): a job that is off is
+    /// asked about first.
+    Typed(Write),
     /// *Enable and launch*: switch it on, then launch.
     EnableThenLaunch(Write, Write),
 }
@@ -138,6 +158,7 @@ async fn switch_button(bot: &Arc<Bot>, click: Click, choice: SwitchChoice, refer
             super::write_then(bot, ctx, enable, Some(launch), super::IfOff::LaunchAnyway).await
         }
         SwitchChoice::Launch(launch) => super::write_if_off(bot, ctx, launch, super::IfOff::LaunchAnyway).await,
+        SwitchChoice::Typed(write) => super::write(bot, ctx, write).await,
         SwitchChoice::Enable(enable) => write(bot, ctx, enable).await,
     }
 }
