@@ -200,3 +200,32 @@ async fn an_expectation_of_the_file_is_checked_and_the_chat_cannot_change_it() {
     let (_, list) = bot.command(ANALYST, ROOM, "expectations").await;
     assert!(list.to_string().contains(&format!("by *{at} {zone}*")), "unchanged: {list}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_expectation_whose_channel_is_closed_to_the_bot_is_paused_and_the_audit_says_why() {
+    use tailerbot::slack::standin::{StandinFault, StandinFaultKind};
+    let bot = PausedBot::start(example_config(), no_history()).await;
+    let (words, _) = in_minutes(bot.clock.now(), "iowa-prepare", 1);
+    bot.command(ANALYST, ROOM, &words).await;
+    // The bot was removed from the channel: its alert is refused.
+    let refused =
+        StandinFault { method: Some("chat.postMessage".into()), kind: StandinFaultKind::Error { code: "not_in_channel".into() }, times: 1 };
+    bot.slack.slack.inject(refused);
+    let paused = |list: &serde_json::Value| list.to_string().contains("*paused*: I could not post its alert here (not_in_channel)");
+    let mut list = serde_json::Value::Null;
+    for _ in 0..40 {
+        bot.step(STEP).await;
+        list = bot.command(ANALYST, ROOM, "expectations").await.1;
+        if paused(&list) {
+            break;
+        }
+    }
+    assert!(paused(&list), "{list}");
+    let (_, audit) = bot.command(ANALYST, ROOM, "audit iowa-prepare").await;
+    let audit = audit.to_string();
+    assert!(audit.contains(&format!("<@{ANALYST}> *expect* `iowa-prepare` → failed — paused: its alert cannot be posted")), "{audit}");
+    // Set again (the bot invited back): it runs again.
+    bot.command(ANALYST, ROOM, &words).await;
+    let (_, list) = bot.command(ANALYST, ROOM, "expectations").await;
+    assert!(!paused(&list), "{list}");
+}

@@ -551,6 +551,7 @@ contract! {
             tz: "Europe/Paris".into(),
             created_by: by.into(),
             created_at: 100,
+            paused: None,
         };
         assert!(store.expect(&row("C0DATA", "sales-daily", "U0A", 420)).await.unwrap());
         assert!(!store.expect(&row("C0DATA", "sales-daily", "U0A", 450)).await.unwrap(), "changed, not new");

@@ -10,6 +10,8 @@ CREATE TABLE expectations (
     tz          TEXT NOT NULL,
     created_by  TEXT NOT NULL,
     created_at  BIGINT NOT NULL,
+    -- Why it is paused (the bot cannot post in the channel), or NULL.
+    paused      TEXT,
     PRIMARY KEY (channel_id, job)
 );
 

@@ -68,6 +68,7 @@ pub(super) async fn expect(bot: &Arc<Bot>, ctx: &Context, name: &JobName, schedu
         tz: schedule.tz.name().to_owned(),
         created_by: ctx.user.to_string(),
         created_at: bot.now_ms(),
+        paused: None,
     };
     let new = bot.store().expect(&row).await.map_err(BotError::store(&ctx.reference, "cannot store an expectation"))?;
     let now = bot.clock().now();
@@ -134,8 +135,15 @@ pub(super) async fn list(bot: &Arc<Bot>, ctx: &Context) -> Answer {
         .map(|r| {
             let by = Schedule::stored(r.at_minute, &r.tz).map(|s| s.to_string()).unwrap_or_else(|| r.tz.clone());
             let since = chrono::DateTime::from_timestamp_millis(r.created_at).unwrap_or_default();
+            let paused = match &r.paused {
+                Some(why) => format!(
+                    " — :double_vertical_bar: *paused*: I could not post its alert here ({}); invite me, then set it again",
+                    plain(&shorten(why, 80))
+                ),
+                None => String::new(),
+            };
             format!(
-                "• `{}` by *{}* — set by {} {}",
+                "• `{}` by *{}* — set by {} {}{paused}",
                 plain(&r.job),
                 plain(&by),
                 render::expect::who_expects(&r.created_by),

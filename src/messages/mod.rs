@@ -219,7 +219,7 @@ pub fn audit<'a>(links: Links, catalog: impl Fn(&str) -> Option<&'a Job>, entrie
         format!(
             "{} {} *{}*{target} → {} — {detail}",
             when(at),
-            crate::domain::markup::mention(&e.user_id),
+            expect::who_expects(&e.user_id),
             e.action,
             e.outcome.as_str().replace('_', " ")
         )

@@ -17,6 +17,9 @@ pub struct ExpectationRow {
     pub tz: String,
     pub created_by: String,
     pub created_at: i64,
+    /// Why it is paused (the bot cannot post in the channel): not checked until it is set
+    /// again.
+    pub paused: Option<String>,
 }
 
 /// One day of an expectation, once decided.
@@ -50,7 +53,7 @@ impl Store {
         on_backend!(self, pool => sqlx::query(
             "INSERT INTO expectations (channel_id, job, at_minute, tz, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (channel_id, job) DO UPDATE SET at_minute = excluded.at_minute, tz = excluded.tz,
-                created_by = excluded.created_by, created_at = excluded.created_at",
+                created_by = excluded.created_by, created_at = excluded.created_at, paused = NULL",
         )
         .bind(&e.channel_id)
         .bind(&e.job)
@@ -72,6 +75,7 @@ impl Store {
         let same = |a: &ExpectationRow, b: &ExpectationRow| a.channel_id == b.channel_id && a.job == b.job;
         for w in wanted {
             let created_at = match have.iter().find(|h| same(h, w)) {
+                // Paused or not, an unchanged entry stays as it is.
                 Some(h) if h.created_by == CONFIGURED && h.at_minute == w.at_minute && h.tz == w.tz => continue,
                 Some(h) => h.created_at,
                 None => now_ms,
@@ -82,6 +86,21 @@ impl Store {
             self.unexpect(&h.channel_id, &h.job).await?;
         }
         Ok(())
+    }
+
+    /// Pauses an expectation whose channel the bot cannot post in: the expectation, when
+    /// this paused it (`None`: gone, or paused already).
+    pub async fn pause_expectation(&self, channel_id: &str, job: &str, reason: &str) -> StoreResult<Option<ExpectationRow>> {
+        let done: u64 = on_backend!(self, pool => sqlx::query("UPDATE expectations SET paused = $1 WHERE channel_id = $2 AND job = $3 AND paused IS NULL")
+            .bind(reason)
+            .bind(channel_id)
+            .bind(job)
+            .execute(pool)
+            .await?.rows_affected());
+        if done == 0 {
+            return Ok(None);
+        }
+        self.expectation(channel_id, job).await
     }
 
     /// True when there was such an expectation.

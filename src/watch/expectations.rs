@@ -81,6 +81,7 @@ impl ExpectationChecker {
                 tz: e.schedule.tz.name().to_owned(),
                 created_by: CONFIGURED.to_owned(),
                 created_at: now_ms,
+                paused: None,
             })
             .collect();
         if let Err(error) = self.p.store.sync_configured(&wanted, now_ms).await {
@@ -96,7 +97,7 @@ impl ExpectationChecker {
         let decided: HashMap<(&str, &str, &str), &ExpectationDayRow> =
             days.iter().map(|d| ((d.channel_id.as_str(), d.job.as_str(), d.day.as_str()), d)).collect();
         let mut by_job: BTreeMap<&str, Vec<Due>> = BTreeMap::new();
-        for e in &rows {
+        for e in rows.iter().filter(|e| e.paused.is_none()) {
             let Some(schedule) = Schedule::stored(e.at_minute, &e.tz) else {
                 tracing::warn!(channel = %e.channel_id, job = %e.job, "an expectation whose time cannot be read is skipped");
                 continue;

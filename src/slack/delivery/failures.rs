@@ -59,7 +59,45 @@ impl Delivery {
         }
         self.stats.undeliverable();
         tracing::error!(id = row.id, lane = %row.message.lane, %reason, "a Slack message cannot be delivered; giving up on it");
+        if let Some(day) = row.message.lane.strip_prefix("expect:") {
+            self.pause_expectation(day, reason).await;
+        }
         self.tell_requester(row, reason).await;
+    }
+
+    /// An expectation's alert that cannot be posted because the bot is not in the
+    /// channel (removed, archived): the expectation is paused, and the audit says why.
+    async fn pause_expectation(&self, day: &str, reason: &str) {
+        let mut parts = day.split(':');
+        let (Some(channel), Some(job)) = (parts.next(), parts.next()) else { return };
+        let Some(code) = ["not_in_channel", "channel_not_found", "is_archived"].into_iter().find(|code| reason.contains(code)) else {
+            return;
+        };
+        let paused = match self.store.pause_expectation(channel, job, code).await {
+            Ok(Some(paused)) => paused,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%error, channel, job, "cannot pause an expectation whose channel is closed to the bot");
+                return;
+            }
+        };
+        tracing::warn!(channel, job, %reason, "an expectation is paused: its alert cannot be posted in its channel");
+        let entry = crate::store::AuditEntry {
+            id: 0,
+            at: self.clock.now_ms(),
+            reference: "expectation".to_owned(),
+            user_id: paused.created_by,
+            channel_id: channel.to_owned(),
+            action: crate::domain::Action::Expect,
+            job: Some(job.to_owned()),
+            environment: None,
+            outcome: crate::store::AuditOutcome::Failed,
+            detail: format!("paused: its alert cannot be posted in this channel ({code})"),
+            tailer_answer: None,
+        };
+        if let Err(error) = self.store.audit(&entry).await {
+            tracing::error!(%error, "cannot record an expectation's pause in the audit");
+        }
     }
 
     /// When Slack refused for good, the person who asked hears why, where possible.
