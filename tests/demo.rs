@@ -12,6 +12,11 @@ fn the_demo_plays_the_whole_conversation_and_exits_0() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "no log line cuts into the transcript: {}", String::from_utf8_lossy(&out.stderr));
     for expected in [
+        "(Morning in #data: the dashboards need iowa-prepare, which has not run today.)",
+        "@ana: /tailer expect iowa-prepare by ",
+        "`iowa-prepare` (DEV) has not succeeded today by",
+        "[Launch] [Last runs] [Mute today]",
+        "late (expected by",
         "@ana: /tailer launch iowa-prepare",
         "✎ edited:",
         "↳ tailerbot:",

@@ -134,6 +134,7 @@ async fn tailer_not_answering_is_retried_then_said_as_unknown_never_as_a_miss() 
     assert!(texts[0].contains("I cannot tell whether `iowa-prepare` (DEV) succeeded today"), "{texts:?}");
     assert!(texts[0].contains("not a confirmed miss"), "{texts:?}");
     assert!(!texts[0].contains("has not succeeded"), "{texts:?}");
+    assert!(!texts[0].contains("Checked late"), "the bot was running: not a late check: {texts:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -228,4 +229,30 @@ async fn an_expectation_whose_channel_is_closed_to_the_bot_is_paused_and_the_aud
     bot.command(ANALYST, ROOM, &words).await;
     let (_, list) = bot.command(ANALYST, ROOM, "expectations").await;
     assert!(!paused(&list), "{list}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_that_passed_while_no_replica_checked_is_said_at_the_next_look_marked_late() {
+    let bot = PausedBot::start(example_config(), no_history()).await;
+    let (words, _) = in_minutes(bot.clock.now(), "iowa-prepare", 2);
+    bot.command(ANALYST, ROOM, &words).await;
+    bot.step(STEP).await;
+    // The bot is down across the time: nothing checks for ten minutes.
+    tokio::time::advance(Duration::from_secs(600)).await;
+    let events = bot.run_until(STEP, Duration::from_secs(120), |e| !alerts(e).is_empty()).await;
+    let found = alerts(&events);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].visible_text().contains("Checked late"), "{}", found[0].visible_text());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expectation_set_after_its_time_counts_a_success_earlier_that_day() {
+    let bot = PausedBot::start(example_config(), no_history()).await;
+    bot.command(ANALYST, ROOM, "launch iowa-prepare").await;
+    bot.run_until(STEP, Duration::from_secs(300), |e| e.iter().any(|e| e.visible_text().contains("SUCCESS"))).await;
+    // Set now, for a time a minute ago: the run of this morning meets it.
+    let (words, _) = in_minutes(bot.clock.now(), "iowa-prepare", -1);
+    bot.command(ANALYST, ROOM, &words).await;
+    let events = bot.run_until(STEP, Duration::from_secs(300), |_| false).await;
+    assert!(alerts(&events).is_empty(), "{:?}", alerts(&events).iter().map(|e| e.visible_text()).collect::<Vec<_>>());
 }

@@ -60,7 +60,9 @@ fn parse_expect(args: &mut Args<'_>) -> Result<Command, UsageError> {
 pub(super) async fn expect(bot: &Arc<Bot>, ctx: &Context, name: &JobName, schedule: Schedule) -> Answer {
     let job = targets::job(bot.config(), name).map_err(BotError::User)?;
     bot.authorize(ctx, Action::Expect, &[job], Audit::No).await?;
-    configured(bot, ctx, job).await?;
+    if let Some(resumed) = configured(bot, ctx, job, true).await? {
+        return Ok(resumed);
+    }
     let row = ExpectationRow {
         channel_id: ctx.channel.to_string(),
         job: job.name.to_string(),
@@ -87,7 +89,7 @@ pub(super) async fn expect(bot: &Arc<Bot>, ctx: &Context, name: &JobName, schedu
 pub(super) async fn unexpect(bot: &Arc<Bot>, ctx: &Context, name: &JobName) -> Answer {
     let job = targets::job(bot.config(), name).map_err(BotError::User)?;
     bot.authorize(ctx, Action::Unexpect, &[job], Audit::No).await?;
-    configured(bot, ctx, job).await?;
+    configured(bot, ctx, job, false).await?;
     let removed = bot
         .store()
         .unexpect(ctx.channel.as_str(), job.name.as_str())
@@ -105,19 +107,31 @@ pub(super) async fn unexpect(bot: &Arc<Bot>, ctx: &Context, name: &JobName) -> A
     })
 }
 
-/// Refuses to change an expectation of the configuration file from the chat.
-async fn configured(bot: &Arc<Bot>, ctx: &Context, job: &crate::config::Job) -> Result<(), BotError> {
+/// Refuses to change an expectation of the configuration file from the chat; with
+/// `resume`, one paused (its channel was closed to the bot) is resumed instead: the answer.
+async fn configured(bot: &Arc<Bot>, ctx: &Context, job: &crate::config::Job, resume: bool) -> Result<Option<Ack>, BotError> {
     let existing = bot
         .store()
         .expectation(ctx.channel.as_str(), job.name.as_str())
         .await
         .map_err(BotError::store(&ctx.reference, "cannot read an expectation"))?;
     match existing {
+        Some(e) if e.created_by == crate::store::CONFIGURED && e.paused.is_some() && resume => {
+            let resumed = ExpectationRow { paused: None, ..e };
+            bot.store().expect(&resumed).await.map_err(BotError::store(&ctx.reference, "cannot resume an expectation"))?;
+            let by = Schedule::stored(resumed.at_minute, &resumed.tz).map(|s| s.to_string()).unwrap_or_default();
+            Ok(Some(Ack::Message(Reply::in_channel(render::note(&format!(
+                ":alarm_clock: This channel expects {} by *{}* again (its time is the configuration file's) — resumed by {}.",
+                render::job_label(job),
+                plain(&by),
+                mention(&ctx.user)
+            ))))))
+        }
         Some(e) if e.created_by == crate::store::CONFIGURED => Err(BotError::user(format!(
             "This channel's expectation of {} is set in the configuration file (`[[expectations]]`): change it there.",
             render::job_label(job)
         ))),
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
@@ -137,7 +151,7 @@ pub(super) async fn list(bot: &Arc<Bot>, ctx: &Context) -> Answer {
             let since = chrono::DateTime::from_timestamp_millis(r.created_at).unwrap_or_default();
             let paused = match &r.paused {
                 Some(why) => format!(
-                    " — :double_vertical_bar: *paused*: I could not post its alert here ({}); invite me, then set it again",
+                    " — :double_vertical_bar: *paused*: I could not post its alert here ({}); invite me, then `expect` it again",
                     plain(&shorten(why, 80))
                 ),
                 None => String::new(),

@@ -140,8 +140,16 @@ fn ended(events: &[SlackEvent], status: &str, count: usize) -> bool {
 impl Demo {
     async fn script(&self, factor: f64) -> anyhow::Result<()> {
         let limit = Duration::from_secs_f64((20.0 * factor).max(10.0));
+        // The morning: the channel expects iowa-prepare by now, and it has not run today.
+        println!("\n(Morning in #data: the dashboards need iowa-prepare, which has not run today.)");
+        let by = self.clock.now().format("%H:%M");
+        self.say(ANA, &format!("expect iowa-prepare by {by}")).await?;
+        let missed = |e: &SlackEvent| e.thread_ts.is_none() && e.visible_text().contains("has not succeeded today");
+        self.follow(limit, |e| e.iter().any(missed)).await?;
         self.say(ANA, "launch iowa-prepare").await?;
         self.follow(limit, |e| ended(e, "SUCCESS", 1)).await?;
+        // Its late success, in the alert's thread.
+        self.follow(limit, |e| e.iter().any(|e| e.thread_ts.is_some() && e.visible_text().contains("late (expected by"))).await?;
         self.say(ANA, "launch stock-enrich").await?;
         self.follow(limit, |e| ended(e, "FAILED", 1)).await?;
         // Where the conversation is: in the failed run's thread, the run goes without saying.

@@ -39,6 +39,8 @@ const EMOJI: &[(&str, &str)] = &[
     (":repeat:", "🔁"),
     (":wave:", "👋"),
     (":bar_chart:", "📊"),
+    (":alarm_clock:", "⏰"),
+    (":double_vertical_bar:", "⏸️"),
 ];
 
 /// Mrkdwn as plain terminal text.

@@ -72,7 +72,7 @@ fn local(tz: Tz, day: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
         Some(t) => t.with_timezone(&Utc),
         None => {
             // In a gap: the offset in force just before it.
-            let before = tz.offset_from_utc_datetime(&(wall - Duration::hours(6))).fix();
+            let before = tz.offset_from_utc_datetime(&(wall - Duration::hours(24))).fix();
             Utc.from_utc_datetime(&(wall - Duration::seconds(i64::from(before.local_minus_utc()))))
         }
     }
@@ -117,6 +117,9 @@ mod tests {
         // 02:30 happens twice on 2026-10-25: the first.
         assert_eq!(skipped.due(day("2026-10-25")).to_rfc3339(), "2026-10-25T00:30:00+00:00");
         assert_eq!(paris.day_start(day("2026-12-06")).to_rfc3339(), "2026-12-05T23:00:00+00:00");
+        // East of UTC+6 too: 02:30 does not exist in Sydney on 2026-10-04 (UTC+10 to +11).
+        let sydney = Schedule::parse("02:30", Some("Australia/Sydney")).unwrap();
+        assert_eq!(sydney.due(day("2026-10-04")).to_rfc3339(), "2026-10-03T16:30:00+00:00", "03:30 summer time");
         assert_eq!(paris.day_of("2026-12-05T23:30:00Z".parse().unwrap()), day("2026-12-06"));
     }
 }

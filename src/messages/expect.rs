@@ -85,7 +85,7 @@ pub fn alert(
         &[
             Button::press("Launch", &Press::ExpectLaunch { job: job.clone() }).primary(),
             Button::press("Last runs", &Press::ExpectLast { job: job.clone() }),
-            Button::press("Mute today", &Press::ExpectMute { job, day: d.day }),
+            Button::press(if today { "Mute today" } else { "Mute this day" }, &Press::ExpectMute { job, day: d.day }),
         ],
     );
     OutboxMessage::post(d.lane, d.channel, out.render(&m)).as_root()
@@ -98,12 +98,14 @@ pub fn who_expects(created_by: &str) -> String {
 
 /// The line of a late success: the run, when it ended and how late.
 fn met_line(links: Links, d: &Day, run: &RunItem, ended: DateTime<Utc>) -> String {
-    let late = (ended - d.deadline).to_std().unwrap_or_default();
+    let when = match (ended - d.deadline).to_std() {
+        Ok(late) if !late.is_zero() => format!("{} late", render::duration(late)),
+        _ => "on time: Tailer had not answered when I checked".to_owned(),
+    };
     format!(
-        ":white_check_mark: {} succeeded {}, {} late (expected by {}) · run {}",
+        ":white_check_mark: {} succeeded {}, {when} (expected by {}) · run {}",
         render::job_label(d.job),
         render::when(ended),
-        render::duration(late),
         plain(d.by),
         links.item(Some(d.job), run)
     )
@@ -114,7 +116,7 @@ pub fn met(out: &dyn Render, links: Links, d: &Day, run: &RunItem, ended: DateTi
     let line = met_line(links, d, run, ended);
     let mut reply = Message::new(&line);
     reply.section(&line);
-    let edited = format!("~Not succeeded {} by {}~ {line}", d.day, plain(d.by));
+    let edited = format!("~Expected {} by {}~ {line}", d.day, plain(d.by));
     let mut alert = Message::new(&line);
     alert.section(&edited);
     vec![
@@ -126,7 +128,7 @@ pub fn met(out: &dyn Render, links: Links, d: &Day, run: &RunItem, ended: DateTi
 /// Muted for the day by `user`: the alert, edited (its buttons gone), and a reply.
 pub fn muted(out: &dyn Render, d: &Day, user: &str) -> Vec<OutboxMessage> {
     let line = format!(
-        ":no_bell: {} had not succeeded on {} by {}: muted for that day by {}.",
+        ":no_bell: {} was expected on {} by {}: muted for that day by {}.",
         render::job_label(d.job),
         d.day,
         plain(d.by),

@@ -29,6 +29,9 @@ pub const CHECKED_MARKER: &str = "expectations_checked";
 /// Checks the expectations that are due and follows the days alerted.
 pub struct ExpectationChecker {
     p: Polling,
+    /// When this process started checking (ms): Tailer's retry window of a day caught up
+    /// at a start runs from then, not from the day's time.
+    started_ms: i64,
 }
 
 /// The run that met the day: a success that started that day and ended by the time.
@@ -58,11 +61,14 @@ struct Due<'a> {
     day: NaiveDate,
     /// Already alerted (open): follow it; `None`: decide it.
     open: Option<&'a ExpectationDayRow>,
+    /// Set after the day's time passed: a success that started that day at any time
+    /// meets it (nobody expected it before it was set).
+    set_late: bool,
 }
 
 impl ExpectationChecker {
     pub fn new(core: &Core) -> ExpectationChecker {
-        ExpectationChecker { p: Polling::new(core) }
+        ExpectationChecker { p: Polling::new(core), started_ms: core.clock.now_ms() }
     }
 
     /// One pass: returns how many messages were queued (alerts and late successes).
@@ -94,6 +100,9 @@ impl ExpectationChecker {
                 return 0;
             }
         };
+        // The last pass before this one: a time between it and now, long ago, passed while
+        // no replica checked (the bot was down).
+        let previous = self.p.store.marker(CHECKED_MARKER).await.ok().flatten();
         let decided: HashMap<(&str, &str, &str), &ExpectationDayRow> =
             days.iter().map(|d| ((d.channel_id.as_str(), d.job.as_str(), d.day.as_str()), d)).collect();
         let mut by_job: BTreeMap<&str, Vec<Due>> = BTreeMap::new();
@@ -105,15 +114,19 @@ impl ExpectationChecker {
             let created = schedule.day_of(DateTime::from_timestamp_millis(e.created_at).unwrap_or(now));
             let today = schedule.day_of(now);
             for day in [today.pred_opt(), Some(today)].into_iter().flatten() {
-                if day < created || schedule.due(day) > now {
+                if schedule.due(day) > now {
                     continue;
                 }
+                // An alerted day is followed, even once the expectation is set again; a
+                // day before the expectation was set is not decided.
                 let open = match decided.get(&(e.channel_id.as_str(), e.job.as_str(), day.to_string().as_str())) {
+                    None if day < created => continue,
                     None => None,
                     Some(d) if OPEN_STATES.contains(&d.state.as_str()) => Some(*d),
                     Some(_) => continue,
                 };
-                by_job.entry(e.job.as_str()).or_default().push(Due { e, schedule, day, open });
+                let set_late = day == created && e.created_at > schedule.due(day).timestamp_millis();
+                by_job.entry(e.job.as_str()).or_default().push(Due { e, schedule, day, open, set_late });
             }
         }
         let mut queued = 0;
@@ -135,7 +148,7 @@ impl ExpectationChecker {
                 }
             };
             for due in &dues {
-                queued += self.check(&config, job, due, runs.as_deref(), now).await;
+                queued += self.check(&config, job, due, runs.as_deref(), now, previous).await;
             }
         }
         if let Err(error) = self.p.store.set_marker(CHECKED_MARKER, now_ms).await {
@@ -148,7 +161,15 @@ impl ExpectationChecker {
     }
 
     /// Decides or follows one day; returns the messages queued.
-    async fn check(&self, config: &crate::config::Config, job: &Job, due: &Due<'_>, runs: Option<&[RunItem]>, now: DateTime<Utc>) -> usize {
+    async fn check(
+        &self,
+        config: &crate::config::Config,
+        job: &Job,
+        due: &Due<'_>,
+        runs: Option<&[RunItem]>,
+        now: DateTime<Utc>,
+        previous: Option<i64>,
+    ) -> usize {
         let (e, schedule, day) = (due.e, due.schedule, due.day);
         let deadline = schedule.due(day);
         let start = schedule.day_start(day);
@@ -158,18 +179,20 @@ impl ExpectationChecker {
         let links = Links::of(config);
         let now_ms = now.timestamp_millis();
         let out = &self.p.outbox;
+        let next_day = schedule.day_start(day + Duration::days(1));
         if let Some(open) = due.open {
-            // Alerted: say it once it succeeds.
-            let Some((run, ended)) = runs.and_then(|runs| succeeded(runs, start, schedule.day_start(day + Duration::days(1)))) else {
+            // Alerted: say it once it succeeds (an unknown day may turn out met on time).
+            let Some((run, ended)) = runs.and_then(|runs| succeeded(runs, start, next_day)) else {
                 return 0;
             };
             let messages = say::met(out, links, &d, run, ended);
+            let state = if ended > deadline { "late" } else { "met" };
             let closed = self
                 .p
                 .store
                 .close_day(
                     (&open.channel_id, &open.job, &open.day),
-                    "late",
+                    state,
                     Some((run.run_id.as_str(), ended.timestamp_millis())),
                     &messages,
                     now_ms,
@@ -184,17 +207,24 @@ impl ExpectationChecker {
                 }
             };
         }
+        // Set after its time: any success of that day meets it.
+        let by_then = if due.set_late { next_day } else { deadline };
+        let tried_since = deadline.max(DateTime::from_timestamp_millis(self.started_ms).unwrap_or(deadline));
         let (state, miss) = match runs {
-            Some(runs) => match met_by(runs, start, deadline) {
+            Some(runs) => match met_by(runs, start, by_then) {
                 Some(_) => ("met", None),
                 None => ("missed", Some(Miss::Missed { last: runs.first() })),
             },
-            None if now - deadline < UNKNOWN_AFTER => return 0,
+            None if now - tried_since < UNKNOWN_AFTER => return 0,
             None => ("unknown", Some(Miss::Unknown)),
         };
-        // Said long after its time (the bot was down then): marked late.
+        // Said long after its time because no replica checked then (the bot was down):
+        // marked late. A miss only: an unknown day is said late on purpose.
         let poll = Duration::from_std(config.watch.subscription_poll).unwrap_or_default();
-        let late_check = (e.created_at < deadline.timestamp_millis() && now - deadline > poll * 2 + Duration::minutes(1)).then_some(now);
+        let unchecked =
+            previous.is_some_and(|p| p < deadline.timestamp_millis() && now_ms - p > (poll * 2 + Duration::minutes(1)).num_milliseconds());
+        let late_check =
+            (matches!(miss, Some(Miss::Missed { .. })) && e.created_at < deadline.timestamp_millis() && unchecked).then_some(now);
         let today = schedule.day_of(now) == day;
         let messages: Vec<_> = miss.iter().map(|miss| say::alert(out, links, &d, today, miss, &e.created_by, late_check)).collect();
         let row = ExpectationDayRow {
