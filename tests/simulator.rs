@@ -263,3 +263,38 @@ async fn the_run_ids_of_the_help_examples_are_runs_the_simulator_knows_for_that_
     }
     assert!(checked >= 4, "status, watch, unwatch and mark were checked");
 }
+
+/// `sim --speed 1000` runs jobs a thousand times faster, as `demo --speed` does: a launch
+/// ends within seconds (read the other way, it would take about a day).
+#[tokio::test]
+async fn sim_speed_means_times_faster_as_for_the_demo() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tailerbot"))
+        .args(["sim", "--port", &port.to_string(), "--speed", "1000"])
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let c = client(&format!("http://127.0.0.1:{port}"), quick_options());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let run = loop {
+        if let Ok(run) = c.launch_job(&iowa(), None).await {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "the simulator did not start within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = loop {
+        if let Ok(Some(item)) = c.check_run_status(&iowa(), &run).await {
+            if item.status.is_final() {
+                break item.status;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end within 10 s at --speed 1000");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, RunStatus::Success);
+}

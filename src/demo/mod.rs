@@ -60,7 +60,7 @@ struct Demo {
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let started = Instant::now();
-    let factor = 1.0 / options.speed;
+    let factor = timing_factor(options.speed);
     let mut config = crate::config::embedded_config();
     // Four eyes on PROD, to try: whoever asks, someone else confirms.
     for rule in config.rules.iter_mut().filter(|r| r.confirm) {
@@ -135,6 +135,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
 fn ended(events: &[SlackEvent], status: &str, count: usize) -> bool {
     events.iter().filter(|e| e.thread_ts.is_some() && e.text.contains(status)).count() >= count
+}
+
+/// What `--speed` means for `sim` and `demo` alike (2: twice as fast), as the factor the
+/// simulator multiplies its timings by (0.5).
+pub fn timing_factor(speed: f64) -> f64 {
+    1.0 / speed
 }
 
 impl Demo {
