@@ -585,6 +585,9 @@ contract! {
         assert!(all.iter().all(|e| e.created_by == CONFIGURED), "{all:?}");
         let ops = all.iter().find(|e| e.channel_id == "C0OPS").unwrap();
         assert_eq!((ops.at_minute, ops.created_at), (360, 7_000), "a new one counts from the sync");
+        let audit = store.recent_audit(Some("sales-daily"), 5).await.unwrap();
+        assert_eq!(audit.len(), 1, "the person's expectation taken over, said once: {audit:?}");
+        assert!(audit[0].detail.contains("took over the expectation set in this channel (asked by U0A)"), "{audit:?}");
         store.sync_configured(&file[..1], 8_000).await.unwrap();
         let all = store.expectations(None).await.unwrap();
         assert_eq!(all.iter().map(|e| e.channel_id.as_str()).collect::<Vec<_>>(), ["C0DATA"], "removed from the file, removed");

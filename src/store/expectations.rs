@@ -81,6 +81,27 @@ impl Store {
                 None => now_ms,
             };
             self.expect(&ExpectationRow { created_by: CONFIGURED.to_owned(), created_at, ..w.clone() }).await?;
+            // A person's expectation taken over by the file: the audit says so (removed
+            // from the file later, it is gone).
+            if let Some(person) = have.iter().find(|h| same(h, w) && h.created_by != CONFIGURED) {
+                let entry = super::AuditEntry {
+                    id: 0,
+                    at: now_ms,
+                    reference: "expectation".to_owned(),
+                    user_id: CONFIGURED.to_owned(),
+                    channel_id: w.channel_id.clone(),
+                    action: crate::domain::Action::Expect,
+                    job: Some(w.job.clone()),
+                    environment: None,
+                    outcome: super::AuditOutcome::Succeeded,
+                    detail: format!(
+                        "the file's [[expectations]] took over the expectation set in this channel (asked by {})",
+                        person.created_by
+                    ),
+                    tailer_answer: None,
+                };
+                self.audit(&entry).await?;
+            }
         }
         for h in have.iter().filter(|h| h.created_by == CONFIGURED && !wanted.iter().any(|w| same(h, w))) {
             self.unexpect(&h.channel_id, &h.job).await?;
