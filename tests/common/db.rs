@@ -52,11 +52,20 @@ impl TestDb {
         Store::connect(&self.url).await.expect("the store opens")
     }
 
-    /// Drops the schema (PostgreSQL); a failed test leaves it behind for a look.
+    /// Drops the schema (PostgreSQL); a failed test leaves it behind for a look. A bot
+    /// of the test may still be writing (its workers end with the runtime): when
+    /// PostgreSQL picks the drop as a deadlock's victim, it is asked again (a few times).
     pub async fn finish(self) {
         if let Some(schema) = &self.schema {
             let admin = sqlx::PgPool::connect(&postgres_url()).await.unwrap();
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
+            let drop = format!("DROP SCHEMA {schema} CASCADE");
+            for attempt in 1.. {
+                match sqlx::query(&drop).execute(&admin).await {
+                    Ok(_) => break,
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40P01") && attempt < 5 => continue,
+                    Err(e) => panic!("cannot drop the test schema {schema}: {e}"),
+                }
+            }
             admin.close().await;
         }
     }
