@@ -29,6 +29,12 @@ pub fn lane(channel: &str, job: &str, day: NaiveDate) -> String {
     format!("expect:{channel}:{job}:{day}")
 }
 
+/// The channel and the job of a day's alert lane ([`lane`]), read back.
+pub fn of_lane(lane: &str) -> Option<(&str, &str)> {
+    let mut parts = lane.strip_prefix("expect:")?.split(':');
+    Some((parts.next()?, parts.next()?))
+}
+
 /// Why a day is alerted.
 #[derive(Debug, Clone)]
 pub enum Miss<'a> {

@@ -59,17 +59,15 @@ impl Delivery {
         }
         self.stats.undeliverable();
         tracing::error!(id = row.id, lane = %row.message.lane, %reason, "a Slack message cannot be delivered; giving up on it");
-        if let Some(day) = row.message.lane.strip_prefix("expect:") {
-            self.pause_expectation(day, reason).await;
+        if let Some((channel, job)) = crate::messages::expect::of_lane(&row.message.lane) {
+            self.pause_expectation(channel, job, reason).await;
         }
         self.tell_requester(row, reason).await;
     }
 
     /// An expectation's alert that cannot be posted because the bot is not in the
     /// channel (removed, archived): the expectation is paused, and the audit says why.
-    async fn pause_expectation(&self, day: &str, reason: &str) {
-        let mut parts = day.split(':');
-        let (Some(channel), Some(job)) = (parts.next(), parts.next()) else { return };
+    async fn pause_expectation(&self, channel: &str, job: &str, reason: &str) {
         let Some(code) = ["not_in_channel", "channel_not_found", "is_archived"].into_iter().find(|code| reason.contains(code)) else {
             return;
         };
