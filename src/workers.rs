@@ -18,7 +18,7 @@ use crate::commands::writes::recovery::{Launches, Writes};
 use crate::outbox::{Drain, Outbox};
 use crate::shared::Core;
 use crate::store::{Backoff, Store};
-use crate::watch::{ExpectationChecker, SubscriptionPoller, Timers, Watcher};
+use crate::watch::{DigestPoster, ExpectationChecker, SubscriptionPoller, Timers, Watcher};
 
 /// The longest sleep of a loop between two passes.
 const TICK: Duration = Duration::from_secs(1);
@@ -32,6 +32,7 @@ pub struct Workers {
     pub watcher: Watcher,
     pub subscriptions: SubscriptionPoller,
     pub expectations: ExpectationChecker,
+    pub digests: DigestPoster,
     pub timers: Timers,
     pub delivery: Arc<dyn Drain>,
     pub launches: Launches,
@@ -57,6 +58,7 @@ impl Workers {
             watcher: Watcher::new(core),
             subscriptions: SubscriptionPoller::new(core),
             expectations: ExpectationChecker::new(core),
+            digests: DigestPoster::new(core),
             timers: Timers::new(core),
             delivery,
             launches: Launches::new(bot.clone()),
@@ -103,7 +105,7 @@ impl Workers {
         }
     }
 
-    /// The subscription poll and the expectations' check when they are due, by
+    /// The subscription poll, the expectations' check and the digests when they are due, by
     /// whichever replica holds their lease; returns when they are next due (ms).
     async fn subscriptions_pass(&self) -> i64 {
         let now = self.clock.now_ms();
@@ -115,6 +117,7 @@ impl Workers {
             Ok(true) => {
                 self.subscriptions.run_once().await;
                 self.expectations.run_once().await;
+                self.digests.run_once().await;
             }
             Ok(false) => tracing::debug!("another replica polls the subscriptions"),
             Err(error) => tracing::warn!(%error, "cannot take the subscription poll; trying again later"),

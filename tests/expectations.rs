@@ -16,23 +16,9 @@ use tailerbot::slack::standin::SlackEvent;
 const STEP: Duration = Duration::from_secs(30);
 const ROOM: &str = "C0EXPECT";
 
-/// A zone where it is about noon now (an `Etc/GMT` zone), so that a time a few minutes
-/// ahead is still today there, whenever the test runs.
-fn noon_zone(now: DateTime<Utc>) -> (String, chrono::FixedOffset) {
-    let hour = i32::try_from(chrono::Timelike::hour(&now)).unwrap();
-    let offset = 12 - hour;
-    let name = match offset {
-        0 => "Etc/GMT".to_owned(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    };
-    (name, chrono::FixedOffset::east_opt(offset * 3600).unwrap())
-}
-
 /// `expect <job> by <now + minutes> <zone>`: the words, and the time as the alert shows it.
 fn in_minutes(now: DateTime<Utc>, job: &str, minutes: i64) -> (String, String) {
-    let (zone, offset) = noon_zone(now);
-    let at = (now + chrono::Duration::minutes(minutes)).with_timezone(&offset).format("%H:%M").to_string();
+    let (at, zone) = time_in(now, minutes);
     (format!("expect {job} by {at} {zone}"), format!("{at} {zone}"))
 }
 

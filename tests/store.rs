@@ -278,8 +278,9 @@ contract! {
             Destination::Post { channel: channel.clone(), place: Place::Reply { ts: "1700000000.000003".into() }, asked_by: Some(user.clone()) },
             Destination::View { user: user.clone(), dm: Some("D0ANALYST".into()) },
             Destination::View { user: user.clone(), dm: None },
-            Destination::Upload { channel: channel.clone(), thread_ts: Some("1700000000.000001".into()), asked_by: Some(user.clone()) },
-            Destination::Upload { channel: channel.clone(), thread_ts: None, asked_by: None },
+            Destination::Upload { channel: channel.clone(), thread_ts: Some("1700000000.000001".into()), asked_by: Some(user.clone()), in_lane: false },
+            Destination::Upload { channel: channel.clone(), thread_ts: None, asked_by: None, in_lane: false },
+            Destination::Upload { channel: channel.clone(), thread_ts: None, asked_by: None, in_lane: true },
         ];
         let messages: Vec<OutboxMessage> = destinations
             .iter()
@@ -595,6 +596,45 @@ contract! {
         store.sync_configured(&[], 9_000).await.unwrap();
         let all = store.expectations(None).await.unwrap();
         assert_eq!(all.iter().map(|e| (e.channel_id.as_str(), e.created_by.as_str())).collect::<Vec<_>>(), [("C0OPS", "U0A")], "a person's stays");
+    }
+
+    async fn a_digest_is_set_changed_paused_and_each_day_posted_once(store) {
+        use tailerbot::store::{DigestDayRow, DigestRow};
+        let row = DigestRow {
+            channel_id: "C0DATA".into(),
+            at_minute: 540,
+            tz: "Europe/Paris".into(),
+            created_by: "U0A".into(),
+            created_at: 100,
+            paused: None,
+        };
+        assert!(store.set_digest(&row).await.unwrap());
+        assert!(!store.set_digest(&DigestRow { at_minute: 600, ..row.clone() }).await.unwrap(), "changed, not new");
+        assert_eq!(store.digest("C0DATA").await.unwrap().unwrap().at_minute, 600);
+        let paused = store.pause_digest("C0DATA", "not_in_channel").await.unwrap();
+        assert_eq!(paused.and_then(|p| p.paused).as_deref(), Some("not_in_channel"));
+        assert!(store.pause_digest("C0DATA", "not_in_channel").await.unwrap().is_none(), "paused once");
+        store.set_digest(&row).await.unwrap();
+        assert_eq!(store.digests().await.unwrap()[0].paused, None, "set again: resumed");
+
+        let day = DigestDayRow {
+            channel_id: "C0DATA".into(),
+            day: "2026-12-06".into(),
+            lane: "digest:C0DATA:2026-12-06".into(),
+            posted_at: 2_000,
+            jobs: 4,
+            attention: 1,
+        };
+        let post = [message(&day.lane, "digest", None)];
+        assert!(store.post_digest(&day, &post, 2_000).await.unwrap());
+        assert!(!store.post_digest(&DigestDayRow { posted_at: 3_000, ..day.clone() }, &post, 3_000).await.unwrap(), "posted once");
+        assert_eq!(texts(&store, 10_000).await, ["digest"], "queued once");
+        let next = DigestDayRow { day: "2026-12-07".into(), posted_at: 90_000_000, ..day.clone() };
+        assert!(store.post_digest(&next, &post, 90_000_000).await.unwrap(), "the next day's");
+        assert_eq!(store.digest_days(Some("C0DATA"), 0).await.unwrap().len(), 2);
+        assert_eq!(store.digest_days(None, 50_000_000).await.unwrap(), [next]);
+        assert!(store.digest_off("C0DATA").await.unwrap().is_some());
+        assert!(store.digest_off("C0DATA").await.unwrap().is_none());
     }
 }
 

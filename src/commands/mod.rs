@@ -16,6 +16,7 @@
 
 mod args;
 pub mod catalog;
+pub mod digest;
 pub mod expect;
 pub mod follow;
 pub mod form;
@@ -172,6 +173,8 @@ pub enum Command {
         job: JobName,
     },
     Expectations,
+    /// `digest at HH:MM [zone]`, `digest off`, `digest`.
+    Digest(digest::DigestAsk),
     /// What is switched off now.
     Disabled,
     /// A chart of the job's last `limit` runs, with a summary.
@@ -211,6 +214,7 @@ impl Command {
             Command::Expect { .. } => Action::Expect,
             Command::Unexpect { .. } => Action::Unexpect,
             Command::Expectations => Action::Expectations,
+            Command::Digest(_) => Action::Digest,
             Command::Disabled => Action::Disabled,
             Command::History { .. } => Action::History,
             Command::Audit { .. } => Action::Audit,
@@ -254,6 +258,15 @@ impl std::fmt::Display for Command {
                 push(&schedule.tz.name());
             }
             Command::Unexpect { job } => push(job),
+            Command::Digest(ask) => match ask {
+                digest::DigestAsk::At(schedule) => {
+                    push(&"at");
+                    push(&schedule.at.format("%H:%M"));
+                    push(&schedule.tz.name());
+                }
+                digest::DigestAsk::Off => push(&"off"),
+                digest::DigestAsk::Show => {}
+            },
             Command::History { job, limit } => {
                 push(job);
                 push(limit);
@@ -325,6 +338,7 @@ pub async fn run(bot: &Arc<Bot>, ctx: Context, command: Command) -> Answer {
         Command::Expect { job, schedule } => expect::expect(bot, &ctx, &job, schedule).await,
         Command::Unexpect { job } => expect::unexpect(bot, &ctx, &job).await,
         Command::Expectations => expect::list(bot, &ctx).await,
+        Command::Digest(ask) => digest::digest(bot, &ctx, ask).await,
         Command::History { job, limit } => history::history(bot, ctx, &job, limit).await,
         Command::Audit { job } => operate::audit(bot, &ctx, job.as_ref()).await,
         Command::Doctor => operate::doctor(bot, ctx).await,

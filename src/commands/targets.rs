@@ -33,6 +33,17 @@ pub fn jobs<'c>(config: &'c Config, target: &Target) -> Result<Vec<&'c Job>, Str
     }
 }
 
+/// The jobs a channel follows, resolved now (tags and `all` follow the catalog): those of
+/// its subscriptions and of its expectations, each once, in the catalog's order.
+pub fn followed<'c>(config: &'c Config, subscriptions: &[String], expected: &[String]) -> Vec<&'c Job> {
+    let mut names: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for target in subscriptions.iter().filter_map(|t| Target::parse(t)) {
+        names.extend(jobs(config, &target).unwrap_or_default().into_iter().map(|j| j.name.as_str()));
+    }
+    names.extend(expected.iter().filter_map(|name| config.job(name)).map(|j| j.name.as_str()));
+    config.jobs.iter().filter(|j| names.contains(j.name.as_str())).collect()
+}
+
 /// "I don't know a job called ..." with up to three suggestions.
 pub fn unknown_job(config: &Config, name: &str) -> String {
     let lowered = name.to_ascii_lowercase();

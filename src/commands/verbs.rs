@@ -2,7 +2,7 @@
 //! how its words are read. `help` and the usage errors are made from these declarations.
 
 use super::args::Args;
-use super::{Command, UsageError, catalog, expect, follow, history, operate, runs, writes};
+use super::{Command, UsageError, catalog, digest, expect, follow, history, operate, runs, writes};
 use crate::domain::Action;
 
 /// One verb of `/tailer`, declared by its family: what `help` and the usage errors show,
@@ -25,7 +25,8 @@ impl std::fmt::Debug for Verb {
 }
 
 /// The families, in the order `help` lists their verbs.
-const FAMILIES: [&[Verb]; 7] = [catalog::VERBS, writes::VERBS, runs::VERBS, history::VERBS, follow::VERBS, expect::VERBS, operate::VERBS];
+const FAMILIES: [&[Verb]; 8] =
+    [catalog::VERBS, writes::VERBS, runs::VERBS, history::VERBS, follow::VERBS, expect::VERBS, digest::VERBS, operate::VERBS];
 
 /// Every verb, in the order `help` lists them.
 pub fn verbs() -> impl Iterator<Item = &'static Verb> {

@@ -20,6 +20,7 @@ pub enum Action {
     Expect,
     Unexpect,
     Expectations,
+    Digest,
     Disabled,
     History,
     Audit,
@@ -33,7 +34,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, reads first, in the order of product.md.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::Help,
         Action::Jobs,
         Action::Status,
@@ -47,6 +48,7 @@ impl Action {
         Action::Expect,
         Action::Unexpect,
         Action::Expectations,
+        Action::Digest,
         Action::Disabled,
         Action::History,
         Action::Audit,
@@ -74,6 +76,7 @@ impl Action {
             Action::Expect => "expect",
             Action::Unexpect => "unexpect",
             Action::Expectations => "expectations",
+            Action::Digest => "digest",
             Action::Disabled => "disabled",
             Action::History => "history",
             Action::Audit => "audit",

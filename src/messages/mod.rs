@@ -3,6 +3,7 @@
 //! list is cut to Slack's limits by [`Message::lines`].
 
 pub mod cards;
+pub mod digest;
 pub mod expect;
 pub mod names;
 pub mod outcomes;

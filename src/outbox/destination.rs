@@ -18,9 +18,10 @@ pub enum Destination {
     /// `views.publish`: the blocks become `user`'s Home tab; `dm` is the person's direct
     /// conversation with the bot, where the tab's buttons act and answer.
     View { user: String, dm: Option<String> },
-    /// The body's file, uploaded into `channel` (under `thread_ts` when given) with the
-    /// body's blocks; `asked_by` hears about it should the channel refuse the bot.
-    Upload { channel: String, thread_ts: Option<String>, asked_by: Option<String> },
+    /// The body's file, uploaded into `channel` (under `thread_ts` when given, or with
+    /// `in_lane`, under the lane's root message) with the body's blocks; `asked_by` hears
+    /// about it should the channel refuse the bot.
+    Upload { channel: String, thread_ts: Option<String>, asked_by: Option<String>, in_lane: bool },
 }
 
 /// Where in a channel a post goes.
@@ -62,7 +63,10 @@ impl Destination {
 
     /// Under the lane's root (a thread reply), or the root itself (an edit).
     pub fn needs_thread(&self) -> bool {
-        matches!(self, Destination::Post { place: Place::Thread { .. }, .. } | Destination::Update { .. })
+        matches!(
+            self,
+            Destination::Post { place: Place::Thread { .. }, .. } | Destination::Update { .. } | Destination::Upload { in_lane: true, .. }
+        )
     }
 
     pub fn is_post(&self) -> bool {

@@ -123,7 +123,14 @@ impl OutboxMessage {
         message: OutboxBody,
         file: Upload,
     ) -> OutboxMessage {
-        let to = Destination::Upload { channel: channel.into(), thread_ts, asked_by: None };
+        let to = Destination::Upload { channel: channel.into(), thread_ts, asked_by: None, in_lane: false };
+        OutboxMessage::new(lane, to, OutboxBody { upload: Some(file), ..message })
+    }
+
+    /// A file uploaded under the lane's root message (in the channel when the lane has
+    /// none), with the message's blocks beside it.
+    pub fn upload_in_lane(lane: impl Into<String>, channel: impl Into<String>, message: OutboxBody, file: Upload) -> OutboxMessage {
+        let to = Destination::Upload { channel: channel.into(), thread_ts: None, asked_by: None, in_lane: true };
         OutboxMessage::new(lane, to, OutboxBody { upload: Some(file), ..message })
     }
 

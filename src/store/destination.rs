@@ -52,10 +52,11 @@ impl Destination {
             Destination::View { user, dm } => {
                 DestinationColumns { method: "view", user_id: Some(user.clone()), channel_id: dm.clone(), ..DestinationColumns::default() }
             }
-            Destination::Upload { channel, thread_ts, asked_by } => DestinationColumns {
+            Destination::Upload { channel, thread_ts, asked_by, in_lane } => DestinationColumns {
                 method: "upload",
                 channel_id: Some(channel.clone()),
                 user_id: asked_by.clone(),
+                in_thread: *in_lane,
                 thread_ts: thread_ts.clone(),
                 ..DestinationColumns::default()
             },
@@ -88,7 +89,7 @@ impl Destination {
                 thread_ts: c.thread_ts.clone(),
             },
             "view" => Destination::View { user: c.user_id.clone().ok_or("a `view` message without a user")?, dm: c.channel_id.clone() },
-            "upload" => Destination::Upload { channel: channel(&c)?, thread_ts: c.thread_ts, asked_by: c.user_id },
+            "upload" => Destination::Upload { channel: channel(&c)?, thread_ts: c.thread_ts, asked_by: c.user_id, in_lane: c.in_thread },
             other => return Err(format!("unknown outbox method `{other}`")),
         })
     }

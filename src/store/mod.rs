@@ -15,6 +15,7 @@
 mod audit;
 mod confirmations;
 mod destination;
+mod digests;
 mod enqueue;
 mod expectations;
 mod health;
@@ -41,6 +42,7 @@ use tokio::sync::mpsc;
 pub const POLLED_MARKER: &str = "subscriptions_polled";
 
 pub use destination::{DestinationColumns, OUTBOX_METHODS};
+pub use digests::{DigestDayRow, DigestRow};
 pub use expectations::{CONFIGURED, ExpectationDayRow, ExpectationRow, OPEN_STATES};
 pub use health::{BACKOFF_CAP, Backoff, FAILING_FOR, WriteHealth};
 pub(crate) use leases::{Claim, claim};

@@ -5,6 +5,7 @@
 //!
 //! [`Core`]: crate::shared::Core
 
+pub mod digest;
 pub mod expectations;
 pub mod subscriptions;
 mod timers;
@@ -19,6 +20,7 @@ use crate::shared::Core;
 pub use crate::stats::Stats;
 use crate::store::Store;
 use crate::tailer::TailerClient;
+pub use digest::DigestPoster;
 pub use expectations::ExpectationChecker;
 pub use subscriptions::SubscriptionPoller;
 pub use timers::{Timers, thread_reply};

@@ -191,3 +191,23 @@ pub async fn click(bot: &PausedBot, user: &str, message: &SlackEvent, label: &st
     let body = form(&[("payload", &payload.to_string())]);
     super::post_signed(&bot.http, &format!("{}/slack/interactions", bot.url), SECRET, bot.clock.unix(), body).await.status().as_u16()
 }
+
+/// A zone where it is about noon now (an `Etc/GMT` zone), so that a time a few minutes
+/// ahead or behind is still today there, whenever the test runs.
+pub fn noon_zone(now: chrono::DateTime<chrono::Utc>) -> (String, chrono::FixedOffset) {
+    let hour = i32::try_from(chrono::Timelike::hour(&now)).unwrap();
+    let offset = 12 - hour;
+    let name = match offset {
+        0 => "Etc/GMT".to_owned(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    };
+    (name, chrono::FixedOffset::east_opt(offset * 3600).unwrap())
+}
+
+/// The wall-clock time `minutes` from now in a zone where it is about noon (`HH:MM`), and
+/// that zone.
+pub fn time_in(now: chrono::DateTime<chrono::Utc>, minutes: i64) -> (String, String) {
+    let (zone, offset) = noon_zone(now);
+    ((now + chrono::Duration::minutes(minutes)).with_timezone(&offset).format("%H:%M").to_string(), zone)
+}

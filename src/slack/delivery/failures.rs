@@ -59,42 +59,51 @@ impl Delivery {
         }
         self.stats.undeliverable();
         tracing::error!(id = row.id, lane = %row.message.lane, %reason, "a Slack message cannot be delivered; giving up on it");
-        if let Some((channel, job)) = crate::messages::expect::of_lane(&row.message.lane) {
-            self.pause_expectation(channel, job, reason).await;
-        }
+        self.pause_closed(&row.message.lane, reason).await;
         self.tell_requester(row, reason).await;
     }
 
-    /// An expectation's alert that cannot be posted because the bot is not in the
-    /// channel (removed, archived): the expectation is paused, and the audit says why.
-    async fn pause_expectation(&self, channel: &str, job: &str, reason: &str) {
+    /// An expectation's alert or a digest that cannot be posted because the bot is not in
+    /// the channel (removed, archived): the expectation or the digest is paused (it is set
+    /// again to resume), and the audit says why.
+    async fn pause_closed(&self, lane: &str, reason: &str) {
         let Some(code) = ["not_in_channel", "channel_not_found", "is_archived"].into_iter().find(|code| reason.contains(code)) else {
             return;
         };
-        let paused = match self.store.pause_expectation(channel, job, code).await {
-            Ok(Some(paused)) => paused,
+        let (action, channel, job, paused) = if let Some((channel, job)) = crate::messages::expect::of_lane(lane) {
+            let paused = self.store.pause_expectation(channel, job, code).await.map(|p| p.map(|p| p.created_by));
+            (crate::domain::Action::Expect, channel, Some(job), paused)
+        } else if let Some(channel) = crate::messages::digest::of_lane(lane) {
+            let paused = self.store.pause_digest(channel, code).await.map(|p| p.map(|p| p.created_by));
+            (crate::domain::Action::Digest, channel, None, paused)
+        } else {
+            return;
+        };
+        let created_by = match paused {
+            Ok(Some(created_by)) => created_by,
             Ok(None) => return,
             Err(error) => {
-                tracing::error!(%error, channel, job, "cannot pause an expectation whose channel is closed to the bot");
+                tracing::error!(%error, channel, %action, "cannot pause what cannot be posted in its channel");
                 return;
             }
         };
-        tracing::warn!(channel, job, %reason, "an expectation is paused: its alert cannot be posted in its channel");
+        tracing::warn!(channel, ?job, %action, %reason, "paused: its messages cannot be posted in its channel");
+        let what = if job.is_some() { "its alert" } else { "the daily digest" };
         let entry = crate::store::AuditEntry {
             id: 0,
             at: self.clock.now_ms(),
-            reference: "expectation".to_owned(),
-            user_id: paused.created_by,
+            reference: if job.is_some() { "expectation" } else { "digest" }.to_owned(),
+            user_id: created_by,
             channel_id: channel.to_owned(),
-            action: crate::domain::Action::Expect,
-            job: Some(job.to_owned()),
+            action,
+            job: job.map(str::to_owned),
             environment: None,
             outcome: crate::store::AuditOutcome::Failed,
-            detail: format!("paused: its alert cannot be posted in this channel ({code})"),
+            detail: format!("paused: {what} cannot be posted in this channel ({code})"),
             tailer_answer: None,
         };
         if let Err(error) = self.store.audit(&entry).await {
-            tracing::error!(%error, "cannot record an expectation's pause in the audit");
+            tracing::error!(%error, "cannot record a pause in the audit");
         }
     }
 
@@ -115,14 +124,19 @@ impl Delivery {
             return;
         }
         // A file Slack will not take: the words go out alone, with what to grant.
-        if let Destination::Upload { channel, asked_by, .. } = &m.to {
+        if let Destination::Upload { channel, asked_by, in_lane, .. } = &m.to {
             // Blocks Slack refused would be refused again: then the note alone.
             let blocks_refused = ["invalid_blocks", "msg_too_long"].iter().any(|code| reason.contains(code));
             let mut blocks = if blocks_refused { Vec::new() } else { m.body.blocks.clone() };
             blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text": upload_refused(reason)}]}));
-            let to = Destination::Post { channel: channel.clone(), place: Place::Channel, asked_by: asked_by.clone() };
+            // Where the file was to go: under its lane's root (a digest's chart), or in the channel.
+            let (lane, place) = match in_lane {
+                true => (m.lane.clone(), Place::Thread { broadcast: false }),
+                false => (format!("{}:fallback", m.lane), Place::Channel),
+            };
+            let to = Destination::Post { channel: channel.clone(), place, asked_by: asked_by.clone() };
             let body = OutboxBody::plain(m.body.text.clone(), blocks);
-            self.outbox.enqueue(vec![OutboxMessage::new(format!("{}:fallback", m.lane), to, body)]).await;
+            self.outbox.enqueue(vec![OutboxMessage::new(lane, to, body)]).await;
             return;
         }
         let channel_problem =
