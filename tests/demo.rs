@@ -52,6 +52,17 @@ fn the_demo_plays_the_whole_conversation_and_exits_0() {
         "of 30 ended runs (",
         "Duration: median ",
         &format!("(the picture Slack received is saved as {})", chart.display()),
+        "@ana: /tailer digest at ",
+        "This channel gets a digest every day at",
+        "(The demo moves the clock on by",
+        "Daily digest for ",
+        "the last 24 h of the 2 jobs this channel follows",
+        "expected by ",
+        "missed, then succeeded ",
+        "❌ ",
+        "The failing job's history chart is in the thread.",
+        "↳ tailerbot shared a picture: 🖼  stock-enrich (DEV): the last ",
+        &format!("(the picture Slack received is saved as {})", tailerbot::demo::picture_path(&chart, 1).display()),
         "The demo ran for",
     ] {
         assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");

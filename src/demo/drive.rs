@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::transcript::render;
 use super::{CHANNEL, Demo};
+use crate::clock::Clock;
 use crate::slack::standin::SlackEvent;
 
 impl Demo {

@@ -17,12 +17,13 @@ use secrecy::SecretString;
 
 use tokio::io::AsyncBufReadExt;
 
-use crate::clock::{SharedClock, SystemClock};
+use crate::clock::{AdjustableClock, Clock};
 use crate::config::Settings;
 use crate::server::Application;
 use crate::sim::{RunningSimulator, SimOptions};
 use crate::slack::standin::{RunningStandin, SlackEvent};
 use crate::slack::verify::Verifier;
+use chrono::Timelike;
 use transcript::{Names, render};
 
 const CHANNEL: &str = "C0DATA";
@@ -48,7 +49,9 @@ struct Demo {
     tailer: RunningSimulator,
     verifier: Verifier,
     http: reqwest::Client,
-    clock: SharedClock,
+    /// The time of the bot and of the simulator: the demo moves it on to show the next
+    /// digest without waiting for it.
+    clock: Arc<AdjustableClock>,
     triggers: AtomicU64,
     printed: AtomicU64,
     names: Names,
@@ -81,9 +84,11 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         history_failures: 0.1,
         ..SimOptions::default()
     };
-    let crate::offline::OfflineWorld { tailer, slack } = crate::offline::start(&mut config, sim, "xoxb-demo", &[ONCALL], None)
-        .await
-        .context("starting the Tailer simulator and the Slack stand-in")?;
+    let clock = AdjustableClock::new();
+    let crate::offline::OfflineWorld { tailer, slack } =
+        crate::offline::start(&mut config, sim, "xoxb-demo", &[ONCALL], Some(clock.clone()))
+            .await
+            .context("starting the Tailer simulator and the Slack stand-in")?;
     slack.slack.set_channel_members(CHANNEL, &[ANA, LEAD, ONCALL]);
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let dir = std::env::temp_dir().join(format!("tailerbot-demo-{}", uuid::Uuid::new_v4().simple()));
@@ -97,7 +102,6 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         ("DATABASE_URL", format!("sqlite://{}", dir.join("demo.db").display())),
     ]);
     let settings = Settings::from_lookup(&|name| vars.get(name).cloned(), &config.tailer)?;
-    let clock: SharedClock = Arc::new(SystemClock);
     let app = Application::build(&settings, config, clock.clone(), local).await?;
     let url = format!("http://{}", app.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -135,6 +139,17 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
 fn ended(events: &[SlackEvent], status: &str, count: usize) -> bool {
     events.iter().filter(|e| e.thread_ts.is_some() && e.text.contains(status)).count() >= count
+}
+
+/// Where the demo saves the picture that came after `before` others: the first at
+/// `chart`, the next ones beside it (`tailerbot-demo-history-2.png`, ...).
+pub fn picture_path(chart: &std::path::Path, before: usize) -> std::path::PathBuf {
+    if before == 0 {
+        return chart.to_path_buf();
+    }
+    let stem = chart.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = chart.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    chart.with_file_name(format!("{stem}-{}{ext}", before + 1))
 }
 
 /// What `--speed` means for `sim` and `demo` alike (2: twice as fast), as the factor the
@@ -201,6 +216,16 @@ impl Demo {
         // Is this normal? The last month of a job, in a picture.
         self.say(ANA, "history sales-daily 30").await?;
         self.follow(limit, |e| e.iter().any(|e| e.file.is_some())).await?;
+        // Tomorrow morning's summary, seen now: the digest of the jobs #data follows.
+        let next_minute = self.clock.now() + chrono::Duration::minutes(1);
+        self.say(ANA, &format!("digest at {}", next_minute.format("%H:%M"))).await?;
+        let wait = next_minute.with_second(0).unwrap_or(next_minute) - self.clock.now() + chrono::Duration::milliseconds(500);
+        println!("\n(The demo moves the clock on by {} s, to the digest's time.)", wait.num_seconds().max(1));
+        self.clock.advance(wait.to_std().unwrap_or_default());
+        let digest = |e: &SlackEvent| e.thread_ts.is_none() && e.visible_text().contains("Daily digest for");
+        self.follow(limit, |e| e.iter().any(digest)).await?;
+        // The failing job's chart, in the digest's thread.
+        self.follow(limit, |e| e.iter().filter(|e| e.file.is_some()).count() >= 2).await?;
         Ok(())
     }
 
@@ -317,14 +342,16 @@ impl Demo {
     fn print_new(&self) {
         let events = self.slack.slack.events();
         let from = self.printed.swap(events.len() as u64, Ordering::SeqCst) as usize;
-        for event in events.iter().skip(from) {
+        for (n, event) in events.iter().enumerate().skip(from) {
             for line in render(event, &self.names) {
                 println!("{line}");
             }
             if let Some(file) = &event.file {
-                match std::fs::write(&self.chart, &file.bytes) {
-                    Ok(()) => println!("    (the picture Slack received is saved as {})", self.chart.display()),
-                    Err(error) => println!("    (the picture could not be saved as {}: {error})", self.chart.display()),
+                let pictures = events[..n].iter().filter(|e| e.file.is_some()).count();
+                let path = picture_path(&self.chart, pictures);
+                match std::fs::write(&path, &file.bytes) {
+                    Ok(()) => println!("    (the picture Slack received is saved as {})", path.display()),
+                    Err(error) => println!("    (the picture could not be saved as {}: {error})", path.display()),
                 }
             }
         }

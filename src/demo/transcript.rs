@@ -145,7 +145,11 @@ pub fn render(event: &SlackEvent, names: &Names) -> Vec<String> {
         "files.completeUploadExternal" => {
             let file = event.file.clone().unwrap_or_default();
             let title = file.title.unwrap_or(file.filename);
-            (format!("  tailerbot shared a picture: 🖼  {title} ({} KB)", file.bytes.len().div_ceil(1024)), "    ")
+            let size = file.bytes.len().div_ceil(1024);
+            match event.thread_ts {
+                Some(_) => (format!("      ↳ tailerbot shared a picture: 🖼  {title} ({size} KB)"), "        "),
+                None => (format!("  tailerbot shared a picture: 🖼  {title} ({size} KB)"), "    "),
+            }
         }
         "chat.postEphemeral" => ("  tailerbot (only you):".to_owned(), "    "),
         "response_url" if event.response_type.as_deref() == Some("in_channel") && event.replace_original => {
