@@ -195,9 +195,6 @@ async fn send_to(url: &str, body: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_retried_to_another_replica_or_after_a_restart_is_answered_once() {
-    if common::db::postgres_skipped() {
-        return;
-    }
     let world = common::life::World::postgres().await;
     let (first, second) = (world.life().await, world.life().await);
     let event = delivery("EvREPLICAS", mention(ANALYST, "jobs iowa", "1700001000.000001", None));

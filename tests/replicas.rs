@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::bot::BOT_TOKEN;
-use common::db::{TestDb, postgres_skipped};
+use common::db::TestDb;
 use common::life::announced;
 use common::process::*;
 use tailerbot::sim::{Fault, FaultKind, SimOptions, Simulator};
@@ -62,12 +62,9 @@ struct Shared {
 }
 
 impl Shared {
-    /// `None` when PostgreSQL tests are knowingly skipped. Runs wait and run for these
+    /// Runs wait and run for these
     /// many seconds (drawn between the two).
-    async fn start(waiting: (u64, u64), running: (u64, u64)) -> Option<Shared> {
-        if postgres_skipped() {
-            return None;
-        }
+    async fn start(waiting: (u64, u64), running: (u64, u64)) -> Shared {
         tailerbot::tls::install_crypto_provider();
         let db = TestDb::postgres().await;
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -84,7 +81,7 @@ impl Shared {
         let config_path = write_config(dir.path(), &slack.response_url_prefix());
         let text = std::fs::read_to_string(&config_path).unwrap().replace("[watch]\n", "[watch]\nlease_secs = 2\n");
         std::fs::write(&config_path, text).unwrap();
-        Some(Shared { db, tailer, slack, config_path, _dir: dir })
+        Shared { db, tailer, slack, config_path, _dir: dir }
     }
 
     async fn replica(&self) -> Serve {
@@ -94,7 +91,7 @@ impl Shared {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way() {
-    let Some(shared) = Shared::start((1, 3), (3, 8)).await else { return };
+    let shared = Shared::start((1, 3), (3, 8)).await;
     let Shared { db, tailer, slack, .. } = &shared;
     // Started together: they migrate the new database one at a time.
     let (a, b, c) = tokio::join!(shared.replica(), shared.replica(), shared.replica());
@@ -169,7 +166,7 @@ async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launch_whose_replica_dies_while_tailer_answers_is_followed_by_another_replica() {
-    let Some(shared) = Shared::start((1, 1), (2, 2)).await else { return };
+    let shared = Shared::start((1, 1), (2, 2)).await;
     let Shared { tailer, slack, .. } = &shared;
     // Tailer starts the run at once but answers only after 20 s: the replica dies waiting.
     tailer.sim.inject(Fault::new(Some("launch_job"), FaultKind::Delay { millis: 20_000 }, 1));
@@ -214,7 +211,7 @@ impl Shared {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_keep_announcing_after_a_rolling_deploy_of_every_replica() {
-    let Some(shared) = Shared::start((1, 1), (1, 1)).await else { return };
+    let shared = Shared::start((1, 1), (1, 1)).await;
     let Shared { tailer, slack, .. } = &shared;
     let subs = "C0SUBS";
     let (a, b) = tokio::join!(shared.replica(), shared.replica());
@@ -239,7 +236,7 @@ async fn subscriptions_keep_announcing_after_a_rolling_deploy_of_every_replica()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_are_taken_over_within_a_lease_when_their_replica_is_killed() {
-    let Some(shared) = Shared::start((1, 1), (1, 1)).await else { return };
+    let shared = Shared::start((1, 1), (1, 1)).await;
     let Shared { tailer, slack, .. } = &shared;
     let subs = "C0SUBS";
     let a = shared.replica().await;
@@ -262,7 +259,7 @@ async fn subscriptions_are_taken_over_within_a_lease_when_their_replica_is_kille
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_replica_dies_while_tailer_answers_is_finished_by_another_replica() {
-    let Some(shared) = Shared::start((1, 1), (1, 1)).await else { return };
+    let shared = Shared::start((1, 1), (1, 1)).await;
     let Shared { tailer, slack, db, .. } = &shared;
     // Tailer disables at once but answers only after a minute: the replica dies waiting.
     tailer.sim.inject(Fault::new(Some("set_configuration_status"), FaultKind::Delay { millis: 60_000 }, 1));

@@ -73,9 +73,6 @@ async fn on_sqlite_the_bot_lives_through_random_restarts_and_crashes_without_los
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by bench/soak.sh; see the closing line for what it counts"]
 async fn three_postgres_replicas_live_through_random_restarts_and_crashes_without_losing_or_repeating_anything() {
-    if common::db::postgres_skipped() {
-        return;
-    }
     soak(World::postgres().await, 3, "three_postgres").await;
 }
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::db::{TestDb, postgres_skipped};
+use common::db::TestDb;
 use tailerbot::domain::Action;
 use tailerbot::outbox::{Delivered, Destination, OutboxBody, OutboxMessage, Place, Upload};
 use tailerbot::store::{CardRow, ConfirmationState, Decision, NewConfirmation, Store, SwitchRow, TimerRow, WatchUpdate};
@@ -134,9 +134,6 @@ macro_rules! contract {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if postgres_skipped() {
-                        return;
-                    }
                     let db = TestDb::postgres().await;
                     let $store = db.open().await;
                     $body
@@ -682,21 +679,18 @@ mod replicas {
 
     const LEASE: Duration = Duration::from_secs(30);
 
-    async fn replicas(n: usize) -> Option<(TestDb, Vec<Store>)> {
-        if postgres_skipped() {
-            return None;
-        }
+    async fn replicas(n: usize) -> (TestDb, Vec<Store>) {
         let db = TestDb::postgres().await;
         let mut stores = Vec::new();
         for _ in 0..n {
             stores.push(db.open().await.with_lease(LEASE));
         }
-        Some((db, stores))
+        (db, stores)
     }
 
     #[tokio::test]
     async fn a_watched_run_is_claimed_by_one_replica_until_its_lease_expires() {
-        let Some((db, r)) = replicas(2).await else { return };
+        let (db, r) = replicas(2).await;
         r[0].start_watch("iowa", &card("run1", "C0DATA"), &message("card:run1:C0DATA", "card", None), 0, 15_000).await.unwrap();
         assert_eq!(r[0].claim_watches(0, 10).await.unwrap().len(), 1);
         assert!(r[1].claim_watches(1, 10).await.unwrap().is_empty(), "the other replica holds it");
@@ -713,7 +707,7 @@ mod replicas {
 
     #[tokio::test]
     async fn a_renewed_lease_keeps_the_work_with_its_replica() {
-        let Some((db, r)) = replicas(2).await else { return };
+        let (db, r) = replicas(2).await;
         r[0].enqueue(&[message("a", "a1", None)], 0).await.unwrap();
         assert_eq!(r[0].claim_outbox(0, 10).await.unwrap().len(), 1);
         assert!(r[0].renew_leases(29_000).await.unwrap() >= 1);
@@ -727,7 +721,7 @@ mod replicas {
 
     #[tokio::test]
     async fn a_stalled_replicas_late_deferral_leaves_the_message_to_the_replica_that_took_it_over() {
-        let Some((db, r)) = replicas(2).await else { return };
+        let (db, r) = replicas(2).await;
         r[0].enqueue(&[message("a", "a1", None)], 0).await.unwrap();
         let stale = r[0].claim_outbox(0, 10).await.unwrap().remove(0);
         let taken = r[1].claim_outbox(30_000, 10).await.unwrap();
@@ -742,7 +736,7 @@ mod replicas {
 
     #[tokio::test]
     async fn a_message_taken_over_from_a_dead_replica_is_in_doubt_and_its_lane_stays_in_order() {
-        let Some((db, r)) = replicas(2).await else { return };
+        let (db, r) = replicas(2).await;
         r[0].enqueue(&[message("a", "a1", None), message("a", "a2", None)], 0).await.unwrap();
         let claimed = r[0].claim_outbox(0, 10).await.unwrap();
         assert_eq!(claimed.iter().map(|m| m.message.body.text.as_str()).collect::<Vec<_>>(), vec!["a1"]);
@@ -757,7 +751,7 @@ mod replicas {
 
     #[tokio::test]
     async fn replicas_claiming_at_once_share_the_work_without_overlap() {
-        let Some((db, r)) = replicas(3).await else { return };
+        let (db, r) = replicas(3).await;
         for i in 0..120 {
             let run = format!("run{i}");
             r[0].start_watch("iowa", &card(&run, "C0DATA"), &message(&format!("card:{run}:C0DATA"), "card", None), 0, 15_000)
@@ -784,7 +778,7 @@ mod replicas {
 
     #[tokio::test]
     async fn a_named_lease_given_back_at_a_clean_stop_is_taken_by_another_replica_at_once() {
-        let Some((db, r)) = replicas(3).await else { return };
+        let (db, r) = replicas(3).await;
         assert!(r[0].hold_lease("subscriptions", 0).await.unwrap());
         assert!(!r[1].hold_lease("subscriptions", 1).await.unwrap());
         r[0].release_leases().await.unwrap();
@@ -801,7 +795,7 @@ mod replicas {
 
     #[tokio::test]
     async fn a_claim_is_known_to_hold_for_a_lease_from_the_claim_or_the_last_renewal() {
-        let Some((db, r)) = replicas(1).await else { return };
+        let (db, r) = replicas(1).await;
         assert_eq!(r[0].claim_holds_until(1_000), 31_000);
         r[0].renew_leases(20_000).await.unwrap();
         assert_eq!(r[0].claim_holds_until(1_000), 50_000, "renewed");
@@ -811,7 +805,7 @@ mod replicas {
 
     #[tokio::test]
     async fn replicas_share_a_channels_pace() {
-        let Some((db, r)) = replicas(2).await else { return };
+        let (db, r) = replicas(2).await;
         assert_eq!(r[0].take_channel_turn("C0DATA", 10_000, 1_000).await.unwrap(), None, "the first post goes");
         assert_eq!(r[1].take_channel_turn("C0DATA", 10_400, 1_000).await.unwrap(), Some(11_000), "the other replica posted 400 ms ago");
         assert_eq!(r[1].take_channel_turn("C0OTHER", 10_400, 1_000).await.unwrap(), None, "another channel has its own pace");
@@ -853,7 +847,7 @@ mod replicas {
 
     #[tokio::test]
     async fn the_lane_heads_follow_the_outbox_through_claims_deliveries_collapses_and_stops() {
-        let Some((db, r)) = replicas(2).await else { return };
+        let (db, r) = replicas(2).await;
         let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
         // A fixed pseudo-random walk over what replicas do to the outbox.
         let mut seed: u64 = 0x5eed;
@@ -913,7 +907,7 @@ mod replicas {
 
     #[tokio::test]
     async fn a_clean_shutdown_gives_claims_back_at_once() {
-        let Some((db, r)) = replicas(2).await else { return };
+        let (db, r) = replicas(2).await;
         r[0].enqueue(&[message("a", "a1", None)], 0).await.unwrap();
         assert_eq!(r[0].claim_outbox(0, 10).await.unwrap().len(), 1);
         r[0].release_leases().await.unwrap();

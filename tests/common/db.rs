@@ -9,15 +9,6 @@ pub fn postgres_url() -> String {
     std::env::var("TAILERBOT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// Whether PostgreSQL tests were knowingly switched off (`TAILERBOT_SKIP_POSTGRES=1`).
-pub fn postgres_skipped() -> bool {
-    let skip = std::env::var("TAILERBOT_SKIP_POSTGRES").is_ok_and(|v| v == "1");
-    if skip {
-        eprintln!("skipped: TAILERBOT_SKIP_POSTGRES=1, the PostgreSQL backend was not checked");
-    }
-    skip
-}
-
 /// One test's database; several [`Store`]s (replicas) can open it.
 pub struct TestDb {
     pub url: String,
@@ -37,8 +28,8 @@ impl TestDb {
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = sqlx::PgPool::connect(&base).await.unwrap_or_else(|e| {
             panic!(
-                "PostgreSQL is not reachable at {base} ({e}). Start it (`.ci/run` does), point TAILERBOT_TEST_DATABASE_URL at one, \
-                 or set TAILERBOT_SKIP_POSTGRES=1 to skip the PostgreSQL tests knowingly"
+                "PostgreSQL is not reachable at {base} ({e}). Start it (`.ci/run` does, and creates its `test` database) \
+                 or point TAILERBOT_TEST_DATABASE_URL at one: these tests check the PostgreSQL backend and cannot pass without it"
             )
         });
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();

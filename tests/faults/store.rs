@@ -123,9 +123,6 @@ async fn grant(schema: &str, role: &str, write: bool) {
 
 #[tokio::test]
 async fn a_postgres_store_refusing_writes_is_answered_in_time_reported_not_ready_and_recovered_from() {
-    if crate::common::db::postgres_skipped() {
-        return;
-    }
     let (_guard, logs) = logs::capture();
     let db = crate::common::db::TestDb::postgres().await;
     let schema = db.schema.clone().unwrap();
@@ -181,9 +178,6 @@ async fn a_postgres_store_refusing_writes_is_answered_in_time_reported_not_ready
 /// twice.
 #[tokio::test]
 async fn a_post_whose_channel_turn_the_store_cannot_give_waits_and_goes_out_once_it_can() {
-    if crate::common::db::postgres_skipped() {
-        return;
-    }
     let (_guard, logs) = logs::capture();
     let db = crate::common::db::TestDb::postgres().await;
     let schema = db.schema.clone().unwrap();
