@@ -29,6 +29,15 @@ fn digests(events: &[SlackEvent]) -> Vec<&SlackEvent> {
         .collect()
 }
 
+/// Nothing was cut: the footer, the last part, is the last block (the renderer drops
+/// what does not fit in 50 blocks), and Slack's limits hold.
+fn ends_with_its_footer(digest: &SlackEvent) {
+    let last = digest.blocks.last().expect("blocks").to_string();
+    assert!(last.contains("`/tailer digest off` stops it"), "the footer is cut off: {last}");
+    let violations = tailerbot::slack::blocks::limit_violations(&serde_json::json!({"text": digest.text, "blocks": digest.blocks}));
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
 fn charts<'e>(events: &'e [SlackEvent], ts: &str) -> Vec<&'e SlackEvent> {
     events.iter().filter(|e| e.method == UPLOADED && e.thread_ts.as_deref() == Some(ts)).collect()
 }
@@ -68,7 +77,7 @@ async fn a_digest_is_posted_once_a_day_with_the_failures_the_expectations_and_wh
     assert!(text.contains("`iowa-stores-files` (DEV) is disabled since") && text.contains("reason: the files are late"), "{text}");
     assert!(text.contains("`iowa-load-workflow` (DEV) — no run in the last 24 h"), "a quiet job: {text}");
     assert!(text.contains("The failing job's history chart is in the thread"), "{text}");
-    assert!(digest.blocks.len() <= 50, "{} blocks", digest.blocks.len());
+    ends_with_its_footer(&digest);
     let ts = digest.ts.clone().unwrap();
     let events = bot.run_until(STEP, Duration::from_secs(120), |e| !charts(e, &ts).is_empty()).await;
     let chart = charts(&events, &ts);
@@ -141,6 +150,7 @@ async fn tailer_not_answering_is_retried_then_the_digest_says_which_jobs_are_unk
     let text = found[0].visible_text();
     assert!(text.contains("`sales-daily` (PROD)") && text.contains("Tailer did not answer for it: its runs are unknown"), "{text}");
     assert!(!text.contains("no run in the last 24 h") && !text.contains("All quiet"), "unknown is not quiet: {text}");
+    assert!(text.contains(&format!(": Tailer did not answer at {at} {zone}.")), "why it is late: {text}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -186,9 +196,36 @@ async fn a_digest_whose_channel_is_closed_to_the_bot_is_paused_and_the_audit_say
         "{audit}"
     );
     // Set again (the bot invited back): it is no longer paused, and tomorrow's is posted.
-    bot.command(ANALYST, ROOM, &format!("digest at {at} {zone}")).await;
+    let (_, set) = bot.command(ANALYST, ROOM, &format!("digest at {at} {zone}")).await;
+    assert!(set.to_string().contains("The first one is tomorrow"), "today's time has passed: {set}");
     let (_, shown) = bot.command(ANALYST, ROOM, "digest").await;
     assert!(!paused(&shown), "{shown}");
+    for _ in 0..23 {
+        bot.step(Duration::from_secs(3600)).await;
+    }
+    let events = bot.run_until(STEP, Duration::from_secs(3600), |e| !digests(e).is_empty()).await;
+    assert_eq!(digests(&events).len(), 1, "resumed: the next day's is posted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_digest_due_just_before_midnight_and_missed_is_still_posted_after_it_marked_late() {
+    let evening = chrono::Utc::now().date_naive().and_hms_opt(23, 50, 0).unwrap().and_utc();
+    let bot = PausedBot::start_at(example_config(), no_history(), evening).await;
+    bot.command(ANALYST, ROOM, "subscribe iowa-prepare").await;
+    let (_, set) = bot.command(ANALYST, ROOM, "digest at 23:58").await;
+    assert!(set.to_string().contains("The first one is today"), "{set}");
+    bot.step(STEP).await;
+    // Down across its time and midnight: the next look is at 00:05.
+    tokio::time::advance(Duration::from_secs(14 * 60)).await;
+    let events = bot.run_until(STEP, Duration::from_secs(120), |e| !digests(e).is_empty()).await;
+    let found = digests(&events);
+    assert_eq!(found.len(), 1, "the day before's, after midnight");
+    let text = found[0].visible_text();
+    assert!(text.contains(&format!("Daily digest for {}", evening.date_naive().format("%a %-d %b %Y"))), "{text}");
+    assert!(text.contains("I was not running at 23:58 UTC"), "{text}");
+    // The new day's comes at its own time, not twice before it.
+    let events = bot.run_until(STEP, Duration::from_secs(1800), |_| false).await;
+    assert_eq!(digests(&events).len(), 1);
 }
 
 /// The embedded catalog and `extra` jobs that always fail in the simulator, each with
@@ -214,7 +251,7 @@ async fn a_digest_of_many_failing_jobs_stays_within_50_blocks_folds_the_rest_wit
     assert_eq!(found.len(), 1);
     let digest = found[0].clone();
     let text = digest.visible_text();
-    assert!(digest.blocks.len() <= 50, "{} blocks", digest.blocks.len());
+    ends_with_its_footer(&digest);
     assert!(text.contains("*81 need a look*"), "80 jobs and stock-enrich fail: {text}");
     assert!(text.contains(":x: 3 of 3 runs failed"), "{text}");
     // 15 paragraphs, 30 lines, the rest counted: 81 - 15 - 30 = 36 failing, and the 5 others.

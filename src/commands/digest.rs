@@ -9,7 +9,7 @@ use super::{Command, UsageError, Verb, shorten, targets};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
 use crate::chat::Reply;
 use crate::domain::markup::{mention, plain};
-use crate::domain::{Action, Schedule};
+use crate::domain::{Action, Schedule, schedule::POST_GAP};
 use crate::messages as render;
 use crate::store::DigestRow;
 
@@ -73,7 +73,19 @@ async fn set(bot: &Arc<Bot>, ctx: &Context, schedule: Schedule) -> Answer {
     };
     let new = bot.store().set_digest(&row).await.map_err(BotError::store(&ctx.reference, "cannot store a digest"))?;
     let now = bot.clock().now();
-    let first = if schedule.due(schedule.day_of(now)) > now { "The first one is today." } else { "The first one is tomorrow." };
+    let posted = bot
+        .store()
+        .digest_days(Some(ctx.channel.as_str()), bot.now_ms() - 2 * 86_400_000)
+        .await
+        .map_err(BotError::store(&ctx.reference, "cannot read the digests posted"))?;
+    // As the poster decides: today's unless its time has passed, it was posted, or the
+    // last one is too recent.
+    let (today, at) = (schedule.day_of(now), schedule.due(schedule.day_of(now)));
+    let last = posted.iter().filter_map(|d| chrono::DateTime::from_timestamp_millis(d.posted_at)).max();
+    let first = match at > now && !posted.iter().any(|d| d.day == today.to_string()) && last.is_none_or(|l| at - l >= POST_GAP) {
+        true => "The first one is today.",
+        false => "The first one is tomorrow.",
+    };
     let covered = covered(bot, ctx).await?;
     let follows = match covered.len() {
         0 => " This channel follows no job yet: `/tailer subscribe <job>` or `/tailer expect <job> by HH:MM` adds one.".to_owned(),

@@ -5,7 +5,7 @@ mod action;
 mod ids;
 pub mod markup;
 mod press;
-mod schedule;
+pub mod schedule;
 mod text;
 mod visibility;
 

@@ -64,7 +64,37 @@ impl Schedule {
     pub fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
         local(self.tz, day, NaiveTime::MIN)
     }
+
+    /// The day whose once-a-day post is owed at `now`, if any: today's once its time has
+    /// passed; else yesterday's, when its time passed less than [`CATCH_UP`] ago and
+    /// neither it nor today's was posted (its time fell just before midnight, or while
+    /// the bot was down). A day whose time came before the post was set (`set_at`) is not
+    /// owed, nor is any while the last post (`last_posted`) is less than [`POST_GAP`] old:
+    /// a time or a zone changed does not bring two posts within hours.
+    pub fn owed(
+        &self,
+        now: DateTime<Utc>,
+        set_at: DateTime<Utc>,
+        posted: impl Fn(NaiveDate) -> bool,
+        last_posted: Option<DateTime<Utc>>,
+    ) -> Option<NaiveDate> {
+        if last_posted.is_some_and(|last| now - last < POST_GAP) {
+            return None;
+        }
+        let today = self.day_of(now);
+        let owed = |day: NaiveDate| self.due(day) <= now && set_at <= self.due(day) && !posted(day);
+        if owed(today) {
+            return Some(today);
+        }
+        let yesterday = today.pred_opt()?;
+        (owed(yesterday) && !posted(today) && now - self.due(yesterday) < CATCH_UP).then_some(yesterday)
+    }
 }
+
+/// How long after its time a day's post missed is still made (then the next day's covers it).
+pub const CATCH_UP: Duration = Duration::hours(12);
+/// The least time between two posts of a once-a-day schedule.
+pub const POST_GAP: Duration = Duration::hours(6);
 
 fn local(tz: Tz, day: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
     let wall = day.and_time(at);
@@ -121,5 +151,28 @@ mod tests {
         let sydney = Schedule::parse("02:30", Some("Australia/Sydney")).unwrap();
         assert_eq!(sydney.due(day("2026-10-04")).to_rfc3339(), "2026-10-03T16:30:00+00:00", "03:30 summer time");
         assert_eq!(paris.day_of("2026-12-05T23:30:00Z".parse().unwrap()), day("2026-12-06"));
+    }
+
+    #[test]
+    fn the_day_owed_is_todays_after_its_time_else_a_missed_yesterday_within_half_a_day() {
+        let late = Schedule::parse("23:55", None).unwrap();
+        let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let set = at("2026-12-01T00:00:00Z");
+        let none = |_: NaiveDate| false;
+        assert_eq!(late.owed(at("2026-12-06T23:50:00Z"), set, none, None), None, "yesterday's is a day old: today's covers it");
+        assert_eq!(late.owed(at("2026-12-06T23:50:00Z"), set, |d| d == day("2026-12-05"), None), None, "before today's time");
+        assert_eq!(late.owed(at("2026-12-06T23:56:00Z"), set, |d| d == day("2026-12-05"), None), Some(day("2026-12-06")));
+        // Its time fell just before midnight and no pass came until after it: still owed.
+        assert_eq!(late.owed(at("2026-12-07T00:03:00Z"), set, |d| d < day("2026-12-06"), None), Some(day("2026-12-06")));
+        // Down for more than half a day after it: the next day's covers it.
+        let morning = Schedule::parse("09:00", None).unwrap();
+        assert_eq!(morning.owed(at("2026-12-07T08:00:00Z"), set, |d| d < day("2026-12-06"), None), None);
+        assert_eq!(morning.owed(at("2026-12-07T09:00:00Z"), set, |d| d < day("2026-12-06"), None), Some(day("2026-12-07")));
+        // Set after today's time: tomorrow's is the first.
+        assert_eq!(morning.owed(at("2026-12-07T10:00:00Z"), at("2026-12-07T09:30:00Z"), none, None), None);
+        // Posted three hours ago under another time: not again today.
+        let posted = Some(at("2026-12-07T07:00:00Z"));
+        assert_eq!(morning.owed(at("2026-12-07T10:00:00Z"), set, none, posted), None);
+        assert_eq!(morning.owed(at("2026-12-07T13:00:00Z"), set, none, posted), Some(day("2026-12-07")));
     }
 }

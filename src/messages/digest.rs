@@ -81,6 +81,17 @@ impl JobDay<'_> {
     }
 }
 
+/// Why a digest is posted long after its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Late {
+    /// No replica looked at the time: the bot was not running.
+    Down,
+    /// Tailer did not answer at the time (retried, then said job by job).
+    Tailer,
+    /// Something else held it (the store).
+    Other,
+}
+
 /// A day's digest of a channel.
 #[derive(Debug, Clone)]
 pub struct Digest<'a> {
@@ -90,8 +101,8 @@ pub struct Digest<'a> {
     pub at: &'a str,
     pub set_by: &'a str,
     pub jobs: Vec<JobDay<'a>>,
-    /// Posted long after its time (the bot was not running then): when.
-    pub late: Option<DateTime<Utc>>,
+    /// Posted long after its time: when, and why.
+    pub late: Option<(DateTime<Utc>, Late)>,
     /// Charts of failing jobs that follow in the thread.
     pub charts: usize,
 }
@@ -186,8 +197,13 @@ pub fn digest(out: &dyn Render, links: Links, d: &Digest, lane: &str) -> OutboxM
         m.lines(&lines, 1);
     }
     let mut foot = Vec::new();
-    if let Some(at) = d.late {
-        foot.push(format!("Posted late, {}: I was not running at {}.", render::when(at), plain(d.at)));
+    if let Some((when, why)) = d.late {
+        let why = match why {
+            Late::Down => format!(": I was not running at {}", plain(d.at)),
+            Late::Tailer => format!(": Tailer did not answer at {}", plain(d.at)),
+            Late::Other => format!(" (its time: {})", plain(d.at)),
+        };
+        foot.push(format!("Posted late, {}{why}.", render::when(when)));
     }
     if d.charts > 0 {
         let failing = d.jobs.iter().filter(|j| j.runs.as_ref().is_some_and(|r| !r.failed.is_empty())).count();
@@ -211,18 +227,19 @@ fn tally(d: &Digest) -> String {
     let look = d.jobs.iter().filter(|j| j.needs_a_look()).count();
     let runs: Vec<&Runs> = d.jobs.iter().filter_map(|j| j.runs.as_ref()).collect();
     let total: usize = runs.iter().map(|r| r.total()).sum();
+    let plus = if runs.iter().any(|r| r.capped) { "+" } else { "" };
     let failed: usize = runs.iter().map(|r| r.failed.len()).sum();
     let succeeded: usize = runs.iter().map(|r| r.succeeded).sum();
     let missed = d.jobs.iter().flat_map(|j| &j.expected).filter(|(e, _)| e.state != "met").count();
     let off = d.jobs.iter().filter(|j| j.off.is_some()).count();
     if look == 0 {
         return format!(
-            ":large_green_circle: All quiet: {total} run{}, none failed; every expectation met; nothing disabled.",
+            ":large_green_circle: All quiet: {total}{plus} run{}, none failed; every expectation met; nothing disabled.",
             if total == 1 { "" } else { "s" }
         );
     }
     let mut parts = vec![format!("*{look} need{} a look*", if look == 1 { "s" } else { "" })];
-    parts.push(format!("{total} run{}: {succeeded} succeeded, {failed} failed", if total == 1 { "" } else { "s" }));
+    parts.push(format!("{total}{plus} run{}: {succeeded} succeeded, {failed} failed", if total == 1 { "" } else { "s" }));
     if missed > 0 {
         parts.push(format!("{missed} expectation{} not met on time", if missed == 1 { "" } else { "s" }));
     }

@@ -53,7 +53,9 @@ impl Destination {
                 DestinationColumns { method: "view", user_id: Some(user.clone()), channel_id: dm.clone(), ..DestinationColumns::default() }
             }
             Destination::Upload { channel, thread_ts, asked_by, in_lane } => DestinationColumns {
-                method: "upload",
+                // Its own method: a replica of an earlier version refuses it (and leaves
+                // it for one that knows it) rather than posting it in the channel.
+                method: if *in_lane { "upload_in_lane" } else { "upload" },
                 channel_id: Some(channel.clone()),
                 user_id: asked_by.clone(),
                 in_thread: *in_lane,
@@ -89,11 +91,12 @@ impl Destination {
                 thread_ts: c.thread_ts.clone(),
             },
             "view" => Destination::View { user: c.user_id.clone().ok_or("a `view` message without a user")?, dm: c.channel_id.clone() },
-            "upload" => Destination::Upload { channel: channel(&c)?, thread_ts: c.thread_ts, asked_by: c.user_id, in_lane: c.in_thread },
+            "upload" => Destination::Upload { channel: channel(&c)?, thread_ts: c.thread_ts, asked_by: c.user_id, in_lane: false },
+            "upload_in_lane" => Destination::Upload { channel: channel(&c)?, thread_ts: None, asked_by: c.user_id, in_lane: true },
             other => return Err(format!("unknown outbox method `{other}`")),
         })
     }
 }
 
 /// The methods the `outbox` table knows.
-pub const OUTBOX_METHODS: [&str; 6] = ["post", "update", "ephemeral", "respond", "view", "upload"];
+pub const OUTBOX_METHODS: [&str; 7] = ["post", "update", "ephemeral", "respond", "view", "upload", "upload_in_lane"];

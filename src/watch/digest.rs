@@ -15,7 +15,7 @@ use crate::config::{Config, Job};
 use crate::domain::Schedule;
 use crate::history::{self, Kind, Summary};
 use crate::messages::Links;
-use crate::messages::digest::{self as say, Digest, JobDay, Runs};
+use crate::messages::digest::{self as say, Digest, JobDay, Late, Runs};
 use crate::outbox::{OutboxBody, OutboxMessage, Upload};
 use crate::shared::Core;
 use crate::store::{DigestDayRow, DigestRow, ExpectationDayRow, ExpectationRow, SwitchRow};
@@ -80,12 +80,15 @@ impl DigestPoster {
             .filter(|r| r.paused.is_none())
             .filter_map(|row| {
                 let schedule = Schedule::stored(row.at_minute, &row.tz)?;
-                let day = schedule.day_of(now);
-                let at = schedule.due(day);
-                // Set after today's time: the first one is tomorrow's.
-                let ready =
-                    at <= now && row.created_at <= at.timestamp_millis() && !done.contains(&(row.channel_id.as_str(), day.to_string()));
-                ready.then_some(Due { row, schedule, day })
+                let channel = row.channel_id.as_str();
+                let last = posted.iter().filter(|d| d.channel_id == channel).map(|d| d.posted_at).max();
+                let day = schedule.owed(
+                    now,
+                    DateTime::from_timestamp_millis(row.created_at).unwrap_or(now),
+                    |day| done.contains(&(channel, day.to_string())),
+                    last.and_then(DateTime::from_timestamp_millis),
+                )?;
+                Some(Due { row, schedule, day })
             })
             .collect();
         let mut queued = 0;
@@ -170,7 +173,8 @@ impl DigestPoster {
         let channel = d.row.channel_id.as_str();
         let at = d.schedule.due(d.day);
         let now_ms = now.timestamp_millis();
-        let since = now - Duration::days(1);
+        // From the previous day's time (23 or 25 hours on a day the clocks change).
+        let since = d.schedule.due(d.day - Duration::days(1));
         let jobs = Self::covered(config, known, channel);
         let unanswered = jobs.iter().any(|j| runs.get(j.name.as_str()).is_none_or(Option::is_none));
         let tried_since = at.max(DateTime::from_timestamp_millis(self.started_ms).unwrap_or(at));
@@ -211,16 +215,28 @@ impl DigestPoster {
                 uploads.push(upload);
             }
         }
+        // Later than a pass or two after its time: why, as far as the bot knows.
         let poll = Duration::from_std(config.watch.subscription_poll).unwrap_or_default();
-        let unchecked =
-            previous.is_some_and(|p| p < at.timestamp_millis() && now_ms - p > (poll * 2 + Duration::minutes(1)).num_milliseconds());
+        let late = (now - at > poll * 2 + Duration::minutes(1)).then(|| {
+            let unchecked = previous.is_some_and(|p| p < at.timestamp_millis());
+            (
+                now,
+                if unchecked {
+                    Late::Down
+                } else if unanswered {
+                    Late::Tailer
+                } else {
+                    Late::Other
+                },
+            )
+        });
         let digest = Digest {
             channel,
             day: d.day,
             at: &d.schedule.to_string(),
             set_by: &d.row.created_by,
             jobs: job_days,
-            late: unchecked.then_some(now),
+            late,
             charts: uploads.len(),
         };
         let mut messages = vec![say::digest(&self.p.outbox, links, &digest, &lane)];
@@ -289,8 +305,9 @@ impl DigestPoster {
 fn of_day(items: &[RunItem], since: DateTime<Utc>) -> Runs<'_> {
     let mut runs = Runs::default();
     let recent: Vec<&RunItem> = items.iter().filter(|r| r.start_execution_date.is_some_and(|s| s >= since)).collect();
-    // Every run of the answer is recent: older ones of the day may not have fitted.
-    runs.capped = items.len() >= RUNS_PER_DIGEST as usize && recent.len() == items.len();
+    // A full answer without a run older than the window: older ones of the day may not
+    // have fitted (runs not started yet count for neither).
+    runs.capped = items.len() >= RUNS_PER_DIGEST as usize && !items.iter().any(|r| r.start_execution_date.is_some_and(|s| s < since));
     for r in recent {
         match Kind::of(&r.status) {
             Kind::Success => runs.succeeded += 1,
@@ -299,4 +316,36 @@ fn of_day(items: &[RunItem], since: DateTime<Utc>) -> Runs<'_> {
         }
     }
     runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run as Tailer lists it, started at `started` (`None`: not yet).
+    fn run(n: usize, status: &str, started: Option<DateTime<Utc>>) -> RunItem {
+        serde_json::from_value(serde_json::json!({
+            "run_id": format!("run-{n}"),
+            "status": status,
+            "start_execution_date": started.map(|t| t.to_rfc3339()),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_day_is_counted_by_its_runs_start_and_an_answer_that_may_miss_some_says_so() {
+        let now: DateTime<Utc> = "2026-12-06T09:00:00Z".parse().unwrap();
+        let since = now - Duration::days(1);
+        let hours = |h: i64| Some(now - Duration::hours(h));
+        let mut items =
+            vec![run(0, "RUNNING", None), run(1, "FAILED", hours(1)), run(2, "SUCCESS", hours(2)), run(3, "SUCCESS", hours(30))];
+        let day = of_day(&items, since);
+        assert_eq!((day.succeeded, day.failed.len(), day.other, day.capped), (1, 1, 0, false), "a run not started counts for neither");
+        // A full answer whose oldest run is in the day: there may be older ones of the day.
+        items = (0..RUNS_PER_DIGEST as usize).map(|n| run(n, "SUCCESS", Some(now - Duration::minutes(n as i64)))).collect();
+        items.insert(0, run(999, "WAITING", None));
+        assert!(of_day(&items, since).capped, "queued runs at the head do not hide that the answer is full");
+        items.push(run(1000, "SUCCESS", hours(25)));
+        assert!(!of_day(&items, since).capped, "a run older than the day: the answer reaches back far enough");
+    }
 }

@@ -51,7 +51,13 @@ pub fn slow_runs() -> SimOptions {
 
 impl PausedBot {
     /// Call from a `#[tokio::test(start_paused = true)]`.
-    pub async fn start(mut config: Config, sim: SimOptions) -> PausedBot {
+    pub async fn start(config: Config, sim: SimOptions) -> PausedBot {
+        Self::start_at(config, sim, chrono::Utc::now()).await
+    }
+
+    /// With the clock of the bot, the simulator and the stand-in at `wall` (a time of
+    /// day a test needs, such as just before midnight).
+    pub async fn start_at(mut config: Config, sim: SimOptions, wall: chrono::DateTime<chrono::Utc>) -> PausedBot {
         tailerbot::tls::install_crypto_provider();
         // Keeps the runtime busy, so that a paused clock never jumps by itself.
         tokio::spawn(async {
@@ -59,7 +65,7 @@ impl PausedBot {
                 tokio::task::yield_now().await;
             }
         });
-        let clock = TokioClock::starting_at(chrono::Utc::now());
+        let clock = TokioClock::starting_at(wall);
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
         let OfflineWorld { tailer, slack } =
             tailerbot::offline::start(&mut config, sim, BOT_TOKEN, &[ONCALL], Some(clock.clone())).await.unwrap();
