@@ -119,6 +119,7 @@ fn serve_help_lists_the_environment_it_reads() {
     let help = String::from_utf8_lossy(&out.stdout);
     for variable in [
         "SLACK_SIGNING_SECRET",
+        "SLACK_SIGNING_SECRET_PREVIOUS",
         "SLACK_BOT_TOKEN",
         "SLACK_APP_TOKEN",
         "SLACK_API_URL",
@@ -141,4 +142,50 @@ fn serve_help_lists_the_environment_it_reads() {
     ] {
         assert!(help.contains(variable), "{variable} missing from:\n{help}");
     }
+}
+
+/// A rotation of Slack's signing secret: while `SLACK_SIGNING_SECRET_PREVIOUS` holds the
+/// old one, requests signed with either are taken; without it, only the new one is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_signing_secret_is_accepted_beside_the_new_one_while_it_is_set_and_only_then() {
+    const NEW: &str = "the-rotated-signing-secret";
+    let (tailer, slack) = common::world(SimOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
+    let db = common::process::database(dir.path());
+    let http = reqwest::Client::new();
+    let help = |trigger: &str| {
+        form(&[
+            ("team_id", "T0001"),
+            ("channel_id", "C0DATA"),
+            ("user_id", "U0ANALYST"),
+            ("command", "/tailer"),
+            ("text", "help"),
+            ("response_url", &slack.response_url(trigger)),
+            ("trigger_id", trigger),
+        ])
+    };
+    let status = |url: String, secret: &'static str, trigger: &'static str| {
+        let (http, body) = (http.clone(), help(trigger));
+        async move {
+            let url = format!("{url}/slack/commands");
+            common::post_signed(&http, &url, secret, chrono::Utc::now().timestamp(), body).await.status().as_u16()
+        }
+    };
+    let serve = common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url())
+        .var("SLACK_SIGNING_SECRET", NEW)
+        .var("SLACK_SIGNING_SECRET_PREVIOUS", SECRET)
+        .ready()
+        .await;
+    assert_eq!(status(serve.url.clone(), SECRET, "1.rot.1").await, 200, "signed with the previous secret");
+    assert_eq!(status(serve.url.clone(), NEW, "1.rot.2").await, 200, "signed with the new one");
+    assert_eq!(status(serve.url.clone(), "a-guess", "1.rot.3").await, 401, "signed with neither");
+    assert!(serve.stop().await.success());
+
+    // The rotation is over: the previous secret is no longer taken.
+    let serve =
+        common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url()).var("SLACK_SIGNING_SECRET", NEW).ready().await;
+    assert_eq!(status(serve.url.clone(), SECRET, "1.rot.4").await, 401, "the previous secret, once unset");
+    assert_eq!(status(serve.url.clone(), NEW, "1.rot.5").await, 200);
+    assert!(serve.stop().await.success());
 }

@@ -21,6 +21,8 @@ use crate::sim::SimOptions;
 /// What `serve --help` lists after the options: everything `serve` reads.
 const SERVE_ENVIRONMENT: &str = "Environment:
   SLACK_SIGNING_SECRET            verifies Slack's requests (required over HTTP)
+  SLACK_SIGNING_SECRET_PREVIOUS   during a rotation, the secret being replaced: accepted
+                                  too while it is set (remove it once Slack uses the new one)
   SLACK_BOT_TOKEN                 xoxb-... for the Web API (required)
   SLACK_APP_TOKEN                 xapp-...: when set, Socket Mode (no public URL)
   SLACK_API_URL                   the Web API base [default: https://slack.com/api]

@@ -35,6 +35,8 @@ pub enum LogFormat {
 pub struct Settings {
     pub config_path: PathBuf,
     pub slack_signing_secret: Option<SecretString>,
+    /// The signing secret being rotated out: accepted too while it is set.
+    pub slack_signing_secret_previous: Option<SecretString>,
     pub slack_bot_token: Option<SecretString>,
     pub slack_app_token: Option<SecretString>,
     pub slack_api_url: String,
@@ -65,6 +67,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("config_path", &self.config_path)
             .field("slack_signing_secret", &set(&self.slack_signing_secret))
+            .field("slack_signing_secret_previous", &set(&self.slack_signing_secret_previous))
             .field("slack_bot_token", &set(&self.slack_bot_token))
             .field("slack_app_token", &set(&self.slack_app_token))
             .field("slack_api_url", &redact_url(&self.slack_api_url))
@@ -211,6 +214,7 @@ impl Settings {
         let settings = Settings {
             config_path: Settings::config_path(lookup),
             slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
+            slack_signing_secret_previous: secret("SLACK_SIGNING_SECRET_PREVIOUS"),
             slack_bot_token: secret("SLACK_BOT_TOKEN"),
             slack_app_token: secret("SLACK_APP_TOKEN"),
             slack_api_url,
@@ -338,8 +342,9 @@ mod tests {
     }
 
     /// Each setting that carries a secret, set to a value the test can look for.
-    const SECRETS: [(&str, &str, &str); 7] = [
+    const SECRETS: [(&str, &str, &str); 8] = [
         ("SLACK_SIGNING_SECRET", "signing-hunter2", "signing-hunter2"),
+        ("SLACK_SIGNING_SECRET_PREVIOUS", "previous-hunter2", "previous-hunter2"),
         ("SLACK_BOT_TOKEN", "xoxb-bot-hunter2", "bot-hunter2"),
         ("SLACK_APP_TOKEN", "xapp-app-hunter2", "app-hunter2"),
         ("TAILER_API_TOKEN", "tailer-hunter2", "tailer-hunter2"),

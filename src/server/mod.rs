@@ -115,7 +115,12 @@ impl Application {
             listener,
             metrics_listener,
             limits,
-            state: AppState { bot, slack, verifier: Verifier::new(signing_secret), clock },
+            state: AppState {
+                bot,
+                slack,
+                verifier: Verifier::new(signing_secret).with_previous(settings.slack_signing_secret_previous.clone()),
+                clock,
+            },
             workers,
             socket_mode,
             reloader: None,

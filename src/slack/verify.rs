@@ -22,10 +22,14 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// Verifies requests with one signing secret. `Debug` never shows the secret.
+/// Verifies requests with the signing secret, and during a rotation with the previous
+/// one too. `Debug` never shows either.
 #[derive(Clone)]
 pub struct Verifier {
     secret: SecretString,
+    /// `SLACK_SIGNING_SECRET_PREVIOUS`: accepted beside the current one while it is set,
+    /// so that a rotation drops no request between Slack's change and the bot's deploy.
+    previous: Option<SecretString>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -36,12 +40,21 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     pub fn new(secret: SecretString) -> Self {
-        Verifier { secret }
+        Verifier { secret, previous: None }
+    }
+
+    /// Also accepts requests signed with `previous` (a secret being rotated out).
+    pub fn with_previous(self, previous: Option<SecretString>) -> Self {
+        Verifier { previous, ..self }
     }
 
     fn mac(&self, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
+        Self::mac_with(&self.secret, timestamp, body)
+    }
+
+    fn mac_with(secret: &SecretString, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
         // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes()).expect("HMAC accepts any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC accepts any key length");
         mac.update(b"v0:");
         mac.update(timestamp.as_bytes());
         mac.update(b":");
@@ -61,7 +74,16 @@ impl Verifier {
             return Err(SignatureError::Stale);
         }
         // `verify_slice` compares in constant time.
-        self.mac(timestamp.trim(), body).verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+        if self.mac(timestamp.trim(), body).verify_slice(&expected).is_ok() {
+            return Ok(());
+        }
+        match &self.previous {
+            Some(previous) if Self::mac_with(previous, timestamp.trim(), body).verify_slice(&expected).is_ok() => {
+                tracing::debug!("a request signed with the previous signing secret (SLACK_SIGNING_SECRET_PREVIOUS)");
+                Ok(())
+            }
+            _ => Err(SignatureError::Mismatch),
+        }
     }
 
     /// `v0=<hex>` for a body: what Slack would send (used by the demo and the tests).
@@ -84,6 +106,23 @@ mod tests {
         let signature = v.sign(1_700_000_000, b"a=b");
         assert_eq!(v.verify(Some("1700000000"), Some(&signature), b"a=b", 1_700_000_000), Ok(()));
         assert_eq!(v.verify(Some("1700000000"), Some(&signature), b"a=c", 1_700_000_000), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn during_a_rotation_the_previous_secret_is_accepted_beside_the_current_and_only_then() {
+        let old = verifier();
+        let new = Verifier::new(SecretString::from("a-new-secret"));
+        let signed_old = old.sign(1_700_000_000, b"a=b");
+        let signed_new = new.sign(1_700_000_000, b"a=b");
+        let verify = |v: &Verifier, signature: &str| v.verify(Some("1700000000"), Some(signature), b"a=b", 1_700_000_000);
+        assert_eq!(verify(&new, &signed_old), Err(SignatureError::Mismatch), "without the previous secret");
+        let rotating = new.clone().with_previous(Some(SecretString::from("8f742231b10e8888abcd99yyyzzz85a5")));
+        assert_eq!(verify(&rotating, &signed_old), Ok(()), "the previous secret, while it is set");
+        assert_eq!(verify(&rotating, &signed_new), Ok(()), "the current one");
+        let other = Verifier::new(SecretString::from("someone-else")).sign(1_700_000_000, b"a=b");
+        assert_eq!(verify(&rotating, &other), Err(SignatureError::Mismatch), "any other secret");
+        assert_eq!(rotating.verify(Some("1700000000"), Some(&signed_old), b"a=c", 1_700_000_000), Err(SignatureError::Mismatch));
+        assert!(!format!("{rotating:?}").contains("8f74"), "Debug shows neither secret");
     }
 
     #[test]
