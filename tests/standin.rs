@@ -49,3 +49,19 @@ fn the_sim_refuses_a_slack_stand_in_without_a_bot_token() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--slack-standin needs --slack-token"));
 }
+
+/// A wait that times out is a failure: `wait_for` panics naming the line that waited;
+/// `within` says it ran out, with what came.
+#[tokio::test(start_paused = true)]
+async fn a_wait_for_events_that_never_come_fails_naming_where_it_waited() {
+    tailerbot::tls::install_crypto_provider();
+    let slack = SlackStandin::new("xoxb-t").start(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    assert_eq!(post(&reqwest::Client::new(), &slack.response_url("k")).await, 200);
+    let came = slack.slack.within(std::time::Duration::from_secs(5), |e| e.len() >= 2).await;
+    assert_eq!(came.map_err(|events| events.len()), Err(1), "ran out, with the one event that came");
+    assert_eq!(slack.slack.within(std::time::Duration::from_secs(5), |e| e.len() == 1).await.map(|e| e.len()), Ok(1));
+    let waited = tokio::spawn(async move { slack.slack.wait_for(std::time::Duration::from_secs(5), |e| e.len() >= 2).await });
+    let panic = waited.await.expect_err("the wait fails").into_panic();
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("tests/standin.rs:") && message.contains("did not come"), "{message}");
+}

@@ -303,7 +303,7 @@ impl Demo {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while tokio::time::Instant::now() < deadline {
             let seen = self.slack.slack.events().len();
-            let more = self.slack.slack.wait_for(Duration::from_secs(1), |e| e.len() > seen).await;
+            let more = self.slack.slack.within(Duration::from_secs(1), |e| e.len() > seen).await.unwrap_or_else(|events| events);
             self.print_new();
             if more.len() == seen {
                 return;
@@ -328,7 +328,7 @@ impl Demo {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let printed = self.printed.load(Ordering::SeqCst) as usize;
-            let events = self.slack.slack.wait_for(Duration::from_millis(250), |e| e.len() > printed).await;
+            let events = self.slack.slack.within(Duration::from_millis(250), |e| e.len() > printed).await.unwrap_or_else(|events| events);
             self.print_new();
             if done(&events) {
                 return Ok(());

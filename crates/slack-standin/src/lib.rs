@@ -269,20 +269,59 @@ impl SlackStandin {
         lock(&self.inner).calls.get(method).copied().unwrap_or(0)
     }
 
-    /// Waits until the events satisfy `done`, at most `limit`; returns them either way.
-    /// `done` runs under the stand-in's lock: it must not call the stand-in.
-    pub async fn wait_for(&self, limit: Duration, done: impl Fn(&[SlackEvent]) -> bool) -> Vec<SlackEvent> {
+    /// Waits until the events satisfy `done`, and returns them; when `limit` passes first,
+    /// panics naming the caller's line (what it waited for) and the last events: a wait
+    /// that times out is a failure, never a pass. `done` runs under the stand-in's lock:
+    /// it must not call the stand-in.
+    #[track_caller]
+    pub fn wait_for<'a, F: Fn(&[SlackEvent]) -> bool + 'a>(
+        &'a self,
+        limit: Duration,
+        done: F,
+    ) -> impl Future<Output = Vec<SlackEvent>> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            match self.within(limit, done).await {
+                Ok(events) => events,
+                Err(events) => {
+                    let last: Vec<String> = events
+                        .iter()
+                        .rev()
+                        .take(8)
+                        .rev()
+                        .map(|e| {
+                            format!(
+                                "{} {}: {}",
+                                e.method,
+                                e.channel.as_deref().unwrap_or("-"),
+                                e.text.chars().take(120).collect::<String>()
+                            )
+                        })
+                        .collect();
+                    panic!(
+                        "{caller}: waited {limit:?} for the Slack events awaited there, and they did not come ({} events, the last: {last:#?})",
+                        events.len()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Waits until the events satisfy `done`, at most `limit`: `Ok` with them, or `Err`
+    /// with those that came when time ran out (for a caller to whom both are news: the
+    /// demo printing what arrives, a check that something did not happen).
+    pub async fn within(&self, limit: Duration, done: impl Fn(&[SlackEvent]) -> bool) -> Result<Vec<SlackEvent>, Vec<SlackEvent>> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.changed.notified();
             {
                 let inner = lock(&self.inner);
                 if done(&inner.events) {
-                    return inner.events.clone();
+                    return Ok(inner.events.clone());
                 }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.events();
+                return Err(self.events());
             }
         }
     }
