@@ -66,6 +66,10 @@ async fn a_confirmed_disable_survives(point: &str) {
     let events = world.slack.slack.events();
     assert_eq!(answered(&events), 1, "one answer ({point}): {events:#?}");
     assert_eq!(world.tailer.sim.is_activated(SALES), Some(false), "disabled ({point})");
+    // Cut off after Tailer's answer, the next start cannot know it was done: the write,
+    // repeatable, is sent once more (never more); at any other point, once.
+    let calls = if point == crash::AFTER_TAILER_WRITE { 2 } else { 1 };
+    assert_eq!(world.tailer.sim.count("set_configuration_status"), calls, "Tailer's calls across the crash ({point})");
     assert_eq!(world.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await, 1, "its re-enable still pending ({point})");
     world.invariants_hold().await;
 }

@@ -84,9 +84,7 @@ impl World {
 
     /// A life that dies at the crash point `point`; ready, unless it died first.
     pub async fn doomed(&self, point: &str) -> Serve {
-        let failpoints = format!("{point}=return");
-        let mut serve =
-            ServeEnv::new(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).var("FAILPOINTS", failpoints).spawn();
+        let mut serve = ServeEnv::new(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).dies_at(point).spawn();
         serve.ready().await;
         serve
     }

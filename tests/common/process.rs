@@ -14,6 +14,9 @@ use super::bot::{SECRET, form};
 pub struct Serve {
     pub child: Child,
     pub url: String,
+    /// The crash point it is to die at, and its stderr, read as it comes (a pipe left
+    /// unread would fill and stop the process).
+    doom: Option<(String, std::thread::JoinHandle<String>)>,
 }
 
 /// Writes the example configuration with fast polls (runs and subscriptions every
@@ -42,6 +45,8 @@ pub async fn serve(config: &Path, database: &str, slack_api: &str, tailer: &str)
 /// the secrets, the stand-ins, the database, a free port), with what a test changes.
 pub struct ServeEnv {
     vars: std::collections::BTreeMap<&'static str, String>,
+    /// Dies at this crash point (`FAILPOINTS`), which it must say it reached.
+    crash_point: Option<String>,
     /// Runs the binary as this uid and gid (with `setpriv`), as the image does.
     user: Option<u32>,
     stderr: bool,
@@ -53,7 +58,15 @@ impl ServeEnv {
         let mut vars = super::bot::environment(slack_api, tailer, database);
         vars.insert("TAILERBOT_CONFIG", config.display().to_string());
         vars.insert("PORT", port.to_string());
-        ServeEnv { vars, user: None, stderr: false }
+        ServeEnv { vars, user: None, stderr: false, crash_point: None }
+    }
+
+    /// Dies at the crash point `point` (as `kill -9` would): [`Serve::died`] then requires
+    /// the process to have said it reached that point.
+    pub fn dies_at(mut self, point: &str) -> ServeEnv {
+        self.vars.insert("FAILPOINTS", format!("{point}=return"));
+        self.crash_point = Some(point.to_owned());
+        self
     }
 
     /// Sets (or replaces) one variable.
@@ -96,10 +109,20 @@ impl ServeEnv {
             .env_clear()
             .envs(self.vars.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
-            .stderr(if self.stderr { Stdio::piped() } else { Stdio::null() })
+            .stderr(if self.stderr || self.crash_point.is_some() { Stdio::piped() } else { Stdio::null() })
             .spawn()
             .unwrap();
-        Serve { child, url: format!("http://127.0.0.1:{}", self.vars["PORT"]) }
+        let mut child = child;
+        let doom = self.crash_point.map(|point| {
+            let mut stderr = child.stderr.take().expect("stderr is piped");
+            let reader = std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+                text
+            });
+            (point, reader)
+        });
+        Serve { child, url: format!("http://127.0.0.1:{}", self.vars["PORT"]), doom }
     }
 
     /// Starts the process and waits (bounded) until it is ready.
@@ -217,11 +240,23 @@ impl Serve {
 
     /// Waits (at most `limit`) for the process to end by itself, as at a crash point. A
     /// process still running then is killed and the test fails (it never hangs).
+    /// A life started with [`ServeEnv::dies_at`] must have said it reached its point:
+    /// dying of anything else fails the test.
     pub async fn died(mut self, limit: Duration) -> std::process::ExitStatus {
-        match self.exit_within(limit).await {
+        let status = match self.exit_within(limit).await {
             Some(status) => status,
             None => panic!("the process did not die at its crash point within {limit:?} (was the binary built without `crash-points`?)"),
+        };
+        if let Some((point, reader)) = self.doom.take() {
+            let logs = reader.join().unwrap_or_default();
+            let marker = format!("crash point {point}: dying here");
+            let tail: String = logs.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            assert!(
+                logs.contains(&marker),
+                "the process died ({status}), but not at its crash point `{point}`; the end of its stderr:\n{tail}"
+            );
         }
+        status
     }
 
     /// Waits (at most `limit`) for the process to end by itself: its status and what it
