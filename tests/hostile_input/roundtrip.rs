@@ -1,14 +1,16 @@
 //! The parser read backwards: any valid command, written out as a person would type it
 //! (by a writer of this test's own, from the documented grammar), parses back to the
-//! same `Command`.
+//! same `Command`. A button's action id and value read back as the same press, and
+//! whatever a click carries is a press that reads back as itself, or a named error.
 
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
+use tailerbot::commands::digest::DigestAsk;
 use tailerbot::commands::writes::Write;
 use tailerbot::commands::{Command, SubscriptionFilter, Target, parse};
-use tailerbot::domain::{JobName, RunId};
+use tailerbot::domain::{CardButton, JobName, Press, RunId, Schedule};
 use tailerbot::tailer::RunStatus;
 
 /// Words the grammar gives a meaning of their own after a verb.
@@ -48,8 +50,19 @@ fn reason() -> impl Strategy<Value = String> {
         .prop_map(|w| w.join(" "))
 }
 
+/// A time of day in a zone, of those people use.
+fn schedule() -> impl Strategy<Value = Schedule> {
+    let zones = vec!["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "Etc/GMT-14"];
+    (0u32..24, 0u32..60, prop::sample::select(zones))
+        .prop_map(|(h, m, zone)| Schedule::parse(&format!("{h:02}:{m:02}"), Some(zone)).unwrap())
+}
+
 fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
+        (job(), schedule()).prop_map(|(job, schedule)| Command::Expect { job, schedule }),
+        job().prop_map(|job| Command::Unexpect { job }),
+        prop_oneof![schedule().prop_map(DigestAsk::At), Just(DigestAsk::Off), Just(DigestAsk::Show)].prop_map(Command::Digest),
+        (job(), 1u32..=100).prop_map(|(job, limit)| Command::History { job, limit }),
         (job(), prop::option::of(date())).prop_map(|(job, execution_date)| Command::Write(Write::Launch { job, execution_date })),
         (prop::option::of(job()), run()).prop_map(|(job, run)| Command::Status { job, run }),
         job().prop_map(|job| Command::Latest { job }),
@@ -88,6 +101,35 @@ fn duration_text(d: Duration) -> String {
     }
 }
 
+/// `7:05 Europe/Paris` (one digit for the hour is taken too), or `07:05` alone for UTC.
+fn schedule_text(s: &Schedule) -> String {
+    let at = s.at.format("%H:%M").to_string();
+    match s.tz.name() {
+        "UTC" => at,
+        zone => format!("{} {zone}", at.strip_prefix('0').unwrap_or(&at)),
+    }
+}
+
+fn press() -> impl Strategy<Value = Press> {
+    let card = prop::sample::select(vec![CardButton::LaunchAgain, CardButton::MarkChecked, CardButton::DisableHour]);
+    prop_oneof![
+        "[a-z0-9-]{1,40}".prop_map(|confirmation| Press::Confirm { confirmation }),
+        "[a-z0-9-]{1,40}".prop_map(|confirmation| Press::Cancel { confirmation }),
+        (job(), run(), prop::option::of(date())).prop_map(|(job, run, execution_date)| Press::LaunchAgain { job, run, execution_date }),
+        (job(), run()).prop_map(|(job, run)| Press::MarkChecked { job, run }),
+        (job(), run()).prop_map(|(job, run)| Press::DisableHour { job, run }),
+        (card, prop::option::of(job())).prop_map(|(card, job)| Press::OlderCard { card, job }),
+        Just(Press::HomeLaunch),
+        (job(), prop::option::of(date())).prop_map(|(job, execution_date)| Press::EnableAndLaunch { job, execution_date }),
+        (job(), prop::option::of(date())).prop_map(|(job, execution_date)| Press::LaunchAnyway { job, execution_date }),
+        target().prop_map(|t| Press::Enable { target: target_text(&t) }),
+        Just(Press::OpenInTailer),
+        job().prop_map(|job| Press::ExpectLaunch { job }),
+        job().prop_map(|job| Press::ExpectLast { job }),
+        (job(), date()).prop_map(|(job, day)| Press::ExpectMute { job, day }),
+    ]
+}
+
 /// The command as a person types it.
 fn write(command: &Command) -> String {
     let opt = |o: Option<String>| o.map(|s| format!(" {s}")).unwrap_or_default();
@@ -108,6 +150,12 @@ fn write(command: &Command) -> String {
         Command::Write(Write::Reset { job }) => format!("reset {job}"),
         Command::Write(Write::Mark { job, run, status }) => format!("mark {job} {run} {status}"),
         Command::Audit { job } => format!("audit{}", opt(job.as_ref().map(ToString::to_string))),
+        Command::Expect { job, schedule } => format!("expect {job} by {}", schedule_text(schedule)),
+        Command::Unexpect { job } => format!("unexpect {job}"),
+        Command::Digest(DigestAsk::At(schedule)) => format!("digest at {}", schedule_text(schedule)),
+        Command::Digest(DigestAsk::Off) => "digest off".into(),
+        Command::Digest(DigestAsk::Show) => "digest".into(),
+        Command::History { job, limit } => format!("history {job} {limit}"),
         other => unreachable!("not generated: {other:?}"),
     }
 }
@@ -135,5 +183,30 @@ proptest! {
         let Command::Write(command) = command else { return Ok(()) };
         let plan = tailerbot::commands::writes::Plan { command, jobs: vec!["sales-daily".into()], then: None };
         prop_assert_eq!(tailerbot::commands::writes::Plan::from_json(&plan.to_json()), Ok(plan));
+    }
+
+    #[test]
+    fn a_button_reads_back_as_the_press_it_was_made_for(press in press()) {
+        let (action_id, value) = press.encode();
+        prop_assert_eq!(Press::decode(&action_id, &value), Ok(press), "{} {}", action_id, value);
+    }
+
+    /// A click may carry anything: it is a press that writes and reads back as itself, or
+    /// a named error; never a panic.
+    #[test]
+    fn whatever_a_click_carries_is_a_press_that_reads_back_as_itself_or_a_named_error(
+        action_id in prop_oneof!["[a-z_:]{0,30}", prop::sample::select(vec![
+            "confirm", "cancel", "launch_again", "mark_checked", "disable_hour", "home_launch", "enable_and_launch",
+            "launch_anyway", "enable", "enable:sales", "open_in_tailer", "expect_launch", "expect_last", "expect_mute",
+        ]).prop_map(str::to_owned)],
+        value in prop_oneof![".{0,80}", "[a-z0-9 -]{0,60}"],
+    ) {
+        match Press::decode(&action_id, &value) {
+            Ok(press) => {
+                let (id, again) = press.encode();
+                prop_assert_eq!(Press::decode(&id, &again), Ok(press), "{} {:?}", action_id, value);
+            }
+            Err(error) => prop_assert!(!error.to_string().is_empty()),
+        }
     }
 }
