@@ -131,7 +131,7 @@ async fn stalled_connections_are_closed_and_the_bot_keeps_answering() {
         let (tailer, slack) = common::world(SimOptions::default()).await;
         let config = write_config(dir.path(), &slack.response_url_prefix());
         let db = common::process::database(dir.path());
-        let serve = ServeEnv::new(&config, &db, &slack.api_url(), &tailer.url()).var("MAX_CONNECTIONS", "8").capture_logs().ready().await;
+        let serve = ServeEnv::new(&config, &db, &slack.api_url(), &tailer.url()).var("MAX_CONNECTIONS", "8").ready().await;
         (serve, tailer, slack)
     };
     let url = serve.url.clone();
@@ -162,8 +162,7 @@ async fn stalled_connections_are_closed_and_the_bot_keeps_answering() {
     }
     assert_eq!(body_timeouts, 12, "a body that stops half-way is answered 408 then closed");
     let _ = serve.terminate().await;
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut serve.child.stderr.take().unwrap(), &mut logs).unwrap_or_default();
+    let logs = serve.logs.until_end();
     let count = |needle: &str| logs.lines().filter(|l| l.contains(needle)).count();
     assert_eq!(count("request headers did not arrive in time"), 1, "once per cause, not per connection:\n{logs}");
     assert_eq!(count("request body too slow"), 1, "once per cause:\n{logs}");
@@ -318,7 +317,7 @@ async fn an_oversized_tailer_answer_is_refused_unread_and_the_user_told() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &slack.response_url_prefix());
     let db = common::process::database(dir.path());
-    let mut serve = ServeEnv::new(&config, &db, &slack.api_url(), &tailer).capture_logs().ready().await;
+    let mut serve = ServeEnv::new(&config, &db, &slack.api_url(), &tailer).ready().await;
     let pid = serve.child.id();
     let before = peak_rss_kib(pid);
 
@@ -335,8 +334,7 @@ async fn an_oversized_tailer_answer_is_refused_unread_and_the_user_told() {
     let said = told(&slack.slack, "bad").await;
     assert!(said.contains("20261201-101010"), "{said}");
     let _ = serve.terminate().await;
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut serve.child.stderr.take().unwrap(), &mut logs).unwrap_or_default();
+    let logs = serve.logs.until_end();
     assert_eq!(logs.lines().filter(|l| l.contains("skipped run items")).count(), 1, "one warning per answer:\n{logs}");
     assert!(logs.contains("skipped=1000"), "{logs}");
 }
@@ -442,18 +440,15 @@ async fn invisible_format_characters_are_refused_and_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_be_served_on_their_own_port() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (serve, _tailer, _slack) = start(dir.path(), SimOptions::default(), &[("METRICS_PORT", port.to_string())]).await;
+    // Any free port, taken by the process (its log says which).
+    let (serve, _tailer, _slack) = start(dir.path(), SimOptions::default(), &[("METRICS_PORT", "0".to_owned())]).await;
+    let metrics_url = serve.metrics_url().expect("the log names the port of /metrics");
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("{}/metrics", serve.url)).send().await.unwrap().status(), 404, "not on the public port");
-    let metrics = http.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap();
+    let metrics = http.get(format!("{metrics_url}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     assert!(metrics.text().await.unwrap().contains("# TYPE"));
-    assert_eq!(
-        http.get(format!("http://127.0.0.1:{port}/slack/commands")).send().await.unwrap().status(),
-        404,
-        "Slack's endpoints are not there"
-    );
+    assert_eq!(http.get(format!("{metrics_url}/slack/commands")).send().await.unwrap().status(), 404, "Slack's endpoints are not there");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -367,7 +367,7 @@ mod serve {
         let dir = tempfile::tempdir().unwrap();
         let config = common::process::write_config(dir.path(), &slack.response_url_prefix());
         let db = common::process::database(dir.path());
-        let serve = keyless(&google, &config, &db, &slack.api_url(), &tailer.url()).capture_logs().spawn();
+        let serve = keyless(&google, &config, &db, &slack.api_url(), &tailer.url()).spawn();
         let (status, stderr) = serve.exits_within(Duration::from_secs(20)).await;
         assert_eq!(status.and_then(|s| s.code()), Some(2), "{stderr}");
         assert_eq!(stderr.matches(ROLE).count(), 1, "said once: {stderr}");
@@ -381,8 +381,7 @@ mod serve {
         let dir = tempfile::tempdir().unwrap();
         let config = common::process::write_config(dir.path(), &slack.response_url_prefix());
         let db = common::process::database(dir.path());
-        let serve =
-            ServeEnv::new(&config, &db, &slack.api_url(), &tailer.url()).var("TAILER_API_TOKEN", "an-expired-token").capture_logs().spawn();
+        let serve = ServeEnv::new(&config, &db, &slack.api_url(), &tailer.url()).var("TAILER_API_TOKEN", "an-expired-token").spawn();
         let (status, stderr) = serve.exits_within(Duration::from_secs(20)).await;
         assert_eq!(status.and_then(|s| s.code()), Some(2), "{stderr}");
         assert!(stderr.contains("TAILER_API_TOKEN: Tailer refuses the token"), "{stderr}");

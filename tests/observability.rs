@@ -55,17 +55,16 @@ async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
     let db = common::process::database(dir.path());
-    let mut serve = common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url())
+    let serve = common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url())
         .var("SLACK_SIGNING_SECRET", secrets[0])
         .var("SLACK_BOT_TOKEN", secrets[1])
         .var("TAILER_API_TOKEN", secrets[2])
         .var("LOG_FORMAT", "json")
         .var("RUST_LOG", "debug,hyper=info,h2=info,sqlx=info,reqwest=info,rustls=info")
-        .capture_logs()
         .ready()
         .await;
     let (url, http) = (serve.url.clone(), reqwest::Client::new());
-    let mut stderr = serve.child.stderr.take().expect("the logs are captured");
+    let logs = serve.logs.clone();
     // A forged request, then a launch that Tailer refuses.
     http.post(format!("{url}/slack/commands"))
         .header("x-slack-signature", "v0=00")
@@ -86,13 +85,7 @@ async fn json_logs_carry_cloud_logging_fields_and_request_ids_and_no_secret() {
     common::post_signed(&http, &format!("{url}/slack/commands"), secrets[0], chrono::Utc::now().timestamp(), body).await;
     slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(|e| e.method == "response_url")).await;
     assert!(serve.stop().await.success());
-    let output = tokio::task::spawn_blocking(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
-        text
-    })
-    .await
-    .unwrap();
+    let output = tokio::task::spawn_blocking(move || logs.until_end()).await.unwrap();
     let lines: Vec<serde_json::Value> =
         output.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
     assert!(lines.len() > 5, "{output}");

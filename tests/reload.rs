@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,8 +60,8 @@ impl World {
     }
 
     async fn start(&self, env: ServeEnv) -> (Serve, Log) {
-        let mut serve = env.capture_logs().spawn();
-        let log = Log::follow(serve.child.stderr.take().expect("stderr is captured"));
+        let mut serve = env.spawn();
+        let log = Log(serve.logs.clone());
         assert!(serve.ready().await, "serve did not become ready:\n{}", log.text());
         (serve, log)
     }
@@ -78,26 +77,15 @@ impl World {
 
 /// The lines `serve` logs, read as they come.
 #[derive(Clone)]
-struct Log(Arc<Mutex<Vec<String>>>);
+struct Log(common::process::Logs);
 
 impl Log {
-    fn follow(stderr: std::process::ChildStderr) -> Log {
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Log(lines)
-    }
-
     fn text(&self) -> String {
-        self.0.lock().unwrap().join("\n")
+        self.0.text()
     }
 
     fn count(&self, needle: &str) -> usize {
-        self.0.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+        self.0.count(needle)
     }
 
     /// Waits (at most [`LIMIT`]) for `n` lines containing `needle` after the first line
@@ -106,7 +94,7 @@ impl Log {
         let deadline = tokio::time::Instant::now() + LIMIT;
         loop {
             let seen = {
-                let lines = self.0.lock().unwrap();
+                let lines = self.0.lines();
                 let start = lines.iter().position(|l| l.contains(after));
                 start.map_or(0, |s| lines[s..].iter().filter(|l| l.contains(needle)).count())
             };
@@ -125,7 +113,7 @@ impl Log {
     /// Waits (at most [`LIMIT`]) for a line containing every needle.
     async fn wait_for(&self, needles: &[&str]) {
         let deadline = tokio::time::Instant::now() + LIMIT;
-        while !self.0.lock().unwrap().iter().any(|l| needles.iter().all(|n| l.contains(n))) {
+        while !self.0.lines().iter().any(|l| needles.iter().all(|n| l.contains(n))) {
             assert!(tokio::time::Instant::now() < deadline, "no line with {needles:?} within {LIMIT:?}:\n{}", self.text());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -76,7 +76,6 @@ async fn serve_checks_the_slack_token_and_the_tailer_credentials_at_start_and_sa
         common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &tailer.url())
             .var("SLACK_BOT_TOKEN", slack_token)
             .var("TAILER_API_TOKEN", tailer_token)
-            .capture_logs()
             .spawn()
     };
     let limit = Duration::from_secs(20);

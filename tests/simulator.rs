@@ -268,15 +268,25 @@ async fn the_run_ids_of_the_help_examples_are_runs_the_simulator_knows_for_that_
 /// ends within seconds (read the other way, it would take about a day).
 #[tokio::test]
 async fn sim_speed_means_times_faster_as_for_the_demo() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Port 0: the simulator takes a free port and says which.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tailerbot"))
-        .args(["sim", "--port", &port.to_string(), "--speed", "1000"])
+        .args(["sim", "--port", "0", "--speed", "1000"])
         .env_clear()
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let c = client(&format!("http://127.0.0.1:{port}"), quick_options());
+    // Its output is read to the end (a closed pipe would end it at its next line).
+    let stdout = child.stdout.take().unwrap();
+    let (said, first) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok);
+        let _ = said.send(lines.next().unwrap_or_default());
+        lines.for_each(drop);
+    });
+    let first = tokio::time::timeout(Duration::from_secs(10), first).await.expect("the simulator says where it listens").unwrap();
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {first:?}"));
+    let c = client(url, quick_options());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let run = loop {
         if let Ok(run) = c.launch_job(&iowa(), None).await {

@@ -1,5 +1,8 @@
-//! The real binary for process-level tests: `tailerbot serve` started on a free port
-//! against the simulator and the stand-in of the test, on a database that outlives it.
+//! The real binary for process-level tests: `tailerbot serve` started on port 0 (the
+//! port it got is read from its `serving` log line: no port is picked, freed and handed
+//! over, which another process could take meanwhile) against the simulator and the
+//! stand-in of the test, on a database that outlives it. Its stderr is always read as
+//! it comes (a pipe nobody reads would fill and stop the process) and kept.
 
 #![allow(dead_code)]
 
@@ -13,10 +16,88 @@ use super::bot::{SECRET, form};
 
 pub struct Serve {
     pub child: Child,
+    /// `http://127.0.0.1:<port>`, once [`Serve::ready`] has read the port it got.
     pub url: String,
-    /// The crash point it is to die at, and its stderr, read as it comes (a pipe left
-    /// unread would fill and stop the process).
-    doom: Option<(String, std::thread::JoinHandle<String>)>,
+    /// What it wrote on stderr, as it comes.
+    pub logs: Logs,
+    /// The crash point it is to die at.
+    doom: Option<String>,
+}
+
+/// The lines a process writes on stderr, gathered by a thread of their own.
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<(std::sync::Mutex<LogState>, std::sync::Condvar)>);
+
+#[derive(Default)]
+struct LogState {
+    lines: Vec<String>,
+    /// The stream ended: the process exited (or closed it).
+    ended: bool,
+}
+
+impl Logs {
+    fn follow(stderr: std::process::ChildStderr) -> Logs {
+        use std::io::BufRead;
+        let logs = Logs::default();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.0.0.lock().unwrap().lines.push(line);
+            }
+            sink.0.0.lock().unwrap().ended = true;
+            sink.0.1.notify_all();
+        });
+        logs
+    }
+
+    /// The lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.0.lock().unwrap().lines.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.0.lock().unwrap().lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> String {
+        self.lines().join("\n")
+    }
+
+    /// The lines so far that contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.0.0.lock().unwrap().lines.iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// The whole text once the stream has ended (waiting at most 10 s for it, as after
+    /// the process exited: the last lines may still be on their way).
+    pub fn until_end(&self) -> String {
+        let (state, ended) = &*self.0;
+        let guard = state.lock().unwrap();
+        let (guard, _) = ended.wait_timeout_while(guard, Duration::from_secs(10), |s| !s.ended).unwrap();
+        guard.lines.join("\n")
+    }
+
+    /// The port the process said it serves on (its `serving` log line, text or JSON:
+    /// `addr=0.0.0.0:41234`, `"addr":"0.0.0.0:41234"`), or with `metrics` the port of
+    /// `/metrics` (`METRICS_PORT`).
+    pub fn served_port(&self, metrics: bool) -> Option<u16> {
+        let state = self.0.0.lock().unwrap();
+        let said = |l: &&String| match metrics {
+            true => l.contains("serving /metrics"),
+            false => l.contains("serving addr=") || l.contains("\"message\":\"serving\""),
+        };
+        state.lines.iter().filter(said).find_map(|line| {
+            let rest = &line[line.find("addr")? + 4..];
+            let rest = rest.trim_start_matches(['=', '"', ':']);
+            let addr: String = rest.chars().take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c)).collect();
+            addr.rsplit(':').next()?.parse().ok()
+        })
+    }
 }
 
 /// Writes the example configuration with fast polls (runs and subscriptions every
@@ -49,16 +130,15 @@ pub struct ServeEnv {
     crash_point: Option<String>,
     /// Runs the binary as this uid and gid (with `setpriv`), as the image does.
     user: Option<u32>,
-    stderr: bool,
 }
 
 impl ServeEnv {
     pub fn new(config: &Path, database: &str, slack_api: &str, tailer: &str) -> ServeEnv {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut vars = super::bot::environment(slack_api, tailer, database);
         vars.insert("TAILERBOT_CONFIG", config.display().to_string());
-        vars.insert("PORT", port.to_string());
-        ServeEnv { vars, user: None, stderr: false, crash_point: None }
+        // Any free port, taken by the process itself.
+        vars.insert("PORT", "0".to_owned());
+        ServeEnv { vars, user: None, crash_point: None }
     }
 
     /// Dies at the crash point `point` (as `kill -9` would): [`Serve::died`] then requires
@@ -87,12 +167,6 @@ impl ServeEnv {
         self
     }
 
-    /// Keeps the process's stderr (its logs) for the test to read.
-    pub fn capture_logs(mut self) -> ServeEnv {
-        self.stderr = true;
-        self
-    }
-
     /// Starts the process without waiting for it.
     pub fn spawn(self) -> Serve {
         let binary = env!("CARGO_BIN_EXE_tailerbot");
@@ -109,20 +183,16 @@ impl ServeEnv {
             .env_clear()
             .envs(self.vars.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
-            .stderr(if self.stderr || self.crash_point.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut child = child;
-        let doom = self.crash_point.map(|point| {
-            let mut stderr = child.stderr.take().expect("stderr is piped");
-            let reader = std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-                text
-            });
-            (point, reader)
-        });
-        Serve { child, url: format!("http://127.0.0.1:{}", self.vars["PORT"]), doom }
+        let logs = Logs::follow(child.stderr.take().expect("stderr is piped"));
+        let url = match self.vars["PORT"].as_str() {
+            "0" => String::new(),
+            port => format!("http://127.0.0.1:{port}"),
+        };
+        Serve { child, url, logs, doom: self.crash_point }
     }
 
     /// Starts the process and waits (bounded) until it is ready.
@@ -205,6 +275,11 @@ impl Serve {
         panic!("serve did not stop within 20 s of SIGTERM");
     }
 
+    /// `http://127.0.0.1:<port>` of `/metrics` on `METRICS_PORT` (once ready).
+    pub fn metrics_url(&self) -> Option<String> {
+        self.logs.served_port(true).map(|port| format!("http://127.0.0.1:{port}"))
+    }
+
     /// Whether the process still runs.
     pub fn child_alive(&mut self) -> bool {
         self.child.try_wait().ok().flatten().is_none()
@@ -227,7 +302,12 @@ impl Serve {
     pub async fn ready(&mut self) -> bool {
         let http = reqwest::Client::new();
         for _ in 0..400 {
-            if http.get(format!("{}/readyz", self.url)).send().await.is_ok_and(|r| r.status() == 200) {
+            if self.url.is_empty()
+                && let Some(port) = self.logs.served_port(false)
+            {
+                self.url = format!("http://127.0.0.1:{port}");
+            }
+            if !self.url.is_empty() && http.get(format!("{}/readyz", self.url)).send().await.is_ok_and(|r| r.status() == 200) {
                 return true;
             }
             if self.child.try_wait().ok().flatten().is_some() {
@@ -247,8 +327,8 @@ impl Serve {
             Some(status) => status,
             None => panic!("the process did not die at its crash point within {limit:?} (was the binary built without `crash-points`?)"),
         };
-        if let Some((point, reader)) = self.doom.take() {
-            let logs = reader.join().unwrap_or_default();
+        if let Some(point) = self.doom.take() {
+            let logs = self.logs.until_end();
             let marker = format!("crash point {point}: dying here");
             let tail: String = logs.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
             assert!(
@@ -263,10 +343,8 @@ impl Serve {
     /// wrote on stderr (when captured). A process still running then is killed.
     pub async fn exits_within(mut self, limit: Duration) -> (Option<std::process::ExitStatus>, String) {
         let status = self.exit_within(limit).await;
-        let mut text = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        }
+        let logs = self.logs.clone();
+        let text = tokio::task::spawn_blocking(move || logs.until_end()).await.unwrap_or_default();
         (status, text)
     }
 

@@ -278,21 +278,6 @@ impl Drop for SmallDisk {
     }
 }
 
-/// The lines a running process writes on stderr, gathered as they come (a pipe nobody
-/// reads would stop a chatty process).
-fn gather_logs(serve: &mut crate::common::process::Serve) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
-    use std::io::BufRead;
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let stderr = serve.child.stderr.take().expect("stderr captured");
-    let gathered = lines.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            gathered.lock().unwrap().push(line);
-        }
-    });
-    lines
-}
-
 /// CPU time the process used so far, in clock ticks (user + system).
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -327,8 +312,8 @@ async fn a_full_disk_makes_the_bot_not_ready_and_quiet_and_it_recovers_by_itself
     let (tailer, slack) = crate::common::world(SimOptions::default()).await;
     let config = write_config(dir.path(), &slack.response_url_prefix());
     let database = format!("sqlite://{}", disk.path().join("bot.db").display());
-    let mut serve = ServeEnv::new(&config, &database, &slack.api_url(), &tailer.url()).capture_logs().ready().await;
-    let logs = gather_logs(&mut serve);
+    let serve = ServeEnv::new(&config, &database, &slack.api_url(), &tailer.url()).ready().await;
+    let logs = serve.logs.clone();
     let ask = |trigger: &'static str, text: &'static str| {
         let (url, response_url) = (serve.url.clone(), slack.response_url(trigger));
         async move { command_answer(&url, &response_url, trigger, ANALYST, CHANNEL, text).await }
@@ -350,9 +335,9 @@ async fn a_full_disk_makes_the_bot_not_ready_and_quiet_and_it_recovers_by_itself
     assert!(cause.contains("full"), "/readyz names the cause: {cause}");
 
     // Failing, the bot is quiet: a few lines, not one a pass; a sliver of a core.
-    let (lines_before, ticks_before) = (logs.lock().unwrap().len(), cpu_ticks(serve.child.id()));
+    let (lines_before, ticks_before) = (logs.len(), cpu_ticks(serve.child.id()));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (lines, ticks) = (logs.lock().unwrap()[lines_before..].to_vec(), cpu_ticks(serve.child.id()) - ticks_before);
+    let (lines, ticks) = (logs.lines()[lines_before..].to_vec(), cpu_ticks(serve.child.id()) - ticks_before);
     assert!(lines.len() <= 4, "{} log lines in 3 s while the disk is full:\n{}", lines.len(), lines.join("\n"));
     assert!(ticks <= 60, "{ticks} ticks of CPU in 3 s while the disk is full");
     assert_eq!(readyz(&serve.url).await.0, 503, "still not ready while full");
@@ -364,7 +349,7 @@ async fn a_full_disk_makes_the_bot_not_ready_and_quiet_and_it_recovers_by_itself
     assert_eq!(status, 200);
     assert!(as_event(&body).visible_text().contains("iowa-prepare"), "{body}");
     assert_eq!(tailer.sim.count("launch_job"), 1, "the launch refused while full was never made");
-    let all = logs.lock().unwrap().join("\n");
+    let all = logs.text();
     let claims = all.lines().filter(|l| l.contains("cannot claim the watched runs")).count();
     assert!((1..=2).contains(&claims), "the watcher's failure said once (then once a minute): {claims}\n{all}");
     drop(serve);
