@@ -108,6 +108,68 @@ async fn serve_starts_when_slack_cannot_be_asked_and_warns() {
     let nowhere = format!("http://{}/api", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
     let mut serve = common::process::ServeEnv::new(&config_path, &db, &nowhere, &tailer.url()).spawn();
     assert!(serve.ready().await, "a Slack out of reach does not stop the start");
+    let logs = serve.logs.clone();
+    assert!(serve.stop().await.success());
+    let logs = logs.until_end();
+    assert_eq!(logs.matches("cannot check the Slack bot token now").count(), 1, "said once: {logs}");
+    assert!(logs.contains("starting anyway"), "{logs}");
+}
+
+/// A door to Tailer that can be shut: while shut it takes connections and closes them at
+/// once (as a Tailer that is down or restarting), open it passes them to `to`.
+async fn tailer_door(to: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = format!("http://{}", listener.local_addr().unwrap());
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let is_open = open.clone();
+    let to = to.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            if !is_open.load(std::sync::atomic::Ordering::SeqCst) {
+                drop(inbound);
+                continue;
+            }
+            let to = to.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (at, open)
+}
+
+/// Tailer down at start: the bot starts, says so once, answers a command with what went
+/// wrong, and works once Tailer is back, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_when_tailer_is_unreachable_says_so_and_works_once_it_is_back() {
+    let (tailer, slack) = common::world(SimOptions::default()).await;
+    let (door, open) = tailer_door(tailer.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::process::write_config(dir.path(), &slack.response_url_prefix());
+    let db = common::process::database(dir.path());
+    let mut serve = common::process::ServeEnv::new(&config_path, &db, &slack.api_url(), &door).spawn();
+    assert!(serve.ready().await, "a Tailer out of reach does not stop the start");
+    assert_eq!(serve.logs.count("cannot check the Tailer credentials now"), 1, "said once: {}", serve.logs.text());
+    let ask = |trigger: &'static str| {
+        let (url, respond) = (serve.url.clone(), slack.response_url(trigger));
+        async move { common::process::command(&url, &respond, trigger, "U0ANALYST", "C0DATA", "last iowa-prepare").await }
+    };
+    assert_eq!(ask("1.down.1").await, 200);
+    let answered = |key: &'static str| {
+        move |e: &[tailerbot::slack::standin::SlackEvent]| e.iter().any(|e| e.method == "response_url" && e.ts.as_deref() == Some(key))
+    };
+    let events = slack.slack.wait_for(Duration::from_secs(20), answered("1.down.1")).await;
+    let said = events.iter().find(|e| e.ts.as_deref() == Some("1.down.1")).unwrap().visible_text();
+    assert!(said.contains("Tailer") && !said.contains("20201230-112837"), "what went wrong, not a run: {said}");
+
+    // Tailer is back: the same bot answers, no restart.
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(ask("1.down.2").await, 200);
+    let events = slack.slack.wait_for(Duration::from_secs(20), answered("1.down.2")).await;
+    let said = events.iter().find(|e| e.ts.as_deref() == Some("1.down.2")).unwrap().visible_text();
+    assert!(said.contains("20201230-112837"), "the runs, now that Tailer answers: {said}");
     assert!(serve.stop().await.success());
 }
 
