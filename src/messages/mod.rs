@@ -140,8 +140,9 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
         if jobs.len() == 1 { "" } else { "s" },
         filter.map(|f| format!(" matching `{}`", plain(f))).unwrap_or_default()
     ));
-    let lines: Vec<String> = jobs
+    let mut lines: Vec<String> = jobs
         .iter()
+        .take(JOBS_LISTED)
         .map(|j| {
             let mut line = format!("• {} · {}", job_label(j), plain(j.job.configuration_type.as_str()));
             if let Some(d) = &j.description {
@@ -153,9 +154,19 @@ pub fn jobs(jobs: &[&Job], filter: Option<&str>) -> Message {
             line
         })
         .collect();
+    if jobs.len() > JOBS_LISTED {
+        lines.push(format!(
+            "…and {} more: `/tailer jobs {}` narrows the list (a name, a tag, an environment, words of the description).",
+            jobs.len() - JOBS_LISTED,
+            plain("<filter>")
+        ));
+    }
     m.lines(&lines, 0);
     m
 }
+
+/// The jobs `jobs` lists one line each; the rest are counted.
+pub const JOBS_LISTED: usize = 100;
 
 /// An audit entry's detail in the bot's markup: what the bot wrote there about people
 /// (`(asked by U…)`, `(confirmed by U…)`) names them as mentions, the rest is plain text.
