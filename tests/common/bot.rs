@@ -157,6 +157,14 @@ impl TestBot {
     }
 
     /// Waits (up to 10 s, woken by each new event) until `done` holds for the events.
+    /// Waits until the work started after the answers (launches, replies) has finished:
+    /// what an absence check waits for, rather than a sleep.
+    pub async fn settle(&self) {
+        self.bot.tasks().close();
+        self.bot.tasks().wait().await;
+        self.bot.tasks().reopen();
+    }
+
     pub async fn wait(&self, done: impl Fn(&[SlackEvent]) -> bool) -> Vec<SlackEvent> {
         self.slack.slack.wait_for(Duration::from_secs(10), done).await
     }
