@@ -36,6 +36,16 @@ fn ends_with_its_footer(digest: &SlackEvent) {
     assert!(last.contains("`/tailer digest off` stops it"), "the footer is cut off: {last}");
     let violations = tailerbot::slack::blocks::limit_violations(&serde_json::json!({"text": digest.text, "blocks": digest.blocks}));
     assert!(violations.is_empty(), "{violations:?}");
+    raw_angles_are_tokens(&digest.visible_text());
+}
+
+/// Every `<` of the text sent starts a token the bot meant (a mention, a channel, a date,
+/// a link): a `<job>` written raw would reach Slack as a broken link.
+fn raw_angles_are_tokens(text: &str) {
+    for (at, _) in text.match_indices('<') {
+        let next = &text[at + 1..];
+        assert!(["@", "#", "!date", "http"].iter().any(|t| next.starts_with(t)), "a raw `<` at {at}: {text}");
+    }
 }
 
 fn charts<'e>(events: &'e [SlackEvent], ts: &str) -> Vec<&'e SlackEvent> {
@@ -133,6 +143,11 @@ async fn digest_refuses_bad_times_and_zones_and_shows_sets_and_stops() {
     assert!(off.to_string().contains(&format!("no longer gets a daily digest — stopped by <@{ANALYST}>")), "{off}");
     let (_, shown) = bot.command(ANALYST, ROOM, "digest").await;
     assert!(shown.to_string().contains("This channel has no digest"), "{shown}");
+    // A channel that follows nothing is told how to follow a job, the placeholder escaped.
+    let (_, empty) = bot.command(ANALYST, "C0EMPTY", "digest at 07:00").await;
+    let empty = common::bot::text_of(&empty);
+    assert!(empty.contains("`/tailer subscribe &lt;job&gt;` or `/tailer expect &lt;job&gt; by HH:MM` adds one"), "{empty}");
+    raw_angles_are_tokens(&empty);
 }
 
 #[tokio::test(start_paused = true)]
@@ -255,10 +270,13 @@ async fn a_digest_of_many_failing_jobs_stays_within_50_blocks_folds_the_rest_wit
     assert!(text.contains("*81 need a look*"), "80 jobs and stock-enrich fail: {text}");
     assert!(text.contains(":x: 3 of 3 runs failed"), "{text}");
     // 15 paragraphs, 30 lines, the rest counted: 81 - 15 - 30 = 36 failing, and the 5 others.
-    assert!(text.contains("…and 41 more jobs (36 needing a look): `/tailer last <job>` shows any."), "folded with a count: {text}");
+    assert!(text.contains("…and 41 more jobs (36 needing a look): `/tailer last &lt;job&gt;` shows any."), "folded with a count: {text}");
     assert_eq!(text.matches("• `").count(), 30, "30 lines after the 15 paragraphs: {text}");
     assert_eq!(text.matches(":x: 3 of 3 runs failed").count(), 15 + 30, "{text}");
-    assert!(text.contains("The history charts of 3 of the 81 failing jobs are in the thread"), "{text}");
+    assert!(
+        text.contains("The history charts of 3 of the 81 failing jobs are in the thread (`/tailer history &lt;job&gt;` draws any)"),
+        "{text}"
+    );
     let ts = digest.ts.clone().unwrap();
     let events = bot.run_until(STEP, Duration::from_secs(300), |e| charts(e, &ts).len() >= 3).await;
     assert_eq!(charts(&events, &ts).len(), 3, "three charts");

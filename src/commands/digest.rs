@@ -88,7 +88,10 @@ async fn set(bot: &Arc<Bot>, ctx: &Context, schedule: Schedule) -> Answer {
     };
     let covered = covered(bot, ctx).await?;
     let follows = match covered.len() {
-        0 => " This channel follows no job yet: `/tailer subscribe <job>` or `/tailer expect <job> by HH:MM` adds one.".to_owned(),
+        0 => format!(
+            " This channel follows no job yet: `/tailer subscribe {job}` or `/tailer expect {job} by HH:MM` adds one.",
+            job = plain("<job>")
+        ),
         n => format!(" It covers the {n} job{} this channel follows.", if n == 1 { "" } else { "s" }),
     };
     let text = format!(

@@ -168,7 +168,10 @@ pub fn digest(out: &dyn Render, links: Links, d: &Digest, lane: &str) -> OutboxM
     m.section(&format!(":newspaper: *{title}* — the last 24 h of the {n} job{} this channel follows", if n == 1 { "" } else { "s" }));
     m.context(&tally(d));
     if d.jobs.is_empty() {
-        m.section("This channel follows no job: `/tailer subscribe <job>` or `/tailer expect <job> by HH:MM` adds one.");
+        m.section(&format!(
+            "This channel follows no job: `/tailer subscribe {job}` or `/tailer expect {job} by HH:MM` adds one.",
+            job = plain("<job>")
+        ));
     }
     if !look.is_empty() {
         m.divider();
@@ -187,9 +190,10 @@ pub fn digest(out: &dyn Render, links: Links, d: &Digest, lane: &str) -> OutboxM
         let folded = &rest[LINES_SHOWN..];
         let looks = folded.iter().filter(|j| j.needs_a_look()).count();
         lines.push(format!(
-            "…and {} more job{} ({looks} needing a look): `/tailer last <job>` shows any.",
+            "…and {} more job{} ({looks} needing a look): `/tailer last {}` shows any.",
             folded.len(),
-            if folded.len() == 1 { "" } else { "s" }
+            if folded.len() == 1 { "" } else { "s" },
+            plain("<job>")
         ));
     }
     if !lines.is_empty() {
@@ -210,7 +214,10 @@ pub fn digest(out: &dyn Render, links: Links, d: &Digest, lane: &str) -> OutboxM
         foot.push(match (d.charts, failing) {
             (1, 1) => "The failing job's history chart is in the thread.".to_owned(),
             (c, f) if c == f => "The failing jobs' history charts are in the thread.".to_owned(),
-            (c, f) => format!("The history charts of {c} of the {f} failing jobs are in the thread (`/tailer history <job>` draws any)."),
+            (c, f) => format!(
+                "The history charts of {c} of the {f} failing jobs are in the thread (`/tailer history {}` draws any).",
+                plain("<job>")
+            ),
         });
     }
     foot.push(format!(
