@@ -281,3 +281,30 @@ async fn a_digest_of_many_failing_jobs_stays_within_50_blocks_folds_the_rest_wit
     let events = bot.run_until(STEP, Duration::from_secs(300), |e| charts(e, &ts).len() >= 3).await;
     assert_eq!(charts(&events, &ts).len(), 3, "three charts");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_digest_caught_up_after_midnight_covers_every_expectation_since_its_previous_time() {
+    // From 23:50 the day before: the digest is due at 23:58, the expectation at 00:02.
+    let start = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).and_hms_opt(23, 50, 0).unwrap().and_utc();
+    let bot = PausedBot::start_at(example_config(), no_history(), start).await;
+    bot.command(ANALYST, ROOM, "expect iowa-prepare by 00:02").await;
+    bot.command(ANALYST, ROOM, "digest at 23:58").await;
+    let events = bot.run_until(STEP, Duration::from_secs(900), |e| !digests(e).is_empty()).await;
+    assert_eq!(digests(&events).len(), 1, "the first, at 23:58");
+    // The expectation is missed at 00:02; the next day the bot is down from 23:55 across
+    // the digest's time and midnight, and catches it up at 00:05: more than 24 h after
+    // the miss, which it still covers (its window starts at the previous 23:58).
+    let down_at = start + chrono::Duration::days(1) + chrono::Duration::minutes(5);
+    while bot.clock.now() + chrono::Duration::minutes(10) <= down_at {
+        bot.step(Duration::from_secs(600)).await;
+    }
+    let back_at = start + chrono::Duration::days(1) + chrono::Duration::minutes(15);
+    tokio::time::advance((back_at - bot.clock.now()).to_std().unwrap()).await;
+    let events = bot.run_until(STEP, Duration::from_secs(120), |e| digests(e).len() > 1).await;
+    let found = digests(&events);
+    assert_eq!(found.len(), 2, "the day's digest, caught up after midnight");
+    let text = found[1].visible_text();
+    let missed_on = (start + chrono::Duration::days(1)).date_naive();
+    assert!(text.contains(&format!("expected by 00:02 UTC on {missed_on}: :alarm_clock: *missed*")), "{text}");
+    assert!(text.contains("I was not running at 23:58 UTC"), "{text}");
+}

@@ -9,7 +9,7 @@ use super::{Command, UsageError, Verb, shorten, targets};
 use crate::bot::{Ack, Answer, Audit, Bot, BotError, Context};
 use crate::chat::Reply;
 use crate::domain::markup::{mention, plain};
-use crate::domain::{Action, Schedule, schedule::POST_GAP};
+use crate::domain::{Action, Schedule};
 use crate::messages as render;
 use crate::store::DigestRow;
 
@@ -78,11 +78,12 @@ async fn set(bot: &Arc<Bot>, ctx: &Context, schedule: Schedule) -> Answer {
         .digest_days(Some(ctx.channel.as_str()), bot.now_ms() - 2 * 86_400_000)
         .await
         .map_err(BotError::store(&ctx.reference, "cannot read the digests posted"))?;
-    // As the poster decides: today's unless its time has passed, it was posted, or the
-    // last one is too recent.
+    // The poster's own rule (`Schedule::owed`), asked at today's time: today's is posted
+    // unless that time has passed, today's was posted, or the last one is too recent.
     let (today, at) = (schedule.day_of(now), schedule.due(schedule.day_of(now)));
     let last = posted.iter().filter_map(|d| chrono::DateTime::from_timestamp_millis(d.posted_at)).max();
-    let first = match at > now && !posted.iter().any(|d| d.day == today.to_string()) && last.is_none_or(|l| at - l >= POST_GAP) {
+    let owed_today = at > now && schedule.owed(at, now, |day| posted.iter().any(|d| d.day == day.to_string()), last) == Some(today);
+    let first = match owed_today {
         true => "The first one is today.",
         false => "The first one is tomorrow.",
     };

@@ -118,7 +118,9 @@ impl DigestPoster {
         Ok(Known {
             subscriptions: store.subscriptions(None).await?,
             expectations: store.expectations(None).await?,
-            days: store.expectation_days(now_ms - DAY_MS).await?,
+            // A digest covers the days since its previous time, which may be a day and a
+            // half ago for one caught up late (and 25 h on a day the clocks change).
+            days: store.expectation_days(now_ms - 2 * DAY_MS).await?,
             off: store.switched_off().await?,
         })
     }
