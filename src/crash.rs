@@ -5,6 +5,8 @@
 
 /// After a claim of due runs to poll, before any is polled.
 pub const AFTER_CLAIM: &str = "after-claim";
+/// After Tailer started a launched run, before the bot noted the run.
+pub const AFTER_TAILER_LAUNCH: &str = "after-tailer-launch";
 /// After Tailer answered a write, before its outcome is noted.
 pub const AFTER_TAILER_WRITE: &str = "after-tailer-write";
 /// After Slack accepted a post, before it is marked sent.
@@ -15,7 +17,7 @@ pub const AFTER_TIMER_FIRED: &str = "after-timer-fired";
 pub const AFTER_CONFIRMATION: &str = "after-confirmation";
 
 /// Every crash point, for the tests that visit each.
-pub const ALL: [&str; 5] = [AFTER_CLAIM, AFTER_TAILER_WRITE, AFTER_SLACK_POST, AFTER_TIMER_FIRED, AFTER_CONFIRMATION];
+pub const ALL: [&str; 6] = [AFTER_CLAIM, AFTER_TAILER_LAUNCH, AFTER_TAILER_WRITE, AFTER_SLACK_POST, AFTER_TIMER_FIRED, AFTER_CONFIRMATION];
 
 /// Dies here when the crash point `name` is set.
 #[cfg(feature = "crash-points")]

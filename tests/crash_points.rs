@@ -79,6 +79,14 @@ async fn dying_after_a_claim_loses_no_status_and_repeats_none() {
     a_launch_survives(crash::AFTER_CLAIM).await;
 }
 
+/// Tailer started the run and the bot died before noting it: the next start finds the
+/// run once the dead process's claim on the launch runs out, and follows it; Tailer is
+/// never asked to launch again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dying_after_tailer_started_a_launched_run_follows_that_run_and_never_launches_again() {
+    a_launch_survives(crash::AFTER_TAILER_LAUNCH).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dying_after_a_slack_post_before_it_is_marked_sent_posts_it_once() {
     a_launch_survives(crash::AFTER_SLACK_POST).await;
@@ -130,6 +138,7 @@ fn every_crash_point_has_a_test_here() {
     for point in crash::ALL {
         let constant = match point {
             crash::AFTER_CLAIM => "crash::AFTER_CLAIM)",
+            crash::AFTER_TAILER_LAUNCH => "crash::AFTER_TAILER_LAUNCH)",
             crash::AFTER_TAILER_WRITE => "crash::AFTER_TAILER_WRITE)",
             crash::AFTER_SLACK_POST => "crash::AFTER_SLACK_POST)",
             crash::AFTER_TIMER_FIRED => "crash::AFTER_TIMER_FIRED)",

@@ -165,6 +165,30 @@ async fn a_launch_that_timed_out_can_be_found_afterwards() {
     );
 }
 
+/// A busy job: others launched it many times since. The launch's own run is found
+/// past the first 20 of its latest runs; when even the longest answer does not reach
+/// back to the launch, no run is taken for it (the one not noted may be someone else's).
+#[tokio::test]
+async fn a_launch_followed_by_many_others_of_its_job_is_found_or_said_unknown_never_mistaken() {
+    let sim = sim(SimOptions { invisible_after_launch: Duration::ZERO, ..SimOptions::default() }).await;
+    let c = client(&sim.url(), quick_options());
+    let before = chrono::Utc::now();
+    let own = c.launch_job(&iowa(), None).await.unwrap().to_string();
+    let mut others = Vec::new();
+    for _ in 0..30 {
+        others.push(c.launch_job(&iowa(), None).await.unwrap().to_string());
+    }
+    let found = c.find_launched_run(&iowa(), before, &others).await.unwrap().map(|r| r.run_id.to_string());
+    assert_eq!(found, Some(own), "its run, 31st newest");
+    for _ in 0..70 {
+        others.push(c.launch_job(&iowa(), None).await.unwrap().to_string());
+    }
+    // 101 runs since: an answer of 100 does not reach back; one of them is not noted.
+    let unnoted = others.pop().unwrap();
+    let found = c.find_launched_run(&iowa(), before, &others).await.unwrap().map(|r| r.run_id.to_string());
+    assert_eq!(found, None, "not {unnoted}, which may be someone else's");
+}
+
 #[tokio::test]
 async fn a_launch_to_a_closed_port_launched_nothing() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -326,7 +326,9 @@ impl SimState {
     }
 
     fn newest_first<'a>(&'a self, runs: impl Iterator<Item = &'a SimRun>, limit: usize, now: i64) -> Vec<Value> {
+        // Created in order: of runs created in the same millisecond, the later is newer.
         let mut runs: Vec<&SimRun> = runs.collect();
+        runs.reverse();
         runs.sort_by_key(|r| std::cmp::Reverse(r.created_ms));
         runs.into_iter().take(limit).map(|r| self.item(r, now)).collect()
     }

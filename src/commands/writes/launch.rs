@@ -95,6 +95,7 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
             }
         }
     };
+    crate::crash::point(crate::crash::AFTER_TAILER_LAUNCH);
     let known = KnownRun {
         run_id: run.to_string(),
         job: job.name.to_string(),

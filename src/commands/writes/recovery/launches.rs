@@ -15,6 +15,15 @@ use crate::store::{AuditEntry, AuditOutcome, LaunchRow};
 
 /// How long before Tailer is asked again about a launch it could not answer for.
 const RETRY_MS: i64 = 30_000;
+/// An interrupted launch whose run is not named is looked for once it is this old: right
+/// after a launch Tailer may not show its run yet, while it may already show a run
+/// someone else launched at the same moment, not yet noted as theirs; looking earlier
+/// could take that run for this one.
+const LOOK_AFTER_MS: i64 = 10_000;
+/// A launch younger than this whose run is still not seen is looked at again (every
+/// [`UNSEEN_RETRY_MS`]) before the channel is told that no run can be told apart.
+const UNSEEN_MS: i64 = 30_000;
+const UNSEEN_RETRY_MS: i64 = 3_000;
 
 /// Settles interrupted launches.
 pub struct Launches {
@@ -63,6 +72,11 @@ impl Launches {
         };
         let label = render::job_label(&job);
         let named = l.run_id.as_deref().and_then(|r| crate::domain::RunId::parse(r).ok());
+        let age = self.bot.now_ms() - l.started_at;
+        if named.is_none() && age < LOOK_AFTER_MS {
+            self.put_off(l, None, LOOK_AFTER_MS - age).await;
+            return;
+        }
         let found = match named {
             Some(run) => Ok(Some(run)),
             None => own_run(&self.bot, &job, l.started_at, &l.channel_id, &l.user_id).await,
@@ -96,6 +110,11 @@ impl Launches {
                     }
                 }
             }
+            Ok(None) if age < UNSEEN_MS => {
+                tracing::info!("an interrupted launch's run is not seen in Tailer yet; looking again shortly");
+                self.put_off(l, None, UNSEEN_RETRY_MS).await;
+                return;
+            }
             Ok(None) => {
                 tracing::warn!("a launch was interrupted and no run of it can be told apart; telling the channel");
                 self.audit(l, &job, AuditOutcome::Unknown, "interrupted; no run found".into()).await;
@@ -122,7 +141,11 @@ impl Launches {
     }
 
     async fn retry(&self, l: &LaunchRow, run: Option<&str>) {
-        if let Err(error) = self.bot.store().retry_launch(&l.key, run, self.bot.now_ms() + RETRY_MS).await {
+        self.put_off(l, run, RETRY_MS).await;
+    }
+
+    async fn put_off(&self, l: &LaunchRow, run: Option<&str>, after_ms: i64) {
+        if let Err(error) = self.bot.store().retry_launch(&l.key, run, self.bot.now_ms() + after_ms).await {
             tracing::error!(%error, "cannot put an interrupted launch off");
         }
     }
