@@ -21,6 +21,8 @@ pub struct World {
     pub db: String,
     /// The PostgreSQL schema of a world of replicas (dropped by [`World::finish`]).
     postgres: Option<super::db::TestDb>,
+    /// What every life wrote on stderr, in the order they were started.
+    logs: std::sync::Mutex<Vec<Logs>>,
     _dir: tempfile::TempDir,
 }
 
@@ -68,7 +70,7 @@ impl World {
             }
             None => database(dir.path()),
         };
-        World { tailer, slack, config, db, postgres, _dir: dir }
+        World { tailer, slack, config, db, postgres, logs: Default::default(), _dir: dir }
     }
 
     /// Drops a PostgreSQL world's schema.
@@ -79,12 +81,20 @@ impl World {
     }
 
     pub async fn life(&self) -> Serve {
-        serve(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).await
+        let serve = ServeEnv::new(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).ready().await;
+        self.logs.lock().unwrap().push(serve.logs.clone());
+        serve
+    }
+
+    /// The lines of every life so far that contain `needle`.
+    pub fn logged(&self, needle: &str) -> Vec<String> {
+        self.logs.lock().unwrap().iter().flat_map(|l| l.lines()).filter(|l| l.contains(needle)).collect()
     }
 
     /// A life that dies at the crash point `point`; ready, unless it died first.
     pub async fn doomed(&self, point: &str) -> Serve {
         let mut serve = ServeEnv::new(&self.config, &self.db, &self.slack.api_url(), &self.tailer.url()).dies_at(point).spawn();
+        self.logs.lock().unwrap().push(serve.logs.clone());
         serve.ready().await;
         serve
     }
@@ -104,10 +114,37 @@ impl World {
         rows
     }
 
-    /// Waits (bounded) until no re-enable is pending.
+    /// Waits until no re-enable is pending; fails, with what is still pending, when one
+    /// still is after `limit`.
     pub async fn timers_fired(&self, limit: Duration) {
         let deadline = std::time::Instant::now() + limit;
-        while self.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await > 0 && std::time::Instant::now() < deadline {
+        while self.scalar("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await > 0 {
+            if std::time::Instant::now() >= deadline {
+                let now = chrono::Utc::now().timestamp_millis();
+                let pending = |what: &str| format!("SELECT COUNT(*) FROM timers WHERE state = 'pending' AND {what}");
+                panic!(
+                    "re-enables still pending after {limit:?}: {} not due yet, {} held by a claim, {} tried before",
+                    self.scalar(&pending(&format!("due_at > {now}"))).await,
+                    self.scalar(&pending(&format!("lease_until > {now}"))).await,
+                    self.scalar(&pending("attempts > 0")).await,
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until no write or launch is left under way (an interrupted one is settled
+    /// by the recovery, which may look for its run for half a minute); fails when one
+    /// still is after `limit`.
+    pub async fn journals_settled(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let writes = self.scalar("SELECT COUNT(*) FROM writes WHERE state = 'calling'").await;
+            let launches = self.scalar("SELECT COUNT(*) FROM launches WHERE state = 'calling'").await;
+            if writes + launches == 0 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "after {limit:?}, {writes} writes and {launches} launches still under way");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -254,6 +254,16 @@ pub async fn click_beside(url: &str, response_url: &str, trigger: &str, user: &s
         .map_or(0, |r| r.status().as_u16())
 }
 
+/// Fails unless a dead process said it reached its crash point `point`.
+fn reached(logs: &Logs, point: &str, status: std::process::ExitStatus) {
+    let logs = logs.until_end();
+    let tail: String = logs.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    assert!(
+        logs.contains(&format!("crash point {point}: dying here")),
+        "the process died ({status}), but not at its crash point `{point}`; the end of its stderr:\n{tail}"
+    );
+}
+
 /// A test that fails half-way leaves no process behind.
 impl Drop for Serve {
     fn drop(&mut self) {
@@ -278,6 +288,27 @@ impl Serve {
     /// `http://127.0.0.1:<port>` of `/metrics` on `METRICS_PORT` (once ready).
     pub fn metrics_url(&self) -> Option<String> {
         self.logs.served_port(true).map(|port| format!("http://127.0.0.1:{port}"))
+    }
+
+    /// Waits until the bot has no work in flight after its answers (its
+    /// `tailerbot_work_in_flight` gauge is 0): what an absence check waits for. Fails
+    /// when it is still busy after 20 s.
+    pub async fn settle(&self) {
+        let url = format!("{}/metrics", self.metrics_url().unwrap_or_else(|| self.url.clone()));
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = match http.get(&url).send().await {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(error) => panic!("no /metrics to wait on: {error}"),
+            };
+            let busy = text.lines().find_map(|l| l.strip_prefix("tailerbot_work_in_flight ")).map(str::trim).map(str::to_owned);
+            if busy.as_deref() == Some("0") {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "still busy after 20 s: tailerbot_work_in_flight {busy:?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Whether the process still runs.
@@ -328,15 +359,19 @@ impl Serve {
             None => panic!("the process did not die at its crash point within {limit:?} (was the binary built without `crash-points`?)"),
         };
         if let Some(point) = self.doom.take() {
-            let logs = self.logs.until_end();
-            let marker = format!("crash point {point}: dying here");
-            let tail: String = logs.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-            assert!(
-                logs.contains(&marker),
-                "the process died ({status}), but not at its crash point `{point}`; the end of its stderr:\n{tail}"
-            );
+            reached(&self.logs, &point, status);
         }
         status
+    }
+
+    /// Whether a life started with [`ServeEnv::dies_at`] has died at its crash point
+    /// (`Some(point)`), or still runs (`None`). Dying without having said it reached the
+    /// point fails the test.
+    pub fn crashed_at(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok().flatten()?;
+        let point = self.doom.take().expect("a life that was not doomed");
+        reached(&self.logs, &point, status);
+        Some(point)
     }
 
     /// Waits (at most `limit`) for the process to end by itself: its status and what it
