@@ -42,6 +42,7 @@ async fn a_usage_mistake_is_answered_with_the_usage_and_nothing_runs() {
     assert_eq!(status, 200);
     assert_eq!(body["response_type"], "ephemeral");
     assert!(text_of(&body).contains("Usage: `/tailer mark &lt;job&gt; &lt;run_id&gt; &lt;STATUS&gt;`"), "the usage, escaped: {body}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.requests().len(), 0);
 }
 
@@ -50,6 +51,7 @@ async fn an_unknown_job_is_answered_with_the_closest_names() {
     let bot = TestBot::start().await;
     let (_, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prep").await;
     assert!(text_of(&body).contains("Did you mean `iowa-prepare`"), "{body}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
 }
 
@@ -190,6 +192,7 @@ async fn a_write_no_rule_allows_is_denied_audited_and_never_sent() {
     let text = text_of(&body);
     assert!(text.contains("You may not *disable* `sales-daily` (PROD)"), "{text}");
     assert!(!text.contains("U0DATALEAD") && !text.contains("S0ONCALL"), "the rules are not dumped: {text}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
     let (_, body) = bot.command(ANALYST, CHANNEL, "audit").await;
     assert!(text_of(&body).contains("*disable* `sales-daily` (PROD) → denied"), "{body}");
@@ -255,6 +258,7 @@ async fn a_broken_database_is_a_clear_answer_not_a_5xx() {
     let (status, body) = bot.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 200);
     assert!(text_of(&body).contains("database is unavailable") && text_of(&body).contains("did nothing"), "{body}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
     assert_eq!(bot.http.get(format!("{}/readyz", bot.url)).send().await.unwrap().status(), 503);
 }

@@ -33,6 +33,7 @@ async fn a_confirmation_names_every_job_with_a_dangerous_confirm_and_a_cancel() 
     let confirm = question.blocks.iter().find(|b| b["type"] == "actions").unwrap()["elements"][0].clone();
     assert_eq!(confirm["style"], "danger");
     assert!(confirm["confirm"]["title"].is_object(), "a confirm dialog: {confirm}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0, "nothing happens before the click");
 }
 
@@ -82,6 +83,7 @@ async fn cancel_does_nothing_and_says_so() {
     assert!(reply.visible_text().contains(&format!("Cancelled by <@{LEAD}>")), "{reply:?}");
     let note = bot.click_note(LEAD, &question, "Confirm").await;
     assert!(note.contains("already cancelled"), "{note}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
 }
 
@@ -93,6 +95,7 @@ async fn a_confirmation_expires_after_ten_minutes() {
     bot.click(LEAD, &question, "Confirm").await;
     let events = bot.wait(|e| !replies_to_clicks(e).is_empty()).await;
     assert!(replies_to_clicks(&events)[0].visible_text().contains("Expired"), "{events:?}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
     let (_, body) = bot.command(LEAD, CHANNEL, "audit traffic-load").await;
     assert!(text_of(&body).contains("→ expired"), "{body}");
@@ -106,6 +109,7 @@ async fn a_confirmation_pressed_by_someone_not_allowed_does_nothing() {
     assert!(note.contains("You may not *disable*"), "{note}");
     let note = bot.click_note(ANALYST, &question, "Cancel").await;
     assert!(note.contains("You may not *disable*"), "{note}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
     // The requester still can.
     bot.click(LEAD, &question, "Confirm").await;
@@ -126,6 +130,7 @@ async fn with_second_person_the_requester_cannot_confirm_but_another_allowed_per
     assert!(question.visible_text().contains("someone other than the requester"), "{question:?}");
     let note = bot.click_note(LEAD, &question, "Confirm").await;
     assert!(note.contains("needs a second person"), "{note}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
     bot.click(ONCALL, &question, "Confirm").await;
     let events = bot.wait(|e| replies_to_clicks(e).iter().any(|r| r.visible_text().contains("Disabled"))).await;
@@ -145,5 +150,6 @@ async fn a_group_lookup_that_fails_never_lets_anyone_confirm() {
     });
     let note = bot.click_note(ONCALL, &question, "Confirm").await;
     assert!(note.contains("You may not"), "{note}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0);
 }

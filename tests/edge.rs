@@ -365,6 +365,7 @@ async fn a_confirmation_acts_only_in_its_workspace_and_channel() {
     assert!(note.contains("asked in another workspace") && note.contains("nothing was done"), "{note}");
     let note = told(&slack.slack, "channel").await;
     assert!(note.contains("can only be confirmed there") && note.contains("<#C0DATA>"), "{note}");
+    serve.settle().await;
     assert_eq!(tailer.sim.count("set_configuration_status"), 0, "nothing was disabled from another place");
 
     // The audit trail shows both refusals as denied.
@@ -411,6 +412,7 @@ async fn a_card_button_acts_only_in_the_channel_of_its_card() {
         assert!(note.contains("belongs to a message about this run in another channel"), "{note}");
     }
     assert_eq!(tailer.sim.count("launch_job"), launches, "no launch from another channel");
+    serve.settle().await;
     assert_eq!(tailer.sim.count("set_run_status"), 0, "no mark from another channel");
     // In the card's channel, the same button acts.
     let (action, value) = card.button("Launch again").unwrap();
@@ -434,6 +436,7 @@ async fn invisible_format_characters_are_refused_and_named() {
         let said = common::bot::text_of(&answer);
         assert!(said.contains(&format!("U+{:04X}", u32::from(c))) && said.contains("invisible"), "{said}");
     }
+    serve.settle().await;
     assert_eq!(tailer.sim.count("set_configuration_status"), 0);
 }
 

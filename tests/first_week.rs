@@ -31,6 +31,7 @@ async fn a_run_named_with_the_wrong_job_is_refused_and_the_right_job_named() {
         assert!(said.contains("belongs to `stock-enrich`, not `iowa-prepare`"), "{text}: {said}");
         assert_eq!(answer["response_type"], "ephemeral", "only its author sees it");
     }
+    life.settle().await;
     assert_eq!(world.tailer.sim.count("set_run_status"), 0, "nothing marked under the wrong job");
 
     // Named with its own job, it is marked.
@@ -64,6 +65,7 @@ async fn small_things_read_right_one_job_real_dates_names_without_case_and_empty
     assert!(said.contains("`2024-02-30` is not a real date"), "{said}");
     let said = text_of(&ask(3, "disable tag:").await);
     assert!(said.contains("`tag:` needs a tag name"), "{said}");
+    life.settle().await;
     assert_eq!(world.tailer.sim.count("launch_job") + world.tailer.sim.count("set_configuration_status"), 0, "nothing ran");
     // A job typed in another case is the same job.
     let said = text_of(&ask(4, "launch IOWA-Prepare").await);
@@ -154,6 +156,7 @@ async fn running_with_a_type_no_job_has_says_so_and_lists_the_types() {
         said.contains("`foo` is not a configuration type") && said.contains("`table-to-table`") && said.contains("`workflow`"),
         "{said}"
     );
+    life.settle().await;
     assert_eq!(world.tailer.sim.count("get_by_status"), 0, "Tailer was not asked");
     assert!(life.stop().await.success());
 }
@@ -223,6 +226,7 @@ async fn what_is_off_is_listed_a_launch_of_it_asks_first_and_enable_switches_it_
     let said = text_of(&warning);
     assert!(said.contains("`iowa-prepare` (DEV) is disabled since") && said.contains("would end DEACTIVATED"), "{said}");
     assert_eq!(warning["response_type"], "ephemeral");
+    life.settle().await;
     assert_eq!(world.tailer.sim.count("launch_job"), 0, "not launched");
     // Launch anyway keeps the execution date, and is not taken for a repeat.
     let warning = common::bot::as_event(&warning);

@@ -14,6 +14,7 @@ async fn a_forged_signature_is_rejected_before_anything_runs() {
     let body = bot.command_form(ANALYST, CHANNEL, "launch iowa-prepare", "1.forged.1");
     let response = common::post_signed(&bot.http, &format!("{}/slack/commands", bot.url), "not-the-secret", bot.clock.unix(), body).await;
     assert_eq!(response.status(), 401);
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
     assert!(bot.slack.slack.events().is_empty());
 }
@@ -26,6 +27,7 @@ async fn a_missing_signature_is_rejected() {
     assert_eq!(response.status(), 401);
     let response = bot.http.post(format!("{}/slack/interactions", bot.url)).body("payload=%7B%7D").send().await.unwrap();
     assert_eq!(response.status(), 401);
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
 }
 
@@ -35,6 +37,7 @@ async fn a_stale_request_is_rejected() {
     let body = bot.command_form(ANALYST, CHANNEL, "launch iowa-prepare", "1.stale.1");
     let response = common::post_signed(&bot.http, &format!("{}/slack/commands", bot.url), SECRET, bot.clock.unix() - 301, body).await;
     assert_eq!(response.status(), 401);
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("launch_job"), 0);
 }
 
@@ -61,6 +64,8 @@ async fn a_workspace_or_app_outside_the_allow_lists_is_403() {
     let bot2 = TestBot::start_with(config, Default::default()).await;
     let (status, _) = bot2.command(ANALYST, CHANNEL, "launch iowa-prepare").await;
     assert_eq!(status, 403);
+    bot.settle().await;
+    bot2.settle().await;
     assert_eq!(bot.tailer.sim.count("launch_job") + bot2.tailer.sim.count("launch_job"), 0);
 }
 
@@ -86,6 +91,7 @@ async fn ssl_check_is_answered_and_does_nothing() {
     let bot = TestBot::start().await;
     let response = bot.http.post(format!("{}/slack/commands", bot.url)).body("ssl_check=1&token=x").send().await.unwrap();
     assert_eq!(response.status(), 200);
+    bot.settle().await;
     assert!(bot.slack.slack.events().is_empty());
 }
 
@@ -102,6 +108,7 @@ async fn a_signed_but_malformed_request_is_400_and_never_a_5xx() {
         let response = bot.post_signed(path, &body).await;
         assert_eq!(response.status(), 400, "{path} {body}");
     }
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.requests().len(), 0);
 }
 

@@ -90,6 +90,7 @@ async fn an_unknown_job_gets_suggestions_and_nothing_is_drawn() {
     assert!(said.contains("I don't know a job called `iowa-prepar`. Did you mean `iowa-prepare`"), "{said}");
     let (_, body) = bot.command(ANALYST, CHANNEL, "history iowa-prepare 101").await;
     assert!(text_of(&body).contains("N must be between 1 and 100"), "{body}");
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("get_last_status"), 0);
     assert_eq!(bot.slack.slack.calls("files.getUploadURLExternal"), 0);
 }

@@ -162,7 +162,7 @@ async fn titles_name_their_filter_limits_are_named_and_a_far_execution_date_is_a
     let said = text_of(&asked);
     assert!(said.contains("2099-01-01 is more than a year from today"), "{said}");
     assert_eq!(asked["response_type"], "in_channel");
-    tokio::task::yield_now().await;
+    life.settle().await;
     assert_eq!(world.tailer.sim.count("launch_job"), 0, "not launched before the confirmation");
     let status = click(&life.url, &respond, "1.small.confirm", ANALYST, &as_event(&asked), "Confirm").await;
     assert_eq!(status, 200);

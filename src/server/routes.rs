@@ -100,6 +100,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
     metrics::gauge!("tailerbot_waiting_calls", "upstream" => "tailer").set(bot.tailer().waiting() as f64);
     metrics::gauge!("tailerbot_waiting_calls", "upstream" => "response_url").set(bot.outbox().answers_waiting() as f64);
+    metrics::gauge!("tailerbot_work_in_flight").set(bot.tasks().len() as f64);
     if let Ok(watched) = bot.store().active_watch_count().await {
         metrics::gauge!("tailerbot_watched_runs").set(watched as f64);
     }

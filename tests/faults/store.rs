@@ -155,6 +155,7 @@ async fn a_postgres_store_refusing_writes_is_answered_in_time_reported_not_ready
     assert!(note.contains("did nothing"), "the user is told: {note}");
     let reference = reference_in(&note).expect("a reference");
     logs.assert_line("a store refusing writes", "ERROR", &[&format!("reference={reference}"), "permission denied"]);
+    bot.settle().await;
     assert_eq!(bot.tailer.sim.count("get_last_status"), 0, "nothing done");
 
     grant(&schema, &role, true).await;

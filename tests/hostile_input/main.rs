@@ -11,6 +11,7 @@ mod renderers;
 mod requests;
 mod roundtrip;
 mod slack_rules;
+mod stored;
 mod strategies;
 
 /// The cases of a property: `PROPTEST_CASES` when set (a longer run), else `default`

@@ -16,22 +16,22 @@ use tailerbot::tailer::RunStatus;
 /// Words the grammar gives a meaning of their own after a verb.
 const KEYWORDS: &[&str] = &["all", "for", "failures"];
 
-fn job() -> impl Strategy<Value = JobName> {
+pub(crate) fn job() -> impl Strategy<Value = JobName> {
     "[a-z][a-z0-9-]{0,20}[a-z0-9]"
         .prop_filter("not a keyword", |n| !KEYWORDS.contains(&n.as_str()))
         .prop_map(|n| JobName::parse(&n).unwrap())
 }
 
-fn run() -> impl Strategy<Value = RunId> {
+pub(crate) fn run() -> impl Strategy<Value = RunId> {
     (2020u32..2031, 1u32..13, 1u32..29, 0u32..240_000, "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
         .prop_map(|(y, m, d, t, uuid)| RunId::parse(&format!("{y}{m:02}{d:02}-{t:06}-{uuid}")).unwrap())
 }
 
-fn date() -> impl Strategy<Value = NaiveDate> {
+pub(crate) fn date() -> impl Strategy<Value = NaiveDate> {
     (2020i32..2031, 1u32..13, 1u32..29).prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap())
 }
 
-fn status() -> impl Strategy<Value = RunStatus> {
+pub(crate) fn status() -> impl Strategy<Value = RunStatus> {
     prop::sample::select(vec![RunStatus::Success, RunStatus::Failed, RunStatus::Running, RunStatus::NoMatch, RunStatus::Checked])
 }
 
@@ -51,13 +51,13 @@ fn reason() -> impl Strategy<Value = String> {
 }
 
 /// A time of day in a zone, of those people use.
-fn schedule() -> impl Strategy<Value = Schedule> {
+pub(crate) fn schedule() -> impl Strategy<Value = Schedule> {
     let zones = vec!["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "Etc/GMT-14"];
     (0u32..24, 0u32..60, prop::sample::select(zones))
         .prop_map(|(h, m, zone)| Schedule::parse(&format!("{h:02}:{m:02}"), Some(zone)).unwrap())
 }
 
-fn command() -> impl Strategy<Value = Command> {
+pub(crate) fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         (job(), schedule()).prop_map(|(job, schedule)| Command::Expect { job, schedule }),
         job().prop_map(|job| Command::Unexpect { job }),
