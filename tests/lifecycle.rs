@@ -278,6 +278,26 @@ mod interrupted_launch {
         assert!(cards.iter().any(|c| c.contains(&own)), "its own run followed: {cards:?}");
     }
 
+    /// Cut off after its card was posted and before it was noted as settled, the launch
+    /// is recovered once its run has ended: the run was told on its card; no second card.
+    #[tokio::test(start_paused = true)]
+    async fn a_launch_cut_off_after_its_card_gets_no_second_card_once_its_run_ended() {
+        use tailerbot::bot::Follower;
+        use tailerbot::domain::{ChannelId, UserId};
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        bot.bot.store().retry_launch("cccc0003:iowa-prepare", None, bot.bot.now_ms() + 90_000).await.unwrap();
+        let own = launched(&bot, CHANNEL, ANALYST).await;
+        let job = bot.bot.config().job("iowa-prepare").unwrap().clone();
+        let (channel, user) = (ChannelId::parse(CHANNEL).unwrap(), UserId::parse(ANALYST).unwrap());
+        assert!(bot.bot.start_watching(&job, &own, &channel, Follower::Launcher(&user), None, None).await.unwrap());
+        bot.run_until(Duration::from_secs(5), Duration::from_secs(120), |e| e.iter().any(|e| e.visible_text().contains("*SUCCESS*"))).await;
+        bot.step(Duration::from_secs(60)).await;
+        bot.step(Duration::from_secs(1)).await;
+        assert_eq!(bot.bot.store().launch_state("cccc0003:iowa-prepare").await.unwrap().map(|s| s.0), Some("done".into()), "settled");
+        assert_eq!(cards_in(&bot, CHANNEL), 1, "one card: {:?}", bot.slack.slack.events());
+    }
+
     fn cards_in(bot: &PausedBot, channel: &str) -> usize {
         bot.slack
             .slack

@@ -97,8 +97,22 @@ impl Launches {
                 }
                 // On its card now, or already (the launch had got that far): either way the
                 // launch's audit entry is this one (its write leaves it to this recovery).
+                // The launch got as far as its card: the run is followed (or was, to its
+                // end); a second card would tell it twice.
+                let carded = match self.bot.store().card_posted_in(run_id.as_str(), channel.as_str()).await {
+                    Ok(carded) => carded.is_some(),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot read whether the recovered run has its card; trying again later");
+                        self.retry(l, Some(run_id.as_str())).await;
+                        return;
+                    }
+                };
                 let date = l.execution_date.as_deref().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
-                match self.bot.start_watching(&job, run_id.as_str(), &channel, Follower::Launcher(&user), date, None).await {
+                let followed_now = match carded {
+                    true => Ok(false),
+                    false => self.bot.start_watching(&job, run_id.as_str(), &channel, Follower::Launcher(&user), date, None).await,
+                };
+                match followed_now {
                     Ok(_) => {
                         self.audit(l, &job, AuditOutcome::Succeeded, run_id.to_string()).await;
                         followed = Some(run_id.to_string());
