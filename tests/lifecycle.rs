@@ -278,6 +278,31 @@ mod interrupted_launch {
         assert!(cards.iter().any(|c| c.contains(&own)), "its own run followed: {cards:?}");
     }
 
+    /// Someone else's run, launched and noted 2.5 s before the interrupted launch, shows
+    /// in Tailer's window for it (run ids count whole seconds, and 2 s of skew are
+    /// allowed): being noted, it is not counted as a run nobody claims.
+    #[tokio::test(start_paused = true)]
+    async fn a_run_noted_for_someone_else_just_before_the_launch_leaves_its_own_run_apart() {
+        use chrono::{Timelike, Utc};
+        // 0.1 s into a second: the other run's second is inside the window, its noting 2.4 s
+        // before the launch.
+        let wall = Utc::now().with_nanosecond(100_000_000).unwrap();
+        let bot = PausedBot::start_at(example_config(), slow_runs(), wall).await;
+        let other = launched(&bot, "C0ELSEWHERE", "U0SOMEONE").await;
+        tokio::time::advance(Duration::from_millis(2_500)).await;
+        interrupted(&bot).await;
+        let own = unnoted(&bot).await;
+        bot.step(Duration::from_secs(10)).await;
+        bot.step(Duration::from_secs(1)).await;
+        let events = bot.slack.slack.events();
+        let cards: Vec<String> = events
+            .iter()
+            .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL) && e.thread_ts.is_none())
+            .map(|e| e.visible_text())
+            .collect();
+        assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&other)), "its own run: {cards:?}");
+    }
+
     /// Cut off after its card was posted and before it was noted as settled, the launch
     /// is recovered once its run has ended: the run was told on its card; no second card.
     #[tokio::test(start_paused = true)]

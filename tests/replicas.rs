@@ -144,6 +144,7 @@ async fn three_replicas_post_every_final_status_once_when_one_is_killed_half_way
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(pending_messages(db).await, 0, "the outbox never drained within 20 s");
     assert!(a.stop().await.success());
     assert!(c.stop().await.success());
 

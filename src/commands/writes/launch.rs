@@ -123,15 +123,19 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
 /// only one that no other launch of the bot noted (two people launching one job at
 /// once each get their own run, never the other's).
 pub(crate) async fn own_run(bot: &Bot, job: &Job, since_ms: i64, channel: &str, user: &str) -> Result<Option<RunId>, TailerError> {
-    let noted = match bot.store().runs_launched_since(job.name.as_str(), since_ms - 2_000).await {
+    // Tailer's side reaches back a few seconds before the launch (its run ids count whole
+    // seconds, and clocks differ): every run noted since well before that is someone
+    // else's, unless noted for this person and channel at this launch.
+    let noted = match bot.store().runs_launched_since(job.name.as_str(), since_ms - 60_000).await {
         Ok(noted) => noted,
         Err(error) => {
             tracing::error!(%error, "cannot read the runs the bot launched; telling runs apart by Tailer alone");
             Vec::new()
         }
     };
-    let (mine, others): (Vec<KnownRun>, Vec<KnownRun>) =
-        noted.into_iter().partition(|r| r.channel_id.as_deref() == Some(channel) && r.launched_by.as_deref() == Some(user));
+    let (mine, others): (Vec<KnownRun>, Vec<KnownRun>) = noted.into_iter().partition(|r| {
+        r.created_at >= since_ms - 2_000 && r.channel_id.as_deref() == Some(channel) && r.launched_by.as_deref() == Some(user)
+    });
     if let [run] = mine.as_slice() {
         return Ok(RunId::parse(&run.run_id).ok());
     }
