@@ -65,6 +65,33 @@ mod tests {
         assert_eq!(*again, HashSet::from([3]), "read again once expired");
     }
 
+    /// Kept for its TTL and not an instant more: a member taken out of a group loses what
+    /// the group gave once the TTL is over.
+    #[tokio::test(start_paused = true)]
+    async fn a_set_is_read_again_the_moment_its_ttl_is_over() {
+        let sets: TtlSets<&str, u32> = TtlSets::new(Duration::from_secs(60));
+        sets.get(&"a", async { Ok::<_, ()>(vec![1]) }).await.unwrap();
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let again = sets.get(&"a", async { Ok::<_, ()>(vec![2]) }).await.unwrap();
+        assert_eq!(*again, HashSet::from([2]));
+    }
+
+    /// Pruning drops the expired sets only: the living ones stay kept.
+    #[tokio::test(start_paused = true)]
+    async fn pruning_keeps_the_sets_still_alive() {
+        let sets: TtlSets<usize, u32> = TtlSets::new(Duration::from_secs(60));
+        for key in 0..PRUNE_ABOVE / 2 {
+            sets.get(&key, async { Ok::<_, ()>(vec![]) }).await.unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(30)).await;
+        for key in PRUNE_ABOVE / 2..PRUNE_ABOVE {
+            sets.get(&key, async { Ok::<_, ()>(vec![]) }).await.unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(31)).await;
+        sets.get(&PRUNE_ABOVE, async { Ok::<_, ()>(vec![]) }).await.unwrap();
+        assert_eq!(sets.kept(), PRUNE_ABOVE / 2 + 1, "the later half and the new one");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn expired_sets_are_dropped_when_many_are_kept() {
         let sets: TtlSets<usize, u32> = TtlSets::new(Duration::from_secs(60));
