@@ -210,13 +210,18 @@ mod interrupted_launch {
 
     /// `launch iowa-prepare` by ANALYST in CHANNEL, noted, its replica gone.
     async fn interrupted(bot: &PausedBot) {
+        interrupted_as(bot, "cccc0003", CHANNEL, ANALYST).await;
+    }
+
+    /// `launch iowa-prepare` by `user` in `channel`, noted as `reference`, its replica gone.
+    async fn interrupted_as(bot: &PausedBot, reference: &str, channel: &str, user: &str) {
         let now = bot.bot.now_ms();
         let row = LaunchRow {
-            key: "cccc0003:iowa-prepare".into(),
+            key: format!("{reference}:iowa-prepare"),
             job: "iowa-prepare".into(),
-            channel_id: CHANNEL.into(),
-            user_id: ANALYST.into(),
-            reference: "cccc0003".into(),
+            channel_id: channel.into(),
+            user_id: user.into(),
+            reference: reference.into(),
             started_at: now,
             run_id: None,
             execution_date: None,
@@ -301,6 +306,31 @@ mod interrupted_launch {
             .map(|e| e.visible_text())
             .collect();
         assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&other)), "its own run: {cards:?}");
+    }
+
+    /// Two launches of the job interrupted 5 s apart, the later one held by its dead
+    /// replica's claim for 40 s: the earlier sees both runs nobody noted and waits; the
+    /// later, once taken over, sees only its own and follows it; then the earlier tells
+    /// its own apart. Neither channel is told to check.
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_launch_waits_for_another_one_still_held_and_both_runs_are_followed() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        let first = unnoted(&bot).await;
+        tokio::time::advance(Duration::from_secs(5)).await;
+        interrupted_as(&bot, "dddd0004", "C0ELSEWHERE", "U0SOMEONE").await;
+        bot.bot.store().retry_launch("dddd0004:iowa-prepare", None, bot.bot.now_ms() + 40_000).await.unwrap();
+        let second = unnoted(&bot).await;
+        bot.run_until(Duration::from_secs(5), Duration::from_secs(120), |e| {
+            e.iter().filter(|e| e.method == "chat.postMessage" && e.thread_ts.is_none() && e.text.contains("· run")).count() >= 2
+        })
+        .await;
+        let events = bot.slack.slack.events();
+        let card = |channel: &str, run: &str| {
+            events.iter().any(|e| e.channel.as_deref() == Some(channel) && e.thread_ts.is_none() && e.visible_text().contains(run))
+        };
+        assert!(card(CHANNEL, &first) && card("C0ELSEWHERE", &second), "each its own run: {events:?}");
+        assert!(!events.iter().any(|e| e.visible_text().contains("cannot tell which run")), "{events:?}");
     }
 
     /// Cut off after its card was posted and before it was noted as settled, the launch

@@ -255,9 +255,10 @@ async fn soak(world: World, replicas: usize, name: &str) {
             .collect();
         let notes: Vec<String> = events.iter().map(SlackEvent::visible_text).filter(|t| t.contains("interrupted")).collect();
         panic!(
-            "after 60 s, {} cards for {launched} runs launched; runs not told to their end: {untold:#?}; notes: {notes:#?}; the recoveries: {:#?} ({replay})",
+            "after 60 s, {} cards for {launched} runs launched; runs not told to their end: {untold:#?}; notes: {notes:#?}; the recoveries: {:#?}; errors: {:#?} ({replay})",
             cards.len(),
-            world.logged("recover_launch")
+            world.logged("recover_launch"),
+            world.logged(" ERROR ").iter().filter(|l| l.contains("launch") || l.contains("run")).collect::<Vec<_>>()
         );
     }
     // Timed disables made in the last minute come due; their re-enables are told.

@@ -60,6 +60,20 @@ impl Store {
             .await?))
     }
 
+    /// How many other launches of `job`, started between `from_ms` and `to_ms`, are not
+    /// settled yet: their runs, once found, are theirs.
+    pub async fn unsettled_launches_near(&self, job: &str, key: &str, from_ms: i64, to_ms: i64) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM launches WHERE job = $1 AND key <> $2 AND state = 'calling' AND started_at BETWEEN $3 AND $4",
+        )
+        .bind(job)
+        .bind(key)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_one(pool)
+        .await?))
+    }
+
     /// Gives an unsettled launch back, to be looked at again from `at_ms`, with its run
     /// when Tailer named it.
     pub async fn retry_launch(&self, key: &str, run_id: Option<&str>, at_ms: i64) -> StoreResult<()> {

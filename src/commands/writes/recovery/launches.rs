@@ -24,6 +24,9 @@ const LOOK_AFTER_MS: i64 = 10_000;
 /// [`UNSEEN_RETRY_MS`]) before the channel is told that no run can be told apart.
 const UNSEEN_MS: i64 = 30_000;
 const UNSEEN_RETRY_MS: i64 = 3_000;
+/// How long an interrupted launch waits for other launches of its job made about then
+/// to be settled, when their runs keep it from telling its own apart.
+const OTHERS_MS: i64 = 10 * 60_000;
 
 /// Settles interrupted launches.
 pub struct Launches {
@@ -129,6 +132,14 @@ impl Launches {
                 self.put_off(l, None, UNSEEN_RETRY_MS).await;
                 return;
             }
+            // Another launch of the job made about then is not settled yet (its replica
+            // died too, and holds it until its claim runs out): the run it started is one
+            // nobody noted, until it is settled; then this one may be told apart.
+            Ok(None) if age < OTHERS_MS && self.others_unsettled(l).await => {
+                tracing::info!("an interrupted launch waits for another launch of the job to be settled before telling its run apart");
+                self.put_off(l, None, UNSEEN_RETRY_MS).await;
+                return;
+            }
             Ok(None) => {
                 tracing::warn!("a launch was interrupted and no run of it can be told apart; telling the channel");
                 self.audit(l, &job, AuditOutcome::Unknown, "interrupted; no run found".into()).await;
@@ -152,6 +163,13 @@ impl Launches {
         if let Err(error) = self.bot.store().end_launch(&l.key, run).await {
             tracing::error!(%error, "cannot settle an interrupted launch; it will be looked at again (never relaunched)");
         }
+    }
+
+    /// Whether another launch of the job, made within a minute of this one, is unsettled
+    /// (a store that cannot say counts as no: the channel is told rather than kept waiting).
+    async fn others_unsettled(&self, l: &LaunchRow) -> bool {
+        let near = self.bot.store().unsettled_launches_near(&l.job, &l.key, l.started_at - 60_000, l.started_at + 60_000).await;
+        near.is_ok_and(|n| n > 0)
     }
 
     async fn retry(&self, l: &LaunchRow, run: Option<&str>) {
