@@ -271,14 +271,7 @@ mod interrupted_launch {
             created_at: bot.bot.now_ms(),
         };
         bot.bot.store().remember_run(&known).await.unwrap();
-        bot.step(Duration::from_secs(10)).await;
-        bot.step(Duration::from_secs(1)).await;
-        let events = bot.slack.slack.events();
-        let cards: Vec<String> = events
-            .iter()
-            .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL) && e.thread_ts.is_none())
-            .map(|e| e.visible_text())
-            .collect();
+        let cards = cards_after_the_look(&bot).await;
         assert!(cards.iter().all(|c| !c.contains(&other)), "someone else's run taken: {cards:?}");
         assert!(cards.iter().any(|c| c.contains(&own)), "its own run followed: {cards:?}");
     }
@@ -297,14 +290,7 @@ mod interrupted_launch {
         tokio::time::advance(Duration::from_millis(2_500)).await;
         interrupted(&bot).await;
         let own = unnoted(&bot).await;
-        bot.step(Duration::from_secs(10)).await;
-        bot.step(Duration::from_secs(1)).await;
-        let events = bot.slack.slack.events();
-        let cards: Vec<String> = events
-            .iter()
-            .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL) && e.thread_ts.is_none())
-            .map(|e| e.visible_text())
-            .collect();
+        let cards = cards_after_the_look(&bot).await;
         assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&other)), "its own run: {cards:?}");
     }
 
@@ -351,6 +337,18 @@ mod interrupted_launch {
         bot.step(Duration::from_secs(1)).await;
         assert_eq!(bot.bot.store().launch_state("cccc0003:iowa-prepare").await.unwrap().map(|s| s.0), Some("done".into()), "settled");
         assert_eq!(cards_in(&bot, CHANNEL), 1, "one card: {:?}", bot.slack.slack.events());
+    }
+
+    /// The cards in CHANNEL once the interrupted launch is old enough to be looked at.
+    async fn cards_after_the_look(bot: &PausedBot) -> Vec<String> {
+        bot.step(Duration::from_secs(10)).await;
+        bot.step(Duration::from_secs(1)).await;
+        let events = bot.slack.slack.events();
+        events
+            .iter()
+            .filter(|e| e.method == "chat.postMessage" && e.channel.as_deref() == Some(CHANNEL) && e.thread_ts.is_none())
+            .map(|e| e.visible_text())
+            .collect()
     }
 
     fn cards_in(bot: &PausedBot, channel: &str) -> usize {
