@@ -29,7 +29,11 @@ fn statuses(events: &[SlackEvent], status: &str) -> usize {
 async fn a_launch_survives(point: &str) {
     let world = World::new().await;
     let doomed = world.doomed(point).await;
-    assert_eq!(command(&doomed.url, &world.slack.response_url("l"), "1.l.1", "U0ANALYST", CHANNEL, "launch iowa-prepare").await, 200);
+    let status = command(&doomed.url, &world.slack.response_url("l"), "1.l.1", "U0ANALYST", CHANNEL, "launch iowa-prepare").await;
+    // A launch that Tailer answers at once is answered in the acknowledgement: dying
+    // right after Tailer's answer, the process may take that answer with it (Slack would
+    // show an error; the run is still followed).
+    assert!(status == 200 || (point == crash::AFTER_TAILER_LAUNCH && status == 0), "answered: {status} ({point})");
     assert!(!doomed.died(Duration::from_secs(20)).await.success(), "died at {point}");
 
     let life = world.life().await;
