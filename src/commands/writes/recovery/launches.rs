@@ -98,10 +98,9 @@ impl Launches {
                 if let Err(error) = self.bot.store().remember_run(&known).await {
                     tracing::error!(%error, "cannot remember the recovered run");
                 }
-                // On its card now, or already (the launch had got that far): either way the
-                // launch's audit entry is this one (its write leaves it to this recovery).
-                // The launch got as far as its card: the run is followed (or was, to its
-                // end); a second card would tell it twice.
+                // A launch that got as far as its card has its run followed (or told to its
+                // end): a second card would tell it twice. Either way the launch's audit
+                // entry is this one (its write leaves it to this recovery).
                 let carded = match self.bot.store().card_posted_in(run_id.as_str(), channel.as_str()).await {
                     Ok(carded) => carded.is_some(),
                     Err(error) => {
@@ -111,9 +110,10 @@ impl Launches {
                     }
                 };
                 let date = l.execution_date.as_deref().and_then(|d| d.parse::<chrono::NaiveDate>().ok());
-                let followed_now = match carded {
-                    true => Ok(false),
-                    false => self.bot.start_watching(&job, run_id.as_str(), &channel, Follower::Launcher(&user), date, None).await,
+                let followed_now = if carded {
+                    Ok(false)
+                } else {
+                    self.bot.start_watching(&job, run_id.as_str(), &channel, Follower::Launcher(&user), date, None).await
                 };
                 match followed_now {
                     Ok(_) => {
