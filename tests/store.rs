@@ -466,6 +466,12 @@ contract! {
             execution_date: Some("2026-11-30".into()),
         };
         store.begin_launch(&launch, 0).await.unwrap();
+        // Unsettled, as another launch of the job made about then sees it (not itself,
+        // not another job's, not outside the window).
+        assert_eq!(store.unsettled_launches_near("iowa", "ref2:iowa", -60_000, 60_000).await.unwrap(), 1);
+        assert_eq!(store.unsettled_launches_near("iowa", "ref1:iowa", -60_000, 60_000).await.unwrap(), 0);
+        assert_eq!(store.unsettled_launches_near("sales", "ref2:sales", -60_000, 60_000).await.unwrap(), 0);
+        assert_eq!(store.unsettled_launches_near("iowa", "ref2:iowa", 1, 60_000).await.unwrap(), 0);
         assert!(store.claim_interrupted_launches(29_999, 10).await.unwrap().is_empty(), "its replica is still making it");
         let taken = store.claim_interrupted_launches(30_000, 10).await.unwrap();
         assert_eq!(taken, vec![launch.clone()]);
@@ -474,6 +480,7 @@ contract! {
         let again = store.claim_interrupted_launches(40_000, 10).await.unwrap();
         assert_eq!(again[0].run_id.as_deref(), Some("run42"));
         store.end_launch("ref1:iowa", Some("run42")).await.unwrap();
+        assert_eq!(store.unsettled_launches_near("iowa", "ref2:iowa", -60_000, 60_000).await.unwrap(), 0, "settled");
         assert_eq!(store.launch_state("ref1:iowa").await.unwrap(), Some(("done".to_owned(), Some("run42".to_owned()))));
         assert!(store.claim_interrupted_launches(1_000_000, 10).await.unwrap().is_empty(), "settled");
     }
