@@ -294,12 +294,12 @@ mod interrupted_launch {
         assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&other)), "its own run: {cards:?}");
     }
 
-    /// Two launches of the job interrupted 5 s apart, the later one held by its dead
-    /// replica's claim for 40 s: the earlier sees both runs nobody noted and waits; the
-    /// later, once taken over, sees only its own and follows it; then the earlier tells
-    /// its own apart. Neither channel is told to check.
+    /// Two launches of the job interrupted 5 s apart, the later one looked at 40 s later:
+    /// the earlier sees both runs nobody noted, and the later can own only the later run,
+    /// so the earlier follows its own at once; the later, once looked at, follows its
+    /// own. Neither channel is told to check.
     #[tokio::test(start_paused = true)]
-    async fn an_interrupted_launch_waits_for_another_one_still_held_and_both_runs_are_followed() {
+    async fn two_launches_interrupted_five_seconds_apart_each_follow_their_own_run() {
         let bot = PausedBot::start(example_config(), slow_runs()).await;
         interrupted(&bot).await;
         let first = unnoted(&bot).await;
@@ -317,6 +317,91 @@ mod interrupted_launch {
         };
         assert!(card(CHANNEL, &first) && card("C0ELSEWHERE", &second), "each its own run: {events:?}");
         assert!(!events.iter().any(|e| e.visible_text().contains("cannot tell which run")), "{events:?}");
+    }
+
+    /// One crash cut off two launches of the job a second apart: the first before Tailer
+    /// was asked, the second after. The one run may be either's: neither takes it (the
+    /// first once did, and posted the second's run in its channel), and both channels are
+    /// told to check, within a minute.
+    #[tokio::test(start_paused = true)]
+    async fn a_run_either_of_two_interrupted_launches_may_have_started_is_taken_by_neither() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        interrupted_as(&bot, "dddd0004", "C0ELSEWHERE", "U0SOMEONE").await;
+        let run = unnoted(&bot).await;
+        bot.run_until(Duration::from_secs(5), Duration::from_secs(60), |e| told_in(e, CHANNEL) && told_in(e, "C0ELSEWHERE")).await;
+        let events = bot.slack.slack.events();
+        assert!(!events.iter().any(|e| e.visible_text().contains(&run)), "the run taken for one of them: {events:?}");
+        assert!(told_in(&events, CHANNEL) && told_in(&events, "C0ELSEWHERE"), "both told to check: {events:?}");
+        assert_eq!(bot.tailer.sim.count("launch_job"), 1, "nothing launched again");
+        for key in ["cccc0003:iowa-prepare", "dddd0004:iowa-prepare"] {
+            assert_eq!(bot.bot.store().launch_state(key).await.unwrap(), Some(("unknown".into(), None)), "{key} settled");
+        }
+    }
+
+    /// Two interrupted launches whose runs cannot be told apart (both in the same second)
+    /// see the same runs: neither waits for the other (they once waited ten minutes each,
+    /// asking Tailer every 3 s). Both channels are told to check within a minute.
+    #[tokio::test(start_paused = true)]
+    async fn two_interrupted_launches_that_cannot_be_told_apart_are_told_at_once_not_after_ten_minutes() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        interrupted_as(&bot, "dddd0004", "C0ELSEWHERE", "U0SOMEONE").await;
+        unnoted(&bot).await;
+        unnoted(&bot).await;
+        bot.run_until(Duration::from_secs(5), Duration::from_secs(60), |e| told_in(e, CHANNEL) && told_in(e, "C0ELSEWHERE")).await;
+        let events = bot.slack.slack.events();
+        assert!(told_in(&events, CHANNEL) && told_in(&events, "C0ELSEWHERE"), "both told to check: {events:?}");
+        assert_eq!(cards_in(&bot, CHANNEL) + cards_in(&bot, "C0ELSEWHERE"), 0, "no run taken: {events:?}");
+    }
+
+    /// Another launch of the job is being made (its replica holds it; its run is not
+    /// noted yet): the interrupted launch, which cannot tell its run from that one's,
+    /// waits past its half minute for it, and follows its own once the other's is noted.
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_launch_waits_for_one_being_made_and_then_follows_its_own_run() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        let own = unnoted(&bot).await;
+        let now = bot.bot.now_ms();
+        let making = LaunchRow {
+            key: "eeee0005:iowa-prepare".into(),
+            job: "iowa-prepare".into(),
+            channel_id: "C0ELSEWHERE".into(),
+            user_id: "U0SOMEONE".into(),
+            reference: "eeee0005".into(),
+            started_at: now,
+            run_id: None,
+            execution_date: None,
+        };
+        bot.bot.store().begin_launch(&making, now).await.unwrap();
+        let theirs = unnoted(&bot).await;
+        bot.run_until(Duration::from_secs(5), Duration::from_secs(45), |e| told_in(e, CHANNEL)).await;
+        assert!(!told_in(&bot.slack.slack.events(), CHANNEL), "told while the other launch is being made");
+        assert_eq!(cards_in(&bot, CHANNEL), 0);
+        // The other launch gets Tailer's answer: its run is noted, its launch settled.
+        let known = KnownRun {
+            run_id: theirs.clone(),
+            job: "iowa-prepare".into(),
+            channel_id: Some("C0ELSEWHERE".into()),
+            launched_by: Some("U0SOMEONE".into()),
+            created_at: bot.bot.now_ms(),
+        };
+        bot.bot.store().remember_run(&known).await.unwrap();
+        bot.bot.store().end_launch(&making.key, Some(&theirs)).await.unwrap();
+        bot.step(Duration::from_secs(5)).await;
+        bot.step(Duration::from_secs(1)).await;
+        let events = bot.slack.slack.events();
+        let card = |run: &str| {
+            events.iter().any(|e| e.channel.as_deref() == Some(CHANNEL) && e.thread_ts.is_none() && e.visible_text().contains(run))
+        };
+        assert!(card(&own) && !card(&theirs), "its own run: {events:?}");
+        assert!(!told_in(&events, CHANNEL), "{events:?}");
+    }
+
+    fn told_in(events: &[tailerbot::slack::standin::SlackEvent], channel: &str) -> bool {
+        events.iter().any(|e| e.channel.as_deref() == Some(channel) && e.visible_text().contains("cannot tell which run"))
     }
 
     /// Cut off after its card was posted and before it was noted as settled, the launch

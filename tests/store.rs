@@ -466,23 +466,39 @@ contract! {
             execution_date: Some("2026-11-30".into()),
         };
         store.begin_launch(&launch, 0).await.unwrap();
-        // Unsettled, as another launch of the job made about then sees it (not itself,
-        // not another job's, not outside the window).
-        assert_eq!(store.unsettled_launches_near("iowa", "ref2:iowa", -60_000, 60_000).await.unwrap(), 1);
-        assert_eq!(store.unsettled_launches_near("iowa", "ref1:iowa", -60_000, 60_000).await.unwrap(), 0);
-        assert_eq!(store.unsettled_launches_near("sales", "ref2:sales", -60_000, 60_000).await.unwrap(), 0);
-        assert_eq!(store.unsettled_launches_near("iowa", "ref2:iowa", 1, 60_000).await.unwrap(), 0);
+        // Unsettled, as the job's other launches made about then see it (not another
+        // job's, not outside the window), held by its replica while its claim lasts.
+        let near = store.launches_near("iowa", -60_000, 60_000).await.unwrap();
+        let seen: Vec<_> = near.iter().map(|u| (u.key.as_str(), u.channel_id.as_str(), u.user_id.as_str(), u.started_at)).collect();
+        assert_eq!(seen, vec![("ref1:iowa", "C0DATA", "U0A", 0)]);
+        assert!(near[0].held(29_999) && !near[0].held(30_000), "held while its claim lasts: {near:?}");
+        assert!(store.launches_near("sales", -60_000, 60_000).await.unwrap().is_empty(), "another job's");
+        assert!(store.launches_near("iowa", 1, 60_000).await.unwrap().is_empty(), "outside the window");
         assert!(store.claim_interrupted_launches(29_999, 10).await.unwrap().is_empty(), "its replica is still making it");
         let taken = store.claim_interrupted_launches(30_000, 10).await.unwrap();
         assert_eq!(taken, vec![launch.clone()]);
         store.retry_launch("ref1:iowa", Some("run42"), 40_000).await.unwrap();
         assert!(store.claim_interrupted_launches(39_999, 10).await.unwrap().is_empty());
+        let waiting = store.launches_near("iowa", 0, 0).await.unwrap();
+        assert_eq!(waiting[0].run_id.as_deref(), Some("run42"));
+        assert!(!waiting[0].held(0), "put off: nobody holds it ({waiting:?})");
         let again = store.claim_interrupted_launches(40_000, 10).await.unwrap();
         assert_eq!(again[0].run_id.as_deref(), Some("run42"));
+        assert!(store.launches_near("iowa", 0, 0).await.unwrap()[0].held(40_000), "claimed again");
         store.end_launch("ref1:iowa", Some("run42")).await.unwrap();
-        assert_eq!(store.unsettled_launches_near("iowa", "ref2:iowa", -60_000, 60_000).await.unwrap(), 0, "settled");
+        assert!(store.launches_near("iowa", 0, 0).await.unwrap().is_empty(), "settled with its run");
         assert_eq!(store.launch_state("ref1:iowa").await.unwrap(), Some(("done".to_owned(), Some("run42".to_owned()))));
         assert!(store.claim_interrupted_launches(1_000_000, 10).await.unwrap().is_empty(), "settled");
+        // Settled without its run told apart: still seen by the launches made about then
+        // (it may have started a run), never taken over again, and not made known by
+        // settling it again.
+        let unknown = tailerbot::store::LaunchRow { key: "ref3:iowa".into(), started_at: 5_000, execution_date: None, ..launch };
+        store.begin_launch(&unknown, 5_000).await.unwrap();
+        store.end_launch_unknown("ref3:iowa").await.unwrap();
+        let near = store.launches_near("iowa", 0, 10_000).await.unwrap();
+        assert_eq!(near.iter().map(|u| (u.key.as_str(), u.state.as_str(), u.held(5_000))).collect::<Vec<_>>(), vec![("ref3:iowa", "unknown", false)]);
+        assert!(store.claim_interrupted_launches(1_000_000, 10).await.unwrap().is_empty(), "not taken over");
+        assert_eq!(store.launch_state("ref3:iowa").await.unwrap(), Some(("unknown".to_owned(), None)));
     }
 
     async fn a_write_is_noted_with_its_timers_claimed_once_its_lease_ends_and_settled_once(store) {

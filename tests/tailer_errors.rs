@@ -157,17 +157,17 @@ async fn a_launch_that_timed_out_can_be_found_afterwards() {
     let error = c.launch_job(&iowa(), None).await.unwrap_err();
     assert!(matches!(error, LaunchError::OutcomeUnknown(ref e) if e.kind == ErrorKind::Timeout), "{error:?}");
     assert_eq!(sim.sim.count("launch_job"), 1);
-    let found = c.find_launched_run(&iowa(), before, &[]).await.unwrap().expect("the launched run is found");
-    assert!(sim.sim.status_of(found.run_id.as_str()).is_some());
-    assert!(
-        c.find_launched_run(&iowa(), before + chrono::Duration::hours(1), &[]).await.unwrap().is_none(),
-        "older runs are not taken for it"
-    );
+    let found = c.runs_launched_since(&iowa(), before.timestamp()).await.unwrap().expect("the answer reaches back");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(sim.sim.status_of(found[0].run_id.as_str()).is_some());
+    let later = c.runs_launched_since(&iowa(), before.timestamp() + 3_600).await.unwrap();
+    assert_eq!(later, Some(Vec::new()), "older runs are not taken for it");
 }
 
 /// A busy job: others launched it many times since. The launch's own run is found
 /// past the first 20 of its latest runs; when even the longest answer does not reach
-/// back to the launch, no run is taken for it (the one not noted may be someone else's).
+/// back to the launch, Tailer's answer is no answer (the one not noted may be someone
+/// else's).
 #[tokio::test]
 async fn a_launch_followed_by_many_others_of_its_job_is_found_or_said_unknown_never_mistaken() {
     let sim = sim(SimOptions { invisible_after_launch: Duration::ZERO, ..SimOptions::default() }).await;
@@ -178,15 +178,18 @@ async fn a_launch_followed_by_many_others_of_its_job_is_found_or_said_unknown_ne
     for _ in 0..30 {
         others.push(c.launch_job(&iowa(), None).await.unwrap().to_string());
     }
-    let found = c.find_launched_run(&iowa(), before, &others).await.unwrap().map(|r| r.run_id.to_string());
-    assert_eq!(found, Some(own), "its run, 31st newest");
+    let since = before.timestamp() - 2;
+    let unnoted = |runs: Vec<tailerbot::tailer::RunItem>| {
+        runs.into_iter().map(|r| r.run_id.to_string()).filter(|r| !others.contains(r)).collect::<Vec<_>>()
+    };
+    let found = c.runs_launched_since(&iowa(), since).await.unwrap().map(unnoted);
+    assert_eq!(found, Some(vec![own]), "its run, 31st newest");
     for _ in 0..70 {
         others.push(c.launch_job(&iowa(), None).await.unwrap().to_string());
     }
     // 101 runs since: an answer of 100 does not reach back; one of them is not noted.
-    let unnoted = others.pop().unwrap();
-    let found = c.find_launched_run(&iowa(), before, &others).await.unwrap().map(|r| r.run_id.to_string());
-    assert_eq!(found, None, "not {unnoted}, which may be someone else's");
+    let found = c.runs_launched_since(&iowa(), since).await.unwrap();
+    assert!(found.is_none(), "101 runs since: an answer of 100 does not reach back");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! another when its lease runs out; see `commands::writes::recovery`.
 
 use super::Claim;
-use super::{LaunchRow, Store, StoreResult, claim, on_backend};
+use super::{LaunchRow, NearLaunch, Store, StoreResult, claim, on_backend};
 
 /// Launches left `calling` by a replica that died, oldest first.
 const INTERRUPTED: Claim =
@@ -45,13 +45,27 @@ impl Store {
         Ok(())
     }
 
+    /// The launch is settled without its run being told apart (the channel was told to
+    /// check): it may have started one, which other launches of the job made about then
+    /// must not take for theirs.
+    pub async fn end_launch_unknown(&self, key: &str) -> StoreResult<()> {
+        on_backend!(self, pool => sqlx::query(
+            "UPDATE launches SET state = 'unknown', lease_owner = NULL, lease_until = NULL WHERE key = $1 AND state = 'calling'",
+        )
+            .bind(key)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
     /// Claims launches left `calling` by a replica that died (or whose recovery is due
     /// again): to be settled by this one.
     pub async fn claim_interrupted_launches(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<LaunchRow>> {
         Ok(claim!(self, LaunchRow, |lock: &str| INTERRUPTED.sql(lock), now_ms, limit))
     }
 
-    /// A noted launch's state (`calling` or `done`) and its run, if any: absent when
+    /// A noted launch's state (`calling`, `done` or `unknown`) and its run, if any: absent when
     /// Tailer was never asked.
     pub async fn launch_state(&self, key: &str) -> StoreResult<Option<(String, Option<String>)>> {
         Ok(on_backend!(self, pool => sqlx::query_as::<_, (String, Option<String>)>("SELECT state, run_id FROM launches WHERE key = $1")
@@ -60,17 +74,20 @@ impl Store {
             .await?))
     }
 
-    /// How many other launches of `job`, started between `from_ms` and `to_ms`, are not
-    /// settled yet: their runs, once found, are theirs.
-    pub async fn unsettled_launches_near(&self, job: &str, key: &str, from_ms: i64, to_ms: i64) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM launches WHERE job = $1 AND key <> $2 AND state = 'calling' AND started_at BETWEEN $3 AND $4",
+    /// The launches of `job` started between `from_ms` and `to_ms` whose runs are not
+    /// known: not settled yet (`calling`), or settled without telling their run apart
+    /// (`unknown`), oldest first, with who holds each and until when. The runs nobody
+    /// noted are told apart between them.
+    pub async fn launches_near(&self, job: &str, from_ms: i64, to_ms: i64) -> StoreResult<Vec<NearLaunch>> {
+        Ok(on_backend!(self, pool => sqlx::query_as::<_, NearLaunch>(
+            "SELECT key, channel_id, user_id, started_at, run_id, state, lease_owner, lease_until FROM launches
+             WHERE job = $1 AND started_at BETWEEN $2 AND $3 AND (state = 'calling' OR (state = 'unknown' AND run_id IS NULL))
+             ORDER BY started_at, key",
         )
         .bind(job)
-        .bind(key)
         .bind(from_ms)
         .bind(to_ms)
-        .fetch_one(pool)
+        .fetch_all(pool)
         .await?))
     }
 

@@ -48,8 +48,8 @@ pub use health::{BACKOFF_CAP, Backoff, FAILING_FOR, WriteHealth};
 pub(crate) use leases::{Claim, claim};
 pub use outbox::{FIRST, urgency};
 pub use records::{
-    AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NewConfirmation, SubscriptionRow,
-    TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,
+    AuditEntry, AuditOutcome, CardRow, Confirmation, ConfirmationState, Decision, KnownRun, LaunchRow, NearLaunch, NewConfirmation,
+    SubscriptionRow, TimerRow, WatchRow, WatchUpdate, WriteRow, WriteStep,
 };
 pub use switches::SwitchRow;
 

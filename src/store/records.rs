@@ -230,6 +230,31 @@ pub struct LaunchRow {
     pub execution_date: Option<String>,
 }
 
+/// A launch whose run is not known, as another launch of its job sees it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NearLaunch {
+    pub key: String,
+    pub channel_id: String,
+    pub user_id: String,
+    pub started_at: i64,
+    /// The run, once Tailer named it.
+    pub run_id: Option<String>,
+    /// `calling` (not settled) or `unknown` (settled without its run told apart).
+    pub state: String,
+    /// The replica holding it (making it, or settling it) and until when; none while it
+    /// waits for its next look.
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+}
+
+impl NearLaunch {
+    /// Whether a replica holds it at `now_ms`: one making it (its run may not be noted
+    /// yet), or one that died with it (until its claim runs out).
+    pub fn held(&self, now_ms: i64) -> bool {
+        self.state == "calling" && self.lease_owner.is_some() && self.lease_until.is_some_and(|until| until > now_ms)
+    }
+}
+
 /// A write in progress (or interrupted): noted before Tailer is asked, with what is
 /// needed to finish it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
+
+use super::apart::{Looking, own_run};
 
 use crate::bot::{Bot, Context, Follower};
 use crate::config::Job;
-use crate::domain::RunId;
 use crate::messages as render;
 use crate::store::{AuditOutcome, KnownRun};
-use crate::tailer::{LaunchError, TailerError};
+use crate::tailer::LaunchError;
 
 /// What happened to one job of a write.
 pub(super) struct Outcome {
@@ -46,7 +47,11 @@ pub(super) async fn launch(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_d
         };
     }
     let (outcome, followed) = launch_now(bot, ctx, job, execution_date).await;
-    let settled = if followed {
+    let settled = if followed && outcome.audit == AuditOutcome::Unknown {
+        // It may have started a run nobody can tell apart: other launches of the job
+        // made about then must not take it for theirs.
+        bot.store().end_launch_unknown(&journal.key).await
+    } else if followed {
         let run = (outcome.audit == AuditOutcome::Succeeded).then_some(outcome.answer.as_str());
         bot.store().end_launch(&journal.key, run).await
     } else {
@@ -80,7 +85,8 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
         }
         Err(LaunchError::OutcomeUnknown(error)) => {
             tracing::warn!(%error, job = %job.name, "launch outcome unknown; looking for the run");
-            match own_run(bot, job, started.timestamp_millis(), ctx.channel.as_str(), ctx.user.as_str()).await {
+            let me = Looking { started_ms: started.timestamp_millis(), channel: ctx.channel.as_str(), user: ctx.user.as_str() };
+            match own_run(bot, job, me, &[], &[]).await {
                 Ok(Some(run)) => run,
                 _ => {
                     return (
@@ -116,30 +122,4 @@ async fn launch_now(bot: &Arc<Bot>, ctx: &Context, job: &Job, execution_date: Op
     let outcome =
         Outcome { line: render::outcomes::launched(&label, run.as_str()), audit: AuditOutcome::Succeeded, answer: run.to_string() };
     (outcome, followed)
-}
-
-/// The run a launch made, when it can be told apart from the job's other runs started
-/// since `since_ms`: the one the bot noted for this person in this channel, else the
-/// only one that no other launch of the bot noted (two people launching one job at
-/// once each get their own run, never the other's).
-pub(crate) async fn own_run(bot: &Bot, job: &Job, since_ms: i64, channel: &str, user: &str) -> Result<Option<RunId>, TailerError> {
-    // Tailer's side reaches back a few seconds before the launch (its run ids count whole
-    // seconds, and clocks differ): every run noted since well before that is someone
-    // else's, unless noted for this person and channel at this launch.
-    let noted = match bot.store().runs_launched_since(job.name.as_str(), since_ms - 60_000).await {
-        Ok(noted) => noted,
-        Err(error) => {
-            tracing::error!(%error, "cannot read the runs the bot launched; telling runs apart by Tailer alone");
-            Vec::new()
-        }
-    };
-    let (mine, others): (Vec<KnownRun>, Vec<KnownRun>) = noted.into_iter().partition(|r| {
-        r.created_at >= since_ms - 2_000 && r.channel_id.as_deref() == Some(channel) && r.launched_by.as_deref() == Some(user)
-    });
-    if let [run] = mine.as_slice() {
-        return Ok(RunId::parse(&run.run_id).ok());
-    }
-    let taken: Vec<String> = others.into_iter().map(|r| r.run_id).collect();
-    let since = DateTime::<Utc>::from_timestamp_millis(since_ms).unwrap_or_else(Utc::now);
-    Ok(bot.tailer().find_launched_run(&job.job, since, &taken).await?.map(|item| item.run_id))
 }

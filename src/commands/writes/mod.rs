@@ -4,6 +4,7 @@
 //! the acknowledgement ([`execute`]). The buttons that stand for writes ([`clicks`]) take
 //! the same path; what a crash interrupts is finished by the next start ([`recovery`]).
 
+mod apart;
 pub mod clicks;
 mod confirm;
 mod execute;

@@ -38,7 +38,7 @@ pub(super) async fn resume_job(
                 (Outcome { line: render::outcomes::launched(&label, &run), audit: AuditOutcome::Succeeded, answer: run }, true)
             }
             // Settled without a run: refused, or not known (the channel was told then).
-            Ok(Some((state, None))) if state == "done" => (
+            Ok(Some((state, None))) if state != "calling" => (
                 Outcome {
                     line: format!(
                         ":warning: I could not tell whether {label} was launched. Check `/tailer last {}` before launching it again. (ref `{}`)",

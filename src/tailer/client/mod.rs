@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::Retryable;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 mod transport;
 
@@ -57,7 +57,7 @@ pub enum LaunchError {
     #[error("nothing was launched: {0}")]
     NotLaunched(TailerError),
     /// The request may have reached Tailer: a run may exist. Look with
-    /// [`TailerClient::find_launched_run`] before launching again.
+    /// [`TailerClient::runs_launched_since`] before launching again.
     #[error("the launch may or may not have happened: {0}")]
     OutcomeUnknown(TailerError),
 }
@@ -216,35 +216,20 @@ impl TailerClient {
         self.ack(&RequestBody::set_configuration_status(job, to)).await
     }
 
-    /// After a launch whose outcome is unknown: the run of `job` whose id says it was
-    /// launched at or after `since` (two seconds of clock skew allowed), when there is
-    /// exactly one. Several (someone else launched too) or none: `None`, and the outcome
-    /// stays unknown rather than adopting a run that may not be ours. So is an answer
-    /// that does not reach back to `since` (a job launched that often since): the run
-    /// may be beyond it, and the one seen someone else's.
-    pub async fn find_launched_run(&self, job: &JobRef, since: DateTime<Utc>, taken: &[String]) -> Result<Option<RunItem>, TailerError> {
+    /// After a launch whose outcome is unknown: the runs of `job` whose ids say they were
+    /// launched in `since_second` (unix seconds) or later, newest first. `None` when
+    /// Tailer's answer does not reach back that far (a job launched that often since):
+    /// the run looked for may be beyond it, and the ones seen someone else's.
+    pub async fn runs_launched_since(&self, job: &JobRef, since_second: i64) -> Result<Option<Vec<RunItem>>, TailerError> {
         const REACH: usize = 100;
         // Asked now, not kept from before the launch.
         let query = LastStatusQuery { limit: Some(REACH as u32), ..LastStatusQuery::default() };
         let runs = self.run_list(&RequestBody::get_last_status(job, &query)).await?;
-        let since_second = since.timestamp() - 2;
-        let oldest = runs.last().and_then(|run| run.run_id.launched_at()).map(|t| t.and_utc().timestamp());
-        if runs.len() >= REACH && oldest.is_some_and(|t| t >= since_second) {
+        let second = |run: &RunItem| run.run_id.launched_at().map(|t| t.and_utc().timestamp());
+        if runs.len() >= REACH && runs.last().and_then(second).is_some_and(|t| t >= since_second) {
             tracing::warn!(configuration = %job.configuration_id, "Tailer's latest runs of the job do not reach back to the launch; its run cannot be told apart");
             return Ok(None);
         }
-        let since: Vec<RunItem> =
-            runs.into_iter().filter(|run| run.run_id.launched_at().is_some_and(|t| t.and_utc().timestamp() >= since_second)).collect();
-        let seen = since.len();
-        let mut candidates: Vec<RunItem> = since.into_iter().filter(|run| !taken.iter().any(|t| t == run.run_id.as_str())).collect();
-        if candidates.len() == 1 {
-            return Ok(candidates.pop());
-        }
-        tracing::info!(
-            seen,
-            noted_by_others = seen - candidates.len(),
-            "no single run of the job since the launch that no other launch noted"
-        );
-        Ok(None)
+        Ok(Some(runs.into_iter().filter(|run| second(run).is_some_and(|t| t >= since_second)).collect()))
     }
 }

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use crate::bot::{Bot, Follower};
-use crate::commands::writes::launch::own_run;
+use crate::commands::writes::apart::{Looking, own_run};
 use crate::domain::{Action, ChannelId, UserId};
 use crate::messages as render;
 use crate::outbox::OutboxMessage;
-use crate::store::{AuditEntry, AuditOutcome, LaunchRow};
+use crate::store::{AuditEntry, AuditOutcome, LaunchRow, NearLaunch};
 
 /// How long before Tailer is asked again about a launch it could not answer for.
 const RETRY_MS: i64 = 30_000;
@@ -24,9 +24,14 @@ const LOOK_AFTER_MS: i64 = 10_000;
 /// [`UNSEEN_RETRY_MS`]) before the channel is told that no run can be told apart.
 const UNSEEN_MS: i64 = 30_000;
 const UNSEEN_RETRY_MS: i64 = 3_000;
-/// How long an interrupted launch waits for other launches of its job made about then
-/// to be settled, when their runs keep it from telling its own apart.
+/// How long an interrupted launch waits, at most, for other launches of its job still
+/// held by a replica (being made, or held by one that died with them until its claim
+/// runs out) when their runs keep it from telling its own apart.
 const OTHERS_MS: i64 = 10 * 60_000;
+/// The other launches of the job whose runs compete with an interrupted launch's: those
+/// made this long before or after it (a run is stamped when Tailer takes the launch,
+/// well within this of its asking).
+const NEAR_MS: i64 = 60_000;
 
 /// Settles interrupted launches.
 pub struct Launches {
@@ -55,9 +60,10 @@ impl Launches {
                 return 0;
             }
         };
+        let batch: Vec<&str> = interrupted.iter().map(|l| l.key.as_str()).collect();
         for launch in &interrupted {
             let span = tracing::info_span!("recover_launch", job = %launch.job, reference = %launch.reference);
-            tracing::Instrument::instrument(self.settle(launch), span).await;
+            tracing::Instrument::instrument(self.settle(launch, &batch), span).await;
         }
         if !interrupted.is_empty() {
             self.bot.outbox().wake();
@@ -65,7 +71,8 @@ impl Launches {
         interrupted.len()
     }
 
-    async fn settle(&self, l: &LaunchRow) {
+    /// `batch`: the launches this pass settles (held by this replica for that alone).
+    async fn settle(&self, l: &LaunchRow, batch: &[&str]) {
         let (Some(job), Ok(channel), Ok(user)) =
             (self.bot.config().job(&l.job).cloned(), ChannelId::parse(&l.channel_id), UserId::parse(&l.user_id))
         else {
@@ -80,11 +87,35 @@ impl Launches {
             self.put_off(l, None, LOOK_AFTER_MS - age).await;
             return;
         }
+        let mut others_held = false;
         let found = match named {
             Some(run) => Ok(Some(run)),
-            None => own_run(&self.bot, &job, l.started_at, &l.channel_id, &l.user_id).await,
+            None => {
+                // The job's other launches made about then whose runs are not known share
+                // out the runs nobody noted with this one.
+                let near = self.bot.store().launches_near(&l.job, l.started_at - NEAR_MS, l.started_at + NEAR_MS).await;
+                let near = match near {
+                    Ok(near) => near,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot read the job's other launches in progress; trying again later");
+                        self.retry(l, None).await;
+                        return;
+                    }
+                };
+                let others: Vec<&NearLaunch> = near.iter().filter(|u| u.key != l.key).collect();
+                let now = self.bot.now_ms();
+                others_held = others.iter().any(|u| u.held(now) && !batch.contains(&u.key.as_str()));
+                let named: Vec<&str> = others.iter().filter_map(|u| u.run_id.as_deref()).collect();
+                let rivals: Vec<Looking> = others
+                    .iter()
+                    .filter(|u| u.run_id.is_none())
+                    .map(|u| Looking { started_ms: u.started_at, channel: &u.channel_id, user: &u.user_id })
+                    .collect();
+                let me = Looking { started_ms: l.started_at, channel: &l.channel_id, user: &l.user_id };
+                own_run(&self.bot, &job, me, &rivals, &named).await
+            }
         };
-        let mut followed = None;
+        let followed;
         match found {
             Ok(Some(run_id)) => {
                 tracing::warn!(run = %run_id, "a launch was interrupted after Tailer started its run; following the run");
@@ -132,11 +163,12 @@ impl Launches {
                 self.put_off(l, None, UNSEEN_RETRY_MS).await;
                 return;
             }
-            // Another launch of the job made about then is not settled yet (its replica
-            // died too, and holds it until its claim runs out): the run it started is one
-            // nobody noted, until it is settled; then this one may be told apart.
-            Ok(None) if age < OTHERS_MS && self.others_unsettled(l).await => {
-                tracing::info!("an interrupted launch waits for another launch of the job to be settled before telling its run apart");
+            // Another launch of the job is held by a replica (being made, or its replica
+            // died too and holds it until its claim runs out): once it is settled, or put
+            // among those waiting, the runs may be told apart. Launches that all wait
+            // decide together now: waiting longer would not change what they see.
+            Ok(None) if age < OTHERS_MS && others_held => {
+                tracing::info!("an interrupted launch waits for another launch of the job held by a replica before telling its run apart");
                 self.put_off(l, None, UNSEEN_RETRY_MS).await;
                 return;
             }
@@ -148,6 +180,10 @@ impl Launches {
                 let post = OutboxMessage::post(format!("write:{}", l.reference), l.channel_id.clone(), self.bot.outbox().render(&message))
                     .asked_by(Some(l.user_id.clone()));
                 self.bot.outbox().enqueue(vec![post]).await;
+                if let Err(error) = self.bot.store().end_launch_unknown(&l.key).await {
+                    tracing::error!(%error, "cannot settle an interrupted launch; it will be looked at again (never relaunched)");
+                }
+                return;
             }
             Err(error) => {
                 self.bot.stats().tailer_error(self.bot.now_ms());
@@ -163,13 +199,6 @@ impl Launches {
         if let Err(error) = self.bot.store().end_launch(&l.key, run).await {
             tracing::error!(%error, "cannot settle an interrupted launch; it will be looked at again (never relaunched)");
         }
-    }
-
-    /// Whether another launch of the job, made within a minute of this one, is unsettled
-    /// (a store that cannot say counts as no: the channel is told rather than kept waiting).
-    async fn others_unsettled(&self, l: &LaunchRow) -> bool {
-        let near = self.bot.store().unsettled_launches_near(&l.job, &l.key, l.started_at - 60_000, l.started_at + 60_000).await;
-        near.is_ok_and(|n| n > 0)
     }
 
     async fn retry(&self, l: &LaunchRow, run: Option<&str>) {
