@@ -162,6 +162,20 @@ impl World {
         n
     }
 
+    /// The rows of a query of one text column and one number.
+    pub async fn pairs(&self, sql: &str) -> Vec<(String, i64)> {
+        if self.postgres.is_some() {
+            let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            return rows;
+        }
+        let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+
     /// Waits (bounded) until the outbox has nothing left to send.
     pub async fn drained(&self) {
         for _ in 0..400 {

@@ -166,6 +166,12 @@ impl Simulator {
         lock(&self.inner.requests).iter().filter(|r| r.action == action).count()
     }
 
+    /// The runs started since the simulator started (launched, or started as Tailer's
+    /// schedule does), oldest first, visible to clients or not yet.
+    pub fn started_runs(&self) -> Vec<String> {
+        lock(&self.inner.state).started_runs()
+    }
+
     /// The current status of a run, visible to clients or not yet.
     pub fn status_of(&self, run_id: &str) -> Option<RunStatus> {
         lock(&self.inner.state).status_of(run_id)

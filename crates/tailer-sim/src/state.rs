@@ -345,6 +345,12 @@ impl SimState {
         }
     }
 
+    /// The runs started since the simulator started (launched, or started as Tailer's
+    /// schedule does), oldest first.
+    pub fn started_runs(&self) -> Vec<String> {
+        self.runs.iter().filter(|run| run.created_ms >= 0).map(|run| run.run_id.clone()).collect()
+    }
+
     /// The status a run has now, whether or not it is visible yet.
     pub fn status_of(&self, run_id: &str) -> Option<RunStatus> {
         let run = &self.runs[*self.by_id.get(run_id)?];
