@@ -60,12 +60,12 @@ fn cards(events: &[SlackEvent]) -> Vec<(String, String)> {
 /// explains nothing: that run is lost.
 async fn ambiguous_runs(world: &World, started: &[String]) -> BTreeSet<String> {
     let named: BTreeSet<String> =
-        world.pairs("SELECT run_id, started_at FROM launches WHERE run_id IS NOT NULL").await.into_iter().map(|(run, _)| run).collect();
+        world.rows::<(String,)>("SELECT run_id FROM launches WHERE run_id IS NOT NULL").await.into_iter().map(|(run,)| run).collect();
     let unknown: Vec<i64> = world
-        .pairs("SELECT key, started_at FROM launches WHERE state = 'unknown'")
+        .rows::<(i64,)>("SELECT started_at FROM launches WHERE state = 'unknown'")
         .await
         .into_iter()
-        .map(|(_, at)| at.div_euclid(1_000))
+        .map(|(at,)| at.div_euclid(1_000))
         .collect();
     let stamp = |run: &str| {
         let stamp = run.get(..15)?;

@@ -101,17 +101,7 @@ impl World {
 
     /// The re-enables made (due time, and the root of the thread they answer in).
     pub async fn timers_done(&self) -> Vec<(i64, Option<String>)> {
-        let sql = "SELECT t.due_at, th.ts FROM timers t LEFT JOIN threads th ON th.lane = t.lane WHERE t.state = 'done'";
-        if self.postgres.is_some() {
-            let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
-            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
-            pool.close().await;
-            return rows;
-        }
-        let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
-        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows
+        self.rows("SELECT t.due_at, th.ts FROM timers t LEFT JOIN threads th ON th.lane = t.lane WHERE t.state = 'done'").await
     }
 
     /// Waits until no re-enable is pending; fails, with what is still pending, when one
@@ -162,8 +152,11 @@ impl World {
         n
     }
 
-    /// The rows of a query of one text column and one number.
-    pub async fn pairs(&self, sql: &str) -> Vec<(String, i64)> {
+    /// The rows of a query, on either backend.
+    pub async fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
         if self.postgres.is_some() {
             let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
             let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
