@@ -400,6 +400,19 @@ mod interrupted_launch {
         assert!(!told_in(&events, CHANNEL), "{events:?}");
     }
 
+    /// The same person launched the job half a minute earlier from another channel: that
+    /// run is noted for them, but not for this launch (another channel, and before it).
+    #[tokio::test(start_paused = true)]
+    async fn the_same_persons_earlier_run_from_another_channel_is_not_taken_for_the_launch() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        let earlier = launched(&bot, "C0ELSEWHERE", ANALYST).await;
+        tokio::time::advance(Duration::from_secs(30)).await;
+        interrupted(&bot).await;
+        let own = unnoted(&bot).await;
+        let cards = cards_after_the_look(&bot).await;
+        assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&earlier)), "its own run: {cards:?}");
+    }
+
     fn told_in(events: &[tailerbot::slack::standin::SlackEvent], channel: &str) -> bool {
         events.iter().any(|e| e.channel.as_deref() == Some(channel) && e.visible_text().contains("cannot tell which run"))
     }
