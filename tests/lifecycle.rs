@@ -413,6 +413,19 @@ mod interrupted_launch {
         assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&earlier)), "its own run: {cards:?}");
     }
 
+    /// The same person launched the job from the same channel half a minute earlier:
+    /// that run was noted before this launch was made, so it is not this launch's.
+    #[tokio::test(start_paused = true)]
+    async fn the_same_persons_earlier_run_from_the_same_channel_is_not_taken_for_the_launch() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        let earlier = launched(&bot, CHANNEL, ANALYST).await;
+        tokio::time::advance(Duration::from_secs(30)).await;
+        interrupted(&bot).await;
+        let own = unnoted(&bot).await;
+        let cards = cards_after_the_look(&bot).await;
+        assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&earlier)), "its own run: {cards:?}");
+    }
+
     fn told_in(events: &[tailerbot::slack::standin::SlackEvent], channel: &str) -> bool {
         events.iter().any(|e| e.channel.as_deref() == Some(channel) && e.visible_text().contains("cannot tell which run"))
     }
