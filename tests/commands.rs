@@ -211,6 +211,10 @@ async fn a_tailer_500_during_a_launch_is_answered_first_then_explained() {
     assert_eq!(bot.tailer.sim.count("launch_job"), 1, "never retried blindly");
     let (_, body) = bot.command(ANALYST, CHANNEL, "audit iowa-prepare").await;
     assert!(text_of(&body).contains("→ unknown"), "{body}");
+    // Settled as not known: a launch interrupted about then does not take a run this one
+    // may have started.
+    let near = bot.bot.store().launches_near("iowa-prepare", 0, i64::MAX).await.unwrap();
+    assert_eq!(near.iter().map(|l| (l.state.as_str(), l.run_id.as_deref())).collect::<Vec<_>>(), vec![("unknown", None)]);
 }
 
 #[tokio::test]
