@@ -139,6 +139,8 @@ mod tests {
         // One launch reached Tailer, the other did not: which one is unknown.
         assert_eq!(share_out(10, &[11], &[12]), None);
         assert_eq!(share_out(11, &[10], &[12]), None);
+        // A launch can own a run stamped in its very first second.
+        assert_eq!(share_out(10, &[12], &[12]), None);
     }
 
     #[test]
