@@ -122,7 +122,7 @@ mod resumed {
     use std::time::Duration;
 
     use tailerbot::commands::writes::Plan;
-    use tailerbot::store::{AuditOutcome, WriteRow};
+    use tailerbot::store::{AuditOutcome, LaunchRow, WriteRow};
 
     use super::common::bot::{ANALYST, CHANNEL, example_config};
     use super::common::paused::{PausedBot, slow_runs};
@@ -161,6 +161,107 @@ mod resumed {
             .map(|e| e.visible_text())
             .filter(|t| t.contains(needle))
             .collect()
+    }
+
+    /// A confirmed `launch iowa-prepare` cut off, with its launch journal as `launch`
+    /// left it (`None`: Tailer was never asked); the write is given back to be finished.
+    async fn interrupted_launch(bot: &PausedBot, reference: &str, launch: Option<(&str, Option<&str>)>) {
+        let plan = Plan {
+            command: tailerbot::commands::parse("launch iowa-prepare").unwrap().into_write().unwrap(),
+            jobs: vec!["iowa-prepare".into()],
+            then: None,
+        };
+        let now = bot.bot.now_ms();
+        let row = WriteRow {
+            reference: reference.into(),
+            action: "launch".into(),
+            plan: plan.to_json(),
+            channel_id: CHANNEL.into(),
+            user_id: ANALYST.into(),
+            confirmed_by: Some("U0LEAD".into()),
+            response_url: None,
+            replace_question: false,
+            question_ts: None,
+            started_at: now,
+            steps: "[]".into(),
+        };
+        bot.bot.store().begin_write(&row, &[], now).await.unwrap();
+        if let Some((state, run)) = launch {
+            let key = format!("{reference}:iowa-prepare");
+            let l = LaunchRow {
+                key: key.clone(),
+                job: "iowa-prepare".into(),
+                channel_id: CHANNEL.into(),
+                user_id: ANALYST.into(),
+                reference: reference.into(),
+                started_at: now,
+                run_id: None,
+                execution_date: None,
+            };
+            bot.bot.store().begin_launch(&l, now).await.unwrap();
+            match state {
+                "done" => bot.bot.store().end_launch(&key, run).await.unwrap(),
+                "unknown" => bot.bot.store().end_launch_unknown(&key).await.unwrap(),
+                // Still being settled by the launch recovery, which looks again later.
+                _ => bot.bot.store().retry_launch(&key, run, now + 3_600_000).await.unwrap(),
+            }
+        }
+        bot.bot.store().retry_write(reference, now).await.unwrap();
+    }
+
+    /// A launch cut off within a confirmed write is never made again: what the write
+    /// says and audits follows its launch's journal.
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_launch_write_says_what_its_launch_became_and_never_launches_again() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        let run = "20261207-031809-f4f04e1b-295b-4877-9b73-201dc5bfca5a";
+        interrupted_launch(&bot, "eeee0001", Some(("done", Some(run)))).await;
+        interrupted_launch(&bot, "eeee0002", Some(("done", None))).await;
+        interrupted_launch(&bot, "eeee0003", Some(("unknown", None))).await;
+        interrupted_launch(&bot, "eeee0004", Some(("calling", None))).await;
+        interrupted_launch(&bot, "eeee0005", Some(("calling", Some(run)))).await;
+        interrupted_launch(&bot, "eeee0006", None).await;
+        // One post a second in a channel.
+        for _ in 0..10 {
+            bot.step(Duration::from_secs(1)).await;
+        }
+        let said = |reference: &str| -> Vec<String> {
+            let events = bot.slack.slack.events();
+            events
+                .iter()
+                .filter(|e| e.channel.as_deref() == Some(CHANNEL))
+                .map(|e| e.visible_text())
+                .filter(|t| t.contains(&format!("`{reference}`")))
+                .collect()
+        };
+        let audit = bot.bot.store().recent_audit(Some("iowa-prepare"), 20).await.unwrap();
+        let audited = |reference: &str| -> Vec<(AuditOutcome, Option<String>)> {
+            audit.iter().filter(|a| a.reference == reference).map(|a| (a.outcome, a.tailer_answer.clone())).collect()
+        };
+        // Settled with its run: its card spoke; audited as launched.
+        assert!(said("eeee0001").is_empty(), "{:?}", said("eeee0001"));
+        assert_eq!(audited("eeee0001"), vec![(AuditOutcome::Succeeded, Some(run.to_owned()))]);
+        // Settled without its run told apart: the channel is told to check.
+        for reference in ["eeee0002", "eeee0003"] {
+            let said = said(reference);
+            assert!(
+                said.len() == 1 && said[0].contains("could not tell whether `iowa-prepare` (DEV) was launched"),
+                "{reference}: {said:?}"
+            );
+            assert_eq!(audited(reference).iter().map(|a| a.0).collect::<Vec<_>>(), vec![AuditOutcome::Unknown]);
+        }
+        // Still being settled: left to the launch recovery, which says and audits it.
+        for reference in ["eeee0004", "eeee0005"] {
+            assert!(said(reference).is_empty(), "{reference}: {:?}", said(reference));
+            assert!(audited(reference).is_empty(), "{reference}: {:?}", audited(reference));
+        }
+        let said = said("eeee0006");
+        assert!(
+            said.len() == 1 && said[0].contains("Did not launch `iowa-prepare` (DEV): the bot stopped before asking Tailer"),
+            "{said:?}"
+        );
+        assert_eq!(audited("eeee0006").iter().map(|a| a.0).collect::<Vec<_>>(), vec![AuditOutcome::Failed]);
+        assert_eq!(bot.tailer.sim.count("launch_job"), 0, "nothing launched again");
     }
 
     #[tokio::test(start_paused = true)]
