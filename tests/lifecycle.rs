@@ -129,8 +129,13 @@ mod resumed {
 
     /// A `disable iowa-prepare` asked `age` ago, whose replica died, given back.
     async fn interrupted(bot: &PausedBot, reference: &str, age: Duration) {
+        interrupted_as(bot, reference, "disable iowa-prepare vendor late", age).await;
+    }
+
+    /// `text` (a disable of iowa-prepare) asked `age` ago, whose replica died, given back.
+    async fn interrupted_as(bot: &PausedBot, reference: &str, text: &str, age: Duration) {
         let plan = Plan {
-            command: tailerbot::commands::parse("disable iowa-prepare vendor late").unwrap().into_write().unwrap(),
+            command: tailerbot::commands::parse(text).unwrap().into_write().unwrap(),
             jobs: vec!["iowa-prepare".into()],
             then: None,
         };
@@ -278,6 +283,26 @@ mod resumed {
         let audit = bot.bot.store().recent_audit(Some("iowa-prepare"), 10).await.unwrap();
         assert_eq!(audit.iter().map(|a| a.outcome).collect::<Vec<_>>(), vec![AuditOutcome::Succeeded]);
         assert_eq!(bot.bot.store().writes_in_progress().await.unwrap(), 0);
+    }
+
+    /// A timed disable found once its re-enable is due is not done again (that would
+    /// switch the job off as it comes back on); one found too late to redo says that its
+    /// re-enable stays scheduled.
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_timed_disable_is_not_redone_once_due_and_says_its_re_enable_stays() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted_as(&bot, "ffff0001", "disable iowa-prepare for 1m vendor late", Duration::from_secs(60)).await;
+        interrupted_as(&bot, "ffff0002", "disable iowa-prepare for 1h vendor late", Duration::from_secs(20 * 60)).await;
+        // Looked at the very instant the first one's re-enable is due.
+        bot.step(Duration::ZERO).await;
+        for _ in 0..3 {
+            bot.step(Duration::from_secs(1)).await;
+        }
+        assert_eq!(bot.tailer.sim.count("set_configuration_status"), 0, "neither done again: {:?}", bot.slack.slack.events());
+        let due = posted(&bot, "`ffff0001`");
+        assert!(due.len() == 1 && due[0].contains("cannot tell whether it was done"), "{due:?}");
+        let later = posted(&bot, "`ffff0002`");
+        assert!(later.len() == 1 && later[0].contains("Its re-enable stays scheduled for"), "{later:?}");
     }
 
     #[tokio::test(start_paused = true)]
