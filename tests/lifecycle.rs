@@ -415,10 +415,7 @@ mod interrupted_launch {
         let bot = PausedBot::start_at(example_config(), slow_runs(), wall).await;
         let other = launched(&bot, "C0ELSEWHERE", "U0SOMEONE").await;
         tokio::time::advance(Duration::from_millis(2_500)).await;
-        interrupted(&bot).await;
-        let own = unnoted(&bot).await;
-        let cards = cards_after_the_look(&bot).await;
-        assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&other)), "its own run: {cards:?}");
+        follows_its_own_run_not(&bot, &other).await;
     }
 
     /// Two launches of the job interrupted 5 s apart, the later one looked at 40 s later:
@@ -534,10 +531,7 @@ mod interrupted_launch {
         let bot = PausedBot::start(example_config(), slow_runs()).await;
         let earlier = launched(&bot, "C0ELSEWHERE", ANALYST).await;
         tokio::time::advance(Duration::from_secs(30)).await;
-        interrupted(&bot).await;
-        let own = unnoted(&bot).await;
-        let cards = cards_after_the_look(&bot).await;
-        assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&earlier)), "its own run: {cards:?}");
+        follows_its_own_run_not(&bot, &earlier).await;
     }
 
     /// The same person launched the job from the same channel half a minute earlier:
@@ -547,10 +541,7 @@ mod interrupted_launch {
         let bot = PausedBot::start(example_config(), slow_runs()).await;
         let earlier = launched(&bot, CHANNEL, ANALYST).await;
         tokio::time::advance(Duration::from_secs(30)).await;
-        interrupted(&bot).await;
-        let own = unnoted(&bot).await;
-        let cards = cards_after_the_look(&bot).await;
-        assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(&earlier)), "its own run: {cards:?}");
+        follows_its_own_run_not(&bot, &earlier).await;
     }
 
     fn told_in(events: &[tailerbot::slack::standin::SlackEvent], channel: &str) -> bool {
@@ -575,6 +566,15 @@ mod interrupted_launch {
         bot.step(Duration::from_secs(1)).await;
         assert_eq!(bot.bot.store().launch_state("cccc0003:iowa-prepare").await.unwrap().map(|s| s.0), Some("done".into()), "settled");
         assert_eq!(cards_in(&bot, CHANNEL), 1, "one card: {:?}", bot.slack.slack.events());
+    }
+
+    /// Launch interrupted now, its own run started: once looked at, CHANNEL has a card for
+    /// that run and none for `other`.
+    async fn follows_its_own_run_not(bot: &PausedBot, other: &str) {
+        interrupted(bot).await;
+        let own = unnoted(bot).await;
+        let cards = cards_after_the_look(bot).await;
+        assert!(cards.iter().any(|c| c.contains(&own)) && !cards.iter().any(|c| c.contains(other)), "its own run, not {other}: {cards:?}");
     }
 
     /// The cards in CHANNEL once the interrupted launch is old enough to be looked at.

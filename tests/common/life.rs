@@ -139,17 +139,11 @@ impl World {
         }
     }
 
+    /// The one number a query answers, on either backend.
     pub async fn scalar(&self, sql: &str) -> i64 {
-        if self.postgres.is_some() {
-            let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
-            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
-            pool.close().await;
-            return n;
-        }
-        let pool = sqlx::SqlitePool::connect(&self.db).await.unwrap();
-        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
+        let rows = self.rows::<(i64,)>(sql).await;
+        assert_eq!(rows.len(), 1, "one row from {sql}");
+        rows[0].0
     }
 
     /// The rows of a query, on either backend.

@@ -105,14 +105,14 @@ impl Launches {
                 let others: Vec<&NearLaunch> = near.iter().filter(|u| u.key != l.key).collect();
                 let now = self.bot.now_ms();
                 others_held = others.iter().any(|u| u.held(now) && !batch.contains(&u.key.as_str()));
-                let named: Vec<&str> = others.iter().filter_map(|u| u.run_id.as_deref()).collect();
+                let theirs: Vec<&str> = others.iter().filter_map(|u| u.run_id.as_deref()).collect();
                 let rivals: Vec<Looking> = others
                     .iter()
                     .filter(|u| u.run_id.is_none())
                     .map(|u| Looking { started_ms: u.started_at, channel: &u.channel_id, user: &u.user_id })
                     .collect();
                 let me = Looking { started_ms: l.started_at, channel: &l.channel_id, user: &l.user_id };
-                own_run(&self.bot, &job, me, &rivals, &named).await
+                own_run(&self.bot, &job, me, &rivals, &theirs).await
             }
         };
         let followed;
