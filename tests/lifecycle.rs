@@ -482,7 +482,9 @@ mod interrupted_launch {
 
     /// Another launch of the job is being made (its replica holds it; its run is not
     /// noted yet): the interrupted launch, which cannot tell its run from that one's,
-    /// waits past its half minute for it, and follows its own once the other's is noted.
+    /// waits for it (past its half minute, and past a minute: a launch can be held that
+    /// long, by a slow Tailer or a long claim), and follows its own once the other's is
+    /// noted.
     #[tokio::test(start_paused = true)]
     async fn an_interrupted_launch_waits_for_one_being_made_and_then_follows_its_own_run() {
         let bot = PausedBot::start(example_config(), slow_runs()).await;
@@ -501,7 +503,7 @@ mod interrupted_launch {
         };
         bot.bot.store().begin_launch(&making, now).await.unwrap();
         let theirs = unnoted(&bot).await;
-        bot.run_until(Duration::from_secs(5), Duration::from_secs(45), |e| told_in(e, CHANNEL)).await;
+        bot.run_until(Duration::from_secs(5), Duration::from_secs(150), |e| told_in(e, CHANNEL)).await;
         assert!(!told_in(&bot.slack.slack.events(), CHANNEL), "told while the other launch is being made");
         assert_eq!(cards_in(&bot, CHANNEL), 0);
         // The other launch gets Tailer's answer: its run is noted, its launch settled.
