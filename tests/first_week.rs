@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::bot::{CHANNEL, text_of};
 use common::life::World;
 use common::process::command_answer;
+use tailerbot::sim::{Fault, FaultKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_named_with_the_wrong_job_is_refused_and_the_right_job_named() {
@@ -302,22 +303,18 @@ async fn watching_a_run_that_ended_posts_its_final_state() {
     assert!(life.stop().await.success());
 }
 
-/// *Enable and launch*: one click switches the job on, then launches it (with its date),
-/// under the rules of both.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enable_and_launch_switches_the_job_on_then_launches_it() {
-    let world = World::new().await;
-    let life = world.life().await;
-    let respond = world.slack.response_url("el");
-    let ask = |n: &str, text: &str| {
-        let (url, respond, n, text) = (life.url.clone(), respond.clone(), n.to_owned(), text.to_owned());
-        async move { command_answer(&url, &respond, &format!("1.el.{n}"), "U0ANALYST", CHANNEL, &text).await.1 }
+/// `iowa-prepare` switched off by `disable`, then the question `launch iowa-prepare
+/// 2026-11-29` gets while it is off (the one with *Enable and launch*); `n` tells this
+/// test's requests apart.
+async fn launch_question_while_off(life: &common::process::Serve, respond: &str, n: &str) -> tailerbot::slack::standin::SlackEvent {
+    let ask = |m: String, text: &'static str| {
+        let (url, respond) = (life.url.clone(), respond.to_owned());
+        async move { command_answer(&url, &respond, &format!("1.{n}.{m}"), "U0ANALYST", CHANNEL, text).await.1 }
     };
-    ask("1", "disable iowa-prepare").await;
-    assert_eq!(world.tailer.sim.wait_for_count("set_configuration_status", 1, Duration::from_secs(10)).await, 1);
+    ask("1".into(), "disable iowa-prepare").await;
     let mut warning = serde_json::Value::Null;
-    for n in 0..50 {
-        warning = ask(&format!("2.{n}"), "launch iowa-prepare 2026-11-29").await;
+    for m in 0..50 {
+        warning = ask(format!("2.{m}"), "launch iowa-prepare 2026-11-29").await;
         if text_of(&warning).contains("is disabled since") {
             break;
         }
@@ -325,6 +322,18 @@ async fn enable_and_launch_switches_the_job_on_then_launches_it() {
     }
     let warning = common::bot::as_event(&warning);
     assert_eq!(warning.button("Enable and launch").map(|(_, v)| v), Some("iowa-prepare 2026-11-29".to_owned()), "{:?}", warning.buttons());
+    warning
+}
+
+/// *Enable and launch*: one click switches the job on, then launches it (with its date),
+/// under the rules of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enable_and_launch_switches_the_job_on_then_launches_it() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = world.slack.response_url("el");
+    let warning = launch_question_while_off(&life, &respond, "el").await;
+    assert_eq!(world.tailer.sim.count("set_configuration_status"), 1);
     let status = common::process::click(&life.url, &respond, "1.el.click", "U0ANALYST", &warning, "Enable and launch").await;
     assert_eq!(status, 200);
     assert_eq!(world.tailer.sim.wait_for_count("launch_job", 1, Duration::from_secs(10)).await, 1);
@@ -340,8 +349,33 @@ async fn enable_and_launch_switches_the_job_on_then_launches_it() {
     };
     world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(both)).await;
     assert!(world.slack.slack.events().iter().any(both), "{:?}", world.slack.slack.events());
-    let said = text_of(&ask("3", "disabled").await);
+    let said = text_of(&command_answer(&life.url, &respond, "1.el.3", "U0ANALYST", CHANNEL, "disabled").await.1);
     assert!(said.contains("Nothing you may see here is switched off"), "{said}");
+    world.drained().await;
+    assert!(life.stop().await.success());
+}
+
+/// *Enable and launch* when Tailer refuses the enable: the job stays off and nothing is
+/// launched (a run of a job that is off would end DEACTIVATED at once); the answer says
+/// the enable failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enable_and_launch_launches_nothing_when_the_enable_is_refused() {
+    let world = World::new().await;
+    let life = world.life().await;
+    let respond = world.slack.response_url("er");
+    let warning = launch_question_while_off(&life, &respond, "er").await;
+    let refused = FaultKind::Status { status: 400, message: "configuration locked".into() };
+    world.tailer.sim.inject(Fault::new(Some("set_configuration_status"), refused, 1));
+    let status = common::process::click(&life.url, &respond, "1.er.click", "U0ANALYST", &warning, "Enable and launch").await;
+    assert_eq!(status, 200);
+    // The answer is settled after both steps were decided: once it is here, a launch
+    // would have been asked already.
+    let answered = |e: &tailerbot::slack::standin::SlackEvent| e.visible_text().contains("Could not enable `iowa-prepare`");
+    let events = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(answered)).await;
+    assert!(events.iter().any(answered), "{events:?}");
+    assert!(!events.iter().any(|e| e.visible_text().contains("Launched")), "{events:?}");
+    assert_eq!(world.tailer.sim.count("launch_job"), 0, "launched a job Tailer kept off");
+    assert_eq!(world.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(false));
     world.drained().await;
     assert!(life.stop().await.success());
 }
