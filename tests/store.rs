@@ -517,6 +517,9 @@ contract! {
         assert!(taken[0].steps.contains("succeeded"), "with what was known");
         assert!(store.finish_write("ref1", &[message("write:ref1", "answer", None)], 60_001).await.unwrap());
         assert!(!store.finish_write("ref1", &[message("write:ref1", "again", None)], 60_002).await.unwrap(), "settled once");
+        // Settled, it is no longer held: the renewal of claims does not carry every
+        // settled write along for ever.
+        assert_eq!(store.renew_leases(60_002).await.unwrap(), 0, "a settled write keeps no claim");
         assert!(!store.write_step("ref1", "[]", Some(&entry), None, &[], 60_003).await.unwrap(), "nothing is noted after");
         assert_eq!(texts(&store, 60_004).await, vec!["answer"]);
         assert_eq!(store.writes_in_progress().await.unwrap(), 0);
