@@ -431,3 +431,31 @@ async fn beyond_the_calls_tailer_may_have_waiting_a_read_is_answered_busy_at_onc
         .unwrap_or(0.0);
     assert!(counted >= busy as f64, "counted in /metrics:\n{metrics}");
 }
+
+/// Tailer refuses a write for every job it names: nothing changed, so only the person who
+/// asked is told (a typo is not the channel's business), and no *Enable* is offered.
+#[tokio::test]
+async fn a_write_tailer_refuses_outright_is_told_only_to_the_person_who_asked() {
+    let bot = TestBot::start().await;
+    bot.tailer.sim.inject(Fault::new(Some("set_configuration_status"), FaultKind::Status { status: 400, message: "locked".into() }, 1));
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare").await;
+    let reply = bot.reply_to(&bot.last_trigger()).await;
+    assert!(reply.visible_text().contains("Could not disable `iowa-prepare`"), "{reply:?}");
+    assert_eq!(reply.response_type.as_deref(), Some("ephemeral"), "{reply:?}");
+    assert!(reply.buttons().is_empty(), "{reply:?}");
+}
+
+/// A disable that went through tells the channel and offers *Enable*; the enable that
+/// follows tells the channel too, without offering itself again.
+#[tokio::test]
+async fn a_disable_offers_enable_and_the_enable_offers_nothing() {
+    let bot = TestBot::start().await;
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare").await;
+    let off = bot.reply_to(&bot.last_trigger()).await;
+    assert!(off.visible_text().contains("Disabled `iowa-prepare`"), "{off:?}");
+    assert_eq!((off.response_type.as_deref(), off.buttons()), (Some("in_channel"), vec!["Enable".to_owned()]), "{off:?}");
+    bot.command(ANALYST, CHANNEL, "enable iowa-prepare").await;
+    let on = bot.reply_to(&bot.last_trigger()).await;
+    assert!(on.visible_text().contains("Enabled `iowa-prepare`"), "{on:?}");
+    assert_eq!((on.response_type.as_deref(), on.buttons()), (Some("in_channel"), Vec::<String>::new()), "{on:?}");
+}
