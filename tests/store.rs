@@ -515,6 +515,11 @@ contract! {
         let taken = store.claim_interrupted_writes(60_000, 10).await.unwrap();
         assert_eq!(taken.len(), 1, "taken over once the lease ran out");
         assert!(taken[0].steps.contains("succeeded"), "with what was known");
+        // Given back (the store failed while it was settled): looked at again from the
+        // time named, not at once.
+        store.retry_write("ref1", 1_000_000).await.unwrap();
+        assert!(store.claim_interrupted_writes(60_000, 10).await.unwrap().is_empty(), "given back for later");
+        assert_eq!(store.claim_interrupted_writes(1_000_001, 10).await.unwrap().len(), 1, "taken again then");
         assert!(store.finish_write("ref1", &[message("write:ref1", "answer", None)], 60_001).await.unwrap());
         assert!(!store.finish_write("ref1", &[message("write:ref1", "again", None)], 60_002).await.unwrap(), "settled once");
         // Settled, it is no longer held: the renewal of claims does not carry every
@@ -543,8 +548,11 @@ contract! {
         store.add_timer(&timer("new", "sales-daily", "write:b"), 0).await.unwrap();
         assert_eq!(store.cancel_timers_but("sales-daily", Some("write:b")).await.unwrap(), 1);
         assert_eq!(store.pending_timers().await.unwrap().iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["new"]);
+        assert_eq!(store.cancel_timers_but("sales-daily", Some("write:b")).await.unwrap(), 0, "a cancelled one is not counted again");
+        // A refused disable cancels its own re-enable, never another write's.
+        store.add_timer(&timer("other", "sales-daily", "write:c"), 0).await.unwrap();
         assert_eq!(store.cancel_write_timer("sales-daily", "write:b").await.unwrap(), 1);
-        assert!(store.pending_timers().await.unwrap().is_empty());
+        assert_eq!(store.pending_timers().await.unwrap().iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["other"]);
     }
 
     async fn subscriptions_and_markers_round_trip(store) {
