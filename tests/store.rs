@@ -525,6 +525,7 @@ contract! {
         // Settled, it is no longer held: the renewal of claims does not carry every
         // settled write along for ever.
         assert_eq!(store.renew_leases(60_002).await.unwrap(), 0, "a settled write keeps no claim");
+        assert!(store.claim_interrupted_writes(i64::MAX / 2, 10).await.unwrap().is_empty(), "nor is it ever taken over");
         assert!(!store.write_step("ref1", "[]", Some(&entry), None, &[], 60_003).await.unwrap(), "nothing is noted after");
         assert_eq!(texts(&store, 60_004).await, vec!["answer"]);
         assert_eq!(store.writes_in_progress().await.unwrap(), 0);
