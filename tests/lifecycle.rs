@@ -403,6 +403,22 @@ mod interrupted_launch {
         assert!(cards.iter().any(|c| c.contains(&own)), "its own run followed: {cards:?}");
     }
 
+    /// An interrupted launch found 4 s old is looked at once it is 10 s old, not 10 s
+    /// after it was found: its card is not held back longer than the look needs.
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_launch_found_young_is_looked_at_once_ten_seconds_old() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        let own = unnoted(&bot).await;
+        tokio::time::advance(Duration::from_secs(4)).await;
+        bot.step(Duration::ZERO).await;
+        assert_eq!(cards_in(&bot, CHANNEL), 0, "not looked at before it is 10 s old");
+        bot.step(Duration::from_secs(6)).await;
+        bot.step(Duration::from_secs(1)).await;
+        let events = bot.slack.slack.events();
+        assert!(events.iter().any(|e| e.channel.as_deref() == Some(CHANNEL) && e.visible_text().contains(&own)), "{events:?}");
+    }
+
     /// Someone else's run, launched and noted 2.5 s before the interrupted launch, shows
     /// in Tailer's window for it (run ids count whole seconds, and 2 s of skew are
     /// allowed): being noted, it is not counted as a run nobody claims.
