@@ -532,6 +532,15 @@ contract! {
         assert_eq!(store.recent_audit(Some("sales-daily"), 10).await.unwrap().len(), 1);
     }
 
+    async fn an_empty_claim_does_not_make_a_failing_store_look_ready_and_a_claim_that_took_work_does(store) {
+        store.health().failed(&"database or disk is full");
+        assert!(store.claimed(store.claim_interrupted_writes(0, 10).await).unwrap().is_empty());
+        assert_eq!(store.health().failing().as_deref(), Some("database or disk is full"), "nothing was written");
+        store.begin_write(&write("ref9", 0), &[], 0).await.unwrap();
+        assert_eq!(store.claimed(store.claim_interrupted_writes(60_000, 10).await).unwrap().len(), 1);
+        assert_eq!(store.health().failing(), None, "taking work is a write that worked");
+    }
+
     async fn a_confirmed_write_is_noted_with_the_decision_and_only_by_the_click_that_decides(store) {
         store.create_confirmation(&confirmation("c1", Action::Disable)).await.unwrap();
         let decided = store.confirm_and_begin("c1", "U0B", 1_000, &write("ref2", 1_000), &[timer("t2", "sales-daily", "write:ref2")]).await.unwrap();

@@ -248,6 +248,13 @@ impl Store {
         result
     }
 
+    /// Notes the outcome of a claim of work: taking rows is a write that changed
+    /// something; an empty claim is not (on a full disk it can succeed while every
+    /// write that needs room fails, and must not make the store look ready again).
+    pub fn claimed<T>(&self, result: StoreResult<Vec<T>>) -> StoreResult<Vec<T>> {
+        self.noted(result, |rows| !rows.is_empty())
+    }
+
     /// This replica's name on the rows it claims.
     pub fn owner(&self) -> &str {
         &self.owner

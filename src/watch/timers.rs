@@ -51,7 +51,7 @@ impl Timers {
     pub async fn run_once(&self) -> usize {
         let config = self.config.config();
         let claimed = self.store.claim_timers(self.clock.now_ms(), 100).await;
-        let due = match self.store.noted(claimed, |due| !due.is_empty()) {
+        let due = match self.store.claimed(claimed) {
             Ok(due) => due,
             Err(error) => {
                 if let Some(repeats) = crate::telemetry::store_failure("timers", &error) {

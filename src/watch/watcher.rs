@@ -154,7 +154,7 @@ impl Watcher {
         let config = self.p.config.config();
         let now = self.p.clock.now_ms();
         let claimed = self.p.store.claim_watches(now, u32::try_from(Self::batch_of(&config)).unwrap_or(u32::MAX)).await;
-        let due = match self.p.store.noted(claimed, |due| !due.is_empty()) {
+        let due = match self.p.store.claimed(claimed) {
             Ok(due) => due,
             Err(error) => {
                 if let Some(repeats) = crate::telemetry::store_failure("watcher", &error) {

@@ -121,7 +121,7 @@ impl Delivery {
     pub async fn pass(&self) -> usize {
         let now = self.clock.now_ms();
         let claimed = self.store.claim_outbox(now, PER_PASS).await;
-        let rows = match self.store.noted(claimed, |rows| !rows.is_empty()) {
+        let rows = match self.store.claimed(claimed) {
             Ok(rows) => rows,
             Err(error) => {
                 if let Some(repeats) = crate::telemetry::store_failure("outbox", &error) {

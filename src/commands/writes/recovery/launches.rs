@@ -51,7 +51,7 @@ impl Launches {
 
     async fn pass(&self) -> usize {
         let claimed = self.bot.store().claim_interrupted_launches(self.bot.now_ms(), 20).await;
-        let interrupted = match self.bot.store().noted(claimed, |rows| !rows.is_empty()) {
+        let interrupted = match self.bot.store().claimed(claimed) {
             Ok(rows) => rows,
             Err(error) => {
                 if let Some(repeats) = crate::telemetry::store_failure("launch_recovery", &error) {

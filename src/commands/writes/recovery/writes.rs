@@ -35,7 +35,7 @@ impl Writes {
 
     async fn pass(&self) -> usize {
         let claimed = self.bot.store().claim_interrupted_writes(self.bot.now_ms(), 20).await;
-        let interrupted = match self.bot.store().noted(claimed, |rows| !rows.is_empty()) {
+        let interrupted = match self.bot.store().claimed(claimed) {
             Ok(rows) => rows,
             Err(error) => {
                 if let Some(repeats) = crate::telemetry::store_failure("write_recovery", &error) {
