@@ -443,6 +443,9 @@ async fn a_write_tailer_refuses_outright_is_told_only_to_the_person_who_asked() 
     assert!(reply.visible_text().contains("Could not disable `iowa-prepare`"), "{reply:?}");
     assert_eq!(reply.response_type.as_deref(), Some("ephemeral"), "{reply:?}");
     assert!(reply.buttons().is_empty(), "{reply:?}");
+    // Nothing was switched off, so nothing is listed as off.
+    let (_, body) = bot.command(ANALYST, CHANNEL, "disabled").await;
+    assert!(text_of(&body).contains("Nothing you may see here is switched off"), "{body}");
 }
 
 /// A disable that went through tells the channel and offers *Enable*; the enable that
