@@ -419,6 +419,21 @@ mod interrupted_launch {
         assert!(events.iter().any(|e| e.channel.as_deref() == Some(CHANNEL) && e.visible_text().contains(&own)), "{events:?}");
     }
 
+    /// A launch an hour earlier whose run was never known (settled `unknown`) is no rival
+    /// now: only launches about as old as this one share out its runs.
+    #[tokio::test(start_paused = true)]
+    async fn a_launch_of_an_hour_ago_whose_run_was_never_known_is_no_rival() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted_as(&bot, "dddd0004", "C0ELSEWHERE", "U0SOMEONE").await;
+        bot.bot.store().end_launch_unknown("dddd0004:iowa-prepare").await.unwrap();
+        tokio::time::advance(Duration::from_secs(3_600)).await;
+        interrupted(&bot).await;
+        let own = unnoted(&bot).await;
+        bot.step(Duration::ZERO).await;
+        let cards = cards_after_the_look(&bot).await;
+        assert!(cards.iter().any(|c| c.contains(&own)), "its own run followed: {cards:?}");
+    }
+
     /// Someone else's run, launched and noted 2.5 s before the interrupted launch, shows
     /// in Tailer's window for it (run ids count whole seconds, and 2 s of skew are
     /// allowed): being noted, it is not counted as a run nobody claims.
