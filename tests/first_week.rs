@@ -306,20 +306,25 @@ async fn watching_a_run_that_ended_posts_its_final_state() {
 /// `iowa-prepare` switched off by `disable`, then the question `launch iowa-prepare
 /// 2026-11-29` gets while it is off (the one with *Enable and launch*); `n` tells this
 /// test's requests apart.
-async fn launch_question_while_off(life: &common::process::Serve, respond: &str, n: &str) -> tailerbot::slack::standin::SlackEvent {
-    let ask = |m: String, text: &'static str| {
+async fn launch_question_while_off(
+    world: &World,
+    life: &common::process::Serve,
+    respond: &str,
+    n: &str,
+) -> tailerbot::slack::standin::SlackEvent {
+    let ask = |m: &str, text: &'static str| {
         let (url, respond) = (life.url.clone(), respond.to_owned());
-        async move { command_answer(&url, &respond, &format!("1.{n}.{m}"), "U0ANALYST", CHANNEL, text).await.1 }
+        let id = format!("1.{n}.{m}");
+        async move { command_answer(&url, &respond, &id, "U0ANALYST", CHANNEL, text).await.1 }
     };
-    ask("1".into(), "disable iowa-prepare").await;
-    let mut warning = serde_json::Value::Null;
-    for m in 0..50 {
-        warning = ask(format!("2.{m}"), "launch iowa-prepare 2026-11-29").await;
-        if text_of(&warning).contains("is disabled since") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    ask("1", "disable iowa-prepare").await;
+    // Only once the disable is settled and told may the launch be asked: asked earlier,
+    // it would launch the job (it is still on).
+    let disabled = |e: &tailerbot::slack::standin::SlackEvent| e.visible_text().contains("Disabled `iowa-prepare`");
+    let events = world.slack.slack.wait_for(Duration::from_secs(10), |e| e.iter().any(disabled)).await;
+    assert!(events.iter().any(disabled), "the disable was never told: {events:?}");
+    let warning = ask("2", "launch iowa-prepare 2026-11-29").await;
+    assert!(text_of(&warning).contains("is disabled since"), "{}", text_of(&warning));
     let warning = common::bot::as_event(&warning);
     assert_eq!(warning.button("Enable and launch").map(|(_, v)| v), Some("iowa-prepare 2026-11-29".to_owned()), "{:?}", warning.buttons());
     warning
@@ -332,7 +337,7 @@ async fn enable_and_launch_switches_the_job_on_then_launches_it() {
     let world = World::new().await;
     let life = world.life().await;
     let respond = world.slack.response_url("el");
-    let warning = launch_question_while_off(&life, &respond, "el").await;
+    let warning = launch_question_while_off(&world, &life, &respond, "el").await;
     assert_eq!(world.tailer.sim.count("set_configuration_status"), 1);
     let status = common::process::click(&life.url, &respond, "1.el.click", "U0ANALYST", &warning, "Enable and launch").await;
     assert_eq!(status, 200);
@@ -363,7 +368,7 @@ async fn enable_and_launch_launches_nothing_when_the_enable_is_refused() {
     let world = World::new().await;
     let life = world.life().await;
     let respond = world.slack.response_url("er");
-    let warning = launch_question_while_off(&life, &respond, "er").await;
+    let warning = launch_question_while_off(&world, &life, &respond, "er").await;
     let refused = FaultKind::Status { status: 400, message: "configuration locked".into() };
     world.tailer.sim.inject(Fault::new(Some("set_configuration_status"), refused, 1));
     let status = common::process::click(&life.url, &respond, "1.er.click", "U0ANALYST", &warning, "Enable and launch").await;
