@@ -154,7 +154,7 @@ mod resumed {
             steps: "[]".into(),
         };
         bot.bot.store().begin_write(&row, &[], now).await.unwrap();
-        bot.bot.store().retry_write(reference, now).await.unwrap();
+        bot.bot.store().retry_write(reference, now, false).await.unwrap();
     }
 
     fn posted(bot: &PausedBot, needle: &str) -> Vec<String> {
@@ -211,7 +211,7 @@ mod resumed {
                 _ => bot.bot.store().retry_launch(&key, run, now + 3_600_000).await.unwrap(),
             }
         }
-        bot.bot.store().retry_write(reference, now).await.unwrap();
+        bot.bot.store().retry_write(reference, now, false).await.unwrap();
     }
 
     /// A launch cut off within a confirmed write is never made again: what the write
@@ -322,6 +322,42 @@ mod resumed {
         // Nothing more on later passes.
         bot.step(Duration::from_secs(120)).await;
         assert_eq!(posted(&bot, "cannot tell whether it was done").len(), 1);
+    }
+
+    /// A write whose settling the store refuses (the disk filled at that instant): the
+    /// answer goes out at once, and the write, given back, is settled by the recovery
+    /// 30 s later once the store takes writes again: not at once (the store is failing),
+    /// not never (it would stay in progress for ever), without a second answer, and
+    /// Tailer is not asked again.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_store_cannot_settle_is_answered_at_once_and_settled_thirty_seconds_later() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        let db = sqlx::SqlitePool::connect(&bot.database).await.unwrap();
+        let refuse = "CREATE TRIGGER no_settling BEFORE UPDATE OF state ON writes WHEN NEW.state <> 'calling'
+                      BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END";
+        sqlx::query(refuse).execute(&db).await.unwrap();
+        let states = || async { sqlx::query_scalar::<_, String>("SELECT state FROM writes").fetch_all(&db).await.unwrap() };
+        let (status, _) = bot.command(ANALYST, CHANNEL, "disable iowa-prepare vendor late").await;
+        assert_eq!(status, 200);
+        assert_eq!(states().await, ["calling"], "the store refused to settle it");
+        sqlx::query("DROP TRIGGER no_settling").execute(&db).await.unwrap();
+        let told = |e: &tailerbot::slack::standin::SlackEvent| e.visible_text().contains("Disabled `iowa-prepare`");
+        let events = bot.run_until(Duration::from_secs(1), Duration::from_secs(5), |e| e.iter().any(told)).await;
+        assert_eq!(events.iter().filter(|e| told(e)).count(), 1, "answered at once: {events:?}");
+        for _ in 0..23 {
+            bot.step(Duration::from_secs(1)).await;
+        }
+        assert_eq!(states().await, ["calling"], "given back for 30 s, not taken again at once");
+        for _ in 0..20 {
+            bot.step(Duration::from_secs(1)).await;
+        }
+        assert_eq!(states().await, ["done"], "settled once the 30 s were over");
+        assert_eq!(bot.bot.store().writes_in_progress().await.unwrap(), 0);
+        assert_eq!(bot.tailer.sim.count("set_configuration_status"), 1, "Tailer asked once");
+        // Answered once: the bot did not restart, and nothing says it did.
+        let events = bot.slack.slack.events();
+        assert_eq!(events.iter().filter(|e| told(e)).count(), 1, "{events:?}");
+        assert!(!events.iter().any(|e| e.visible_text().contains("restarted")), "{events:?}");
     }
 }
 

@@ -517,9 +517,15 @@ contract! {
         assert!(taken[0].steps.contains("succeeded"), "with what was known");
         // Given back (the store failed while it was settled): looked at again from the
         // time named, not at once.
-        store.retry_write("ref1", 1_000_000).await.unwrap();
+        store.retry_write("ref1", 1_000_000, false).await.unwrap();
         assert!(store.claim_interrupted_writes(60_000, 10).await.unwrap().is_empty(), "given back for later");
         assert_eq!(store.claim_interrupted_writes(1_000_001, 10).await.unwrap().len(), 1, "taken again then");
+        // Given back after its answer went out: marked so, for good.
+        assert!(!store.write_answered("ref1").await.unwrap(), "not answered yet");
+        store.retry_write("ref1", 1_000_002, true).await.unwrap();
+        store.retry_write("ref1", 1_000_002, false).await.unwrap();
+        assert!(store.write_answered("ref1").await.unwrap(), "answered stays answered");
+        assert!(!store.write_answered("no-such-write").await.unwrap());
         assert!(store.finish_write("ref1", &[message("write:ref1", "answer", None)], 60_001).await.unwrap());
         assert!(!store.finish_write("ref1", &[message("write:ref1", "again", None)], 60_002).await.unwrap(), "settled once");
         // Settled, it is no longer held: the renewal of claims does not carry every

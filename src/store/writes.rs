@@ -135,15 +135,28 @@ impl Store {
     }
 
     /// Gives a write back, to be looked at again from `at_ms` (the store failed while
-    /// this replica settled it).
-    pub async fn retry_write(&self, reference: &str, at_ms: i64) -> StoreResult<()> {
-        on_backend!(self, pool => sqlx::query("UPDATE writes SET lease_owner = NULL, lease_until = $1 WHERE reference = $2 AND state = 'calling'")
-            .bind(at_ms)
-            .bind(reference)
-            .execute(pool)
-            .await?
-            .rows_affected());
+    /// this replica settled it); `answered`: its answer went out all the same, so it is
+    /// settled then without another.
+    pub async fn retry_write(&self, reference: &str, at_ms: i64, answered: bool) -> StoreResult<()> {
+        on_backend!(self, pool => sqlx::query(
+            "UPDATE writes SET lease_owner = NULL, lease_until = $1, answered = (answered OR $3) WHERE reference = $2 AND state = 'calling'",
+        )
+        .bind(at_ms)
+        .bind(reference)
+        .bind(answered)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
+    }
+
+    /// Whether a write's answer went out already (see [`Store::retry_write`]).
+    pub async fn write_answered(&self, reference: &str) -> StoreResult<bool> {
+        let answered = on_backend!(self, pool => sqlx::query_scalar::<_, bool>("SELECT answered FROM writes WHERE reference = $1")
+            .bind(reference)
+            .fetch_optional(pool)
+            .await?);
+        Ok(answered.unwrap_or(false))
     }
 
     /// Writes not yet settled (for the doctor and the tests).

@@ -227,7 +227,8 @@ fn outcome_message(
 }
 
 /// Settles a write with its answer. Should the store fail, the answer is sent
-/// directly and the write given back, to be settled again once the store answers.
+/// directly and the write given back, marked answered: the recovery settles it 30 s
+/// later, without a second answer.
 async fn settle(bot: &Bot, reference: &str, answer: Vec<OutboxMessage>) {
     match bot.store().finish_write(reference, &answer, bot.now_ms()).await {
         Ok(true) => bot.outbox().wake(),
@@ -235,7 +236,7 @@ async fn settle(bot: &Bot, reference: &str, answer: Vec<OutboxMessage>) {
         Err(error) => {
             tracing::error!(%error, %reference, "cannot settle a write; sending its answer directly");
             bot.outbox().enqueue(answer).await;
-            if let Err(error) = bot.store().retry_write(reference, bot.now_ms() + 30_000).await {
+            if let Err(error) = bot.store().retry_write(reference, bot.now_ms() + 30_000, true).await {
                 tracing::error!(%error, "cannot give the write back either; it is settled once the store answers");
             }
         }

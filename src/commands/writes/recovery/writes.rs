@@ -51,7 +51,32 @@ impl Writes {
         interrupted.len()
     }
 
+    /// Gives a write back to be looked at again in 30 s (this replica's claim would
+    /// otherwise be renewed with the others).
+    async fn give_back(&self, reference: &str, answered: bool) {
+        if let Err(error) = self.bot.store().retry_write(reference, self.bot.now_ms() + 30_000, answered).await {
+            tracing::error!(%error, "cannot give the write back either; it is looked at again at the next start");
+        }
+    }
+
     async fn finish(&self, w: WriteRow) {
+        match self.bot.store().write_answered(&w.reference).await {
+            // Answered while the store refused to settle it: settled now, quietly.
+            Ok(true) => {
+                tracing::info!("settling a write answered while the store failed");
+                if let Err(error) = self.bot.store().finish_write(&w.reference, &[], self.bot.now_ms()).await {
+                    tracing::error!(%error, "cannot settle an answered write; looking at it again in 30 s");
+                    self.give_back(&w.reference, true).await;
+                }
+                return;
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(%error, "cannot read whether a write was answered; looking at it again in 30 s");
+                self.give_back(&w.reference, false).await;
+                return;
+            }
+        }
         let (Ok(plan), Ok(channel), Ok(user)) = (
             Plan::from_json(&w.plan).inspect_err(|error| tracing::error!(%error, "a stored plan cannot be read")),
             ChannelId::parse(&w.channel_id),
