@@ -188,6 +188,34 @@ async fn the_buttons_of_a_failed_card_launch_again_and_mark_as_checked_under_the
     assert_eq!(bot.tailer.sim.count("launch_job"), 2, "launched again");
 }
 
+/// A timed disable Tailer may have done (its answer cut off) keeps its re-enable, and says
+/// so: the job may be off, and only the timer brings it back. One Tailer refused (400)
+/// switched nothing off: its re-enable is dropped, and nothing is switched on later.
+#[tokio::test(start_paused = true)]
+async fn a_timed_disable_tailer_may_have_done_keeps_its_re_enable_and_one_it_refused_drops_it() {
+    use tailerbot::sim::{Fault, FaultKind};
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let fail = |status: u16| Fault::new(Some("set_configuration_status"), FaultKind::Status { status, message: "no".into() }, 1);
+    // Tailer's answer is cut off half-way: it may have switched the job off.
+    bot.tailer.sim.inject(Fault::new(Some("set_configuration_status"), FaultKind::Truncated, 1));
+    let (_, body) = bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 30m vendor late").await;
+    bot.workers.delivery.run_once().await;
+    let said: Vec<String> = bot.slack.slack.events().iter().map(|e| e.visible_text()).filter(|t| t.contains("iowa-prepare")).collect();
+    assert!(said.iter().any(|t| t.contains("Its re-enable stays scheduled for")), "{said:?} {body}");
+    assert_eq!(bot.bot.store().pending_timers().await.unwrap().len(), 1, "the re-enable is kept");
+    let asked = bot.tailer.sim.count("set_configuration_status");
+    bot.step(Duration::from_secs(31 * 60)).await;
+    assert_eq!(bot.tailer.sim.count("set_configuration_status"), asked + 1, "switched on by its timer");
+    assert_eq!(bot.tailer.sim.is_activated("000099_iowa_liquor_prepare_pda_DEV"), Some(true));
+
+    bot.tailer.sim.inject(fail(400));
+    bot.command(ANALYST, CHANNEL, "disable iowa-prepare for 30m vendor late").await;
+    assert!(bot.bot.store().pending_timers().await.unwrap().is_empty(), "a refused disable keeps no re-enable");
+    let asked = bot.tailer.sim.count("set_configuration_status");
+    bot.step(Duration::from_secs(31 * 60)).await;
+    assert_eq!(bot.tailer.sim.count("set_configuration_status"), asked, "nothing to switch back on");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_newer_disable_replaces_an_older_timed_re_enable() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
