@@ -134,6 +134,11 @@ mod resumed {
 
     /// `text` (a disable of iowa-prepare) asked `age` ago, whose replica died, given back.
     async fn interrupted_as(bot: &PausedBot, reference: &str, text: &str, age: Duration) {
+        interrupted_answering(bot, reference, text, age, None).await;
+    }
+
+    /// The same, asked through a slash command whose `response_url` was `response_url`.
+    async fn interrupted_answering(bot: &PausedBot, reference: &str, text: &str, age: Duration, response_url: Option<String>) {
         let plan = Plan {
             command: tailerbot::commands::parse(text).unwrap().into_write().unwrap(),
             jobs: vec!["iowa-prepare".into()],
@@ -147,7 +152,7 @@ mod resumed {
             channel_id: CHANNEL.into(),
             user_id: ANALYST.into(),
             confirmed_by: None,
-            response_url: None,
+            response_url,
             replace_question: false,
             question_ts: None,
             started_at: now - age.as_millis() as i64,
@@ -322,6 +327,26 @@ mod resumed {
         // Nothing more on later passes.
         bot.step(Duration::from_secs(120)).await;
         assert_eq!(posted(&bot, "cannot tell whether it was done").len(), 1);
+    }
+
+    /// An interrupted write answers through its `response_url` while Slack still takes
+    /// it (25 minutes; Slack's limit is 30), and in the channel once it is too old.
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_write_answers_through_its_response_url_while_slack_takes_it() {
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        for (reference, minutes, key) in [("cccc0001", 10, "fresh"), ("cccc0002", 30, "stale")] {
+            let url = Some(bot.slack.response_url(key));
+            interrupted_answering(&bot, reference, "disable iowa-prepare vendor late", Duration::from_secs(minutes * 60), url).await;
+        }
+        for _ in 0..3 {
+            bot.step(Duration::from_secs(1)).await;
+        }
+        let events = bot.slack.slack.events();
+        let through = |key: &str| events.iter().filter(|e| e.method == "response_url" && e.ts.as_deref() == Some(key)).count();
+        assert_eq!(through("fresh"), 1, "{events:?}");
+        assert_eq!(through("stale"), 0, "Slack would refuse it: {events:?}");
+        assert_eq!(posted(&bot, "`cccc0002`").len(), 1, "{events:?}");
+        assert!(posted(&bot, "`cccc0001`").is_empty(), "{events:?}");
     }
 
     /// A write whose settling the store refuses (the disk filled at that instant): the

@@ -27,13 +27,13 @@ impl Writes {
         Writes { bot }
     }
 
-    /// One pass; returns how many writes were taken over.
-    pub async fn run_once(&self) -> usize {
+    /// One pass.
+    pub async fn run_once(&self) {
         // One configuration for the whole pass.
         Writes { bot: self.bot.current() }.pass().await
     }
 
-    async fn pass(&self) -> usize {
+    async fn pass(&self) {
         let claimed = self.bot.store().claim_interrupted_writes(self.bot.now_ms(), 20).await;
         let interrupted = match self.bot.store().claimed(claimed) {
             Ok(rows) => rows,
@@ -41,14 +41,13 @@ impl Writes {
                 if let Some(repeats) = crate::telemetry::store_failure("write_recovery", &error) {
                     tracing::error!(%error, repeats, "cannot claim the writes in progress; trying again after a pause");
                 }
-                return 0;
+                return;
             }
         };
         for write in &interrupted {
             let span = tracing::info_span!("recover_write", reference = %write.reference, action = %write.action);
             tracing::Instrument::instrument(self.finish(write.clone()), span).await;
         }
-        interrupted.len()
     }
 
     /// Gives a write back to be looked at again in 30 s (this replica's claim would
