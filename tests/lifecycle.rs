@@ -464,6 +464,29 @@ mod interrupted_launch {
         assert!(cards.iter().any(|c| c.contains(&own)), "its own run followed: {cards:?}");
     }
 
+    /// Tailer's answer unreadable when an interrupted launch is looked at: the launch is
+    /// looked at again 30 s later (not held by this replica until it restarts), and its
+    /// run followed then.
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_launch_tailer_could_not_answer_about_is_looked_at_again_and_followed() {
+        use tailerbot::sim::{Fault, FaultKind};
+        let bot = PausedBot::start(example_config(), slow_runs()).await;
+        interrupted(&bot).await;
+        let own = unnoted(&bot).await;
+        bot.tailer.sim.inject(Fault::new(Some("get_last_status"), FaultKind::Truncated, 1));
+        let asked = bot.tailer.sim.count("get_last_status");
+        bot.step(Duration::from_secs(10)).await;
+        bot.step(Duration::from_secs(1)).await;
+        assert_eq!(bot.tailer.sim.count("get_last_status"), asked + 1, "looked at once, and Tailer failed");
+        assert_eq!(cards_in(&bot, CHANNEL), 0, "nothing known yet");
+        for _ in 0..35 {
+            bot.step(Duration::from_secs(1)).await;
+        }
+        let events = bot.slack.slack.events();
+        assert_eq!(cards_in(&bot, CHANNEL), 1, "{events:?}");
+        assert!(events.iter().any(|e| e.method == "chat.postMessage" && e.visible_text().contains(&own)), "its own run: {events:?}");
+    }
+
     /// An interrupted launch found 4 s old is looked at once it is 10 s old, not 10 s
     /// after it was found: its card is not held back longer than the look needs.
     #[tokio::test(start_paused = true)]
