@@ -28,6 +28,59 @@ fn answers<'e>(events: &'e [SlackEvent], key: &str, needle: &str) -> Vec<&'e Sla
     events.iter().filter(|e| e.method == "response_url" && e.ts.as_deref() == Some(key) && e.visible_text().contains(needle)).collect()
 }
 
+/// A write whose answer went out while the store refused to settle it, the bot killed
+/// (`kill -9`) before the recovery settled it: the next start settles it without saying
+/// it again, and Tailer is not asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_answered_while_the_store_refused_it_is_settled_quietly_by_the_next_start() {
+    let (tailer, slack) = common::world(SimOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &slack.response_url_prefix());
+    let db = database(dir.path());
+    let first = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let refuse = "CREATE TRIGGER no_settling BEFORE UPDATE OF state ON writes WHEN NEW.state <> 'calling'
+                  BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END";
+    sqlx::query(refuse).execute(&pool).await.unwrap();
+    let (status, _) = command_answer(
+        &first.url,
+        &slack.response_url("quiet"),
+        "1.quiet.1",
+        common::bot::ANALYST,
+        CHANNEL,
+        "disable iowa-prepare vendor late",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let told = |e: &[SlackEvent]| answers(e, "quiet", "Disabled `iowa-prepare`").len();
+    let events = slack.slack.wait_for(Duration::from_secs(10), |e| told(e) > 0).await;
+    assert_eq!(told(&events), 1, "answered at once: {events:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    // Once the answer is marked sent too: a post cut off by the kill is sent again by
+    // design (the outbox's own guarantee), which is not what this test is about.
+    let given_back = "SELECT COUNT(*) FROM writes WHERE answered AND state = 'calling'";
+    while scalar(&db, given_back).await != 1 || scalar(&db, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never given back marked answered, with its answer sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill_hard();
+    sqlx::query("DROP TRIGGER no_settling").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let second = serve(&config_path, &db, &slack.api_url(), &tailer.url()).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    while scalar(&db, "SELECT COUNT(*) FROM writes WHERE state = 'calling'").await != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the answered write was never settled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.settle().await;
+    let events = slack.slack.events();
+    assert_eq!(told(&events), 1, "said once: {events:?}");
+    assert!(!events.iter().any(|e| e.visible_text().contains("restarted")), "{events:?}");
+    assert_eq!(tailer.sim.count("set_configuration_status"), 1, "Tailer asked once");
+    assert!(second.stop().await.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confirmed_timed_disable_whose_bot_is_killed_while_tailer_answers_is_finished_by_the_next_start() {
     let (tailer, slack) = common::world(SimOptions::default()).await;

@@ -236,10 +236,16 @@ async fn settle(bot: &Bot, reference: &str, answer: Vec<OutboxMessage>) {
         Err(error) => {
             tracing::error!(%error, %reference, "cannot settle a write; sending its answer directly");
             bot.outbox().enqueue(answer).await;
-            if let Err(error) = bot.store().retry_write(reference, bot.now_ms() + 30_000, true).await {
-                tracing::error!(%error, "cannot give the write back either; it is settled once the store answers");
-            }
+            give_back(bot, reference, true).await;
         }
+    }
+}
+
+/// Gives a write back, to be looked at again in 30 s (this replica's claim would
+/// otherwise be renewed with the others); `answered`: its answer went out already.
+pub(crate) async fn give_back(bot: &Bot, reference: &str, answered: bool) {
+    if let Err(error) = bot.store().retry_write(reference, bot.now_ms() + 30_000, answered).await {
+        tracing::error!(%error, "cannot give the write back either; it is looked at again at the next start");
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::bot::{Bot, Context};
 use crate::commands::writes::Plan;
-use crate::commands::writes::execute::execute;
+use crate::commands::writes::execute::{execute, give_back};
 use crate::domain::{ChannelId, UserId};
 use crate::messages as render;
 use crate::outbox::OutboxMessage;
@@ -50,14 +50,6 @@ impl Writes {
         }
     }
 
-    /// Gives a write back to be looked at again in 30 s (this replica's claim would
-    /// otherwise be renewed with the others).
-    async fn give_back(&self, reference: &str, answered: bool) {
-        if let Err(error) = self.bot.store().retry_write(reference, self.bot.now_ms() + 30_000, answered).await {
-            tracing::error!(%error, "cannot give the write back either; it is looked at again at the next start");
-        }
-    }
-
     async fn finish(&self, w: WriteRow) {
         match self.bot.store().write_answered(&w.reference).await {
             // Answered while the store refused to settle it: settled now, quietly.
@@ -65,14 +57,14 @@ impl Writes {
                 tracing::info!("settling a write answered while the store failed");
                 if let Err(error) = self.bot.store().finish_write(&w.reference, &[], self.bot.now_ms()).await {
                     tracing::error!(%error, "cannot settle an answered write; looking at it again in 30 s");
-                    self.give_back(&w.reference, true).await;
+                    give_back(&self.bot, &w.reference, true).await;
                 }
                 return;
             }
             Ok(false) => {}
             Err(error) => {
                 tracing::error!(%error, "cannot read whether a write was answered; looking at it again in 30 s");
-                self.give_back(&w.reference, false).await;
+                give_back(&self.bot, &w.reference, false).await;
                 return;
             }
         }
