@@ -376,6 +376,24 @@ contract! {
         assert_eq!(store.next_watch_due().await.unwrap(), Some(15_001));
     }
 
+    async fn the_other_watches_of_a_job_due_soon_are_claimed_with_it_once(store) {
+        for (run, job, at) in [("run31", "iowa-prepare", 0), ("run32", "iowa-prepare", 5_000), ("run33", "iowa-prepare", 20_000), ("run34", "stock-enrich", 5_000)] {
+            store.start_watch(job, &card(run, "C0DATA"), &message(&format!("card:{run}:C0DATA"), "card", None), at, 15_000).await.unwrap();
+        }
+        assert_eq!(store.claim_watches(0, 10).await.unwrap().iter().map(|w| w.run_id.as_str()).collect::<Vec<_>>(), vec!["run31"]);
+        let with = store.claim_watches_of_jobs(0, &["iowa-prepare"], 7_500, 10).await.unwrap();
+        assert_eq!(with.iter().map(|w| w.run_id.as_str()).collect::<Vec<_>>(), vec!["run32"], "not a later one, not another job's, not one held");
+        assert!(store.claim_watches_of_jobs(0, &["iowa-prepare"], 7_500, 10).await.unwrap().is_empty(), "held now");
+        assert!(store.claim_watches_of_jobs(0, &["iowa-prepare"], 30_000, 0).await.unwrap().is_empty(), "the limit holds");
+        assert!(store.claim_watches_of_jobs(0, &[], 30_000, 10).await.unwrap().is_empty());
+        assert!(store.record_poll("run32", &running(1), &[], &[], 1).await.unwrap(), "claimed for this replica");
+        let mut counts = store.watched_runs_of_jobs(&["iowa-prepare", "stock-enrich", "sales-daily"]).await.unwrap();
+        counts.sort();
+        assert_eq!(counts, vec![("iowa-prepare".to_owned(), 3), ("stock-enrich".to_owned(), 1)]);
+        assert!(store.unwatch("run33", "C0DATA").await.unwrap());
+        assert_eq!(store.watched_runs_of_jobs(&["iowa-prepare"]).await.unwrap(), vec![("iowa-prepare".to_owned(), 2)], "followed now only");
+    }
+
     async fn a_poll_does_not_revive_a_watch_stopped_meanwhile(store) {
         store.start_watch("iowa-prepare", &card("run7", "C0DATA"), &message("card:run7:C0DATA", "card", None), 0, 15_000).await.unwrap();
         assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), 1);

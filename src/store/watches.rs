@@ -122,6 +122,51 @@ impl Store {
         Ok(rows)
     }
 
+    /// Claims the other active watches of `jobs` due by `until_ms` that no live replica
+    /// holds, earliest first: taken with a job's due watch, they are polled with it, by
+    /// one call to Tailer for the job. Each stays this replica's until
+    /// [`Store::record_poll`].
+    pub async fn claim_watches_of_jobs(&self, now_ms: i64, jobs: &[&str], until_ms: i64, limit: u32) -> StoreResult<Vec<WatchRow>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let jobs = serde_json::to_string(jobs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut rows = on_backend!(self, pool, lock => {
+            let of_jobs = if lock.is_empty() { "SELECT value FROM json_each($5)" } else { "SELECT jsonb_array_elements_text(CAST($5 AS jsonb))" };
+            let sql = format!(
+                "UPDATE watches SET lease_owner = $1, lease_until = $2 WHERE run_id IN (
+                   SELECT run_id FROM watches WHERE job IN ({of_jobs}) AND active AND next_poll_at <= $6
+                     AND (lease_until IS NULL OR lease_until <= $3)
+                   ORDER BY next_poll_at LIMIT $4{lock})
+                 RETURNING *"
+            );
+            sqlx::query_as::<_, WatchRow>(&sql)
+                .bind(&*self.owner)
+                .bind(now_ms + self.lease_ms)
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .bind(&jobs)
+                .bind(until_ms)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.sort_by_key(|w| w.next_poll_at);
+        Ok(rows)
+    }
+
+    /// How many runs of each of `jobs` are followed now (a job none of whose runs is
+    /// followed is left out).
+    pub async fn watched_runs_of_jobs(&self, jobs: &[&str]) -> StoreResult<Vec<(String, i64)>> {
+        let jobs = serde_json::to_string(jobs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(on_backend!(self, pool, lock => {
+            let of_jobs = if lock.is_empty() { "SELECT value FROM json_each($1)" } else { "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))" };
+            sqlx::query_as::<_, (String, i64)>(&format!("SELECT job, COUNT(*) FROM watches WHERE job IN ({of_jobs}) AND active GROUP BY job"))
+                .bind(&jobs)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
     /// When this replica could next claim an active watch: when it is due, or when
     /// another replica's claim on it runs out.
     pub async fn next_watch_due(&self) -> StoreResult<Option<i64>> {

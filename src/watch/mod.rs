@@ -7,6 +7,7 @@
 
 pub mod digest;
 pub mod expectations;
+mod latest;
 pub mod subscriptions;
 mod timers;
 mod watcher;

@@ -1,8 +1,11 @@
-//! The watcher: polls `check_run_status` for each watched run — once per run however many
-//! channels follow it — at an interval that starts at `poll_interval_secs` and backs off
-//! towards `max_poll_interval_secs` while nothing changes, with jitter, at most
+//! The watcher: polls each watched run — once per run however many channels follow it,
+//! and with one call per job for the runs of a job due together ([`super::latest`]) — at
+//! an interval that starts at `poll_interval_secs` and backs off towards
+//! `max_poll_interval_secs` while nothing changes, with jitter, at most
 //! `max_concurrent_polls` at once and under a global request rate. What a poll finds and
 //! the messages it causes are stored together; the outbox sends them.
+
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use rand::Rng;
@@ -13,9 +16,9 @@ use crate::messages::{Links, cards};
 use crate::outbox::OutboxMessage;
 use crate::shared::Core;
 use crate::store::{WatchRow, WatchUpdate};
-use crate::tailer::{ErrorKind, Finality, RunItem, TailerError};
+use crate::tailer::{ErrorKind, Finality, LastStatusQuery, RunItem, TailerError};
 
-use super::Polling;
+use super::{Polling, latest};
 
 /// How long a run may stay unknown to Tailer (empty answers, 404) before the bot says so.
 pub const UNKNOWN_RUN_GRACE_MS: i64 = 5 * 60 * 1000;
@@ -23,6 +26,8 @@ pub const UNKNOWN_RUN_GRACE_MS: i64 = 5 * 60 * 1000;
 /// slowest poll does, and what falls due meanwhile waits for the next, so passes are
 /// kept short (a quarter of a second at 1,000 requests a second).
 const BATCH_PER_POLL: usize = 4;
+/// Other watches of the jobs due taken with them, at most, per watch due.
+const COMPANIONS_PER_DUE: usize = 16;
 /// How far a poll moves from its interval, either way: enough that runs started together
 /// drift apart, small enough that a run's end is seen within about one interval. (With
 /// ±10%, the 99th percentile of the wait for the poll that sees an end was 1.04
@@ -163,52 +168,125 @@ impl Watcher {
                 return 0;
             }
         };
-        let polled = due.len();
-        if polled > 0 {
+        let mut due = due;
+        let mut followed = HashMap::new();
+        if !due.is_empty() {
             crate::crash::point(crate::crash::AFTER_CLAIM);
+            followed = self.followed(&due).await;
+            due.extend(self.companions(&config, &due, &followed, now).await);
         }
+        let polled = due.len();
         let concurrency = config.watch.max_concurrent_polls.max(1);
-        futures::stream::iter(due).for_each_concurrent(concurrency, |w| self.poll(&config, w)).await;
+        futures::stream::iter(latest::by_job(due))
+            .for_each_concurrent(concurrency, |group| {
+                let reach = latest::reach(followed.get(group[0].job.as_str()).copied().unwrap_or(0).max(group.len()));
+                self.poll_job(&config, group, reach)
+            })
+            .await;
         if polled > 0 {
             self.p.outbox.wake();
         }
         polled
     }
 
-    async fn poll(&self, config: &Config, w: WatchRow) {
-        let span = tracing::info_span!("poll", run = %w.run_id, job = %w.job);
-        tracing::Instrument::instrument(self.poll_in_span(config, w), span).await
-    }
-
-    async fn poll_in_span(&self, config: &Config, w: WatchRow) {
-        let Some(job) = config.job(&w.job).cloned() else {
-            self.stop_orphan(&w).await;
-            return;
-        };
-        let seen = match RunId::parse(&w.run_id) {
-            Ok(run) => {
-                // The client keeps to max_requests_per_second (shared with commands).
-                match self.p.tailer.check_run_status(&job.job, &run).await {
-                    Ok(Some(item)) => Observation::Item(item),
-                    Ok(None) => Observation::NotYet,
-                    Err(error) => Observation::Failed(error),
-                }
-            }
-            Err(_) => Observation::NotYet,
-        };
-        let now = self.p.clock.now_ms();
-        match &seen {
-            Observation::Failed(error) if error.kind == ErrorKind::Busy => {
-                tracing::debug!("a poll waited for the queue to Tailer; polling again soon");
-            }
-            Observation::Failed(error) if error.kind != ErrorKind::NotFound => {
-                self.p.stats.tailer_error(now);
-                tracing::warn!(%error, "a poll failed; polling again later");
-            }
-            _ => {
-                self.p.stats.poll_ok(now);
+    /// The other watches of the jobs due, due within half an interval: polled now, with
+    /// them, by the job's one call (and from then on due together). Not for a job with
+    /// more runs followed than one answer reaches: most of its runs are asked about on
+    /// their own anyway, and would only be asked earlier.
+    async fn companions(&self, config: &Config, due: &[WatchRow], followed: &HashMap<String, usize>, now: i64) -> Vec<WatchRow> {
+        let mut jobs: Vec<&str> = due
+            .iter()
+            .map(|w| w.job.as_str())
+            .filter(|job| followed.get(*job).is_some_and(|n| (2..=latest::REACH as usize).contains(n)))
+            .collect();
+        jobs.sort_unstable();
+        jobs.dedup();
+        let until = now + config.watch.poll_interval.as_millis() as i64 / 2;
+        let limit = u32::try_from(Self::batch_of(config) * COMPANIONS_PER_DUE).unwrap_or(u32::MAX);
+        match self.p.store.claim_watches_of_jobs(now, &jobs, until, limit).await {
+            Ok(more) => more,
+            Err(error) => {
+                // Each is polled on its own when it falls due.
+                tracing::warn!(%error, "cannot take the other watched runs of the jobs due; they are polled when due");
+                Vec::new()
             }
         }
+    }
+
+    /// How many runs are followed now of each job due: its answer is asked for enough of
+    /// its latest runs to cover them all, not only those due.
+    async fn followed(&self, due: &[WatchRow]) -> HashMap<String, usize> {
+        let mut jobs: Vec<&str> = due.iter().map(|w| w.job.as_str()).collect();
+        jobs.sort_unstable();
+        jobs.dedup();
+        match self.p.store.watched_runs_of_jobs(&jobs).await {
+            Ok(counts) => counts.into_iter().map(|(job, n)| (job, usize::try_from(n).unwrap_or(0))).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot count the runs followed of the jobs due; asking for those due only");
+                Default::default()
+            }
+        }
+    }
+
+    /// Polls the runs of one job: with one call for `reach` of its latest runs when
+    /// there are several, then each run the answer did not reach with its own.
+    async fn poll_job(&self, config: &Config, group: Vec<WatchRow>, reach: u32) {
+        let Some(job) = group.first().and_then(|w| config.job(&w.job)).cloned() else {
+            for w in &group {
+                self.stop_orphan(w).await;
+            }
+            return;
+        };
+        let seen = if group.len() < 2 { vec![None; group.len()] } else { self.latest(&job, &group, reach).await };
+        let concurrency = config.watch.max_concurrent_polls.max(1);
+        let job = &job;
+        futures::stream::iter(group.into_iter().zip(seen))
+            .for_each_concurrent(concurrency, |(w, seen)| {
+                let span = tracing::info_span!("poll", run = %w.run_id, job = %w.job);
+                tracing::Instrument::instrument(self.poll(config, job, w, seen), span)
+            })
+            .await
+    }
+
+    /// What a job's latest runs say of each of `group` (`None`: ask on its own).
+    async fn latest(&self, job: &Job, group: &[WatchRow], reach: u32) -> Vec<Option<Observation>> {
+        let query = LastStatusQuery { limit: Some(reach), ..LastStatusQuery::default() };
+        let asked = self.p.tailer.get_last_status_now(&job.job, &query).await;
+        let now = self.p.clock.now_ms();
+        match asked {
+            Ok(items) => latest::cover(group, items, now)
+                .into_iter()
+                .map(|said| match said {
+                    latest::Said::Listed(item) => Some(Observation::Item(*item)),
+                    latest::Said::NotYet => Some(Observation::NotYet),
+                    latest::Said::Beyond => None,
+                })
+                .collect(),
+            // Tailer does not know the job's runs this way: each run is asked about.
+            Err(error) if error.kind == ErrorKind::NotFound => vec![None; group.len()],
+            Err(error) => {
+                if error.kind == ErrorKind::Busy {
+                    tracing::debug!(job = %job.name, "a job's poll waited for the queue to Tailer; polling again soon");
+                } else {
+                    self.p.stats.tailer_error(now);
+                    tracing::warn!(%error, job = %job.name, runs = group.len(), "a job's poll failed; its runs are polled again later");
+                }
+                vec![Some(Observation::Failed(error)); group.len()]
+            }
+        }
+    }
+
+    /// One run: what its job's answer said of it, or else its own call; then its next
+    /// state and its messages, written together.
+    async fn poll(&self, config: &Config, job: &Job, w: WatchRow, seen: Option<Observation>) {
+        let seen = match seen {
+            Some(seen) => seen,
+            None => self.check(job, &w).await,
+        };
+        if !matches!(seen, Observation::Failed(_)) {
+            self.p.stats.poll_ok(self.p.clock.now_ms());
+        }
+        let now = self.p.clock.now_ms();
         let (update, change) = decide(&w, seen, now, &config.watch, jitter());
         // The cards are read only when there is something to tell them.
         let cards = match change {
@@ -221,16 +299,40 @@ impl Watcher {
                 }
             },
         };
-        let (messages, announced) =
-            messages(Say { out: &self.p.outbox, links: Links::of(config) }, &job, &w, &cards, &change, &update, now);
+        let (messages, announced) = messages(Say { out: &self.p.outbox, links: Links::of(config) }, job, &w, &cards, &change, &update, now);
         if let Change::Status { item, .. } = &change {
-            seen_deactivated(&self.p.store, &job, item, now).await;
+            seen_deactivated(&self.p.store, job, item, now).await;
         }
         match self.p.store.record_poll(&w.run_id, &update, &messages, &announced, now).await {
             Ok(true) => {}
             Ok(false) => tracing::info!("the run is no longer this replica's to poll (stopped, or taken over); the poll is dropped"),
             Err(error) => tracing::error!(%error, "cannot record a poll; it will be done again"),
         }
+    }
+
+    /// A run asked about on its own (`check_run_status`).
+    async fn check(&self, job: &Job, w: &WatchRow) -> Observation {
+        let seen = match RunId::parse(&w.run_id) {
+            // The client keeps to max_requests_per_second (shared with commands).
+            Ok(run) => match self.p.tailer.check_run_status(&job.job, &run).await {
+                Ok(Some(item)) => Observation::Item(item),
+                Ok(None) => Observation::NotYet,
+                Err(error) => Observation::Failed(error),
+            },
+            Err(_) => Observation::NotYet,
+        };
+        match &seen {
+            Observation::Failed(error) if error.kind == ErrorKind::Busy => {
+                tracing::debug!("a poll waited for the queue to Tailer; polling again soon");
+            }
+            Observation::Failed(error) if error.kind != ErrorKind::NotFound => {
+                self.p.stats.tailer_error(self.p.clock.now_ms());
+                tracing::warn!(%error, "a poll failed; polling again later");
+            }
+            Observation::Failed(_) => self.p.stats.poll_ok(self.p.clock.now_ms()),
+            _ => {}
+        }
+        seen
     }
 
     async fn stop_orphan(&self, w: &WatchRow) {
@@ -253,57 +355,8 @@ impl Watcher {
     }
 }
 
-/// Where the messages of a change go and how runs are named in them.
-struct Say<'a> {
-    out: &'a dyn crate::chat::Render,
-    links: Links<'a>,
-}
-
-/// The messages a change causes on each card, and the channels now told of the end.
-fn messages(
-    Say { out, links }: Say,
-    job: &Job,
-    w: &WatchRow,
-    cards: &[crate::store::CardRow],
-    change: &Change,
-    update: &WatchUpdate,
-    now: i64,
-) -> (Vec<OutboxMessage>, Vec<String>) {
-    let mut messages = Vec::new();
-    let mut announced = Vec::new();
-    let last_item: Option<RunItem> = update.item.as_deref().and_then(|i| serde_json::from_str(i).ok());
-    for card in cards {
-        match change {
-            Change::Nothing => {}
-            Change::Status { item, is_final, note } => {
-                let edit = cards::update(out, links, job, card, Some(item), *is_final, note.as_deref());
-                let reply = cards::status_reply(out, links, card, item, job);
-                if *is_final {
-                    // The news people wait for goes ahead of everything else queued.
-                    messages.extend([edit.first(), reply.first()]);
-                    announced.push(card.channel_id.clone());
-                } else {
-                    messages.extend([edit, reply]);
-                }
-            }
-            Change::NeverKnown => {
-                let note = "Tailer does not know this run.";
-                messages.push(cards::update(out, links, job, card, None, false, Some(note)));
-                let text =
-                    crate::messages::watching::never_known(&w.run_id, &crate::messages::job_label(job), UNKNOWN_RUN_GRACE_MS / 60_000);
-                messages.push(cards::reply(out, card, &text, false));
-            }
-            Change::GaveUp => {
-                let status = last_item.as_ref().map(|i| crate::messages::status(&i.status)).unwrap_or_else(|| "unknown".into());
-                messages.push(cards::update(out, links, job, card, last_item.as_ref(), false, Some("No longer watched.")));
-                let hours = (now - w.started_at).max(0) / 3_600_000;
-                let text = crate::messages::watching::gave_up(&status, hours, job.name.as_str(), &w.run_id);
-                messages.push(cards::reply(out, card, &text, false));
-            }
-        }
-    }
-    (messages, announced)
-}
+mod tell;
+use tell::{Say, messages};
 
 #[cfg(test)]
 mod tests;

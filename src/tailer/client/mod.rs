@@ -160,7 +160,8 @@ impl TailerClient {
     }
 
     /// The last runs of a data operation, asked of Tailer now (never a shared or kept
-    /// answer): for checking that Tailer answers at all.
+    /// answer): for checking that Tailer answers at all, and for the watcher, which
+    /// follows runs still going.
     pub async fn get_last_status_now(&self, job: &JobRef, query: &LastStatusQuery) -> Result<Vec<RunItem>, TailerError> {
         self.run_list(&RequestBody::get_last_status(job, query)).await
     }

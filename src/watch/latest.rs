@@ -1,0 +1,148 @@
+//! One call to Tailer for all the watched runs of a job: its latest runs
+//! (`get_last_status`), asked once per pass for a job with several runs due, answer
+//! each run found in it. A new run missing among older ones listed is not shown yet. A
+//! run the answer does not reach (a busy job launched more since) is asked about on its own (`check_run_status`), never dropped; a lone run is
+//! asked about on its own too (one call either way, and the exact one). A failed answer
+//! holds back that job's runs only.
+
+use std::collections::HashMap;
+
+use super::UNKNOWN_RUN_GRACE_MS;
+use crate::domain::RunId;
+use crate::store::WatchRow;
+use crate::tailer::RunItem;
+
+/// The most runs one answer is asked for: a job's answer reaches this far back at most.
+pub const REACH: u32 = 200;
+/// The fewest asked for: room for the runs launched since that nobody follows.
+const LEAST: u32 = 20;
+
+/// The runs due in a pass, by job, each job where its first run was; the runs of a job
+/// in the order they came.
+pub fn by_job(due: Vec<WatchRow>) -> Vec<Vec<WatchRow>> {
+    let mut place: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<Vec<WatchRow>> = Vec::new();
+    for w in due {
+        match place.get(&w.job) {
+            Some(&i) => groups[i].push(w),
+            None => {
+                place.insert(w.job.clone(), groups.len());
+                groups.push(vec![w]);
+            }
+        }
+    }
+    groups
+}
+
+/// How many of a job's latest runs to ask for when `watched` of them are followed: twice
+/// as many (the others are runs nobody follows, launched meanwhile), within
+/// [`LEAST`]..=[`REACH`].
+pub fn reach(watched: usize) -> u32 {
+    u32::try_from(watched.saturating_mul(2)).unwrap_or(u32::MAX).clamp(LEAST, REACH)
+}
+
+/// What a job's latest runs say of one of its watched runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Said {
+    /// Listed: its item (the first listing, should Tailer list it twice).
+    Listed(Box<RunItem>),
+    /// Not listed, never seen, launched after the oldest run listed and followed for
+    /// less than [`UNKNOWN_RUN_GRACE_MS`]: Tailer does not show it yet (right after a
+    /// launch), as its own call would have said.
+    NotYet,
+    /// Not listed otherwise: the answer may not reach it, so it is asked about on its own.
+    Beyond,
+}
+
+/// What a job's latest runs (`answer`) say of each of its watched runs, in their order.
+pub fn cover(watched: &[WatchRow], answer: Vec<RunItem>, now_ms: i64) -> Vec<Said> {
+    let oldest = answer.iter().filter_map(|item| item.run_id.launched_at()).min();
+    let mut items: HashMap<String, RunItem> = HashMap::with_capacity(answer.len());
+    for item in answer {
+        items.entry(item.run_id.to_string()).or_insert(item);
+    }
+    watched
+        .iter()
+        .map(|w| match items.remove(&w.run_id) {
+            Some(item) => Said::Listed(Box::new(item)),
+            None => {
+                let launched = RunId::parse(&w.run_id).ok().and_then(|run| run.launched_at());
+                let new = w.first_seen_at.is_none() && now_ms - w.started_at < UNKNOWN_RUN_GRACE_MS;
+                match (launched, oldest) {
+                    (Some(launched), Some(oldest)) if new && launched > oldest => Said::NotYet,
+                    _ => Said::Beyond,
+                }
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watched(run: &str, job: &str) -> WatchRow {
+        WatchRow {
+            run_id: run.into(),
+            job: job.into(),
+            status: None,
+            status_since: None,
+            first_seen_at: None,
+            started_at: 0,
+            interval_ms: 15_000,
+            next_poll_at: 0,
+            polls: 0,
+            item: None,
+            active: true,
+        }
+    }
+
+    fn run(n: u32) -> String {
+        format!("20261207-1000{n:02}-1fb692b0-3531-4578-9919-acf6fdb0a5b1")
+    }
+
+    fn item(run: &str, status: &str) -> RunItem {
+        serde_json::from_value(serde_json::json!({"run_id": run, "status": status})).unwrap()
+    }
+
+    #[test]
+    fn the_runs_due_are_grouped_by_job_in_the_order_they_came() {
+        let due = vec![watched(&run(1), "a"), watched(&run(2), "b"), watched(&run(3), "a"), watched(&run(4), "c")];
+        let groups: Vec<Vec<String>> = by_job(due).into_iter().map(|g| g.into_iter().map(|w| w.run_id).collect()).collect();
+        assert_eq!(groups, vec![vec![run(1), run(3)], vec![run(2)], vec![run(4)]]);
+    }
+
+    #[test]
+    fn an_answer_is_asked_for_twice_the_runs_followed_within_its_bounds() {
+        assert_eq!(reach(2), LEAST);
+        assert_eq!(reach(30), 60);
+        assert_eq!(reach(100), REACH);
+        assert_eq!(reach(usize::MAX), REACH);
+    }
+
+    #[test]
+    fn a_run_the_answer_does_not_reach_is_left_to_its_own_call_and_one_listed_twice_counts_once() {
+        let group = vec![watched(&run(1), "a"), watched(&run(2), "a"), watched(&run(3), "a")];
+        // Newest first; run 2 twice (its first listing is the one kept); run 1 beyond
+        // the answer; run 9 nobody follows.
+        let answer = vec![item(&run(9), "RUNNING"), item(&run(3), "RUNNING"), item(&run(2), "SUCCESS"), item(&run(2), "RUNNING")];
+        let said = cover(&group, answer, 0);
+        assert_eq!(
+            said,
+            vec![Said::Beyond, Said::Listed(Box::new(item(&run(2), "SUCCESS"))), Said::Listed(Box::new(item(&run(3), "RUNNING")))]
+        );
+    }
+
+    #[test]
+    fn a_new_run_missing_among_older_ones_is_not_shown_yet_unless_seen_before_or_followed_long() {
+        let answer = || vec![item(&run(5), "RUNNING"), item(&run(3), "RUNNING")];
+        let new = watched(&run(4), "a");
+        assert_eq!(cover(std::slice::from_ref(&new), answer(), 1_000), vec![Said::NotYet], "right after its launch");
+        let seen = WatchRow { first_seen_at: Some(1), ..new.clone() };
+        assert_eq!(cover(&[seen], answer(), 1_000), vec![Said::Beyond], "seen before: asked about on its own");
+        assert_eq!(cover(std::slice::from_ref(&new), answer(), UNKNOWN_RUN_GRACE_MS), vec![Said::Beyond], "after the grace");
+        let older = watched(&run(2), "a");
+        assert_eq!(cover(&[older], answer(), 1_000), vec![Said::Beyond], "older than the answer reaches");
+        assert_eq!(cover(&[new], Vec::new(), 1_000), vec![Said::Beyond], "an empty answer says nothing");
+    }
+}

@@ -1,0 +1,145 @@
+//! The watched runs of one job followed with one call for its latest runs: the calls per
+//! interval, a run older than the answer reaches (asked about on its own, never dropped),
+//! and an answer that fails (only that job's runs wait, counted as one failure).
+
+mod common;
+
+use std::time::Duration;
+
+use common::bot::{ANALYST, example_config};
+use common::paused::*;
+use tailerbot::sim::{Fault, FaultKind};
+use tailerbot::slack::standin::SlackEvent;
+
+const STEP: Duration = Duration::from_secs(5);
+const LONG: Duration = Duration::from_secs(900);
+const IOWA: &str = "000099_iowa_liquor_prepare_pda_DEV";
+
+fn channel(i: usize) -> String {
+    format!("C0RUN{i:03}")
+}
+
+/// Whether the card in `channel` got its final status in its thread.
+fn ended_in(events: &[SlackEvent], channel: &str) -> bool {
+    let Some(card) = events.iter().find(|e| {
+        e.method == "chat.postMessage" && e.channel.as_deref() == Some(channel) && e.thread_ts.is_none() && e.text.contains("· run")
+    }) else {
+        return false;
+    };
+    let ts = card.ts.clone().unwrap_or_default();
+    reply_statuses(events, &ts).iter().any(|s| s == "SUCCESS" || s == "FAILED")
+}
+
+/// `n` runs of `iowa-prepare` started as Tailer's schedule does, oldest first.
+fn scheduled(bot: &PausedBot, n: usize) -> Vec<String> {
+    (0..n).map(|_| bot.tailer.sim.start_scheduled_run(IOWA).expect("the simulator knows iowa-prepare")).collect()
+}
+
+/// Each run followed in a channel of its own.
+async fn watch_each(bot: &PausedBot, runs: &[(usize, &String)]) {
+    for (i, run) in runs {
+        let (status, _) = bot.command(ANALYST, &channel(*i), &format!("watch iowa-prepare {run}")).await;
+        assert_eq!(status, 200);
+    }
+}
+
+/// The watcher's requests for these runs since `from` (the requests log's index).
+fn polls(bot: &PausedBot, from: usize, runs: &[String]) -> (usize, usize) {
+    let requests = bot.tailer.sim.requests();
+    let later = &requests[from..];
+    let own = later
+        .iter()
+        .filter(|r| r.action == "check_run_status")
+        .filter(|r| r.body.get("run_id").and_then(|v| v.as_str()).is_some_and(|id| runs.iter().any(|run| run == id)))
+        .count();
+    let by_job = later.iter().filter(|r| r.action == "get_last_status").count();
+    (own, by_job)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_runs_of_one_job_are_followed_with_one_call_a_pass_not_one_per_run() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let runs = scheduled(&bot, 5);
+    watch_each(&bot, &runs.iter().enumerate().collect::<Vec<_>>()).await;
+    let from = bot.tailer.sim.requests().len();
+    let events = bot.run_until(STEP, LONG, |e| (0..5).all(|i| ended_in(e, &channel(i)))).await;
+    assert!((0..5).all(|i| ended_in(&events, &channel(i))), "every run reached its final message");
+    let (own, by_job) = polls(&bot, from, &runs);
+    assert_eq!(own, 0, "no run was asked about on its own");
+    // 50 s of life at a 15 s interval: four or five passes, one call each.
+    assert!((3..=6).contains(&by_job), "{by_job} calls for the job's latest runs");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_followed_later_joins_its_jobs_call_at_its_next_pass() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let runs = scheduled(&bot, 5);
+    watch_each(&bot, &runs[..4].iter().enumerate().collect::<Vec<_>>()).await;
+    bot.step(STEP).await;
+    let from = bot.tailer.sim.requests().len();
+    watch_each(&bot, &[(4, &runs[4])]).await;
+    let events = bot.run_until(STEP, LONG, |e| (0..5).all(|i| ended_in(e, &channel(i)))).await;
+    assert!((0..5).all(|i| ended_in(&events, &channel(i))), "every run reached its final message");
+    let (own, _) = polls(&bot, from, &runs[4..]);
+    // `watch` asking about it once, and its first poll (the others were polled 5 s
+    // before); then with them.
+    assert!(own <= 2, "the late run was asked about on its own {own} times");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_jobs_answer_reaches_all_its_followed_runs_even_when_only_old_ones_are_due() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let runs = scheduled(&bot, 25);
+    // The 23 newest followed first and polled; then the two oldest, due on their own.
+    watch_each(&bot, &runs.iter().enumerate().skip(2).collect::<Vec<_>>()).await;
+    bot.step(Duration::from_secs(10)).await;
+    watch_each(&bot, &runs.iter().enumerate().take(2).collect::<Vec<_>>()).await;
+    // (`watch` itself asks about the run once.)
+    let from = bot.tailer.sim.requests().len();
+    let events = bot.run_until(STEP, LONG, |e| (0..25).all(|i| ended_in(e, &channel(i)))).await;
+    assert!((0..25).all(|i| ended_in(&events, &channel(i))), "every run reached its final message");
+    let (own, by_job) = polls(&bot, from, &runs[..2]);
+    assert!(by_job >= 3);
+    assert_eq!(own, 0, "the job's answer was asked for all 25 runs followed, not the 2 due");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watched_run_older_than_its_jobs_answer_reaches_still_gets_its_final_message() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    // 30 runs: an answer for two followed runs holds the newest 20.
+    let runs = scheduled(&bot, 30);
+    let (oldest, newest) = (&runs[0], &runs[29]);
+    watch_each(&bot, &[(0, oldest), (1, newest)]).await;
+    let from = bot.tailer.sim.requests().len();
+    let events = bot.run_until(STEP, LONG, |e| ended_in(e, &channel(0)) && ended_in(e, &channel(1))).await;
+    assert!(ended_in(&events, &channel(0)), "the run beyond the answer reached its final message");
+    assert!(ended_in(&events, &channel(1)), "the run in the answer reached its final message");
+    let (own_oldest, by_job) = polls(&bot, from, std::slice::from_ref(oldest));
+    let (own_newest, _) = polls(&bot, from, std::slice::from_ref(newest));
+    assert!(by_job >= 2, "followed by the job's latest runs");
+    assert!(own_oldest >= 2, "the old run was asked about on its own at each pass");
+    assert_eq!(own_newest, 0, "the run the answer holds was not");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_jobs_failing_answer_holds_back_only_its_runs_and_counts_as_one_failure() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    let runs = scheduled(&bot, 2);
+    watch_each(&bot, &runs.iter().enumerate().collect::<Vec<_>>()).await;
+    // Another job's run, alone: asked about on its own, untouched by the fault.
+    bot.command(ANALYST, &channel(2), "launch stock-enrich").await;
+    bot.tailer.sim.inject(Fault::new(Some("get_last_status"), FaultKind::Status { status: 500, message: "down".into() }, 3));
+    let from = bot.tailer.sim.requests().len();
+    let events = bot.run_until(STEP, LONG, |e| (0..3).all(|i| ended_in(e, &channel(i)))).await;
+    assert!((0..3).all(|i| ended_in(&events, &channel(i))), "every run reached its final message");
+    let (_, _, tailer_errors) = bot.bot.stats().last_hour(bot.bot.now_ms());
+    assert_eq!(tailer_errors, 3, "one failure per failed answer, not one per run");
+    let failed: Vec<i64> =
+        bot.tailer.sim.requests()[from..].iter().filter(|r| r.action == "get_last_status").take(3).map(|r| r.at_ms).collect();
+    assert_eq!(failed.len(), 3);
+    let (own, _) = polls(&bot, from, &runs);
+    assert_eq!(own, 0, "its runs wait for the job's next answer, not asked about one by one");
+    for pair in failed.windows(2) {
+        assert!(pair[1] - pair[0] >= 15_000, "a failing job is asked again after a pause, not at once: {failed:?}");
+    }
+}
