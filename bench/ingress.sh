@@ -24,6 +24,14 @@
 #
 #   bench/ingress.sh                         # BENCH_SECONDS=20 CONCURRENCY=64 by default
 #   SKIP_BUILD=1 bench/ingress.sh            # use target/release as it is, no cargo build
+#   bench/ingress.sh --compare caa85ee       # this build and an older one, side by side
+#
+# --compare REV builds REV (a commit, tag or branch) in a worktree of its own under
+# bench/.work (its release build is kept there between runs) and loads the two builds of
+# tailerbot in turn, ROUNDS times each (2 by default with --compare, else 1), the same
+# sitting, the same simulator and stand-in, each with its own revision's example
+# configuration; each round is a row (`tailerbot`, `REV`, `tailerbot#2`, ...) with its
+# CPU per command. The ratios at the end are those of this build's first round.
 #
 # Needs: cargo, node >= 20 with npm, python3 (venv). Installs Bolt into bench/.work/.
 # Prints a table, a line of ratios against the acknowledge-only apps, and ends with one
@@ -39,6 +47,24 @@ WORK=$ROOT/bench/.work
 BENCH_SECONDS=${BENCH_SECONDS:-20}
 CONCURRENCY=${CONCURRENCY:-64}
 SKIP_BUILD=${SKIP_BUILD:-0}
+COMPARE=""
+while (($#)); do
+  case $1 in
+    --compare)
+      COMPARE=${2:?--compare needs a revision}
+      shift 2
+      ;;
+    --compare=*)
+      COMPARE=${1#--compare=}
+      shift
+      ;;
+    *)
+      echo "usage: bench/ingress.sh [--compare REV]" >&2
+      exit 2
+      ;;
+  esac
+done
+ROUNDS=${ROUNDS:-$([[ -n $COMPARE ]] && echo 2 || echo 1)}
 # A run of the public docs' examples, which the simulator knows.
 JOB=iowa-prepare
 RUN=20201210-140612-19e547a1-de6a-47f0-b563-b8a3d5754118
@@ -62,6 +88,20 @@ for bin in tailerbot loadgen; do
     exit 1
   }
 done
+
+# The older build, with --compare: its own worktree and target directory, kept between
+# runs (a cold release build takes minutes).
+if [[ -n $COMPARE ]]; then
+  REV=$(git rev-parse --short "$COMPARE^{commit}")
+  OLD_TREE=$WORK/compare-$REV
+  if [[ ! -d $OLD_TREE ]]; then
+    git worktree add --detach "$OLD_TREE" "$REV" >&2
+  fi
+  say "building $REV (release) in $OLD_TREE"
+  (cd "$OLD_TREE" && CARGO_TARGET_DIR=$WORK/compare-target cargo build --release --locked -p tailerbot >&2)
+  OLD_BIN=$WORK/compare-target/release
+  cp "$OLD_BIN/tailerbot" "$WORK/tailerbot-$REV"
+fi
 
 say "installing Bolt for JavaScript and Bolt for Python into bench/.work"
 mkdir -p "$WORK/bolt-js"
@@ -157,23 +197,41 @@ app_calls() {
   printf ' tailer_calls=%s tailer_errors=%s\n' "$(field "$counts" tailer_calls)" "$(field "$counts" tailer_errors)"
 }
 
-say "tailerbot serve (release): $TEXT"
-sed "s|https://hooks.slack.com/|$STANDIN/|" tailerbot.example.toml >"$WORK/tailerbot.toml"
-rm -f "$WORK"/bench.db*
-BOT_PORT=$(free_port)
-TAILERBOT_CONFIG=$WORK/tailerbot.toml DATABASE_URL=sqlite://$WORK/bench.db PORT=$BOT_PORT \
-  "$BIN/tailerbot" serve >"$WORK/tailerbot.log" 2>&1 &
-BOT=$!
-PIDS+=("$BOT")
-wait_http "tailerbot" -f "http://127.0.0.1:$BOT_PORT/readyz"
-is_server "$BOT" tailerbot
-CALLS_BEFORE=$(tailerbot_calls "$BOT_PORT")
-TB=$(load tailerbot "$BOT_PORT" "$BOT" --check-replies "$STANDIN")
-CALLS_AFTER=$(tailerbot_calls "$BOT_PORT")
-TB+=$(printf ' tailer_calls=%d tailer_errors=%d' \
-  $(($(field "$CALLS_AFTER" tailer_calls) - $(field "$CALLS_BEFORE" tailer_calls))) \
-  $(($(field "$CALLS_AFTER" tailer_errors) - $(field "$CALLS_BEFORE" tailer_errors))))
-stop "$BOT"
+# bench_bot NAME BINARY CONFIG: loads `BINARY serve` (on a fresh database, with CONFIG
+# pointed at the stand-in) and prints its loadgen line with its Tailer calls.
+bench_bot() {
+  local name=$1 binary=$2 config=$3 port line before after
+  say "$name serve (release): $TEXT"
+  sed "s|https://hooks.slack.com/|$STANDIN/|" "$config" >"$WORK/$name.toml"
+  rm -f "$WORK"/bench.db*
+  port=$(free_port)
+  TAILERBOT_CONFIG=$WORK/$name.toml DATABASE_URL=sqlite://$WORK/bench.db PORT=$port \
+    "$binary" serve >"$WORK/$name.log" 2>&1 &
+  # Not local: the trap below runs when the command substitution this runs in exits,
+  # after the function has returned (the script's own trap does not reach in there).
+  BOT_PID=$!
+  trap 'kill "${BOT_PID:-}" 2>/dev/null || true' EXIT
+  wait_http "$name" -f "http://127.0.0.1:$port/readyz"
+  is_server "$BOT_PID" tailerbot
+  before=$(tailerbot_calls "$port")
+  line=$(load "$name" "$port" "$BOT_PID" --check-replies "$STANDIN")
+  after=$(tailerbot_calls "$port")
+  printf '%s tailer_calls=%d tailer_errors=%d\n' "$line" \
+    $(($(field "$after" tailer_calls) - $(field "$before" tailer_calls))) \
+    $(($(field "$after" tailer_errors) - $(field "$before" tailer_errors)))
+  stop "$BOT_PID"
+}
+
+# This build and, with --compare, the older one in turn, round after round.
+BOTS=()
+for round in $(seq 1 "$ROUNDS"); do
+  suffix=$([[ $round == 1 ]] || echo "#$round")
+  BOTS+=("tailerbot$suffix:$(bench_bot "tailerbot$suffix" "$BIN/tailerbot" tailerbot.example.toml)")
+  if [[ -n $COMPARE ]]; then
+    BOTS+=("$REV$suffix:$(bench_bot "$REV$suffix" "$WORK/tailerbot-$REV" "$OLD_TREE/tailerbot.example.toml")")
+  fi
+done
+TB=${BOTS[0]#*:}
 
 say "Bolt for JavaScript, acknowledging only (app.js)"
 JS_PORT=$(free_port)
@@ -230,7 +288,7 @@ printf "$FORMAT" "" "req/s" "p50 ms" "p99 ms" "max ms" "errors" "CPU ms" "Tailer
 # shellcheck disable=SC2059
 printf "$FORMAT" "" "" "" "" "" "" "per cmd" "calls" "calls" "answered" "" ""
 ERRORS=0
-for row in "tailerbot:$TB" "bolt-js-ack:$BJ" "bolt-py-ack:$BP" "bolt-js-work:$WJ" "bolt-py-work:$WP"; do
+for row in "${BOTS[@]}" "bolt-js-ack:$BJ" "bolt-py-ack:$BP" "bolt-js-work:$WJ" "bolt-py-work:$WP"; do
   name=${row%%:*}
   line=${row#*:}
   # shellcheck disable=SC2059

@@ -11,13 +11,12 @@
 //!
 //! The simulator and the stand-in run in this process, so the replicas' figures are theirs
 //! alone. It ends with one line:
-//! `watcher: runs=<n> polls_per_run_interval=<x> rss_mb=<m> p99_delay_s=<d>`.
+//! `watcher: runs=<n> jobs=<j> calls_per_interval=<c> polls_per_run_interval=<x> rss_mb=<m> p99_delay_s=<d>`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -27,7 +26,6 @@ use tailerbot::config::{Config, Job};
 use tailerbot::sim::{SimOptions, Simulator};
 use tailerbot::slack::standin::{SlackEvent, SlackStandin};
 use tailerbot::store::{CardRow, Store};
-use tailerbot::tailer::{ClientOptions, TailerClient, TokenSource};
 
 const TOKEN: &str = "xoxb-watchbench";
 const SECRET: &str = "watchbench-signing-secret";
@@ -42,6 +40,10 @@ struct Args {
     /// Runs followed at once.
     #[arg(long, default_value_t = 10_000)]
     runs: usize,
+    /// Jobs the runs are spread over, evenly (1: all of them `iowa-prepare`; more: that
+    /// many jobs of the bench's own, `bench-0000`...).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
     /// `tailerbot serve` processes sharing the database (more than one needs PostgreSQL).
     #[arg(long, default_value_t = 1)]
     replicas: usize,
@@ -99,7 +101,11 @@ async fn main() -> anyhow::Result<()> {
     let config_path = dir.path().join("tailerbot.toml");
     std::fs::write(&config_path, &config_text)?;
     let config = Config::parse(&config_path, &config_text).context("the bench configuration")?;
-    let job = config.jobs.iter().find(|j| j.name.as_str() == JOB).context("the bench job")?.clone();
+    let jobs: Vec<Job> = if args.jobs <= 1 {
+        vec![config.jobs.iter().find(|j| j.name.as_str() == JOB).context("the bench job")?.clone()]
+    } else {
+        config.jobs.iter().filter(|j| j.name.as_str().starts_with("bench-")).cloned().collect()
+    };
     let sim_options = SimOptions {
         waiting: (Duration::from_secs(args.waiting_min), Duration::from_secs(args.waiting_max)),
         running: (Duration::from_secs(args.running_min), Duration::from_secs(args.running_max)),
@@ -111,17 +117,17 @@ async fn main() -> anyhow::Result<()> {
     let slack = SlackStandin::new(TOKEN).start(local).await?;
     let (database, schema) = database(&args.database, dir.path()).await?;
 
-    // The runs, launched on the simulator and followed as `watch` does: a card each.
-    println!("launching {} runs and queueing their cards...", args.runs);
+    // The runs, started on the simulator (as Tailer's schedule does: the bot's requests
+    // are the only ones it records) and followed as `watch` does: a card each.
+    println!("starting {} runs of {} job(s) and queueing their cards...", args.runs, jobs.len());
     let store = Store::connect(&database).await.context("opening the store")?;
-    let client =
-        TailerClient::new(&tailer.url(), Arc::new(TokenSource::Static(secrecy::SecretString::from("t"))), ClientOptions::default())?;
     let interval_ms = (args.interval_secs * 1000) as i64;
     let launched: Vec<(String, String)> = futures::stream::iter(0..args.runs)
         .map(|i| {
-            let (client, store, job) = (&client, &store, &job);
+            let (store, job, sim) = (&store, &jobs[i % jobs.len()], &tailer.sim);
             async move {
-                let run = client.launch_job(&job.job, None).await.map_err(|e| anyhow::anyhow!("launch {i}: {e}"))?.to_string();
+                let configuration = job.job.configuration_id.to_string();
+                let run = sim.start_scheduled_run(&configuration).with_context(|| format!("start {i}"))?;
                 let channel = format!("C{i:07}");
                 watch(store, job, &run, &channel, interval_ms).await?;
                 anyhow::Ok((run, channel))
@@ -172,22 +178,47 @@ async fn main() -> anyhow::Result<()> {
         let (utime, stime) = proc_cpu(r.child.id()).unwrap_or((0.0, 0.0));
         let hwm = proc_status(r.child.id(), "VmHWM:").unwrap_or(peak_rss_kb[i]).max(peak_rss_kb[i]);
         let metrics = http.get(format!("{}/metrics", r.url)).send().await?.text().await?;
-        let polls = metric_sum(&metrics, "tailerbot_tailer_calls_total", "action=\"check_run_status\"");
+        let polls = metric_sum(&metrics, "tailerbot_tailer_calls_total", "action=\"check_run_status\"")
+            + metric_sum(&metrics, "tailerbot_tailer_calls_total", "action=\"get_last_status\"");
         rows.push((hwm as f64 / 1024.0, utime + stime, polls));
     }
     drop(replicas);
 
     // What the simulator and the stand-in saw.
     let requests = tailer.sim.requests();
-    let polls: Vec<(&str, i64)> = requests
-        .iter()
-        .filter(|r| r.action == "check_run_status")
-        .filter_map(|r| Some((r.body.get("run_id")?.as_str()?, r.at_ms)))
-        .collect();
+    // A run is polled by its own call, or by its job's (its latest runs, which hold it
+    // when the job has no more runs than the answer was asked for).
+    let runs_of_job: HashMap<String, Vec<&str>> = launched.iter().enumerate().fold(HashMap::new(), |mut of, (i, (run, _))| {
+        of.entry(jobs[i % jobs.len()].job.configuration_id.to_string()).or_default().push(run.as_str());
+        of
+    });
+    let calls: Vec<&tailerbot::sim::RecordedRequest> =
+        requests.iter().filter(|r| r.action == "check_run_status" || r.action == "get_last_status").collect();
+    let mut polls: Vec<(&str, i64)> = Vec::new();
+    for r in &calls {
+        let field = |name: &str| r.body.get(name).and_then(|v| v.as_str());
+        match (r.action.as_str(), field("run_id"), field("configuration_id")) {
+            ("check_run_status", Some(run), _) => polls.push((run, r.at_ms)),
+            ("get_last_status", _, Some(configuration)) => {
+                // A job with more runs than the answer was asked for: which of its runs
+                // the answer held is not known here, so it counts for none of them.
+                let limit = r.body.get("limit").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+                let runs = runs_of_job.get(configuration).filter(|runs| runs.len() <= limit);
+                polls.extend(runs.into_iter().flatten().map(|run| (*run, r.at_ms)));
+            }
+            _ => {}
+        }
+    }
     let mut by_run: HashMap<&str, Vec<i64>> = HashMap::new();
     for (run, at) in &polls {
         by_run.entry(run).or_default().push(*at);
     }
+    // Tailer calls per interval, over the time the watcher polled.
+    let call_span = match (calls.iter().map(|r| r.at_ms).min(), calls.iter().map(|r| r.at_ms).max()) {
+        (Some(first), Some(last)) => ((last - first + interval_ms) as f64 / interval_ms as f64).max(1.0),
+        _ => 1.0,
+    };
+    let calls_per_interval = calls.len() as f64 / call_span;
     let (mut spans, mut min_gap) = (0.0, f64::MAX);
     for times in by_run.values_mut() {
         times.sort_unstable();
@@ -199,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
     let polls_per_interval = polls.len() as f64 / spans.max(1.0);
     let mut per_second: HashMap<i64, u32> = HashMap::new();
     // The bot's own requests (the launches are the bench's).
-    for r in requests.iter().filter(|r| r.action != "launch_job") {
+    for r in requests.iter() {
         *per_second.entry(r.at_ms.div_euclid(1000)).or_default() += 1;
     }
     let peak_rate = per_second.values().copied().max().unwrap_or(0);
@@ -235,8 +266,9 @@ async fn main() -> anyhow::Result<()> {
     let rss_max = rows.iter().map(|r| r.0).fold(0.0, f64::max);
     println!();
     println!(
-        "runs followed            {} ({} channels), {} replica(s), {}",
+        "runs followed            {} of {} job(s) ({} channels), {} replica(s), {}",
         args.runs,
+        jobs.len(),
         channel_of_run.len(),
         args.replicas,
         backend(&database)
@@ -248,6 +280,12 @@ async fn main() -> anyhow::Result<()> {
         polls.len(),
         polls_per_interval,
         if min_gap == f64::MAX { 0.0 } else { min_gap }
+    );
+    println!(
+        "Tailer calls             {} ({calls_per_interval:.0} per interval: {} for a job's latest runs, {} for one run)",
+        calls.len(),
+        calls.iter().filter(|r| r.action == "get_last_status").count(),
+        calls.iter().filter(|r| r.action == "check_run_status").count()
     );
     println!("Tailer requests/s        peak {peak_rate} (ceiling {} in all)", u64::from(args.rate) * args.replicas as u64);
     let closest = if closest == i64::MAX { "none".to_owned() } else { format!("{closest} ms") };
@@ -279,8 +317,9 @@ async fn main() -> anyhow::Result<()> {
         told.last().copied().unwrap_or(0.0),
     );
     println!(
-        "watcher: runs={} polls_per_run_interval={:.2} rss_mb={:.1} p99_delay_s={:.2}",
+        "watcher: runs={} jobs={} calls_per_interval={calls_per_interval:.0} polls_per_run_interval={:.2} rss_mb={:.1} p99_delay_s={:.2}",
         args.runs,
+        jobs.len(),
         polls_per_interval,
         rss_max,
         percentile(&delays, 0.99)
@@ -294,8 +333,21 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The example configuration with the bench's watcher settings.
+/// The example configuration with the bench's watcher settings, and with `--jobs` jobs
+/// of the bench's own when there are more than one.
 fn bench_config(args: &Args) -> String {
+    let mut text = example_with(args);
+    if args.jobs > 1 {
+        for i in 0..args.jobs {
+            text.push_str(&format!(
+                "\n[[jobs]]\nname = \"bench-{i:04}\"\naccount = \"000099\"\nenvironment = \"DEV\"\nconfiguration_type = \"table-to-table\"\nconfiguration_id = \"000099_bench_{i:04}_DEV\"\n"
+            ));
+        }
+    }
+    text
+}
+
+fn example_with(args: &Args) -> String {
     tailerbot::config::EXAMPLE_TOML
         .replace("https://hooks.slack.com/", "http://127.0.0.1:9/")
         .replace("poll_interval_secs = 15 ", &format!("poll_interval_secs = {} ", args.interval_secs))
