@@ -163,6 +163,26 @@ pub struct WatchRow {
     pub active: bool,
 }
 
+#[cfg(test)]
+impl WatchRow {
+    /// A run of `job` just followed, never polled, due at 0, polled every 15 s.
+    pub(crate) fn fresh(run_id: &str, job: &str) -> WatchRow {
+        WatchRow {
+            run_id: run_id.into(),
+            job: job.into(),
+            status: None,
+            status_since: None,
+            first_seen_at: None,
+            started_at: 0,
+            interval_ms: 15_000,
+            next_poll_at: 0,
+            polls: 0,
+            item: None,
+            active: true,
+        }
+    }
+}
+
 /// What a poll changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchUpdate {

@@ -82,19 +82,7 @@ mod tests {
     use super::*;
 
     fn watched(run: &str, job: &str) -> WatchRow {
-        WatchRow {
-            run_id: run.into(),
-            job: job.into(),
-            status: None,
-            status_since: None,
-            first_seen_at: None,
-            started_at: 0,
-            interval_ms: 15_000,
-            next_poll_at: 0,
-            polls: 0,
-            item: None,
-            active: true,
-        }
+        WatchRow::fresh(run, job)
     }
 
     fn run(n: u32) -> String {

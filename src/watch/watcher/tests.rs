@@ -18,19 +18,7 @@ fn cfg() -> WatchConfig {
 }
 
 fn watch() -> WatchRow {
-    WatchRow {
-        run_id: "20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1".into(),
-        job: "iowa-prepare".into(),
-        status: None,
-        status_since: None,
-        first_seen_at: None,
-        started_at: 0,
-        interval_ms: 15_000,
-        next_poll_at: 0,
-        polls: 0,
-        item: None,
-        active: true,
-    }
+    WatchRow::fresh("20201230-113940-1fb692b0-3531-4578-9919-acf6fdb0a5b1", "iowa-prepare")
 }
 
 fn item(status: &str) -> Observation {
