@@ -1,9 +1,10 @@
 //! One call to Tailer for all the watched runs of a job: its latest runs
-//! (`get_last_status`), asked once per pass for a job with several runs due, answer
+//! (`get_last_status`), asked once per pass for a job with several runs due, answers
 //! each run found in it. A new run missing among older ones listed is not shown yet. A
-//! run the answer does not reach (a busy job launched more since) is asked about on its own (`check_run_status`), never dropped; a lone run is
-//! asked about on its own too (one call either way, and the exact one). A failed answer
-//! holds back that job's runs only.
+//! run the answer does not reach (a busy job launched more since) is asked about on its
+//! own (`check_run_status`), never dropped; a lone run is asked about on its own too
+//! (one call either way, and the exact one). A failed answer holds back that job's runs
+//! only.
 
 use std::collections::HashMap;
 
