@@ -757,6 +757,22 @@ mod replicas {
     }
 
     #[tokio::test]
+    async fn a_jobs_other_runs_held_by_one_replica_are_not_taken_with_it_by_another_until_the_lease_runs_out() {
+        let (_db, r) = replicas(2).await;
+        for (run, at) in [("run41", 0), ("run42", 5_000)] {
+            r[0].start_watch("iowa", &card(run, "C0DATA"), &message(&format!("card:{run}:C0DATA"), "card", None), at, 15_000)
+                .await
+                .unwrap();
+        }
+        assert_eq!(r[0].claim_watches(0, 10).await.unwrap().len(), 1);
+        assert_eq!(r[0].claim_watches_of_jobs(0, &["iowa"], 7_500, 10).await.unwrap().len(), 1, "run42, with run41");
+        assert!(r[1].claim_watches_of_jobs(1, &["iowa"], 30_000, 10).await.unwrap().is_empty(), "the other replica holds both");
+        // The first replica dies; its lease runs out and the other takes them over.
+        assert_eq!(r[1].claim_watches_of_jobs(30_000, &["iowa"], 60_000, 10).await.unwrap().len(), 2);
+        assert!(!r[0].record_poll("run42", &running(30_001), &[], &[], 30_001).await.unwrap(), "the first replica's late poll is dropped");
+    }
+
+    #[tokio::test]
     async fn a_watched_run_is_claimed_by_one_replica_until_its_lease_expires() {
         let (db, r) = replicas(2).await;
         r[0].start_watch("iowa", &card("run1", "C0DATA"), &message("card:run1:C0DATA", "card", None), 0, 15_000).await.unwrap();

@@ -67,6 +67,21 @@ pub(super) async fn record_polls(store: Store, mut queue: mpsc::Receiver<Pending
     }
 }
 
+/// Job names as one query parameter: a JSON array, read back by [`of_jobs`].
+fn job_list(jobs: &[&str]) -> StoreResult<String> {
+    serde_json::to_string(jobs).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A subquery listing the job names of the [`job_list`] bound at `param`, on the backend
+/// whose row-locking clause is `lock` (empty: SQLite).
+fn of_jobs(lock: &str, param: &str) -> String {
+    if lock.is_empty() {
+        format!("SELECT value FROM json_each({param})")
+    } else {
+        format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))")
+    }
+}
+
 /// Active watches whose next poll is due, earliest first.
 const DUE_WATCHES: Claim =
     Claim { table: "watches", key: "run_id", ready: "active AND next_poll_at <= $3", order: "next_poll_at", again: true, returning: "*" };
@@ -130,9 +145,9 @@ impl Store {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let jobs = serde_json::to_string(jobs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let jobs = job_list(jobs)?;
         let mut rows = on_backend!(self, pool, lock => {
-            let of_jobs = if lock.is_empty() { "SELECT value FROM json_each($5)" } else { "SELECT jsonb_array_elements_text(CAST($5 AS jsonb))" };
+            let of_jobs = of_jobs(lock, "$5");
             let sql = format!(
                 "UPDATE watches SET lease_owner = $1, lease_until = $2 WHERE run_id IN (
                    SELECT run_id FROM watches WHERE job IN ({of_jobs}) AND active AND next_poll_at <= $6
@@ -157,9 +172,9 @@ impl Store {
     /// How many runs of each of `jobs` are followed now (a job none of whose runs is
     /// followed is left out).
     pub async fn watched_runs_of_jobs(&self, jobs: &[&str]) -> StoreResult<Vec<(String, i64)>> {
-        let jobs = serde_json::to_string(jobs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let jobs = job_list(jobs)?;
         Ok(on_backend!(self, pool, lock => {
-            let of_jobs = if lock.is_empty() { "SELECT value FROM json_each($1)" } else { "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))" };
+            let of_jobs = of_jobs(lock, "$1");
             sqlx::query_as::<_, (String, i64)>(&format!("SELECT job, COUNT(*) FROM watches WHERE job IN ({of_jobs}) AND active GROUP BY job"))
                 .bind(&jobs)
                 .fetch_all(pool)

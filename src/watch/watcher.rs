@@ -283,10 +283,10 @@ impl Watcher {
             Some(seen) => seen,
             None => self.check(job, &w).await,
         };
-        if !matches!(seen, Observation::Failed(_)) {
-            self.p.stats.poll_ok(self.p.clock.now_ms());
-        }
         let now = self.p.clock.now_ms();
+        if !matches!(seen, Observation::Failed(_)) {
+            self.p.stats.poll_ok(now);
+        }
         let (update, change) = decide(&w, seen, now, &config.watch, jitter());
         // The cards are read only when there is something to tell them.
         let cards = match change {
