@@ -167,6 +167,41 @@ contract! {
         assert_eq!(first, 1);
     }
 
+    async fn a_runs_job_is_the_one_it_was_launched_as_else_the_one_followed_even_among_many_asked_together(store) {
+        let launched = |run: &str, job: &str| tailerbot::store::KnownRun {
+            run_id: run.into(),
+            job: job.into(),
+            channel_id: None,
+            launched_by: None,
+            created_at: 0,
+        };
+        store.remember_run(&launched("run-launched", "iowa-prepare")).await.unwrap();
+        store.remember_run(&launched("run-both", "sales-load")).await.unwrap();
+        store.start_watch("iowa-prepare", &card("run-followed", "C0DATA"), &message("card:run-followed:C0DATA", "card", None), 0, 15_000).await.unwrap();
+        // Followed under another name than it was launched as: the launch is the truth.
+        store.start_watch("iowa-prepare", &card("run-both", "C0DATA"), &message("card:run-both:C0DATA", "card", None), 0, 15_000).await.unwrap();
+        let expected = [
+            ("run-launched", Some("iowa-prepare")),
+            ("run-followed", Some("iowa-prepare")),
+            ("run-both", Some("sales-load")),
+            ("run-unknown", None),
+        ];
+        // Asked together, many times over (a batch holds several questions, some the
+        // same): each question gets its own run's answer.
+        let asked: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                let (run, _) = expected[i % expected.len()];
+                tokio::spawn(async move { (run, store.job_of_run(run).await.unwrap()) })
+            })
+            .collect();
+        for question in asked {
+            let (run, job) = question.await.unwrap();
+            let want = expected.iter().find(|(r, _)| *r == run).unwrap().1;
+            assert_eq!(job.as_deref(), want, "the job of {run}");
+        }
+    }
+
     async fn a_confirmation_is_decided_once_among_racing_clicks(store) {
         store.create_confirmation(&confirmation("c1", Action::Disable)).await.unwrap();
         let clicks: Vec<_> = (0..8)

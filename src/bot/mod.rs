@@ -355,10 +355,7 @@ impl Bot {
     /// The job a run belongs to, where the bot knows it: it launched the run, or a
     /// channel watches it.
     pub(crate) async fn job_of_run(&self, run: &str) -> Result<Option<String>, crate::store::StoreError> {
-        if let Some(known) = self.store.known_run(run).await? {
-            return Ok(Some(known.job));
-        }
-        Ok(self.store.watch(run).await?.map(|w| w.job))
+        self.store.job_of_run(run).await
     }
 
     /// The job a run belongs to when it is not `named` (where the bot knows the run's

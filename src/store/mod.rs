@@ -22,6 +22,7 @@ mod health;
 mod launches;
 mod leases;
 mod outbox;
+mod owners;
 mod records;
 mod requests;
 mod subscriptions;
@@ -151,6 +152,8 @@ pub struct Store {
     lease_ms: i64,
     /// Request keys to record, in batches ([`requests::record_keys`]).
     keys: mpsc::Sender<requests::Pending>,
+    /// Runs whose job is asked, answered in batches ([`owners::look_up`]).
+    owners: mpsc::Sender<owners::Pending>,
     /// Poll outcomes to write, in batches ([`watches::record_polls`]).
     polls: mpsc::Sender<watches::PendingPoll>,
     /// When this replica last renewed its claims (unix ms).
@@ -201,17 +204,20 @@ impl Store {
         let owner = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let (keys, queue) = mpsc::channel(4096);
         let (polls, poll_queue) = mpsc::channel(4096);
+        let (owners, owner_queue) = mpsc::channel(4096);
         let store = Store {
             backend,
             owner: owner.into(),
             lease_ms: DEFAULT_LEASE.as_millis() as i64,
             keys,
+            owners,
             polls,
             renewed_at: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN / 2)),
             health: Arc::default(),
         };
         tokio::spawn(requests::record_keys(store.clone(), queue));
         tokio::spawn(watches::record_polls(store.clone(), poll_queue));
+        tokio::spawn(owners::look_up(store.clone(), owner_queue));
         if let Backend::Sqlite(_) = store.backend {
             // An SQLite file has one replica: whatever an earlier process claimed, it
             // claimed before this one started, and it is gone.
