@@ -126,7 +126,9 @@ impl Bot {
         self.tasks.spawn(
             async move {
                 if let Some(body) = work.await {
-                    bot.deliver(&ctx, body).await;
+                    // Boxed, as a command is ([`crate::commands::slash`]): the HTTP
+                    // client's state is large, and the task is moved as it starts.
+                    Box::pin(bot.deliver(&ctx, body)).await;
                 }
             }
             .instrument(span),

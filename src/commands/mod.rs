@@ -318,7 +318,9 @@ async fn receive(bot: &Arc<Bot>, ctx: Context, command: TypedCommand) -> Answer 
     // The explanation quotes what was typed: escaped like any foreign text.
     let parsed = parse(&command.text).map_err(|usage| BotError::user(plain(&usage.explain())))?;
     tracing::info!(action = %parsed.action(), "command");
-    run(bot, ctx, parsed).await
+    // Boxed: the largest command's state would otherwise be copied, whole, each time the
+    // request's future is moved (into its task, among others), whatever the command.
+    Box::pin(run(bot, ctx, parsed)).await
 }
 
 /// Carries a parsed command out, in its family.
