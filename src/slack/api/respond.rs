@@ -46,15 +46,24 @@ impl ResponseBody {
     }
 }
 
-/// A queued answer back into what a `response_url` takes (ephemeral unless it says
-/// otherwise).
-impl From<OutboxBody> for ResponseBody {
-    fn from(body: OutboxBody) -> ResponseBody {
-        ResponseBody {
+/// What a `response_url` takes, read from a queued answer (ephemeral unless it says
+/// otherwise) without copying it: the same JSON as a [`ResponseBody`].
+#[derive(Serialize)]
+pub struct ResponseView<'a> {
+    response_type: Visibility,
+    replace_original: bool,
+    text: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    blocks: &'a [serde_json::Value],
+}
+
+impl<'a> From<&'a OutboxBody> for ResponseView<'a> {
+    fn from(body: &'a OutboxBody) -> ResponseView<'a> {
+        ResponseView {
             response_type: body.response_type.unwrap_or(Visibility::Ephemeral),
             replace_original: body.replace_original,
-            text: body.text,
-            blocks: body.blocks,
+            text: &body.text,
+            blocks: &body.blocks,
         }
     }
 }
@@ -66,13 +75,13 @@ impl SlackApi {
     }
 
     /// Posts to a `response_url` (only within the allowed prefixes).
-    pub async fn respond(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
+    pub async fn respond(&self, response_url: &str, body: &(impl Serialize + Sync)) -> Result<(), SlackError> {
         let result = self.respond_once(response_url, body).await;
         count("response_url", &result);
         result
     }
 
-    async fn respond_once(&self, response_url: &str, body: &ResponseBody) -> Result<(), SlackError> {
+    async fn respond_once(&self, response_url: &str, body: &(impl Serialize + Sync)) -> Result<(), SlackError> {
         const METHOD: &str = "response_url";
         if !self.response_url_allowed(response_url) {
             return Err(SlackError { method: METHOD, kind: SlackErrorKind::Disallowed, detail: String::new() });
