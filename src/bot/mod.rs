@@ -352,16 +352,10 @@ impl Bot {
         Some(OutboxMessage::post(format!("audit:{channel}"), channel.to_string(), self.outbox.render(&Message::new(&text))))
     }
 
-    /// The job a run belongs to, where the bot knows it: it launched the run, or a
-    /// channel watches it.
-    pub(crate) async fn job_of_run(&self, run: &str) -> Result<Option<String>, crate::store::StoreError> {
-        self.store.job_of_run(run).await
-    }
-
     /// The job a run belongs to when it is not `named` (where the bot knows the run's
     /// job).
     pub(crate) async fn other_job_of(&self, ctx: &Context, run: &str, named: &str) -> Result<Option<String>, BotError> {
-        let owner = self.job_of_run(run).await.map_err(BotError::store(&ctx.reference, "cannot read which job a run belongs to"))?;
+        let owner = self.store.job_of_run(run).await.map_err(BotError::store(&ctx.reference, "cannot read which job a run belongs to"))?;
         Ok(owner.filter(|owner| !owner.eq_ignore_ascii_case(named)))
     }
 

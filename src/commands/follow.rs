@@ -83,8 +83,11 @@ pub(super) async fn watch(bot: &Arc<Bot>, ctx: &Context, named: Option<&JobName>
             job
         }
         None => {
-            let owner =
-                bot.job_of_run(run.as_str()).await.map_err(BotError::store(&ctx.reference, "cannot read which job a run belongs to"))?;
+            let owner = bot
+                .store()
+                .job_of_run(run.as_str())
+                .await
+                .map_err(BotError::store(&ctx.reference, "cannot read which job a run belongs to"))?;
             let Some(name) = owner else {
                 return Err(BotError::user(format!(
                     "I don't know which job run `{run}` belongs to (I did not launch it and no channel follows it). Name it: `/tailer watch {} {run}`.",

@@ -149,7 +149,7 @@ async fn card_of_thread(bot: &Bot, ctx: &Context, root: &str) -> Result<Option<C
     };
     let cards = bot.store().all_cards(&run).await.map_err(store("cannot read the run's card"))?;
     let card = cards.into_iter().find(|c| c.channel_id == ctx.channel.as_str());
-    let job = bot.job_of_run(&run).await.map_err(store("cannot read which job a run belongs to"))?;
+    let job = bot.store().job_of_run(&run).await.map_err(store("cannot read which job a run belongs to"))?;
     let (Some(job), Ok(run)) = (job.and_then(|j| JobName::parse(&j).ok()), RunId::parse(&run)) else {
         return Ok(None);
     };

@@ -25,8 +25,8 @@ fn response(ack: Ack) -> SlackCommandEventResponse {
         Ack::Empty | Ack::FieldErrors(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
         Ack::Message(reply) => {
             let body = ResponseBody::of(&reply);
-            let blocks: Option<Vec<SlackBlock>> = serde_json::from_value(serde_json::Value::Array(body.blocks)).ok();
-            let mut content = SlackMessageContent::new().with_text(body.text);
+            let blocks: Option<Vec<SlackBlock>> = serde_json::from_value(serde_json::Value::Array(body.blocks.into_owned())).ok();
+            let mut content = SlackMessageContent::new().with_text(body.text.into_owned());
             if let Some(blocks) = blocks {
                 content = content.with_blocks(blocks);
             }

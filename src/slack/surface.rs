@@ -5,7 +5,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::api::{ResponseView, SlackApi, SlackError};
+use super::api::{ResponseBody, SlackApi, SlackError};
 use super::blocks::{mrkdwn, plain_text, render, truncate};
 use crate::access::GroupLookupError;
 use crate::chat::{Form, Input, Message, Render, Rendered, Surface, SurfaceError, view_metadata};
@@ -31,7 +31,7 @@ impl Sender for SlackApi {
     }
 
     fn respond<'a>(&'a self, url: &'a str, body: &'a OutboxBody) -> BoxFuture<'a, Result<(), SurfaceError>> {
-        async move { SlackApi::respond(self, url, &ResponseView::from(body)).await.map_err(failed) }.boxed()
+        async move { SlackApi::respond(self, url, &ResponseBody::from(body)).await.map_err(failed) }.boxed()
     }
 
     fn send_now<'a>(&'a self, message: &'a OutboxMessage, thread: Option<&'a str>) -> BoxFuture<'a, Result<(), SurfaceError>> {

@@ -16,7 +16,7 @@ use crate::domain::{ChannelId, UserGroupId, UserId};
 mod respond;
 mod upload;
 
-pub use respond::{ResponseBody, ResponseView};
+pub use respond::ResponseBody;
 
 type Connector = super::connector::CappedConnector;
 

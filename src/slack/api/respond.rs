@@ -1,69 +1,50 @@
 //! Posts to a `response_url`: the answers only the asker sees, and replacements of the
 //! message a button was on. Only within the allowed prefixes; no redirect is followed.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::{SlackApi, SlackError, SlackErrorKind, count};
-use crate::chat::{Rendered, Reply};
+use crate::chat::Reply;
 use crate::domain::Visibility;
 use crate::outbox::OutboxBody;
 
-/// Where replies go after the HTTP answer, and which `response_url`s may be used.
+/// What a `response_url` (or the HTTP answer to a command) takes. Built from a reply it
+/// owns its text and blocks; read from a queued answer it borrows them, so that posting
+/// one copies nothing.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ResponseBody {
+pub struct ResponseBody<'a> {
     pub response_type: Visibility,
     pub replace_original: bool,
-    pub text: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub blocks: Vec<serde_json::Value>,
+    pub text: Cow<'a, str>,
+    #[serde(skip_serializing_if = "<[serde_json::Value]>::is_empty")]
+    pub blocks: Cow<'a, [serde_json::Value]>,
 }
 
-impl ResponseBody {
+impl ResponseBody<'static> {
     /// A reply, rendered in Block Kit.
     pub fn of(reply: &Reply) -> Self {
         let message = crate::slack::blocks::render(&reply.message);
         ResponseBody {
             response_type: reply.visibility,
             replace_original: reply.replace_original,
-            text: message.text,
-            blocks: message.blocks,
+            text: Cow::Owned(message.text),
+            blocks: Cow::Owned(message.blocks),
         }
     }
-
-    pub fn ephemeral(message: Rendered) -> Self {
-        ResponseBody { response_type: Visibility::Ephemeral, replace_original: false, text: message.text, blocks: message.blocks }
-    }
-
-    pub fn in_channel(message: Rendered) -> Self {
-        ResponseBody { response_type: Visibility::InChannel, replace_original: false, text: message.text, blocks: message.blocks }
-    }
-
-    pub fn replacing(mut self) -> Self {
-        self.replace_original = true;
-        self
-    }
 }
 
-/// What a `response_url` takes, read from a queued answer (ephemeral unless it says
-/// otherwise) without copying it: the same JSON as a [`ResponseBody`].
-#[derive(Serialize)]
-pub struct ResponseView<'a> {
-    response_type: Visibility,
-    replace_original: bool,
-    text: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    blocks: &'a [serde_json::Value],
-}
-
-impl<'a> From<&'a OutboxBody> for ResponseView<'a> {
-    fn from(body: &'a OutboxBody) -> ResponseView<'a> {
-        ResponseView {
+/// A queued answer, read as what a `response_url` takes (ephemeral unless it says
+/// otherwise).
+impl<'a> From<&'a OutboxBody> for ResponseBody<'a> {
+    fn from(body: &'a OutboxBody) -> ResponseBody<'a> {
+        ResponseBody {
             response_type: body.response_type.unwrap_or(Visibility::Ephemeral),
             replace_original: body.replace_original,
-            text: &body.text,
-            blocks: &body.blocks,
+            text: Cow::Borrowed(&body.text),
+            blocks: Cow::Borrowed(&body.blocks),
         }
     }
 }
@@ -75,13 +56,13 @@ impl SlackApi {
     }
 
     /// Posts to a `response_url` (only within the allowed prefixes).
-    pub async fn respond(&self, response_url: &str, body: &(impl Serialize + Sync)) -> Result<(), SlackError> {
+    pub async fn respond(&self, response_url: &str, body: &ResponseBody<'_>) -> Result<(), SlackError> {
         let result = self.respond_once(response_url, body).await;
         count("response_url", &result);
         result
     }
 
-    async fn respond_once(&self, response_url: &str, body: &(impl Serialize + Sync)) -> Result<(), SlackError> {
+    async fn respond_once(&self, response_url: &str, body: &ResponseBody<'_>) -> Result<(), SlackError> {
         const METHOD: &str = "response_url";
         if !self.response_url_allowed(response_url) {
             return Err(SlackError { method: METHOD, kind: SlackErrorKind::Disallowed, detail: String::new() });
@@ -106,5 +87,27 @@ impl SlackApi {
             return Err(SlackError { method: METHOD, kind: SlackErrorKind::Http(status), detail: text.chars().take(100).collect() });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_queued_answer_is_posted_ephemeral_unless_it_says_otherwise_and_without_empty_blocks() {
+        let quiet = OutboxBody::plain("done".into(), vec![]);
+        assert_eq!(
+            serde_json::to_value(ResponseBody::from(&quiet)).unwrap(),
+            json!({"response_type": "ephemeral", "replace_original": false, "text": "done"})
+        );
+        let loud =
+            OutboxBody { response_type: Some(Visibility::InChannel), ..OutboxBody::plain("done".into(), vec![json!({"type": "divider"})]) };
+        assert_eq!(
+            serde_json::to_value(ResponseBody::from(&loud)).unwrap(),
+            json!({"response_type": "in_channel", "replace_original": false, "text": "done", "blocks": [{"type": "divider"}]})
+        );
     }
 }

@@ -4,7 +4,7 @@
 use crate::chat::Rendered;
 use crate::domain::{ChannelId, UserId};
 use crate::outbox::{Destination, OutboxMessage, Place};
-use crate::slack::api::{ResponseView, SlackApi, SlackError};
+use crate::slack::api::{ResponseBody, SlackApi, SlackError};
 
 /// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ pub async fn send(
 ) -> Result<Option<String>, SendError> {
     let message = || Rendered { text: m.body.text.clone(), blocks: m.body.blocks.clone() };
     match &m.to {
-        Destination::Respond { url, .. } => Ok(slack.respond(url, &ResponseView::from(&m.body)).await.map(|()| None)?),
+        Destination::Respond { url, .. } => Ok(slack.respond(url, &ResponseBody::from(&m.body)).await.map(|()| None)?),
         Destination::Post { channel, place, .. } => {
             let broadcast = matches!(place, Place::Thread { broadcast: true });
             Ok(slack.post_message(channel, &message(), thread, broadcast, metadata).await.map(Some)?)
