@@ -14,6 +14,7 @@ use tailerbot::slack::standin::SlackEvent;
 const STEP: Duration = Duration::from_secs(5);
 const LONG: Duration = Duration::from_secs(900);
 const IOWA: &str = "000099_iowa_liquor_prepare_pda_DEV";
+const STOCK: &str = "000099_stock_enrich_failing_DEV";
 
 fn channel(i: usize) -> String {
     format!("C0RUN{i:03}")
@@ -142,4 +143,37 @@ async fn a_jobs_failing_answer_holds_back_only_its_runs_and_counts_as_one_failur
     for pair in failed.windows(2) {
         assert!(pair[1] - pair[0] >= 15_000, "a failing job is asked again after a pause, not at once: {failed:?}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn jobs_due_together_that_a_pass_cannot_take_all_of_are_left_whole_to_the_next_not_split() {
+    let mut config = example_config();
+    // One poll at a time: a pass claims 4 runs due and takes 64 runs at most.
+    config.watch.max_concurrent_polls = 1;
+    let bot = PausedBot::start(config, slow_runs()).await;
+    // 40 runs of each of two jobs, followed in turns: the first runs due are of both.
+    let stock = (0..40).map(|_| bot.tailer.sim.start_scheduled_run(STOCK).expect("the simulator knows stock-enrich"));
+    let iowa = scheduled(&bot, 40);
+    let runs: Vec<(String, &str)> = iowa.into_iter().zip(stock).flat_map(|(a, b)| [(a, "iowa-prepare"), (b, "stock-enrich")]).collect();
+    for (i, (run, job)) in runs.iter().enumerate() {
+        let (status, _) = bot.command(ANALYST, &channel(i), &format!("watch {job} {run}")).await;
+        assert_eq!(status, 200);
+    }
+    let from = bot.tailer.sim.requests().len();
+    let all: Vec<String> = runs.iter().map(|(run, _)| run.clone()).collect();
+    // Two passes: one job whole in each, 80 runs in two calls.
+    bot.step(Duration::from_millis(10)).await;
+    bot.step(Duration::from_millis(10)).await;
+    let (own, by_job) = polls(&bot, from, &all);
+    let jobs: Vec<String> = bot.tailer.sim.requests()[from..]
+        .iter()
+        .filter(|r| r.action == "get_last_status")
+        .filter_map(|r| r.body.get("configuration_id").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect();
+    assert_eq!((own, by_job), (0, 2), "each job asked about once, whole, in its own pass: {jobs:?}");
+    assert_ne!(jobs[0], jobs[1], "a call for each job");
+    let events = bot.run_until(STEP, LONG, |e| (0..80).all(|i| ended_in(e, &channel(i)))).await;
+    assert!((0..80).all(|i| ended_in(&events, &channel(i))), "every run reached its final message");
+    let (own, _) = polls(&bot, from, &all);
+    assert_eq!(own, 0, "no run was asked about on its own");
 }

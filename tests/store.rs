@@ -295,6 +295,16 @@ contract! {
         assert_eq!(lane, ["card"], "the card first, its end at the next claim");
     }
 
+    async fn a_runs_end_takes_what_goes_before_it_in_its_lane_ahead_of_a_backlog(store) {
+        let backlog: Vec<OutboxMessage> = (0..3_000).map(|i| message(&format!("card:run{i}:C0DATA"), &format!("progress {i}"), None)).collect();
+        store.enqueue(&backlog, 0).await.unwrap();
+        // A card and its first reply queued behind the backlog, then the run's end.
+        store.enqueue(&[message("card:new:C0DATA", "card", None), message("card:new:C0DATA", "RUNNING", None)], 1).await.unwrap();
+        store.enqueue(&[message("card:new:C0DATA", "FAILED", None).first()], 2).await.unwrap();
+        let claimed = texts(&store, 10).await;
+        assert_eq!(claimed[..2], ["card", "progress 0"], "the card first, then the oldest lanes: {claimed:?}");
+    }
+
     async fn every_destination_comes_back_as_it_was_queued(store) {
         let (channel, user) = ("C0DATA".to_owned(), "U0A".to_owned());
         let destinations = vec![
@@ -462,6 +472,38 @@ contract! {
         }
         assert_eq!(store.watch("run22").await.unwrap().unwrap().polls, 0);
         assert_eq!(store.outbox_depth().await.unwrap().0, 5, "three cards and the two written polls' replies");
+    }
+
+    async fn quiet_polls_recorded_at_once_are_written_together_each_on_its_own_terms(store) {
+        for run in ["run51", "run52", "run53", "run54"] {
+            let lane = format!("card:{run}:C0DATA");
+            store.start_watch("iowa-prepare", &card(run, "C0DATA"), &message(&lane, "card", None), 0, 15_000).await.unwrap();
+        }
+        assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), 4);
+        assert!(store.unwatch("run52", "C0DATA").await.unwrap());
+        // Nothing to tell (no message): run51 with what Tailer showed, run53 not shown
+        // yet, run52 stopped meanwhile; run54 told, beside them.
+        let shown = WatchUpdate { item: Some(r#"{"run_id":"run51","status":"RUNNING"}"#.into()), ..running(1) };
+        let unseen = WatchUpdate { status: None, status_since: None, first_seen_at: None, item: None, ..running(1) };
+        let (told, update) = ([message("card:run54:C0DATA", "RUNNING", None)], running(1));
+        let (a, b, c, d) = tokio::join!(
+            store.record_poll("run51", &shown, &[], &[], 1),
+            store.record_poll("run52", &shown, &[], &[], 1),
+            store.record_poll("run53", &unseen, &[], &[], 1),
+            store.record_poll("run54", &update, &told, &[], 1),
+        );
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()), (true, false, true, true));
+        let w = store.watch("run51").await.unwrap().unwrap();
+        assert_eq!((w.status.as_deref(), w.status_since, w.first_seen_at, w.polls), (Some("RUNNING"), Some(1), Some(1), 1));
+        assert_eq!((w.interval_ms, w.next_poll_at, w.item.as_deref(), w.active), (15_000, 15_001, shown.item.as_deref(), true));
+        let w = store.watch("run53").await.unwrap().unwrap();
+        assert_eq!((w.status, w.status_since, w.first_seen_at, w.item, w.polls, w.active), (None, None, None, None, 1, true));
+        let w = store.watch("run52").await.unwrap().unwrap();
+        assert_eq!((w.polls, w.active), (0, false), "a stopped watch is not revived");
+        assert_eq!(store.outbox_depth().await.unwrap().0, 5, "four cards and run54's reply");
+        // Each gave its claim back: due again at its next poll, not before.
+        assert!(store.claim_watches(15_000, 10).await.unwrap().is_empty());
+        assert_eq!(store.claim_watches(15_001, 10).await.unwrap().len(), 3);
     }
 
     async fn a_timer_fires_once(store) {
@@ -805,6 +847,21 @@ mod replicas {
         // The first replica dies; its lease runs out and the other takes them over.
         assert_eq!(r[1].claim_watches_of_jobs(30_000, &["iowa"], 60_000, 10).await.unwrap().len(), 2);
         assert!(!r[0].record_poll("run42", &running(30_001), &[], &[], 30_001).await.unwrap(), "the first replica's late poll is dropped");
+    }
+
+    #[tokio::test]
+    async fn watches_given_back_are_free_for_another_replica_at_once() {
+        let (_db, r) = replicas(2).await;
+        for run in ["run61", "run62"] {
+            r[0].start_watch("iowa", &card(run, "C0DATA"), &message(&format!("card:{run}:C0DATA"), "card", None), 0, 15_000).await.unwrap();
+        }
+        assert_eq!(r[0].claim_watches(0, 10).await.unwrap().len(), 2);
+        r[1].give_back_watches(&["run61"]).await.unwrap();
+        assert!(r[1].claim_watches(1, 10).await.unwrap().is_empty(), "only the replica holding a watch gives it back");
+        r[0].give_back_watches(&["run61"]).await.unwrap();
+        let taken = r[1].claim_watches(1, 10).await.unwrap();
+        assert_eq!(taken.iter().map(|w| w.run_id.as_str()).collect::<Vec<_>>(), vec!["run61"], "given back, due as it was");
+        assert!(!r[0].record_poll("run61", &running(2), &[], &[], 2).await.unwrap(), "no longer the first replica's to poll");
     }
 
     #[tokio::test]

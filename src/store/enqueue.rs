@@ -37,10 +37,23 @@ macro_rules! enqueue_in {
             .bind(if m.first { $crate::store::FIRST } else { i64::from($crate::store::urgency(&m.lane)) })
             .execute(&mut *$tx)
             .await?;
+            if m.first {
+                // What must go before it in its lane (the card, earlier replies) goes
+                // ahead of everything else with it.
+                sqlx::query($crate::store::enqueue::PROMOTE)
+                    .bind($crate::store::FIRST)
+                    .bind(&m.lane)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
         }
     };
 }
 pub(super) use enqueue_in;
+
+/// Raises the pending messages of lane `$2` to urgency `$1`. Found by lane: the urgency's
+/// own index (`urgency + 0` keeps SQLite off it) would walk every pending message.
+pub(crate) const PROMOTE: &str = "UPDATE outbox SET urgency = $1 WHERE lane = $2 AND state = 'pending' AND urgency + 0 > $1";
 
 /// Takes the locks on the heads of the lanes a transaction is about to queue into, in
 /// lane order, before it queues in its own order. On PostgreSQL a trigger keeps each

@@ -63,15 +63,16 @@ impl Store {
                 // PostgreSQL: rows being recorded right now (a batch of polls or of
                 // deliveries, which gives their claims back) are skipped, not waited
                 // for: renewing them in another order than the batch could deadlock.
-                let sql = if lock.is_empty() {
-                    format!("UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2")
-                } else if table == "outbox" {
+                let sql = if table == "outbox" {
                     // Only a lane's head is ever claimed: read the heads, not the outbox.
-                    "UPDATE outbox SET lease_until = $1 WHERE id IN (
-                       SELECT o.id FROM lane_heads h JOIN outbox o ON o.id = h.head_id
-                       WHERE h.lease_owner = $2 AND o.lease_owner = $2 AND o.state = 'pending'
-                       FOR UPDATE OF h, o SKIP LOCKED)"
-                        .to_owned()
+                    let lock = if lock.is_empty() { "" } else { " FOR UPDATE OF h, o SKIP LOCKED" };
+                    format!(
+                        "UPDATE outbox SET lease_until = $1 WHERE id IN (
+                           SELECT o.id FROM lane_heads h JOIN outbox o ON o.id = h.head_id
+                           WHERE h.lease_owner = $2 AND o.lease_owner = $2 AND o.state = 'pending'{lock})"
+                    )
+                } else if lock.is_empty() {
+                    format!("UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2")
                 } else {
                     format!("UPDATE {table} SET lease_until = $1 WHERE ctid IN (SELECT ctid FROM {table} WHERE lease_owner = $2{lock})")
                 };

@@ -83,48 +83,28 @@ impl Store {
     /// so that a backlog of answers or announcements never holds up a run's status. A message taken over from a
     /// replica that died comes back `in_doubt`.
     pub async fn claim_outbox(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<OutboxRow>> {
-        let rows = match &self.backend {
-            Backend::Sqlite(_) => claim!(
-                self,
-                RawOutbox,
-                |lock: &str| format!(
-                    "UPDATE outbox SET lease_owner = $1, lease_until = $2,
-                       in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
-                     WHERE id IN (
-                       SELECT o.id FROM outbox o
-                       WHERE o.state = 'pending' AND o.next_attempt_at <= $3
-                         AND (o.lease_until IS NULL OR o.lease_until <= $3 OR o.lease_owner = $1)
-                         AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')
-                       ORDER BY o.urgency, o.id
-                       LIMIT $4{lock})
-                     RETURNING *"
-                ),
-                now_ms,
-                limit
+        // The lane heads kept beside the outbox (PostgreSQL's migration 0010, SQLite's
+        // 0016): one small row per lane, in the claim's order. On PostgreSQL `{lock}`
+        // locks the rows of both tables, and skips those another transaction holds, so a
+        // claim never waits (nor deadlocks with a batch giving its claims back).
+        let rows = claim!(
+            self,
+            RawOutbox,
+            |lock: &str| format!(
+                "UPDATE outbox SET lease_owner = $1, lease_until = $2,
+                   in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
+                 WHERE id IN (
+                   SELECT h.head_id FROM lane_heads h JOIN outbox o ON o.id = h.head_id
+                   WHERE h.next_attempt_at <= $3
+                     AND (h.lease_until IS NULL OR h.lease_until <= $3 OR h.lease_owner = $1)
+                     AND o.state = 'pending'
+                   ORDER BY h.urgency, h.head_id
+                   LIMIT $4{lock})
+                 RETURNING *"
             ),
-            // The lane heads kept beside the outbox (migration 0010): one small row per
-            // lane, in the claim's order. `{lock}` locks the rows of both tables, and skips
-            // those another transaction holds, so a claim never waits (nor deadlocks with a
-            // batch giving its claims back).
-            Backend::Postgres(_) => claim!(
-                self,
-                RawOutbox,
-                |lock: &str| format!(
-                    "UPDATE outbox SET lease_owner = $1, lease_until = $2,
-                       in_doubt = (in_doubt OR (lease_owner IS NOT NULL AND lease_owner <> $1))
-                     WHERE id IN (
-                       SELECT h.head_id FROM lane_heads h JOIN outbox o ON o.id = h.head_id
-                       WHERE h.next_attempt_at <= $3
-                         AND (h.lease_until IS NULL OR h.lease_until <= $3 OR h.lease_owner = $1)
-                         AND o.state = 'pending'
-                       ORDER BY h.urgency, h.head_id
-                       LIMIT $4{lock})
-                     RETURNING *"
-                ),
-                now_ms,
-                limit
-            ),
-        };
+            now_ms,
+            limit
+        );
         // A row this version cannot read (written by a newer one during a rolling
         // deploy, or damaged) is put back for later rather than holding up the other
         // lanes: a replica that reads it will send it.
@@ -149,17 +129,8 @@ impl Store {
     /// first message when it is due, or when another replica's claim on it runs out.
     pub async fn outbox_next_due(&self) -> StoreResult<Option<i64>> {
         // Only the first message of a lane can be due: those behind it wait for it.
-        let sql = match &self.backend {
-            Backend::Sqlite(_) => {
-                "SELECT MIN(CASE WHEN o.lease_owner <> $1 AND o.lease_until > o.next_attempt_at THEN o.lease_until ELSE o.next_attempt_at END)
-                 FROM outbox o
-                 WHERE o.state = 'pending' AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane AND p.state = 'pending')"
-            }
-            Backend::Postgres(_) => {
-                "SELECT MIN(CASE WHEN lease_owner <> $1 AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
-                 FROM lane_heads"
-            }
-        };
+        let sql = "SELECT MIN(CASE WHEN lease_owner <> $1 AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
+                   FROM lane_heads";
         Ok(on_backend!(self, pool => sqlx::query_scalar::<_, Option<i64>>(sql).bind(&*self.owner).fetch_one(pool).await?))
     }
 

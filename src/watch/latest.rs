@@ -35,6 +35,36 @@ pub fn by_job(due: Vec<WatchRow>) -> Vec<Vec<WatchRow>> {
     groups
 }
 
+/// Of the runs due in a pass (in the order they came), those of the jobs polled in it
+/// whole, and those given back for the next pass. Jobs are taken in the order their first
+/// run due came, as many as fit in `room` runs (always the first): a job whose other
+/// runs are taken with it ([`takes_companions`]) counts for every run it has followed,
+/// any other for its runs due. A job split between two passes would cost a call to
+/// Tailer in each.
+pub fn whole_jobs(due: Vec<WatchRow>, followed: &HashMap<String, usize>, room: usize) -> (Vec<WatchRow>, Vec<WatchRow>) {
+    let groups = by_job(due);
+    let mut taken = Vec::new();
+    let mut left = Vec::new();
+    let mut used = 0;
+    for group in groups {
+        let size = followed.get(group[0].job.as_str()).copied().filter(|n| takes_companions(*n)).unwrap_or(0).max(group.len());
+        if used == 0 || used + size <= room {
+            used += size;
+            taken.extend(group);
+        } else {
+            left.extend(group);
+        }
+    }
+    (taken, left)
+}
+
+/// Whether a job with `followed` runs followed has its other runs due soon taken with
+/// one due: with more than one answer reaches, most of its runs are asked about on their
+/// own anyway, and would only be asked earlier.
+pub fn takes_companions(followed: usize) -> bool {
+    (2..=REACH as usize).contains(&followed)
+}
+
 /// How many of a job's latest runs to ask for when `watched` of them are followed: twice
 /// as many (the others are runs nobody follows, launched meanwhile), within
 /// [`LEAST`]..=[`REACH`].
@@ -99,6 +129,25 @@ mod tests {
         let due = vec![watched(&run(1), "a"), watched(&run(2), "b"), watched(&run(3), "a"), watched(&run(4), "c")];
         let groups: Vec<Vec<String>> = by_job(due).into_iter().map(|g| g.into_iter().map(|w| w.run_id).collect()).collect();
         assert_eq!(groups, vec![vec![run(1), run(3)], vec![run(2)], vec![run(4)]]);
+    }
+
+    #[test]
+    fn a_pass_takes_whole_jobs_in_the_order_they_came_as_many_as_fit_and_always_the_first() {
+        let due = vec![watched(&run(1), "a"), watched(&run(2), "b"), watched(&run(3), "a"), watched(&run(4), "c"), watched(&run(5), "d")];
+        // a takes its 5 runs followed, b its 3, c more than an answer reaches (its due
+        // run only), d its due one.
+        let followed = HashMap::from([("a".into(), 5), ("b".into(), 3), ("c".into(), 10_000), ("d".into(), 1)]);
+        let runs = |rows: Vec<WatchRow>| rows.into_iter().map(|w| w.run_id).collect::<Vec<_>>();
+        let (taken, left) = whole_jobs(due.clone(), &followed, 9);
+        assert_eq!((runs(taken), runs(left)), (vec![run(1), run(3), run(2), run(4)], vec![run(5)]), "5 + 3 + 1 fit in 9; d does not");
+        let (taken, left) = whole_jobs(due.clone(), &followed, 7);
+        assert_eq!((runs(taken), runs(left)), (vec![run(1), run(3), run(4), run(5)], vec![run(2)]), "b does not fit after a; c and d do");
+        let (taken, left) = whole_jobs(due, &followed, 1);
+        assert_eq!(
+            (runs(taken), runs(left)),
+            (vec![run(1), run(3)], vec![run(2), run(4), run(5)]),
+            "the first job even when it does not fit"
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub const UNKNOWN_RUN_GRACE_MS: i64 = 5 * 60 * 1000;
 /// slowest poll does, and what falls due meanwhile waits for the next, so passes are
 /// kept short (a quarter of a second at 1,000 requests a second).
 const BATCH_PER_POLL: usize = 4;
-/// Other watches of the jobs due taken with them, at most, per watch due.
+/// Runs a pass takes at most, with the other runs of the jobs due, in multiples of the
+/// runs due it claims: the jobs that do not fit are given back whole, for the next pass.
 const COMPANIONS_PER_DUE: usize = 16;
 /// How far a poll moves from its interval, either way: enough that runs started together
 /// drift apart, small enough that a run's end is seen within about one interval. (With
@@ -173,6 +174,10 @@ impl Watcher {
         if !due.is_empty() {
             crate::crash::point(crate::crash::AFTER_CLAIM);
             followed = self.followed(&due).await;
+            let room = Self::batch_of(&config) * COMPANIONS_PER_DUE;
+            let left;
+            (due, left) = latest::whole_jobs(due, &followed, room);
+            self.give_back(&left).await;
             due.extend(self.companions(&config, &due, &followed, now).await);
         }
         let polled = due.len();
@@ -189,16 +194,21 @@ impl Watcher {
         polled
     }
 
+    /// The runs due of the jobs left to the next pass, claimed and not polled: given back
+    /// at once (else their claims run out).
+    async fn give_back(&self, left: &[WatchRow]) {
+        let runs: Vec<&str> = left.iter().map(|w| w.run_id.as_str()).collect();
+        if let Err(error) = self.p.store.give_back_watches(&runs).await {
+            tracing::warn!(%error, runs = runs.len(), "cannot give back the runs left to the next pass; they are polled when their claims run out");
+        }
+    }
+
     /// The other watches of the jobs due, due within half an interval: polled now, with
     /// them, by the job's one call (and from then on due together). Not for a job with
-    /// more runs followed than one answer reaches: most of its runs are asked about on
-    /// their own anyway, and would only be asked earlier.
+    /// more runs followed than one answer reaches ([`latest::takes_companions`]).
     async fn companions(&self, config: &Config, due: &[WatchRow], followed: &HashMap<String, usize>, now: i64) -> Vec<WatchRow> {
-        let mut jobs: Vec<&str> = due
-            .iter()
-            .map(|w| w.job.as_str())
-            .filter(|job| followed.get(*job).is_some_and(|n| (2..=latest::REACH as usize).contains(n)))
-            .collect();
+        let mut jobs: Vec<&str> =
+            due.iter().map(|w| w.job.as_str()).filter(|job| followed.get(*job).is_some_and(|n| latest::takes_companions(*n))).collect();
         jobs.sort_unstable();
         jobs.dedup();
         let until = now + config.watch.poll_interval.as_millis() as i64 / 2;
