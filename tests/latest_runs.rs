@@ -107,9 +107,10 @@ async fn a_jobs_answer_reaches_all_its_followed_runs_even_when_only_old_ones_are
 #[tokio::test(start_paused = true)]
 async fn a_watched_run_older_than_its_jobs_answer_reaches_still_gets_its_final_message() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
-    // 30 runs: an answer for two followed runs holds the newest 20.
-    let runs = scheduled(&bot, 30);
-    let (oldest, newest) = (&runs[0], &runs[29]);
+    // 230 runs: an answer for two followed runs holds the newest 20, and asked again as
+    // deep as an answer goes, the newest 200.
+    let runs = scheduled(&bot, 230);
+    let (oldest, newest) = (&runs[0], &runs[229]);
     watch_each(&bot, &[(0, oldest), (1, newest)]).await;
     let from = bot.tailer.sim.requests().len();
     let events = bot.run_until(STEP, LONG, |e| ended_in(e, &channel(0)) && ended_in(e, &channel(1))).await;
@@ -120,6 +121,40 @@ async fn a_watched_run_older_than_its_jobs_answer_reaches_still_gets_its_final_m
     assert!(by_job >= 2, "followed by the job's latest runs");
     assert!(own_oldest >= 2, "the old run was asked about on its own at each pass");
     assert_eq!(own_newest, 0, "the run the answer holds was not");
+    let limits: Vec<u64> = bot.tailer.sim.requests()[from..]
+        .iter()
+        .filter(|r| r.action == "get_last_status")
+        .map(|r| r.body.get("limit").and_then(|v| v.as_u64()).unwrap_or(0))
+        .collect();
+    assert_eq!(limits[..2], [20, 200], "asked again as deep as an answer goes: {limits:?}");
+    assert!(limits[2..].iter().all(|l| *l == 200), "then that deep at once, in one call a pass: {limits:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_launched_since_the_runs_followed_make_the_jobs_answer_go_deeper_not_each_run_ask_alone() {
+    let bot = PausedBot::start(example_config(), slow_runs()).await;
+    // 10 runs followed, then 30 more of the job that nobody follows: an answer for 10
+    // runs (twice as many, 20) holds none of the 10.
+    let runs = scheduled(&bot, 10);
+    watch_each(&bot, &runs.iter().enumerate().collect::<Vec<_>>()).await;
+    scheduled(&bot, 30);
+    let from = bot.tailer.sim.requests().len();
+    let events = bot.run_until(STEP, LONG, |e| (0..10).all(|i| ended_in(e, &channel(i)))).await;
+    assert!((0..10).all(|i| ended_in(&events, &channel(i))), "every run reached its final message");
+    let (own, _) = polls(&bot, from, &runs);
+    assert_eq!(own, 0, "no run was asked about on its own: the job's answer was asked again, deeper");
+    let limits: Vec<u64> = bot.tailer.sim.requests()[from..]
+        .iter()
+        .filter(|r| r.action == "get_last_status")
+        .map(|r| r.body.get("limit").and_then(|v| v.as_u64()).unwrap_or(0))
+        .collect();
+    let deepest = limits.iter().position(|l| *l == 200).unwrap_or_else(|| panic!("asked again as deep as an answer goes: {limits:?}"));
+    assert_eq!(limits.iter().filter(|l| **l == 200).count(), 1, "once: {limits:?}");
+    assert!(limits.len() > deepest + 1, "polled again after: {limits:?}");
+    assert!(
+        limits[deepest + 1..].iter().all(|l| *l == 60),
+        "then as deep as the oldest run followed was (40), and half again, in one call: {limits:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

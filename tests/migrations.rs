@@ -213,3 +213,56 @@ async fn a_populated_postgres_store_of_every_earlier_version_upgrades_with_nothi
         db.finish().await;
     }
 }
+
+/// Messages still waiting when a store of version 15 is upgraded: SQLite keeps each lane's
+/// first pending message beside the outbox from migration 16 on, filled from the outbox
+/// by the migration. Each lane's first pending message is claimed, then the next once it
+/// is sent; a lane with none left waits for nothing.
+#[tokio::test]
+async fn messages_pending_in_an_sqlite_store_of_version_15_are_all_sent_after_the_upgrade() {
+    use std::str::FromStr;
+    let all = sqlx::migrate!("migrations/sqlite");
+    let k = all.migrations.iter().position(|m| m.version == 16).expect("migration 16");
+    let db = TestDb::sqlite();
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let mut earlier = sqlx::migrate!("migrations/sqlite");
+    earlier.migrations = std::borrow::Cow::Owned(all.migrations[..k].to_vec());
+    earlier.run(&pool).await.unwrap();
+    // Lane a: one sent, two waiting; lane b: one waiting; lane c: only a message given up.
+    for (id, lane, text, state) in [
+        (1, "card:a", "a1", "sent"),
+        (2, "card:a", "a2", "pending"),
+        (3, "card:b", "b3", "pending"),
+        (4, "card:a", "a4", "pending"),
+        (5, "notice:c", "c5", "failed"),
+    ] {
+        let body = serde_json::json!({ "text": text, "blocks": [] }).to_string();
+        sqlx::query(
+            "INSERT INTO outbox (id, lane, method, channel_id, in_thread, root, broadcast, body, created_at, next_attempt_at, state, urgency)
+             VALUES ($1, $2, 'post', 'C0DATA', FALSE, FALSE, FALSE, $3, 0, 0, $4, 0)",
+        )
+        .bind(id)
+        .bind(lane)
+        .bind(body)
+        .bind(state)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = db.open().await;
+    let texts = |rows: &[tailerbot::outbox::OutboxRow]| rows.iter().map(|r| r.message.body.text.clone()).collect::<Vec<_>>();
+    let first = store.claim_outbox(1, 10).await.unwrap();
+    assert_eq!(texts(&first), ["a2", "b3"], "each lane's first message waiting, and no other");
+    for row in &first {
+        store.outbox_sent(row, None).await.unwrap();
+    }
+    let next = store.claim_outbox(2, 10).await.unwrap();
+    assert_eq!(texts(&next), ["a4"], "then the next of its lane");
+    store.outbox_sent(&next[0], None).await.unwrap();
+    assert!(store.claim_outbox(3, 10).await.unwrap().is_empty(), "then nothing");
+    assert_eq!(store.outbox_next_due().await.unwrap(), None, "and nothing is due later");
+    store.close().await;
+}

@@ -305,6 +305,28 @@ contract! {
         assert_eq!(claimed[..2], ["card", "progress 0"], "the card first, then the oldest lanes: {claimed:?}");
     }
 
+    async fn what_goes_before_a_runs_last_end_news_of_a_batch_goes_ahead_and_what_follows_it_does_not(store) {
+        let backlog: Vec<OutboxMessage> = (0..3_000).map(|i| message(&format!("card:run{i}:C0DATA"), &format!("progress {i}"), None)).collect();
+        store.enqueue(&backlog, 0).await.unwrap();
+        let lane = "card:new:C0DATA";
+        // In one batch: the news of the end in two messages with a reply between them,
+        // then a note that is no news of the end.
+        let batch = [
+            message(lane, "edit", None).first(),
+            message(lane, "between", None),
+            message(lane, "reply", None).first(),
+            message(lane, "after", None),
+        ];
+        store.enqueue(&batch, 1).await.unwrap();
+        let mut order = Vec::new();
+        for now in 2..6 {
+            let claimed = store.claim_outbox(now, 1).await.unwrap();
+            order.push(claimed[0].message.body.text.clone());
+            store.outbox_sent(&claimed[0], None).await.unwrap();
+        }
+        assert_eq!(order, ["edit", "between", "reply", "progress 0"], "the lane up to its last end news, then the backlog");
+    }
+
     async fn every_destination_comes_back_as_it_was_queued(store) {
         let (channel, user) = ("C0DATA".to_owned(), "U0A".to_owned());
         let destinations = vec![

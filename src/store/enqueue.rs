@@ -8,7 +8,12 @@ macro_rules! enqueue_in {
     ($tx:ident, $messages:expr, $now_ms:expr) => {
         let lanes: Vec<&str> = $messages.iter().map(|m: &$crate::outbox::OutboxMessage| m.lane.as_str()).collect();
         $crate::store::enqueue::LockLanes::lock_lanes(&mut *$tx, &lanes).await?;
-        for m in $messages {
+        // A lane is raised once, after the last of its messages marked `first`: the
+        // earlier ones are pending then too (a run's end queues its card's edit and a
+        // reply together).
+        let raise_after: std::collections::HashMap<&str, usize> =
+            $messages.iter().enumerate().filter(|(_, m)| m.first).map(|(i, m)| (m.lane.as_str(), i)).collect();
+        for (i, m) in $messages.iter().enumerate() {
             if let Some(key) = &m.collapse_key {
                 sqlx::query("DELETE FROM outbox WHERE collapse_key = $1 AND state = 'pending' AND lease_owner IS NULL")
                     .bind(key)
@@ -37,7 +42,7 @@ macro_rules! enqueue_in {
             .bind(if m.first { $crate::store::FIRST } else { i64::from($crate::store::urgency(&m.lane)) })
             .execute(&mut *$tx)
             .await?;
-            if m.first {
+            if raise_after.get(m.lane.as_str()) == Some(&i) {
                 // What must go before it in its lane (the card, earlier replies) goes
                 // ahead of everything else with it.
                 sqlx::query($crate::store::enqueue::PROMOTE)

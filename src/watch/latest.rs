@@ -72,6 +72,24 @@ pub fn reach(watched: usize) -> u32 {
     u32::try_from(watched.saturating_mul(2)).unwrap_or(u32::MAX).clamp(LEAST, REACH)
 }
 
+/// How many of a job's latest runs to ask for when `watched` of them are followed and
+/// its last answer had to go `depth` runs deep to reach the oldest of them listed: the
+/// job's own runs that ended meanwhile stay among its latest, so twice the runs followed
+/// may not reach the oldest one still followed. Half again as deep as last time, for the
+/// runs launched since.
+pub fn reach_after(watched: usize, depth: Option<u32>) -> u32 {
+    let deep = depth.map_or(0, |d| d.saturating_add(d / 2)).min(REACH);
+    reach(watched).max(deep)
+}
+
+/// How deep into `answer` (newest first, counted from 1) the oldest of `watched` listed
+/// is, if any is.
+pub fn depth(watched: &[WatchRow], answer: &[RunItem]) -> Option<u32> {
+    let runs: std::collections::HashSet<&str> = watched.iter().map(|w| w.run_id.as_str()).collect();
+    let last = answer.iter().rposition(|item| runs.contains(item.run_id.as_str()))?;
+    u32::try_from(last + 1).ok()
+}
+
 /// What a job's latest runs say of one of its watched runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Said {
@@ -87,7 +105,7 @@ pub enum Said {
 
 /// What a job's latest runs (`answer`) say of each of its watched runs, in their order.
 pub fn cover(watched: &[WatchRow], answer: Vec<RunItem>, now_ms: i64) -> Vec<Said> {
-    let oldest = answer.iter().filter_map(|item| item.run_id.launched_at()).min();
+    let oldest = oldest_launch(&answer);
     let mut items: HashMap<String, RunItem> = HashMap::with_capacity(answer.len());
     for item in answer {
         items.entry(item.run_id.to_string()).or_insert(item);
@@ -96,16 +114,30 @@ pub fn cover(watched: &[WatchRow], answer: Vec<RunItem>, now_ms: i64) -> Vec<Sai
         .iter()
         .map(|w| match items.remove(&w.run_id) {
             Some(item) => Said::Listed(Box::new(item)),
-            None => {
-                let launched = RunId::parse(&w.run_id).ok().and_then(|run| run.launched_at());
-                let new = w.first_seen_at.is_none() && now_ms - w.started_at < UNKNOWN_RUN_GRACE_MS;
-                match (launched, oldest) {
-                    (Some(launched), Some(oldest)) if new && launched > oldest => Said::NotYet,
-                    _ => Said::Beyond,
-                }
-            }
+            None if not_yet(w, oldest, now_ms) => Said::NotYet,
+            None => Said::Beyond,
         })
         .collect()
+}
+
+/// Whether `answer` leaves any of `watched` to be asked about on its own
+/// ([`Said::Beyond`]), as [`cover`] would.
+pub fn falls_short(watched: &[WatchRow], answer: &[RunItem], now_ms: i64) -> bool {
+    let oldest = oldest_launch(answer);
+    let listed: std::collections::HashSet<&str> = answer.iter().map(|item| item.run_id.as_str()).collect();
+    watched.iter().any(|w| !listed.contains(w.run_id.as_str()) && !not_yet(w, oldest, now_ms))
+}
+
+fn oldest_launch(answer: &[RunItem]) -> Option<chrono::NaiveDateTime> {
+    answer.iter().filter_map(|item| item.run_id.launched_at()).min()
+}
+
+/// A run not listed that Tailer does not show yet: never seen, launched after the oldest
+/// run listed, followed for less than [`UNKNOWN_RUN_GRACE_MS`].
+fn not_yet(w: &WatchRow, oldest: Option<chrono::NaiveDateTime>, now_ms: i64) -> bool {
+    let launched = RunId::parse(&w.run_id).ok().and_then(|run| run.launched_at());
+    let new = w.first_seen_at.is_none() && now_ms - w.started_at < UNKNOWN_RUN_GRACE_MS;
+    matches!((launched, oldest), (Some(launched), Some(oldest)) if new && launched > oldest)
 }
 
 #[cfg(test)]
@@ -156,6 +188,29 @@ mod tests {
         assert_eq!(reach(30), 60);
         assert_eq!(reach(100), REACH);
         assert_eq!(reach(usize::MAX), REACH);
+    }
+
+    #[test]
+    fn an_answer_is_asked_for_half_again_as_deep_as_the_last_one_had_to_go_within_its_bound() {
+        assert_eq!(reach_after(30, None), 60, "twice the runs followed, knowing nothing else");
+        assert_eq!(reach_after(30, Some(100)), 150, "the oldest followed was 100 runs deep");
+        assert_eq!(reach_after(30, Some(20)), 60, "never less than twice the runs followed");
+        assert_eq!(reach_after(2, Some(190)), REACH);
+    }
+
+    #[test]
+    fn the_depth_of_an_answer_is_where_its_oldest_followed_run_is_listed() {
+        let group = vec![watched(&run(1), "a"), watched(&run(3), "a")];
+        let answer = vec![
+            item(&run(9), "SUCCESS"),
+            item(&run(3), "RUNNING"),
+            item(&run(2), "SUCCESS"),
+            item(&run(1), "RUNNING"),
+            item(&run(0), "SUCCESS"),
+        ];
+        assert_eq!(depth(&group, &answer), Some(4));
+        assert_eq!(depth(&group[1..], &answer), Some(2));
+        assert_eq!(depth(&group, &answer[..1]), None, "none listed");
     }
 
     #[test]

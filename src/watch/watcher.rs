@@ -16,7 +16,7 @@ use crate::messages::{Links, cards};
 use crate::outbox::OutboxMessage;
 use crate::shared::Core;
 use crate::store::{WatchRow, WatchUpdate};
-use crate::tailer::{ErrorKind, Finality, LastStatusQuery, RunItem, TailerError};
+use crate::tailer::{ErrorKind, Finality, RunItem, TailerError};
 
 use super::{Polling, latest};
 
@@ -137,11 +137,15 @@ pub(crate) async fn seen_deactivated(store: &crate::store::Store, job: &Job, ite
 /// Polls watched runs.
 pub struct Watcher {
     p: Polling,
+    /// Job → how deep into its latest runs its last answer had to go to reach the oldest
+    /// run followed ([`latest::depth`]). A cache: lost at a restart, learnt again at the
+    /// job's next answer.
+    depth: dashmap::DashMap<String, u32>,
 }
 
 impl Watcher {
     pub fn new(core: &Core) -> Watcher {
-        Watcher { p: Polling::new(core) }
+        Watcher { p: Polling::new(core), depth: dashmap::DashMap::new() }
     }
 
     /// The most runs one pass polls.
@@ -184,8 +188,8 @@ impl Watcher {
         let concurrency = config.watch.max_concurrent_polls.max(1);
         futures::stream::iter(latest::by_job(due))
             .for_each_concurrent(concurrency, |group| {
-                let reach = latest::reach(followed.get(group[0].job.as_str()).copied().unwrap_or(0).max(group.len()));
-                self.poll_job(&config, group, reach)
+                let watched = followed.get(group[0].job.as_str()).copied().unwrap_or(0).max(group.len());
+                self.poll_job(&config, group, watched)
             })
             .await;
         if polled > 0 {
@@ -238,16 +242,22 @@ impl Watcher {
         }
     }
 
-    /// Polls the runs of one job: with one call for `reach` of its latest runs when
-    /// there are several, then each run the answer did not reach with its own.
-    async fn poll_job(&self, config: &Config, group: Vec<WatchRow>, reach: u32) {
+    /// Polls the runs of one job (`watched` of its runs followed in all): with one call
+    /// for its latest runs when there are several, then each run the answer did not
+    /// reach with its own.
+    async fn poll_job(&self, config: &Config, group: Vec<WatchRow>, watched: usize) {
         let Some(job) = group.first().and_then(|w| config.job(&w.job)).cloned() else {
             for w in &group {
                 self.stop_orphan(w).await;
             }
             return;
         };
-        let seen = if group.len() < 2 { vec![None; group.len()] } else { self.latest(&job, &group, reach).await };
+        let seen = if group.len() < 2 {
+            own_calls("alone", group.len());
+            vec![None; group.len()]
+        } else {
+            self.latest(&job, &group, watched).await
+        };
         let concurrency = config.watch.max_concurrent_polls.max(1);
         let job = &job;
         futures::stream::iter(group.into_iter().zip(seen))
@@ -256,34 +266,6 @@ impl Watcher {
                 tracing::Instrument::instrument(self.poll(config, job, w, seen), span)
             })
             .await
-    }
-
-    /// What a job's latest runs say of each of `group` (`None`: ask on its own).
-    async fn latest(&self, job: &Job, group: &[WatchRow], reach: u32) -> Vec<Option<Observation>> {
-        let query = LastStatusQuery { limit: Some(reach), ..LastStatusQuery::default() };
-        let asked = self.p.tailer.get_last_status_now(&job.job, &query).await;
-        let now = self.p.clock.now_ms();
-        match asked {
-            Ok(items) => latest::cover(group, items, now)
-                .into_iter()
-                .map(|said| match said {
-                    latest::Said::Listed(item) => Some(Observation::Item(*item)),
-                    latest::Said::NotYet => Some(Observation::NotYet),
-                    latest::Said::Beyond => None,
-                })
-                .collect(),
-            // Tailer does not know the job's runs this way: each run is asked about.
-            Err(error) if error.kind == ErrorKind::NotFound => vec![None; group.len()],
-            Err(error) => {
-                if error.kind == ErrorKind::Busy {
-                    tracing::debug!(job = %job.name, "a job's poll waited for the queue to Tailer; polling again soon");
-                } else {
-                    self.p.stats.tailer_error(now);
-                    tracing::warn!(%error, job = %job.name, runs = group.len(), "a job's poll failed; its runs are polled again later");
-                }
-                vec![Some(Observation::Failed(error)); group.len()]
-            }
-        }
     }
 
     /// One run: what its job's answer said of it, or else its own call; then its next
@@ -365,7 +347,9 @@ impl Watcher {
     }
 }
 
+mod answer;
 mod tell;
+use answer::own_calls;
 use tell::{Say, messages};
 
 #[cfg(test)]

@@ -180,7 +180,11 @@ async fn main() -> anyhow::Result<()> {
         let metrics = http.get(format!("{}/metrics", r.url)).send().await?.text().await?;
         let polls = metric_sum(&metrics, "tailerbot_tailer_calls_total", "action=\"check_run_status\"")
             + metric_sum(&metrics, "tailerbot_tailer_calls_total", "action=\"get_last_status\"");
-        rows.push((hwm as f64 / 1024.0, utime + stime, polls));
+        let own: Vec<String> = ["alone", "beyond", "job_unknown"]
+            .iter()
+            .map(|why| format!("{why} {:.0}", metric_sum(&metrics, "tailerbot_watch_own_polls_total", &format!("why=\"{why}\""))))
+            .collect();
+        rows.push((hwm as f64 / 1024.0, utime + stime, polls, own.join(", ")));
     }
     drop(replicas);
 
@@ -296,8 +300,9 @@ async fn main() -> anyhow::Result<()> {
         writes.len() as f64 / write_span_s,
         writes_per_second.values().copied().max().unwrap_or(0)
     );
-    for (i, (rss, cpu, polls)) in rows.iter().enumerate() {
+    for (i, (rss, cpu, polls, own)) in rows.iter().enumerate() {
         println!("replica {i}                peak RSS {rss:.1} MB, CPU {cpu:.1} s, {polls:.0} polls ({:.1}/s)", polls / elapsed);
+        println!("  runs asked on their own, why: {own}");
     }
     println!(
         "end → final message      p50 {:.2} s, p99 {:.2} s, max {:.2} s ({} of {} runs; {missing} missing)",
@@ -511,5 +516,7 @@ fn proc_cpu(pid: u32) -> Option<(f64, f64)> {
 
 /// The sum of a Prometheus counter's samples whose labels contain `label`.
 fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
-    text.lines().filter(|l| l.starts_with(name) && l.contains(label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    text.lines().filter(|l| l.starts_with(name) && l.contains(label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum::<f64>()
+        // (An empty sum is -0.)
+        + 0.0
 }
