@@ -305,6 +305,38 @@ contract! {
         assert_eq!(claimed[..2], ["card", "progress 0"], "the card first, then the oldest lanes: {claimed:?}");
     }
 
+    async fn outcomes_recorded_together_are_each_kept_as_it_was_and_only_a_roots_ts_makes_a_thread(store) {
+        let root = OutboxMessage::new("card:a", Destination::Post { channel: "C0DATA".into(), place: Place::Root, asked_by: None }, OutboxBody::plain("a1".into(), vec![]));
+        let mut queued = vec![root];
+        queued.extend(["b", "c", "d", "e"].map(|l| message(&format!("card:{l}"), &format!("{l}1"), None)));
+        queued.extend(["a", "b", "c", "d", "e"].map(|l| message(&format!("card:{l}"), &format!("{l}2"), None)));
+        store.enqueue(&queued, 0).await.unwrap();
+        let heads = store.claim_outbox(0, 10).await.unwrap();
+        assert_eq!(heads.len(), 5);
+        let outcomes: Vec<(&tailerbot::outbox::OutboxRow, Delivered)> = heads
+            .iter()
+            .map(|row| {
+                let outcome = match row.message.body.text.as_str() {
+                    "a1" => Delivered::Sent { ts: Some("100.1".into()) },
+                    "b1" => Delivered::Sent { ts: Some("100.2".into()) },
+                    "c1" => Delivered::Retry { at: 5_000, error: "slow".into(), in_doubt: true },
+                    "d1" => Delivered::Defer { at: 1_000 },
+                    _ => Delivered::Failed { error: "channel_not_found".into() },
+                };
+                (row, outcome)
+            })
+            .collect();
+        store.outbox_record(&outcomes).await.unwrap();
+        assert_eq!(store.thread("card:a").await.unwrap(), Some(("C0DATA".into(), "100.1".into())), "a root's ts is its lane's thread");
+        assert_eq!(store.thread("card:b").await.unwrap(), None, "a message in the channel starts no thread");
+        let mut next = texts(&store, 1).await;
+        next.sort();
+        assert_eq!(next, ["a2", "b2", "e2"], "the lanes whose head was sent or given up on go on; the others wait");
+        let later: Vec<(String, bool)> =
+            store.claim_outbox(6_000, 10).await.unwrap().into_iter().filter(|r| r.message.body.text.ends_with('1')).map(|r| (r.message.body.text, r.in_doubt)).collect();
+        assert_eq!(later, [("c1".to_owned(), true), ("d1".to_owned(), false)], "the retried and the deferred, when due");
+    }
+
     async fn what_goes_before_a_runs_last_end_news_of_a_batch_goes_ahead_and_what_follows_it_does_not(store) {
         let backlog: Vec<OutboxMessage> = (0..3_000).map(|i| message(&format!("card:run{i}:C0DATA"), &format!("progress {i}"), None)).collect();
         store.enqueue(&backlog, 0).await.unwrap();
@@ -526,6 +558,35 @@ contract! {
         // Each gave its claim back: due again at its next poll, not before.
         assert!(store.claim_watches(15_000, 10).await.unwrap().is_empty());
         assert_eq!(store.claim_watches(15_001, 10).await.unwrap().len(), 3);
+    }
+
+    async fn polls_that_tell_are_written_with_the_quiet_ones_and_one_not_held_queues_nothing(store) {
+        for run in ["run61", "run62", "run63", "run64"] {
+            let lane = format!("card:{run}:C0DATA");
+            store.start_watch("iowa-prepare", &card(run, "C0DATA"), &message(&lane, "card", None), 0, 15_000).await.unwrap();
+        }
+        assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), 4);
+        assert!(store.unwatch("run62", "C0DATA").await.unwrap());
+        // run61 ends, told; run62, stopped meanwhile, would tell; run63 told it runs;
+        // run64 quiet. One batch.
+        let ended = WatchUpdate { status: Some("SUCCESS".into()), active: false, ..running(1) };
+        let (end, late, news) =
+            ([message("card:run61:C0DATA", "SUCCESS", None)], [message("card:run62:C0DATA", "SUCCESS", None)], [message("card:run63:C0DATA", "RUNNING", None)]);
+        let (runs, told) = (running(1), ["C0DATA".to_owned()]);
+        let (a, b, c, d) = tokio::join!(
+            store.record_poll("run61", &ended, &end, &told, 1),
+            store.record_poll("run62", &ended, &late, &[], 1),
+            store.record_poll("run63", &runs, &news, &[], 1),
+            store.record_poll("run64", &runs, &[], &[], 1),
+        );
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()), (true, false, true, true));
+        let w = store.watch("run61").await.unwrap().unwrap();
+        assert_eq!((w.status.as_deref(), w.active, w.polls), (Some("SUCCESS"), false, 1), "the end stops the watch");
+        assert!(store.cards("run61").await.unwrap().is_empty(), "and its cards");
+        let w = store.watch("run63").await.unwrap().unwrap();
+        assert_eq!((w.status.as_deref(), w.active, w.polls), (Some("RUNNING"), true, 1));
+        assert_eq!(store.watch("run62").await.unwrap().unwrap().polls, 0, "the watch not held is left as it was");
+        assert_eq!(store.outbox_depth().await.unwrap().0, 6, "four cards, run61's end and run63's news; nothing of run62");
     }
 
     async fn a_timer_fires_once(store) {

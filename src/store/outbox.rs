@@ -29,15 +29,23 @@ pub fn urgency(lane: &str) -> u8 {
 /// lane's, so that versions before it (which store 0 to 2) sort the same way.
 pub const FIRST: i64 = -1;
 
+/// A claimed message and what became of it.
+type Outcome<'a> = (&'a OutboxRow, Delivered);
+
+/// A message Slack took, of the rows the statement names.
+macro_rules! sent {
+    () => {
+        "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, in_doubt = FALSE,
+           lease_owner = NULL, lease_until = NULL"
+    };
+}
+
 /// The statement that records it: `$1` the message's id, `$2` this replica, then its
 /// fields in order. Only a message Slack took is recorded whoever holds it now; the
 /// rest only while this replica still holds it (another may have taken it over).
 fn statement(delivered: &Delivered) -> &'static str {
     match delivered {
-        Delivered::Sent { .. } => {
-            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, in_doubt = FALSE,
-               lease_owner = NULL, lease_until = NULL WHERE id = $1 AND $2 = $2"
-        }
+        Delivered::Sent { .. } => concat!(sent!(), " WHERE id = $1 AND $2 = $2"),
         Delivered::Retry { .. } => {
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4, in_doubt = (in_doubt OR $5),
                lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
@@ -50,6 +58,24 @@ fn statement(delivered: &Delivered) -> &'static str {
              WHERE id = $1 AND lease_owner = $2"
         }
     }
+}
+
+/// The ids of messages Slack took, and the threads the roots among them started (each
+/// a JSON list, as query parameters; no roots: `None`).
+fn sent_lists(sent: &[&Outcome]) -> StoreResult<(String, Option<String>)> {
+    let ids: Vec<i64> = sent.iter().map(|(row, _)| row.id).collect();
+    let roots: Vec<serde_json::Value> = sent
+        .iter()
+        .filter_map(|(row, outcome)| match (outcome, row.message.to.is_root(), row.message.to.channel()) {
+            (Delivered::Sent { ts: Some(ts) }, true, Some(channel)) => {
+                Some(serde_json::json!({ "lane": row.message.lane, "channel": channel, "ts": ts }))
+            }
+            _ => None,
+        })
+        .collect();
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let roots = if roots.is_empty() { None } else { Some(serde_json::to_string(&roots).map_err(corrupt)?) };
+    Ok((serde_json::to_string(&ids).map_err(corrupt)?, roots))
 }
 
 /// How long an outbox row this version cannot read waits before it is tried again.
@@ -168,12 +194,31 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(());
         }
-        on_backend!(self, pool => {
+        on_backend!(self, pool, lock => {
             let mut tx = pool.begin().await?;
+            // On SQLite (one writer: no lock order to keep), the messages Slack took are
+            // recorded by two statements in all (most outcomes are these): one statement
+            // each was a round trip to the file's one connection, held meanwhile.
+            let (sent, outcomes): (Vec<&Outcome>, Vec<&Outcome>) =
+                outcomes.iter().partition(|(_, outcome)| lock.is_empty() && matches!(outcome, Delivered::Sent { .. }));
+            if !sent.is_empty() {
+                let (ids, roots) = sent_lists(&sent)?;
+                sqlx::query(concat!(sent!(), " WHERE id IN (SELECT value FROM json_each($1))")).bind(ids).execute(&mut *tx).await?;
+                if let Some(roots) = roots {
+                    sqlx::query(
+                        "INSERT INTO threads (lane, channel_id, ts)
+                         SELECT json_extract(value, '$.lane'), json_extract(value, '$.channel'), json_extract(value, '$.ts') FROM json_each($1) WHERE TRUE
+                         ON CONFLICT (lane) DO UPDATE SET ts = excluded.ts, channel_id = excluded.channel_id",
+                    )
+                    .bind(roots)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
             // In lane order, then id order, as messages are queued: two transactions
             // locking the same rows (and, on PostgreSQL, the same lanes' heads) lock them
             // in one order.
-            let mut outcomes: Vec<&(&OutboxRow, Delivered)> = outcomes.iter().collect();
+            let mut outcomes = outcomes;
             outcomes.sort_by(|(a, _), (b, _)| (a.message.lane.as_str(), a.id).cmp(&(b.message.lane.as_str(), b.id)));
             for (row, outcome) in outcomes {
                 let query = sqlx::query(statement(outcome)).bind(row.id).bind(&*self.owner);

@@ -66,44 +66,38 @@ pub(super) async fn record_polls(store: Store, mut queue: mpsc::Receiver<Pending
     }
 }
 
-/// A poll that changed nothing anyone is told of: the run stays followed, no message. Most
-/// polls are; they are written together, by one statement ([`quiet_sql`]).
-fn is_quiet(poll: &Poll) -> bool {
-    poll.update.active && poll.messages.is_empty() && poll.announced.is_empty()
-}
-
-/// The quiet polls of a batch as one query parameter (a JSON array of their updates), if
-/// any.
-fn quiet_polls(polls: &[&Poll]) -> StoreResult<Option<String>> {
-    let quiet: Vec<serde_json::Value> = polls
+/// The watches' new states of a batch of polls as one query parameter (a JSON array of
+/// their updates), if any: written by one statement ([`updates_sql`]), each poll's
+/// messages after.
+fn poll_updates(polls: &[&Poll]) -> StoreResult<Option<String>> {
+    let updates: Vec<serde_json::Value> = polls
         .iter()
-        .filter(|p| is_quiet(p))
         .map(|Poll { run_id, update, .. }| {
             serde_json::json!({
                 "run_id": run_id, "status": update.status, "status_since": update.status_since,
                 "first_seen_at": update.first_seen_at, "interval_ms": update.interval_ms,
-                "next_poll_at": update.next_poll_at, "item": update.item,
+                "next_poll_at": update.next_poll_at, "item": update.item, "active": update.active,
             })
         })
         .collect();
-    if quiet.is_empty() {
+    if updates.is_empty() {
         return Ok(None);
     }
-    serde_json::to_string(&quiet).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::to_string(&updates).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Writes the quiet polls of `$1` ([`quiet_polls`]) held by `$2`, as each poll is written
-/// on its own (the watch stays active while one of its cards is), returning the runs
-/// written; `lock` tells the backend (empty: SQLite).
-fn quiet_sql(lock: &str) -> String {
+/// Writes the polls of `$1` ([`poll_updates`]) held by `$2`, each watch staying active
+/// while its poll says so and one of its cards is, returning the runs written; `lock`
+/// tells the backend (empty: SQLite).
+fn updates_sql(lock: &str) -> String {
     let updates = if lock.is_empty() {
         "SELECT json_extract(value, '$.run_id') AS run_id, json_extract(value, '$.status') AS status,
             json_extract(value, '$.status_since') AS status_since, json_extract(value, '$.first_seen_at') AS first_seen_at,
             json_extract(value, '$.interval_ms') AS interval_ms, json_extract(value, '$.next_poll_at') AS next_poll_at,
-            json_extract(value, '$.item') AS item FROM json_each($1)"
+            json_extract(value, '$.item') AS item, json_extract(value, '$.active') AS active FROM json_each($1)"
     } else {
         "SELECT * FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS u(run_id text, status text, status_since bigint, first_seen_at bigint,
-            interval_ms bigint, next_poll_at bigint, item text)"
+            interval_ms bigint, next_poll_at bigint, item text, active boolean)"
     };
     // SQLite's RETURNING sees the table updated alone, by its name.
     let returned = if lock.is_empty() { "run_id" } else { "w.run_id" };
@@ -113,7 +107,7 @@ fn quiet_sql(lock: &str) -> String {
         "WITH u AS MATERIALIZED ({updates})
          UPDATE watches AS w SET status = u.status, status_since = u.status_since, first_seen_at = u.first_seen_at,
            interval_ms = u.interval_ms, next_poll_at = u.next_poll_at, item = u.item,
-           active = EXISTS (SELECT 1 FROM run_cards c WHERE c.run_id = w.run_id AND c.active), polls = w.polls + 1,
+           active = (u.active AND EXISTS (SELECT 1 FROM run_cards c WHERE c.run_id = w.run_id AND c.active)), polls = w.polls + 1,
            lease_owner = NULL, lease_until = NULL
          FROM u
          WHERE w.run_id = u.run_id AND w.active AND w.lease_owner = $2
@@ -146,15 +140,15 @@ impl Store {
     /// Writes polls' outcomes in one transaction; for each, whether it was written.
     async fn write_polls(&self, polls: &[&Poll]) -> StoreResult<Vec<bool>> {
         let mut written = Vec::with_capacity(polls.len());
-        let quiet = quiet_polls(polls)?;
+        let updates = poll_updates(polls)?;
         on_backend!(self, pool, lock => {
             let mut tx = pool.begin().await?;
             // The lanes of the whole batch, locked in one order first (see `LockLanes`).
             let lanes: Vec<&str> = polls.iter().flat_map(|p| p.messages.iter().map(|m| m.lane.as_str())).collect();
             super::enqueue::LockLanes::lock_lanes(&mut *tx, &lanes).await?;
-            let quiet_written: HashSet<String> = match &quiet {
-                Some(quiet) => sqlx::query_scalar::<_, String>(&quiet_sql(lock))
-                    .bind(quiet)
+            let updated: HashSet<String> = match &updates {
+                Some(updates) => sqlx::query_scalar::<_, String>(&updates_sql(lock))
+                    .bind(updates)
                     .bind(&*self.owner)
                     .fetch_all(&mut *tx)
                     .await?
@@ -162,30 +156,10 @@ impl Store {
                     .collect(),
                 None => HashSet::new(),
             };
-            for poll @ Poll { run_id, update, messages, announced, now_ms } in polls.iter().copied() {
-                if is_quiet(poll) {
-                    written.push(quiet_written.contains(run_id));
-                    continue;
-                }
-                let done = sqlx::query(
-                    "UPDATE watches SET status = $1, status_since = $2, first_seen_at = $3, interval_ms = $4, next_poll_at = $5, item = $6,
-                       active = ($7 AND EXISTS (SELECT 1 FROM run_cards WHERE run_id = $8 AND active)), polls = polls + 1,
-                       lease_owner = NULL, lease_until = NULL
-                     WHERE run_id = $8 AND active AND lease_owner = $9",
-                )
-                .bind(&update.status)
-                .bind(update.status_since)
-                .bind(update.first_seen_at)
-                .bind(update.interval_ms)
-                .bind(update.next_poll_at)
-                .bind(&update.item)
-                .bind(update.active)
-                .bind(run_id)
-                .bind(&*self.owner)
-                .execute(&mut *tx)
-                .await?.rows_affected();
-                written.push(done > 0);
-                if done == 0 {
+            for Poll { run_id, update, messages, announced, now_ms } in polls.iter().copied() {
+                let done = updated.contains(run_id);
+                written.push(done);
+                if !done {
                     continue;
                 }
                 if !update.active {
@@ -282,13 +256,13 @@ mod plans {
     async fn the_watcher_finds_watches_and_messages_by_index_never_by_walking_them_all() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&format!("sqlite://{}", dir.path().join("bot.db").display())).await.unwrap();
-        let quiet = plan(&store, &super::quiet_sql(""), 2).await;
-        assert!(quiet.contains("SEARCH w USING INDEX sqlite_autoindex_watches_1 (run_id=?)"), "each watch by its key:\n{quiet}");
+        let polls = plan(&store, &super::updates_sql(""), 2).await;
+        assert!(polls.contains("SEARCH w USING INDEX sqlite_autoindex_watches_1 (run_id=?)"), "each watch by its key:\n{polls}");
         let due = plan(&store, &super::super::watches::DUE_WATCHES.sql(""), 4).await;
         assert!(due.contains("USING INDEX watches_due (active=? AND next_poll_at<?)"), "the watches due from their index:\n{due}");
         let promote = plan(&store, super::super::enqueue::PROMOTE, 2).await;
         assert!(promote.contains("USING INDEX outbox_pending (state=? AND lane=?)"), "a lane's messages by lane:\n{promote}");
-        for steps in [&quiet, &due] {
+        for steps in [&polls, &due] {
             assert!(!steps.lines().any(|s| s.starts_with("SCAN w") || s.starts_with("SCAN watches")), "no walk of every watch:\n{steps}");
         }
     }
