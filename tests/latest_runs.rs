@@ -57,6 +57,15 @@ fn polls(bot: &PausedBot, from: usize, runs: &[String]) -> (usize, usize) {
     (own, by_job)
 }
 
+/// How many latest runs each of the jobs' calls since `from` asked for, in order.
+fn limits(bot: &PausedBot, from: usize) -> Vec<u64> {
+    bot.tailer.sim.requests()[from..]
+        .iter()
+        .filter(|r| r.action == "get_last_status")
+        .map(|r| r.body.get("limit").and_then(|v| v.as_u64()).unwrap_or(0))
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_runs_of_one_job_are_followed_with_one_call_a_pass_not_one_per_run() {
     let bot = PausedBot::start(example_config(), slow_runs()).await;
@@ -121,11 +130,7 @@ async fn a_watched_run_older_than_its_jobs_answer_reaches_still_gets_its_final_m
     assert!(by_job >= 2, "followed by the job's latest runs");
     assert!(own_oldest >= 2, "the old run was asked about on its own at each pass");
     assert_eq!(own_newest, 0, "the run the answer holds was not");
-    let limits: Vec<u64> = bot.tailer.sim.requests()[from..]
-        .iter()
-        .filter(|r| r.action == "get_last_status")
-        .map(|r| r.body.get("limit").and_then(|v| v.as_u64()).unwrap_or(0))
-        .collect();
+    let limits = limits(&bot, from);
     assert_eq!(limits[..2], [20, 200], "asked again as deep as an answer goes: {limits:?}");
     assert!(limits[2..].iter().all(|l| *l == 200), "then that deep at once, in one call a pass: {limits:?}");
 }
@@ -143,11 +148,7 @@ async fn runs_launched_since_the_runs_followed_make_the_jobs_answer_go_deeper_no
     assert!((0..10).all(|i| ended_in(&events, &channel(i))), "every run reached its final message");
     let (own, _) = polls(&bot, from, &runs);
     assert_eq!(own, 0, "no run was asked about on its own: the job's answer was asked again, deeper");
-    let limits: Vec<u64> = bot.tailer.sim.requests()[from..]
-        .iter()
-        .filter(|r| r.action == "get_last_status")
-        .map(|r| r.body.get("limit").and_then(|v| v.as_u64()).unwrap_or(0))
-        .collect();
+    let limits = limits(&bot, from);
     let deepest = limits.iter().position(|l| *l == 200).unwrap_or_else(|| panic!("asked again as deep as an answer goes: {limits:?}"));
     assert_eq!(limits.iter().filter(|l| **l == 200).count(), 1, "once: {limits:?}");
     assert!(limits.len() > deepest + 1, "polled again after: {limits:?}");

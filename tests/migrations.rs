@@ -132,21 +132,27 @@ fn a_row_each(k: usize, columns: &[(String, String, String)], boolean_true: &str
     (inserts, expected)
 }
 
+/// A new SQLite store with only its first `k` migrations applied, open.
+async fn sqlite_store_of_version(k: usize) -> (TestDb, sqlx::SqlitePool) {
+    use std::str::FromStr;
+    let db = TestDb::sqlite();
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let mut earlier = sqlx::migrate!("migrations/sqlite");
+    earlier.migrations = std::borrow::Cow::Owned(earlier.migrations[..k].to_vec());
+    earlier.run(&pool).await.unwrap();
+    (db, pool)
+}
+
 /// A store of every earlier version (its first `k` migrations applied), a row in each
 /// of its tables, upgraded by this version's `Store::connect`: every row and every value
 /// is still there.
 #[tokio::test]
 async fn a_populated_sqlite_store_of_every_earlier_version_upgrades_with_nothing_lost() {
-    use std::str::FromStr;
     let all = sqlx::migrate!("migrations/sqlite");
     assert!(all.migrations.len() >= 13);
     for k in 1..all.migrations.len() {
-        let db = TestDb::sqlite();
-        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        let mut earlier = sqlx::migrate!("migrations/sqlite");
-        earlier.migrations = std::borrow::Cow::Owned(all.migrations[..k].to_vec());
-        earlier.run(&pool).await.unwrap();
+        let (db, pool) = sqlite_store_of_version(k).await;
         let columns: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT m.name, p.name, p.type FROM sqlite_master m, pragma_table_info(m.name) p
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' ORDER BY m.name, p.cid",
@@ -220,15 +226,9 @@ async fn a_populated_postgres_store_of_every_earlier_version_upgrades_with_nothi
 /// is sent; a lane with none left waits for nothing.
 #[tokio::test]
 async fn messages_pending_in_an_sqlite_store_of_version_15_are_all_sent_after_the_upgrade() {
-    use std::str::FromStr;
     let all = sqlx::migrate!("migrations/sqlite");
     let k = all.migrations.iter().position(|m| m.version == 16).expect("migration 16");
-    let db = TestDb::sqlite();
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    let mut earlier = sqlx::migrate!("migrations/sqlite");
-    earlier.migrations = std::borrow::Cow::Owned(all.migrations[..k].to_vec());
-    earlier.run(&pool).await.unwrap();
+    let (db, pool) = sqlite_store_of_version(k).await;
     // Lane a: one sent, two waiting; lane b: one waiting; lane c: only a message given up.
     for (id, lane, text, state) in [
         (1, "card:a", "a1", "sent"),

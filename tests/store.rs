@@ -109,6 +109,15 @@ fn running(now: i64) -> WatchUpdate {
     }
 }
 
+/// `runs` followed in C0DATA from 0 (a card each), every 15 s, and all claimed at 0.
+async fn watched_and_claimed(store: &Store, runs: &[&str]) {
+    for run in runs {
+        let lane = format!("card:{run}:C0DATA");
+        store.start_watch("iowa-prepare", &card(run, "C0DATA"), &message(&lane, "card", None), 0, 15_000).await.unwrap();
+    }
+    assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), runs.len());
+}
+
 async fn texts(store: &Store, now: i64) -> Vec<String> {
     store.claim_outbox(now, 10).await.unwrap().into_iter().map(|r| r.message.body.text).collect()
 }
@@ -529,11 +538,7 @@ contract! {
     }
 
     async fn quiet_polls_recorded_at_once_are_written_together_each_on_its_own_terms(store) {
-        for run in ["run51", "run52", "run53", "run54"] {
-            let lane = format!("card:{run}:C0DATA");
-            store.start_watch("iowa-prepare", &card(run, "C0DATA"), &message(&lane, "card", None), 0, 15_000).await.unwrap();
-        }
-        assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), 4);
+        watched_and_claimed(&store, &["run51", "run52", "run53", "run54"]).await;
         assert!(store.unwatch("run52", "C0DATA").await.unwrap());
         // Nothing to tell (no message): run51 with what Tailer showed, run53 not shown
         // yet, run52 stopped meanwhile; run54 told, beside them.
@@ -561,11 +566,7 @@ contract! {
     }
 
     async fn polls_that_tell_are_written_with_the_quiet_ones_and_one_not_held_queues_nothing(store) {
-        for run in ["run61", "run62", "run63", "run64"] {
-            let lane = format!("card:{run}:C0DATA");
-            store.start_watch("iowa-prepare", &card(run, "C0DATA"), &message(&lane, "card", None), 0, 15_000).await.unwrap();
-        }
-        assert_eq!(store.claim_watches(0, 10).await.unwrap().len(), 4);
+        watched_and_claimed(&store, &["run61", "run62", "run63", "run64"]).await;
         assert!(store.unwatch("run62", "C0DATA").await.unwrap());
         // run61 ends, told; run62, stopped meanwhile, would tell; run63 told it runs;
         // run64 quiet. One batch.
