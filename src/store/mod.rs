@@ -21,6 +21,7 @@ mod expectations;
 mod health;
 mod launches;
 mod leases;
+mod lists;
 mod outbox;
 mod owners;
 mod polls;

@@ -5,6 +5,7 @@
 //! checks before sending it again.
 
 use super::enqueue::enqueue_in;
+use super::lists::{json_list, listed};
 use super::{Backend, DestinationColumns, OUTBOX_METHODS, Store, StoreError, StoreResult, claim, on_backend};
 use crate::outbox::{Delivered, Destination, OutboxBody, OutboxMessage, OutboxRow};
 
@@ -73,9 +74,8 @@ fn sent_lists(sent: &[&Outcome]) -> StoreResult<(String, Option<String>)> {
             _ => None,
         })
         .collect();
-    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
-    let roots = if roots.is_empty() { None } else { Some(serde_json::to_string(&roots).map_err(corrupt)?) };
-    Ok((serde_json::to_string(&ids).map_err(corrupt)?, roots))
+    let roots = if roots.is_empty() { None } else { Some(json_list(&roots)?) };
+    Ok((json_list(&ids)?, roots))
 }
 
 /// How long an outbox row this version cannot read waits before it is tried again.
@@ -203,7 +203,7 @@ impl Store {
                 outcomes.iter().partition(|(_, outcome)| lock.is_empty() && matches!(outcome, Delivered::Sent { .. }));
             if !sent.is_empty() {
                 let (ids, roots) = sent_lists(&sent)?;
-                sqlx::query(concat!(sent!(), " WHERE id IN (SELECT value FROM json_each($1))")).bind(ids).execute(&mut *tx).await?;
+                sqlx::query(&format!("{} WHERE id IN ({})", sent!(), listed(lock, "$1"))).bind(ids).execute(&mut *tx).await?;
                 if let Some(roots) = roots {
                     sqlx::query(
                         "INSERT INTO threads (lane, channel_id, ts)

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 use super::enqueue::enqueue_in;
+use super::lists::json_list;
 use super::{Store, StoreError, StoreResult, WatchUpdate, on_backend};
 use crate::outbox::OutboxMessage;
 
@@ -83,7 +84,7 @@ fn poll_updates(polls: &[&Poll]) -> StoreResult<Option<String>> {
     if updates.is_empty() {
         return Ok(None);
     }
-    serde_json::to_string(&updates).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+    json_list(&updates).map(Some)
 }
 
 /// Writes the polls of `$1` ([`poll_updates`]) held by `$2`, each watch staying active

@@ -1,22 +1,8 @@
 //! The watches of whole jobs: a job's runs are followed with one call to Tailer for its
 //! latest runs, so a pass takes a job's runs together ([`crate::watch`]).
 
-use super::{Store, StoreError, StoreResult, WatchRow, on_backend};
-
-/// Names (of jobs, of runs) as one query parameter: a JSON array, read back by [`listed`].
-fn names(names: &[&str]) -> StoreResult<String> {
-    serde_json::to_string(names).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// A subquery listing the [`names`] bound at `param`, on the backend whose row-locking
-/// clause is `lock` (empty: SQLite).
-fn listed(lock: &str, param: &str) -> String {
-    if lock.is_empty() {
-        format!("SELECT value FROM json_each({param})")
-    } else {
-        format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))")
-    }
-}
+use super::lists::{json_list, listed};
+use super::{Store, StoreResult, WatchRow, on_backend};
 
 impl Store {
     /// Claims the other active watches of `jobs` due by `until_ms` that no live replica
@@ -27,7 +13,7 @@ impl Store {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let jobs = names(jobs)?;
+        let jobs = json_list(jobs)?;
         let mut rows = on_backend!(self, pool, lock => {
             let of_jobs = listed(lock, "$5");
             // By job, not by time: SQLite, without statistics, would take the index of
@@ -57,7 +43,7 @@ impl Store {
     /// How many runs of each of `jobs` are followed now (a job none of whose runs is
     /// followed is left out).
     pub async fn watched_runs_of_jobs(&self, jobs: &[&str]) -> StoreResult<Vec<(String, i64)>> {
-        let jobs = names(jobs)?;
+        let jobs = json_list(jobs)?;
         Ok(on_backend!(self, pool, lock => {
             let of_jobs = listed(lock, "$1");
             sqlx::query_as::<_, (String, i64)>(&format!("SELECT job, COUNT(*) FROM watches WHERE job IN ({of_jobs}) AND active = TRUE GROUP BY job"))
@@ -73,7 +59,7 @@ impl Store {
         if run_ids.is_empty() {
             return Ok(());
         }
-        let runs = names(run_ids)?;
+        let runs = json_list(run_ids)?;
         on_backend!(self, pool, lock => {
             let runs_listed = listed(lock, "$2");
             sqlx::query(&format!("UPDATE watches SET lease_owner = NULL, lease_until = NULL WHERE run_id IN ({runs_listed}) AND lease_owner = $1"))
